@@ -1,0 +1,288 @@
+"""The shared artefact writer: every backup file is streamed to ``<name>.partial``, hashed on
+the way, fsynced and renamed only when the whole set is complete.
+
+On any failure (an exception, a cancel, a full disk) every partial file of the set is removed,
+and so is any file of the set already renamed, so a failed run never leaves a file that looks
+complete. Metadata is written last, so a set with metadata is a set whose files all exist.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import tempfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, BinaryIO, Iterator
+
+from console.errors import BackupFailed
+
+CHUNK_SIZE = 1024 * 1024
+PARTIAL_SUFFIX = ".partial"
+
+
+@dataclass(frozen=True)
+class ArtifactInfo:
+    """A finished file of a backup set."""
+
+    name: str
+    path: Path
+    size_bytes: int
+    sha256: str
+    raw_bytes: int
+    """Bytes before compression (equal to size_bytes when uncompressed)."""
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "size_bytes": self.size_bytes,
+            "size_mb": self.size_bytes // (1024 * 1024),
+            "sha256": self.sha256,
+        }
+
+
+class _Compressor:
+    """gzip (zlib with a gzip header), zstd or nothing, behind one interface."""
+
+    def __init__(self, kind: str | None, level: int | None) -> None:
+        self.kind = kind
+        if kind == "gzip":
+            self._obj: Any = zlib.compressobj(6 if level is None else level, zlib.DEFLATED, 31)
+        elif kind == "isal-gzip":
+            from isal import isal_zlib  # ISA-L deflate: the same gzip format, about 5x zlib's speed
+
+            self._obj = isal_zlib.compressobj(1 if level is None else level, isal_zlib.DEFLATED, 31)
+        elif kind == "zstd":
+            import zstandard
+
+            self._obj = zstandard.ZstdCompressor(level=3 if level is None else level, write_checksum=True).compressobj()
+        elif kind is None:
+            self._obj = None
+        else:
+            raise ValueError(f"unknown compression {kind!r}")
+
+    def compress(self, data: bytes) -> bytes:
+        return data if self._obj is None else self._obj.compress(data)
+
+    def flush(self) -> bytes:
+        return b"" if self._obj is None else self._obj.flush()
+
+
+class ArtifactWriter:
+    """A write-only stream into ``<final>.partial`` that hashes and counts what it writes."""
+
+    def __init__(self, final_path: Path, compression: str | None = None, level: int | None = None) -> None:
+        self.final_path = final_path
+        self.partial_path = final_path.with_name(final_path.name + PARTIAL_SUFFIX)
+        self._file: BinaryIO = open(self.partial_path, "xb")  # noqa: SIM115 - closed in close()
+        os.chmod(self.partial_path, 0o600)
+        self._compressor = _Compressor(compression, level)
+        self._hash = hashlib.sha256()
+        self.raw_bytes = 0
+        self.size_bytes = 0
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self.raw_bytes += len(data)
+        self._write_out(self._compressor.compress(data))
+        return len(data)
+
+    def _write_out(self, data: bytes) -> None:
+        if not data:
+            return
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            raise _disk_error(exc, self.final_path) from None
+        self._hash.update(data)
+        self.size_bytes += len(data)
+
+    def close(self) -> None:
+        """Flush, fsync and close the partial file (it is renamed later by the set)."""
+        if self.closed:
+            return
+        try:
+            self._write_out(self._compressor.flush())
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            raise _disk_error(exc, self.final_path) from None
+        finally:
+            self._file.close()
+            self.closed = True
+
+    def abort(self) -> None:
+        if not self.closed:
+            self._file.close()
+            self.closed = True
+        self.partial_path.unlink(missing_ok=True)
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def info(self) -> ArtifactInfo:
+        return ArtifactInfo(self.final_path.name, self.final_path, self.size_bytes, self.sha256, self.raw_bytes)
+
+
+def _disk_error(exc: OSError, path: Path) -> BackupFailed:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return BackupFailed(f"no space left writing {path.name} in {path.parent} ({exc.strerror})",
+                            hint="free space at the destination or point BACKUP_DIR elsewhere")
+    return BackupFailed(f"cannot write {path}: {exc.strerror or exc}")
+
+
+class ArtifactSet:
+    """All files of one backup run, committed together or not at all.
+
+    Usage::
+
+        with ArtifactSet(directory) as files:
+            with files.create("backup_db_20250101_020000.dump") as out:
+                for chunk in source: out.write(chunk)
+            files.write_json("backup_db_20250101_020000.json", metadata)  # last
+        # leaving the block without an exception renames every .partial into place
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._writers: list[ArtifactWriter] = []
+        self._committed: list[Path] = []
+        self.infos: list[ArtifactInfo] = []
+
+    def __enter__(self) -> ArtifactSet:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BackupFailed(f"cannot create backup directory {self.directory}: {exc.strerror}") from None
+        return self
+
+    def create(self, name: str, compression: str | None = None, level: int | None = None) -> _ManagedWriter:
+        """Open a new file of the set for streaming writes."""
+        final = self.directory / name
+        if final.exists():
+            raise BackupFailed(f"{final} already exists; refusing to overwrite a backup")
+        try:
+            writer = ArtifactWriter(final, compression, level)
+        except FileExistsError:
+            raise BackupFailed(f"{final}.partial exists: another run is writing it") from None
+        except OSError as exc:
+            raise _disk_error(exc, final) from None
+        self._writers.append(writer)
+        return _ManagedWriter(writer, self)
+
+    def write_bytes(self, name: str, data: bytes, compression: str | None = None) -> ArtifactInfo:
+        with self.create(name, compression) as out:
+            out.write(data)
+        return self.infos[-1]
+
+    def write_json(self, name: str, document: Any, compression: str | None = None) -> ArtifactInfo:
+        return self.write_bytes(name, (json.dumps(document, indent=2, sort_keys=False) + "\n").encode(), compression)
+
+    def _finished(self, writer: ArtifactWriter) -> None:
+        self.infos.append(writer.info())
+
+    def commit(self) -> list[ArtifactInfo]:
+        """Rename every partial into place (data files first, in creation order) and fsync the dir."""
+        for writer in self._writers:
+            if not writer.closed:
+                raise BackupFailed(f"{writer.final_path.name} was not finished")
+        for writer in self._writers:
+            os.replace(writer.partial_path, writer.final_path)
+            self._committed.append(writer.final_path)
+        _fsync_dir(self.directory)
+        return list(self.infos)
+
+    def rollback(self) -> None:
+        for writer in self._writers:
+            writer.abort()
+        for path in self._committed:
+            path.unlink(missing_ok=True)
+        self._committed.clear()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc_type is None:
+            try:
+                self.commit()
+            except BaseException:
+                self.rollback()
+                raise
+        else:
+            self.rollback()
+
+
+class _ManagedWriter:
+    """Context manager around an ArtifactWriter that reports completion to its set."""
+
+    def __init__(self, writer: ArtifactWriter, owner: ArtifactSet) -> None:
+        self.writer = writer
+        self._owner = owner
+
+    def __enter__(self) -> ArtifactWriter:
+        return self.writer
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self.writer.close()
+            self._owner._finished(self.writer)
+        else:
+            self.writer.abort()
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_text_atomic(path: Path, text: str, mode: int = 0o600) -> None:
+    """Replace a text file atomically (temp file in the same dir, fsync, rename, fsync the dir)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, mode)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def write_json_atomic(path: Path, document: Any, mode: int = 0o600) -> None:
+    """Replace a JSON file atomically: a reader sees the old document or the new one, never half."""
+    write_text_atomic(path, json.dumps(document, indent=2) + "\n", mode)
+
+
+def sha256_file(path: Path, chunk_size: int = CHUNK_SIZE) -> str:
+    """Hash a file in chunks (never loads it whole)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def iter_file(path: Path, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            yield chunk
+
+
+def remove_stale_partials(directory: Path) -> list[Path]:
+    """Delete ``*.partial`` files left by a run that was killed (only called under the lock)."""
+    removed = []
+    if directory.is_dir():
+        for path in directory.glob(f"*{PARTIAL_SUFFIX}"):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

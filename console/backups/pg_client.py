@@ -1,0 +1,133 @@
+"""How the console runs PostgreSQL's client binaries (pg_dump, pg_restore, psql).
+
+It finds the newest installed binary, checks its major version against the server's, builds
+the connection string for argv (host, port, user, database: never a password) and the
+child's environment, where the password travels in a 0600 passfile that is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from console.errors import BackupFailed
+
+if TYPE_CHECKING:
+    from console.config import PostgresSettings
+
+_VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A client binary and its version."""
+
+    path: str
+    version: str
+    """As the binary prints it, e.g. "pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)"."""
+    major: int
+
+
+def find_tool(name: str, bin_dir: str = "") -> Tool:
+    """The binary ``name`` from ``bin_dir``, else the newest /usr/lib/postgresql/*/bin, else PATH."""
+    candidates: list[Path] = []
+    if bin_dir:
+        candidates.append(Path(bin_dir) / name)
+    versioned = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"),
+                       key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0, reverse=True)
+    candidates.extend(versioned)
+    on_path = shutil.which(name)
+    if on_path:
+        candidates.append(Path(on_path))
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return _describe(str(candidate))
+    where = f" in {bin_dir}" if bin_dir else " (looked in /usr/lib/postgresql/*/bin and PATH)"
+    raise BackupFailed(f"{name} not found{where}", hint="install postgresql-client or set postgres.bin_dir")
+
+
+def _describe(path: str) -> Tool:
+    try:
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise BackupFailed(f"cannot run {path} --version: {exc}") from None
+    found = _VERSION.search(out)
+    if not found:
+        raise BackupFailed(f"cannot read the version of {path} ('{out}')")
+    return Tool(path, out, int(found.group(1)))
+
+
+def check_server_version(tool: Tool, server_version_num: int) -> None:
+    """pg_dump can only dump servers of its own major version or older."""
+    server_major = server_version_num // 10000
+    if tool.major < server_major:
+        raise BackupFailed(
+            f"{Path(tool.path).name} {tool.major} cannot dump a PostgreSQL {server_major} server ({tool.path})",
+            hint=f"install postgresql-client-{server_major} or set postgres.bin_dir to its bin directory",
+        )
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def conninfo(pg: PostgresSettings, dbname: str, timeout: float = 10.0) -> str:
+    """A libpq connection string for argv: everything but the password."""
+    parts = {"host": pg.host, "port": str(pg.port), "user": pg.user, "dbname": dbname,
+             "connect_timeout": str(max(2, int(timeout))), "application_name": "backup-console"}
+    return " ".join(f"{key}={_quote(value)}" for key, value in parts.items())
+
+
+def _passfile_line(pg: PostgresSettings) -> str:
+    def esc(value: str) -> str:
+        return value.replace("\\", "\\\\").replace(":", "\\:")
+
+    return f"{esc(pg.host)}:{pg.port}:*:{esc(pg.user)}:{esc(pg.password)}\n"
+
+
+@contextlib.contextmanager
+def child_environment(pg: PostgresSettings) -> Iterator[dict[str, str]]:
+    """The environment for a client child process; with a password, a 0600 PGPASSFILE.
+
+    The console's own environment is copied, never modified. The passfile lives in a private
+    0700 directory and is deleted when the block ends, whatever happens.
+    """
+    env = dict(os.environ)
+    env["PGAPPNAME"] = "backup-console"
+    env.setdefault("LC_MESSAGES", "C")
+    if not pg.password:
+        yield env
+        return
+    env.pop("PGPASSWORD", None)
+    private = tempfile.mkdtemp(prefix="bc-pgpass-")
+    path = Path(private) / "pgpass"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(_passfile_line(pg))
+        env["PGPASSFILE"] = str(path)
+        yield env
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def scrub(text: str, pg: PostgresSettings) -> str:
+    """Remove the password from a message that is about to be shown or stored."""
+    return text.replace(pg.password, "********") if pg.password else text
+
+
+def error_line(stderr_lines: list[str], program: str) -> str:
+    """The most telling line of a client's stderr: its first error, else its last line."""
+    for line in stderr_lines:
+        lowered = line.lower()
+        if "error:" in lowered or "fatal:" in lowered:
+            text = line.split("error:", 1)[-1].strip() if "error:" in line else line.strip()
+            return text.rsplit("failed:", 1)[-1].strip() or text
+    return stderr_lines[-1].strip() if stderr_lines else f"{program} gave no message"

@@ -1,0 +1,100 @@
+"""A throw-away redis-server that loads restored files and reports what it found.
+
+It runs on a free loopback port, in a scratch directory, from a config file (nothing secret on
+its argv, no password at all: it listens on 127.0.0.1 only and lives for seconds), with saving
+disabled, and is shut down with SHUTDOWN NOSAVE so it never rewrites the files it loaded.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from console.errors import UsageError, VerifyFailed
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def load_in_throwaway_server(work_dir: Path, aof_dir: str | None, timeout: float) -> tuple[str, dict[str, int]]:
+    """Start redis-server on ``work_dir`` (RDB, or the AOF when ``aof_dir`` is not None), wait
+    until it has loaded, and return (version, keys per db).
+
+    Args:
+        aof_dir: "" for a single appendonly.aof, a directory name for Redis 7's multi-part AOF,
+            None to load dump.rdb.
+
+    Raises:
+        VerifyFailed: the server refused the files or did not finish loading within ``timeout``.
+    """
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise UsageError("redis-server is not installed here")
+    port = free_port()
+    conf = {
+        "port": str(port), "bind": "127.0.0.1", "protected-mode": "yes", "daemonize": "no",
+        "dir": str(work_dir), "dbfilename": "dump.rdb", "save": '""', "logfile": str(work_dir / "load.log"),
+        "appendonly": "no" if aof_dir is None else "yes",
+    }
+    if aof_dir:
+        conf["appenddirname"] = aof_dir
+    conf_path = work_dir / "throwaway.conf"
+    conf_path.write_text("".join(f"{key} {value}\n" for key, value in conf.items()))
+    process = subprocess.Popen([binary, str(conf_path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    conn = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5, socket_connect_timeout=1, decode_responses=True,
+                       retry=Retry(NoBackoff(), 0))
+    try:
+        info = _wait_loaded(conn, process, work_dir, timeout)
+        per_db = {key: int(value.get("keys", 0)) for key, value in conn.info("keyspace").items()
+                  if isinstance(value, dict)}
+        return str(info.get("redis_version", "?")), dict(sorted(per_db.items(), key=lambda item: int(item[0][2:])))
+    finally:
+        try:
+            conn.shutdown(nosave=True)
+        except redis.exceptions.RedisError:
+            pass  # already gone, or the connection closed as it shut down
+        conn.close()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_loaded(conn: redis.Redis, process: subprocess.Popen[bytes], work_dir: Path, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise VerifyFailed(f"the throw-away redis-server refused the restored files: {_log_tail(work_dir)}")
+        try:
+            info = conn.info("persistence")
+            if not int(info.get("loading", 0)):
+                info.update(conn.info("server"))
+                return info
+        except redis.exceptions.BusyLoadingError:
+            pass
+        except redis.exceptions.ConnectionError:
+            pass  # not listening yet
+        time.sleep(0.05)
+    raise VerifyFailed(f"the throw-away redis-server did not finish loading within {timeout:g} s")
+
+
+def _log_tail(work_dir: Path) -> str:
+    try:
+        lines = [line for line in (work_dir / "load.log").read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return "no log"
+    errors = [line for line in lines if " # " in line]
+    chosen = (errors or lines)[-1:] if lines else ["no log"]
+    return chosen[0].split(" # ", 1)[-1] if " # " in chosen[0] else chosen[0]

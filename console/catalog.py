@@ -1,0 +1,286 @@
+"""The catalog: which backup sets exist under BACKUP_DIR, recognised by file name.
+
+It reads the procedures manual's layout and names (``postgres/backup_<db>_<ts>.dump``,
+``redis/snapshot_<ts>.rdb.gz``, ``rabbitmq/definitions_<ts>.json.gz``, ...) so backups made
+by the old shell scripts are listed next to ours. The manual's scripts take a fresh timestamp
+at each step, so the files of one legacy run can differ by a few seconds: files of the same
+kind and name whose timestamps are close, and whose roles do not repeat, form one set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable
+
+KINDS: tuple[str, ...] = ("postgres", "redis", "rabbitmq", "config", "certs")
+TIMESTAMP_FORMAT = "%Y%m%d_%H%M%S"
+_TS = r"(?P<ts>\d{8}_\d{6})"
+LEGACY_RUN_WINDOW_SECONDS = 300
+"""Files of one legacy run may carry timestamps this far apart (each step called `date`)."""
+
+_RABBIT_LISTINGS = ("queues", "exchanges", "bindings", "policies", "users", "permissions", "vhosts",
+                    "message_counts", "api_queues", "overview", "nodes", "parameters")
+
+# kind -> [(pattern, role)]; role "{x}" is filled from the named group x.
+_PATTERNS: dict[str, list[tuple[re.Pattern[str], str]]] = {
+    "postgres": [
+        (re.compile(rf"^backup_(?P<name>.+)_{_TS}\.dump(?:\.gz|\.zst)?$"), "dump"),
+        (re.compile(rf"^backup_(?P<name>.+)_{_TS}\.sql(?:\.gz|\.zst)?$"), "sql"),
+        (re.compile(rf"^backup_(?P<name>.+)_{_TS}\.json$"), "metadata"),
+        (re.compile(rf"^archives/backup_{_TS}\.tar(?:\.gz)?$"), "archive"),
+    ],
+    "redis": [
+        (re.compile(rf"^snapshot_{_TS}\.rdb(?:\.gz)?$"), "rdb"),
+        (re.compile(rf"^aof_{_TS}\.(?:aof(?:\.gz)?|tar\.gz)$"), "aof"),
+        (re.compile(rf"^snapshot_{_TS}\.json$"), "metadata"),
+    ],
+    "rabbitmq": [
+        (re.compile(rf"^definitions_{_TS}\.json(?:\.gz)?(?:\.enc)?$"), "definitions"),
+        (re.compile(rf"^(?P<listing>{'|'.join(_RABBIT_LISTINGS)})_{_TS}\.(?:txt|json)(?:\.gz)?$"), "{listing}"),
+        (re.compile(rf"^backup_{_TS}\.json(?:\.gz)?$"), "metadata"),
+    ],
+    "config": [
+        (re.compile(rf"^config_{_TS}\.tar\.gz$"), "tarball"),
+        (re.compile(rf"^manifest_{_TS}\.json$"), "metadata"),
+        (re.compile(rf"^(?P<file>.+)_{_TS}\.enc$"), "enc:{file}"),
+    ],
+    "certs": [
+        (re.compile(rf"^certificates_{_TS}\.tar\.gz\.enc$"), "archive"),
+        (re.compile(rf"^cert_inventory_{_TS}\.json$"), "metadata"),
+    ],
+}
+
+PRIMARY_ROLES: dict[str, tuple[str, ...]] = {
+    "postgres": ("dump", "sql"),
+    "redis": ("rdb",),
+    "rabbitmq": ("definitions",),
+    "config": ("tarball",),
+    "certs": ("archive",),
+}
+"""A set counts as a backup (for "last backup") only when it has one of these files."""
+
+_LEGACY_ENC = re.compile(r"^\.env(?:\.[A-Za-z0-9_-]+)?\.enc$")
+"""The manual's config script writes .env.enc, .env.production.enc ... with no timestamp."""
+
+
+@dataclass(frozen=True)
+class BackupFile:
+    path: Path
+    role: str
+    timestamp: datetime | None
+
+    @property
+    def size_bytes(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
+
+
+@dataclass(frozen=True)
+class BackupSet:
+    """The files of one backup run of one kind (and database, for PostgreSQL)."""
+
+    kind: str
+    name: str
+    timestamp: datetime
+    files: tuple[BackupFile, ...]
+
+    @property
+    def stamp(self) -> str:
+        return self.timestamp.strftime(TIMESTAMP_FORMAT)
+
+    @property
+    def set_id(self) -> str:
+        """Stable id used on the command line: ``kind/stamp`` or ``kind/name/stamp``."""
+        return f"{self.kind}/{self.name}/{self.stamp}" if self.name else f"{self.kind}/{self.stamp}"
+
+    def file(self, role: str) -> BackupFile | None:
+        return next((item for item in self.files if item.role == role), None)
+
+    def roles(self) -> set[str]:
+        return {item.role for item in self.files}
+
+    @property
+    def metadata_path(self) -> Path | None:
+        item = self.file("metadata")
+        return item.path if item else None
+
+    @property
+    def is_backup(self) -> bool:
+        return bool(self.roles() & set(PRIMARY_ROLES[self.kind]))
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(item.size_bytes for item in self.files)
+
+    def age_seconds(self, now: datetime | None = None) -> float:
+        now = now or datetime.now().astimezone()
+        return max(0.0, (now - self.timestamp).total_seconds())
+
+
+@dataclass
+class Catalog:
+    backup_dir: Path
+    sets: list[BackupSet] = field(default_factory=list)
+    unrecognised: list[Path] = field(default_factory=list)
+    """Files under the kind directories that no pattern matches: never touched by retention."""
+
+    def by_kind(self, kind: str) -> list[BackupSet]:
+        return [item for item in self.sets if item.kind == kind]
+
+    def find(self, set_id: str) -> BackupSet | None:
+        return next((item for item in self.sets if item.set_id == set_id), None)
+
+    def latest(self, kind: str, name: str | None = None) -> BackupSet | None:
+        candidates = [item for item in self.by_kind(kind) if item.is_backup and (name is None or item.name == name)]
+        return max(candidates, key=lambda item: item.timestamp, default=None)
+
+    def latest_per_target(self) -> list[BackupSet]:
+        """The newest backup of each kind (and of each database for PostgreSQL)."""
+        newest: dict[tuple[str, str], BackupSet] = {}
+        for item in self.sets:
+            if not item.is_backup:
+                continue
+            key = (item.kind, item.name)
+            if key not in newest or item.timestamp > newest[key].timestamp:
+                newest[key] = item
+        return sorted(newest.values(), key=lambda item: (KINDS.index(item.kind), item.name))
+
+
+def parse_stamp(stamp: str) -> datetime:
+    """A ``YYYYmmdd_HHMMSS`` stamp (local time, as the manual's ``date`` writes it) as aware datetime."""
+    return datetime.strptime(stamp, TIMESTAMP_FORMAT).astimezone()
+
+
+def new_stamp(now: datetime | None = None) -> str:
+    return (now or datetime.now()).strftime(TIMESTAMP_FORMAT)
+
+
+def kind_dir(backup_dir: Path, kind: str) -> Path:
+    return backup_dir / kind
+
+
+def scan(backup_dir: Path, kinds: Iterable[str] = KINDS) -> Catalog:
+    """List every recognised backup set under ``backup_dir`` (a missing dir is an empty catalog)."""
+    catalog = Catalog(backup_dir)
+    for kind in kinds:
+        root = kind_dir(backup_dir, kind)
+        if not root.is_dir():
+            continue
+        matched: list[tuple[str, BackupFile]] = []
+        legacy_untimed: list[BackupFile] = []
+        for relative in _walk(root):
+            found = _match(kind, relative)
+            if found is not None:
+                name, item = found
+                matched.append((name, BackupFile(root / relative, item[0], item[1])))
+            elif kind == "config" and _LEGACY_ENC.match(relative):
+                legacy_untimed.append(BackupFile(root / relative, f"legacy:{relative}", None))
+            elif not relative.endswith(".partial"):
+                catalog.unrecognised.append(root / relative)
+        sets = _group(kind, matched)
+        if legacy_untimed and sets:
+            newest = max(sets, key=lambda item: item.timestamp)
+            sets[sets.index(newest)] = BackupSet(newest.kind, newest.name, newest.timestamp, newest.files + tuple(legacy_untimed))
+        elif legacy_untimed:
+            catalog.unrecognised.extend(item.path for item in legacy_untimed)
+        catalog.sets.extend(sets)
+    catalog.sets.sort(key=lambda item: (item.timestamp, item.kind, item.name))
+    return catalog
+
+
+def _walk(root: Path) -> Iterable[str]:
+    """Relative file paths one level deep plus ``archives/`` (the manual never nests further)."""
+    with os.scandir(root) as entries:
+        for entry in entries:
+            if entry.is_file(follow_symlinks=False):
+                yield entry.name
+            elif entry.name == "archives" and entry.is_dir(follow_symlinks=False):
+                with os.scandir(entry.path) as inner:
+                    for sub in inner:
+                        if sub.is_file(follow_symlinks=False):
+                            yield f"archives/{sub.name}"
+
+
+def _match(kind: str, relative: str) -> tuple[str, tuple[str, datetime]] | None:
+    for pattern, role in _PATTERNS[kind]:
+        found = pattern.match(relative)
+        if not found:
+            continue
+        try:
+            stamp = parse_stamp(found.group("ts"))
+        except ValueError:
+            return None
+        groups = found.groupdict()
+        return groups.get("name") or "", (role.format(**groups), stamp)
+    return None
+
+
+def _group(kind: str, matched: list[tuple[str, BackupFile]]) -> list[BackupSet]:
+    """Group files into sets: same name, timestamps within the legacy window, no repeated role."""
+    archives = [item for name, item in matched if item.role == "archive" and kind == "postgres"]
+    others = sorted(
+        ((name, item) for name, item in matched if not (item.role == "archive" and kind == "postgres")),
+        key=lambda pair: (pair[0], pair[1].timestamp, pair[1].role != "metadata"),
+    )
+    groups: list[tuple[str, list[BackupFile]]] = []
+    open_group: dict[str, tuple[str, list[BackupFile]]] = {}
+    for name, item in others:
+        current = open_group.get(name)
+        if current is not None:
+            first = current[1][0].timestamp
+            roles = {existing.role for existing in current[1]}
+            close_enough = (item.timestamp - first).total_seconds() <= LEGACY_RUN_WINDOW_SECONDS  # type: ignore[operator]
+            if close_enough and item.role not in roles:
+                current[1].append(item)
+                continue
+        current = (name, [item])
+        groups.append(current)
+        open_group[name] = current
+    sets = [BackupSet(kind, name, min(f.timestamp for f in files if f.timestamp), tuple(files)) for name, files in groups]  # type: ignore[type-var]
+    for archive in archives:  # the manual's archive carries only a timestamp: join the set it was made from
+        target = next((s for s in sets if s.stamp == archive.timestamp.strftime(TIMESTAMP_FORMAT)), None)  # type: ignore[union-attr]
+        if target is None:
+            sets.append(BackupSet(kind, "", archive.timestamp, (archive,)))  # type: ignore[arg-type]
+        else:
+            sets[sets.index(target)] = BackupSet(target.kind, target.name, target.timestamp, target.files + (archive,))
+    return sets
+
+
+@dataclass(frozen=True)
+class MetadataRead:
+    """A set's metadata as far as it could be read: the manual's files are often invalid JSON."""
+
+    document: dict[str, Any] | None
+    error: str | None
+
+    @property
+    def ours(self) -> bool:
+        """Written by backup-console (carries ``producer``), not by the manual's scripts."""
+        return bool(self.document and str(self.document.get("producer", "")).startswith("backup-console"))
+
+
+def read_metadata(backup_set: BackupSet) -> MetadataRead:
+    path = backup_set.metadata_path
+    if path is None:
+        return MetadataRead(None, "no metadata file")
+    try:
+        raw = path.read_bytes()
+        if path.name.endswith(".gz"):
+            import gzip
+
+            raw = gzip.decompress(raw)
+        document = json.loads(raw)
+    except OSError as exc:
+        return MetadataRead(None, f"cannot read {path.name}: {exc.strerror}")
+    except (ValueError, EOFError) as exc:
+        return MetadataRead(None, f"{path.name} is not valid JSON ({exc})")
+    if not isinstance(document, dict):
+        return MetadataRead(None, f"{path.name} is not a JSON object")
+    return MetadataRead(document, None)

@@ -1,0 +1,448 @@
+"""Pre-backup checklists: loading their YAML definitions, evaluating the automated items and the gate.
+
+A checklist is data (``console/shipped_checklists/*.yaml``,
+plus the operator's own files in ``checklists.dir``). An item either names an automated check of
+``console.preflight`` (never a second implementation of it) or is ``manual: true`` and ticked by a
+person. The gate opens when every required item passes; otherwise a backup needs a typed reason,
+which becomes the run's ``force_reason``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import re
+import time
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import yaml
+
+from console.errors import ConfigError, UsageError
+from console.preflight import CHECK_PROVIDERS, CheckContext, CheckResult, CheckStatus, run_checks
+
+if TYPE_CHECKING:
+    from console.backups import BackupRequest
+    from console.config import Settings
+
+SHIPPED_DIR = Path(__file__).with_name("shipped_checklists")
+"""The checklists that ship with the console, as package data."""
+
+SHIPPED_ORDER = ("postgres", "redis", "rabbitmq", "config", "certs")
+"""Shipped lists in the manual's order; operators' lists follow in file-name order."""
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_FILE_KEYS = ("service", "title", "backup", "items")
+_ITEM_KEYS = ("id", "title", "why", "on_fail", "check", "manual", "required")
+
+
+class ItemState(str, Enum):
+    """What an item shows; its ``mark`` reads without colour (NO_COLOR, transcripts)."""
+
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+    RUNNING = "running"
+    PENDING = "pending"
+
+    @property
+    def mark(self) -> str:
+        return _MARKS[self]
+
+    @property
+    def passes(self) -> bool:
+        """OK and WARN pass the gate, as a warning does not stop the backup runner either."""
+        return self in (ItemState.OK, ItemState.WARN)
+
+
+_MARKS = {ItemState.OK: "[ OK ]", ItemState.WARN: "[WARN]", ItemState.FAIL: "[FAIL]",
+          ItemState.RUNNING: "[ .. ]", ItemState.PENDING: "[    ]"}
+_FROM_CHECK = {CheckStatus.PASS: ItemState.OK, CheckStatus.WARN: ItemState.WARN, CheckStatus.FAIL: ItemState.FAIL,
+               CheckStatus.SKIP: ItemState.OK}
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    id: str
+    title: str
+    why: str
+    on_fail: str
+    check: str | None
+    """The automated check id (``postgres.healthy``); None for a manual item."""
+    required: bool
+    source: str
+    """``file:line`` where the item is defined."""
+    unavailable: str | None = None
+    """Why the check cannot run here (its provider module is not installed), else None."""
+
+    @property
+    def manual(self) -> bool:
+        return self.check is None
+
+
+@dataclass(frozen=True)
+class Checklist:
+    service: str
+    title: str
+    backup: str | None
+    """The backup kind the gate leads to (console.backups.BACKUP_MODULES), or None."""
+    items: tuple[ChecklistItem, ...]
+    sources: tuple[str, ...] = ()
+
+    def item(self, item_id: str) -> ChecklistItem:
+        for item in self.items:
+            if item.id == item_id:
+                return item
+        raise KeyError(item_id)
+
+    @property
+    def automated(self) -> list[ChecklistItem]:
+        return [item for item in self.items if not item.manual]
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def load_checklists(settings: Settings | None = None, extra_dir: Path | None = None) -> dict[str, Checklist]:
+    """The shipped checklists merged with the operator's (``settings.checklists.dir``), by service.
+
+    A file for a service that already has a list adds its items to it.
+
+    Raises:
+        ConfigError: naming file:line for a bad file (unknown key or check, wrong type,
+            missing title, duplicate id) or a missing operator directory.
+    """
+    files = sorted(SHIPPED_DIR.glob("*.yaml"),
+                   key=lambda path: (SHIPPED_ORDER.index(path.stem) if path.stem in SHIPPED_ORDER else 99, path.name))
+    if not files:
+        raise ConfigError(f"the shipped checklists are missing from {SHIPPED_DIR}",
+                          hint="reinstall backup-console (the YAML files are package data)")
+    operator_dir = extra_dir
+    if operator_dir is None and settings is not None and settings.checklists.dir:
+        operator_dir = Path(settings.checklists.dir).expanduser()
+        if not operator_dir.is_absolute() and settings.config_path is not None:
+            operator_dir = settings.config_path.parent / operator_dir
+    if operator_dir is not None:
+        if not operator_dir.is_dir():
+            where = settings.sources.get("checklists.dir", "") if settings is not None else ""
+            raise ConfigError(f"checklists directory {operator_dir} does not exist" + (f" (set at {where})" if where else ""))
+        files += sorted([*operator_dir.glob("*.yaml"), *operator_dir.glob("*.yml")])
+    checklists: dict[str, Checklist] = {}
+    for path in files:
+        parsed = parse_checklist_file(path)
+        existing = checklists.get(parsed.service)
+        if existing is None:
+            if not parsed.title:
+                raise ConfigError(f"{parsed.sources[0]}: a new checklist '{parsed.service}' needs a 'title'")
+            checklists[parsed.service] = parsed
+            continue
+        seen = {item.id: item.source for item in existing.items}
+        for item in parsed.items:
+            if item.id in seen:
+                raise ConfigError(f"{item.source}: duplicate item id '{item.id}' in checklist '{parsed.service}' "
+                                  f"(already defined at {seen[item.id]})")
+        checklists[parsed.service] = replace(existing, items=existing.items + parsed.items,
+                                             sources=existing.sources + parsed.sources)
+    return checklists
+
+
+def get_checklist(checklists: dict[str, Checklist], service: str) -> Checklist:
+    if service not in checklists:
+        close = difflib.get_close_matches(service, list(checklists), n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"choose from {', '.join(sorted(checklists))}"
+        raise UsageError(f"no checklist for '{service}'", hint=hint)
+    return checklists[service]
+
+
+def parse_checklist_file(path: Path) -> Checklist:
+    """Read one YAML file, keeping line numbers for every error; title may be empty (a merging file)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"cannot read checklist file {path}: {reason}") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None or not isinstance(root, yaml.MappingNode):
+            line = 1 if root is None else root.start_mark.line + 1
+            raise ConfigError(f"{path}:{line}: a checklist file must be a mapping with 'service', 'title' and 'items'")
+        top = _Fields(loader, root, path, _FILE_KEYS, "checklist file")
+        service = top.text("service", default=path.stem)
+        if not _NAME.match(service):
+            raise ConfigError(f"{top.where('service')}: bad service name '{service}' "
+                              "(lower-case letters, digits, '-' and '_')")
+        title = top.text("title", default="")
+        backup = top.text("backup", default=None, nullable=True)
+        if backup is not None:
+            from console.backups import BACKUP_MODULES
+
+            if backup not in BACKUP_MODULES:
+                raise ConfigError(f"{top.where('backup')}: unknown backup kind '{backup}' "
+                                  f"(choose from {', '.join(BACKUP_MODULES)})")
+        if "items" not in top:
+            raise ConfigError(f"{path}:{root.start_mark.line + 1}: missing 'items' (a list of checklist items)")
+        items_node = top.entries["items"][1]
+        if not isinstance(items_node, yaml.SequenceNode):
+            raise ConfigError(f"{path}:{items_node.start_mark.line + 1}: 'items' must be a list of items")
+        items: list[ChecklistItem] = []
+        seen: dict[str, str] = {}
+        for node in items_node.value:
+            item = _parse_item(loader, node, path)
+            if item.id in seen:
+                raise ConfigError(f"{item.source}: duplicate item id '{item.id}' (already defined at {seen[item.id]})")
+            seen[item.id] = item.source
+            items.append(item)
+        return Checklist(service, title, backup, tuple(items), (f"{path}:{root.start_mark.line + 1}",))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: invalid YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+class _Fields:
+    """The keys of one YAML mapping node, checked against the allowed ones, with their lines."""
+
+    def __init__(self, loader: yaml.SafeLoader, node: yaml.MappingNode, path: Path, allowed: tuple[str, ...],
+                 what: str) -> None:
+        self.loader, self.node, self.path = loader, node, path
+        self.entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key_node, value_node in node.value:
+            key = str(loader.construct_object(key_node))
+            line = key_node.start_mark.line + 1
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f" Did you mean '{close[0]}'?" if close else f" Valid keys: {', '.join(allowed)}."
+                raise ConfigError(f"{path}:{line}: unknown key '{key}' in {what}.{hint}")
+            if key in self.entries:
+                raise ConfigError(f"{path}:{line}: '{key}' given twice in {what}")
+            self.entries[key] = (key_node, value_node)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.entries
+
+    def value(self, key: str, default: Any = None) -> Any:
+        if key not in self.entries:
+            return default
+        return self.loader.construct_object(self.entries[key][1], deep=True)
+
+    def line(self, key: str) -> int:
+        return (self.entries[key][0] if key in self.entries else self.node).start_mark.line + 1
+
+    def where(self, key: str) -> str:
+        return f"{self.path}:{self.line(key)}"
+
+    def text(self, key: str, default: Any, nullable: bool = False) -> Any:
+        if key not in self.entries:
+            return default
+        value = self.value(key)
+        if value is None and nullable:
+            return None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            got = "nothing" if value is None else type(value).__name__
+            raise ConfigError(f"{self.where(key)}: '{key}' must be text, got {got}")
+        return value.strip()
+
+
+def _parse_item(loader: yaml.SafeLoader, node: yaml.Node, path: Path) -> ChecklistItem:
+    line = node.start_mark.line + 1
+    if not isinstance(node, yaml.MappingNode):
+        raise ConfigError(f"{path}:{line}: a checklist item must be a mapping with 'id' and 'title'")
+    fields = _Fields(loader, node, path, _ITEM_KEYS, "checklist item")
+    where = f"{path}:{line}"
+    item_id = fields.text("id", default=None)
+    if not item_id:
+        raise ConfigError(f"{where}: checklist item without an 'id'")
+    if not _NAME.match(item_id):
+        raise ConfigError(f"{fields.where('id')}: bad item id '{item_id}' (lower-case letters, digits, '-' and '_')")
+    title = fields.text("title", default=None)
+    if not title:
+        raise ConfigError(f"{where}: checklist item '{item_id}' has no 'title'")
+    flags = {}
+    for key, default in (("manual", False), ("required", True)):
+        value = fields.value(key, default)
+        if not isinstance(value, bool):
+            raise ConfigError(f"{fields.where(key)}: '{key}' of item '{item_id}' must be true or false, "
+                              f"got {type(value).__name__} ({value!r})")
+        flags[key] = value
+    check = fields.text("check", default=None, nullable=True)
+    if flags["manual"] and check:
+        raise ConfigError(f"{fields.where('check')}: item '{item_id}' has both 'check' and 'manual: true'; give one")
+    if not flags["manual"] and not check:
+        raise ConfigError(f"{where}: item '{item_id}' needs 'check: <check id>' or 'manual: true'")
+    unavailable = _resolve_check(check, fields.where("check")) if check else None
+    return ChecklistItem(item_id, title, fields.text("why", default=""), fields.text("on_fail", default=""),
+                         check, flags["required"], where, unavailable)
+
+
+def _resolve_check(check_id: str, where: str) -> str | None:
+    """None when the check exists; a reason when its provider module is not installed.
+
+    Raises:
+        ConfigError: the provider or the check name is unknown (a typo in the file).
+    """
+    provider, _, name = check_id.partition(".")
+    module_name = CHECK_PROVIDERS.get(provider)
+    if module_name is None or not name:
+        close = difflib.get_close_matches(provider, list(CHECK_PROVIDERS), n=1)
+        hint = f" Did you mean '{close[0]}.{name}'?" if close and name else ""
+        raise ConfigError(f"{where}: unknown check '{check_id}' (checks are named <provider>.<name>, providers: "
+                          f"{', '.join(CHECK_PROVIDERS)}).{hint}")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return f"check provider {module_name} is not installed"
+        return f"check provider {module_name} cannot be imported: {exc}"
+    except Exception as exc:  # a broken provider must not hide every other checklist
+        return f"check provider {module_name} cannot be imported: {type(exc).__name__}: {exc}"
+    checks = getattr(module, "CHECKS", {})
+    if name not in checks:
+        close = difflib.get_close_matches(name, list(checks), n=1)
+        hint = f" Did you mean '{provider}.{close[0]}'?" if close else f" Known: {', '.join(sorted(checks)) or 'none'}."
+        raise ConfigError(f"{where}: unknown check '{check_id}'.{hint}")
+    return None
+
+
+# --- evaluation ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """The evaluated state of one item."""
+
+    item_id: str
+    state: ItemState
+    evidence: str
+    started: float | None = None
+    ended: float | None = None
+    check: CheckResult | None = None
+
+
+def evaluate_items(items: list[ChecklistItem], context: CheckContext,
+                   clock: Callable[[], float] = time.time) -> list[ItemResult]:
+    """Run the automated items through console.preflight.run_checks (concurrently); manual ones stay PENDING."""
+    runnable = [item for item in items if item.check and not item.unavailable]
+    started = clock()
+    checks = run_checks([item.check for item in runnable], context) if runnable else []  # type: ignore[misc]
+    ended = clock()
+    by_item = {item.id: check for item, check in zip(runnable, checks)}
+    results = []
+    for item in items:
+        if item.manual:
+            results.append(ItemResult(item.id, ItemState.PENDING, "needs a person"))
+        elif item.unavailable:
+            results.append(ItemResult(item.id, ItemState.FAIL, f"cannot run {item.check}: {item.unavailable}",
+                                      started, ended))
+        else:
+            check = by_item[item.id]
+            evidence = check.evidence if check.status is not CheckStatus.SKIP else f"skipped: {check.evidence}"
+            results.append(ItemResult(item.id, _FROM_CHECK[check.status], evidence, started, ended, check))
+    return results
+
+
+def evaluate(checklist: Checklist, settings: Settings, target: str | None = None, upload: bool = False,
+             clock: Callable[[], float] = time.time) -> list[ItemResult]:
+    """Evaluate every automated item of a checklist against the live services."""
+    return evaluate_items(list(checklist.items), CheckContext(settings, target, upload), clock)
+
+
+# --- the gate --------------------------------------------------------------------------------
+
+
+@dataclass
+class ItemStatus:
+    """An item's current state during an interactive run (ticks and notes included)."""
+
+    item: ChecklistItem
+    state: ItemState = ItemState.PENDING
+    evidence: str = ""
+    ticked_by: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Gate:
+    open: bool
+    blocking: tuple[ItemStatus, ...]
+    """Required items that do not pass (failed, not run yet, or not ticked)."""
+
+    def summary(self) -> str:
+        if self.open:
+            return "gate open: every required item passes"
+        names = ", ".join(status.item.id for status in self.blocking)
+        return f"gate closed: {len(self.blocking)} required item(s) not passed ({names})"
+
+
+class ChecklistRun:
+    """The mutable state of one checklist being walked: results, ticks, notes and the gate."""
+
+    def __init__(self, checklist: Checklist) -> None:
+        self.checklist = checklist
+        self.statuses: dict[str, ItemStatus] = {item.id: ItemStatus(item) for item in checklist.items}
+
+    def __getitem__(self, item_id: str) -> ItemStatus:
+        return self.statuses[item_id]
+
+    def mark_running(self, item_id: str) -> None:
+        status = self.statuses[item_id]
+        status.state, status.evidence = ItemState.RUNNING, "running ..."
+
+    def apply(self, result: ItemResult) -> ItemStatus:
+        status = self.statuses[result.item_id]
+        if not status.item.manual:
+            status.state, status.evidence = result.state, result.evidence
+        return status
+
+    def toggle_tick(self, item_id: str, who: str) -> ItemStatus:
+        """Tick (or untick) a manual item; automated items cannot be ticked."""
+        status = self.statuses[item_id]
+        if not status.item.manual:
+            raise UsageError(f"'{status.item.title}' is checked automatically; it cannot be ticked")
+        if status.state is ItemState.OK:
+            status.state, status.ticked_by, status.evidence = ItemState.PENDING, None, ""
+        else:
+            status.state, status.ticked_by, status.evidence = ItemState.OK, who, f"ticked by {who}"
+        return status
+
+    def add_note(self, item_id: str, text: str) -> ItemStatus:
+        status = self.statuses[item_id]
+        status.notes.append(text.strip())
+        return status
+
+    def gate(self) -> Gate:
+        blocking = tuple(status for status in self.statuses.values()
+                         if status.item.required and not status.state.passes)
+        return Gate(not blocking, blocking)
+
+
+def override_reason(gate: Gate, reason: str | None) -> str | None:
+    """The force_reason a backup started from this gate carries (None when the gate is open).
+
+    Raises:
+        UsageError: the gate is closed and no reason was typed.
+    """
+    if gate.open:
+        return None
+    typed = (reason or "").strip()
+    if not typed:
+        raise UsageError("the checklist gate is closed: an override needs a typed reason")
+    overridden = ", ".join(f"{status.item.id} {status.state.mark.strip('[] ')}" for status in gate.blocking)
+    return f"{typed} (checklist override: {overridden})"
+
+
+def backup_request(checklist: Checklist, gate: Gate, reason: str | None = None, target: str | None = None,
+                   upload: bool = False) -> BackupRequest:
+    """The BackupRequest that "Start backup" runs; the override reason lands in metadata and run log."""
+    from console.backups import BackupRequest
+
+    if checklist.backup is None:
+        raise UsageError(f"checklist '{checklist.service}' does not lead to a backup")
+    return BackupRequest(checklist.backup, target=target, force_reason=override_reason(gate, reason), upload=upload)

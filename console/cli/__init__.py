@@ -1,0 +1,117 @@
+"""The ``backup-console`` command: the TUI by default, every action a headless sub-command.
+
+Each verb lives in its own module (``VERB_MODULES``) exposing ``register(subparsers, parents)``;
+the parser it adds sets ``handler(args, settings, printer) -> int``. Errors are turned into
+exit codes here and only here (console.errors.exit_code_for).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import Sequence
+
+from console import __version__
+from console.errors import ConsoleError, ExitCode, exit_code_for
+
+VERB_MODULES: tuple[str, ...] = (
+    "console.cli.status",
+    "console.cli.configcmd",
+    "console.cli.backup",
+    "console.cli.restore",
+    "console.cli.wal",
+    "console.cli.cryptocmd",
+    "console.cli.certs",
+    "console.cli.retention",
+    "console.cli.monitor",
+    "console.cli.schedule",
+    "console.cli.troubleshoot",
+    "console.cli.checklist",
+    "console.cli.drill",
+    "console.cli.upload",
+    "console.cli.verify",
+)
+"""Add a verb by adding its module here."""
+
+EXIT_CODES_HELP = """exit codes:
+  0   ok
+  1   failed (a check, a backup, a service down)
+  2   usage or configuration error
+  3   partial (some targets failed)
+  11  locked (the same backup is already running)
+  130 interrupted
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="backup-console",
+        description="Back up and verify PostgreSQL, Redis, RabbitMQ, configuration and TLS certificates. "
+                    "With no command, opens the interactive console.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"backup-console {__version__}")
+    _add_global_options(parser, suppress=False)
+    common = argparse.ArgumentParser(add_help=False)
+    _add_global_options(common, suppress=True)
+    json_parent = argparse.ArgumentParser(add_help=False)
+    json_parent.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in VERB_MODULES:
+        importlib.import_module(module_name).register(subparsers, [common, json_parent])
+    return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """Global flags work before or after the sub-command (``--read-only backup ...`` or ``backup ... --read-only``)."""
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--config", metavar="PATH", default=default, help="configuration file (YAML)")
+    parser.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                        help="refuse every destructive action")
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                        help="show tracebacks of internal errors")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from console.cli.output import Printer
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    json_mode = bool(getattr(args, "json", False))
+    printer = Printer(json_mode=json_mode)
+    try:
+        settings = load(args)
+        if args.command is None:
+            from screens.app import run_app
+
+            return run_app(settings)
+        return int(args.handler(args, settings, printer))
+    except ConsoleError as exc:
+        printer.fatal(exc.message, exc.hint, exit_code_for(exc))
+        return exit_code_for(exc)
+    except KeyboardInterrupt:
+        printer.fatal("interrupted", None, ExitCode.INTERRUPTED)
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.FAILED
+    except Exception as exc:  # a bug: one line unless --debug
+        if args.debug:
+            raise
+        printer.fatal(f"internal error: {type(exc).__name__}: {exc}", "run again with --debug for the traceback",
+                      ExitCode.FAILED)
+        return ExitCode.FAILED
+
+
+def load(args: argparse.Namespace):  # noqa: ANN201 - returns Settings; imported lazily for start-up time
+    from console.config import load_settings
+
+    overrides = {"read_only": True} if args.read_only else {}
+    return load_settings(args.config, os.environ, overrides)
+
+
+def entry() -> None:
+    sys.exit(main())

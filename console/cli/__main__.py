@@ -1,0 +1,9 @@
+"""``python -m console.cli`` runs the command (used by tests and when the script is not on PATH)."""
+
+from __future__ import annotations
+
+import sys
+
+from console.cli import main
+
+sys.exit(main())

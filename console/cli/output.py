@@ -1,0 +1,112 @@
+"""The CLI's only way to print: data on stdout, diagnostics and progress on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import IO, Any, Sequence
+
+from console.progress import ProgressCallback, ProgressEvent
+
+
+class Printer:
+    """Writes human text or JSON; ``fatal`` ends a run with one line (or an exit_error object)."""
+
+    def __init__(self, json_mode: bool = False, out: IO[str] | None = None, err: IO[str] | None = None) -> None:
+        self.json_mode = json_mode
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+
+    def data(self, document: Any) -> None:
+        self.out.write(json.dumps(document, indent=2, default=str) + "\n")
+        self.out.flush()
+
+    def json_line(self, message_type: str, **fields: Any) -> None:
+        """One line of a JSON-lines stream (long commands): status, error, summary."""
+        self.out.write(json.dumps({"message_type": message_type, **fields}, default=str) + "\n")
+        self.out.flush()
+
+    def line(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def info(self, text: str) -> None:
+        self.err.write(text + "\n")
+        self.err.flush()
+
+    def fatal(self, message: str, hint: str | None, code: int) -> None:
+        if self.json_mode:
+            self.err.write(json.dumps({"message_type": "exit_error", "code": int(code), "message": message,
+                                       **({"hint": hint} if hint else {})}) + "\n")
+        else:
+            self.err.write(f"backup-console: error: {message}\n")
+            if hint:
+                self.err.write(f"  hint: {hint}\n")
+        self.err.flush()
+
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        self.line(format_table(headers, rows))
+
+    def progress(self) -> ProgressCallback | None:
+        """Progress for humans: a live bar on a terminal, one line per phase otherwise; none with --json."""
+        if self.json_mode:
+            return None
+        return ProgressPrinter(self.err)
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[str(value) for value in row] for row in rows]
+    widths = [max([len(header)] + [len(row[i]) for row in cells]) for i, header in enumerate(headers)]
+    lines = ["  ".join(header.upper().ljust(widths[i]) for i, header in enumerate(headers)).rstrip()]
+    for row in cells:
+        lines.append("  ".join(value.ljust(widths[i]) for i, value in enumerate(row)).rstrip())
+    return "\n".join(lines)
+
+
+class ProgressPrinter:
+    """Turns ProgressEvents into one line per phase (and message), or a live bar on a TTY."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.live = stream.isatty()
+        self.phase: str | None = None
+        self.phase_started = time.monotonic()
+        self._last_draw = 0.0
+        self._bar_shown = False
+
+    def __call__(self, event: ProgressEvent) -> None:
+        from console.formatting import size
+
+        new_phase = event.phase != self.phase
+        if new_phase:  # the phase header first, then the message that belongs to it
+            self._clear_bar()
+            self.phase = event.phase
+            self.phase_started = time.monotonic()
+            self.stream.write(f"{event.phase} ...\n")
+        if event.message:
+            self._clear_bar()
+            self.stream.write(f"  {event.message}\n")
+        if new_phase:
+            self.stream.flush()
+            return
+        if event.finished:
+            self._clear_bar()
+            done = size(event.done) if event.unit == "bytes" else str(event.done)
+            self.stream.write(f"{event.phase}: done ({done}, {time.monotonic() - self.phase_started:.1f} s)\n")
+        elif self.live and event.done and time.monotonic() - self._last_draw > 0.1:
+            self._last_draw = time.monotonic()
+            fraction = event.fraction
+            bar = ""
+            if fraction is not None:
+                filled = int(fraction * 30)
+                bar = "[" + "#" * filled + "." * (30 - filled) + f"] {fraction * 100:5.1f} % "
+            amount = size(event.done) if event.unit == "bytes" else str(event.done)
+            self.stream.write(f"\r  {bar}{amount}\x1b[K")
+            self._bar_shown = True
+        self.stream.flush()
+
+    def _clear_bar(self) -> None:
+        if self._bar_shown:
+            self.stream.write("\r\x1b[K")
+            self._bar_shown = False

@@ -1,0 +1,171 @@
+"""``backup-console retention plan|apply|lifecycle|policy``: retention of local and offsite sets.
+
+``plan`` only reads. ``apply`` plans again, needs --yes and is refused in read-only mode.
+``lifecycle`` shows the bucket's lifecycle configuration against the policy; ``--apply --yes``
+replaces backup-console's rules (rules of other owners in the bucket are kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from console.errors import ConfirmationRequired, ExitCode, ReadOnlyRefused, UsageError
+
+if TYPE_CHECKING:
+    from console.cli.output import Printer
+    from console.config import Settings
+    from console.prune import RetentionPlans
+
+_EXIT = "Exit 0 ok, 1 failed, 2 usage/config error (also: refused in read-only mode, --yes missing), 3 partial, 11 locked."
+
+
+def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "retention", help="plan and apply retention of local and offsite backups; S3 lifecycle",
+        description="Keep backups for as long as the retention policy (config/retention.yaml) says, and no "
+                    "longer. Works on whole sets; never deletes the newest verified set of a kind/database, "
+                    "keeps at least retention.min_keep sets each, never touches unrecognised files. " + _EXIT,
+    )
+    verbs = parser.add_subparsers(dest="retention_verb", metavar="ACTION", required=True)
+    plan = verbs.add_parser("plan", parents=parents, help="show what would be kept, removed and transitioned, and why")
+    apply = verbs.add_parser("apply", parents=parents, help="carry the plan out (needs --yes; refused in read-only mode)")
+    for sub in (plan, apply):
+        sub.add_argument("--local-only", action="store_true", help="leave the S3 bucket out")
+        sub.add_argument("--allow-delete-all", action="store_true",
+                         help="unsafe: allow a plan that removes every backup of a kind/database")
+    apply.add_argument("--yes", action="store_true", help="confirm the deletion shown by the plan")
+    apply.add_argument("--dry-run", action="store_true", help="go through the motions, delete nothing")
+    plan.set_defaults(handler=run_plan_cli)
+    apply.set_defaults(handler=run_apply_cli)
+    lifecycle = verbs.add_parser("lifecycle", parents=parents,
+                                 help="compare (or --apply --yes) the bucket lifecycle rules generated from the policy")
+    lifecycle.add_argument("--apply", action="store_true", help="write the generated rules to the bucket")
+    lifecycle.add_argument("--yes", action="store_true", help="confirm --apply")
+    lifecycle.set_defaults(handler=run_lifecycle_cli)
+    policy = verbs.add_parser("policy", parents=parents, help="show the effective policy and where each value comes from")
+    policy.set_defaults(handler=run_policy_cli)
+
+
+def run_plan_cli(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
+    from console.prune import plan_retention
+
+    plans = plan_retention(settings, offsite=not args.local_only, allow_delete_all=args.allow_delete_all)
+    if args.json:
+        printer.data(plans.as_json())
+    else:
+        print_plans(plans, settings, printer)
+    return ExitCode.OK
+
+
+def run_apply_cli(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
+    from console.formatting import size
+    from console.prune import apply_retention, plan_retention
+
+    if settings.read_only and not args.dry_run:
+        raise ReadOnlyRefused("retention apply")
+    if not args.yes and not args.dry_run:
+        plans = plan_retention(settings, offsite=not args.local_only, allow_delete_all=args.allow_delete_all)
+        if not args.json:
+            print_plans(plans, settings, printer)
+        raise ConfirmationRequired(f"retention apply would remove {len(plans.removals)} set(s); nothing was deleted",
+                                   hint="run `backup-console retention apply --yes` to delete them")
+    plans, result = apply_retention(settings, dry_run=args.dry_run, offsite=not args.local_only,
+                                    allow_delete_all=args.allow_delete_all)
+    if args.json:
+        printer.data({**plans.as_json(), "result": result.as_json()})
+    else:
+        print_plans(plans, settings, printer)
+        verb = "would remove" if result.dry_run else "removed"
+        printer.line(f"{verb} {len(result.deleted)} set(s), {size(result.freed_bytes)} freed")
+        for error in result.errors:
+            printer.info(f"  error: {error}")
+    if result.errors:
+        return ExitCode.PARTIAL if result.deleted else ExitCode.FAILED
+    return ExitCode.OK
+
+
+def print_plans(plans: RetentionPlans, settings: Settings, printer: Printer) -> None:
+    from console.formatting import size
+    from console.offsite import bucket_prefix
+
+    printer.line(f"policy: {plans.policy.source} (min_keep {plans.policy.min_keep})")
+    for note in plans.policy.notes:
+        printer.line(f"  {note}")
+    sections = [(f"local: {settings.backup_dir}", plans.local)]
+    bucket = f"s3://{settings.s3.bucket}/{bucket_prefix(settings)}" if settings.s3.bucket else "s3"
+    if plans.offsite is not None:
+        sections.append((f"offsite: {bucket}", plans.offsite))
+    for title, plan in sections:
+        printer.line()
+        printer.line(title)
+        rows = [["REMOVE", item.set_id, f"{item.age_days:.1f} d", size(item.size_bytes), f"{item.rule}: {item.reasons[0]}"]
+                for item in plan.remove]
+        rows += [["keep", item.set_id, f"{item.age_days:.1f} d", size(item.size_bytes), ", ".join(item.reasons)]
+                 for item in plan.keep]
+        rows += [["transition", item.set_id, f"{item.age_days:.1f} d", size(item.size_bytes), item.reasons[0]]
+                 for item in plan.transition]
+        if rows:
+            printer.table(["action", "set", "age", "size", "why"], rows)
+        else:
+            printer.line("  no backup sets")
+        printer.line(f"  remove {len(plan.remove)} set(s), {size(plan.freed_bytes)} freed; keep {len(plan.keep)}")
+        for note in plan.notes:
+            if note not in plans.policy.notes:
+                printer.line(f"  note: {note}")
+    if plans.offsite is None:
+        printer.line()
+        printer.line(f"offsite: {plans.offsite_status}")
+    if plans.unrecognised:
+        printer.line()
+        printer.line(f"{len(plans.unrecognised)} unrecognised file(s) left alone, e.g. {plans.unrecognised[0]}")
+
+
+def run_lifecycle_cli(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
+    from console import lifecycle
+
+    if not settings.s3.bucket:
+        raise UsageError("no S3 bucket configured (BACKUP_S3_BUCKET or s3.bucket)")
+    if args.apply and settings.read_only:
+        raise ReadOnlyRefused("retention lifecycle --apply")
+    comparison = lifecycle.compare(settings)
+    if args.apply and not args.yes:
+        if not args.json:
+            print_lifecycle(comparison, printer)
+        raise ConfirmationRequired("retention lifecycle --apply needs --yes; the bucket was not changed")
+    applied = False
+    if args.apply and comparison.changed:
+        lifecycle.apply(settings, comparison)
+        applied = True
+    if args.json:
+        printer.data({**comparison.as_json(), "applied": applied})
+    else:
+        print_lifecycle(comparison, printer)
+        if args.apply:
+            printer.line("applied" if applied else "nothing to apply: the bucket already matches the policy")
+    return ExitCode.OK
+
+
+def print_lifecycle(comparison, printer: Printer) -> None:  # noqa: ANN001 - lifecycle.Comparison
+    printer.line(f"bucket lifecycle of s3://{comparison.bucket} (rules owned by backup-console: id backup-console-*)")
+    for change in comparison.changes:
+        printer.line(f"  {change.action:9} {change.rule_id}: {change.summary}")
+    for note in comparison.notes:
+        printer.line(f"  note: {note}")
+    if not comparison.changed:
+        printer.line("  in sync with the policy")
+
+
+def run_policy_cli(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
+    from console.policy import days_label, load_policy
+
+    policy = load_policy(settings)
+    if args.json:
+        printer.data(policy.as_json())
+        return ExitCode.OK
+    printer.line(f"policy: {policy.source} (min_keep {policy.min_keep})")
+    printer.table(["kind", "title", "local", "s3 standard", "expires offsite", "archive class", "overridden by"],
+                  [[r.kind, r.title, days_label(r.local_days), days_label(r.s3_standard_days),
+                    days_label(r.expiration_days), r.archive_class if r.transition_days else "-",
+                    "; ".join(r.overridden) or "-"] for r in policy.rules.values()])
+    return ExitCode.OK

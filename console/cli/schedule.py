@@ -1,0 +1,68 @@
+"""``backup-console schedule print [--systemd|--cron]``: the units or crontab lines that run
+the headless commands at the manual's times."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from console.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from console.cli.output import Printer
+    from console.config import Settings
+
+
+def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "schedule", help="print systemd units or crontab lines for the nightly backups, checks and retention",
+        description="Print (or write) the schedule: backups of alerts.scheduled_kinds at 02:00, then verify, "
+                    "then retention plan + apply; `wal status` hourly; `monitor` every 5 minutes. Secrets come "
+                    "from an environment file (KEY=value lines, mode 0600), never from the units. "
+                    "Exit 0 ok, 2 usage error.",
+    )
+    verbs = parser.add_subparsers(dest="schedule_verb", metavar="ACTION", required=True)
+    printing = verbs.add_parser("print", parents=parents, help="print the units or the crontab lines")
+    style = printing.add_mutually_exclusive_group()
+    style.add_argument("--systemd", action="store_true", help="systemd services, a target and timers (default)")
+    style.add_argument("--cron", action="store_true", help="crontab lines")
+    printing.add_argument("--env-file", default="/etc/backup-console/env",
+                          help="environment file with the secrets (default /etc/backup-console/env)")
+    printing.add_argument("--textfile", metavar="FILE",
+                          help="let `monitor` write a node_exporter textfile here (e.g. "
+                               "/var/lib/prometheus/node-exporter/backup_console.prom)")
+    printing.add_argument("--output-dir", metavar="DIR", help="write the unit files into DIR instead of printing")
+    printing.set_defaults(handler=run_schedule_print)
+
+
+def run_schedule_print(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
+    from console import schedule
+
+    if args.cron:
+        if args.output_dir:
+            raise UsageError("--output-dir goes with --systemd; for cron, redirect the output")
+        text = schedule.crontab(settings, args.env_file, args.textfile)
+        if args.json:
+            printer.data({"crontab": text})
+        else:
+            printer.out.write(text)
+        return ExitCode.OK
+    units = schedule.systemd_units(settings, args.env_file, args.textfile)
+    if args.output_dir:
+        directory = Path(args.output_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, content in units.items():
+            (directory / name).write_text(content, encoding="utf-8")
+        printer.info(f"wrote {len(units)} unit files to {directory}")
+        printer.info(f"then: sudo cp {directory}/{schedule.UNIT_PREFIX}-* /etc/systemd/system/ && "
+                     f"sudo systemctl daemon-reload && sudo systemctl enable --now "
+                     + " ".join(name for name in units if name.endswith(".timer")))
+    if args.json:
+        printer.data({"units": units})
+    elif not args.output_dir:
+        for name, content in units.items():
+            printer.line(f"# ---- {name} ----")
+            printer.out.write(content)
+            printer.line()
+    return ExitCode.OK

@@ -1,0 +1,95 @@
+"""``backup-console wal status [--json]`` and ``wal enable --archive-dir DIR [--apply]``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from console.errors import ExitCode
+
+if TYPE_CHECKING:
+    from console.cli.output import Printer
+    from console.config import Settings
+
+
+def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "wal", help="PostgreSQL WAL archiving: status, or how to enable it",
+        description="Monitor and enable PostgreSQL WAL archiving (the manual's hourly incremental backup).",
+    )
+    actions = parser.add_subparsers(dest="wal_action", metavar="ACTION", required=True)
+    status = actions.add_parser(
+        "status", parents=parents, help="pg_stat_archiver, archiving settings and the archive directory",
+        description="Show archived/failed counts, the last archived and failed WAL, wal_level, archive_mode, "
+                    "archive_command, archive_timeout and the archive directory's size and newest files. "
+                    "Exit 0 when archiving works, 1 when it is off or failed since the last check "
+                    "(the last failed_count is kept in BACKUP_DIR/.state), 2 on a configuration error.",
+    )
+    status.set_defaults(handler=run_wal_status)
+    enable = actions.add_parser(
+        "enable", parents=parents, help="show (or --apply) the ALTER SYSTEM statements that enable archiving",
+        description="Print the manual's ALTER SYSTEM statements archiving WAL into --archive-dir. With --apply "
+                    "(refused in read-only mode, needs a superuser) run them. archive_mode and wal_level only "
+                    "take effect after a server restart; a reload is not enough.",
+    )
+    enable.add_argument("--archive-dir", required=True, metavar="DIR",
+                        help="directory on the database server where WAL files are copied")
+    enable.add_argument("--apply", action="store_true", help="run the statements against the server")
+    enable.set_defaults(handler=run_wal_enable)
+
+
+def run_wal_status(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
+    from console.formatting import size
+    from console.wal import wal_status
+
+    status = wal_status(settings)
+    if args.json:
+        printer.data(status.as_json())
+    else:
+        printer.table(["setting", "value"], [
+            ("wal_level", status.wal_level), ("archive_mode", status.archive_mode),
+            ("archive_command", status.archive_command or "(empty)"), ("archive_timeout", status.archive_timeout),
+            ("archived_count", status.archived_count),
+            ("last archived", f"{status.last_archived_wal or '-'} at {status.last_archived_time or '-'}"),
+            ("failed_count", f"{status.failed_count} ({status.new_failures} new since the last check)"),
+            ("last failed", f"{status.last_failed_wal or '-'} at {status.last_failed_time or '-'}"),
+            ("archive dir", f"{status.archive_dir or '(unknown: set postgres.wal_archive_dir)'}"
+                            + (f": {status.archive_files} files, {size(status.archive_bytes)}"
+                               if status.archive_dir_readable else "")),
+        ])
+        if status.newest_files:
+            printer.line("newest archived files:")
+            for item in status.newest_files:
+                printer.line(f"  {item.name}  {size(item.size_bytes)}")
+        for problem in status.problems:
+            printer.info(f"PROBLEM: {problem}")
+        printer.line("WAL archiving: " + ("ok" if status.ok else "NOT OK"))
+    return ExitCode.OK if status.ok else ExitCode.FAILED
+
+
+def run_wal_enable(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
+    from console.wal import apply_enable, enable_statements
+
+    if not args.apply:
+        statements = enable_statements(args.archive_dir)
+        if args.json:
+            printer.data({"statements": statements, "applied": False})
+        else:
+            printer.line("-- run as a superuser (or again with --apply):")
+            for statement in statements:
+                printer.line(statement + ";")
+            printer.line("-- then RESTART PostgreSQL: archive_mode and wal_level need a restart, not a reload.")
+        return ExitCode.OK
+    result = apply_enable(settings, args.archive_dir)
+    if args.json:
+        printer.data({"statements": result.statements, "applied": True, "pending_restart": result.pending_restart})
+        return ExitCode.OK
+    for statement in result.statements:
+        printer.line(f"ran: {statement};")
+    if result.pending_restart:
+        printer.line(f"RESTART NEEDED: {', '.join(result.pending_restart)} take effect only after a server restart "
+                     "(pg_reload_conf() is not enough).")
+    else:
+        printer.line("all settings are in effect.")
+    printer.info(f"make sure {args.archive_dir} exists on the database server and the server's OS user can write it")
+    return ExitCode.OK

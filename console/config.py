@@ -1,0 +1,509 @@
+"""Typed settings from defaults, a YAML file and the procedures manual's environment variables.
+
+Precedence is default < file < environment < command-line flag. Every value remembers where it
+came from (``default``, ``file:line``, ``env NAME`` or ``flag``) so ``config show`` can say so,
+and every error names the file, the line and the key, with the nearest valid key when one was
+misspelt. The schema is the dataclasses below: a field's metadata holds its environment
+variable, whether it is a secret, its allowed values and its documentation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from console.errors import ConfigError
+
+MASK = "********"
+
+
+def setting(
+    default: Any,
+    doc: str,
+    *,
+    env: str | None = None,
+    secret: bool = False,
+    choices: tuple[str, ...] | None = None,
+    check: str | None = None,
+) -> Any:
+    """Declare one setting: its default, its documentation and how it is validated."""
+    metadata = {"doc": doc, "env": env, "secret": secret, "choices": choices, "check": check}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class PostgresSettings:
+    host: str = setting("127.0.0.1", "PostgreSQL host name or address.", env="POSTGRES_HOST")
+    port: int = setting(5432, "PostgreSQL port.", env="POSTGRES_PORT", check="port")
+    user: str = setting("postgres", "PostgreSQL role used for probes and backups.", env="POSTGRES_USER")
+    password: str = setting(
+        "", "Password for `user`; passed to pg_dump through a 0600 passfile, never argv.",
+        env="POSTGRES_PASSWORD", secret=True,
+    )
+    database: str = setting("postgres", "Database probed and backed up by default.", env="POSTGRES_DB")
+    databases: list = setting([], "Databases `backup postgres` covers when --db is not given; empty means `database`.")
+    sql_compression: str = setting(
+        "gzip", "Compression of the SQL text dump: gzip (.sql.gz, manual-compatible) or zstd (.sql.zst).",
+        choices=("gzip", "zstd"),
+    )
+    archive: bool = setting(False, "Also write archives/backup_<ts>.tar of each set (the manual's Step 6).")
+    long_transaction_seconds: int = setting(
+        300, "Pre-flight fails when a transaction is open longer than this.", check="positive"
+    )
+    wal_archive_dir: str = setting("", "Where archive_command copies WAL files (for `wal status`); empty if unknown.")
+    dump_compression: str = setting(
+        "zstd", "Custom dump compression: zstd (backup_<db>_<ts>.dump.zst, fast, restore pipes it through zstd) or "
+        "pg_dump (backup_<db>_<ts>.dump compressed by pg_dump itself, manual-compatible, several times slower).",
+        choices=("zstd", "pg_dump"),
+    )
+    zstd_level: int = setting(1, "zstd level (1-19) for .dump.zst and .sql.zst; 1 keeps up with pg_dump.", check="positive")
+    gzip_level: int = setting(1, "gzip level (1-9) for .sql.gz; with ISA-L (the isal package, a dependency) capped at 3. "
+                              "1 is the fastest and keeps up with pg_dump.", check="positive")
+    pg_dump_level: int = setting(6, "pg_dump -Z level (1-9) when dump_compression is pg_dump (the manual used 9).",
+                                 check="positive")
+    bin_dir: str = setting("", "Directory of pg_dump and pg_restore; empty means the newest /usr/lib/postgresql/*/bin.")
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    host: str = setting("127.0.0.1", "Redis host name or address.", env="REDIS_HOST")
+    port: int = setting(6379, "Redis port.", env="REDIS_PORT", check="port")
+    password: str = setting("", "Redis password (requirepass); sent with AUTH, never on argv.", env="REDIS_PASSWORD", secret=True)
+    username: str = setting("", "Redis ACL user name; empty for the default user.")
+    data_dir: str = setting("", "Local path of Redis's data dir when readable here; empty means ask CONFIG GET dir.")
+    bgsave_timeout_seconds: int = setting(300, "How long to wait for BGSAVE to finish.", check="positive")
+    memory_threshold_pct: int = setting(90, "Pre-flight warns when used memory exceeds this share of maxmemory.", check="percent")
+    max_replication_lag_seconds: int = setting(10, "Pre-flight fails when a replica lags more than this.", check="positive")
+
+
+@dataclass(frozen=True)
+class RabbitMQSettings:
+    host: str = setting("127.0.0.1", "RabbitMQ host name or address.", env="RABBITMQ_HOST")
+    amqp_port: int = setting(5672, "AMQP port (used to tell 'API down' from 'broker down').", check="port")
+    management_port: int = setting(15672, "Management HTTP API port.", check="port")
+    management_url: str = setting("", "Full management API URL (e.g. https://mq:15671); overrides host/management_port.")
+    user: str = setting("guest", "Management API user.", env="RABBITMQ_USER")
+    password: str = setting("guest", "Management API password.", env="RABBITMQ_PASSWORD", secret=True)
+    vhost: str = setting("", "Limit listings to one vhost; empty means every vhost.")
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    bucket: str = setting("", "Bucket for offsite copies; empty disables S3.", env="BACKUP_S3_BUCKET")
+    prefix: str = setting("", "Key prefix inside the bucket (e.g. prod/).")
+    endpoint_url: str = setting("", "S3 endpoint for S3-compatible stores; empty means AWS.")
+    region: str = setting("", "Region; empty means the credential chain's default.")
+    storage_class: str = setting(
+        "STANDARD_IA", "Storage class of uploads.",
+        choices=("STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER", "GLACIER_IR", "DEEP_ARCHIVE"),
+    )
+    sse: str = setting("AES256", "Server-side encryption: AES256, aws:kms or none.", choices=("AES256", "aws:kms", "none"))
+    kms_key_id: str = setting("", "KMS key id when sse is aws:kms.")
+    multipart_threshold_mb: int = setting(64, "Files above this size upload in parts.", check="positive")
+    part_size_mb: int = setting(16, "Size of one part of a multipart upload (S3's minimum, 5, is enforced).", check="positive")
+    max_attempts: int = setting(5, "Attempts per S3 request; 5xx, throttling and timeouts are retried with backoff.", check="positive")
+    transfer_timeout_seconds: float = setting(60.0, "Connect/read timeout of upload and download requests.", check="positive")
+
+
+@dataclass(frozen=True)
+class EncryptionSettings:
+    key: str = setting("", "Passphrase for encrypted artefacts.", env="BACKUP_ENCRYPTION_KEY", secret=True)
+    key_file: str = setting("", "File holding the passphrase (first line), instead of `key`.")
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    backup_days: int = setting(30, "Retention written into each set's metadata.", env="BACKUP_RETENTION_DAYS", check="positive")
+    local_days: int = setting(7, "Default local retention.", env="LOCAL_RETENTION_DAYS", check="positive")
+    s3_days: int = setting(30, "Default S3 Standard retention.", env="S3_RETENTION_DAYS", check="positive")
+    min_keep: int = setting(3, "Never keep fewer sets than this per kind and database.", check="positive")
+    policy_file: str = setting("", "Retention policy YAML; empty means config/retention.yaml shipped with the console.")
+
+
+@dataclass(frozen=True)
+class ConfigBackupSettings:
+    source_dir: str = setting(".", "Application tree backed up by `backup config`.")
+    exclude: list = setting([], "Extra glob patterns left out of config_<ts>.tar.gz.")
+    encrypt: list = setting([], "Extra glob patterns encrypted separately, like .env files.")
+
+
+@dataclass(frozen=True)
+class CertSettings:
+    cert_dir: str = setting(".", "Where TLS certificates and keys are searched.", env="CERT_DIR")
+    warn_days: int = setting(30, "Warn when a certificate expires within this many days.", check="positive")
+    critical_days: int = setting(7, "Critical when a certificate expires within this many days.", check="positive")
+    p12_password: str = setting("", "Password of PKCS#12 files.", secret=True)
+
+
+@dataclass(frozen=True)
+class ChecklistSettings:
+    dir: str = setting("", "Directory of operators' own checklist YAML files, added to the shipped ones.")
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    webhook_url: str = setting("", "Webhook receiving alerts; empty disables alerts.", secret=True)
+    format: str = setting("json", "Webhook body: json (generic) or slack.", choices=("json", "slack"))
+    repeat_minutes: int = setting(60, "The same alert is not sent again within this period.", check="positive")
+    timeout_seconds: float = setting(5.0, "Webhook request timeout.", check="positive")
+    retries: int = setting(3, "Webhook attempts per alert before giving up until the next `monitor` run.", check="positive")
+    stale_hours: int = setting(26, "A scheduled kind is stale (alert) when its newest backup is older than this.", check="positive")
+    scheduled_kinds: list = setting(
+        ["postgres", "redis", "rabbitmq", "config", "certs"],
+        "Kinds backed up daily by `schedule print` and watched for freshness by `monitor`.",
+    )
+
+
+@dataclass(frozen=True)
+class UISettings:
+    refresh_seconds: float = setting(5.0, "Dashboard refresh interval; the next refresh starts when the last one ends.", check="positive")
+    theme: str = setting("backup-console", "Theme name (a Textual theme or one from themes/).")
+    keymap: dict = setting({}, "Key overrides by binding id, e.g. {run-backup: ctrl+r}.")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the console needs to know, resolved and validated."""
+
+    backup_dir: Path = setting("./backups", "Root of the backups (postgres/, redis/, rabbitmq/, config/, certs/ below it).", env="BACKUP_DIR")
+    read_only: bool = setting(False, "Refuse every destructive action (restore, retention apply, terminate).")
+    timeout_seconds: float = setting(3.0, "Timeout of every network call made by probes.", check="positive")
+    postgres: PostgresSettings = field(default_factory=PostgresSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    rabbitmq: RabbitMQSettings = field(default_factory=RabbitMQSettings)
+    s3: S3Settings = field(default_factory=S3Settings)
+    encryption: EncryptionSettings = field(default_factory=EncryptionSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    config_backup: ConfigBackupSettings = field(default_factory=ConfigBackupSettings)
+    certs: CertSettings = field(default_factory=CertSettings)
+    checklists: ChecklistSettings = field(default_factory=ChecklistSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    ui: UISettings = field(default_factory=UISettings)
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """Where each dotted key's value came from."""
+    config_path: Path | None = field(default=None, compare=False)
+    """The YAML file that was read, if any."""
+
+    def describe(self) -> list[SettingValue]:
+        """Every setting with its value (secrets masked) and source, in schema order."""
+        return [
+            SettingValue(spec.key, _masked(spec, _get(self, spec.key)), self.sources.get(spec.key, "default"), spec.secret)
+            for spec in schema()
+        ]
+
+
+@dataclass(frozen=True)
+class SettingValue:
+    key: str
+    value: Any
+    source: str
+    secret: bool
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One leaf setting of the schema, addressed by its dotted key."""
+
+    key: str
+    type: Any
+    default: Any
+    doc: str
+    env: str | None
+    secret: bool
+    choices: tuple[str, ...] | None
+    check: str | None
+
+
+_TOP_HINTS = typing.get_type_hints(Settings)
+_SECTION_TYPES: dict[str, type] = {name: kind for name, kind in _TOP_HINTS.items() if dataclasses.is_dataclass(kind)}
+
+
+@functools.cache
+def schema() -> tuple[FieldSpec, ...]:
+    """The leaf settings, top-level first, then each section's in declaration order."""
+    specs: list[FieldSpec] = []
+    for top in dataclasses.fields(Settings):
+        if top.name in ("sources", "config_path"):
+            continue
+        kind = _TOP_HINTS[top.name]
+        if kind in _SECTION_TYPES.values():
+            sub_hints = typing.get_type_hints(kind)
+            for sub in dataclasses.fields(kind):
+                specs.append(_spec(f"{top.name}.{sub.name}", sub, sub_hints[sub.name]))
+        else:
+            specs.append(_spec(top.name, top, kind))
+    return tuple(specs)
+
+
+def _spec(key: str, fld: dataclasses.Field, kind: Any) -> FieldSpec:
+    default = fld.default if fld.default is not dataclasses.MISSING else fld.default_factory()  # type: ignore[misc]
+    meta = fld.metadata
+    return FieldSpec(key, kind, default, meta["doc"], meta["env"], meta["secret"], meta["choices"], meta["check"])
+
+
+def _get(settings: Settings, key: str) -> Any:
+    value: Any = settings
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _masked(spec: FieldSpec, value: Any) -> Any:
+    if spec.secret and value:
+        return MASK
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+# --- discovery -------------------------------------------------------------------------------
+
+
+def find_config_file(explicit: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path | None:
+    """Locate the YAML file: --config, $BACKUP_CONSOLE_CONFIG, XDG config dir, ./backup-console.yaml."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"config file {path} (from --config) does not exist or is not a file")
+        return path
+    from_env = env.get("BACKUP_CONSOLE_CONFIG")
+    if from_env:
+        path = Path(from_env).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"config file {path} (from $BACKUP_CONSOLE_CONFIG) does not exist or is not a file")
+        return path
+    xdg = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
+    candidates = [Path(xdg) / "backup-console" / "config.yaml", Path("backup-console.yaml")]
+    return next((path for path in candidates if path.is_file()), None)
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def load_settings(
+    config_path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Resolve settings from defaults, the discovered YAML file, the environment and flags.
+
+    Args:
+        config_path: the --config argument, if given.
+        env: the environment (os.environ by default).
+        overrides: dotted key -> value from command-line flags (e.g. {"read_only": True}).
+
+    Raises:
+        ConfigError: with file:line and key for anything wrong.
+    """
+    env = os.environ if env is None else env
+    specs = {spec.key: spec for spec in schema()}
+    values: dict[str, Any] = {key: spec.default for key, spec in specs.items()}
+    sources: dict[str, str] = {key: "default" for key in specs}
+
+    path = find_config_file(config_path, env)
+    if path is not None:
+        for key, (value, line) in _read_yaml(path, specs).items():
+            values[key] = value
+            sources[key] = f"{path}:{line}"
+
+    for key, spec in specs.items():
+        raw = env.get(spec.env) if spec.env else None
+        if raw:  # the manual's scripts treat an empty variable as unset (${VAR:-default})
+            values[key] = _coerce_env(spec, raw)
+            sources[key] = f"env {spec.env}"
+
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key not in specs:
+            raise ConfigError(f"unknown setting '{key}' given on the command line")
+        values[key] = value
+        sources[key] = "flag"
+
+    return _build(values, sources, path)
+
+
+def _build(values: dict[str, Any], sources: dict[str, str], path: Path | None) -> Settings:
+    sections: dict[str, dict[str, Any]] = {}
+    top: dict[str, Any] = {}
+    for key, value in values.items():
+        if "." in key:
+            section, name = key.split(".", 1)
+            sections.setdefault(section, {})[name] = value
+        else:
+            top[key] = value
+    top["backup_dir"] = Path(top["backup_dir"]).expanduser().absolute()
+    built = {name: _SECTION_TYPES[name](**fields) for name, fields in sections.items()}
+    return Settings(**top, **built, sources=sources, config_path=path)
+
+
+def _read_yaml(path: Path, specs: dict[str, FieldSpec]) -> dict[str, tuple[Any, int]]:
+    """Parse the file into dotted key -> (validated value, 1-based line)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"cannot read config file {path}: {reason}") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return {}
+        if not isinstance(root, yaml.MappingNode):
+            raise ConfigError(f"{path}:{root.start_mark.line + 1}: the file must be a mapping of settings")
+        found: dict[str, tuple[Any, int]] = {}
+        sections = {key.split(".")[0] for key in specs if "." in key}
+        top_keys = sorted({key.split(".")[0] for key in specs})
+        for key_node, value_node in root.value:
+            name = loader.construct_object(key_node)
+            line = key_node.start_mark.line + 1
+            if name in sections:
+                if isinstance(value_node, yaml.ScalarNode) and value_node.value in ("", "~", "null"):
+                    continue  # an empty section means "all defaults"
+                if not isinstance(value_node, yaml.MappingNode):
+                    raise ConfigError(f"{path}:{line}: '{name}' must be a mapping of settings")
+                section_keys = sorted(key.split(".", 1)[1] for key in specs if key.startswith(name + "."))
+                for sub_key_node, sub_value_node in value_node.value:
+                    sub_name = loader.construct_object(sub_key_node)
+                    sub_line = sub_key_node.start_mark.line + 1
+                    dotted = f"{name}.{sub_name}"
+                    if dotted not in specs:
+                        raise ConfigError(_unknown(path, sub_line, str(sub_name), section_keys, section=name))
+                    value = loader.construct_object(sub_value_node, deep=True)
+                    found[dotted] = (_validate(specs[dotted], value, f"{path}:{sub_line}"), sub_line)
+            elif name in specs:
+                value = loader.construct_object(value_node, deep=True)
+                found[name] = (_validate(specs[name], value, f"{path}:{line}"), line)
+            else:
+                raise ConfigError(_unknown(path, line, str(name), top_keys))
+        return found
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: invalid YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+def _unknown(path: Path, line: int, name: str, valid: list[str], section: str | None = None) -> str:
+    where = f" in section '{section}'" if section else ""
+    message = f"{path}:{line}: unknown key '{name}'{where}."
+    close = difflib.get_close_matches(name, valid, n=1)
+    if close:
+        message += f" Did you mean '{close[0]}'?"
+    return message
+
+
+_TYPE_WORDS = {int: "a whole number", float: "a number", bool: "true or false", str: "text", Path: "a path",
+               list: "a list", dict: "a mapping"}
+
+
+def _validate(spec: FieldSpec, value: Any, where: str) -> Any:
+    """Check a value read from YAML against its spec; return it converted."""
+    kind = spec.type
+
+    def wrong() -> ConfigError:
+        got = "nothing" if value is None else type(value).__name__
+        return ConfigError(f"{where}: '{spec.key}' must be {_TYPE_WORDS.get(kind, kind)}, got {got} ({value!r})")
+
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise wrong()
+    elif kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong()
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise wrong()
+        value = float(value)
+    elif kind in (str, Path):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)  # `password: 123456` is text, however YAML reads it
+        if not isinstance(value, str):
+            raise wrong()
+    elif kind is list:
+        if not isinstance(value, list) or not all(isinstance(item, (str, int, float)) for item in value):
+            raise wrong()
+        value = [str(item) for item in value]
+    elif kind is dict:
+        if not isinstance(value, dict):
+            raise wrong()
+        value = {str(k): str(v) for k, v in value.items()}
+    return _check(spec, value, where)
+
+
+def _coerce_env(spec: FieldSpec, raw: str) -> Any:
+    where = f"environment variable {spec.env}"
+    kind = spec.type
+    try:
+        if kind is int:
+            value: Any = int(raw)
+        elif kind is float:
+            value = float(raw)
+        elif kind is bool:
+            lowered = raw.strip().lower()
+            if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(raw)
+            value = lowered in ("1", "true", "yes", "on")
+        elif kind is list:
+            value = [item.strip() for item in raw.split(",") if item.strip()]
+        else:
+            value = raw
+    except ValueError:
+        shown = MASK if spec.secret else repr(raw)
+        raise ConfigError(f"{where}: '{spec.key}' must be {_TYPE_WORDS.get(kind, kind)}, got {shown}") from None
+    return _check(spec, value, where)
+
+
+def _check(spec: FieldSpec, value: Any, where: str) -> Any:
+    if spec.check == "port" and not 1 <= value <= 65535:
+        raise ConfigError(f"{where}: bad port {value} for '{spec.key}' (must be 1-65535)")
+    if spec.check == "positive" and value <= 0:
+        raise ConfigError(f"{where}: '{spec.key}' must be greater than 0, got {value}")
+    if spec.check == "percent" and not 1 <= value <= 100:
+        raise ConfigError(f"{where}: '{spec.key}' must be a percentage from 1 to 100, got {value}")
+    if spec.choices and value not in spec.choices:
+        by_lower = {choice.lower(): choice for choice in spec.choices}
+        close = difflib.get_close_matches(str(value).lower(), list(by_lower), n=1)
+        hint = f" Did you mean '{by_lower[close[0]]}'?" if close else ""
+        raise ConfigError(f"{where}: '{spec.key}' must be one of {', '.join(spec.choices)}, got '{value}'.{hint}")
+    return value
+
+
+# --- documentation ---------------------------------------------------------------------------
+
+
+def example_yaml() -> str:
+    """The documented example file: every key with its default, generated from the schema."""
+    lines = [
+        "# backup-console configuration: every key, with its default.",
+        "# Found by --config, then $BACKUP_CONSOLE_CONFIG, then $XDG_CONFIG_HOME/backup-console/config.yaml,",
+        "# then ./backup-console.yaml. The procedures manual's environment variables override this file;",
+        "# command-line flags override both. Relative paths are relative to the working directory.",
+        "",
+    ]
+    current_section: str | None = None
+    for spec in schema():
+        section, _, name = spec.key.rpartition(".")
+        indent = "  " if section else ""
+        if section != current_section and section:
+            lines += ["", f"{section}:"]
+            current_section = section
+        env = f" (env {spec.env})" if spec.env else ""
+        lines.append(f"{indent}# {spec.doc}{env}")
+        default = str(spec.default) if isinstance(spec.default, Path) else spec.default
+        rendered = yaml.safe_dump({name or spec.key: default}, default_flow_style=True, width=1000).strip()
+        lines.append(f"{indent}{rendered[1:-1]}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,104 @@
+"""The two kinds of error: ConsoleError (expected, one line + hint) and everything else (a bug).
+
+Exit codes are mapped here and nowhere else, so the CLI, cron and the docs agree.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes of every sub-command (documented in README)."""
+
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    PARTIAL = 3
+    LOCKED = 11
+    INTERRUPTED = 130
+
+
+class ConsoleError(Exception):
+    """An expected failure: carries a one-line message and an optional hint."""
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(ConsoleError):
+    """The command line asks for something impossible (missing argument, bad combination)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(ConsoleError):
+    """The configuration file or environment is wrong; the message names file:line and key."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ReadOnlyRefused(ConsoleError):
+    """A destructive action was asked for while the console runs in read-only mode."""
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, action: str) -> None:
+        super().__init__(
+            f"refused: {action} is not allowed in read-only mode",
+            hint="drop --read-only (or set read_only: false) to allow it",
+        )
+
+
+class ConfirmationRequired(ConsoleError):
+    """A destructive action needs an explicit --yes after its preview."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ServiceUnreachable(ConsoleError):
+    """A service did not answer, refused the connection or rejected the credentials."""
+
+
+class LockHeld(ConsoleError):
+    """Another run of the same backup holds its lock."""
+
+    exit_code = ExitCode.LOCKED
+
+
+class BackupFailed(ConsoleError):
+    """A backup did not complete; its partial files were removed."""
+
+
+class PreflightFailed(ConsoleError):
+    """A required pre-flight check failed and no --force --reason was given."""
+
+
+class VerifyFailed(ConsoleError):
+    """A verification found a damaged, missing or inconsistent backup."""
+
+
+class CryptoError(ConsoleError):
+    """Decryption failed: wrong key, truncated or corrupt file."""
+
+
+class Cancelled(ConsoleError):
+    """The operator cancelled a running action."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
+def exit_code_for(error: BaseException) -> ExitCode:
+    """Return the process exit code for an error raised by a command."""
+    if isinstance(error, ConsoleError):
+        return error.exit_code
+    if isinstance(error, KeyboardInterrupt):
+        return ExitCode.INTERRUPTED
+    return ExitCode.FAILED

@@ -1,0 +1,281 @@
+"""Monitoring: is every scheduled backup fresh, verified and restorable, and is anything about
+to break the next one? ``evaluate(settings)`` returns findings with a severity; the CLI, the
+dashboard and the alerts all read the same list.
+
+A finding is ``critical`` when it needs someone now (stale or failed backup, failed
+verification, WAL archiving failing, a certificate critical or expired, pg_dump too old, the
+backup directory not writable); ``warning`` when it will matter soon; ``ok`` otherwise.
+``collect`` adds the numbers behind them, which console.prometheus writes out.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from console.catalog import KINDS, BackupSet, Catalog, read_metadata, scan
+from console.formatting import ago, size
+
+if TYPE_CHECKING:
+    from console.config import Settings
+    from console.services import ProbeResult
+
+SEVERITIES = ("ok", "warning", "critical")
+ALERT_CATEGORIES = ("backup_failed", "verification", "freshness", "wal_archiver", "certificates")
+"""Categories whose critical findings are sent to the webhook (console.alerts)."""
+VERIFICATION_VALUES = ("passed", "warning", "failed", "pending", "unknown")
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str
+    """Stable key, e.g. "freshness:postgres/app"; alerts are de-duplicated by it."""
+    category: str
+    severity: str
+    subject: str
+    message: str
+    evidence: str = ""
+
+    @property
+    def alerting(self) -> bool:
+        return self.severity == "critical"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "category": self.category, "severity": self.severity, "subject": self.subject,
+                "message": self.message, "evidence": self.evidence}
+
+
+@dataclass(frozen=True)
+class TargetState:
+    """The newest backup of one kind/database, as monitoring sees it."""
+
+    kind: str
+    name: str
+    set_id: str | None
+    timestamp: float | None
+    size_bytes: int | None
+    duration_seconds: float | None
+    verification: str
+
+
+@dataclass
+class MonitorReport:
+    generated_at: float
+    findings: list[Finding]
+    targets: list[TargetState] = field(default_factory=list)
+    storage: dict[str, Any] = field(default_factory=dict)
+    wal: dict[str, Any] = field(default_factory=dict)
+    certificates: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def alerting(self) -> list[Finding]:
+        return [finding for finding in self.findings if finding.alerting]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"generated_at": datetime.fromtimestamp(self.generated_at).astimezone().isoformat(timespec="seconds"),
+                "alerting": len(self.alerting), "findings": [f.as_json() for f in self.findings],
+                "targets": [vars(t) for t in self.targets], "storage": self.storage, "wal": self.wal,
+                "certificates": self.certificates}
+
+
+def evaluate(settings: Settings, now: float | None = None) -> list[Finding]:
+    """The findings, worst first: what the dashboard and ``monitor`` show."""
+    return collect(settings, now).findings
+
+
+def collect(settings: Settings, now: float | None = None, probes: dict[str, ProbeResult] | None = None,
+            certificates: bool = True) -> MonitorReport:
+    """Evaluate everything; ``probes`` may pass results the caller already has (by service name).
+
+    ``certificates=False`` skips the certificate walk (the dashboard has its own Certificates panel).
+    """
+    from console.services import probe_all
+
+    now = time.time() if now is None else now
+    if probes is None:
+        wanted = ["storage"] + (["postgres"] if "postgres" in settings.alerts.scheduled_kinds else [])
+        probes = {result.name: result for result in probe_all(settings, wanted)}
+    catalog = scan(settings.backup_dir)
+    report = MonitorReport(now, [])
+    _freshness(settings, catalog, now, report)
+    _storage(probes.get("storage"), report)
+    _tools(settings, catalog, probes.get("postgres"), report)
+    _wal(probes.get("postgres"), report)
+    if certificates:
+        _certificates(settings, report)
+    report.findings.sort(key=lambda f: (-SEVERITIES.index(f.severity), f.category, f.subject))
+    return report
+
+
+def expected_targets(settings: Settings, catalog: Catalog) -> list[tuple[str, str]]:
+    """(kind, name) pairs the schedule should produce: each database for postgres, once for the rest."""
+    targets = []
+    for kind in settings.alerts.scheduled_kinds:
+        if kind not in KINDS:
+            continue
+        if kind == "postgres":
+            databases = list(settings.postgres.databases) or [settings.postgres.database]
+            targets.extend(("postgres", name) for name in databases)
+        else:
+            targets.append((kind, ""))
+    return targets
+
+
+def _target_state(kind: str, name: str, latest: BackupSet | None) -> TargetState:
+    if latest is None:
+        return TargetState(kind, name, None, None, None, None, "unknown")
+    document = read_metadata(latest).document or {}
+    status = document.get("verification_status")
+    duration = document.get("duration_seconds", document.get("backup_time_seconds"))
+    return TargetState(kind, name, latest.set_id, latest.timestamp.timestamp(), latest.size_bytes,
+                       float(duration) if isinstance(duration, (int, float)) and not isinstance(duration, bool) else None,
+                       status if status in VERIFICATION_VALUES else "unknown")
+
+
+def _freshness(settings: Settings, catalog: Catalog, now: float, report: MonitorReport) -> None:
+    from console.runlog import read_runs
+
+    stale_seconds = settings.alerts.stale_hours * 3600
+    last_run: dict[tuple[str, str], Any] = {}
+    for record in read_runs(settings.backup_dir):
+        if record.action == "backup":
+            last_run[(record.kind, record.target or "")] = record
+    for kind, name in expected_targets(settings, catalog):
+        label = f"{kind}/{name}" if name else kind
+        state = _target_state(kind, name, catalog.latest(kind, name if kind == "postgres" else None))
+        report.targets.append(state)
+        if state.timestamp is None:
+            report.findings.append(Finding(f"freshness:{label}", "freshness", "critical", label,
+                                           f"no {label} backup found", f"nothing under {settings.backup_dir / kind}"))
+        else:
+            age = now - state.timestamp
+            evidence = f"newest {state.set_id}, {ago(age)}; stale after {settings.alerts.stale_hours} h"
+            if age > stale_seconds:
+                report.findings.append(Finding(f"freshness:{label}", "freshness", "critical", label,
+                                               f"{label} backup is stale ({ago(age)})", evidence))
+            else:
+                report.findings.append(Finding(f"freshness:{label}", "freshness", "ok", label,
+                                               f"{label} backed up {ago(age)}", evidence))
+        record = last_run.get((kind, name)) or (last_run.get((kind, "")) if not name else None)
+        if record is not None and record.status == "failed" and record.finished > (state.timestamp or 0):
+            report.findings.append(Finding(f"backup_failed:{label}", "backup_failed", "critical", label,
+                                           f"last {label} backup failed: {record.message}",
+                                           f"run log: {datetime.fromtimestamp(record.finished):%Y-%m-%d %H:%M:%S}"))
+        if state.set_id is None:
+            continue
+        verdict = state.verification
+        evidence = f"verification_status of {state.set_id}: {verdict}"
+        if verdict == "failed":
+            report.findings.append(Finding(f"verification:{label}", "verification", "critical", label,
+                                           f"newest {label} backup failed verification", evidence))
+        elif verdict == "warning":
+            report.findings.append(Finding(f"verification:{label}", "verification", "warning", label,
+                                           f"newest {label} backup verified with warnings", evidence))
+        elif verdict != "passed" and state.timestamp is not None and now - state.timestamp > stale_seconds:
+            report.findings.append(Finding(f"verification:{label}", "verification", "warning", label,
+                                           f"newest {label} backup not verified", evidence))
+
+
+def _storage(result: ProbeResult | None, report: MonitorReport) -> None:
+    if result is None:
+        return
+    report.storage = dict(result.metrics)
+    severity = {"up": "ok", "degraded": "warning"}.get(result.state.value, "critical")
+    evidence = (f"free {size(result.metrics.get('free_bytes'))} of {size(result.metrics.get('total_bytes'))}, "
+                f"backups use {size(result.metrics.get('backups_bytes'))}") if result.metrics else ""
+    report.findings.append(Finding("storage:backup_dir", "storage", severity, "BACKUP_DIR", result.detail, evidence))
+
+
+def _tools(settings: Settings, catalog: Catalog, postgres: ProbeResult | None, report: MonitorReport) -> None:
+    scheduled = settings.alerts.scheduled_kinds
+    if "postgres" in scheduled:
+        from console.backups.pg_client import find_tool
+        from console.errors import ConsoleError
+
+        try:
+            tool = find_tool("pg_dump", settings.postgres.bin_dir)
+        except ConsoleError as exc:
+            report.findings.append(Finding("tools:pg_dump", "tools", "critical", "pg_dump", exc.message, exc.hint or ""))
+        else:
+            server = str((postgres.metrics if postgres else {}).get("version") or "")
+            server_major = int(server.split(".")[0]) if server.split(".")[0].isdigit() else None
+            evidence = f"{tool.path}: {tool.version}" + (f"; server {server.split()[0]}" if server else "; server not reached")
+            if server_major is not None and tool.major < server_major:
+                report.findings.append(Finding("tools:pg_dump", "tools", "critical", "pg_dump",
+                                               f"pg_dump {tool.major} is older than the server ({server_major})", evidence))
+            else:
+                report.findings.append(Finding("tools:pg_dump", "tools", "ok", "pg_dump", f"pg_dump {tool.major}", evidence))
+    if "redis" in scheduled:
+        found = shutil.which("redis-cli")
+        report.findings.append(Finding("tools:redis-cli", "tools", "ok" if found else "warning", "redis-cli",
+                                       "redis-cli available" if found else "redis-cli not installed "
+                                       "(the manual's AOF fallback `redis-cli --pipe` needs it)", found or "not on PATH"))
+    legacy = [s for s in catalog.sets if s.kind in ("config", "certs")
+              and any(f.path.name.endswith(".enc") for f in s.files) and not read_metadata(s).ours]
+    if legacy:
+        found = shutil.which("openssl")
+        report.findings.append(Finding(
+            "tools:openssl", "tools", "ok" if found else "warning", "openssl",
+            "openssl available" if found else "openssl not installed: the manual's steps for its encrypted files need it",
+            f"{len(legacy)} legacy encrypted set(s), e.g. {legacy[-1].set_id}; openssl: {found or 'not on PATH'}"))
+
+
+def _wal(postgres: ProbeResult | None, report: MonitorReport) -> None:
+    if postgres is None:
+        return
+    metrics = postgres.metrics
+    if not metrics:
+        report.findings.append(Finding("service:postgres", "service", "warning", "postgres", postgres.detail))
+        return
+    report.wal = {key: metrics.get(key) for key in ("archive_mode", "archived_count", "archive_failed_count",
+                                                     "last_archived_wal", "last_archived_at", "last_failed_wal",
+                                                     "last_failed_at")}
+    mode = metrics.get("archive_mode")
+    failed = metrics.get("archive_failed_count") or 0
+    evidence = (f"archive_mode {mode}, archived {metrics.get('archived_count')}, failed {failed}, "
+                f"last failed {metrics.get('last_failed_wal') or '-'}")
+    if mode == "off":
+        report.findings.append(Finding("wal_archiver:postgres", "wal_archiver", "warning", "postgres",
+                                       "WAL archiving is off (no point-in-time recovery)", evidence))
+    elif failed and (metrics.get("last_archived_at") or 0) < (metrics.get("last_failed_at") or 0):
+        report.findings.append(Finding("wal_archiver:postgres", "wal_archiver", "critical", "postgres",
+                                       f"WAL archiving is failing ({metrics.get('last_failed_wal')})", evidence))
+    else:
+        report.findings.append(Finding("wal_archiver:postgres", "wal_archiver", "ok", "postgres",
+                                       "WAL archiving working", evidence))
+
+
+def _certificates(settings: Settings, report: MonitorReport) -> None:
+    explicit = settings.sources.get("certs.cert_dir", "default") != "default"
+    if "certs" not in settings.alerts.scheduled_kinds and not explicit:
+        return
+    try:
+        from console.certificates import build_inventory, cert_dir_of
+    except ImportError:
+        return
+    cert_dir = cert_dir_of(settings)
+    if not cert_dir.is_dir():
+        report.findings.append(Finding("certificates:dir", "certificates", "warning", str(cert_dir),
+                                       f"certificate directory {cert_dir} does not exist"))
+        return
+    inventory = build_inventory(cert_dir, settings)
+    for cert in inventory.certificates:
+        report.certificates.append({"file": cert.file, "index": cert.index, "name": cert.common_name or cert.subject,
+                                    "days_left": cert.days_left, "state": cert.state})
+        if cert.state == "ok":
+            continue
+        severity = "warning" if cert.state == "warn" else "critical"
+        subject = f"{cert.file}#{cert.index}" if cert.index else cert.file
+        what = "expired" if cert.state == "expired" else f"expires in {cert.days_left} d"
+        report.findings.append(Finding(f"certificates:{subject}", "certificates", severity, subject,
+                                       f"certificate {cert.common_name or cert.subject} {what}",
+                                       f"valid to {cert.valid_to}; warn {settings.certs.warn_days} d, "
+                                       f"critical {settings.certs.critical_days} d"))
+    if inventory.certificates and all(c.state == "ok" for c in inventory.certificates):
+        soonest = inventory.soonest
+        report.findings.append(Finding("certificates:all", "certificates", "ok", str(cert_dir),
+                                       f"{len(inventory.certificates)} certificate(s) ok",
+                                       f"soonest expiry in {soonest.days_left} d" if soonest else ""))

@@ -1,0 +1,577 @@
+"""Offsite copies on S3: upload a backup set under the manual's key layout, check it, list it.
+
+Keys are ``<prefix><kind>/<stamp>/<object>`` as the manual's upload snippets write them
+(``postgres/<ts>/backup.dump``, ``postgres/<ts>/backup.sql.gz``, ``postgres/<ts>/metadata.json``,
+``redis/<ts>/snapshot.rdb.gz``, ``redis/<ts>/aof.aof.gz``, ``redis/<ts>/metadata.json``); RabbitMQ,
+config and certificate sets keep their file names. A PostgreSQL set goes to
+``postgres/<db>/<ts>/`` unless its database is the only one configured (``postgres.database``
+with ``postgres.databases`` empty or naming just it), so two databases dumped in the same
+second never share keys.
+
+Every data object carries a SHA-256 checksum the server checks on receipt and we check after
+(``head_object`` size + ``ChecksumSHA256``). Big files go in parts; a failed multipart upload is
+aborted, and when even the abort cannot reach S3 it is remembered in
+``BACKUP_DIR/.s3/pending-aborts.json`` and aborted by the next upload or listing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+from console import __version__
+from console.artifacts import sha256_file, write_json_atomic
+from console.catalog import KINDS, TIMESTAMP_FORMAT, BackupFile, BackupSet, read_metadata
+from console.errors import Cancelled, ConsoleError
+from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
+from console.runlog import RunRecord, read_runs, record_run
+
+if TYPE_CHECKING:
+    from console.config import Settings
+
+MIN_PART_BYTES = 5 * 1024 * 1024
+MAX_PARTS = 10_000
+PENDING_ABORTS = Path(".s3") / "pending-aborts.json"
+BACKUP_TYPES = {"postgres": "postgresql", "redis": "redis", "rabbitmq": "rabbitmq", "config": "config", "certs": "certs"}
+"""The ``backup-type`` object metadata (the manual's upload writes ``postgresql``)."""
+
+
+class UploadFailed(ConsoleError):
+    """An upload to S3 did not complete; the local set is untouched and nothing partial stays on S3."""
+
+
+@dataclass(frozen=True)
+class UploadedObject:
+    key: str
+    file: str
+    size_bytes: int
+    sha256: str
+    checksum_sha256: str
+    """S3's ChecksumSHA256: base64 SHA-256 of the object, or of the part checksums (``-N``) in parts."""
+    parts: int
+    storage_class: str
+    etag: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"key": self.key, "file": self.file, "size_bytes": self.size_bytes, "sha256": self.sha256,
+                "checksum_sha256": self.checksum_sha256, "parts": self.parts, "storage_class": self.storage_class,
+                "etag": self.etag}
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    set_id: str
+    bucket: str
+    endpoint: str
+    objects: tuple[UploadedObject, ...]
+    storage_class: str
+    sse: str
+    uploaded_at: str
+    duration_seconds: float
+    metadata_updated: bool
+    """False for the manual's metadata that is not plain valid JSON: the run log holds the record."""
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(item.size_bytes for item in self.objects)
+
+    def s3_section(self) -> dict[str, Any]:
+        """What the set's metadata records under ``"s3"``."""
+        return {"bucket": self.bucket, "endpoint": self.endpoint, "keys": [item.key for item in self.objects],
+                "storage_class": self.storage_class, "sse": self.sse, "uploaded_at": self.uploaded_at,
+                "objects": [item.as_json() for item in self.objects]}
+
+    def as_json(self) -> dict[str, Any]:
+        return {"set_id": self.set_id, "status": "ok", "size_bytes": self.size_bytes,
+                "duration_seconds": round(self.duration_seconds, 3), "metadata_updated": self.metadata_updated,
+                **self.s3_section()}
+
+
+@dataclass(frozen=True)
+class OffsiteSet:
+    """One set's objects on S3, grouped by their key directory."""
+
+    kind: str
+    name: str
+    stamp: str
+    directory: str
+    size_bytes: int
+    storage_classes: tuple[str, ...]
+    last_modified: datetime | None
+    keys: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "stamp": self.stamp, "prefix": self.directory,
+                "objects": len(self.keys), "size_bytes": self.size_bytes, "storage_classes": list(self.storage_classes),
+                "last_modified": self.last_modified.isoformat(timespec="seconds") if self.last_modified else None,
+                "keys": list(self.keys)}
+
+
+# --- key layout ------------------------------------------------------------------------------
+
+
+def bucket_prefix(settings: Settings) -> str:
+    """The configured prefix as a key prefix ("prod" and "prod/" both give "prod/")."""
+    prefix = settings.s3.prefix.strip("/")
+    return f"{prefix}/" if prefix else ""
+
+
+def set_directory(settings: Settings, backup_set: BackupSet) -> str:
+    """The key directory of a set, e.g. ``prod/postgres/20261125_020000/``."""
+    parts = [backup_set.kind]
+    if backup_set.kind == "postgres" and backup_set.name and not _only_database(settings, backup_set.name):
+        parts.append(backup_set.name)
+    elif backup_set.kind != "postgres" and backup_set.name:
+        parts.append(backup_set.name)
+    parts.append(backup_set.stamp)
+    return bucket_prefix(settings) + "/".join(parts) + "/"
+
+
+def _only_database(settings: Settings, name: str) -> bool:
+    configured = list(settings.postgres.databases)
+    return name == settings.postgres.database and configured in ([], [name])
+
+
+def object_name(backup_set: BackupSet, item: BackupFile) -> str:
+    """The object's name inside the set directory (the manual's short names for PostgreSQL and Redis)."""
+    file_name = item.path.name
+    if item.role == "metadata" and backup_set.kind in ("postgres", "redis"):
+        return "metadata.json"
+    if backup_set.kind not in ("postgres", "redis") or item.timestamp is None:
+        return file_name
+    stamp = item.timestamp.strftime(TIMESTAMP_FORMAT)
+    head, found, tail = file_name.partition(f"_{stamp}")
+    if not found:
+        return file_name
+    if backup_set.kind == "postgres":
+        head = "archive" if item.role == "archive" else "backup"
+    return head + tail
+
+
+def plan_keys(settings: Settings, backup_set: BackupSet) -> list[tuple[BackupFile, str]]:
+    """Each file of the set with its key; data files first, metadata last."""
+    directory = set_directory(settings, backup_set)
+    ordered = sorted(backup_set.files, key=lambda item: item.role == "metadata")
+    names = [object_name(backup_set, item) for item in ordered]
+    if len(set(names)) != len(names):  # an unexpected extra file: keep every original name instead
+        names = [item.path.name for item in ordered]
+    return [(item, directory + name) for item, name in zip(ordered, names)]
+
+
+# --- client and errors ------------------------------------------------------------------------
+
+
+def transfer_client(settings: Settings) -> Any:
+    from console.services.s3 import make_client
+
+    return make_client(settings, timeout=settings.s3.transfer_timeout_seconds, retries=settings.s3.max_attempts)
+
+
+def describe(exc: Exception, settings: Settings) -> str:
+    from console.services.s3 import describe_error
+
+    return describe_error(exc, settings)[1]
+
+
+def _require_bucket(settings: Settings) -> str:
+    if not settings.s3.bucket:
+        raise UploadFailed("no S3 bucket configured", hint="set BACKUP_S3_BUCKET or s3.bucket in the config file")
+    return settings.s3.bucket
+
+
+def check_bucket(settings: Settings, client: Any) -> None:
+    """Fail with one line when the bucket is missing, denied or the endpoint is down."""
+    from botocore import exceptions as bexc
+
+    try:
+        client.head_bucket(Bucket=settings.s3.bucket)
+    except (bexc.BotoCoreError, bexc.ClientError) as exc:
+        raise UploadFailed(describe(exc, settings)) from None
+
+
+# --- upload ------------------------------------------------------------------------------------
+
+
+def upload_set(
+    settings: Settings,
+    backup_set: BackupSet,
+    on_progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> UploadResult:
+    """Copy every file of a set to S3, check each copy, then record the upload in the metadata.
+
+    Raises:
+        UploadFailed: no bucket, denied, endpoint down, a local file not matching its metadata,
+            or a copy that does not match after the upload. Nothing partial stays on S3.
+        Cancelled: the operator cancelled; the multipart upload in progress is aborted.
+    """
+    bucket = _require_bucket(settings)
+    started = time.time()
+    try:
+        result = _upload(settings, bucket, backup_set, on_progress, cancel, started)
+    except ConsoleError as exc:
+        record_run(settings.backup_dir, RunRecord(
+            action="upload", kind=backup_set.kind, target=backup_set.name, started=started, finished=time.time(),
+            status="cancelled" if isinstance(exc, Cancelled) else "failed", message=exc.message, set_id=backup_set.set_id))
+        raise
+    record_run(settings.backup_dir, RunRecord(
+        action="upload", kind=backup_set.kind, target=backup_set.name, status="ok", started=started,
+        finished=time.time(), message=f"{len(result.objects)} object(s) to s3://{bucket}/{set_directory(settings, backup_set)}",
+        set_id=backup_set.set_id, extra={"s3": result.s3_section()}))
+    return result
+
+
+def _upload(settings: Settings, bucket: str, backup_set: BackupSet, on_progress: ProgressCallback | None,
+            cancel: CancelToken | None, started: float) -> UploadResult:
+    from botocore import exceptions as bexc
+
+    progress = Throttle(on_progress)
+    client = transfer_client(settings)
+    abort_pending(settings, client)
+    check_bucket(settings, client)
+    metadata = read_metadata(backup_set)
+    recorded = _recorded_sha256(metadata.document)
+    uploaded: list[UploadedObject] = []
+    metadata_item: tuple[BackupFile, str] | None = None
+    for item, key in plan_keys(settings, backup_set):
+        if item.role == "metadata":
+            metadata_item = (item, key)
+            continue
+        check_cancel(cancel)
+        emit(progress, ProgressEvent(f"checksum {item.path.name}", 0, item.size_bytes))
+        digest = sha256_file(item.path)
+        expected = recorded.get(item.path.name)
+        if expected and expected != digest:
+            raise UploadFailed(f"{item.path.name} does not match the SHA-256 in its metadata: refusing to upload a damaged file",
+                               hint="run `backup-console verify` on this set")
+        try:
+            uploaded.append(_put_file(settings, client, bucket, backup_set, item, key, digest, progress, on_progress,
+                                      cancel))
+        except (bexc.BotoCoreError, bexc.ClientError) as exc:
+            raise UploadFailed(f"upload of {item.path.name} failed: {describe(exc, settings)}") from None
+    uploaded_at = datetime.now().astimezone().isoformat(timespec="seconds")
+    endpoint = settings.s3.endpoint_url or "AWS"
+    partial = UploadResult(backup_set.set_id, bucket, endpoint, tuple(uploaded), settings.s3.storage_class,
+                           settings.s3.sse, uploaded_at, 0.0, False)
+    updated = False
+    if metadata_item is not None:
+        item, key = metadata_item
+        document = metadata.document if _rewritable(item.path) else None
+        if document is not None:  # "objects" lists the data files: this document itself changes after every verify
+            section = {**partial.s3_section(), "keys": partial.s3_section()["keys"] + [key]}
+            document = {**document, "s3_uploaded": True, "s3_bucket": bucket, "s3": section}
+            body = (json.dumps(document, indent=2) + "\n").encode()
+        else:
+            body = item.path.read_bytes()
+        try:
+            meta_obj = _put_bytes(settings, client, bucket, backup_set, item, key, body)
+        except (bexc.BotoCoreError, bexc.ClientError) as exc:
+            raise UploadFailed(f"upload of {item.path.name} failed: {describe(exc, settings)}") from None
+        uploaded.append(meta_obj)
+        if document is not None:
+            _rewrite_metadata(item.path, document)
+            updated = True
+    return UploadResult(backup_set.set_id, bucket, endpoint, tuple(uploaded), settings.s3.storage_class,
+                        settings.s3.sse, uploaded_at, time.time() - started, updated)
+
+
+def _recorded_sha256(document: Mapping[str, Any] | None) -> dict[str, str]:
+    """file name -> sha256 from our metadata's ``artifacts`` (the manual records none)."""
+    if not document:
+        return {}
+    found = {}
+    for artifact in document.get("artifacts") or []:
+        if isinstance(artifact, dict) and isinstance(artifact.get("name"), str) and isinstance(artifact.get("sha256"), str):
+            found[artifact["name"].rsplit("/", 1)[-1]] = artifact["sha256"]
+    return found
+
+
+def _rewritable(path: Path) -> bool:
+    """Only plain JSON metadata is rewritten; the manual's gzipped metadata stays as it is."""
+    return path.name.endswith(".json")
+
+
+def _rewrite_metadata(path: Path, document: dict[str, Any]) -> None:
+    """Merge into the file as it is now (verify may have written it meanwhile), then replace it atomically."""
+    current = read_metadata_path(path) or {}
+    merged = {**current, **{key: document[key] for key in ("s3_uploaded", "s3_bucket", "s3")}}
+    write_json_atomic(path, merged)
+
+
+def read_metadata_path(path: Path) -> dict[str, Any] | None:
+    try:
+        document = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _extra_args(settings: Settings, backup_set: BackupSet, sha256_hex: str, storage_class: str) -> dict[str, Any]:
+    s3 = settings.s3
+    args: dict[str, Any] = {
+        "StorageClass": storage_class,
+        "Metadata": {"backup-type": BACKUP_TYPES.get(backup_set.kind, backup_set.kind),
+                     "timestamp": backup_set.stamp, "set-id": backup_set.set_id, "sha256": sha256_hex,
+                     "producer": f"backup-console {__version__}",
+                     **({"database": backup_set.name} if backup_set.kind == "postgres" and backup_set.name else {})},
+    }
+    if s3.sse == "AES256":
+        args["ServerSideEncryption"] = "AES256"
+    elif s3.sse == "aws:kms":
+        args["ServerSideEncryption"] = "aws:kms"
+        if s3.kms_key_id:
+            args["SSEKMSKeyId"] = s3.kms_key_id
+    return args
+
+
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
+
+
+def part_size(settings: Settings, size_bytes: int) -> int:
+    """Part size: the configured one, at least S3's 5 MiB and large enough for at most 10,000 parts."""
+    wanted = max(MIN_PART_BYTES, settings.s3.part_size_mb * 1024 * 1024)
+    return max(wanted, math.ceil(size_bytes / MAX_PARTS))
+
+
+def _put_bytes(settings: Settings, client: Any, bucket: str, backup_set: BackupSet, item: BackupFile,
+               key: str, body: bytes) -> UploadedObject:
+    digest = hashlib.sha256(body).digest()
+    args = _extra_args(settings, backup_set, digest.hex(), "STANDARD")
+    answer = client.put_object(Bucket=bucket, Key=key, Body=body, ChecksumAlgorithm="SHA256", ChecksumSHA256=_b64(digest),
+                               **args)
+    uploaded = UploadedObject(key, item.path.name, len(body), digest.hex(), _b64(digest), 1, "STANDARD",
+                              str(answer.get("ETag", "")).strip('"'))
+    _check_uploaded(settings, client, bucket, uploaded)
+    return uploaded
+
+
+def _put_file(settings: Settings, client: Any, bucket: str, backup_set: BackupSet, item: BackupFile, key: str,
+              sha256_hex: str, progress: ProgressCallback, on_part: ProgressCallback | None,
+              cancel: CancelToken | None) -> UploadedObject:
+    size = item.path.stat().st_size
+    storage_class = settings.s3.storage_class
+    args = _extra_args(settings, backup_set, sha256_hex, storage_class)
+    phase = f"upload {item.path.name}"
+    emit(progress, ProgressEvent(phase, 0, size))
+    if size <= settings.s3.multipart_threshold_mb * 1024 * 1024:
+        checksum = _b64(bytes.fromhex(sha256_hex))
+        with open(item.path, "rb") as body:
+            answer = client.put_object(Bucket=bucket, Key=key, Body=body, ChecksumAlgorithm="SHA256",
+                                       ChecksumSHA256=checksum, **args)
+        parts = 1
+    else:
+        checksum, parts, answer = _put_multipart(settings, client, bucket, key, item.path, size, args, phase, on_part,
+                                                 cancel)
+    emit(progress, ProgressEvent(phase, size, size, finished=True))
+    uploaded = UploadedObject(key, item.path.name, size, sha256_hex, checksum, parts, storage_class,
+                              str(answer.get("ETag", "")).strip('"'))
+    _check_uploaded(settings, client, bucket, uploaded)
+    return uploaded
+
+
+def _put_multipart(settings: Settings, client: Any, bucket: str, key: str, path: Path, size: int,
+                   args: dict[str, Any], phase: str, on_part: ProgressCallback | None,
+                   cancel: CancelToken | None) -> tuple[str, int, dict[str, Any]]:
+    """Upload in parts, each with its own SHA-256; abort on any failure (or remember to).
+
+    One progress event per part, unthrottled: a part is at least 5 MiB, which rate-limits them.
+    """
+    chunk_size = part_size(settings, size)
+    upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256", **args)["UploadId"]
+    try:
+        parts: list[dict[str, Any]] = []
+        digests: list[bytes] = []
+        done = 0
+        with open(path, "rb") as handle:
+            while chunk := handle.read(chunk_size):
+                check_cancel(cancel)
+                digest = hashlib.sha256(chunk).digest()
+                number = len(parts) + 1
+                answer = client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=chunk,
+                                            ChecksumAlgorithm="SHA256", ChecksumSHA256=_b64(digest))
+                parts.append({"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": _b64(digest)})
+                digests.append(digest)
+                done += len(chunk)
+                emit(on_part, ProgressEvent(phase, done, size))
+        check_cancel(cancel)
+        answer = client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
+                                                  MultipartUpload={"Parts": parts})
+    except BaseException:
+        _abort(settings, client, bucket, key, upload_id)
+        raise
+    return f"{_b64(hashlib.sha256(b''.join(digests)).digest())}-{len(digests)}", len(digests), answer
+
+
+def _abort(settings: Settings, client: Any, bucket: str, key: str, upload_id: str) -> None:
+    from botocore import exceptions as bexc
+
+    try:
+        client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    except (bexc.BotoCoreError, bexc.ClientError):
+        pending = _read_pending(settings)
+        pending.append({"bucket": bucket, "key": key, "upload_id": upload_id,
+                        "endpoint": settings.s3.endpoint_url or "AWS", "recorded_at": time.time()})
+        write_json_atomic(settings.backup_dir / PENDING_ABORTS, pending)
+
+
+def _read_pending(settings: Settings) -> list[dict[str, Any]]:
+    path = settings.backup_dir / PENDING_ABORTS
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [entry for entry in document if isinstance(entry, dict)] if isinstance(document, list) else []
+
+
+def pending_aborts(settings: Settings) -> list[dict[str, Any]]:
+    """Multipart uploads that failed and could not be aborted yet (the endpoint was down)."""
+    return _read_pending(settings)
+
+
+def abort_pending(settings: Settings, client: Any) -> list[str]:
+    """Abort the remembered half-done multipart uploads of this endpoint; return the keys aborted."""
+    from botocore import exceptions as bexc
+
+    pending = _read_pending(settings)
+    if not pending:
+        return []
+    endpoint = settings.s3.endpoint_url or "AWS"
+    kept: list[dict[str, Any]] = []
+    aborted: list[str] = []
+    for entry in pending:
+        if entry.get("endpoint") != endpoint:
+            kept.append(entry)
+            continue
+        try:
+            client.abort_multipart_upload(Bucket=entry["bucket"], Key=entry["key"], UploadId=entry["upload_id"])
+            aborted.append(entry["key"])
+        except bexc.ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) in ("NoSuchUpload", "404"):
+                aborted.append(entry["key"])
+            else:
+                kept.append(entry)
+        except bexc.BotoCoreError:
+            kept.append(entry)
+    write_json_atomic(settings.backup_dir / PENDING_ABORTS, kept)
+    return aborted
+
+
+# --- checking copies -----------------------------------------------------------------------------
+
+
+def _check_uploaded(settings: Settings, client: Any, bucket: str, uploaded: UploadedObject) -> None:
+    status, message = check_object(client, bucket, uploaded.key, uploaded.size_bytes, uploaded.sha256,
+                                    uploaded.checksum_sha256, uploaded.etag)
+    if status != "passed":
+        raise UploadFailed(f"the copy of {uploaded.file} on S3 does not match: {message}")
+
+
+def check_object(client: Any, bucket: str, key: str, size_bytes: int, sha256_hex: str,
+                 checksum_sha256: str | None = None, etag: str | None = None) -> tuple[str, str]:
+    """Compare an object with what was sent: ("passed"|"failed"|"warning", one line).
+
+    The size must match; then S3's own ChecksumSHA256 (a whole-object digest, or the digest of
+    the part digests for a multipart object); failing that the ETag recorded at upload, then
+    our ``sha256`` object metadata. With none of these the copy is present but unproven.
+    """
+    from botocore import exceptions as bexc
+
+    where = f"s3://{bucket}/{key}"
+    try:
+        head = client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    except bexc.ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in ("404", "NoSuchKey", "NotFound"):
+            return "failed", f"S3 copy missing: {where}"
+        raise
+    if head.get("ContentLength") != size_bytes:
+        return "failed", f"S3 copy {where} has {head.get('ContentLength')} bytes, the local file {size_bytes}"
+    remote = head.get("ChecksumSHA256")
+    if remote:
+        expected = {c.split("-", 1)[0] for c in (_b64(bytes.fromhex(sha256_hex)) if sha256_hex else None, checksum_sha256) if c}
+        if remote.split("-", 1)[0] in expected:
+            return "passed", f"S3 copy OK ({where}, same size and SHA-256)"
+        if checksum_sha256 is not None or size_bytes <= MIN_PART_BYTES:
+            return "failed", f"S3 copy {where} has a different SHA-256 checksum"
+    remote_etag = str(head.get("ETag", "")).strip('"')
+    if etag and remote_etag:
+        if remote_etag == etag.strip('"'):
+            return "passed", f"S3 copy OK ({where}, same size and ETag)"
+        return "failed", f"S3 copy {where} was replaced (ETag {remote_etag[:12]}..., uploaded {etag.strip(chr(34))[:12]}...)"
+    claimed = (head.get("Metadata") or {}).get("sha256")
+    if claimed:
+        if claimed == sha256_hex:
+            return "passed", f"S3 copy OK ({where}, same size; SHA-256 per object metadata)"
+        return "failed", f"S3 copy {where} carries SHA-256 {claimed[:12]}..., the local file {sha256_hex[:12]}..."
+    return "warning", f"S3 copy present ({where}, same size) but carries no checksum to compare"
+
+
+def uploads_recorded(settings: Settings, backup_set: BackupSet, document: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The ``s3`` section of the set's last upload: from its metadata, else from the run log."""
+    if document and isinstance(document.get("s3"), dict) and document["s3"].get("objects"):
+        return dict(document["s3"])
+    for record in reversed(read_runs(settings.backup_dir, limit=5000)):
+        if record.action == "upload" and record.status == "ok" and record.set_id == backup_set.set_id:
+            section = record.extra.get("s3")
+            if isinstance(section, dict):
+                return section
+    return None
+
+
+# --- listing -------------------------------------------------------------------------------------
+
+
+def list_offsite(settings: Settings, kind: str | None = None) -> list[OffsiteSet]:
+    """Sets on S3 under the prefix (optionally one kind), oldest first."""
+    from botocore import exceptions as bexc
+
+    _require_bucket(settings)
+    client = transfer_client(settings)
+    prefix = bucket_prefix(settings) + (f"{kind}/" if kind else "")
+    groups: dict[str, list[dict[str, Any]]] = {}
+    try:
+        abort_pending(settings, client)
+        paginator = client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=settings.s3.bucket, Prefix=prefix):
+            for entry in page.get("Contents", []):
+                directory = entry["Key"].rsplit("/", 1)[0] + "/"
+                groups.setdefault(directory, []).append(entry)
+    except (bexc.BotoCoreError, bexc.ClientError) as exc:
+        raise UploadFailed(describe(exc, settings)) from None
+    found = [_offsite_set(settings, directory, entries) for directory, entries in groups.items()
+             if _is_set_directory(settings, directory)]
+    return sorted(found, key=lambda item: (item.stamp, item.kind, item.name))
+
+
+def _is_set_directory(settings: Settings, directory: str) -> bool:
+    """``<kind>/[<name>/]<YYYYmmdd_HHMMSS>/``: other keys (WAL segments, an operator's files) are not sets."""
+    parts = directory[len(bucket_prefix(settings)):].strip("/").split("/")
+    if len(parts) < 2 or parts[0] not in KINDS:
+        return False
+    try:
+        datetime.strptime(parts[-1], TIMESTAMP_FORMAT)
+    except ValueError:
+        return False
+    return True
+
+
+def _offsite_set(settings: Settings, directory: str, entries: Iterable[dict[str, Any]]) -> OffsiteSet:
+    entries = list(entries)
+    relative = directory[len(bucket_prefix(settings)):].strip("/").split("/")
+    kind = relative[0]
+    stamp = relative[-1]
+    name = "/".join(relative[1:-1])
+    if kind == "postgres" and not name:
+        name = settings.postgres.database
+    modified = [entry["LastModified"] for entry in entries if entry.get("LastModified")]
+    return OffsiteSet(kind, name, stamp, directory, sum(int(entry.get("Size", 0)) for entry in entries),
+                      tuple(sorted({str(entry.get("StorageClass", "STANDARD")) for entry in entries})),
+                      max(modified) if modified else None, tuple(entry["Key"] for entry in entries))

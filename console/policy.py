@@ -1,0 +1,199 @@
+"""The retention policy as data: loading config/retention.yaml, validating it, and applying the
+manual's environment overrides (LOCAL_RETENTION_DAYS, S3_RETENTION_DAYS, BACKUP_RETENTION_DAYS).
+
+The policy file is found at ``retention.policy_file`` when set, else at config/retention.yaml
+beside the package (a source checkout), else the built-in copy below (an installed wheel).
+A test keeps the built-in copy and config/retention.yaml identical.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+import yaml
+
+from console.errors import ConfigError
+
+if TYPE_CHECKING:
+    from console.config import Settings
+
+ARCHIVE_CLASSES = ("GLACIER", "DEEP_ARCHIVE", "GLACIER_IR")
+DAILY_KINDS = ("postgres", "redis", "rabbitmq")
+"""The kinds the manual's environment variables govern (its cleanup script's backup_*/snapshot_*)."""
+REPO_POLICY = Path(__file__).resolve().parent.parent / "config" / "retention.yaml"
+_RULE_KEYS = ("title", "prefix", "local_days", "s3_standard_days", "archive_days", "archive_class")
+
+DEFAULT_RULES: dict[str, dict[str, Any]] = {
+    "postgres": {"title": "PostgreSQL full", "prefix": "postgres/", "local_days": 7, "s3_standard_days": 30,
+                 "archive_days": 2555, "archive_class": "DEEP_ARCHIVE"},
+    "postgres-wal": {"title": "PostgreSQL WAL", "prefix": "postgres/wal/", "local_days": 1, "s3_standard_days": 7,
+                     "archive_days": None, "archive_class": "GLACIER"},
+    "redis": {"title": "Redis RDB", "prefix": "redis/", "local_days": 7, "s3_standard_days": 30,
+              "archive_days": 90, "archive_class": "GLACIER"},
+    "rabbitmq": {"title": "RabbitMQ config", "prefix": "rabbitmq/", "local_days": 7, "s3_standard_days": 30,
+                 "archive_days": 365, "archive_class": "GLACIER"},
+    "config": {"title": "Application config", "prefix": "config/", "local_days": 14, "s3_standard_days": 90,
+               "archive_days": 2555, "archive_class": "DEEP_ARCHIVE"},
+    "certs": {"title": "TLS certificates", "prefix": "certs/", "local_days": None, "s3_standard_days": None,
+              "archive_days": 2555, "archive_class": "DEEP_ARCHIVE"},
+}
+"""The manual's table; the same as config/retention.yaml (kept equal by a test)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How long one kind is kept in each tier; None means indefinitely."""
+
+    kind: str
+    title: str
+    prefix: str
+    local_days: int | None
+    s3_standard_days: int | None
+    archive_days: int | None
+    archive_class: str = "GLACIER"
+    overridden: tuple[str, ...] = ()
+    """Which fields an environment variable / setting replaced, e.g. ("local_days <- LOCAL_RETENTION_DAYS",)."""
+
+    @property
+    def transition_days(self) -> int | None:
+        """Age at which offsite copies move to the archive class (None: never)."""
+        if self.s3_standard_days is None or self.archive_days is None:
+            return None
+        return self.s3_standard_days if self.archive_days > self.s3_standard_days else None
+
+    @property
+    def expiration_days(self) -> int | None:
+        """Age at which offsite copies are deleted; never while S3 Standard is indefinite."""
+        if self.s3_standard_days is None:
+            return None
+        return self.archive_days if self.archive_days is not None else self.s3_standard_days
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "title": self.title, "prefix": self.prefix, "local_days": self.local_days,
+                "s3_standard_days": self.s3_standard_days, "archive_days": self.archive_days,
+                "archive_class": self.archive_class, "transition_days": self.transition_days,
+                "expiration_days": self.expiration_days, "overridden": list(self.overridden)}
+
+
+@dataclass(frozen=True)
+class Policy:
+    rules: Mapping[str, Rule]
+    min_keep: int = 3
+    source: str = "built-in"
+    notes: tuple[str, ...] = field(default=())
+
+    def rule(self, kind: str) -> Rule | None:
+        return self.rules.get(kind)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"source": self.source, "min_keep": self.min_keep,
+                "rules": [rule.as_json() for rule in self.rules.values()], "notes": list(self.notes)}
+
+
+def days_label(days: int | None) -> str:
+    """``7 d``, ``1 y``, ``7 y`` or ``indefinite``, as the plan's reasons say it."""
+    if days is None:
+        return "indefinite"
+    if days >= 365 and days % 365 == 0:
+        return f"{days // 365} y"
+    return f"{days} d"
+
+
+def policy_from_mapping(data: Any, source: str, min_keep: int = 3) -> Policy:
+    """Validate a parsed policy document; ConfigError naming the source and rule when wrong."""
+    if not isinstance(data, dict) or not isinstance(data.get("rules"), dict) or not data["rules"]:
+        raise ConfigError(f"{source}: the retention policy has no rules",
+                          hint="an empty policy would keep or delete everything; give a rule per kind")
+    unknown_top = set(data) - {"rules"}
+    if unknown_top:
+        raise ConfigError(f"{source}: unknown key '{sorted(unknown_top)[0]}' in the retention policy (only 'rules')")
+    rules: dict[str, Rule] = {}
+    for kind, raw in data["rules"].items():
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{source}: rule '{kind}' must be a mapping")
+        unknown = set(raw) - set(_RULE_KEYS)
+        if unknown:
+            import difflib
+
+            name = sorted(unknown)[0]
+            close = difflib.get_close_matches(name, _RULE_KEYS, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(f"{source}: unknown key '{name}' in rule '{kind}'.{hint}")
+        values = {}
+        for key in ("local_days", "s3_standard_days", "archive_days"):
+            value = raw.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ConfigError(f"{source}: rule '{kind}': {key} must be a whole number of days >= 1 or null, "
+                                  f"got {value!r}")
+            values[key] = value
+        archive_class = str(raw.get("archive_class") or "GLACIER")
+        if archive_class not in ARCHIVE_CLASSES:
+            raise ConfigError(f"{source}: rule '{kind}': archive_class must be one of {', '.join(ARCHIVE_CLASSES)}, "
+                              f"got '{archive_class}'")
+        prefix = str(raw.get("prefix") or f"{kind}/")
+        rules[str(kind)] = Rule(str(kind), str(raw.get("title") or kind), prefix if prefix.endswith("/") else prefix + "/",
+                                values["local_days"], values["s3_standard_days"], values["archive_days"], archive_class)
+    return Policy(rules, min_keep, source)
+
+
+def policy_path(settings: Settings) -> Path | None:
+    """The policy file in effect, or None for the built-in copy."""
+    if settings.retention.policy_file:
+        path = Path(settings.retention.policy_file).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"retention policy file {path} (retention.policy_file) does not exist")
+        return path
+    return REPO_POLICY if REPO_POLICY.is_file() else None
+
+
+def load_policy(settings: Settings) -> Policy:
+    """The effective policy: the file (or built-in copy), then the settings' overrides."""
+    path = policy_path(settings)
+    if path is None:
+        policy = policy_from_mapping({"rules": DEFAULT_RULES}, "built-in policy", settings.retention.min_keep)
+    else:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read retention policy {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark else str(path)
+            raise ConfigError(f"{where}: invalid YAML in the retention policy") from None
+        policy = policy_from_mapping(data, str(path), settings.retention.min_keep)
+    return apply_overrides(policy, settings)
+
+
+def apply_overrides(policy: Policy, settings: Settings) -> Policy:
+    """Apply the manual's variables to the daily kinds, only when they were set (not defaults).
+
+    LOCAL_RETENTION_DAYS (retention.local_days) replaces local_days; S3_RETENTION_DAYS
+    (retention.s3_days) replaces s3_standard_days; BACKUP_RETENTION_DAYS (retention.backup_days)
+    replaces archive_days, the age at which offsite copies expire.
+    """
+    sources = settings.sources
+    wanted = [(field_name, key, getattr(settings.retention, attr), env)
+              for field_name, key, attr, env in (
+                  ("local_days", "retention.local_days", "local_days", "LOCAL_RETENTION_DAYS"),
+                  ("s3_standard_days", "retention.s3_days", "s3_days", "S3_RETENTION_DAYS"),
+                  ("archive_days", "retention.backup_days", "backup_days", "BACKUP_RETENTION_DAYS"))
+              if sources.get(key, "default") != "default"]
+    if not wanted:
+        return policy
+    rules = dict(policy.rules)
+    notes = list(policy.notes)
+    for kind in DAILY_KINDS:
+        rule = rules.get(kind)
+        if rule is None:
+            continue
+        changes: dict[str, Any] = {}
+        labels = list(rule.overridden)
+        for field_name, key, value, env in wanted:
+            changes[field_name] = value
+            labels.append(f"{field_name} <- {env} ({sources.get(key)})")
+        rules[kind] = replace(rule, **changes, overridden=tuple(labels))
+    for field_name, key, value, env in wanted:
+        notes.append(f"{env}={value} overrides {field_name} of {', '.join(DAILY_KINDS)}")
+    return replace(policy, rules=rules, notes=tuple(notes))

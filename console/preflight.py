@@ -1,0 +1,159 @@
+"""Pre-flight checks: named, automated checks that return pass / warn / fail with evidence.
+
+Backups run them before starting; the checklist screen (and ``backup-console checklist``)
+shows them item by item. A check id is ``<provider>.<name>`` (``postgres.long_transactions``);
+the provider module (``CHECK_PROVIDERS``) exposes ``CHECKS: dict[str, Check]``. A check never
+raises for a service problem: it returns FAIL with the reason as evidence.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+if TYPE_CHECKING:
+    from console.config import Settings
+
+
+class CheckStatus(str, Enum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What a check may look at: settings, the target (a database name) and the run's options."""
+
+    settings: Settings
+    target: str | None = None
+    upload: bool = False
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    title: str
+    status: CheckStatus
+    evidence: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+    duration_ms: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "status": self.status.value, "evidence": self.evidence,
+                "details": dict(self.details), "duration_ms": round(self.duration_ms, 1)}
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    title: str
+    run: Callable[[CheckContext], tuple[CheckStatus, str, Mapping[str, Any]] | tuple[CheckStatus, str]]
+
+
+CHECK_PROVIDERS: dict[str, str] = {
+    "postgres": "console.backups.postgres_checks",
+    "redis": "console.backups.redis_checks",
+    "rabbitmq": "console.backups.rabbitmq_checks",
+    "config": "console.backups.config_checks",
+    "certs": "console.backups.certs_checks",
+    "common": "console.preflight",
+}
+
+
+def get_check(check_id: str) -> Check:
+    """Look a check up by id; KeyError when no provider defines it."""
+    provider, _, name = check_id.partition(".")
+    module_name = CHECK_PROVIDERS.get(provider)
+    if module_name is None:
+        raise KeyError(check_id)
+    checks: dict[str, Check] = importlib.import_module(module_name).CHECKS
+    if name not in checks:
+        raise KeyError(check_id)
+    return checks[name]
+
+
+def known_check_ids() -> list[str]:
+    ids = []
+    for provider, module_name in CHECK_PROVIDERS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue
+        ids.extend(f"{provider}.{name}" for name in getattr(module, "CHECKS", {}))
+    return ids
+
+
+def run_check(check: Check, context: CheckContext) -> CheckResult:
+    started = time.perf_counter()
+    try:
+        outcome = check.run(context)
+    except Exception as exc:  # a broken check is a failed check, not a crash
+        outcome = (CheckStatus.FAIL, f"check error: {type(exc).__name__}: {exc}")
+    status, evidence = outcome[0], outcome[1]
+    details = outcome[2] if len(outcome) > 2 else {}  # type: ignore[misc]
+    return CheckResult(check.id, check.title, status, evidence, details, (time.perf_counter() - started) * 1000)
+
+
+def run_checks(check_ids: list[str], context: CheckContext) -> list[CheckResult]:
+    """Run checks concurrently (each bounded by its client timeouts), results in the given order."""
+    import concurrent.futures
+
+    checks = [get_check(check_id) for check_id in check_ids]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(checks)), thread_name_prefix="check") as pool:
+        return list(pool.map(lambda check: run_check(check, context), checks))
+
+
+def blocking_failures(results: list[CheckResult]) -> list[CheckResult]:
+    return [result for result in results if result.status is CheckStatus.FAIL]
+
+
+# --- checks shared by every kind ---------------------------------------------------------------
+
+
+def destination_writable(directory: Path) -> tuple[CheckStatus, str]:
+    """The backup destination exists (or can be created) and accepts a new file."""
+    from console.services.storage import is_writable, nearest_existing
+
+    existing = nearest_existing(directory)
+    ok, why = is_writable(existing)
+    if not ok:
+        return CheckStatus.FAIL, f"{existing} is not writable ({why})"
+    if existing != directory:
+        return CheckStatus.PASS, f"{directory} will be created under {existing} (writable)"
+    return CheckStatus.PASS, f"{directory} is writable"
+
+
+def free_space(directory: Path, needed_bytes: int, what: str) -> tuple[CheckStatus, str, dict[str, int]]:
+    """At least ``needed_bytes`` free at the destination; evidence says how it compares."""
+    from console.formatting import size
+    from console.services.storage import nearest_existing
+
+    free = shutil.disk_usage(nearest_existing(directory)).free
+    details = {"free_bytes": free, "needed_bytes": needed_bytes}
+    if free >= needed_bytes:
+        return CheckStatus.PASS, f"free {size(free)} >= {what} ({size(needed_bytes)})", details
+    return CheckStatus.FAIL, f"free {size(free)} < {what} ({size(needed_bytes)})", details
+
+
+def s3_reachable(context: CheckContext) -> tuple[CheckStatus, str]:
+    """The configured bucket answers (skipped when this run does not upload)."""
+    if not context.upload:
+        return CheckStatus.SKIP, "not uploading in this run"
+    from console.services import s3
+
+    result = s3.probe(context.settings)
+    if result.state.value == "up":
+        return CheckStatus.PASS, result.detail
+    return CheckStatus.FAIL, result.detail
+
+
+CHECKS: dict[str, Check] = {
+    "s3_reachable": Check("common.s3_reachable", "Network connectivity to S3 (if uploading)", s3_reachable),
+}

@@ -1,0 +1,234 @@
+"""Carrying out retention: build the local and offsite plans from the catalog, the bucket and
+each set's verification status, then delete whole sets through console.storage and log it.
+
+``plan_retention`` only reads. ``apply_retention`` takes the retention lock, plans again (so
+what is deleted is exactly what it reports), refuses in read-only mode, deletes each set's
+data files before its metadata (an interrupted run leaves a metadata-only set, which the next
+run recognises as incomplete) and appends one run-log record per kind and tier.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from console.catalog import Catalog, read_metadata, scan
+from console.errors import ConsoleError, ReadOnlyRefused
+from console.policy import Policy, load_policy
+from console.retention import Decision, RetentionPlan, apply_policy
+from console.offsite import bucket_prefix
+from console.storage import DryRunStorage, LocalStorage, S3Storage, StorageError
+
+if TYPE_CHECKING:
+    from console.config import Settings
+
+LOCK_NAME = "retention"
+
+
+@dataclass(frozen=True)
+class RetentionPlans:
+    """Everything `retention plan` shows: the policy, the local plan and the offsite plan."""
+
+    policy: Policy
+    local: RetentionPlan
+    offsite: RetentionPlan | None
+    offsite_status: str
+    """"planned", "not configured (no bucket)" or the one-line reason the bucket could not be listed."""
+    unrecognised: tuple[str, ...] = ()
+
+    @property
+    def removals(self) -> list[Decision]:
+        return list(self.local.remove) + (list(self.offsite.remove) if self.offsite else [])
+
+    def as_json(self) -> dict[str, Any]:
+        return {"policy": self.policy.as_json(), "local": self.local.as_json(),
+                "offsite": self.offsite.as_json() if self.offsite else None, "offsite_status": self.offsite_status,
+                "sets_to_remove": len(self.removals),
+                "freed_bytes": sum(item.size_bytes for item in self.removals),
+                "unrecognised_files": list(self.unrecognised)}
+
+
+@dataclass
+class ApplyResult:
+    deleted: list[Decision] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def freed_bytes(self) -> int:
+        return sum(item.size_bytes for item in self.deleted)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"dry_run": self.dry_run, "deleted": [item.set_id for item in self.deleted],
+                "deleted_sets": len(self.deleted), "freed_bytes": self.freed_bytes, "errors": list(self.errors)}
+
+
+def verification_map(catalog: Catalog) -> dict[str, str]:
+    """set_id -> verification_status from each set's metadata (sets without one are absent)."""
+    statuses: dict[str, str] = {}
+    for backup_set in catalog.sets:
+        document = read_metadata(backup_set).document
+        if document and isinstance(document.get("verification_status"), str):
+            statuses[backup_set.set_id] = document["verification_status"]
+    return statuses
+
+
+def plan_retention(
+    settings: Settings,
+    now: datetime | None = None,
+    offsite: bool = True,
+    allow_delete_all: bool = False,
+    s3_client: Any | None = None,
+) -> RetentionPlans:
+    """Plan both tiers; an unreachable bucket makes the offsite part a status line, not an error."""
+    now = now or datetime.now().astimezone()
+    policy = load_policy(settings)
+    catalog = scan(settings.backup_dir)
+    verified = verification_map(catalog)
+    local = apply_policy(catalog.sets, policy, now, verified=verified, tier="local", allow_delete_all=allow_delete_all)
+    offsite_plan: RetentionPlan | None = None
+    if not settings.s3.bucket:
+        status = "not configured (no bucket)"
+    elif not offsite:
+        status = "skipped"
+    else:
+        from botocore import exceptions as bexc
+
+        from console.offsite_retention import list_offsite_sets
+        from console.services.s3 import describe_error
+
+        try:
+            sets, _stray = list_offsite_sets(settings, s3_client)
+        except (bexc.BotoCoreError, bexc.ClientError) as exc:
+            status = describe_error(exc, settings)[1]
+        else:
+            by_stamp = {(item.kind, item.stamp): verified[item.set_id] for item in catalog.sets if item.set_id in verified}
+            offsite_verified = {item.set_id: by_stamp.get((item.kind, item.stamp), "") for item in sets}
+            offsite_plan = apply_policy(sets, policy, now, verified=offsite_verified, tier="s3",
+                                        allow_delete_all=allow_delete_all)
+            status = "planned"
+    unrecognised = tuple(str(path.relative_to(settings.backup_dir)) for path in catalog.unrecognised)
+    wal_note = _wal_note(settings, policy, now)
+    if wal_note:
+        local = replace(local, notes=local.notes + (wal_note,))
+    return RetentionPlans(policy, local, offsite_plan, status, unrecognised)
+
+
+def _wal_note(settings: Settings, policy: Policy, now: datetime) -> str | None:
+    """WAL segments past the postgres-wal local age: reported, never deleted (the catalog does not
+    list them, and a segment may still be needed to replay from an older base backup)."""
+    from pathlib import Path
+
+    from console.formatting import size
+    from console.policy import days_label
+
+    rule = policy.rule("postgres-wal")
+    directory = Path(settings.postgres.wal_archive_dir) if settings.postgres.wal_archive_dir else None
+    if rule is None or rule.local_days is None or directory is None or not directory.is_dir():
+        return None
+    cutoff = now.timestamp() - rule.local_days * 86400
+    old = [entry.stat().st_size for entry in os.scandir(directory)
+           if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff]
+    if not old:
+        return None
+    return (f"WAL archive {directory}: {len(old)} segment(s) older than {days_label(rule.local_days)} "
+            f"({size(sum(old))}); not deleted by retention: clean it with pg_archivecleanup against your "
+            f"oldest base backup")
+
+
+def apply_retention(
+    settings: Settings,
+    now: datetime | None = None,
+    *,
+    dry_run: bool = False,
+    expected_sets: int | None = None,
+    offsite: bool = True,
+    allow_delete_all: bool = False,
+    s3_client: Any | None = None,
+) -> tuple[RetentionPlans, ApplyResult]:
+    """Plan again under the retention lock and delete what the plan removes.
+
+    Args:
+        dry_run: go through the motions on DryRunStorage (nothing is deleted).
+        expected_sets: the number of sets the operator confirmed; refused if the plan differs.
+
+    Raises:
+        ReadOnlyRefused: in read-only mode (unless dry_run). LockHeld: another apply runs.
+        ConsoleError: the plan changed since the operator confirmed it.
+    """
+    from console.lock import BackupLock
+
+    if settings.read_only and not dry_run:
+        raise ReadOnlyRefused("retention apply")
+    with BackupLock(settings.backup_dir, LOCK_NAME, "retention apply"):
+        s3_client = s3_client if s3_client is not None or not settings.s3.bucket or not offsite else _client(settings)
+        plans = plan_retention(settings, now, offsite, allow_delete_all, s3_client)
+        if expected_sets is not None and expected_sets != len(plans.removals):
+            raise ConsoleError(f"the plan now removes {len(plans.removals)} sets, not the {expected_sets} confirmed",
+                               hint="review the plan again and confirm the new number")
+        local_storage: Any = LocalStorage(settings.backup_dir)
+        s3_storage: Any = S3Storage(s3_client, settings.s3.bucket, bucket_prefix(settings)) if plans.offsite else None
+        if dry_run:
+            local_storage = DryRunStorage(local_storage)
+            s3_storage = DryRunStorage(s3_storage) if s3_storage else None
+        result = ApplyResult(dry_run=dry_run)
+        started = time.time()
+        _delete_sets(plans.local, local_storage, settings, result)
+        if plans.offsite and s3_storage is not None:
+            _delete_sets(plans.offsite, s3_storage, settings, result)
+        if not dry_run:
+            _record(settings, plans, result, started)
+    return plans, result
+
+
+def _client(settings: Settings) -> Any:
+    from console.services.s3 import make_client
+
+    return make_client(settings, timeout=max(settings.timeout_seconds, 10.0), retries=3)
+
+
+def _locations(decision: Decision, settings: Settings) -> list[str]:
+    """The set's files (or keys), metadata last."""
+    subject = decision.subject
+    if hasattr(subject, "keys") and not hasattr(subject, "files"):
+        keys = list(subject.keys)
+        return sorted(keys, key=lambda key: key.rsplit("/", 1)[-1].startswith("metadata"))
+    files = sorted(subject.files, key=lambda item: item.role == "metadata")
+    return [str(item.path.relative_to(settings.backup_dir)) for item in files]
+
+
+def _delete_sets(plan: RetentionPlan, storage: Any, settings: Settings, result: ApplyResult) -> None:
+    for decision in plan.remove:
+        try:
+            for location in _locations(decision, settings):
+                storage.delete(location)
+        except StorageError as exc:
+            result.errors.append(f"{decision.set_id}: {exc.message}")
+            continue
+        result.deleted.append(decision)
+
+
+def _record(settings: Settings, plans: RetentionPlans, result: ApplyResult, started: float) -> None:
+    from console.formatting import size
+    from console.runlog import RunRecord, record_run
+
+    finished = time.time()
+    for tier, plan in (("local", plans.local), ("s3", plans.offsite)):
+        if plan is None:
+            continue
+        kinds = sorted({item.kind for item in plan.remove})
+        for kind in kinds:
+            deleted = [item for item in result.deleted if item.kind == kind and item in plan.remove]
+            failed = [error for error in result.errors if error.startswith(f"{kind}/")]
+            record_run(settings.backup_dir, RunRecord(
+                action="retention", kind=kind, target=tier, status="failed" if failed else "ok",
+                started=started, finished=finished,
+                message=f"removed {len(deleted)} {tier} set(s), freed {size(sum(d.size_bytes for d in deleted))}"
+                        + (f"; {len(failed)} failed" if failed else ""),
+                extra={"deleted": [{"set_id": item.set_id, "rule": item.rule, "age_days": round(item.age_days, 1),
+                                    "size_bytes": item.size_bytes, "files": list(item.files)} for item in deleted],
+                       "errors": failed},
+            ))

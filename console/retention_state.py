@@ -1,0 +1,98 @@
+"""The retention state per kind, as the Retention screen shows it: how many sets, oldest and
+newest, size locally and in S3, the next expiry, the lifecycle rules in force and the planned
+actions. Built from one retention plan and one lifecycle comparison; it only reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from console.catalog import KINDS
+from console.prune import RetentionPlans, plan_retention
+
+if TYPE_CHECKING:
+    from console.config import Settings
+
+
+@dataclass(frozen=True)
+class KindState:
+    kind: str
+    local_count: int
+    oldest: str | None
+    newest: str | None
+    local_bytes: int
+    s3_count: int | None
+    s3_bytes: int | None
+    next_expiry: str | None
+    """When the next kept set passes its local age (it may still be kept by a protection)."""
+    lifecycle: str
+    to_remove: int
+    freed_bytes: int
+    to_transition: int
+
+
+@dataclass(frozen=True)
+class RetentionOverview:
+    plans: RetentionPlans
+    kinds: list[KindState]
+    lifecycle_status: str
+    lifecycle_rules: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sets_to_remove(self) -> int:
+        return len(self.plans.removals)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kinds": [vars(state) for state in self.kinds], "lifecycle_status": self.lifecycle_status,
+                "sets_to_remove": self.sets_to_remove, "plan": self.plans.as_json()}
+
+
+def overview(settings: Settings, now: datetime | None = None, s3_client: Any | None = None) -> RetentionOverview:
+    """Plan both tiers and read the bucket's lifecycle; S3 problems become status text."""
+    from console.policy import days_label
+
+    now = now or datetime.now().astimezone()
+    plans = plan_retention(settings, now, offsite=True, s3_client=s3_client)
+    rules: dict[str, str] = {}
+    status = "not configured (no bucket)"
+    if settings.s3.bucket:
+        from console import lifecycle
+        from console.errors import ConsoleError
+
+        try:
+            comparison = lifecycle.compare(settings, s3_client, plans.policy)
+        except ConsoleError as exc:
+            status = exc.message
+        else:
+            current = {rule.get("ID"): rule for rule in comparison.current}
+            for kind in plans.policy.rules:
+                rule = current.get(f"{lifecycle.RULE_PREFIX}{kind}")
+                rules[kind] = lifecycle.describe(rule) if rule else "none"
+            status = "in sync with the policy" if not comparison.changed else (
+                f"{sum(c.action != 'same' for c in comparison.changes)} rule(s) differ: `retention lifecycle --apply --yes`")
+    kinds: list[KindState] = []
+    for kind in KINDS:
+        kept = [d for d in plans.local.keep if d.kind == kind]
+        removed = [d for d in plans.local.remove if d.kind == kind]
+        every = kept + removed
+        stamps = sorted(d.stamp for d in every)
+        offsite = None if plans.offsite is None else [d for d in (*plans.offsite.keep, *plans.offsite.remove) if d.kind == kind]
+        rule = plans.policy.rule(kind)
+        next_expiry = None
+        if rule is not None and rule.local_days is not None:
+            upcoming = sorted(d.subject.timestamp + timedelta(days=rule.local_days) for d in kept
+                              if d.subject.timestamp + timedelta(days=rule.local_days) > now)
+            if upcoming:
+                next_expiry = upcoming[0].strftime("%Y-%m-%d %H:%M")
+        elif rule is not None:
+            next_expiry = days_label(None)
+        kinds.append(KindState(
+            kind, len(every), stamps[0] if stamps else None, stamps[-1] if stamps else None,
+            sum(d.size_bytes for d in every), None if offsite is None else len(offsite),
+            None if offsite is None else sum(d.size_bytes for d in offsite), next_expiry,
+            rules.get(kind, "-"), len(removed) + (len([d for d in plans.offsite.remove if d.kind == kind]) if plans.offsite else 0),
+            sum(d.size_bytes for d in removed), len([d for d in plans.offsite.transition if d.kind == kind]) if plans.offsite else 0,
+        ))
+    return RetentionOverview(plans, kinds, status, rules)

@@ -1,0 +1,82 @@
+"""The run log: one JSON line per backup, verification or other action, in BACKUP_DIR/.runs.
+
+Cron runs and TUI runs write the same log, so the dashboard can show the last result of each
+kind however it was started, including runs that failed and left no backup set behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+RUNS_FILE = Path(".runs") / "runs.jsonl"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    action: str
+    """What ran: "backup", "verify", "restore", "upload", "retention"."""
+    kind: str
+    """postgres, redis, rabbitmq, config, certs (or "all")."""
+    target: str
+    status: str
+    """"ok", "failed", "cancelled"."""
+    started: float
+    finished: float
+    message: str = ""
+    set_id: str | None = None
+    force_reason: str | None = None
+    pid: int = field(default_factory=os.getpid)
+    host: str = field(default_factory=socket.gethostname)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration_seconds(self) -> float:
+        return max(0.0, self.finished - self.started)
+
+
+def record_run(backup_dir: Path, record: RunRecord) -> None:
+    """Append one record; a single write() of a short line is atomic with O_APPEND."""
+    path = backup_dir / RUNS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(asdict(record), sort_keys=True) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def read_runs(backup_dir: Path, limit: int = 500) -> list[RunRecord]:
+    """The newest ``limit`` records, oldest first; malformed lines are skipped."""
+    path = backup_dir / RUNS_FILE
+    if not path.is_file():
+        return []
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        lines = handle.readlines()[-limit:]
+    records = []
+    known = set(RunRecord.__dataclass_fields__)
+    for line in lines:
+        try:
+            data = json.loads(line)
+            records.append(RunRecord(**{key: value for key, value in data.items() if key in known}))
+        except (ValueError, TypeError):
+            continue
+    return records
+
+
+def last_runs_by_kind(backup_dir: Path, action: str = "backup") -> dict[str, RunRecord]:
+    latest: dict[str, RunRecord] = {}
+    for record in read_runs(backup_dir):
+        if record.action == action:
+            latest[record.kind] = record
+    return latest
+
+
+def now() -> float:
+    return time.time()

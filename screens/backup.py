@@ -1,0 +1,346 @@
+"""BackupScreen: pick a kind and target, see its pre-flight checks, run it, watch it, read the result.
+
+One screen for every kind in console.backups.BACKUP_MODULES: it only uses ``runner.preflight``
+and ``runner.execute`` (through screens.backup_job), plus a kind module's optional
+``targets(settings)`` for the target picker. Progress is drawn from the job on a 10 Hz timer,
+so a flood of engine events never floods the UI.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Header, Label, RichLog, Select, Static
+from textual.worker import Worker, WorkerState
+
+from screens.backup_job import BackupJob, find_job, job_key, start_job
+from screens.widgets.backup_progress import PhaseRow, summary_text
+
+if TYPE_CHECKING:
+    from console.backups import BackupRequest
+    from console.config import Settings
+    from console.preflight import CheckResult
+
+TICK_SECONDS = 0.1
+"""The screen redraws progress at most 10 times a second, however fast events arrive."""
+
+
+class PreflightFinished(Message):
+    def __init__(self, key: tuple[str, str | None], results: list[CheckResult]) -> None:
+        super().__init__()
+        self.key = key
+        self.results = results
+
+
+class TargetsLoaded(Message):
+    def __init__(self, kind: str, targets: list[str]) -> None:
+        super().__init__()
+        self.kind = kind
+        self.targets = targets
+
+
+class BackupScreen(Screen[None]):
+    HELP = """\
+## Backup
+Pick what to back up (kind, and database where the kind has several targets). The pre-flight
+checks run at once and show PASS / WARN / FAIL / SKIP with their evidence. `s` starts the backup;
+if a check fails, `o` starts it anyway after you type a reason (kept in the metadata and run log).
+
+While it runs: one bar per phase with bytes and ETA, the tool's log, the elapsed time.
+`c` cancels after a confirmation (partial files are removed). Leaving the screen does not stop
+the backup; the dashboard shows it as running and coming back here shows its progress.
+"""
+
+    BINDINGS = [
+        Binding("s", "start", "Start", id="start-backup", tooltip="Start the backup of the selected target"),
+        Binding("o", "override", "Override", id="override-preflight",
+                tooltip="Start although a pre-flight check fails (asks for a reason)"),
+        Binding("c", "cancel_backup", "Cancel", id="cancel-backup", tooltip="Cancel the running backup"),
+        Binding("p", "preflight", "Re-check", id="run-preflight", tooltip="Run the pre-flight checks again"),
+        Binding("escape", "close", "Back", id="close-backup", tooltip="Back to the previous screen"),
+    ]
+
+    def __init__(self, kind: str | None = None, target: str | None = None, force_reason: str | None = None) -> None:
+        super().__init__()
+        from console.backups import BACKUP_MODULES
+
+        self.kinds = list(BACKUP_MODULES)
+        self.kind = kind if kind in self.kinds else self.kinds[0]
+        self.target = target
+        self.force_reason = force_reason
+        self.checks: list[CheckResult] | None = None
+        self.job: BackupJob | None = None
+        self._log_seen = 0
+        self._ticker: Timer | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self.app.settings  # type: ignore[attr-defined,no-any-return]
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="")
+        with Horizontal(id="backup-pickers"):
+            yield Label("kind", classes="picker-label")
+            yield Select([(k, k) for k in self.kinds], value=self.kind, allow_blank=False, compact=True,
+                         id="backup-kind")
+            yield Label("target", classes="picker-label")
+            yield Select([], prompt="(none)", compact=True, id="backup-target")
+        checks = DataTable(id="backup-checks", cursor_type="row", zebra_stripes=False)
+        checks.border_title = "Pre-flight"
+        yield checks
+        summary = Static("", id="backup-summary", markup=False)
+        summary.border_title = "Result"
+        yield summary
+        phases = VerticalScroll(id="backup-phases")
+        phases.border_title = "Progress"
+        yield phases
+        yield Static("ready", id="backup-status", markup=False)
+        yield RichLog(id="backup-log", max_lines=2000, wrap=False, markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#backup-checks", DataTable)
+        table.add_column("state", width=5)
+        table.add_column("check", width=30)
+        table.add_column("evidence")
+        self.query_one("#backup-log", RichLog).border_title = "Log"
+        self.query_one("#backup-summary").display = False
+        self._load_targets(self.kind)
+        self.query_one("#backup-kind", Select).focus()
+
+    # --- picking ------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="backup-targets", exit_on_error=False)
+    def _load_targets(self, kind: str) -> None:
+        from console.backups import backup_module
+
+        module = backup_module(kind)
+        offer = getattr(module, "targets", None)
+        self.post_message(TargetsLoaded(kind, list(offer(self.settings)) if offer else []))
+
+    @on(TargetsLoaded)
+    def _show_targets(self, message: TargetsLoaded) -> None:
+        if message.kind != self.kind:
+            return
+        select = self.query_one("#backup-target", Select)
+        targets = list(message.targets)
+        if self.target and self.target not in targets:
+            targets.insert(0, self.target)
+        select.set_options([(name, name) for name in targets])
+        select.disabled = not targets
+        if targets:
+            self.target = self.target if self.target in targets else targets[0]
+            select.value = self.target
+        else:
+            self.target = None
+        self._attach_running_job()
+        self.action_preflight()
+
+    @on(Select.Changed, "#backup-kind")
+    def _kind_changed(self, event: Select.Changed) -> None:
+        if event.value == self.kind or event.value is Select.BLANK:
+            return
+        self.kind, self.target = str(event.value), None
+        self._load_targets(self.kind)
+
+    @on(Select.Changed, "#backup-target")
+    def _target_changed(self, event: Select.Changed) -> None:
+        if event.value is Select.BLANK or event.value == self.target:
+            return
+        self.target = str(event.value)
+        self._attach_running_job()
+        self.action_preflight()
+
+    def _request(self, force_reason: str | None = None) -> BackupRequest:
+        from console.backups import BackupRequest
+
+        return BackupRequest(self.kind, self.target, force_reason=force_reason or self.force_reason)
+
+    # --- pre-flight ---------------------------------------------------------------------------
+
+    def action_preflight(self) -> None:
+        if self.job is not None and self.job.running:
+            return
+        self.checks = None
+        table = self.query_one("#backup-checks", DataTable)
+        table.clear()
+        table.add_row("...", "running pre-flight checks", "")
+        self._set_status("running pre-flight checks ...", "-checking")
+        self._run_preflight(self._request())
+
+    @work(thread=True, exclusive=True, group="backup-preflight", exit_on_error=False)
+    def _run_preflight(self, request: BackupRequest) -> None:
+        from console.backups.runner import preflight
+
+        self.post_message(PreflightFinished((request.kind, request.target), preflight(self.settings, request)))
+
+    @on(PreflightFinished)
+    def _show_preflight(self, message: PreflightFinished) -> None:
+        if message.key != (self.kind, self.target):
+            return
+        self.checks = message.results
+        table = self.query_one("#backup-checks", DataTable)
+        table.clear()
+        for check in message.results:
+            table.add_row(check.status.value.upper(), check.title, check.evidence, key=check.id)
+        failed = [check for check in message.results if check.status.value == "fail"]
+        warned = [check for check in message.results if check.status.value == "warn"]
+        table.set_class(bool(failed), "-fail")
+        table.set_class(not failed and bool(warned), "-warn")
+        table.set_class(not failed and not warned, "-pass")
+        if self.job is None or not self.job.running:
+            if failed:
+                self._set_status(f"pre-flight FAILED ({len(failed)}): fix it, or o to override with a reason", "-failed")
+            else:
+                self._set_status(f"pre-flight passed{f' with {len(warned)} warning(s)' if warned else ''}: "
+                                 "s starts the backup", "-ready")
+        self.refresh_bindings()
+
+    # --- running ------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        running = self.job is not None and self.job.running
+        if action in ("start", "override", "preflight"):
+            return None if running else True
+        if action == "cancel_backup":
+            return True if running else None
+        return True
+
+    def action_start(self) -> None:
+        if self.job is not None and self.job.running:
+            return
+        failed = [c for c in self.checks or [] if c.status.value == "fail"]
+        if failed and not self.force_reason:
+            self.notify("a pre-flight check fails: fix it, or press o to start anyway with a reason",
+                        title="backup", severity="warning")
+            return
+        self._start(self._request())
+
+    def action_override(self) -> None:
+        from screens.text_prompt import TextPromptModal
+
+        failing = [f"FAIL {c.title}: {c.evidence}" for c in self.checks or [] if c.status.value == "fail"]
+
+        def start(reason: str | None) -> None:
+            if reason:
+                self._start(self._request(force_reason=reason))
+
+        self.app.push_screen(TextPromptModal("Start anyway", "Why start the backup anyway? (recorded)",
+                                             failing or ["no check fails right now"]), start)
+
+    def _start(self, request: BackupRequest) -> None:
+        self.job = start_job(self.app, self.settings, request)
+        self._watch_job()
+
+    def _attach_running_job(self) -> None:
+        """Show a backup of this target that is already running in this app (or the last one)."""
+        try:
+            found = find_job(self.app, job_key(self.settings, self._request()))
+        except Exception:  # noqa: BLE001 - an unknown kind has no job to show
+            found = None
+        if found is not None and (found.running or self.job is None):
+            self.job = found
+            self._watch_job()
+
+    def _watch_job(self) -> None:
+        assert self.job is not None
+        self._log_seen = 0
+        self.query_one("#backup-phases").remove_children()
+        self.query_one("#backup-log", RichLog).clear()
+        self.query_one("#backup-summary").display = False
+        self.query_one("#backup-checks").display = True
+        if self._ticker is None:
+            self._ticker = self.set_interval(TICK_SECONDS, self._tick)
+        self.refresh_bindings()
+        self._tick()
+
+    def _tick(self) -> None:
+        job = self.job
+        if job is None:
+            return
+        from console.formatting import duration
+
+        now = time.monotonic()
+        phases = self.query_one("#backup-phases", VerticalScroll)
+        with self.app.batch_update():
+            for state in list(job.phases.values()):
+                rows = phases.query(f"#phase-{state.name}")
+                if rows:
+                    rows.first(PhaseRow).show(now)
+                else:  # a new row draws itself once mounted
+                    phases.mount(PhaseRow(state))
+                    phases.scroll_end(animate=False)
+            fresh = job.log[self._log_seen:]
+            if fresh:
+                log = self.query_one("#backup-log", RichLog)
+                for line in fresh:
+                    log.write(line)
+                self._log_seen += len(fresh)
+            current = job.current_phase
+            if job.running:
+                self._set_status(f"RUNNING {job.request.kind} {job.request.target or ''} - elapsed "
+                                 f"{duration(job.elapsed(now))}" + (f" - {current.name}" if current else "")
+                                 + " - c cancels", "-running")
+        if not job.running:
+            self._finished(job)
+
+    def _finished(self, job: BackupJob) -> None:
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+        self.query_one("#backup-summary", Static).update(summary_text(job))
+        self.query_one("#backup-summary").display = True
+        self.query_one("#backup-checks").display = False
+        status = job.result.status if job.result else "failed"
+        self._set_status(f"{status.upper()} after {self._duration(job)} - p re-checks, s runs again",
+                         "-done" if status == "ok" else "-failed")
+        self.refresh_bindings()
+
+    @staticmethod
+    def _duration(job: BackupJob) -> str:
+        from console.formatting import duration
+
+        return duration(job.elapsed())
+
+    def _set_status(self, text: str, state: str) -> None:
+        status = self.query_one("#backup-status", Static)
+        for name in ("-checking", "-ready", "-running", "-done", "-failed"):
+            status.remove_class(name)
+        status.add_class(state)
+        status.update(text)
+
+    def action_cancel_backup(self) -> None:
+        from screens.backup_cancel import CancelBackupModal
+
+        job = self.job
+        if job is None or not job.running:
+            return
+
+        def answer(confirmed: bool | None) -> None:
+            if confirmed and job.running:
+                job.cancel.cancel()
+                self._set_status("CANCELLING: stopping the tools and removing partial files ...", "-failed")
+
+        what = f"the {job.request.kind} backup" + (f" of {job.request.target}" if job.request.target else "")
+        self.app.push_screen(CancelBackupModal(what), answer)
+
+    def action_close(self) -> None:
+        if self.job is not None and self.job.running:
+            self.notify("the backup keeps running; the dashboard shows it, and this screen shows it again",
+                        title="backup")
+        self.dismiss(None)
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            self._set_status(f"ERROR: {event.worker.error}", "-failed")
+            self.notify(str(event.worker.error), title=event.worker.group, severity="error")
+

@@ -1,0 +1,125 @@
+"""BackupJob: one backup running in an app-level thread worker, observed by any backup screen.
+
+The worker only records what the engine reports (phases, byte counts, log lines, the result)
+into this plain object; the screen reads it on a 10 Hz timer and is the only one touching
+widgets. Because the job belongs to the app, not to a screen, leaving the backup screen does
+not stop the backup, and opening it again shows the same run.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from console.progress import CancelToken, ProgressEvent
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from console.backups import BackupRequest, BackupResult
+    from console.config import Settings
+
+_JOBS: weakref.WeakKeyDictionary[Any, dict[str, BackupJob]] = weakref.WeakKeyDictionary()
+
+
+@dataclass
+class PhaseState:
+    name: str
+    started: float
+    done: int = 0
+    total: int | None = None
+    unit: str = "bytes"
+    finished: bool = False
+    ended: float | None = None
+
+    def eta_seconds(self, now: float) -> float | None:
+        if self.finished or not self.total or self.done <= 0 or self.done >= self.total:
+            return None
+        rate = self.done / max(1e-6, now - self.started)
+        return (self.total - self.done) / rate
+
+
+@dataclass
+class BackupJob:
+    request: BackupRequest
+    key: str
+    cancel: CancelToken = field(default_factory=CancelToken)
+    phases: dict[str, PhaseState] = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
+    result: BackupResult | None = None
+    error: str | None = None
+    hint: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.ended is None
+
+    @property
+    def current_phase(self) -> PhaseState | None:
+        return next(reversed(self.phases.values()), None)
+
+    def elapsed(self, now: float | None = None) -> float:
+        return (self.ended or now or time.monotonic()) - self.started
+
+    def record(self, event: ProgressEvent) -> None:
+        """Called from the worker thread for every engine event: cheap, no widgets."""
+        now = time.monotonic()
+        phase = self.phases.get(event.phase)
+        if phase is None:
+            for earlier in self.phases.values():
+                if not earlier.finished:
+                    earlier.finished, earlier.ended = True, now
+            phase = self.phases[event.phase] = PhaseState(event.phase, now)
+        phase.unit = event.unit
+        if event.done or event.total:
+            phase.done, phase.total = event.done, event.total
+        if event.finished:
+            phase.finished, phase.ended = True, now
+        if event.message:
+            self.log.append(event.message)
+
+    def run(self, settings: Settings) -> None:
+        """The worker body: run the backup through the runner, keep the outcome."""
+        from console.backups.runner import execute
+        from console.errors import ConsoleError
+
+        try:
+            self.result = execute(settings, self.request, on_progress=self.record, cancel=self.cancel)
+        except ConsoleError as exc:
+            self.error, self.hint = exc.message, exc.hint
+        except Exception as exc:  # noqa: BLE001 - shown on the screen rather than lost in a thread
+            self.error = f"internal error: {type(exc).__name__}: {exc}"
+        finally:
+            now = time.monotonic()
+            for phase in self.phases.values():
+                if not phase.finished:
+                    phase.finished, phase.ended = True, now
+            self.ended = now
+
+
+def job_key(settings: Settings, request: BackupRequest) -> str:
+    from console.backups import backup_module
+
+    return str(backup_module(request.kind).lock_name(settings, request))
+
+
+def find_job(app: App[Any], key: str) -> BackupJob | None:
+    return _JOBS.get(app, {}).get(key)
+
+
+def start_job(app: App[Any], settings: Settings, request: BackupRequest) -> BackupJob:
+    """Start (or return the running) job for this target; the thread worker belongs to the app."""
+    key = job_key(settings, request)
+    jobs = _JOBS.setdefault(app, {})
+    existing = jobs.get(key)
+    if existing is not None and existing.running:
+        return existing
+    job = BackupJob(request, key)
+    jobs[key] = job
+    app.run_worker(lambda: job.run(settings), thread=True, exit_on_error=False, group="backup",
+                   name=f"backup {key}", description=f"backup {key}")
+    return job

@@ -1,0 +1,111 @@
+"""CertificatesScreen: every certificate under CERT_DIR, soonest expiry first, with its state in
+words (EXPIRED / CRITICAL / WARN / OK) and colour, plus files that are not certificates."""
+
+from __future__ import annotations
+
+from datetime import timezone
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import Worker, WorkerState
+
+if TYPE_CHECKING:
+    from textual.app import ComposeResult
+
+    from console.certificates import Inventory
+
+COLUMNS = (("state", 8), ("days", 5), ("expires", 10), ("name", 22), ("file", 19), ("key", 3))
+"""Fixed widths: every column fits in 80 columns and widths never jump while rows refill."""
+SUMMARY_CLASSES = ("-ok", "-warn", "-down", "-error", "-busy")
+
+
+class CertificatesLoaded(Message):
+    def __init__(self, inventory: Inventory) -> None:
+        super().__init__()
+        self.inventory = inventory
+
+
+class CertificatesScreen(Screen[None]):
+    HELP = """\
+## Certificates
+Every certificate under CERT_DIR (PEM bundles, DER, PKCS#12), soonest expiry first: its state,
+days left, expiry date, name, file and whether its private key is in the set. WARN is within
+`certs.warn_days`, CRITICAL within `certs.critical_days`. Files that are neither certificate nor
+key are listed last as PROBLEM. `r` reads the directory again; escape goes back.
+"""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="back"),
+        Binding("r", "reload", "Reload", id="reload-certificates", tooltip="Read CERT_DIR again"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inventory: Inventory | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="")
+        yield Static("reading certificates...", id="certs-summary", classes="-busy", markup=False)
+        yield DataTable(id="certs-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "Certificates"
+        table = self.query_one(DataTable)
+        for label, width in COLUMNS:
+            table.add_column(label, key=label, width=width)
+        table.focus()
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        self._set_summary("reading certificates...", "-busy")
+        self._load()
+
+    @work(thread=True, exclusive=True, group="certificates", exit_on_error=False)
+    def _load(self) -> None:
+        from console.certificates import build_inventory, cert_dir_of
+
+        app = self.app
+        settings = app.settings  # type: ignore[attr-defined]
+        now = app.clock().astimezone(timezone.utc)  # type: ignore[attr-defined]
+        self.post_message(CertificatesLoaded(build_inventory(cert_dir_of(settings), settings, now=now)))
+
+    @on(CertificatesLoaded)
+    def _loaded(self, message: CertificatesLoaded) -> None:
+        inventory = self.inventory = message.inventory
+        table = self.query_one(DataTable)
+        table.clear()
+        for cert in sorted(inventory.certificates, key=lambda c: c.days_left):
+            file = cert.file + (f"#{cert.index}" if cert.index else "")
+            table.add_row(cert.state.upper(), str(cert.days_left), cert.valid_to[:10], cert.common_name or cert.subject,
+                          file, "yes" if cert.key_matched else "-", key=f"{file}:{cert.fingerprint_sha256}")
+        for problem in inventory.problems:
+            table.add_row("PROBLEM", "", "", problem.message, problem.file, "", key=f"problem:{problem.file}:{problem.message}")
+        summary = inventory.summary()
+        if not inventory.certificates:
+            self._set_summary(f"no certificates under {inventory.cert_dir}", "-warn")
+            return
+        worst = inventory.worst_state
+        soonest_days, soonest_name = summary["soonest_days"], summary["soonest_name"]
+        if soonest_days < 0 or worst == "expired":
+            soonest = f"{soonest_name} expired {-soonest_days} days ago" if soonest_days < 0 else f"{soonest_name} expired"
+        else:
+            soonest = f"next expiry in {soonest_days} days ({soonest_name})"
+        text = (f"{worst.upper()}: {summary['count']} certificates, {summary['expired']} expired, "
+                f"{summary['expiring_critical']} critical, {summary['expiring_warn']} warn; {soonest}")
+        self._set_summary(text, {"ok": "-ok", "warn": "-warn"}.get(worst, "-down"))
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            self._set_summary(f"ERROR: cannot read certificates: {event.worker.error}", "-error")
+
+    def _set_summary(self, text: str, state_class: str) -> None:
+        summary = self.query_one("#certs-summary", Static)
+        summary.update(text)
+        summary.remove_class(*SUMMARY_CLASSES)
+        summary.add_class(state_class)

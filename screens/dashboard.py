@@ -1,0 +1,241 @@
+"""DashboardScreen: a live panel per service, the newest backups, and what is running.
+
+Probes run in a worker; each result is posted as it arrives, so a hanging service shows as
+"timeout" without holding up the others. The next round is armed only when the previous one
+has finished (rounds never overlap) and is skipped while paused or while another screen is on
+top.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, VerticalScroll
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Header
+from textual.worker import Worker, WorkerState
+
+from screens.messages import BackupsScanned, BackupSummary, ProbeFinished, ProbeRoundFinished
+from screens.widgets.backups_panel import BackupsPanel
+from screens.widgets.service_panel import BACKUP_KIND_OF_SERVICE, ServicePanel
+
+if TYPE_CHECKING:
+    from console.config import Settings
+    from console.services import ProbeResult
+    from screens.app import BackupConsoleApp
+
+WIDE_COLUMNS = 110
+MONITOR_INTERVAL_SECONDS = 60.0
+"""Monitor findings (freshness, tools, WAL) are re-evaluated at most this often: they run subprocesses."""
+
+
+class DashboardScreen(Screen[None]):
+    HELP = """\
+## Dashboard
+One panel per service: its state as a word (UP, DEGRADED, DOWN, TIMEOUT, OFF = not configured),
+the key figures and the age of its last backup. The Backups panel lists the newest backup of
+each kind, failed last runs and backups running now (including cron runs).
+
+Probes refresh every few seconds (`ui.refresh_seconds`); a round starts only when the last one
+ended. Select a panel with the arrow keys or tab and press enter for every metric.
+"""
+
+    BINDINGS = [
+        Binding("r", "refresh_now", "Refresh", id="refresh", tooltip="Probe every service now"),
+        Binding("p", "toggle_pause", "Pause", id="toggle-pause", tooltip="Pause or resume the periodic refresh"),
+        Binding("enter", "open_detail", "Details", id="open-detail", tooltip="Every metric of the selected service"),
+        Binding("right,l", "move(1)", "Next", id="focus-next", show=False),
+        Binding("left,h", "move(-1)", "Previous", id="focus-previous", show=False),
+        Binding("down,j", "move_row(1)", "Down", id="focus-down", show=False),
+        Binding("up,k", "move_row(-1)", "Up", id="focus-up", show=False),
+        Binding("t", "app.open('retention')", "Retention", id="open-retention", show=False,
+                tooltip="Retention state, planned deletions and lifecycle rules"),
+        Binding("v", "app.open('reports')", "Reports", id="open-reports",
+                tooltip="Verification reports; verify every backup set now"),
+        Binding("b", "app.open('backup')", "Backup", id="open-backup",
+                tooltip="Run a backup: pick it, check it, watch its progress"),
+        Binding("c", "app.open('checklist')", "Checklist", id="open-checklist", show=False,
+                tooltip="Pre-backup checklists; the gate leads into the backup"),
+        # --- add bindings that open other screens here, e.g. Binding("b", "app.open('backup')", ...) ---
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paused = False
+        self._probing = False
+        self._timer: Timer | None = None
+        self._results: dict[str, object] = {}
+        self._monitored_at = -MONITOR_INTERVAL_SECONDS
+
+    @property
+    def console_app(self) -> BackupConsoleApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        from console.services import SERVICES
+
+        yield Header(show_clock=False, icon="")
+        with VerticalScroll(id="dashboard-scroll"):
+            with Grid(id="dashboard-grid"):
+                for name in SERVICES:
+                    yield ServicePanel(name)
+            yield BackupsPanel()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._update_subtitle()
+        self._apply_width(self.size.width)
+        self.query(ServicePanel).first().focus()
+        # The first round imports psycopg, boto3 and friends in the worker: paint the screen first.
+        self.call_after_refresh(self.refresh_now)
+
+    def on_resize(self, event: object) -> None:
+        self._apply_width(self.size.width)
+
+    def _apply_width(self, width: int) -> None:
+        self.query_one("#dashboard-grid").set_class(width >= WIDE_COLUMNS, "-wide")
+
+    @property
+    def columns(self) -> int:
+        return 3 if self.query_one("#dashboard-grid").has_class("-wide") else 2
+
+    # --- refresh loop -------------------------------------------------------------------------
+
+    def refresh_now(self) -> None:
+        """Start a probe round unless one is running (rounds never overlap)."""
+        if self._probing:
+            return
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self._probing = True
+        self._run_probes()
+
+    def action_refresh_now(self) -> None:
+        self.refresh_now()
+
+    def _schedule_next(self) -> None:
+        if self.paused:
+            return
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(self.console_app.settings.ui.refresh_seconds, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self.app.screen is not self:
+            self._schedule_next()  # a modal or another screen is on top: skip this round
+            return
+        self.refresh_now()
+
+    @work(thread=True, exclusive=True, group="probes", exit_on_error=False)
+    def _run_probes(self) -> None:
+        app = self.console_app
+        results = app.prober(app.settings, None, lambda result: self.post_message(ProbeFinished(result)))
+        monitor_due = time.monotonic() - self._monitored_at >= MONITOR_INTERVAL_SECONDS
+        summary = scan_backups(app.settings, {result.name: result for result in results} if monitor_due else None,
+                               now=app.clock().timestamp())
+        if monitor_due:
+            self._monitored_at = time.monotonic()
+        self.post_message(BackupsScanned(summary))
+        self.post_message(ProbeRoundFinished())
+
+    @on(ProbeFinished)
+    def _show_probe(self, message: ProbeFinished) -> None:
+        result = message.result
+        self._results[result.name] = result
+        for panel in self.query(ServicePanel):
+            if panel.service == result.name:
+                panel.result = result
+
+    @on(BackupsScanned)
+    def _show_backups(self, message: BackupsScanned) -> None:
+        summary = message.summary
+        now = self.console_app.clock().timestamp()
+        self.query_one(BackupsPanel).show(summary, now)
+        with self.app.batch_update():
+            for panel in self.query(ServicePanel):
+                kind = BACKUP_KIND_OF_SERVICE.get(panel.service)
+                if kind is None:
+                    continue
+                ages = [item["timestamp"] for item in summary.latest if item["kind"] == kind]
+                panel.last_backup_age = (now - max(ages)) if ages else None
+                running = [lock for lock in summary.running if lock.name == kind or lock.name.startswith(kind + "-")]
+                panel.running = f"{running[0].description} (pid {running[0].pid})" if running else None
+
+    @on(ProbeRoundFinished)
+    def _round_finished(self) -> None:
+        self._probing = False
+        self._schedule_next()
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.group == "probes":
+            self.notify(f"refresh failed: {event.worker.error}", title="dashboard", severity="error")
+            self._probing = False
+            self._schedule_next()
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+        if self.paused and self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self._update_subtitle()
+        if not self.paused:
+            self.refresh_now()
+
+    def _update_subtitle(self) -> None:
+        parts = []
+        if self.console_app.settings.read_only:
+            parts.append("READ-ONLY")
+        if self.paused:
+            parts.append("PAUSED (p resumes)")
+        else:
+            parts.append(f"refresh every {self.console_app.settings.ui.refresh_seconds:g}s")
+        self.sub_title = " | ".join(parts)
+
+    def action_open_detail(self) -> None:
+        focused = self.focused
+        if isinstance(focused, ServicePanel):
+            self.console_app.open_screen("service-detail", service=focused.service, result=focused.result)
+
+    def action_move(self, step: int) -> None:
+        panels = list(self.query(".service-panel"))
+        if not panels:
+            return
+        index = panels.index(self.focused) if self.focused in panels else 0
+        panels[(index + step) % len(panels)].focus()
+
+    def action_move_row(self, step: int) -> None:
+        self.action_move(step * self.columns)
+
+
+def scan_backups(settings: Settings, probes: dict[str, ProbeResult] | None = None,
+                 now: float | None = None) -> BackupSummary:
+    """Newest set per target, last runs, locks held now, last verifications; with ``probes``, monitor findings.
+
+    Runs in the worker thread.
+    """
+    from console.catalog import scan
+    from console.lock import held_locks
+    from console.runlog import last_runs_by_kind
+    from console.verify import last_results
+
+    backup_dir = settings.backup_dir
+    latest = [{"kind": s.kind, "name": s.name or s.kind, "set_id": s.set_id, "timestamp": s.timestamp.timestamp(),
+               "age_seconds": max(0.0, time.time() - s.timestamp.timestamp())}
+              for s in scan(backup_dir).latest_per_target()]
+    findings = None
+    if probes is not None:
+        from console.monitor import collect
+
+        findings = [f for f in collect(settings, now=now, probes=probes, certificates=False).findings
+                    if f.severity != "ok"]
+    return BackupSummary(latest, last_runs_by_kind(backup_dir), held_locks(backup_dir), last_results(settings), findings)

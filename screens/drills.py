@@ -1,0 +1,92 @@
+"""DrillsScreen: past drills (date, name, duration, result); enter opens one's transcript."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from console.drill import DrillSummary, duration_text
+
+if TYPE_CHECKING:
+    from textual.app import ComposeResult
+
+
+class DrillsListed(Message):
+    def __init__(self, drills: list[DrillSummary]) -> None:
+        super().__init__()
+        self.drills = drills
+
+
+class DrillsScreen(Screen[None]):
+    HELP = """\
+## Past drills
+Every drill under BACKUP_DIR/drills, newest first: when it started, its name, how long it took
+and its result (OK, FAILED when a step failed, INCOMPLETE when it was not ended). Enter opens
+the transcript; `r` reads the directory again.
+"""
+
+    BINDINGS = [
+        Binding("enter", "open_drill", "Open", id="open-drill", tooltip="Show the drill's transcript"),
+        Binding("r", "reload", "Reload", id="reload-drills", tooltip="Read the drills directory again"),
+        Binding("escape", "back", "Back", id="back", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.drills: list[DrillSummary] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="")
+        yield DataTable(id="drills-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="drills-empty", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "Past drills"
+        table = self.query_one(DataTable)
+        table.add_columns("date", "name", "duration", "result")
+        table.focus()
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        self._list_drills()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="drills")
+    def _list_drills(self) -> None:
+        from console.drill import list_drills
+
+        self.post_message(DrillsListed(list_drills(self.app.settings.backup_dir)))  # type: ignore[attr-defined]
+
+    @on(DrillsListed)
+    def _show(self, message: DrillsListed) -> None:
+        self.drills = message.drills
+        table = self.query_one(DataTable)
+        table.clear()
+        for summary in self.drills:
+            table.add_row(dt.datetime.fromtimestamp(summary.started).strftime("%Y-%m-%d %H:%M"), summary.name,
+                          duration_text(summary.duration_seconds), summary.result.upper(), key=summary.id)
+        empty = self.query_one("#drills-empty", Static)
+        empty.update("" if self.drills else "no drills yet: start one with `backup-console drill` or the palette")
+        empty.display = not self.drills
+
+    def action_open_drill(self) -> None:
+        table = self.query_one(DataTable)
+        if not self.drills or table.cursor_row is None:
+            return
+        from screens.drill_transcript import DrillTranscriptScreen
+
+        self.app.push_screen(DrillTranscriptScreen(self.drills[table.cursor_row].id))
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self) -> None:
+        self.action_open_drill()
+
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 1:
+            self.app.pop_screen()

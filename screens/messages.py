@@ -1,0 +1,42 @@
+"""Messages shared between screens and workers, named as past-tense events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from textual.message import Message
+
+if TYPE_CHECKING:
+    from console.services import ProbeResult
+
+
+class ProbeFinished(Message):
+    """One service's probe result arrived (posted from a worker thread)."""
+
+    def __init__(self, result: ProbeResult) -> None:
+        super().__init__()
+        self.result = result
+
+
+class ProbeRoundFinished(Message):
+    """Every probe of a refresh round has reported; the next round may be scheduled."""
+
+
+@dataclass(frozen=True)
+class BackupSummary:
+    """What the dashboard shows about backups: newest set per target, last runs, running now."""
+
+    latest: list[dict[str, Any]]
+    last_runs: dict[str, Any]
+    running: list[Any]
+    verifications: dict[str, Any] = field(default_factory=dict)
+    """kind -> console.verify.LastVerification"""
+    findings: list[Any] | None = None
+    """console.monitor.Finding list, worst first; None when not evaluated this round."""
+
+
+class BackupsScanned(Message):
+    def __init__(self, summary: BackupSummary) -> None:
+        super().__init__()
+        self.summary = summary

@@ -1,0 +1,195 @@
+"""RetentionScreen: per kind how many sets, oldest/newest, size locally and in S3, next expiry,
+the lifecycle rule in force and the planned actions; `a` applies after the operator types the
+number of sets to delete."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import Worker, WorkerState
+
+from console.formatting import size
+
+if TYPE_CHECKING:
+    from textual.app import ComposeResult
+
+    from console.prune import ApplyResult
+    from console.retention_state import RetentionOverview
+
+
+class RetentionLoaded(Message):
+    def __init__(self, overview: RetentionOverview) -> None:
+        super().__init__()
+        self.overview = overview
+
+
+class RetentionApplied(Message):
+    def __init__(self, result: ApplyResult) -> None:
+        super().__init__()
+        self.result = result
+
+
+def _day(stamp: str | None) -> str:
+    return f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}" if stamp else "-"
+
+
+class RetentionScreen(Screen[None]):
+    HELP = """\
+## Retention
+The upper table: per kind, the sets on disk, what the plan would do ("+N arch": N offsite sets
+due to move to the archive class), their size locally and in S3, the oldest and newest, when
+the next kept set passes its local age, and the bucket lifecycle rule in force. The lower table: every planned action (REMOVE, or a transition to the
+archive class done by the bucket lifecycle) with its rule and reason.
+
+`r` plans again. `a` applies the plan: type the number of sets it removes to confirm (refused
+in read-only mode). The newest verified set and `min_keep` sets per kind are never removed.
+"""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="back"),
+        Binding("r", "reload", "Replan", id="replan", tooltip="Plan retention again"),
+        Binding("a", "apply", "Apply", id="apply-retention", tooltip="Delete what the plan removes (typed confirmation)"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.overview: RetentionOverview | None = None
+        self._busy = False
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="")
+        yield Static("planning...", id="retention-summary", markup=False)
+        yield DataTable(id="retention-kinds", cursor_type="row", zebra_stripes=True)
+        yield DataTable(id="retention-actions", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "Retention" + (" | READ-ONLY" if self.app.settings.read_only else "")  # type: ignore[attr-defined]
+        kinds = self.query_one("#retention-kinds", DataTable)
+        # fixed widths: the columns an operator needs first fit in 80 columns, and the table never
+        # shows cells cut to their header's width while it refills
+        for label, width in (("kind", 8), ("sets", 4), ("plan", 12), ("local", 9), ("S3", 9), ("oldest", 10),
+                             ("newest", 10), ("next expiry", 16), ("lifecycle", 60)):
+            kinds.add_column(label, key=label, width=width)
+        actions = self.query_one("#retention-actions", DataTable)
+        for label, width in (("action", 9), ("set", 34), ("age", 8), ("size", 10), ("why", 60)):
+            actions.add_column(label, key=label, width=width)
+        kinds.focus()
+        self.action_reload()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "apply" and (self._busy or self.overview is None):
+            return None  # shown greyed out while planning or applying
+        return True
+
+    def action_reload(self) -> None:
+        self._busy = True
+        self._set_summary("planning...", "-busy")
+        self._load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="retention")
+    def _load(self) -> None:
+        from console.retention_state import overview
+
+        app = self.app
+        self.post_message(RetentionLoaded(overview(app.settings, now=app.clock())))  # type: ignore[attr-defined]
+
+    @on(RetentionLoaded)
+    def _show(self, message: RetentionLoaded) -> None:
+        self.overview = overview = message.overview
+        self._busy = False
+        plans = overview.plans
+        count = overview.sets_to_remove
+        freed = sum(item.size_bytes for item in plans.removals)
+        if count:
+            text = f"PLAN: remove {count} set(s), {size(freed)} freed; `a` applies"
+        else:
+            text = "CLEAN: nothing to remove"
+        text += f" | offsite: {plans.offsite_status} | lifecycle: {overview.lifecycle_status}"
+        self._set_summary(text, "-pending" if count else "-clean")
+        kinds = self.query_one("#retention-kinds", DataTable)
+        actions = self.query_one("#retention-actions", DataTable)
+        with self.app.batch_update():
+            kinds.clear()
+            for state in overview.kinds:
+                plan = f"remove {state.to_remove}" if state.to_remove else "keep all"
+                if state.to_transition:
+                    plan += f" +{state.to_transition} arch"
+                kinds.add_row(state.kind, str(state.local_count), plan, size(state.local_bytes),
+                              "-" if state.s3_bytes is None else size(state.s3_bytes), _day(state.oldest),
+                              _day(state.newest), state.next_expiry or "-", state.lifecycle, key=state.kind)
+            actions.clear()
+            rows = [("REMOVE", d, f"{d.rule}: {d.reasons[0]}") for d in plans.local.remove]
+            if plans.offsite is not None:
+                rows += [("REMOVE S3", d, f"{d.rule}: {d.reasons[0]}") for d in plans.offsite.remove]
+                rows += [("ARCHIVE", d, d.reasons[0]) for d in plans.offsite.transition]
+            for index, (action, decision, why) in enumerate(rows):
+                actions.add_row(action, decision.set_id, f"{decision.age_days:.1f} d", size(decision.size_bytes), why,
+                                key=f"{index}:{decision.set_id}")
+        self.refresh_bindings()
+
+    def action_apply(self) -> None:
+        from screens.text_prompt import TextPromptModal
+
+        if self.app.settings.read_only:  # type: ignore[attr-defined]
+            self.notify("refused: retention apply is not allowed in read-only mode", title="retention", severity="error")
+            return
+        if self.overview is None or self._busy:
+            return
+        count = self.overview.sets_to_remove
+        if not count:
+            self.notify("nothing to remove", title="retention")
+            return
+        freed = size(sum(item.size_bytes for item in self.overview.plans.removals))
+
+        def answered(text: str | None) -> None:
+            if text is None:
+                return
+            if text.strip() != str(count):
+                self.notify(f"not applied: you typed '{text}', the plan removes {count}", title="retention",
+                            severity="warning")
+                return
+            self._busy = True
+            self._set_summary(f"deleting {count} set(s)...", "-busy")
+            self.refresh_bindings()
+            self._apply(count)
+
+        self.app.push_screen(TextPromptModal(
+            "Apply retention", f"Type {count} to delete {count} backup set(s) ({freed}):",
+            [f"{d.set_id}  ({d.rule})" for d in self.overview.plans.removals[:8]]), answered)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="retention")
+    def _apply(self, expected: int) -> None:
+        from console.prune import apply_retention
+
+        app = self.app
+        _plans, result = apply_retention(app.settings, now=app.clock(), expected_sets=expected)  # type: ignore[attr-defined]
+        self.post_message(RetentionApplied(result))
+
+    @on(RetentionApplied)
+    def _applied(self, message: RetentionApplied) -> None:
+        result = message.result
+        severity = "warning" if result.errors else "information"
+        text = f"removed {len(result.deleted)} set(s), {size(result.freed_bytes)} freed"
+        if result.errors:
+            text += f"; {len(result.errors)} failed: {result.errors[0]}"
+        self.notify(text, title="retention", severity=severity)
+        self.action_reload()
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.group == "retention":
+            self._busy = False
+            error = event.worker.error
+            self._set_summary(f"ERROR: {getattr(error, 'message', None) or error}", "-error")
+            self.refresh_bindings()
+
+    def _set_summary(self, text: str, state: str) -> None:
+        summary = self.query_one("#retention-summary", Static)
+        summary.update(text)
+        summary.set_classes(state)

@@ -1,0 +1,81 @@
+"""ServiceDetailScreen: every metric of one service, re-probed on demand."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from console.formatting import metric_label, metric_value
+from screens.messages import ProbeFinished
+from screens.widgets.service_panel import STATE_WORDS, TITLES
+
+if TYPE_CHECKING:
+    from console.services import ProbeResult
+
+
+class ServiceDetailScreen(Screen[None]):
+    HELP = """\
+## Service details
+Every metric the probe collected, formatted. `r` probes this service again; escape goes back.
+"""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="back"),
+        Binding("r", "reprobe", "Refresh", id="refresh"),
+    ]
+
+    def __init__(self, service: str, result: ProbeResult | None = None) -> None:
+        super().__init__()
+        self.service = service
+        self.result = result
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="")
+        yield Static(id="detail-summary")
+        yield DataTable(id="detail-metrics", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = TITLES.get(self.service, self.service)
+        table = self.query_one(DataTable)
+        table.add_column("metric", key="metric")
+        table.add_column("value", key="value")
+        self._show()
+        table.focus()
+        if self.result is None:
+            self.action_reprobe()
+
+    def _show(self) -> None:
+        summary = self.query_one("#detail-summary", Static)
+        table = self.query_one(DataTable)
+        table.clear()
+        result = self.result
+        if result is None:
+            summary.update("probing...")
+            return
+        checked = dt.datetime.fromtimestamp(result.checked_at).strftime("%H:%M:%S")
+        latency = "-" if result.latency_ms is None else f"{result.latency_ms:.0f} ms"
+        summary.update(f"{STATE_WORDS[result.state.value]}: {result.detail}\nchecked {checked}, latency {latency}")
+        for key, value in result.metrics.items():
+            table.add_row(metric_label(key), metric_value(key, value), key=key)
+
+    def action_reprobe(self) -> None:
+        self.query_one("#detail-summary", Static).update("probing...")
+        self._probe()
+
+    @work(thread=True, exclusive=True, group="detail-probe", exit_on_error=False)
+    def _probe(self) -> None:
+        app = self.app
+        results = app.prober(app.settings, [self.service], None)  # type: ignore[attr-defined]
+        self.post_message(ProbeFinished(results[0]))
+
+    @on(ProbeFinished)
+    def _probed(self, message: ProbeFinished) -> None:
+        self.result = message.result
+        self._show()

@@ -1,0 +1,83 @@
+"""ServicePanel: one service's state as a word and a colour, key metrics and its last backup."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from console.formatting import ago, metric_value
+
+if TYPE_CHECKING:
+    from console.services import ProbeResult
+
+TITLES = {"postgres": "PostgreSQL", "redis": "Redis", "rabbitmq": "RabbitMQ", "s3": "S3", "storage": "Storage",
+          "certs": "Certificates"}
+
+KEY_METRICS: dict[str, list[tuple[str, str]]] = {
+    "postgres": [("database_size_bytes", "size"), ("archive_mode", "archiving"), ("longest_transaction_seconds", "xact"),
+                 ("archive_failed_count", "archive failures")],  # connections are in the detail line
+    "redis": [("used_memory_bytes", "memory"), ("keys", "keys"), ("rdb_last_bgsave_status", "bgsave"),
+              ("aof_enabled", "aof"), ("rdb_changes_since_last_save", "unsaved changes")],
+    "rabbitmq": [("nodes_running", "nodes"), ("queues", "queues"), ("messages_ready", "ready"),
+                 ("messages_unacknowledged", "unacked")],
+    "s3": [("bucket", "bucket"), ("region", "region"), ("storage_class", "class")],
+    "storage": [("free_bytes", "free"), ("backups_bytes", "backups"), ("free_pct", "free %")],
+    "certs": [("count", "certs"), ("soonest_days", "next expiry (days)"), ("expired", "expired")],
+}
+
+BACKUP_KIND_OF_SERVICE = {"postgres": "postgres", "redis": "redis", "rabbitmq": "rabbitmq", "certs": "certs"}
+
+STATE_WORDS = {"up": "UP", "degraded": "DEGRADED", "down": "DOWN", "timeout": "TIMEOUT", "unconfigured": "OFF"}
+
+
+class ServicePanel(Static, can_focus=True):
+    """Shows a ProbeResult; CSS classes -up/-degraded/-down/-timeout/-unconfigured/-pending colour it."""
+
+    result: reactive[ProbeResult | None] = reactive(None, layout=True)
+    last_backup_age: reactive[float | None] = reactive(None)
+    running: reactive[str | None] = reactive(None)
+
+    def __init__(self, name: str, **kwargs: Any) -> None:
+        super().__init__(id=f"panel-{name}", classes="service-panel -pending", **kwargs)
+        self.service = name
+        self.border_title = TITLES.get(name, name)
+        self.border_subtitle = "..."
+        self.has_backups = name in BACKUP_KIND_OF_SERVICE
+
+    def watch_result(self, result: ProbeResult | None) -> None:
+        for state in ("up", "degraded", "down", "timeout", "unconfigured", "pending"):
+            self.remove_class(f"-{state}")
+        self.add_class(f"-{result.state.value}" if result else "-pending")
+        self.border_subtitle = STATE_WORDS[result.state.value] if result else "..."
+        self._redraw()
+
+    def watch_last_backup_age(self) -> None:
+        self._redraw()
+
+    def watch_running(self, running: str | None) -> None:
+        self.set_class(running is not None, "-busy")
+        self._redraw()
+
+    def _redraw(self) -> None:
+        self.update(self.body())
+
+    def body(self) -> Text:
+        result = self.result
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if result is None:
+            text.append("checking...")
+            return text
+        text.append(result.detail)  # the state word is in the border subtitle
+        metrics = [(label, result.metrics[key], key) for key, label in KEY_METRICS.get(self.service, [])
+                   if key in result.metrics and result.metrics[key] is not None]
+        if metrics:
+            text.append("\n")
+            text.append("  ".join(f"{label} {metric_value(key, value)}" for label, value, key in metrics[:3]))
+        if self.running:
+            text.append("\nbackup running: " + self.running, style="bold")
+        elif self.has_backups:
+            text.append("\nlast backup: " + (ago(self.last_backup_age) if self.last_backup_age is not None else "never"))
+        return text

@@ -1,0 +1,180 @@
+"""Shared fixtures: real services on loopback, and a test environment free of the developer's own."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from tests.servers import RABBIT_API, RABBIT_AUTH, HangingServer, PgCluster, RedisServer, free_port, rabbit_api_available
+
+MANUAL_ENV = ("POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_DB", "POSTGRES_PASSWORD", "REDIS_HOST",
+              "REDIS_PORT", "REDIS_PASSWORD", "RABBITMQ_HOST", "RABBITMQ_USER", "RABBITMQ_PASSWORD", "BACKUP_DIR",
+              "BACKUP_S3_BUCKET", "BACKUP_ENCRYPTION_KEY", "BACKUP_RETENTION_DAYS", "LOCAL_RETENTION_DAYS",
+              "S3_RETENTION_DAYS", "CERT_DIR", "BACKUP_CONSOLE_CONFIG", "PGPASSWORD", "PGPASSFILE", "REDISCLI_AUTH",
+              "AWS_PROFILE", "AWS_ENDPOINT_URL", "NO_COLOR")
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Keep the developer's config, HOME and manual variables out of every test."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    for name in MANUAL_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def backup_dir(tmp_path: Path) -> Path:
+    return tmp_path / "backups"
+
+
+@pytest.fixture
+def make_settings(backup_dir: Path) -> Callable[..., Any]:
+    """Build Settings for a test: ``make_settings(pg.overrides(), **{"redis.port": 1})``."""
+    from console.config import load_settings
+
+    def build(*override_maps: dict[str, object], **overrides: object) -> Any:
+        values: dict[str, object] = {"backup_dir": str(backup_dir), "timeout_seconds": 2.0}
+        for mapping in override_maps:
+            values.update(mapping)
+        values.update({key.replace("__", "."): value for key, value in overrides.items()})
+        return load_settings(None, env={}, overrides=values)
+
+    return build
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """One private cluster for the session; tests use their own databases in it."""
+    cluster = PgCluster().init().start()
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture
+def pg_database(pg_cluster: PgCluster) -> Iterator[str]:
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    pg_cluster.create_database(name)
+    yield name
+    with pg_cluster.connect() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def own_pg_cluster() -> Iterator[PgCluster]:
+    """A cluster the test may stop, restart or reconfigure."""
+    cluster = PgCluster().init().start()
+    yield cluster
+    cluster.destroy()
+
+
+# --- Redis ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture
+def make_redis_server() -> Iterator[Callable[..., RedisServer]]:
+    started: list[RedisServer] = []
+
+    def start(**kwargs: Any) -> RedisServer:
+        server = RedisServer(**kwargs).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.destroy()
+
+
+# --- RabbitMQ ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_api() -> str:
+    if not rabbit_api_available():
+        message = f"RabbitMQ management API not reachable at {RABBIT_API} (make test starts it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return RABBIT_API
+
+
+@pytest.fixture
+def rabbitmq_vhost(rabbitmq_api: str) -> Iterator[str]:
+    """A throw-away vhost on the machine's broker, with full permissions for guest."""
+    import requests
+    from urllib.parse import quote
+
+    name = f"bc-test-{uuid.uuid4().hex[:8]}"
+    quoted = quote(name, safe="")
+    requests.put(f"{rabbitmq_api}/api/vhosts/{quoted}", auth=RABBIT_AUTH, timeout=10).raise_for_status()
+    requests.put(f"{rabbitmq_api}/api/permissions/{quoted}/guest", auth=RABBIT_AUTH, timeout=10,
+                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+    yield name
+    requests.delete(f"{rabbitmq_api}/api/vhosts/{quoted}", auth=RABBIT_AUTH, timeout=10)
+
+
+# --- S3 (moto's real HTTP server on loopback) -------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> dict[str, object]:
+    """A fresh bucket; returns the settings overrides pointing at it."""
+    import boto3
+
+    name = f"bc-test-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=name)
+    return {"s3.bucket": name, "s3.endpoint_url": s3_endpoint, "s3.region": "us-east-1"}
+
+
+# --- faults -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hanging_server() -> Iterator[HangingServer]:
+    server = HangingServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Run the test with TZ=UTC, so stamps parsed as local time give the same dates everywhere."""
+    import time
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()

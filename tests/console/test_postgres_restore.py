@@ -1,0 +1,114 @@
+"""Restores of real PostgreSQL backups: ours (.dump.zst, .dump) and the manual's legacy sets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+
+import pytest
+
+from console.backups import BackupRequest
+from console.backups.postgres_restore import RestoreOptions, restore_postgres
+from console.backups.runner import execute
+from console.catalog import scan
+from console.errors import ConfirmationRequired, ReadOnlyRefused, UsageError, VerifyFailed
+from tests.postgres_fixtures import (drop_database, pg_seed_template, schema_text, seeded_db,  # noqa: F401
+                                     table_counts)
+
+
+@pytest.fixture
+def target_db(pg_cluster):
+    name = f"r_{uuid.uuid4().hex[:10]}"
+    yield name
+    drop_database(pg_cluster, name)
+
+
+def _backup(settings, database):
+    result = execute(settings, BackupRequest("postgres", database))
+    assert result.ok, result.message
+    return scan(settings.backup_dir, ["postgres"]).find(result.set_id)
+
+
+def _large_objects(cluster, database):
+    with cluster.connect(database) as conn:
+        return conn.execute("SELECT count(*) FROM pg_largeobject_metadata").fetchone()[0]
+
+
+def test_backup_then_restore_into_new_db_counts_and_schema_equal(pg_cluster, seeded_db, target_db, make_settings):
+    settings = make_settings(pg_cluster.overrides(seeded_db))
+    backup_set = _backup(settings, seeded_db)
+    report = restore_postgres(settings, backup_set, RestoreOptions(target_db, create=True))
+    assert report.ok, report.as_json()
+    assert report.checksum == "ok"
+    assert report.schema_ok is True
+    assert {t.table: t.actual for t in report.tables} == table_counts(pg_cluster, seeded_db)
+    assert table_counts(pg_cluster, target_db) == table_counts(pg_cluster, seeded_db)
+    assert schema_text(pg_cluster, target_db) == schema_text(pg_cluster, seeded_db)
+    assert _large_objects(pg_cluster, target_db) == 1
+    with pg_cluster.connect(target_db) as conn:
+        assert conn.execute("SELECT last_value FROM invoice_no").fetchone()[0] == 424242
+
+
+def test_parallel_restore_of_a_zstd_dump(pg_cluster, seeded_db, target_db, make_settings, backup_dir):
+    settings = make_settings(pg_cluster.overrides(seeded_db))
+    backup_set = _backup(settings, seeded_db)
+    report = restore_postgres(settings, backup_set, RestoreOptions(target_db, create=True, jobs=2))
+    assert report.ok, report.as_json()
+    assert not list((backup_dir / ".tmp").glob("*"))  # the decompressed copy is gone
+
+
+def test_non_empty_target_needs_clean_and_yes(pg_cluster, seeded_db, make_settings):
+    settings = make_settings(pg_cluster.overrides(seeded_db))
+    backup_set = _backup(settings, seeded_db)
+    with pytest.raises(ConfirmationRequired, match="is not empty"):
+        restore_postgres(settings, backup_set, RestoreOptions(seeded_db))
+    with pytest.raises(ConfirmationRequired, match="--yes"):
+        restore_postgres(settings, backup_set, RestoreOptions(seeded_db, clean=True))
+    with pg_cluster.connect(seeded_db) as conn:
+        conn.execute("DELETE FROM sales.orders WHERE id > 100")
+    report = restore_postgres(settings, backup_set, RestoreOptions(seeded_db, clean=True, yes=True))
+    assert report.ok, report.as_json()
+    assert table_counts(pg_cluster, seeded_db)["sales.orders"] == 20000
+
+
+def test_missing_target_without_create_and_read_only_are_refused(pg_cluster, seeded_db, make_settings):
+    settings = make_settings(pg_cluster.overrides(seeded_db))
+    backup_set = _backup(settings, seeded_db)
+    with pytest.raises(UsageError, match="does not exist"):
+        restore_postgres(settings, backup_set, RestoreOptions("no_such_db_here"))
+    read_only = make_settings(pg_cluster.overrides(seeded_db), read_only=True)
+    with pytest.raises(ReadOnlyRefused):
+        restore_postgres(read_only, backup_set, RestoreOptions("no_such_db_here", create=True))
+
+
+def test_damaged_dump_is_refused_before_anything_is_touched(pg_cluster, seeded_db, target_db, make_settings):
+    settings = make_settings(pg_cluster.overrides(seeded_db))
+    backup_set = _backup(settings, seeded_db)
+    dump = backup_set.file("dump").path
+    data = bytearray(dump.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    dump.write_bytes(bytes(data))
+    with pytest.raises(VerifyFailed, match="sha256 mismatch"):
+        restore_postgres(settings, backup_set, RestoreOptions(target_db, create=True))
+    with pg_cluster.connect() as conn:
+        assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target_db,)).fetchone() is None
+
+
+def test_legacy_set_made_by_the_manual_restores(pg_cluster, seeded_db, target_db, make_settings, backup_dir):
+    """The manual's Step 3 dump (-Fc -Z9) next to its invalid Step 5 JSON (defect 4)."""
+    settings = make_settings(pg_cluster.overrides(seeded_db))
+    directory = backup_dir / "postgres"
+    directory.mkdir(parents=True)
+    dump = directory / f"backup_{seeded_db}_20250101_020000.dump"
+    subprocess.run(["pg_dump", "-h", pg_cluster.host, "-p", str(pg_cluster.port), "-U", pg_cluster.user,
+                    "--format=custom", "--compress=9", "--blobs", f"--file={dump}", seeded_db], check=True)
+    (directory / f"backup_{seeded_db}_20250101_020003.json").write_text(
+        '{"backup_type": "full_daily", "backup_time_seconds": , "compression_ratio": .50, "s3_bucket": "null"}')
+    backup_set = scan(backup_dir, ["postgres"]).latest("postgres", seeded_db)
+    report = restore_postgres(settings, backup_set, RestoreOptions(target_db, create=True))
+    assert report.checksum == "not recorded (legacy set)"
+    assert any("no sha256 recorded" in note for note in report.notes)
+    assert report.ok
+    assert table_counts(pg_cluster, target_db) == table_counts(pg_cluster, seeded_db)
+    assert json.dumps(report.as_json())  # serialisable for --json

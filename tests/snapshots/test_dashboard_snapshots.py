@@ -1,0 +1,41 @@
+"""Dashboard layout at 80x24 and 120x40, with time, probe results and backups frozen."""
+
+from __future__ import annotations
+
+import os
+
+from screens.app import BackupConsoleApp
+from tests.screens.conftest import FROZEN_NOW, fixed_prober
+
+
+def make_backups(backup_dir):
+    files = {
+        "postgres/backup_app_20261125_020000.dump": "2026-11-25 02:00:00",
+        "postgres/backup_app_20261125_020000.json": "2026-11-25 02:00:05",
+        "redis/snapshot_20261124_020000.rdb.gz": "2026-11-24 02:00:00",
+        "rabbitmq/definitions_20261125_020100.json.gz": "2026-11-25 02:01:00",
+    }
+    for relative in files:
+        path = backup_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+
+
+async def _settle(pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    pilot.app.screen._timer and pilot.app.screen._timer.stop()
+
+
+def _app(make_settings, backup_dir):
+    make_backups(backup_dir)
+    os.environ["TEXTUAL_CURSOR_BLINK"] = "0"
+    return BackupConsoleApp(make_settings(), clock=lambda: FROZEN_NOW, prober=fixed_prober())
+
+
+def test_dashboard_80x24(snap_compare, make_settings, backup_dir):
+    assert snap_compare(_app(make_settings, backup_dir), terminal_size=(80, 24), run_before=_settle)
+
+
+def test_dashboard_120x40(snap_compare, make_settings, backup_dir):
+    assert snap_compare(_app(make_settings, backup_dir), terminal_size=(120, 40), run_before=_settle)

@@ -1,0 +1,44 @@
+"""Report browser layout at 80x24 and 120x40: the list and one report, from fixed report files."""
+
+from __future__ import annotations
+
+import os
+
+from console import reports
+from screens.app import BackupConsoleApp
+from tests.console.test_reports import sample_report
+from tests.screens.conftest import FROZEN_NOW, fixed_prober
+
+
+def _app(make_settings):
+    settings = make_settings()
+    reports.write_report(settings, sample_report("backup_verification_20261124_020000", "2026-11-24T02:00:00+00:00",
+                                                 fail=False))
+    reports.write_report(settings, sample_report())
+    os.environ["TEXTUAL_CURSOR_BLINK"] = "0"
+    return BackupConsoleApp(settings, clock=lambda: FROZEN_NOW, prober=fixed_prober(), start_screen="reports")
+
+
+async def _settle(pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
+async def _open_report(pilot) -> None:
+    await _settle(pilot)
+    await pilot.press("enter")
+    await _settle(pilot)
+
+
+def test_reports_list_80x24(snap_compare, make_settings):
+    assert snap_compare(_app(make_settings), terminal_size=(80, 24), run_before=_settle)
+
+
+def test_report_view_80x24(snap_compare, make_settings):
+    assert snap_compare(_app(make_settings), terminal_size=(80, 24), run_before=_open_report)
+
+
+def test_report_view_120x40(snap_compare, make_settings):
+    assert snap_compare(_app(make_settings), terminal_size=(120, 40), run_before=_open_report)
