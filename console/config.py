@@ -60,6 +60,10 @@ class PostgresSettings:
     long_transaction_seconds: int = setting(
         300, "Pre-flight fails when a transaction is open longer than this.", check="positive"
     )
+    lock_wait_timeout_seconds: int = setting(
+        300, "How long pg_dump waits for a table lock (held by a migration, say) before the backup fails instead "
+        "of hanging; 0 waits forever, as the manual's pg_dump did.", check="non_negative"
+    )
     wal_archive_dir: str = setting("", "Where archive_command copies WAL files (for `wal status`); empty if unknown.")
     dump_compression: str = setting(
         "zstd", "Custom dump compression: zstd (backup_<db>_<ts>.dump.zst, fast, restore pipes it through zstd) or "
@@ -472,6 +476,8 @@ def _check(spec: FieldSpec, value: Any, where: str) -> Any:
         raise ConfigError(f"{where}: bad port {value} for '{spec.key}' (must be 1-65535)")
     if spec.check == "positive" and value <= 0:
         raise ConfigError(f"{where}: '{spec.key}' must be greater than 0, got {value}")
+    if spec.check == "non_negative" and value < 0:
+        raise ConfigError(f"{where}: '{spec.key}' must be 0 or more, got {value}")
     if spec.check == "percent" and not 1 <= value <= 100:
         raise ConfigError(f"{where}: '{spec.key}' must be a percentage from 1 to 100, got {value}")
     if spec.choices and value not in spec.choices:

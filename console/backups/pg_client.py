@@ -123,8 +123,17 @@ def scrub(text: str, pg: PostgresSettings) -> str:
     return text.replace(pg.password, "********") if pg.password else text
 
 
+_LOCK_QUERY = re.compile(r"Query was: LOCK TABLE (\S+) IN ACCESS SHARE MODE")
+
+
 def error_line(stderr_lines: list[str], program: str) -> str:
     """The most telling line of a client's stderr: its first error, else its last line."""
+    for line in stderr_lines:
+        # pg_dump's --lock-wait-timeout surfaces as a bare "statement timeout"; the detail line names the table
+        locked = _LOCK_QUERY.search(line)
+        if locked:
+            return (f"could not lock table {locked.group(1)} in time: another session holds a conflicting lock "
+                    "(see pg_locks; postgres.lock_wait_timeout_seconds sets the wait)")
     for line in stderr_lines:
         lowered = line.lower()
         if "error:" in lowered or "fatal:" in lowered:

@@ -186,6 +186,8 @@ def _dump(files: ArtifactSet, pg: PostgresSettings, pg_dump: Tool, pg_restore: T
     level = 0 if zstd_custom else pg.pg_dump_level
     dump_argv = [pg_dump.path, "--format=custom", f"--compress={level}", "--blobs", "--verbose", "--no-password",
                  f"--snapshot={facts.snapshot}", f"--dbname={target}"]
+    if pg.lock_wait_timeout_seconds:
+        dump_argv.insert(-2, f"--lock-wait-timeout={pg.lock_wait_timeout_seconds}s")
     restore_argv = [pg_restore.path, "--file=-"] if pg_restore is not None and sql_name else None
     sql_kind, sql_level, _label = sql_compression(pg)
     with contextlib.ExitStack() as stack:

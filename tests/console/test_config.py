@@ -81,6 +81,8 @@ def test_discovery_order(tmp_path, monkeypatch):
         ("postgres: [1, 2]\n", "c.yaml:1: 'postgres' must be a mapping of settings"),
         ("s3:\n  sse: aes256\n", "c.yaml:2: 's3.sse' must be one of AES256, aws:kms, none, got 'aes256'. Did you mean 'AES256'?"),
         ("timeout_seconds: 0\n", "c.yaml:1: 'timeout_seconds' must be greater than 0, got 0.0"),
+        ("postgres:\n  lock_wait_timeout_seconds: -5\n",
+         "c.yaml:2: 'postgres.lock_wait_timeout_seconds' must be 0 or more, got -5"),
         ("postgres:\n  host: [oops\n", "c.yaml:3: invalid YAML"),
         ("- just\n- a list\n", "c.yaml:1: the file must be a mapping of settings"),
     ],

@@ -211,6 +211,23 @@ def test_disk_full_fails_the_run_and_leaves_nothing(pg_cluster, seeded_db, make_
     assert read_runs(tiny_tmpfs)[-1].status == "failed"
 
 
+def test_a_table_lock_held_past_the_timeout_fails_the_backup_instead_of_hanging(pg_cluster, seeded_db, make_settings,
+                                                                                  backup_dir):
+    settings = make_settings(pg_cluster.overrides(seeded_db), **{"postgres.lock_wait_timeout_seconds": 1})
+    lock = TableLock(pg_cluster, seeded_db)  # a migration holding ACCESS EXCLUSIVE on customers
+    try:
+        started = time.monotonic()
+        result = execute(settings, BackupRequest("postgres", seeded_db, force_reason="lock held on purpose"))
+        waited = time.monotonic() - started
+    finally:
+        lock.release()
+    assert result.status == "failed"
+    assert "pg_dump failed" in result.message and "customers" in result.message, result.message
+    assert waited < 30
+    assert _files(backup_dir / "postgres") == []
+    assert read_runs(backup_dir)[-1].status == "failed"
+
+
 def test_password_reaches_pg_dump_only_through_a_passfile(own_pg_cluster, make_settings, backup_dir):
     secret = "s3cr3t-" + uuid.uuid4().hex[:8]
     password_cluster_role(own_pg_cluster, "dumper", secret)
