@@ -102,3 +102,10 @@ def exit_code_for(error: BaseException) -> ExitCode:
     if isinstance(error, KeyboardInterrupt):
         return ExitCode.INTERRUPTED
     return ExitCode.FAILED
+
+
+def one_line(error: BaseException) -> str:
+    """How an error reads on a screen: a ConsoleError's own message, anything else named by its type."""
+    if isinstance(error, ConsoleError):
+        return error.message
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

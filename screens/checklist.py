@@ -19,7 +19,7 @@ from textual.worker import Worker, WorkerState
 
 from console.checklists import ItemResult, ItemState, backup_request, evaluate_items, load_checklists, override_reason
 from console.drill import default_participant
-from console.errors import ConsoleError
+from console.errors import ConsoleError, one_line
 from screens.widgets.checklist_view import (
     ChecklistItemChecked, ChecklistItemTicked, ChecklistNoteAdded, ChecklistView, GateOverridden,
 )
@@ -391,7 +391,7 @@ it is recorded in the backup's metadata and in the run log.
         if event.state is not WorkerState.ERROR:
             return
         error = event.worker.error
-        text = error.message if isinstance(error, ConsoleError) else f"{type(error).__name__}: {error}"
+        text = one_line(error)
         if event.worker.group == "checklist-backup" and self._last_request is not None:
             from console.backups import BackupResult
 

@@ -128,10 +128,10 @@ Enter opens the set: its files with sizes and SHA-256, its metadata and its S3 k
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state != WorkerState.ERROR:
             return
-        from console.errors import ConsoleError
+        from console.errors import one_line
 
         error = event.worker.error
-        text = error.message if isinstance(error, ConsoleError) else f"{type(error).__name__}: {error}"
+        text = one_line(error)
         summary = self.query_one("#report-summary", Static)
         summary.add_class("-failed")
         summary.update(f"ERROR: {text}")

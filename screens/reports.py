@@ -197,10 +197,10 @@ The text reports live in BACKUP_DIR/reports/backup_verification_<ts>.report.
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state != WorkerState.ERROR:
             return
-        from console.errors import ConsoleError
+        from console.errors import one_line
 
         error = event.worker.error
-        text = error.message if isinstance(error, ConsoleError) else f"{type(error).__name__}: {error}"
+        text = one_line(error)
         if event.worker.group == "reports-verify":
             self._end_verify()
         status = self.query_one("#reports-status", Static)
