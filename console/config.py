@@ -132,6 +132,10 @@ class RetentionSettings:
     s3_days: int = setting(30, "Default S3 Standard retention.", env="S3_RETENTION_DAYS", check="positive")
     min_keep: int = setting(3, "Never keep fewer sets than this per kind and database.", check="positive")
     policy_file: str = setting("", "Retention policy YAML; empty means config/retention.yaml shipped with the console.")
+    report_days: int = setting(
+        90, "Verification reports (BACKUP_DIR/reports) older than this are removed by `retention apply`; the newest "
+        "report, and the newest with results for each kind, are kept whatever their age.", check="positive"
+    )
 
 
 @dataclass(frozen=True)

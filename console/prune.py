@@ -1,5 +1,6 @@
 """Carrying out retention: build the local and offsite plans from the catalog, the bucket and
-each set's verification status, then delete whole sets through console.storage and log it.
+each set's verification status, and the plan of old verification reports
+(console.report_retention), then delete whole sets and reports through console.storage and log it.
 
 ``plan_retention`` only reads. ``apply_retention`` takes the retention lock, plans again (so
 what is deleted is exactly what it reports), refuses in read-only mode, deletes each set's
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from console.catalog import Catalog, read_metadata, scan
 from console.errors import ConsoleError, ReadOnlyRefused
 from console.policy import Policy, load_policy
+from console.report_retention import ReportPlan, plan_reports
 from console.retention import Decision, RetentionPlan, apply_policy
 from console.offsite import bucket_prefix
 from console.storage import DryRunStorage, LocalStorage, S3Storage, StorageError
@@ -38,32 +40,48 @@ class RetentionPlans:
     offsite_status: str
     """"planned", "not configured (no bucket)" or the one-line reason the bucket could not be listed."""
     unrecognised: tuple[str, ...] = ()
+    reports: ReportPlan | None = None
+    """Old verification reports under BACKUP_DIR/reports (their own category: not backup sets)."""
 
     @property
     def removals(self) -> list[Decision]:
+        """The backup sets removed, both tiers (reports are in ``report_removals``)."""
         return list(self.local.remove) + (list(self.offsite.remove) if self.offsite else [])
+
+    @property
+    def report_removals(self) -> list[Decision]:
+        return list(self.reports.remove) if self.reports else []
+
+    @property
+    def freed_bytes(self) -> int:
+        """Everything apply frees: sets of both tiers and reports."""
+        return sum(item.size_bytes for item in self.removals + self.report_removals)
 
     def as_json(self) -> dict[str, Any]:
         return {"policy": self.policy.as_json(), "local": self.local.as_json(),
                 "offsite": self.offsite.as_json() if self.offsite else None, "offsite_status": self.offsite_status,
-                "sets_to_remove": len(self.removals),
-                "freed_bytes": sum(item.size_bytes for item in self.removals),
+                "reports": self.reports.as_json() if self.reports else None,
+                "sets_to_remove": len(self.removals), "reports_to_remove": len(self.report_removals),
+                "freed_bytes": self.freed_bytes,
                 "unrecognised_files": list(self.unrecognised)}
 
 
 @dataclass
 class ApplyResult:
     deleted: list[Decision] = field(default_factory=list)
+    """Backup sets."""
     errors: list[str] = field(default_factory=list)
     dry_run: bool = False
+    deleted_reports: list[Decision] = field(default_factory=list)
 
     @property
     def freed_bytes(self) -> int:
-        return sum(item.size_bytes for item in self.deleted)
+        return sum(item.size_bytes for item in self.deleted + self.deleted_reports)
 
     def as_json(self) -> dict[str, Any]:
         return {"dry_run": self.dry_run, "deleted": [item.set_id for item in self.deleted],
-                "deleted_sets": len(self.deleted), "freed_bytes": self.freed_bytes, "errors": list(self.errors)}
+                "deleted_sets": len(self.deleted), "deleted_reports": [item.name for item in self.deleted_reports],
+                "freed_bytes": self.freed_bytes, "errors": list(self.errors)}
 
 
 def verification_map(catalog: Catalog) -> dict[str, str]:
@@ -114,7 +132,7 @@ def plan_retention(
     wal_note = _wal_note(settings, policy, now)
     if wal_note:
         local = replace(local, notes=local.notes + (wal_note,))
-    return RetentionPlans(policy, local, offsite_plan, status, unrecognised)
+    return RetentionPlans(policy, local, offsite_plan, status, unrecognised, plan_reports(settings, now))
 
 
 def _wal_note(settings: Settings, policy: Policy, now: datetime) -> str | None:
@@ -145,6 +163,7 @@ def apply_retention(
     *,
     dry_run: bool = False,
     expected_sets: int | None = None,
+    expected_reports: int | None = None,
     offsite: bool = True,
     allow_delete_all: bool = False,
     s3_client: Any | None = None,
@@ -154,6 +173,7 @@ def apply_retention(
     Args:
         dry_run: go through the motions on DryRunStorage (nothing is deleted).
         expected_sets: the number of sets the operator confirmed; refused if the plan differs.
+        expected_reports: the same for verification reports.
 
     Raises:
         ReadOnlyRefused: in read-only mode (unless dry_run). LockHeld: another apply runs.
@@ -169,6 +189,9 @@ def apply_retention(
         if expected_sets is not None and expected_sets != len(plans.removals):
             raise ConsoleError(f"the plan now removes {len(plans.removals)} sets, not the {expected_sets} confirmed",
                                hint="review the plan again and confirm the new number")
+        if expected_reports is not None and expected_reports != len(plans.report_removals):
+            raise ConsoleError(f"the plan now removes {len(plans.report_removals)} reports, not the "
+                               f"{expected_reports} confirmed", hint="review the plan again and confirm the new number")
         local_storage: Any = LocalStorage(settings.backup_dir)
         s3_storage: Any = S3Storage(s3_client, settings.s3.bucket, bucket_prefix(settings)) if plans.offsite else None
         if dry_run:
@@ -179,6 +202,7 @@ def apply_retention(
         _delete_sets(plans.local, local_storage, settings, result)
         if plans.offsite and s3_storage is not None:
             _delete_sets(plans.offsite, s3_storage, settings, result)
+        _delete_reports(plans.report_removals, local_storage, settings, result)
         if not dry_run:
             _record(settings, plans, result, started)
     return plans, result
@@ -211,6 +235,17 @@ def _delete_sets(plan: RetentionPlan, storage: Any, settings: Settings, result: 
         result.deleted.append(decision)
 
 
+def _delete_reports(removals: list[Decision], storage: Any, settings: Settings, result: ApplyResult) -> None:
+    for decision in removals:
+        try:
+            for path in decision.subject.paths:  # .report first, .json last
+                storage.delete(str(path.relative_to(settings.backup_dir)))
+        except StorageError as exc:
+            result.errors.append(f"{decision.set_id}: {exc.message}")
+            continue
+        result.deleted_reports.append(decision)
+
+
 def _record(settings: Settings, plans: RetentionPlans, result: ApplyResult, started: float) -> None:
     from console.formatting import size
     from console.runlog import RunRecord, record_run
@@ -232,3 +267,16 @@ def _record(settings: Settings, plans: RetentionPlans, result: ApplyResult, star
                                     "size_bytes": item.size_bytes, "files": list(item.files)} for item in deleted],
                        "errors": failed},
             ))
+    if plans.report_removals:
+        failed = [error for error in result.errors if error.startswith("reports/")]
+        deleted_reports = result.deleted_reports
+        record_run(settings.backup_dir, RunRecord(
+            action="retention", kind="reports", target="local", status="failed" if failed else "ok",
+            started=started, finished=finished,
+            message=f"removed {len(deleted_reports)} verification report(s), "
+                    f"freed {size(sum(d.size_bytes for d in deleted_reports))}"
+                    + (f"; {len(failed)} failed" if failed else ""),
+            extra={"deleted": [{"report": item.name, "age_days": round(item.age_days, 1),
+                                "size_bytes": item.size_bytes, "files": list(item.files)} for item in deleted_reports],
+                   "errors": failed},
+        ))

@@ -9,6 +9,7 @@ check, the summary counts and the final Status line) and ``backup_verification_<
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from console.config import Settings
 
 PREFIX = "backup_verification_"
+REPORT_FILE = re.compile(rf"^{PREFIX}(?P<stamp>\d{{8}}_\d{{6}})(?:_(?P<number>\d+))?\.(?P<suffix>json|report)$")
+"""The names ``write_report`` gives (``free_report_name`` adds ``_2``, ``_3`` ...); retention touches no other file."""
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("postgres", "PostgreSQL Backups"),
     ("redis", "Redis Backups"),

@@ -1,6 +1,7 @@
 """The retention state per kind, as the Retention screen shows it: how many sets, oldest and
 newest, size locally and in S3, the next expiry, the lifecycle rules in force and the planned
-actions. Built from one retention plan and one lifecycle comparison; it only reads.
+actions; the same for the verification reports. Built from one retention plan and one lifecycle
+comparison; it only reads.
 """
 
 from __future__ import annotations
@@ -39,14 +40,21 @@ class RetentionOverview:
     kinds: list[KindState]
     lifecycle_status: str
     lifecycle_rules: dict[str, str] = field(default_factory=dict)
+    reports: KindState | None = None
+    """The verification reports as one more category (kind "reports", local only)."""
 
     @property
     def sets_to_remove(self) -> int:
         return len(self.plans.removals)
 
+    @property
+    def reports_to_remove(self) -> int:
+        return len(self.plans.report_removals)
+
     def as_json(self) -> dict[str, Any]:
         return {"kinds": [vars(state) for state in self.kinds], "lifecycle_status": self.lifecycle_status,
-                "sets_to_remove": self.sets_to_remove, "plan": self.plans.as_json()}
+                "reports": vars(self.reports) if self.reports else None, "sets_to_remove": self.sets_to_remove,
+                "reports_to_remove": self.reports_to_remove, "plan": self.plans.as_json()}
 
 
 def overview(settings: Settings, now: datetime | None = None, s3_client: Any | None = None) -> RetentionOverview:
@@ -95,4 +103,16 @@ def overview(settings: Settings, now: datetime | None = None, s3_client: Any | N
             rules.get(kind, "-"), len(removed) + (len([d for d in plans.offsite.remove if d.kind == kind]) if plans.offsite else 0),
             sum(d.size_bytes for d in removed), len([d for d in plans.offsite.transition if d.kind == kind]) if plans.offsite else 0,
         ))
-    return RetentionOverview(plans, kinds, status, rules)
+    return RetentionOverview(plans, kinds, status, rules, _reports_state(plans))
+
+
+def _reports_state(plans: RetentionPlans) -> KindState | None:
+    plan = plans.reports
+    if plan is None:
+        return None
+    every = [*plan.keep, *plan.remove]
+    stamps = sorted(d.stamp for d in every)
+    expiry = plan.next_expiry
+    return KindState("reports", len(every), stamps[0] if stamps else None, stamps[-1] if stamps else None,
+                     sum(d.size_bytes for d in every), None, None, expiry.strftime("%Y-%m-%d %H:%M") if expiry else None,
+                     "-", len(plan.remove), plan.freed_bytes, 0)

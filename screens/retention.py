@@ -1,6 +1,6 @@
 """RetentionScreen: per kind how many sets, oldest/newest, size locally and in S3, next expiry,
-the lifecycle rule in force and the planned actions; `a` applies after the operator types the
-number of sets to delete."""
+the lifecycle rule in force and the planned actions, and a row for the verification reports;
+`a` applies after the operator types the number of sets and reports to delete."""
 
 from __future__ import annotations
 
@@ -46,8 +46,12 @@ due to move to the archive class), their size locally and in S3, the oldest and 
 the next kept set passes its local age, and the bucket lifecycle rule in force. The lower table: every planned action (REMOVE, or a transition to the
 archive class done by the bucket lifecycle) with its rule and reason.
 
-`r` plans again. `a` applies the plan: type the number of sets it removes to confirm (refused
-in read-only mode). The newest verified set and `min_keep` sets per kind are never removed.
+The `reports` row counts the verification reports in BACKUP_DIR/reports: those older than
+`retention.report_days` are removed too, except the newest and the newest per kind.
+
+`r` plans again. `a` applies the plan: type the number of sets and reports it removes to
+confirm (refused in read-only mode). The newest verified set and `min_keep` sets per kind are
+never removed.
 """
 
     BINDINGS = [
@@ -105,13 +109,14 @@ in read-only mode). The newest verified set and `min_keep` sets per kind are nev
         self._busy = False
         plans = overview.plans
         count = overview.sets_to_remove
-        freed = sum(item.size_bytes for item in plans.removals)
-        if count:
-            text = f"PLAN: remove {count} set(s), {size(freed)} freed; `a` applies"
+        reports = overview.reports_to_remove
+        if count or reports:
+            text = f"PLAN: remove {count} set(s)" + (f", {reports} report(s)" if reports else "")
+            text += f", {size(plans.freed_bytes)} freed; `a` applies"
         else:
             text = "CLEAN: nothing to remove"
         text += f" | offsite: {plans.offsite_status} | lifecycle: {overview.lifecycle_status}"
-        self._set_summary(text, "-pending" if count else "-clean")
+        self._set_summary(text, "-pending" if count or reports else "-clean")
         kinds = self.query_one("#retention-kinds", DataTable)
         actions = self.query_one("#retention-actions", DataTable)
         with self.app.batch_update():
@@ -123,11 +128,17 @@ in read-only mode). The newest verified set and `min_keep` sets per kind are nev
                 kinds.add_row(state.kind, str(state.local_count), plan, size(state.local_bytes),
                               "-" if state.s3_bytes is None else size(state.s3_bytes), _day(state.oldest),
                               _day(state.newest), state.next_expiry or "-", state.lifecycle, key=state.kind)
+            state = overview.reports
+            if state is not None and state.local_count:  # no row until the first `verify` writes one
+                kinds.add_row(state.kind, str(state.local_count), f"remove {state.to_remove}" if state.to_remove
+                              else "keep all", size(state.local_bytes), "-", _day(state.oldest), _day(state.newest),
+                              state.next_expiry or "-", state.lifecycle, key=state.kind)
             actions.clear()
             rows = [("REMOVE", d, f"{d.rule}: {d.reasons[0]}") for d in plans.local.remove]
             if plans.offsite is not None:
                 rows += [("REMOVE S3", d, f"{d.rule}: {d.reasons[0]}") for d in plans.offsite.remove]
                 rows += [("ARCHIVE", d, d.reasons[0]) for d in plans.offsite.transition]
+            rows += [("REMOVE", d, f"{d.rule}: {d.reasons[0]}") for d in plans.report_removals]
             for index, (action, decision, why) in enumerate(rows):
                 actions.add_row(action, decision.set_id, f"{decision.age_days:.1f} d", size(decision.size_bytes), why,
                                 key=f"{index}:{decision.set_id}")
@@ -141,11 +152,14 @@ in read-only mode). The newest verified set and `min_keep` sets per kind are nev
             return
         if self.overview is None or self._busy:
             return
-        count = self.overview.sets_to_remove
+        plans = self.overview.plans
+        sets, reports = self.overview.sets_to_remove, self.overview.reports_to_remove
+        count = sets + reports  # one typed number confirms the whole deletion, as `--yes` does
         if not count:
             self.notify("nothing to remove", title="retention")
             return
-        freed = size(sum(item.size_bytes for item in self.overview.plans.removals))
+        freed = size(plans.freed_bytes)
+        what = f"{sets} backup set(s)" + (f" and {reports} verification report(s)" if reports else "")
 
         def answered(text: str | None) -> None:
             if text is None:
@@ -155,27 +169,32 @@ in read-only mode). The newest verified set and `min_keep` sets per kind are nev
                             severity="warning")
                 return
             self._busy = True
-            self._set_summary(f"deleting {count} set(s)...", "-busy")
+            self._set_summary(f"deleting {what}...", "-busy")
             self.refresh_bindings()
-            self._apply(count)
+            self._apply(sets, reports)
 
-        self.app.push_screen(TextPromptModal(
-            "Apply retention", f"Type {count} to delete {count} backup set(s) ({freed}):",
-            [f"{d.set_id}  ({d.rule})" for d in self.overview.plans.removals[:8]]), answered)
+        listed = [f"{d.set_id}  ({d.rule})" for d in plans.removals[:8]]
+        listed += [f"{d.name}  ({d.rule})" for d in plans.report_removals[:8 - len(listed)]]
+        self.app.push_screen(TextPromptModal("Apply retention", f"Type {count} to delete {what} ({freed}):", listed),
+                             answered)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="retention")
-    def _apply(self, expected: int) -> None:
+    def _apply(self, expected_sets: int, expected_reports: int) -> None:
         from console.prune import apply_retention
 
         app = self.app
-        _plans, result = apply_retention(app.settings, now=app.clock(), expected_sets=expected)  # type: ignore[attr-defined]
+        _plans, result = apply_retention(app.settings, now=app.clock(), expected_sets=expected_sets,  # type: ignore[attr-defined]
+                                         expected_reports=expected_reports)
         self.post_message(RetentionApplied(result))
 
     @on(RetentionApplied)
     def _applied(self, message: RetentionApplied) -> None:
         result = message.result
         severity = "warning" if result.errors else "information"
-        text = f"removed {len(result.deleted)} set(s), {size(result.freed_bytes)} freed"
+        text = f"removed {len(result.deleted)} set(s)"
+        if result.deleted_reports:
+            text += f" and {len(result.deleted_reports)} report(s)"
+        text += f", {size(result.freed_bytes)} freed"
         if result.errors:
             text += f"; {len(result.errors)} failed: {result.errors[0]}"
         self.notify(text, title="retention", severity=severity)

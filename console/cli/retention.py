@@ -1,4 +1,5 @@
-"""``backup-console retention plan|apply|lifecycle|policy``: retention of local and offsite sets.
+"""``backup-console retention plan|apply|lifecycle|policy``: retention of local and offsite sets,
+and of old verification reports.
 
 ``plan`` only reads. ``apply`` plans again, needs --yes and is refused in read-only mode.
 ``lifecycle`` shows the bucket's lifecycle configuration against the policy; ``--apply --yes``
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from console.cli.output import Printer
     from console.config import Settings
     from console.prune import RetentionPlans
+    from console.report_retention import ReportPlan
 
 _EXIT = "Exit 0 ok, 1 failed, 2 usage/config error (also: refused in read-only mode, --yes missing), 3 partial, 11 locked."
 
@@ -25,10 +27,13 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         "retention", help="plan and apply retention of local and offsite backups; S3 lifecycle",
         description="Keep backups for as long as the retention policy (config/retention.yaml) says, and no "
                     "longer. Works on whole sets; never deletes the newest verified set of a kind/database, "
-                    "keeps at least retention.min_keep sets each, never touches unrecognised files. " + _EXIT,
+                    "keeps at least retention.min_keep sets each, never touches unrecognised files. Also removes "
+                    "verification reports older than retention.report_days (the newest report, and the newest "
+                    "per kind, are kept). " + _EXIT,
     )
     verbs = parser.add_subparsers(dest="retention_verb", metavar="ACTION", required=True)
-    plan = verbs.add_parser("plan", parents=parents, help="show what would be kept, removed and transitioned, and why")
+    plan = verbs.add_parser("plan", parents=parents,
+                            help="show which sets and reports would be kept, removed and transitioned, and why")
     apply = verbs.add_parser("apply", parents=parents, help="carry the plan out (needs --yes; refused in read-only mode)")
     for sub in (plan, apply):
         sub.add_argument("--local-only", action="store_true", help="leave the S3 bucket out")
@@ -68,7 +73,8 @@ def run_apply_cli(args: argparse.Namespace, settings: Settings, printer: Printer
         plans = plan_retention(settings, offsite=not args.local_only, allow_delete_all=args.allow_delete_all)
         if not args.json:
             print_plans(plans, settings, printer)
-        raise ConfirmationRequired(f"retention apply would remove {len(plans.removals)} set(s); nothing was deleted",
+        raise ConfirmationRequired(f"retention apply would remove {len(plans.removals)} set(s) and "
+                                   f"{len(plans.report_removals)} report(s); nothing was deleted",
                                    hint="run `backup-console retention apply --yes` to delete them")
     plans, result = apply_retention(settings, dry_run=args.dry_run, offsite=not args.local_only,
                                     allow_delete_all=args.allow_delete_all)
@@ -77,7 +83,8 @@ def run_apply_cli(args: argparse.Namespace, settings: Settings, printer: Printer
     else:
         print_plans(plans, settings, printer)
         verb = "would remove" if result.dry_run else "removed"
-        printer.line(f"{verb} {len(result.deleted)} set(s), {size(result.freed_bytes)} freed")
+        printer.line(f"{verb} {len(result.deleted)} set(s) and {len(result.deleted_reports)} report(s), "
+                     f"{size(result.freed_bytes)} freed")
         for error in result.errors:
             printer.info(f"  error: {error}")
     if result.errors:
@@ -116,9 +123,32 @@ def print_plans(plans: RetentionPlans, settings: Settings, printer: Printer) -> 
     if plans.offsite is None:
         printer.line()
         printer.line(f"offsite: {plans.offsite_status}")
+    if plans.reports is not None:
+        print_reports(plans.reports, printer)
     if plans.unrecognised:
         printer.line()
         printer.line(f"{len(plans.unrecognised)} unrecognised file(s) left alone, e.g. {plans.unrecognised[0]}")
+
+
+def print_reports(plan: ReportPlan, printer: Printer) -> None:
+    """Removals and the reports kept past their age; the many kept for their age only are counted."""
+    from console.formatting import size
+    from console.policy import days_label
+
+    printer.line()
+    printer.line(f"verification reports: {plan.directory} (retention.report_days {days_label(plan.days)})")
+    protected = [item for item in plan.keep if any(reason.startswith("newest") for reason in item.reasons)]
+    rows = [["REMOVE", item.name, f"{item.age_days:.1f} d", size(item.size_bytes), f"{item.rule}: {item.reasons[0]}"]
+            for item in plan.remove]
+    rows += [["keep", item.name, f"{item.age_days:.1f} d", size(item.size_bytes), ", ".join(item.reasons)]
+             for item in protected]
+    if rows:
+        printer.table(["action", "report", "age", "size", "why"], rows)
+    elif not plan.keep:
+        printer.line("  no reports")
+    printer.line(f"  remove {len(plan.remove)} report(s), {size(plan.freed_bytes)} freed; keep {len(plan.keep)} "
+                 f"({len(protected)} the newest of a kind or overall, {len(plan.keep) - len(protected)} within "
+                 f"{days_label(plan.days)})")
 
 
 def run_lifecycle_cli(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
@@ -161,11 +191,13 @@ def run_policy_cli(args: argparse.Namespace, settings: Settings, printer: Printe
 
     policy = load_policy(settings)
     if args.json:
-        printer.data(policy.as_json())
+        printer.data({**policy.as_json(), "report_days": settings.retention.report_days})
         return ExitCode.OK
     printer.line(f"policy: {policy.source} (min_keep {policy.min_keep})")
     printer.table(["kind", "title", "local", "s3 standard", "expires offsite", "archive class", "overridden by"],
                   [[r.kind, r.title, days_label(r.local_days), days_label(r.s3_standard_days),
                     days_label(r.expiration_days), r.archive_class if r.transition_days else "-",
                     "; ".join(r.overridden) or "-"] for r in policy.rules.values()])
+    printer.line(f"verification reports: {days_label(settings.retention.report_days)} locally (retention.report_days), "
+                 f"the newest and the newest per kind always")
     return ExitCode.OK
