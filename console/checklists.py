@@ -1,6 +1,6 @@
 """Pre-backup checklists: loading their YAML definitions, evaluating the automated items and the gate.
 
-A checklist is data (``console/shipped_checklists/*.yaml``,
+A checklist is data (``console/shipped_checklists/*.yaml``, ``config/checklists`` in the repository,
 plus the operator's own files in ``checklists.dir``). An item either names an automated check of
 ``console.preflight`` (never a second implementation of it) or is ``manual: true`` and ticked by a
 person. The gate opens when every required item passes; otherwise a backup needs a typed reason,
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from console.config import Settings
 
 SHIPPED_DIR = Path(__file__).with_name("shipped_checklists")
-"""The checklists that ship with the console, as package data."""
+"""The checklists that ship with the console, as package data (``config/checklists`` links here)."""
 
 SHIPPED_ORDER = ("postgres", "redis", "rabbitmq", "config", "certs")
 """Shipped lists in the manual's order; operators' lists follow in file-name order."""

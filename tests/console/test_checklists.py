@@ -89,6 +89,13 @@ def test_shipped_checks_resolve_for_every_provider_that_exists() -> None:
             assert preflight.get_check(item.check).id == item.check
 
 
+def test_config_checklists_in_the_repository_are_the_shipped_files() -> None:
+    repo_dir = Path(__file__).resolve().parents[2] / "config" / "checklists"
+    assert sorted(p.name for p in repo_dir.glob("*.yaml")) == sorted(p.name for p in SHIPPED_DIR.glob("*.yaml"))
+    for path in SHIPPED_DIR.glob("*.yaml"):
+        assert (repo_dir / path.name).read_bytes() == path.read_bytes()
+
+
 def test_every_shipped_checklist_is_declared_as_package_data() -> None:
     import fnmatch
     import tomllib
