@@ -214,15 +214,17 @@ def test_deep_restores_a_real_backup_and_catches_tampering(our_sets: tuple[Any, 
     assert left == 0
 
 
-def test_deep_reads_legacy_dump_data_that_list_cannot_see(pg_cluster: Any, pg_database: str, make_settings: Any,
-                                                          backup_dir: Path) -> None:
+def test_legacy_dump_data_that_list_cannot_see_is_read_without_deep(pg_cluster: Any, pg_database: str,
+                                                                    make_settings: Any, backup_dir: Path) -> None:
     fill_database(pg_cluster, pg_database, rows=3000)
     legacy = legacy_postgres(backup_dir, pg_cluster, pg_database)
     dump = legacy.file("dump").path
     flip_byte(dump, int(dump.stat().st_size * 0.7))  # inside compressed table data, after the TOC
     settings = make_settings(pg_cluster.overrides(pg_database))
-    shallow = verify_set(settings, legacy)
+    shallow = verify_set(settings, legacy)  # no checksum recorded, so reading the data is the only defence
     assert next(o for o in shallow.checks if o.check == "pg_restore_list").status == "passed"  # defect 25
+    assert shallow.status == "failed"
+    assert (dump.name, "pg_restore_read") in failures(shallow)
     deep = verify_set(settings, legacy, deep=True)
     assert deep.status == "failed"
     assert (dump.name, "pg_restore_read") in failures(deep)
