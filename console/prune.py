@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 LOCK_NAME = "retention"
 
 
+NO_BUCKET = "not configured (no bucket)"
+SKIPPED = "skipped"
+
+
 @dataclass(frozen=True)
 class RetentionPlans:
     """Everything `retention plan` shows: the policy, the local plan and the offsite plan."""
@@ -42,6 +46,11 @@ class RetentionPlans:
     unrecognised: tuple[str, ...] = ()
     reports: ReportPlan | None = None
     """Old verification reports under BACKUP_DIR/reports (their own category: not backup sets)."""
+
+    @property
+    def offsite_unplanned(self) -> bool:
+        """A bucket is configured and was wanted, but could not be listed: offsite is not pruned."""
+        return self.offsite is None and self.offsite_status not in (NO_BUCKET, SKIPPED)
 
     @property
     def removals(self) -> list[Decision]:
@@ -60,6 +69,7 @@ class RetentionPlans:
     def as_json(self) -> dict[str, Any]:
         return {"policy": self.policy.as_json(), "local": self.local.as_json(),
                 "offsite": self.offsite.as_json() if self.offsite else None, "offsite_status": self.offsite_status,
+                "offsite_unplanned": self.offsite_unplanned,
                 "reports": self.reports.as_json() if self.reports else None,
                 "sets_to_remove": len(self.removals), "reports_to_remove": len(self.report_removals),
                 "freed_bytes": self.freed_bytes,
@@ -109,9 +119,9 @@ def plan_retention(
     local = apply_policy(catalog.sets, policy, now, verified=verified, tier="local", allow_delete_all=allow_delete_all)
     offsite_plan: RetentionPlan | None = None
     if not settings.s3.bucket:
-        status = "not configured (no bucket)"
+        status = NO_BUCKET
     elif not offsite:
-        status = "skipped"
+        status = SKIPPED
     else:
         from botocore import exceptions as bexc
 

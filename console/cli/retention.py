@@ -60,7 +60,15 @@ def run_plan_cli(args: argparse.Namespace, settings: Settings, printer: Printer)
         printer.data(plans.as_json())
     else:
         print_plans(plans, settings, printer)
-    return ExitCode.OK
+    return _offsite_outcome(plans, printer)
+
+
+def _offsite_outcome(plans: RetentionPlans, printer: Printer) -> int:
+    """A bucket that cannot be listed must not pass for a pruned one: cron sees exit 3."""
+    if not plans.offsite_unplanned:
+        return ExitCode.OK
+    printer.info(f"offsite not planned: {plans.offsite_status} (local only; --local-only says so on purpose)")
+    return ExitCode.PARTIAL
 
 
 def run_apply_cli(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
@@ -89,7 +97,7 @@ def run_apply_cli(args: argparse.Namespace, settings: Settings, printer: Printer
             printer.info(f"  error: {error}")
     if result.errors:
         return ExitCode.PARTIAL if result.deleted else ExitCode.FAILED
-    return ExitCode.OK
+    return _offsite_outcome(plans, printer)
 
 
 def print_plans(plans: RetentionPlans, settings: Settings, printer: Printer) -> None:

@@ -74,3 +74,19 @@ def test_policy_shows_overrides(monkeypatch, capsys):
 def test_lifecycle_without_bucket_is_a_usage_error(capsys):
     assert main(["retention", "lifecycle"]) == 2
     assert "no S3 bucket" in capsys.readouterr().err
+
+
+def test_an_unreachable_bucket_is_not_reported_as_pruned(scenario, tmp_path, capsys):
+    from tests.servers import free_port
+
+    config = tmp_path / "offsite.yaml"
+    config.write_text(f"s3:\n  bucket: offsite\n  endpoint_url: http://127.0.0.1:{free_port()}\n  max_attempts: 1\n")
+    overrides = ["--config", str(config)]
+    assert main([*overrides, "retention", "plan"]) == 3
+    assert "offsite not planned" in capsys.readouterr().err
+    old = scenario / "postgres" / f"backup_app_{stamp_days_ago(12)}.dump"
+    assert main([*overrides, "retention", "apply", "--yes", "--json"]) == 3
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["offsite_unplanned"] is True
+    assert "127.0.0.1" in captured.err and not old.exists()  # the local tier was still pruned
+    assert main([*overrides, "retention", "plan", "--local-only"]) == 0
