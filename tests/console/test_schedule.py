@@ -34,7 +34,7 @@ def test_systemd_units_verify(tmp_path, make_settings, capsys):
     verify = read_unit(out / "backup-console-verify.service")
     assert "backup-console-backup-postgres.service" in verify["Unit"]["After"]
     retention_text = (out / "backup-console-retention.service").read_text()
-    assert "retention plan\nExecStart=" in retention_text and retention_text.rstrip().count("ExecStart=") == 2
+    assert "retention apply --yes\n" in retention_text and retention_text.count("ExecStart=") == 1
     assert "After=network-online.target backup-console-verify.service" in retention_text
     service = read_unit(out / "backup-console-backup-postgres.service")
     assert service["Service"]["EnvironmentFile"] == "/etc/backup-console/env"
@@ -57,7 +57,7 @@ def test_crontab_lines(make_settings, capsys):
     lines = [line for line in text.splitlines() if line and not line.startswith("#") and "=" not in line.split()[0]]
     nightly = next(line for line in lines if line.startswith("0 2 * * * "))
     assert "set -a && . '/etc/bc env' && set +a && " in nightly
-    order = [nightly.index(word) for word in (" backup postgres", " verify", " retention plan", " retention apply --yes")]
+    order = [nightly.index(word) for word in (" backup postgres", " verify", " retention apply --yes")]
     assert order == sorted(order)
     assert any(line.startswith("*/5 * * * * ") and line.endswith(" monitor") for line in lines)
     assert any(line.startswith("0 * * * * ") and line.endswith(" wal status") for line in lines)
