@@ -62,7 +62,25 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in VERB_MODULES:
         importlib.import_module(module_name).register(subparsers, [common, json_parent])
+    _add_exit_codes_to_leaves(parser)
     return parser
+
+
+EXIT_CODES_LINE = ("Exit codes: 0 ok, 1 failed (a check, a backup, a service down), 2 usage or configuration error, "
+                   "3 partial, 11 locked (already running), 130 interrupted.")
+
+
+def _add_exit_codes_to_leaves(parser: argparse.ArgumentParser) -> None:
+    """Every command's --help names its exit codes; verbs that word their own keep them."""
+    groups = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    if not groups:
+        worded = f"{parser.description or ''} {parser.epilog or ''}".lower()
+        if "exit" not in worded:
+            parser.epilog = f"{parser.epilog} {EXIT_CODES_LINE}" if parser.epilog else EXIT_CODES_LINE
+        return
+    for group in groups:
+        for child in set(group.choices.values()):
+            _add_exit_codes_to_leaves(child)
 
 
 def _add_global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
