@@ -17,8 +17,8 @@ TITLES = {"postgres": "PostgreSQL", "redis": "Redis", "rabbitmq": "RabbitMQ", "s
           "certs": "Certificates"}
 
 KEY_METRICS: dict[str, list[tuple[str, str]]] = {
-    "postgres": [("database_size_bytes", "size"), ("archive_mode", "archiving"), ("longest_transaction_seconds", "xact"),
-                 ("archive_failed_count", "archive failures")],  # connections are in the detail line
+    "postgres": [("database_size_bytes", "size"), ("archive_mode", "archiving"), ("archive_failed_count", "failed"),
+                 ("longest_transaction_seconds", "xact")],  # connections are in the detail line
     "redis": [("used_memory_bytes", "memory"), ("keys", "keys"), ("rdb_last_bgsave_status", "bgsave"),
               ("aof_enabled", "aof"), ("rdb_changes_since_last_save", "unsaved changes")],
     "rabbitmq": [("nodes_running", "nodes"), ("queues", "queues"), ("messages_ready", "ready"),
@@ -27,6 +27,9 @@ KEY_METRICS: dict[str, list[tuple[str, str]]] = {
     "storage": [("free_bytes", "free"), ("backups_bytes", "backups"), ("free_pct", "free %")],
     "certs": [("count", "certs"), ("soonest_days", "next expiry (days)"), ("expired", "expired")],
 }
+
+SHOWN_WHEN_NONZERO = {"archive_failed_count"}
+"""Counters that only earn a place on the narrow panel when there is something to see."""
 
 BACKUP_KIND_OF_SERVICE = {"postgres": "postgres", "redis": "redis", "rabbitmq": "rabbitmq", "certs": "certs"}
 
@@ -72,7 +75,8 @@ class ServicePanel(Static, can_focus=True):
             return text
         text.append(result.detail)  # the state word is in the border subtitle
         metrics = [(label, result.metrics[key], key) for key, label in KEY_METRICS.get(self.service, [])
-                   if key in result.metrics and result.metrics[key] is not None]
+                   if result.metrics.get(key) is not None
+                   and (key not in SHOWN_WHEN_NONZERO or result.metrics[key])]
         if metrics:
             text.append("\n")
             text.append("  ".join(f"{label} {metric_value(key, value)}" for label, value, key in metrics[:3]))

@@ -152,3 +152,27 @@ async def test_backups_panel_shows_stale_sets_failed_verification_and_failed_run
         assert "3 days ago" in lines["redis"] and "verify FAILED" in lines["redis"] and "STALE" in lines["redis"]
         assert "last run FAILED" in lines["rabbitmq"]
         assert backups.has_class("-down") and "ALERT" in backups.border_subtitle
+
+
+async def test_postgres_panel_shows_wal_archiving_failures(make_settings):
+    from tests.postgres_fixtures import wait_until as wait_for
+    from tests.servers import PgCluster
+
+    cluster = PgCluster(extra_conf={"wal_level": "replica", "archive_mode": "on", "archive_command": "'false'"})
+    cluster.init().start()
+    try:
+        with cluster.connect() as conn:
+            conn.execute("CREATE TABLE churn AS SELECT generate_series(1, 1000) AS n")
+            conn.execute("SELECT pg_switch_wal()")
+
+            def failures() -> int:
+                return conn.execute("SELECT failed_count FROM pg_stat_archiver").fetchone()[0]
+
+            assert wait_for(lambda: failures() >= 1, timeout=30)
+        app = BackupConsoleApp(make_settings(cluster.overrides()))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: panel(app, "postgres").result is not None)
+            shown = str(panel(app, "postgres").body()).splitlines()[1]
+            assert shown.startswith("size ") and "archiving on  failed " in shown, shown
+    finally:
+        cluster.destroy()
