@@ -82,6 +82,12 @@ class RestoreReport:
         return self.schema_expected == self.schema_actual
 
     @property
+    def compared(self) -> bool:
+        """Whether the backup recorded anything to compare with (a legacy set records no counts or hash)."""
+        return (self.schema_expected is not None or self.large_objects_expected is not None
+                or any(check.expected is not None for check in self.tables))
+
+    @property
     def ok(self) -> bool:
         lo_ok = self.large_objects_expected is None or self.large_objects_expected == self.large_objects_actual
         return all(check.ok for check in self.tables) and self.schema_ok is not False and lo_ok
@@ -89,7 +95,7 @@ class RestoreReport:
     def as_json(self) -> dict[str, Any]:
         return {
             "set_id": self.set_id, "target_db": self.target_db, "dump": self.dump, "checksum": self.checksum,
-            "ok": self.ok, "schema_hash": {"expected": self.schema_expected, "actual": self.schema_actual,
+            "ok": self.ok, "compared": self.compared, "schema_hash": {"expected": self.schema_expected, "actual": self.schema_actual,
                                            "equal": self.schema_ok},
             "large_objects": {"expected": self.large_objects_expected, "actual": self.large_objects_actual},
             "tables": [{"table": t.table, "expected": t.expected, "actual": t.actual, "ok": t.ok} for t in self.tables],

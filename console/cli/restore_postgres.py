@@ -63,5 +63,8 @@ def print_report(report: RestoreReport, printer: Printer) -> None:
     printer.table(["table", "expected", "restored", "result"], rows)
     if report.schema_ok is not None:
         printer.line(f"schema hash: {'equal' if report.schema_ok else 'DIFFERENT'} ({(report.schema_actual or '')[:16]})")
-    printer.line("result: " + ("ok, the restored database matches the backup" if report.ok
-                               else "DIFFERENT, see the rows above"))
+    if not report.compared:
+        printer.line("result: restored; not compared (the set records no row counts or schema hash, a legacy set)")
+    else:
+        printer.line("result: " + ("ok, the restored database matches the backup" if report.ok
+                                   else "DIFFERENT, see the rows above"))

@@ -204,11 +204,17 @@ def tiny_tmpfs(tmp_path):
 
 def test_disk_full_fails_the_run_and_leaves_nothing(pg_cluster, seeded_db, make_settings, tiny_tmpfs):
     settings = make_settings(pg_cluster.overrides(seeded_db), backup_dir=str(tiny_tmpfs))
+    stopped = execute(settings, BackupRequest("postgres", seeded_db))
+    assert stopped.status == "failed" and "pre-flight" in stopped.message
+    disk = next(check for check in stopped.checks if check.id == "postgres.disk_space")
+    assert disk.status is CheckStatus.FAIL and "< 2 x database size" in disk.evidence, disk.evidence
     result = execute(settings, BackupRequest("postgres", seeded_db, force_reason="testing a full disk"))
     assert result.status == "failed"
     assert "no space left" in result.message
     assert _files(tiny_tmpfs / "postgres") == []
-    assert read_runs(tiny_tmpfs)[-1].status == "failed"
+    runs = read_runs(tiny_tmpfs)
+    assert [run.status for run in runs[-2:]] == ["failed", "failed"]
+    assert runs[-1].force_reason == "testing a full disk" and runs[-2].force_reason is None
 
 
 def test_a_table_lock_held_past_the_timeout_fails_the_backup_instead_of_hanging(pg_cluster, seeded_db, make_settings,
