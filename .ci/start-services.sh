@@ -21,7 +21,7 @@ if ! api_up; then
 fi
 api_up || { echo "RabbitMQ management API did not come up on 127.0.0.1:15672" >&2; exit 1; }
 
-# The local services `make run` shows on the dashboard: start them if they are installed and down.
+# The local services `bash .ci/console` shows on the dashboard: start them if they are installed and down.
 if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then
   if command -v pg_ctlcluster >/dev/null && ls /etc/postgresql/*/main >/dev/null 2>&1; then
     echo "starting PostgreSQL"

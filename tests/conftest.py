@@ -112,7 +112,7 @@ def make_redis_server() -> Iterator[Callable[..., RedisServer]]:
 @pytest.fixture(scope="session")
 def rabbitmq_api() -> str:
     if not rabbit_api_available():
-        message = f"RabbitMQ management API not reachable at {RABBIT_API} (make test starts it)"
+        message = f"RabbitMQ management API not reachable at {RABBIT_API} (bash .ci/test starts it)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)

@@ -24,7 +24,7 @@ def require_binary(name: str) -> str:
     for candidate in (shutil.which(name), *(str(p) for p in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}")))):
         if candidate and Path(candidate).exists():
             return candidate
-    message = f"{name} is not installed (make test installs it)"
+    message = f"{name} is not installed (bash .ci/test installs it)"
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
