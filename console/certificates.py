@@ -318,12 +318,9 @@ def build_inventory(cert_dir: Path, settings: Settings, now: datetime | None = N
     key_files: dict[bytes, str] = {}
     for relative, key in found_keys:
         key_files.setdefault(_public_der(key.public_key()), relative)
-    matches: dict[str, list[str]] = {}
     for relative, index, cert in found_certs:
         info = _describe(cert, relative, index, now, settings, key_files.get(_public_der(cert.public_key())))
         inventory.certificates.append(info)
-        if info.private_key_file:
-            matches.setdefault(info.private_key_file, []).append(info.fingerprint_sha256)
     seen_keys: set[tuple[str, bytes]] = set()
     for relative, key in found_keys:
         public = _public_der(key.public_key())
@@ -331,9 +328,12 @@ def build_inventory(cert_dir: Path, settings: Settings, now: datetime | None = N
             continue
         seen_keys.add((relative, public))
         key_type, key_size = key_description(key)
-        certs_for_key = [info.fingerprint_sha256 for (rel, _i, cert), info in zip(found_certs, inventory.certificates)
-                         if _public_der(cert.public_key()) == public]
-        inventory.keys.append(KeyInfo(relative, key_type, key_size, certs_for_key))
+        # Copies of one certificate (cert.pem next to fullchain.pem, a backup copy) share a fingerprint:
+        # list each certificate once, in the order first found.
+        certs_for_key = dict.fromkeys(info.fingerprint_sha256 for (_rel, _i, cert), info
+                                      in zip(found_certs, inventory.certificates)
+                                      if _public_der(cert.public_key()) == public)
+        inventory.keys.append(KeyInfo(relative, key_type, key_size, list(certs_for_key)))
     return inventory
 
 

@@ -148,7 +148,8 @@ class ConfigBackupSettings:
 @dataclass(frozen=True)
 class CertSettings:
     cert_dir: str = setting(".", "Where TLS certificates and keys are searched.", env="CERT_DIR")
-    warn_days: int = setting(30, "Warn when a certificate expires within this many days.", check="positive")
+    warn_days: int = setting(30, "Warn when a certificate expires within this many days (at least critical_days).",
+                            check="positive")
     critical_days: int = setting(7, "Critical when a certificate expires within this many days.", check="positive")
     p12_password: str = setting("", "Password of PKCS#12 files.", secret=True)
 
@@ -338,6 +339,7 @@ def load_settings(
         values[key] = value
         sources[key] = "flag"
 
+    _check_relations(values, sources)
     return _build(values, sources, path)
 
 
@@ -490,6 +492,59 @@ def _check(spec: FieldSpec, value: Any, where: str) -> Any:
         hint = f" Did you mean '{by_lower[close[0]]}'?" if close else ""
         raise ConfigError(f"{where}: '{spec.key}' must be one of {', '.join(spec.choices)}, got '{value}'.{hint}")
     return value
+
+
+# --- relations between settings --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    """``larger`` may not be set below ``smaller`` (each valid alone, contradictory together)."""
+
+    larger: str
+    smaller: str
+    why: str
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.larger, self.smaller)
+
+    def problem(self, values: Mapping[str, Any]) -> str | None:
+        larger, smaller = values[self.larger], values[self.smaller]
+        if larger >= smaller:
+            return None
+        return f"'{self.larger}' ({larger}) must not be smaller than '{self.smaller}' ({smaller}): {self.why}"
+
+
+RELATIONS: tuple[AtLeast, ...] = (
+    AtLeast("certs.warn_days", "certs.critical_days", "a certificate must warn before it turns critical"),
+)
+"""Checked once every layer is applied, since a file may set one key and a flag the other."""
+
+_SOURCE_RANK = {"default": 0, "flag": 3}
+
+
+def _check_relations(values: Mapping[str, Any], sources: Mapping[str, str]) -> None:
+    for relation in RELATIONS:
+        message = relation.problem(values)
+        if message is None:
+            continue
+        # Blame the key set by the latest layer (flag > env > file): the value that overrode a working pair.
+        culprit = max(relation.keys, key=lambda key: _rank(sources[key]))
+        raise ConfigError(f"{_location(sources[culprit])}: {message}")
+
+
+def _rank(source: str) -> int:
+    return _SOURCE_RANK.get(source, 2 if source.startswith("env ") else 1)
+
+
+def _location(source: str) -> str:
+    """A value's source as the start of an error, in the words the other errors use."""
+    if source.startswith("env "):
+        return f"environment variable {source[4:]}"
+    if source == "flag":
+        return "command line"
+    return source  # file:line, or "default"
 
 
 # --- documentation ---------------------------------------------------------------------------

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 HELP = "Redis: BGSAVE snapshot (RDB, validated) and the AOF, gzip-compressed, with metadata"
 PREFLIGHT = ["redis.healthy", "redis.memory", "redis.disk_space", "redis.destination_writable",
-             "redis.replication", "redis.aof", "common.s3_reachable"]
+             "redis.replication", "redis.data_dir", "redis.aof", "common.s3_reachable"]
 GZIP_LEVEL = 1
 """RDB strings are already LZF-compressed: level 1 is several times faster than 6 for a few % in size."""
 RUN_TIMEOUT_SECONDS = 30.0

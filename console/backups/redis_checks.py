@@ -6,6 +6,7 @@ a service problem: an unreachable Redis is a FAIL whose evidence says why.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from console.catalog import kind_dir
@@ -113,6 +114,20 @@ def _replication(context: CheckContext, info: dict[str, Any]) -> Outcome:
     return CheckStatus.PASS, f"{len(replicas)} replica(s) online, max lag {worst} s <= {max_lag} s", details
 
 
+def _data_dir(context: CheckContext) -> Outcome:
+    """A configured redis.data_dir that is not there makes the backup fall back without failing: say so first."""
+    configured = context.settings.redis.data_dir
+    if not configured:
+        return CheckStatus.SKIP, "redis.data_dir is not set: the data dir comes from CONFIG GET dir"
+    path = Path(configured).expanduser()
+    details = {"data_dir": str(path)}
+    if path.is_dir():
+        return CheckStatus.PASS, f"redis.data_dir {path} exists here", details
+    missing = "is not a directory" if path.exists() else "does not exist"
+    return (CheckStatus.WARN, f"redis.data_dir {path} {missing} here: the RDB will be fetched over the network "
+            "and the AOF will not be archived", details)
+
+
 def _aof(context: CheckContext, info: dict[str, Any]) -> Outcome:
     if not int(info.get("aof_enabled", 0)):
         return CheckStatus.SKIP, "AOF is off (appendonly no): nothing to check"
@@ -132,5 +147,6 @@ CHECKS: dict[str, Check] = {
     "disk_space": Check("redis.disk_space", "Disk space available for snapshot", _with_info("memory", _disk_space)),
     "destination_writable": Check("redis.destination_writable", "Backup destination is writable", _destination),
     "replication": Check("redis.replication", "No replication lag", _with_info("replication", _replication)),
+    "data_dir": Check("redis.data_dir", "Configured data dir exists here (for the AOF)", _data_dir),
     "aof": Check("redis.aof", "AOF file is healthy (if enabled)", _with_info("persistence", _aof)),
 }

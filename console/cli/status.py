@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from console.errors import ExitCode
 
 if TYPE_CHECKING:
+    from console.catalog import BackupFile, BackupSet
     from console.cli.output import Printer
     from console.config import Settings
 
@@ -44,7 +45,7 @@ def collect_status(settings: Settings, service: str | None = None) -> dict[str, 
     now = dt.datetime.now().astimezone()
     last_backups = []
     for backup_set in scan(settings.backup_dir).latest_per_target():
-        primary = next(item for item in backup_set.files if item.role in _primary_roles(backup_set.kind))
+        primary = _primary_file(backup_set)
         last_backups.append({"kind": backup_set.kind, "name": backup_set.name or backup_set.kind,
                              "path": str(primary.path), "set_id": backup_set.set_id,
                              "age_seconds": round(backup_set.age_seconds(now))})
@@ -61,10 +62,12 @@ def collect_status(settings: Settings, service: str | None = None) -> dict[str, 
     }
 
 
-def _primary_roles(kind: str) -> tuple[str, ...]:
+def _primary_file(backup_set: BackupSet) -> BackupFile:
+    """The set's main file by role priority (the custom dump before the .sql.gz), not by file order."""
     from console.catalog import PRIMARY_ROLES
 
-    return PRIMARY_ROLES[kind]
+    # latest_per_target() yields only sets with a primary role, so one of these is present.
+    return next(item for role in PRIMARY_ROLES[backup_set.kind] if (item := backup_set.file(role)) is not None)
 
 
 def run_status(options: StatusOptions, settings: Settings, printer: Printer) -> int:

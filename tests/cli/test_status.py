@@ -106,3 +106,37 @@ def test_version_and_help():
 def test_example_command_matches_shipped_file():
     repo = Path(__file__).resolve().parents[2]
     assert run(["config", "example"]).stdout == (repo / "config" / "backup-console.example.yaml").read_text()
+
+
+def test_every_command_help_names_its_exit_codes():
+    import argparse
+
+    from console.cli import build_parser
+
+    def leaves(parser: argparse.ArgumentParser, path: tuple[str, ...]):
+        groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not groups:
+            yield path, parser
+        for group in groups:
+            for name, child in group.choices.items():
+                yield from leaves(child, (*path, name))
+
+    found = list(leaves(build_parser(), ()))
+    assert len(found) > 30
+    silent = [" ".join(path) for path, parser in found
+              if "exit" not in parser.format_help().lower().replace("show this help message and exit", "")]
+    assert silent == []
+
+
+def test_status_json_names_the_custom_dump_even_when_the_sql_file_sorts_first(backup_dir):
+    # A legacy run stamps each step separately: here the plain .sql.gz was written before the
+    # custom dump, so it comes first in the set's files; the path must still be the .dump.
+    postgres = backup_dir / "postgres"
+    postgres.mkdir(parents=True)
+    (postgres / "backup_shop_20241101_020000.sql.gz").write_bytes(b"x")
+    (postgres / "backup_shop_20241101_020004.dump").write_bytes(b"PGDMP")
+    proc = run(["status", "--json", "--service", "storage"], {"BACKUP_DIR": str(backup_dir)})
+    assert proc.returncode == 0, proc.stderr
+    (backup,) = json.loads(proc.stdout)["last_backups"]
+    assert backup["set_id"] == "postgres/shop/20241101_020000"
+    assert backup["path"] == str(postgres / "backup_shop_20241101_020004.dump")

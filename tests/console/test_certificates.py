@@ -163,3 +163,23 @@ def test_probe_states_and_detail(tmp_path, make_settings, cert_settings):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert probe("certs", make_settings(**{"certs.cert_dir": str(empty)})).state is ServiceState.UNCONFIGURED
+
+
+def test_a_key_lists_each_certificate_once_however_many_copies_exist(tmp_path, make_settings):
+    root = tmp_path / "copies"
+    (root / "backup").mkdir(parents=True)
+    key = ec_key()
+    current = make_cert("copied.example.com", key, days_valid=60)
+    renewed = make_cert("copied.example.com", key, days_valid=90)  # same key, another certificate
+    (root / "a-current.crt").write_bytes(pem(current))
+    (root / "b-renewed.crt").write_bytes(pem(renewed))
+    (root / "backup" / "current.crt").write_bytes(pem(current))
+    (root / "c-fullchain.pem").write_bytes(pem(current) + pem(renewed))
+    (root / "copied.key").write_bytes(key_pem(key))
+
+    inventory = build_inventory(root, make_settings({"certs.cert_dir": str(root)}))
+
+    assert len(inventory.certificates) == 5  # every copy is still listed as a certificate
+    (key_info,) = inventory.keys
+    assert key_info.file == "copied.key"
+    assert key_info.matches == [current.fingerprint(hashes.SHA256()).hex(), renewed.fingerprint(hashes.SHA256()).hex()]

@@ -139,3 +139,42 @@ def test_example_file_loads_to_the_defaults(tmp_path):
     from_example = load_settings(example, env={})
     defaults = load_settings(env={})
     assert [(v.key, v.value) for v in from_example.describe()] == [(v.key, v.value) for v in defaults.describe()]
+
+
+@pytest.mark.parametrize(
+    ("text", "overrides", "where", "warn", "critical"),
+    [
+        ("certs:\n  warn_days: 5\n", {}, "{config}:2", 5, 7),
+        ("certs:\n  critical_days: 60\n", {}, "{config}:2", 30, 60),
+        ("certs:\n  critical_days: 10\n  warn_days: 9\n", {}, "{config}:3", 9, 10),
+        ("certs:\n  warn_days: 30\n", {"certs.critical_days": 45}, "command line", 30, 45),
+    ],
+)
+def test_warn_days_below_critical_days_is_refused_where_it_was_set(tmp_path, text, overrides, where, warn, critical):
+    config = write(tmp_path / "c.yaml", text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, env={}, overrides=overrides)
+    assert str(caught.value) == (
+        f"{where.format(config=config)}: 'certs.warn_days' ({warn}) must not be smaller than "
+        f"'certs.critical_days' ({critical}): a certificate must warn before it turns critical"
+    )
+    assert caught.value.exit_code == ExitCode.USAGE
+
+
+def test_warn_days_equal_to_critical_days_is_accepted(tmp_path):
+    config = write(tmp_path / "c.yaml", "certs:\n  warn_days: 7\n  critical_days: 7\n")
+    settings = load_settings(config, env={})
+    assert (settings.certs.warn_days, settings.certs.critical_days) == (7, 7)
+
+
+def test_warn_days_below_critical_days_exits_2_from_the_cli(tmp_path):
+    import subprocess
+    import sys
+
+    config = write(tmp_path / "c.yaml", "certs:\n  warn_days: 3\n")
+    proc = subprocess.run([sys.executable, "-m", "console.cli", "--config", str(config), "certs", "status"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (f"backup-console: error: {config}:2: 'certs.warn_days' (3) must not be smaller than "
+                                   "'certs.critical_days' (7): a certificate must warn before it turns critical")
+    assert proc.stdout == ""

@@ -340,3 +340,31 @@ def test_single_file_aof_of_older_redis_is_stored_as_aof_gz(redis_server, tmp_pa
                           on_progress=None, cancel=None)
     assert outcome.status == "archived" and outcome.format == "single-file"
     assert gzip.decompress((tmp_path / "out" / "aof_20250101_020000.aof.gz").read_bytes()) == commands
+
+
+def test_missing_configured_data_dir_is_a_preflight_warning_and_the_backup_still_succeeds(
+        make_redis_server, make_settings, backup_dir, tmp_path):
+    source = make_redis_server(extra=FAST_SYNC)  # AOF on: there is an AOF this run cannot reach
+    expected_keys = populate(source)
+    missing = tmp_path / "mounted-redis-data"
+    settings = make_settings(source.overrides(), **{"redis.data_dir": str(missing)})
+
+    result = execute(settings, BackupRequest("redis"))
+
+    assert result.ok, result.message
+    checks = {check.id: check for check in result.checks}
+    warning = checks["redis.data_dir"]
+    assert warning.status is CheckStatus.WARN
+    assert warning.evidence == (f"redis.data_dir {missing} does not exist here: the RDB will be fetched over the "
+                                "network and the AOF will not be archived")
+    metadata = json.loads(result.metadata_path.read_text())
+    assert metadata["keys_count"] == expected_keys
+    assert metadata["rdb_source"].startswith("network")
+    assert metadata["aof"]["status"] == "unavailable" and metadata["files"]["aof"] is None
+    assert not list((backup_dir / "redis").glob("aof_*"))
+
+    unset = {r.id: r for r in run_checks(["redis.data_dir"], CheckContext(make_settings(source.overrides())))}
+    assert unset["redis.data_dir"].status is CheckStatus.SKIP
+    present = make_settings(source.overrides(), **{"redis.data_dir": str(source.dir)})
+    found = {r.id: r for r in run_checks(["redis.data_dir"], CheckContext(present))}
+    assert found["redis.data_dir"].status is CheckStatus.PASS and str(source.dir) in found["redis.data_dir"].evidence
