@@ -11,14 +11,18 @@ if TYPE_CHECKING:
 
 
 def make_client(settings: Settings, timeout: float | None = None, retries: int = 1) -> Any:
-    """A boto3 S3 client with timeouts; credentials come from boto3's chain, never from argv."""
+    """A boto3 S3 client with timeouts; credentials come from boto3's chain, never from argv.
+
+    ``retries`` is the total number of attempts per request: botocore's own ``max_attempts``
+    counts retries after the first, so ``total_max_attempts`` is the one that means the same.
+    """
     import boto3
     from botocore.config import Config
 
     s3 = settings.s3
     timeout = settings.timeout_seconds if timeout is None else timeout
     config = Config(connect_timeout=timeout, read_timeout=timeout,
-                    retries={"max_attempts": retries, "mode": "standard"},
+                    retries={"total_max_attempts": retries, "mode": "standard"},
                     request_checksum_calculation="when_required", response_checksum_validation="when_required")
     return boto3.client("s3", endpoint_url=s3.endpoint_url or None, region_name=s3.region or None, config=config)
 
