@@ -8,7 +8,6 @@ so a flood of engine events never floods the UI.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from textual import on, work
@@ -21,7 +20,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Label, RichLog, Select, Static
 from textual.worker import Worker, WorkerState
 
-from screens.backup_job import BackupJob, find_job, job_key, start_job
+from screens.backup_job import BackupEngine, BackupJob, find_job, job_key, start_job
 from screens.widgets.backup_progress import PhaseRow, summary_text
 
 if TYPE_CHECKING:
@@ -68,7 +67,8 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         Binding("escape", "close", "Back", id="close-backup", tooltip="Back to the previous screen"),
     ]
 
-    def __init__(self, kind: str | None = None, target: str | None = None, force_reason: str | None = None) -> None:
+    def __init__(self, kind: str | None = None, target: str | None = None, force_reason: str | None = None,
+                 engine: BackupEngine | None = None) -> None:
         super().__init__()
         from console.backups import BACKUP_MODULES
 
@@ -76,6 +76,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         self.kind = kind if kind in self.kinds else self.kinds[0]
         self.target = target
         self.force_reason = force_reason
+        self.engine = engine or BackupEngine()
         self.checks: list[CheckResult] | None = None
         self.job: BackupJob | None = None
         self._log_seen = 0
@@ -107,6 +108,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         yield Footer()
 
     def on_mount(self) -> None:
+        self.sub_title = "Backup" + (" | READ-ONLY" if self.settings.read_only else "")
         table = self.query_one("#backup-checks", DataTable)
         table.add_column("state", width=5)
         table.add_column("check", width=30)
@@ -178,9 +180,8 @@ the backup; the dashboard shows it as running and coming back here shows its pro
 
     @work(thread=True, exclusive=True, group="backup-preflight", exit_on_error=False)
     def _run_preflight(self, request: BackupRequest) -> None:
-        from console.backups.runner import preflight
-
-        self.post_message(PreflightFinished((request.kind, request.target), preflight(self.settings, request)))
+        results = self.engine.preflight(self.settings, request)
+        self.post_message(PreflightFinished((request.kind, request.target), results))
 
     @on(PreflightFinished)
     def _show_preflight(self, message: PreflightFinished) -> None:
@@ -237,7 +238,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
                                              failing or ["no check fails right now"]), start)
 
     def _start(self, request: BackupRequest) -> None:
-        self.job = start_job(self.app, self.settings, request)
+        self.job = start_job(self.app, self.settings, request, self.engine)
         self._watch_job()
 
     def _attach_running_job(self) -> None:
@@ -268,7 +269,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
             return
         from console.formatting import duration
 
-        now = time.monotonic()
+        now = job.engine.clock()
         phases = self.query_one("#backup-phases", VerticalScroll)
         with self.app.batch_update():
             for state in list(job.phases.values()):
@@ -276,7 +277,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
                 if rows:
                     rows.first(PhaseRow).show(now)
                 else:  # a new row draws itself once mounted
-                    phases.mount(PhaseRow(state))
+                    phases.mount(PhaseRow(state, job.engine.clock))
                     phases.scroll_end(animate=False)
             fresh = job.log[self._log_seen:]
             if fresh:
@@ -286,7 +287,8 @@ the backup; the dashboard shows it as running and coming back here shows its pro
                 self._log_seen += len(fresh)
             current = job.current_phase
             if job.running:
-                self._set_status(f"RUNNING {job.request.kind} {job.request.target or ''} - elapsed "
+                what = " ".join(filter(None, (job.request.kind, job.request.target)))
+                self._set_status(f"RUNNING {what} - elapsed "
                                  f"{duration(job.elapsed(now))}" + (f" - {current.name}" if current else "")
                                  + " - c cancels", "-running")
         if not job.running:

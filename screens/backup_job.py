@@ -11,17 +11,43 @@ from __future__ import annotations
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from console.progress import CancelToken, ProgressEvent
+from console.progress import CancelToken, ProgressCallback, ProgressEvent
 
 if TYPE_CHECKING:
     from textual.app import App
 
     from console.backups import BackupRequest, BackupResult
     from console.config import Settings
+    from console.preflight import CheckResult
 
 _JOBS: weakref.WeakKeyDictionary[Any, dict[str, BackupJob]] = weakref.WeakKeyDictionary()
+
+
+def _preflight(settings: Settings, request: BackupRequest) -> list[CheckResult]:
+    from console.backups.runner import preflight
+
+    return preflight(settings, request)
+
+
+def _execute(settings: Settings, request: BackupRequest, on_progress: ProgressCallback | None = None,
+             cancel: CancelToken | None = None) -> BackupResult:
+    from console.backups.runner import execute
+
+    return execute(settings, request, on_progress=on_progress, cancel=cancel)
+
+
+@dataclass(frozen=True)
+class BackupEngine:
+    """What the backup screen runs and times: the real runner and clock, unless a test passes fixed
+    ones (snapshots need the same checks, events and durations on every run, as with the app's prober)."""
+
+    preflight: Callable[[Settings, BackupRequest], list[CheckResult]] = _preflight
+    execute: Callable[..., BackupResult] = _execute
+    """Called like ``console.backups.runner.execute(settings, request, on_progress=, cancel=)``."""
+    clock: Callable[[], float] = time.monotonic
+    """Seconds for elapsed times, phase durations and ETAs."""
 
 
 @dataclass
@@ -45,14 +71,18 @@ class PhaseState:
 class BackupJob:
     request: BackupRequest
     key: str
+    engine: BackupEngine = field(default_factory=BackupEngine)
     cancel: CancelToken = field(default_factory=CancelToken)
     phases: dict[str, PhaseState] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
-    started: float = field(default_factory=time.monotonic)
+    started: float = field(init=False)
     ended: float | None = None
     result: BackupResult | None = None
     error: str | None = None
     hint: str | None = None
+
+    def __post_init__(self) -> None:
+        self.started = self.engine.clock()
 
     @property
     def running(self) -> bool:
@@ -63,11 +93,11 @@ class BackupJob:
         return next(reversed(self.phases.values()), None)
 
     def elapsed(self, now: float | None = None) -> float:
-        return (self.ended or now or time.monotonic()) - self.started
+        return (self.ended or now or self.engine.clock()) - self.started
 
     def record(self, event: ProgressEvent) -> None:
         """Called from the worker thread for every engine event: cheap, no widgets."""
-        now = time.monotonic()
+        now = self.engine.clock()
         phase = self.phases.get(event.phase)
         if phase is None:
             for earlier in self.phases.values():
@@ -83,18 +113,17 @@ class BackupJob:
             self.log.append(event.message)
 
     def run(self, settings: Settings) -> None:
-        """The worker body: run the backup through the runner, keep the outcome."""
-        from console.backups.runner import execute
+        """The worker body: run the backup through the engine, keep the outcome."""
         from console.errors import ConsoleError
 
         try:
-            self.result = execute(settings, self.request, on_progress=self.record, cancel=self.cancel)
+            self.result = self.engine.execute(settings, self.request, on_progress=self.record, cancel=self.cancel)
         except ConsoleError as exc:
             self.error, self.hint = exc.message, exc.hint
         except Exception as exc:  # noqa: BLE001 - shown on the screen rather than lost in a thread
             self.error = f"internal error: {type(exc).__name__}: {exc}"
         finally:
-            now = time.monotonic()
+            now = self.engine.clock()
             for phase in self.phases.values():
                 if not phase.finished:
                     phase.finished, phase.ended = True, now
@@ -111,14 +140,15 @@ def find_job(app: App[Any], key: str) -> BackupJob | None:
     return _JOBS.get(app, {}).get(key)
 
 
-def start_job(app: App[Any], settings: Settings, request: BackupRequest) -> BackupJob:
+def start_job(app: App[Any], settings: Settings, request: BackupRequest,
+              engine: BackupEngine | None = None) -> BackupJob:
     """Start (or return the running) job for this target; the thread worker belongs to the app."""
     key = job_key(settings, request)
     jobs = _JOBS.setdefault(app, {})
     existing = jobs.get(key)
     if existing is not None and existing.running:
         return existing
-    job = BackupJob(request, key)
+    job = BackupJob(request, key, engine or BackupEngine())
     jobs[key] = job
     app.run_worker(lambda: job.run(settings), thread=True, exit_on_error=False, group="backup",
                    name=f"backup {key}", description=f"backup {key}")

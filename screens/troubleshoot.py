@@ -4,7 +4,7 @@ persistence and the AOF fallback."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from textual import on, work
 from textual.binding import Binding
@@ -55,6 +55,11 @@ again.
                 tooltip="Terminate the selected transaction's backend (type its pid)"),
     ]
 
+    def __init__(self, runners: Mapping[str, Callable[..., Diagnosis]] | None = None) -> None:
+        """``runners`` replaces console.troubleshoot's diagnoses by key (snapshot tests pass fixed ones)."""
+        super().__init__()
+        self.runners = runners
+
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="")
         with VerticalScroll(id="troubleshoot-body"):
@@ -81,8 +86,9 @@ again.
     @work(thread=True, exit_on_error=False, group="troubleshoot")
     def _diagnose(self, key: str, *args: object) -> None:
         settings = self.app.settings  # type: ignore[attr-defined]
+        run = self.runners[key] if self.runners is not None else _runner(key)
         try:
-            diagnosis = _runner(key)(settings, *args)
+            diagnosis = run(settings, *args)
         except ConsoleError as exc:
             self.post_message(DiagnosisReady(key, None, exc.message))
             return

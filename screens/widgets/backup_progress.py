@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar
@@ -17,10 +16,11 @@ if TYPE_CHECKING:
 class PhaseRow(Horizontal):
     """One phase: its name, a ProgressBar and the bytes done / expected (and ETA while running)."""
 
-    def __init__(self, state: PhaseState) -> None:
+    def __init__(self, state: PhaseState, clock: Callable[[], float]) -> None:
         super().__init__(id=f"phase-{state.name}", classes="phase-row")
         self.phase = state.name
         self.state = state
+        self.clock = clock
 
     def compose(self) -> ComposeResult:
         yield Label(self.phase, classes="phase-name", markup=False)
@@ -28,7 +28,7 @@ class PhaseRow(Horizontal):
         yield Label("", classes="phase-detail", markup=False)
 
     def on_mount(self) -> None:
-        self.show(time.monotonic())
+        self.show(self.clock())
 
     def show(self, now: float) -> None:
         from console.formatting import duration, size

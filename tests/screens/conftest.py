@@ -60,6 +60,24 @@ async def wait_until(pilot, condition: Callable[[], bool], timeout: float = 15.0
         await pilot.pause(0.05)
 
 
+async def redraw_tables(pilot) -> None:
+    """Redraw every DataTable on the screen from scratch; call it once the rows had time to settle.
+
+    Textual's DataTable caches drawn cells by content version, not by column width: a frame drawn
+    between ``add_row`` and the table's idle (when it measures the new rows) keeps auto-width
+    columns cut at their old width until the content changes again. A snapshot taken then is wrong
+    about one run in twenty on a loaded machine; clearing the caches (which changing
+    ``zebra_stripes`` does) before the screenshot makes it draw what the rows hold.
+    """
+    from textual.widgets import DataTable
+
+    await pilot.pause()
+    for table in pilot.app.screen.query(DataTable):
+        table.zebra_stripes = not table.zebra_stripes
+        table.zebra_stripes = not table.zebra_stripes
+    await pilot.pause()
+
+
 @pytest.fixture
 def clock() -> Callable[[], dt.datetime]:
     return frozen_clock
