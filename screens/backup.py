@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 TICK_SECONDS = 0.1
 """The screen redraws progress at most 10 times a second, however fast events arrive."""
 
+IDLE, RUNNING, FINISHED = "idle", "running", "finished"
+MODES = (IDLE, RUNNING, FINISHED)
+"""The screen's class (-idle, -running, -finished) decides in CSS which boxes are shown."""
+
 
 class PreflightFinished(Message):
     def __init__(self, key: tuple[str, str | None], results: list[CheckResult]) -> None:
@@ -97,6 +101,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         checks = DataTable(id="backup-checks", cursor_type="row", zebra_stripes=False)
         checks.border_title = "Pre-flight"
         yield checks
+        yield Static("", id="check-detail", markup=False)
         summary = Static("", id="backup-summary", markup=False)
         summary.border_title = "Result"
         yield summary
@@ -114,7 +119,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         table.add_column("check", width=30)
         table.add_column("evidence")
         self.query_one("#backup-log", RichLog).border_title = "Log"
-        self.query_one("#backup-summary").display = False
+        self._show_mode(IDLE)
         self._load_targets(self.kind)
         self.query_one("#backup-kind", Select).focus()
 
@@ -144,7 +149,8 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         else:
             self.target = None
         self._attach_running_job()
-        self.action_preflight()
+        if self.job is None or self.job.running:
+            self.action_preflight()  # a finished job attached on reopening keeps its result on screen
 
     @on(Select.Changed, "#backup-kind")
     def _kind_changed(self, event: Select.Changed) -> None:
@@ -168,13 +174,20 @@ the backup; the dashboard shows it as running and coming back here shows its pro
 
     # --- pre-flight ---------------------------------------------------------------------------
 
+    def _show_mode(self, mode: str) -> None:
+        """Before a run the checks get the room; during and after it, progress and log do."""
+        for name in MODES:
+            self.set_class(name == mode, f"-{name}")
+
     def action_preflight(self) -> None:
         if self.job is not None and self.job.running:
             return
+        self._show_mode(IDLE)
         self.checks = None
         table = self.query_one("#backup-checks", DataTable)
         table.clear()
         table.add_row("...", "running pre-flight checks", "")
+        self.query_one("#check-detail", Static).update("")
         self._set_status("running pre-flight checks ...", "-checking")
         self._run_preflight(self._request())
 
@@ -197,6 +210,10 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         table.set_class(bool(failed), "-fail")
         table.set_class(not failed and bool(warned), "-warn")
         table.set_class(not failed and not warned, "-pass")
+        worst = failed or warned
+        if worst:  # the cursor (and the full-text line under the table) starts on what needs attention
+            table.move_cursor(row=message.results.index(worst[0]))
+        self._describe_row(table.cursor_row)
         if self.job is None or not self.job.running:
             if failed:
                 self._set_status(f"pre-flight FAILED ({len(failed)}): fix it, or o to override with a reason", "-failed")
@@ -204,6 +221,17 @@ the backup; the dashboard shows it as running and coming back here shows its pro
                 self._set_status(f"pre-flight passed{f' with {len(warned)} warning(s)' if warned else ''}: "
                                  "s starts the backup", "-ready")
         self.refresh_bindings()
+
+    @on(DataTable.RowHighlighted, "#backup-checks")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._describe_row(event.cursor_row)
+
+    def _describe_row(self, row: int) -> None:
+        """The table cuts long titles and evidence at 80 columns; the line under it shows them whole."""
+        if not self.checks or not 0 <= row < len(self.checks):
+            return
+        check = self.checks[row]
+        self.query_one("#check-detail", Static).update(f"{check.status.value.upper()} {check.title}: {check.evidence}")
 
     # --- running ------------------------------------------------------------------------------
 
@@ -256,8 +284,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         self._log_seen = 0
         self.query_one("#backup-phases").remove_children()
         self.query_one("#backup-log", RichLog).clear()
-        self.query_one("#backup-summary").display = False
-        self.query_one("#backup-checks").display = True
+        self._show_mode(RUNNING)
         if self._ticker is None:
             self._ticker = self.set_interval(TICK_SECONDS, self._tick)
         self.refresh_bindings()
@@ -299,8 +326,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
             self._ticker.stop()
             self._ticker = None
         self.query_one("#backup-summary", Static).update(summary_text(job))
-        self.query_one("#backup-summary").display = True
-        self.query_one("#backup-checks").display = False
+        self._show_mode(FINISHED)
         status = job.result.status if job.result else "failed"
         self._set_status(f"{status.upper()} after {self._duration(job)} - p re-checks, s runs again",
                          "-done" if status == "ok" else "-failed")

@@ -44,6 +44,10 @@ async def test_backup_screen_runs_through_to_the_summary(pg_cluster, seeded_db, 
         logged = "\n".join(str(line.text) for line in screen.query_one("#backup-log", RichLog).lines)
         assert 'dumping contents of table "sales.orders"' in logged
         assert {"preflight", "dump", "metadata"} <= {row.phase for row in screen.query(".phase-row")}
+        assert not table.display  # the result has the room now
+        await pilot.press("p")  # re-check: back to the checks, the result put away
+        await wait_until(pilot, lambda: screen.checks is not None and table.display)
+        assert not screen.query_one("#backup-summary").display and not screen.query_one("#backup-log").display
 
 
 async def test_cancel_asks_first_and_leaves_nothing(pg_cluster, seeded_db, make_settings, backup_dir):
@@ -82,6 +86,10 @@ async def test_failing_preflight_needs_an_override_reason(own_pg_cluster, make_s
         await wait_until(pilot, lambda: screen.checks is not None)
         assert "pre-flight FAILED" in _text(screen, "#backup-status")
         assert screen.query_one("#backup-checks").has_class("-fail")
+        # the table cuts evidence at 80 columns; the failing check's whole evidence is under it
+        failing = next(check for check in screen.checks if check.status.value == "fail")
+        assert _text(screen, "#check-detail") == f"FAIL {failing.title}: {failing.evidence}"
+        assert f"127.0.0.1:{own_pg_cluster.port}" in failing.evidence
         await pilot.press("s")
         await pilot.pause(0.2)
         assert screen.job is None  # refused without a reason
