@@ -10,7 +10,7 @@ import pytest
 
 from screens.app import BackupConsoleApp
 from tests.certs_fixtures import ec_key, key_pem, make_cert, pem
-from tests.screens.conftest import fixed_prober
+from tests.screens.conftest import fixed_prober, redraw_tables
 
 FROZEN = dt.datetime(2026, 11, 25, 3, 0, 0, tzinfo=dt.timezone.utc)
 
@@ -39,6 +39,7 @@ async def _settle(pilot) -> None:
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
     await pilot.pause(0.3)
+    await redraw_tables(pilot)
 
 
 def _app(make_settings, tmp_path):

@@ -7,7 +7,7 @@ import os
 from console import reports
 from screens.app import BackupConsoleApp
 from tests.console.test_reports import sample_report
-from tests.screens.conftest import FROZEN_NOW, fixed_prober
+from tests.screens.conftest import FROZEN_NOW, fixed_prober, redraw_tables
 
 
 def _app(make_settings):
@@ -24,6 +24,7 @@ async def _settle(pilot) -> None:
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
     await pilot.pause()
+    await redraw_tables(pilot)
 
 
 async def _open_report(pilot) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from screens.app import BackupConsoleApp
 from tests.retention_fixtures import make_scenario, now
-from tests.screens.conftest import fixed_prober
+from tests.screens.conftest import fixed_prober, redraw_tables
 
 
 pytestmark = pytest.mark.usefixtures("utc")
@@ -18,6 +18,7 @@ async def _settle(pilot) -> None:
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
     await pilot.pause(0.3)  # let the tables recompute column widths from their new rows
+    await redraw_tables(pilot)
 
 
 def _app(make_settings, backup_dir):
