@@ -171,7 +171,8 @@ def plan_keys(settings: Settings, backup_set: BackupSet) -> list[tuple[BackupFil
 def transfer_client(settings: Settings) -> Any:
     from console.services.s3 import make_client
 
-    return make_client(settings, timeout=settings.s3.transfer_timeout_seconds, retries=settings.s3.max_attempts)
+    return make_client(settings, timeout=settings.s3.transfer_timeout_seconds, retries=settings.s3.max_attempts,
+                       connections=max(10, settings.s3.upload_concurrency + 2))
 
 
 def describe(exc: Exception, settings: Settings) -> str:
@@ -380,33 +381,64 @@ def _put_file(settings: Settings, client: Any, bucket: str, backup_set: BackupSe
 def _put_multipart(settings: Settings, client: Any, bucket: str, key: str, path: Path, size: int,
                    args: dict[str, Any], phase: str, on_part: ProgressCallback | None,
                    cancel: CancelToken | None) -> tuple[str, int, dict[str, Any]]:
-    """Upload in parts, each with its own SHA-256; abort on any failure (or remember to).
+    """Upload in parts, each with its own SHA-256, ``s3.upload_concurrency`` at a time; abort on
+    any failure (or remember to).
 
-    One progress event per part, unthrottled: a part is at least 5 MiB, which rate-limits them.
+    Parts are read in order and at most ``upload_concurrency`` are held at once, so memory stays
+    at concurrency x part size; over a long link the parts' round trips overlap instead of adding
+    up. One progress event per finished part, unthrottled: a part is at least 5 MiB.
     """
+    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
     chunk_size = part_size(settings, size)
+    window = settings.s3.upload_concurrency
     upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256", **args)["UploadId"]
+
+    def send(number: int, chunk: bytes) -> tuple[dict[str, Any], bytes, int]:
+        digest = hashlib.sha256(chunk).digest()
+        answer = client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=chunk,
+                                    ChecksumAlgorithm="SHA256", ChecksumSHA256=_b64(digest))
+        return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": _b64(digest)}, digest, len(chunk)
+
+    finished: dict[int, tuple[dict[str, Any], bytes]] = {}
+    done = 0
+
+    def collect(futures: set[Future[tuple[dict[str, Any], bytes, int]]]) -> None:
+        nonlocal done
+        for future in futures:
+            part, digest, length = future.result()  # a failed part raises here
+            finished[part["PartNumber"]] = (part, digest)
+            done += length
+            emit(on_part, ProgressEvent(phase, done, size))
+
+    pool = ThreadPoolExecutor(max_workers=window, thread_name_prefix="s3-part")
+    in_flight: set[Future[tuple[dict[str, Any], bytes, int]]] = set()
     try:
-        parts: list[dict[str, Any]] = []
-        digests: list[bytes] = []
-        done = 0
         with open(path, "rb") as handle:
+            number = 0
             while chunk := handle.read(chunk_size):
                 check_cancel(cancel)
-                digest = hashlib.sha256(chunk).digest()
-                number = len(parts) + 1
-                answer = client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=chunk,
-                                            ChecksumAlgorithm="SHA256", ChecksumSHA256=_b64(digest))
-                parts.append({"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": _b64(digest)})
-                digests.append(digest)
-                done += len(chunk)
-                emit(on_part, ProgressEvent(phase, done, size))
+                number += 1
+                in_flight.add(pool.submit(send, number, chunk))
+                del chunk  # the future holds the only reference: memory is the window, not the file
+                if len(in_flight) >= window:
+                    ready, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                    collect(ready)
+        ready, in_flight = wait(in_flight)
+        collect(ready)
         check_cancel(cancel)
+        ordered = [finished[n] for n in sorted(finished)]
         answer = client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
-                                                  MultipartUpload={"Parts": parts})
+                                                  MultipartUpload={"Parts": [part for part, _ in ordered]})
     except BaseException:
+        for future in in_flight:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)  # no part may land after the abort
         _abort(settings, client, bucket, key, upload_id)
         raise
+    finally:
+        pool.shutdown(wait=False)
+    digests = [digest for _, digest in ordered]
     return f"{_b64(hashlib.sha256(b''.join(digests)).digest())}-{len(digests)}", len(digests), answer
 
 

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from console.config import Settings
 
 
-def make_client(settings: Settings, timeout: float | None = None, retries: int = 1) -> Any:
+def make_client(settings: Settings, timeout: float | None = None, retries: int = 1, connections: int = 10) -> Any:
     """A boto3 S3 client with timeouts; credentials come from boto3's chain, never from argv.
 
     ``retries`` is the total number of attempts per request: botocore's own ``max_attempts``
@@ -21,7 +21,7 @@ def make_client(settings: Settings, timeout: float | None = None, retries: int =
 
     s3 = settings.s3
     timeout = settings.timeout_seconds if timeout is None else timeout
-    config = Config(connect_timeout=timeout, read_timeout=timeout,
+    config = Config(connect_timeout=timeout, read_timeout=timeout, max_pool_connections=connections,
                     retries={"total_max_attempts": retries, "mode": "standard"},
                     request_checksum_calculation="when_required", response_checksum_validation="when_required")
     return boto3.client("s3", endpoint_url=s3.endpoint_url or None, region_name=s3.region or None, config=config)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -163,3 +164,49 @@ def test_upload_cli_out_of_attempts_is_one_line_exit_1_and_nothing_complete_on_s
     assert document.get("s3_uploaded") in (False, None) and "s3" not in document
     runs = [r for r in read_runs(backup_dir) if r.action == "upload"]
     assert [r.status for r in runs] == ["failed"] and "SlowDown" in runs[0].message
+
+
+def _answered(log: list[tuple[str, str, int]], key: str, part: int) -> int:
+    """Position in the proxy's log where part ``part`` of ``key`` was accepted (200)."""
+    return next(index for index, (method, target, status) in enumerate(log)
+                if method == "PUT" and key in target and re.search(rf"partNumber={part}(&|$)", target) and status == 200)
+
+
+def test_parts_upload_concurrently_and_complete_in_order(tmp_path: Path, make_settings: Any, s3_bucket: dict[str, Any],
+                                                         proxied_bucket: dict[str, Any], fault_proxy: FaultProxy) -> None:
+    settings, backup_set = config_set(tmp_path, make_settings, proxied_bucket, blob_bytes=22 * 1024 * 1024,
+                                      **{"s3.multipart_threshold_mb": 5, "s3.part_size_mb": 5, "s3.max_attempts": 3,
+                                         "s3.upload_concurrency": 3, "s3.transfer_timeout_seconds": 1.0})
+    tarball_key = keys_of(settings, backup_set)["tarball"]
+    slow_first = fault_proxy.fail("PUT", tarball_key, times=1, stall_seconds=3.0, query="partNumber=1")
+
+    result = offsite.upload_set(settings, backup_set)
+
+    assert slow_first.served == 1
+    # while part 1 hung and was retried, later parts went up: they overlap, not queue behind it
+    assert _answered(fault_proxy.log, tarball_key, 4) < _answered(fault_proxy.log, tarball_key, 1)
+    uploaded = next(item for item in result.objects if item.key == tarball_key)
+    assert uploaded.parts == 5
+    local = backup_set.file("tarball").path.read_bytes()
+    assert stored(s3_bucket, tarball_key) == local  # completed with the parts in their order
+    head = moto_client(s3_bucket).head_object(Bucket=s3_bucket["s3.bucket"], Key=tarball_key, ChecksumMode="ENABLED")
+    assert head["ContentLength"] == len(local)
+
+
+def test_a_part_that_keeps_failing_aborts_the_whole_upload(tmp_path: Path, make_settings: Any,
+                                                           s3_bucket: dict[str, Any], proxied_bucket: dict[str, Any],
+                                                           fault_proxy: FaultProxy) -> None:
+    from console.errors import ConsoleError
+
+    settings, backup_set = config_set(tmp_path, make_settings, proxied_bucket, blob_bytes=22 * 1024 * 1024,
+                                      **{"s3.multipart_threshold_mb": 5, "s3.part_size_mb": 5, "s3.max_attempts": 2,
+                                         "s3.upload_concurrency": 3})
+    tarball_key = keys_of(settings, backup_set)["tarball"]
+    fault_proxy.fail("PUT", tarball_key, times=None, code="InternalError", status=500, query="partNumber=3")
+
+    with pytest.raises(ConsoleError):
+        offsite.upload_set(settings, backup_set)
+
+    client = moto_client(s3_bucket)
+    assert client.list_multipart_uploads(Bucket=s3_bucket["s3.bucket"]).get("Uploads", []) == []
+    assert client.list_objects_v2(Bucket=s3_bucket["s3.bucket"]).get("KeyCount", 0) == 0

@@ -122,7 +122,8 @@ def test_big_file_goes_multipart_with_progress(tmp_path: Path, make_settings: An
     tarball = next(obj for obj in result.objects if obj.file.endswith(".tar.gz"))
     assert tarball.parts == 3 and tarball.size_bytes > 10 * 1024 * 1024
     upload_events = [ev for ev in events if ev.phase == f"upload {tarball.file}"]
-    assert [ev.done for ev in upload_events if not ev.finished][1:] == [5 * 1024 * 1024, 10 * 1024 * 1024, tarball.size_bytes]
+    per_part = [ev.done for ev in upload_events if not ev.finished][1:]  # parts finish in any order
+    assert len(per_part) == 3 and per_part == sorted(set(per_part)) and per_part[-1] == tarball.size_bytes
     assert upload_events[-1].finished and upload_events[-1].total == tarball.size_bytes
     client = s3_client(s3_bucket)
     bucket = s3_bucket["s3.bucket"]
