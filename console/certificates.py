@@ -342,13 +342,16 @@ def _describe(cert: x509.Certificate, relative: str, index: int, now: datetime, 
     not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
     remaining = (not_after - now).total_seconds() / 86400
     key_type, key_size = key_description(cert.public_key())
+    with warnings.catch_warnings():  # a non-positive serial warns when read, not when parsed (see parse_file)
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        serial = cert.serial_number
     return CertificateInfo(
         file=relative,
         subject=cert.subject.rfc4514_string(),
         issuer=cert.issuer.rfc4514_string(),
         valid_from=not_before.isoformat(),
         valid_to=not_after.isoformat(),
-        serial=format(cert.serial_number, "x"),
+        serial=format(serial, "x"),
         sans=_sans(cert),
         fingerprint_sha256=cert.fingerprint(hashes.SHA256()).hex(),
         key_type=key_type,

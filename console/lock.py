@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from console.errors import LockHeld
+from console.errors import BackupFailed, LockHeld
 
 LOCK_DIR = ".locks"
 
@@ -42,8 +42,12 @@ class BackupLock:
         self._fd: int | None = None
 
     def acquire(self) -> BackupLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:  # BACKUP_DIR missing and not creatable, read-only, full
+            raise BackupFailed(f"cannot take the lock {self.path}: {exc.strerror or exc}",
+                               hint="check BACKUP_DIR (backup_dir): it must exist or be creatable, and be writable") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

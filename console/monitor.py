@@ -250,7 +250,11 @@ def _wal(postgres: ProbeResult | None, report: MonitorReport) -> None:
 
 def _certificates(settings: Settings, report: MonitorReport) -> None:
     explicit = settings.sources.get("certs.cert_dir", "default") != "default"
-    if "certs" not in settings.alerts.scheduled_kinds and not explicit:
+    if not explicit:
+        # like status: the manual's default "." would walk whatever directory cron starts in
+        if "certs" in settings.alerts.scheduled_kinds:
+            report.findings.append(Finding("certificates:dir", "certificates", "warning", "CERT_DIR",
+                                           "certificate expiry is not watched: set CERT_DIR (certs.cert_dir)"))
         return
     try:
         from console.certificates import build_inventory, cert_dir_of

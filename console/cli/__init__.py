@@ -116,6 +116,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return ExitCode.FAILED
+    except OSError as exc:  # the file system refused (missing dir, permissions, full disk): name the place
+        if args.debug:
+            raise
+        where = exc.filename or "?"
+        printer.fatal(f"{where}: {exc.strerror or exc}", "check the path and its permissions (BACKUP_DIR?)",
+                      ExitCode.FAILED)
+        return ExitCode.FAILED
     except Exception as exc:  # a bug: one line unless --debug
         if args.debug:
             raise

@@ -183,3 +183,22 @@ def test_a_key_lists_each_certificate_once_however_many_copies_exist(tmp_path, m
     (key_info,) = inventory.keys
     assert key_info.file == "copied.key"
     assert key_info.matches == [current.fingerprint(hashes.SHA256()).hex(), renewed.fingerprint(hashes.SHA256()).hex()]
+
+
+def test_a_negative_serial_is_listed_without_a_warning_on_stderr(tmp_path, make_settings):
+    import warnings
+
+    from cryptography.hazmat.primitives import serialization
+
+    der = make_cert("legacy.example.com", ec_key(), days_valid=90, serial=1).public_bytes(serialization.Encoding.DER)
+    version = b"\xa0\x03\x02\x01\x02"  # [0] EXPLICIT INTEGER 2 (v3), then the serial INTEGER
+    at = der.index(version) + len(version)
+    assert der[at:at + 3] == b"\x02\x01\x01"
+    negative = der[:at] + b"\x02\x01\xff" + der[at + 3:]  # serial -1, as some old CAs issued them
+    (tmp_path / "legacy.der").write_bytes(negative)
+    settings = make_settings(**{"certs.cert_dir": str(tmp_path)})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        inventory = build_inventory(tmp_path, settings)
+    assert [cert.serial for cert in inventory.certificates] == ["-1"]
+    assert [str(w.message) for w in caught] == []

@@ -160,3 +160,13 @@ def test_certificate_expiry(backup_dir, settings_for, tmp_path):
     families = {f.name: f for f in text_string_to_metric_families(render(report))}
     days = {s.labels["file"]: s.value for s in families["backup_console_certificate_days_left"].samples}
     assert days["db.crt"] >= 299 and days["api.crt"] <= 3
+
+
+def test_without_cert_dir_monitor_says_so_and_walks_nothing(backup_dir, settings_for, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # cron's working directory, with an expired certificate lying around
+    _write_cert(tmp_path / "soon.crt", 2)  # would be critical if the directory were walked
+    report = collect(settings_for(**{"alerts.scheduled_kinds": ["certs"]}))
+    found = by_id(report.findings)
+    assert found["certificates:dir"].severity == "warning" and "CERT_DIR" in found["certificates:dir"].message
+    assert not [f for f in report.findings if f.id.startswith("certificates:") and f.id != "certificates:dir"]
+    assert report.certificates == []
