@@ -14,6 +14,7 @@ QUICK = [
     ["startup_status.py", "--runs", "3"],
     ["crypto_stream.py", "--megabytes", "256"],
     ["pg_backup.py", "--scale", "0.05", "--runs", "1"],
+    ["s3_upload.py", "--megabytes", "96", "--runs", "1"],
 ]
 
 
