@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from console.catalog import Catalog, read_metadata, scan
 from console.errors import ConsoleError, ReadOnlyRefused
@@ -261,6 +261,19 @@ def _record(settings: Settings, plans: RetentionPlans, result: ApplyResult, star
     from console.runlog import RunRecord, record_run
 
     finished = time.time()
+
+    def record(kind: str, target: str, what: str, deleted: list[Decision], failed: list[str],
+               identity: Callable[[Decision], dict[str, Any]]) -> None:
+        record_run(settings.backup_dir, RunRecord(
+            action="retention", kind=kind, target=target, status="failed" if failed else "ok",
+            started=started, finished=finished,
+            message=f"removed {len(deleted)} {what}, freed {size(sum(d.size_bytes for d in deleted))}"
+                    + (f"; {len(failed)} failed" if failed else ""),
+            extra={"deleted": [{**identity(item), "age_days": round(item.age_days, 1), "size_bytes": item.size_bytes,
+                                "files": list(item.files)} for item in deleted],
+                   "errors": failed},
+        ))
+
     for tier, plan in (("local", plans.local), ("s3", plans.offsite)):
         if plan is None:
             continue
@@ -268,25 +281,9 @@ def _record(settings: Settings, plans: RetentionPlans, result: ApplyResult, star
         for kind in kinds:
             deleted = [item for item in result.deleted if item.kind == kind and item in plan.remove]
             failed = [error for error in result.errors if error.startswith(f"{kind}/")]
-            record_run(settings.backup_dir, RunRecord(
-                action="retention", kind=kind, target=tier, status="failed" if failed else "ok",
-                started=started, finished=finished,
-                message=f"removed {len(deleted)} {tier} set(s), freed {size(sum(d.size_bytes for d in deleted))}"
-                        + (f"; {len(failed)} failed" if failed else ""),
-                extra={"deleted": [{"set_id": item.set_id, "rule": item.rule, "age_days": round(item.age_days, 1),
-                                    "size_bytes": item.size_bytes, "files": list(item.files)} for item in deleted],
-                       "errors": failed},
-            ))
+            record(kind, tier, f"{tier} set(s)", deleted, failed,
+                   lambda item: {"set_id": item.set_id, "rule": item.rule})
     if plans.report_removals:
         failed = [error for error in result.errors if error.startswith("reports/")]
-        deleted_reports = result.deleted_reports
-        record_run(settings.backup_dir, RunRecord(
-            action="retention", kind="reports", target="local", status="failed" if failed else "ok",
-            started=started, finished=finished,
-            message=f"removed {len(deleted_reports)} verification report(s), "
-                    f"freed {size(sum(d.size_bytes for d in deleted_reports))}"
-                    + (f"; {len(failed)} failed" if failed else ""),
-            extra={"deleted": [{"report": item.name, "age_days": round(item.age_days, 1),
-                                "size_bytes": item.size_bytes, "files": list(item.files)} for item in deleted_reports],
-                   "errors": failed},
-        ))
+        record("reports", "local", "verification report(s)", result.deleted_reports, failed,
+               lambda item: {"report": item.name})

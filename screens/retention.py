@@ -121,18 +121,15 @@ never removed.
         actions = self.query_one("#retention-actions", DataTable)
         with self.app.batch_update():
             kinds.clear()
-            for state in overview.kinds:
+            reports = overview.reports
+            shown = overview.kinds + ([reports] if reports is not None and reports.local_count else [])
+            for state in shown:  # the reports row only once the first `verify` has written one
                 plan = f"remove {state.to_remove}" if state.to_remove else "keep all"
                 if state.to_transition:
                     plan += f" +{state.to_transition} arch"
                 kinds.add_row(state.kind, str(state.local_count), plan, size(state.local_bytes),
                               "-" if state.s3_bytes is None else size(state.s3_bytes), _day(state.oldest),
                               _day(state.newest), state.next_expiry or "-", state.lifecycle, key=state.kind)
-            state = overview.reports
-            if state is not None and state.local_count:  # no row until the first `verify` writes one
-                kinds.add_row(state.kind, str(state.local_count), f"remove {state.to_remove}" if state.to_remove
-                              else "keep all", size(state.local_bytes), "-", _day(state.oldest), _day(state.newest),
-                              state.next_expiry or "-", state.lifecycle, key=state.kind)
             actions.clear()
             rows = [("REMOVE", d, f"{d.rule}: {d.reasons[0]}") for d in plans.local.remove]
             if plans.offsite is not None:

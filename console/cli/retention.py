@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from console.config import Settings
     from console.prune import RetentionPlans
     from console.report_retention import ReportPlan
+    from console.retention import Decision
 
 _EXIT = "Exit 0 ok, 1 failed, 2 usage/config error (also: refused in read-only mode, --yes missing), 3 partial, 11 locked."
 
@@ -114,12 +115,9 @@ def print_plans(plans: RetentionPlans, settings: Settings, printer: Printer) -> 
     for title, plan in sections:
         printer.line()
         printer.line(title)
-        rows = [["REMOVE", item.set_id, f"{item.age_days:.1f} d", size(item.size_bytes), f"{item.rule}: {item.reasons[0]}"]
-                for item in plan.remove]
-        rows += [["keep", item.set_id, f"{item.age_days:.1f} d", size(item.size_bytes), ", ".join(item.reasons)]
-                 for item in plan.keep]
-        rows += [["transition", item.set_id, f"{item.age_days:.1f} d", size(item.size_bytes), item.reasons[0]]
-                 for item in plan.transition]
+        rows = [_row("REMOVE", item.set_id, item, f"{item.rule}: {item.reasons[0]}") for item in plan.remove]
+        rows += [_row("keep", item.set_id, item, ", ".join(item.reasons)) for item in plan.keep]
+        rows += [_row("transition", item.set_id, item, item.reasons[0]) for item in plan.transition]
         if rows:
             printer.table(["action", "set", "age", "size", "why"], rows)
         else:
@@ -138,6 +136,13 @@ def print_plans(plans: RetentionPlans, settings: Settings, printer: Printer) -> 
         printer.line(f"{len(plans.unrecognised)} unrecognised file(s) left alone, e.g. {plans.unrecognised[0]}")
 
 
+def _row(action: str, label: str, item: Decision, why: str) -> list[str]:
+    """One line of a plan table: sets and reports read the same way."""
+    from console.formatting import size
+
+    return [action, label, f"{item.age_days:.1f} d", size(item.size_bytes), why]
+
+
 def print_reports(plan: ReportPlan, printer: Printer) -> None:
     """Removals and the reports kept past their age; the many kept for their age only are counted."""
     from console.formatting import size
@@ -146,10 +151,8 @@ def print_reports(plan: ReportPlan, printer: Printer) -> None:
     printer.line()
     printer.line(f"verification reports: {plan.directory} (retention.report_days {days_label(plan.days)})")
     protected = [item for item in plan.keep if any(reason.startswith("newest") for reason in item.reasons)]
-    rows = [["REMOVE", item.name, f"{item.age_days:.1f} d", size(item.size_bytes), f"{item.rule}: {item.reasons[0]}"]
-            for item in plan.remove]
-    rows += [["keep", item.name, f"{item.age_days:.1f} d", size(item.size_bytes), ", ".join(item.reasons)]
-             for item in protected]
+    rows = [_row("REMOVE", item.name, item, f"{item.rule}: {item.reasons[0]}") for item in plan.remove]
+    rows += [_row("keep", item.name, item, ", ".join(item.reasons)) for item in protected]
     if rows:
         printer.table(["action", "report", "age", "size", "why"], rows)
     elif not plan.keep:
