@@ -6,7 +6,7 @@ object), then runs, each ``--runs`` times (median reported):
 
 * the manual: ``pg_dump -Fc -Z9`` then ``pg_dump -Fp`` then ``gzip -9`` (Steps 3-4);
 * raw: ``pg_dump -Fc -Z0`` (the floor);
-* ours: ``backup-console``'s engine (console.backups.runner.execute) with the default
+* ours: ``backup-console``'s engine (console.runner.execute) with the default
   settings (.dump.zst + .sql.gz) and with ``sql_compression: zstd`` (.dump.zst + .sql.zst).
 
 Each contender runs in its own child process; wall time, output sizes and peak RSS (of the
@@ -115,8 +115,8 @@ START = time.perf_counter()
 import json, resource, sys
 sys.path.insert(0, sys.argv[1])
 from console.config import load_settings
-from console.backups import BackupRequest
-from console.backups.runner import execute
+from console.kinds.base import BackupRequest
+from console.runner import execute
 overrides = json.loads(sys.argv[2])
 settings = load_settings(None, env={}, overrides=overrides)
 phases = {}
@@ -155,7 +155,7 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tempfile.tempdir = str(out)  # the cluster's data directory goes on the same tmpfs
-    from console.backups.pg_client import find_tool
+    from console.kinds.postgres.client import find_tool
     from tests.servers import PgCluster
 
     pg_dump = find_tool("pg_dump").path

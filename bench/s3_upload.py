@@ -198,8 +198,8 @@ def start_moto(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
 
 def make_set(out: Path, megabytes: int, endpoint: str) -> tuple[Any, Path]:
     """A real config backup set whose tarball carries ``megabytes`` MiB of random data."""
-    from console.backups import BackupRequest
-    from console.backups.runner import execute
+    from console.kinds.base import BackupRequest
+    from console.runner import execute
     from console.catalog import scan
     from console.config import load_settings
 

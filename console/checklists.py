@@ -10,7 +10,6 @@ which becomes the run's ``force_reason``.
 from __future__ import annotations
 
 import difflib
-import importlib
 import re
 import time
 from dataclasses import dataclass, field, replace
@@ -21,10 +20,11 @@ from typing import TYPE_CHECKING, Any, Callable
 import yaml
 
 from console.errors import ConfigError, UsageError
-from console.preflight import CHECK_PROVIDERS, CheckContext, CheckResult, CheckStatus, run_checks
+from console.kinds import registry
+from console.preflight import CheckContext, CheckResult, CheckStatus
 
 if TYPE_CHECKING:
-    from console.backups import BackupRequest
+    from console.kinds.base import BackupRequest
     from console.config import Settings
 
 SHIPPED_DIR = Path(__file__).with_name("shipped_checklists")
@@ -73,8 +73,6 @@ class ChecklistItem:
     required: bool
     source: str
     """``file:line`` where the item is defined."""
-    unavailable: str | None = None
-    """Why the check cannot run here (its provider module is not installed), else None."""
 
     @property
     def manual(self) -> bool:
@@ -86,7 +84,7 @@ class Checklist:
     service: str
     title: str
     backup: str | None
-    """The backup kind the gate leads to (console.backups.BACKUP_MODULES), or None."""
+    """The backup kind the gate leads to (console.kinds.registry.KINDS), or None."""
     items: tuple[ChecklistItem, ...]
     sources: tuple[str, ...] = ()
 
@@ -176,11 +174,9 @@ def parse_checklist_file(path: Path) -> Checklist:
         title = top.text("title", default="")
         backup = top.text("backup", default=None, nullable=True)
         if backup is not None:
-            from console.backups import BACKUP_MODULES
-
-            if backup not in BACKUP_MODULES:
+            if backup not in registry.KINDS:
                 raise ConfigError(f"{top.where('backup')}: unknown backup kind '{backup}' "
-                                  f"(choose from {', '.join(BACKUP_MODULES)})")
+                                  f"(choose from {', '.join(registry.KINDS)})")
         if "items" not in top:
             raise ConfigError(f"{path}:{root.start_mark.line + 1}: missing 'items' (a list of checklist items)")
         items_node = top.entries["items"][1]
@@ -277,38 +273,26 @@ def _parse_item(loader: yaml.SafeLoader, node: yaml.Node, path: Path) -> Checkli
         raise ConfigError(f"{fields.where('check')}: item '{item_id}' has both 'check' and 'manual: true'; give one")
     if not flags["manual"] and not check:
         raise ConfigError(f"{where}: item '{item_id}' needs 'check: <check id>' or 'manual: true'")
-    unavailable = _resolve_check(check, fields.where("check")) if check else None
+    if check:
+        _resolve_check(check, fields.where("check"))
     return ChecklistItem(item_id, title, fields.text("why", default=""), fields.text("on_fail", default=""),
-                         check, flags["required"], where, unavailable)
+                         check, flags["required"], where)
 
 
-def _resolve_check(check_id: str, where: str) -> str | None:
-    """None when the check exists; a reason when its provider module is not installed.
-
-    Raises:
-        ConfigError: the provider or the check name is unknown (a typo in the file).
-    """
+def _resolve_check(check_id: str, where: str) -> None:
+    """Raises ConfigError when the check's provider or name is unknown (a typo in the file)."""
+    providers = registry.check_providers()
     provider, _, name = check_id.partition(".")
-    module_name = CHECK_PROVIDERS.get(provider)
-    if module_name is None or not name:
-        close = difflib.get_close_matches(provider, list(CHECK_PROVIDERS), n=1)
+    checks = providers.get(provider)
+    if checks is None or not name:
+        close = difflib.get_close_matches(provider, list(providers), n=1)
         hint = f" Did you mean '{close[0]}.{name}'?" if close and name else ""
         raise ConfigError(f"{where}: unknown check '{check_id}' (checks are named <provider>.<name>, providers: "
-                          f"{', '.join(CHECK_PROVIDERS)}).{hint}")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return f"check provider {module_name} is not installed"
-        return f"check provider {module_name} cannot be imported: {exc}"
-    except Exception as exc:  # a broken provider must not hide every other checklist
-        return f"check provider {module_name} cannot be imported: {type(exc).__name__}: {exc}"
-    checks = getattr(module, "CHECKS", {})
+                          f"{', '.join(providers)}).{hint}")
     if name not in checks:
         close = difflib.get_close_matches(name, list(checks), n=1)
         hint = f" Did you mean '{provider}.{close[0]}'?" if close else f" Known: {', '.join(sorted(checks)) or 'none'}."
         raise ConfigError(f"{where}: unknown check '{check_id}'.{hint}")
-    return None
 
 
 # --- evaluation ------------------------------------------------------------------------------
@@ -328,19 +312,16 @@ class ItemResult:
 
 def evaluate_items(items: list[ChecklistItem], context: CheckContext,
                    clock: Callable[[], float] = time.time) -> list[ItemResult]:
-    """Run the automated items through console.preflight.run_checks (concurrently); manual ones stay PENDING."""
-    runnable = [item for item in items if item.check and not item.unavailable]
+    """Run the automated items through the registry's run_checks (concurrently); manual ones stay PENDING."""
+    runnable = [item for item in items if item.check]
     started = clock()
-    checks = run_checks([item.check for item in runnable], context) if runnable else []  # type: ignore[misc]
+    checks = registry.run_checks([item.check for item in runnable], context) if runnable else []  # type: ignore[misc]
     ended = clock()
     by_item = {item.id: check for item, check in zip(runnable, checks)}
     results = []
     for item in items:
         if item.manual:
             results.append(ItemResult(item.id, ItemState.PENDING, "needs a person"))
-        elif item.unavailable:
-            results.append(ItemResult(item.id, ItemState.FAIL, f"cannot run {item.check}: {item.unavailable}",
-                                      started, ended))
         else:
             check = by_item[item.id]
             evidence = check.evidence if check.status is not CheckStatus.SKIP else f"skipped: {check.evidence}"
@@ -441,7 +422,7 @@ def override_reason(gate: Gate, reason: str | None) -> str | None:
 def backup_request(checklist: Checklist, gate: Gate, reason: str | None = None, target: str | None = None,
                    upload: bool = False) -> BackupRequest:
     """The BackupRequest that "Start backup" runs; the override reason lands in metadata and run log."""
-    from console.backups import BackupRequest
+    from console.kinds.base import BackupRequest
 
     if checklist.backup is None:
         raise UsageError(f"checklist '{checklist.service}' does not lead to a backup")

@@ -138,7 +138,7 @@ def compare(settings: Settings, client: Any | None = None, policy: Policy | None
     from botocore import exceptions as bexc
 
     from console.offsite import bucket_prefix
-    from console.services.s3 import describe_error, make_client
+    from console.probes.s3 import describe_error, make_client
 
     policy = policy or load_policy(settings)
     desired, notes = build_rules(policy, bucket_prefix(settings))
@@ -155,7 +155,7 @@ def apply(settings: Settings, comparison: Comparison, client: Any | None = None)
     """Write the desired rules plus the foreign ones to the bucket."""
     from botocore import exceptions as bexc
 
-    from console.services.s3 import describe_error, make_client
+    from console.probes.s3 import describe_error, make_client
 
     client = client or make_client(settings, timeout=max(settings.timeout_seconds, 10.0), retries=3)
     rules = comparison.foreign + comparison.desired

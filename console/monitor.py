@@ -21,7 +21,7 @@ from console.formatting import ago, size
 
 if TYPE_CHECKING:
     from console.config import Settings
-    from console.services import ProbeResult
+    from console.probes import ProbeResult
 
 SEVERITIES = ("ok", "warning", "critical")
 ALERT_CATEGORIES = ("backup_failed", "verification", "freshness", "wal_archiver", "certificates")
@@ -92,7 +92,7 @@ def collect(settings: Settings, now: float | None = None, probes: dict[str, Prob
 
     ``certificates=False`` skips the certificate walk (the dashboard has its own Certificates panel).
     """
-    from console.services import probe_all
+    from console.probes import probe_all
 
     now = time.time() if now is None else now
     if probes is None:
@@ -192,7 +192,7 @@ def _storage(result: ProbeResult | None, report: MonitorReport) -> None:
 def _tools(settings: Settings, catalog: Catalog, postgres: ProbeResult | None, report: MonitorReport) -> None:
     scheduled = settings.alerts.scheduled_kinds
     if "postgres" in scheduled:
-        from console.backups.pg_client import find_tool
+        from console.kinds.postgres.client import find_tool
         from console.errors import ConsoleError
 
         try:
@@ -257,7 +257,7 @@ def _certificates(settings: Settings, report: MonitorReport) -> None:
                                            "certificate expiry is not watched: set CERT_DIR (certs.cert_dir)"))
         return
     try:
-        from console.certificates import build_inventory, cert_dir_of
+        from console.kinds.certs.inventory import build_inventory, cert_dir_of
     except ImportError:
         return
     cert_dir = cert_dir_of(settings)

@@ -30,6 +30,7 @@ from console import __version__
 from console.artifacts import sha256_file, write_json_atomic
 from console.catalog import KINDS, TIMESTAMP_FORMAT, BackupFile, BackupSet, read_metadata
 from console.errors import Cancelled, ConsoleError
+from console.kinds import registry
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 from console.runlog import RunRecord, read_runs, record_run
 
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
 MIN_PART_BYTES = 5 * 1024 * 1024
 MAX_PARTS = 10_000
 PENDING_ABORTS = Path(".s3") / "pending-aborts.json"
-BACKUP_TYPES = {"postgres": "postgresql", "redis": "redis", "rabbitmq": "rabbitmq", "config": "config", "certs": "certs"}
-"""The ``backup-type`` object metadata (the manual's upload writes ``postgresql``)."""
 
 
 class UploadFailed(ConsoleError):
@@ -169,14 +168,14 @@ def plan_keys(settings: Settings, backup_set: BackupSet) -> list[tuple[BackupFil
 
 
 def transfer_client(settings: Settings) -> Any:
-    from console.services.s3 import make_client
+    from console.probes.s3 import make_client
 
     return make_client(settings, timeout=settings.s3.transfer_timeout_seconds, retries=settings.s3.max_attempts,
                        connections=max(10, settings.s3.upload_concurrency + 2))
 
 
 def describe(exc: Exception, settings: Settings) -> str:
-    from console.services.s3 import describe_error
+    from console.probes.s3 import describe_error
 
     return describe_error(exc, settings)[1]
 
@@ -318,7 +317,7 @@ def _extra_args(settings: Settings, backup_set: BackupSet, sha256_hex: str, stor
     s3 = settings.s3
     args: dict[str, Any] = {
         "StorageClass": storage_class,
-        "Metadata": {"backup-type": BACKUP_TYPES.get(backup_set.kind, backup_set.kind),
+        "Metadata": {"backup-type": registry.get(backup_set.kind).s3_type,
                      "timestamp": backup_set.stamp, "set-id": backup_set.set_id, "sha256": sha256_hex,
                      "producer": f"backup-console {__version__}",
                      **({"database": backup_set.name} if backup_set.kind == "postgres" and backup_set.name else {})},

@@ -82,7 +82,7 @@ def group_objects(objects: Iterable[dict[str, Any]], prefix: str,
 
 def list_offsite_sets(settings: Settings, client: Any | None = None) -> tuple[list[OffsiteSet], list[str]]:
     """List the bucket's sets below the prefix (raises botocore errors; callers describe them)."""
-    from console.services.s3 import make_client
+    from console.probes.s3 import make_client
     from console.storage import S3Storage
 
     client = client or make_client(settings, timeout=max(settings.timeout_seconds, 10.0), retries=3)

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any, Mapping
 import yaml
 
 from console.errors import ConfigError
+from console.kinds import registry
 
 if TYPE_CHECKING:
     from console.config import Settings
 
 ARCHIVE_CLASSES = ("GLACIER", "DEEP_ARCHIVE", "GLACIER_IR")
-DAILY_KINDS = ("postgres", "redis", "rabbitmq")
 """The kinds the manual's environment variables govern (its cleanup script's backup_*/snapshot_*)."""
 REPO_POLICY = Path(__file__).resolve().parent.parent / "config" / "retention.yaml"
 _RULE_KEYS = ("title", "prefix", "local_days", "s3_standard_days", "archive_days", "archive_class")
@@ -184,7 +184,8 @@ def apply_overrides(policy: Policy, settings: Settings) -> Policy:
         return policy
     rules = dict(policy.rules)
     notes = list(policy.notes)
-    for kind in DAILY_KINDS:
+    daily = [kind.name for kind in registry.KINDS.values() if kind.daily]
+    for kind in daily:
         rule = rules.get(kind)
         if rule is None:
             continue
@@ -195,5 +196,5 @@ def apply_overrides(policy: Policy, settings: Settings) -> Policy:
             labels.append(f"{field_name} <- {env} ({sources.get(key)})")
         rules[kind] = replace(rule, **changes, overridden=tuple(labels))
     for field_name, key, value, env in wanted:
-        notes.append(f"{env}={value} overrides {field_name} of {', '.join(DAILY_KINDS)}")
+        notes.append(f"{env}={value} overrides {field_name} of {', '.join(daily)}")
     return replace(policy, rules=rules, notes=tuple(notes))

@@ -2,13 +2,14 @@
 
 Backups run them before starting; the checklist screen (and ``backup-console checklist``)
 shows them item by item. A check id is ``<provider>.<name>`` (``postgres.long_transactions``);
-the provider module (``CHECK_PROVIDERS``) exposes ``CHECKS: dict[str, Check]``. A check never
+each kind's descriptor carries its ``checks`` and ``COMMON_CHECKS`` are the shared ones
+(``console.kinds.registry`` looks an id up). A check never
 raises for a service problem: it returns FAIL with the reason as evidence.
 """
 
 from __future__ import annotations
 
-import importlib
+import concurrent.futures
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -57,39 +58,6 @@ class Check:
     run: Callable[[CheckContext], tuple[CheckStatus, str, Mapping[str, Any]] | tuple[CheckStatus, str]]
 
 
-CHECK_PROVIDERS: dict[str, str] = {
-    "postgres": "console.backups.postgres_checks",
-    "redis": "console.backups.redis_checks",
-    "rabbitmq": "console.backups.rabbitmq_checks",
-    "config": "console.backups.config_checks",
-    "certs": "console.backups.certs_checks",
-    "common": "console.preflight",
-}
-
-
-def get_check(check_id: str) -> Check:
-    """Look a check up by id; KeyError when no provider defines it."""
-    provider, _, name = check_id.partition(".")
-    module_name = CHECK_PROVIDERS.get(provider)
-    if module_name is None:
-        raise KeyError(check_id)
-    checks: dict[str, Check] = importlib.import_module(module_name).CHECKS
-    if name not in checks:
-        raise KeyError(check_id)
-    return checks[name]
-
-
-def known_check_ids() -> list[str]:
-    ids = []
-    for provider, module_name in CHECK_PROVIDERS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
-        ids.extend(f"{provider}.{name}" for name in getattr(module, "CHECKS", {}))
-    return ids
-
-
 def run_check(check: Check, context: CheckContext) -> CheckResult:
     started = time.perf_counter()
     try:
@@ -101,11 +69,8 @@ def run_check(check: Check, context: CheckContext) -> CheckResult:
     return CheckResult(check.id, check.title, status, evidence, details, (time.perf_counter() - started) * 1000)
 
 
-def run_checks(check_ids: list[str], context: CheckContext) -> list[CheckResult]:
+def run_checks(checks: list[Check], context: CheckContext) -> list[CheckResult]:
     """Run checks concurrently (each bounded by its client timeouts), results in the given order."""
-    import concurrent.futures
-
-    checks = [get_check(check_id) for check_id in check_ids]
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(checks)), thread_name_prefix="check") as pool:
         return list(pool.map(lambda check: run_check(check, context), checks))
 
@@ -119,7 +84,7 @@ def blocking_failures(results: list[CheckResult]) -> list[CheckResult]:
 
 def destination_writable(directory: Path) -> tuple[CheckStatus, str]:
     """The backup destination exists (or can be created) and accepts a new file."""
-    from console.services.storage import is_writable, nearest_existing
+    from console.probes.storage import is_writable, nearest_existing
 
     existing = nearest_existing(directory)
     ok, why = is_writable(existing)
@@ -133,7 +98,7 @@ def destination_writable(directory: Path) -> tuple[CheckStatus, str]:
 def free_space(directory: Path, needed_bytes: int, what: str) -> tuple[CheckStatus, str, dict[str, int]]:
     """At least ``needed_bytes`` free at the destination; evidence says how it compares."""
     from console.formatting import size
-    from console.services.storage import nearest_existing
+    from console.probes.storage import nearest_existing
 
     free = shutil.disk_usage(nearest_existing(directory)).free
     details = {"free_bytes": free, "needed_bytes": needed_bytes}
@@ -146,7 +111,7 @@ def s3_reachable(context: CheckContext) -> tuple[CheckStatus, str]:
     """The configured bucket answers (skipped when this run does not upload)."""
     if not context.upload:
         return CheckStatus.SKIP, "not uploading in this run"
-    from console.services import s3
+    from console.probes import s3
 
     result = s3.probe(context.settings)
     if result.state.value == "up":
@@ -154,6 +119,6 @@ def s3_reachable(context: CheckContext) -> tuple[CheckStatus, str]:
     return CheckStatus.FAIL, result.detail
 
 
-CHECKS: dict[str, Check] = {
+COMMON_CHECKS: dict[str, Check] = {
     "s3_reachable": Check("common.s3_reachable", "Network connectivity to S3 (if uploading)", s3_reachable),
 }

@@ -126,7 +126,7 @@ def plan_retention(
         from botocore import exceptions as bexc
 
         from console.offsite_retention import list_offsite_sets
-        from console.services.s3 import describe_error
+        from console.probes.s3 import describe_error
 
         try:
             sets, _stray = list_offsite_sets(settings, s3_client)
@@ -219,7 +219,7 @@ def apply_retention(
 
 
 def _client(settings: Settings) -> Any:
-    from console.services.s3 import make_client
+    from console.probes.s3 import make_client
 
     return make_client(settings, timeout=max(settings.timeout_seconds, 10.0), retries=3)
 

@@ -4,8 +4,8 @@ BACKUP_DIR/reports, so ``retention apply`` removes the pairs older than ``retent
 Some reports are kept whatever their age, because something still reads them: the newest
 report (the Reports screen's LAST line, ``reports show latest``) and, per kind, the newest
 report holding results for that kind (the dashboard's last verification of the kind,
-``console.verify.last_results``). A report's two files go together. Only files named the way
-``console.reports`` names them are considered; anything else in the directory is left alone.
+``console.verify.run.last_results``). A report's two files go together. Only files named the way
+``console.verify.reports`` names them are considered; anything else in the directory is left alone.
 
 ``plan_reports`` only reads; console/prune.py deletes what it removes.
 """
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from console.catalog import KINDS, parse_stamp
 from console.policy import days_label
-from console.reports import REPORT_FILE, report_dir
+from console.verify.reports import REPORT_FILE, report_dir
 from console.retention import Decision
 
 if TYPE_CHECKING:

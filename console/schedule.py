@@ -52,9 +52,9 @@ def binary_path() -> list[str]:
 
 
 def _kind_available(kind: str) -> bool:
-    from console.backups import BACKUP_MODULES
+    from console.kinds.registry import KINDS
 
-    return kind in BACKUP_MODULES and importlib.util.find_spec(BACKUP_MODULES[kind]) is not None
+    return kind in KINDS
 
 
 def jobs(settings: Settings, textfile: str | None = None) -> list[Job]:

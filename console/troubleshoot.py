@@ -56,7 +56,7 @@ def long_transactions(settings: Settings, min_seconds: float | None = None) -> D
     """Transactions open for at least ``min_seconds`` (default: the pre-flight threshold)."""
     import psycopg
 
-    from console.services.postgres import connect, describe_error
+    from console.probes.postgres import connect, describe_error
 
     pg = settings.postgres
     threshold = float(pg.long_transaction_seconds if min_seconds is None else min_seconds)
@@ -92,7 +92,7 @@ def terminate_backend(settings: Settings, pid: int, wait_seconds: float = 5.0) -
     """
     import psycopg
 
-    from console.services.postgres import connect, describe_error
+    from console.probes.postgres import connect, describe_error
 
     if settings.read_only:
         raise ReadOnlyRefused(f"terminating backend {pid}")
@@ -136,7 +136,7 @@ def disk_usage(settings: Settings, top: int = 10) -> Diagnosis:
 
     from console.catalog import KINDS, scan
     from console.formatting import size
-    from console.services.storage import nearest_existing
+    from console.probes.storage import nearest_existing
 
     backup_dir = settings.backup_dir
     disk = shutil.disk_usage(nearest_existing(backup_dir))
@@ -187,7 +187,7 @@ def redis_persistence(settings: Settings, log_lines: int = 200) -> Diagnosis:
     """INFO persistence, the snapshot settings and the log's save errors; advice on the AOF fallback."""
     import redis
 
-    from console.services.redis import client, describe_error
+    from console.probes.redis import client, describe_error
 
     rs = settings.redis
     conn = client(rs, settings.timeout_seconds)

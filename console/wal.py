@@ -22,7 +22,7 @@ import psycopg
 
 from console.artifacts import write_json_atomic
 from console.errors import ReadOnlyRefused, ServiceUnreachable
-from console.services.postgres import connect, describe_error
+from console.probes.postgres import connect, describe_error
 
 if TYPE_CHECKING:
     from console.config import Settings

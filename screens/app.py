@@ -18,7 +18,7 @@ from screens.commands import ConsoleCommands
 
 if TYPE_CHECKING:
     from console.config import Settings
-    from console.services import ProbeResult
+    from console.probes import ProbeResult
 
 THEMES_DIR = Path(__file__).resolve().parent.parent / "themes"
 
@@ -43,7 +43,7 @@ Prober = Callable[..., "list[ProbeResult]"]
 
 def _default_prober(settings: Settings, names: list[str] | None = None,
                     on_result: Callable[[ProbeResult], None] | None = None) -> list[ProbeResult]:
-    from console.services import probe_all
+    from console.probes import probe_all
 
     return probe_all(settings, names, on_result)
 

@@ -1,8 +1,8 @@
 """BackupScreen: pick a kind and target, see its pre-flight checks, run it, watch it, read the result.
 
-One screen for every kind in console.backups.BACKUP_MODULES: it only uses ``runner.preflight``
-and ``runner.execute`` (through screens.backup_job), plus a kind module's optional
-``targets(settings)`` for the target picker. Progress is drawn from the job on a 10 Hz timer,
+One screen for every kind of console.kinds.registry: it only uses ``runner.preflight`` and
+``runner.execute`` (through screens.backup_job), the kind's ``offered_targets`` for the target
+picker and its switch options (the CLI's flags, from the same declaration) as checkboxes. Progress is drawn from the job on a 10 Hz timer,
 so a flood of engine events never floods the UI.
 """
 
@@ -17,14 +17,15 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Label, RichLog, Select, Static
+from textual.widgets import Checkbox, DataTable, Footer, Header, Label, RichLog, Select, Static
 from textual.worker import Worker, WorkerState
 
+from console.kinds import registry
 from screens.backup_job import BackupEngine, BackupJob, find_job, job_key, start_job
 from screens.widgets.backup_progress import PhaseRow, summary_text
 
 if TYPE_CHECKING:
-    from console.backups import BackupRequest
+    from console.kinds.base import BackupRequest
     from console.config import Settings
     from console.preflight import CheckResult
 
@@ -74,12 +75,12 @@ the backup; the dashboard shows it as running and coming back here shows its pro
     def __init__(self, kind: str | None = None, target: str | None = None, force_reason: str | None = None,
                  engine: BackupEngine | None = None) -> None:
         super().__init__()
-        from console.backups import BACKUP_MODULES
-
-        self.kinds = list(BACKUP_MODULES)
+        self.kinds = list(registry.KINDS)
         self.kind = kind if kind in self.kinds else self.kinds[0]
         self.target = target
         self.force_reason = force_reason
+        self.options: dict[str, dict[str, bool]] = {}
+        """Switches chosen per kind (kept when the kind picker moves away and back)."""
         self.engine = engine or BackupEngine()
         self.checks: list[CheckResult] | None = None
         self.job: BackupJob | None = None
@@ -98,6 +99,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
                          id="backup-kind")
             yield Label("target", classes="picker-label")
             yield Select([], prompt="(none)", compact=True, id="backup-target")
+        yield Horizontal(id="backup-options")
         checks = DataTable(id="backup-checks", cursor_type="row", zebra_stripes=False)
         checks.border_title = "Pre-flight"
         yield checks
@@ -120,17 +122,30 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         table.add_column("evidence")
         self.query_one("#backup-log", RichLog).border_title = "Log"
         self._show_mode(IDLE)
+        self._show_options()
         self._load_targets(self.kind)
         self.query_one("#backup-kind", Select).focus()
+
+    def _show_options(self) -> None:
+        """The kind's switches (``--no-sql``, ``--archive``, ``--no-aof``) as checkboxes."""
+        row = self.query_one("#backup-options", Horizontal)
+        row.remove_children()
+        switches = [option for option in registry.get(self.kind).options if option.type == "switch"]
+        chosen = self.options.get(self.kind, {})
+        row.display = bool(switches)
+        row.mount_all([Checkbox(option.label, chosen.get(option.name, False), id=f"option-{option.name}",
+                                tooltip=option.help, compact=True) for option in switches])
+
+    @on(Checkbox.Changed)
+    def _option_changed(self, event: Checkbox.Changed) -> None:
+        name = (event.checkbox.id or "").removeprefix("option-")
+        self.options.setdefault(self.kind, {})[name] = event.value
 
     # --- picking ------------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="backup-targets", exit_on_error=False)
     def _load_targets(self, kind: str) -> None:
-        from console.backups import backup_module
-
-        module = backup_module(kind)
-        offer = getattr(module, "targets", None)
+        offer = registry.get(kind).offered_targets
         self.post_message(TargetsLoaded(kind, list(offer(self.settings)) if offer else []))
 
     @on(TargetsLoaded)
@@ -157,6 +172,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         if event.value == self.kind or event.value is Select.BLANK:
             return
         self.kind, self.target = str(event.value), None
+        self._show_options()
         self._load_targets(self.kind)
 
     @on(Select.Changed, "#backup-target")
@@ -168,9 +184,8 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         self.action_preflight()
 
     def _request(self, force_reason: str | None = None) -> BackupRequest:
-        from console.backups import BackupRequest
-
-        return BackupRequest(self.kind, self.target, force_reason=force_reason or self.force_reason)
+        return registry.get(self.kind).request(self.settings, self.target, self.options.get(self.kind),
+                                               force_reason=force_reason or self.force_reason)
 
     # --- pre-flight ---------------------------------------------------------------------------
 

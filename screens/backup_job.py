@@ -13,12 +13,13 @@ import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from console.kinds import registry
 from console.progress import CancelToken, ProgressCallback, ProgressEvent
 
 if TYPE_CHECKING:
     from textual.app import App
 
-    from console.backups import BackupRequest, BackupResult
+    from console.kinds.base import BackupRequest, BackupResult
     from console.config import Settings
     from console.preflight import CheckResult
 
@@ -26,14 +27,14 @@ _JOBS: weakref.WeakKeyDictionary[Any, dict[str, BackupJob]] = weakref.WeakKeyDic
 
 
 def _preflight(settings: Settings, request: BackupRequest) -> list[CheckResult]:
-    from console.backups.runner import preflight
+    from console.runner import preflight
 
     return preflight(settings, request)
 
 
 def _execute(settings: Settings, request: BackupRequest, on_progress: ProgressCallback | None = None,
              cancel: CancelToken | None = None) -> BackupResult:
-    from console.backups.runner import execute
+    from console.runner import execute
 
     return execute(settings, request, on_progress=on_progress, cancel=cancel)
 
@@ -45,7 +46,7 @@ class BackupEngine:
 
     preflight: Callable[[Settings, BackupRequest], list[CheckResult]] = _preflight
     execute: Callable[..., BackupResult] = _execute
-    """Called like ``console.backups.runner.execute(settings, request, on_progress=, cancel=)``."""
+    """Called like ``console.runner.execute(settings, request, on_progress=, cancel=)``."""
     clock: Callable[[], float] = time.monotonic
     """Seconds for elapsed times, phase durations and ETAs."""
 
@@ -131,9 +132,7 @@ class BackupJob:
 
 
 def job_key(settings: Settings, request: BackupRequest) -> str:
-    from console.backups import backup_module
-
-    return str(backup_module(request.kind).lock_name(settings, request))
+    return registry.get(request.kind).lock_name(settings, request)
 
 
 def find_job(app: App[Any], key: str) -> BackupJob | None:

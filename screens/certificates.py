@@ -16,7 +16,7 @@ from textual.worker import Worker, WorkerState
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
-    from console.certificates import Inventory
+    from console.kinds.certs.inventory import Inventory
 
 COLUMNS = (("state", 8), ("days", 5), ("expires", 10), ("name", 22), ("file", 19), ("key", 3))
 """Fixed widths: every column fits in 80 columns and widths never jump while rows refill."""
@@ -67,7 +67,7 @@ key are listed last as PROBLEM. `r` reads the directory again; escape goes back.
 
     @work(thread=True, exclusive=True, group="certificates", exit_on_error=False)
     def _load(self) -> None:
-        from console.certificates import build_inventory, cert_dir_of
+        from console.kinds.certs.inventory import build_inventory, cert_dir_of
 
         app = self.app
         settings = app.settings  # type: ignore[attr-defined]

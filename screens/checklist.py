@@ -27,7 +27,7 @@ from screens.widgets.checklist_view import (
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
-    from console.backups import BackupRequest, BackupResult
+    from console.kinds.base import BackupRequest, BackupResult
     from console.checklists import Checklist, ChecklistItem
     from console.preflight import CheckContext
     from console.progress import ProgressEvent
@@ -361,7 +361,7 @@ it is recorded in the backup's metadata and in the run log.
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="checklist-backup")
     def _backup_worker(self, request: BackupRequest) -> None:
-        from console.backups.runner import execute
+        from console.runner import execute
         from console.progress import Throttle
 
         progress = Throttle(lambda event: self.post_message(ChecklistBackupProgressed(event)), per_second=4)
@@ -393,7 +393,7 @@ it is recorded in the backup's metadata and in the run log.
         error = event.worker.error
         text = one_line(error)
         if event.worker.group == "checklist-backup" and self._last_request is not None:
-            from console.backups import BackupResult
+            from console.kinds.base import BackupResult
 
             request = self._last_request  # a lock held by another run, or a bug: the run did not start
             self.post_message(ChecklistBackupFinished(request, BackupResult(

@@ -51,8 +51,6 @@ def item_markdown(status: ItemStatus) -> str:
         "",
         item.on_fail or "(not documented)",
     ]
-    if item.unavailable:
-        lines += ["", f"**Cannot run here:** {item.unavailable}"]
     if status.notes:
         lines += ["", "### Notes", "", *[f"- {note}" for note in status.notes]]
     return "\n".join(lines) + "\n"

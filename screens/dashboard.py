@@ -26,7 +26,7 @@ from screens.widgets.service_panel import BACKUP_KIND_OF_SERVICE, ServicePanel
 
 if TYPE_CHECKING:
     from console.config import Settings
-    from console.services import ProbeResult
+    from console.probes import ProbeResult
     from screens.app import BackupConsoleApp
 
 WIDE_COLUMNS = 110
@@ -77,7 +77,7 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
-        from console.services import SERVICES
+        from console.probes import SERVICES
 
         yield Header(show_clock=False, icon="")
         with VerticalScroll(id="dashboard-scroll"):
@@ -226,7 +226,7 @@ def scan_backups(settings: Settings, probes: dict[str, ProbeResult] | None = Non
     from console.catalog import scan
     from console.lock import held_locks
     from console.runlog import last_runs_by_kind
-    from console.verify import last_results
+    from console.verify.run import last_results
 
     backup_dir = settings.backup_dir
     latest = [{"kind": s.kind, "name": s.name or s.kind, "set_id": s.set_id, "timestamp": s.timestamp.timestamp(),

@@ -27,7 +27,7 @@ from screens.widgets.checklist_view import (
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
-    from console.backups import BackupRequest, BackupResult
+    from console.kinds.base import BackupRequest, BackupResult
     from screens.checklist import Evaluator
 
 _OUTCOME = {"ok": "ok", "warn": "warn", "fail": "fail", "failed": "fail", "cancelled": "cancelled",
@@ -211,7 +211,7 @@ transcript incomplete.
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="drill-verify")
     def _verify_worker(self, kind: str, set_id: str) -> None:
-        from console.verify import verify
+        from console.verify.run import verify
 
         report = verify(self.app.settings, kind=kind, set_id=set_id)  # type: ignore[attr-defined]
         counts = report.counts

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from console.services import ProbeResult
+    from console.probes import ProbeResult
 
 
 class ProbeFinished(Message):
@@ -31,7 +31,7 @@ class BackupSummary:
     last_runs: dict[str, Any]
     running: list[Any]
     verifications: dict[str, Any] = field(default_factory=dict)
-    """kind -> console.verify.LastVerification"""
+    """kind -> console.verify.run.LastVerification"""
     findings: list[Any] | None = None
     """console.monitor.Finding list, worst first; None when not evaluated this round."""
 

@@ -15,7 +15,7 @@ from textual.worker import Worker, WorkerState
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
-    from console.verify import SetVerification, VerifyReport
+    from console.verify.model import SetVerification, VerifyReport
 
 SYMBOLS = {"passed": "✓ PASS", "failed": "✗ FAIL", "warning": "⚠ WARN", "skipped": "- SKIP"}
 ORDER = {"failed": 0, "warning": 1, "passed": 2}
@@ -72,7 +72,7 @@ Enter opens the set: its files with sizes and SHA-256, its metadata and its S3 k
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="report-load")
     def _load(self) -> None:
-        from console.reports import load_report
+        from console.verify.reports import load_report
 
         self.post_message(ReportLoaded(load_report(self.app.settings, self.report_name)))  # type: ignore[attr-defined]
 

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from textual.app import ComposeResult
 
     from console.progress import CancelToken, ProgressEvent
-    from console.reports import ReportSummary
-    from console.verify import VerifyReport
+    from console.verify.reports import ReportSummary
+    from console.verify.model import VerifyReport
 
 
 class ReportsLoaded(Message):
@@ -106,7 +106,7 @@ The text reports live in BACKUP_DIR/reports/backup_verification_<ts>.report.
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="reports-load")
     def _load(self) -> None:
-        from console.reports import list_reports
+        from console.verify.reports import list_reports
 
         self.post_message(ReportsLoaded(list_reports(self.app.settings)))  # type: ignore[attr-defined]
 
@@ -160,7 +160,7 @@ The text reports live in BACKUP_DIR/reports/backup_verification_<ts>.report.
     @work(thread=True, exclusive=True, exit_on_error=False, group="reports-verify")
     def _verify(self, deep: bool, cancel: CancelToken) -> None:
         from console.progress import Throttle
-        from console.verify import verify
+        from console.verify.run import verify
 
         progress = Throttle(lambda event: self.post_message(VerifyProgressed(event)), per_second=5)
         report = verify(self.app.settings, deep=deep, on_progress=progress, cancel=cancel)  # type: ignore[attr-defined]

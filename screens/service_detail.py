@@ -16,7 +16,7 @@ from screens.messages import ProbeFinished
 from screens.widgets.service_panel import STATE_WORDS, TITLES
 
 if TYPE_CHECKING:
-    from console.services import ProbeResult
+    from console.probes import ProbeResult
 
 
 class ServiceDetailScreen(Screen[None]):

@@ -17,7 +17,7 @@ from textual.worker import Worker, WorkerState
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
-    from console.verify import SetVerification
+    from console.verify.model import SetVerification
 
 MAX_METADATA_LINES = 400
 

@@ -96,7 +96,7 @@ def table_counts(cluster: PgCluster, dbname: str) -> dict[str, int]:
 
 def schema_text(cluster: PgCluster, dbname: str) -> str:
     """pg_dump --schema-only without the lines that differ on every run."""
-    from console.backups.pg_client import find_tool
+    from console.kinds.postgres.client import find_tool
 
     out = subprocess.run([find_tool("pg_dump").path, "-s", "-h", cluster.host, "-p", str(cluster.port), "-U",
                           cluster.user, dbname], capture_output=True, check=True, text=True).stdout

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from console import reports
+from console.verify import reports
 from console.catalog import KINDS
-from console.verify import CheckOutcome, SetVerification, VerifyReport
+from console.verify.model import CheckOutcome, SetVerification, VerifyReport
 
 
 def write_run(settings: Any, started: datetime, kinds: tuple[str, ...]) -> str:

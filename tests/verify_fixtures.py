@@ -43,8 +43,8 @@ def fill_database(cluster: PgCluster, dbname: str, rows: int = 500) -> None:
 
 
 def our_backup(settings: Any, kind: str, target: str | None = None, **options: Any) -> BackupSet:
-    from console.backups import BackupRequest
-    from console.backups.runner import execute
+    from console.kinds.base import BackupRequest
+    from console.runner import execute
 
     result = execute(settings, BackupRequest(kind, target, options=options))
     assert result.ok, result.message

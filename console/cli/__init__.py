@@ -1,6 +1,6 @@
 """The ``backup-console`` command: the TUI by default, every action a headless sub-command.
 
-Each verb lives in its own module (``VERB_MODULES``) exposing ``register(subparsers, parents)``;
+Each verb lives in its own module (listed in ``console.cli.verbs``) exposing ``register(subparsers, parents)``;
 the parser it adds sets ``handler(args, settings, printer) -> int``. Errors are turned into
 exit codes here and only here (console.errors.exit_code_for).
 """
@@ -8,32 +8,14 @@ exit codes here and only here (console.errors.exit_code_for).
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from typing import Sequence
 
 from console import __version__
+from console.cli.verbs import VERBS
 from console.errors import ConsoleError, ExitCode, exit_code_for
 
-VERB_MODULES: tuple[str, ...] = (
-    "console.cli.status",
-    "console.cli.configcmd",
-    "console.cli.backup",
-    "console.cli.restore",
-    "console.cli.wal",
-    "console.cli.cryptocmd",
-    "console.cli.certs",
-    "console.cli.retention",
-    "console.cli.monitor",
-    "console.cli.schedule",
-    "console.cli.troubleshoot",
-    "console.cli.checklist",
-    "console.cli.drill",
-    "console.cli.upload",
-    "console.cli.verify",
-)
-"""Add a verb by adding its module here."""
 
 EXIT_CODES_HELP = """exit codes:
   0   ok
@@ -60,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     json_parent = argparse.ArgumentParser(add_help=False)
     json_parent.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in VERB_MODULES:
-        importlib.import_module(module_name).register(subparsers, [common, json_parent])
+    for verb in VERBS:
+        verb.register(subparsers, [common, json_parent])
     _add_exit_codes_to_leaves(parser)
     return parser
 

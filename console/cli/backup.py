@@ -1,28 +1,25 @@
-"""``backup-console backup KIND``: one verb for every kind; each kind module adds its own flags.
+"""``backup-console backup KIND``: one verb for every kind; its flags come from the kind's options.
 
-A kind module (console.backups.<kind>) provides, for this verb:
-``HELP`` (one line), ``add_arguments(parser)`` and ``requests_from_args(args, settings)``
-returning the BackupRequests to run (PostgreSQL may back up several databases).
+Each kind (console.kinds.registry) declares its options once (``Kind.options``); this module
+turns them into flags, and the Backup screen into switches, so both faces offer the same.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import signal
 from typing import TYPE_CHECKING, Any
 
 from console.errors import ExitCode, UsageError
+from console.kinds import registry
+from console.kinds.base import BackupResult, Kind
 
 if TYPE_CHECKING:
-    from console.backups import BackupResult
     from console.cli.output import Printer
     from console.config import Settings
 
 
 def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
-    from console.backups import BACKUP_MODULES
-
     parser = subparsers.add_parser(
         "backup", help="back up a service, the configuration or the certificates",
         description="Run pre-flight checks, then write a complete, checksummed backup set under BACKUP_DIR/<kind>/, "
@@ -30,30 +27,43 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
                     "3 some targets failed, 11 already running.",
     )
     kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
-    for kind, module_name in BACKUP_MODULES.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue  # this kind is not part of the build
-            raise
-        kind_parser = kinds.add_parser(kind, parents=parents, help=module.HELP, description=module.HELP)
+    for kind in registry.KINDS.values():
+        kind_parser = kinds.add_parser(kind.name, parents=parents, help=kind.help, description=kind.help,
+                                       epilog=kind.cli_epilog)
         kind_parser.add_argument("--force", action="store_true", help="run even if a pre-flight check fails (needs --reason)")
         kind_parser.add_argument("--reason", help="why the failed checks are overridden; recorded in the metadata")
         kind_parser.add_argument("--upload", action="store_true", help="copy the set to S3 afterwards")
-        module.add_arguments(kind_parser)
-        kind_parser.set_defaults(handler=run_backup_cli, backup_module=module)
+        add_kind_arguments(kind_parser, kind)
+        kind_parser.set_defaults(handler=run_backup_cli, backup_kind=kind)
+
+
+def add_kind_arguments(parser: argparse.ArgumentParser, kind: Kind) -> None:
+    """The kind's targets (``--db`` for PostgreSQL) and options as flags."""
+    if kind.target_label == "database":
+        parser.add_argument("--db", action="append", dest="targets", metavar="NAME",
+                            help="database to back up (repeatable); default: postgres.databases, else postgres.database")
+    for option in kind.options:
+        if option.type == "switch":
+            parser.add_argument(option.flag, action="store_true", dest=option.name, help=option.help)
+        else:
+            parser.add_argument(option.flag, dest=option.name, metavar=option.metavar, help=option.help)
+
+
+def requests_from_args(args: argparse.Namespace, settings: Settings, kind: Kind) -> list:
+    options = {option.name: getattr(args, option.name) for option in kind.options}
+    return kind.requests(settings, getattr(args, "targets", None), options,
+                         force_reason=args.reason if args.force else None, upload=bool(args.upload))
 
 
 def run_backup_cli(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
-    from console.backups.runner import execute
     from console.progress import CancelToken
+    from console.runner import execute
 
     if args.force and not (args.reason or "").strip():
         raise UsageError('--force needs --reason "why" (it is recorded with the backup)')
     if args.reason and not args.force:
         raise UsageError("--reason only goes with --force")
-    requests = args.backup_module.requests_from_args(args, settings)
+    requests = requests_from_args(args, settings, args.backup_kind)
     cancel = CancelToken()
     previous = _install_cancel_handlers(cancel, printer)
     results: list[BackupResult] = []

@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
 
 
 def run_certs_status(options: CertsStatusOptions, settings: Settings, printer: Printer) -> int:
-    from console.certificates import build_inventory, cert_dir_of
+    from console.kinds.certs.inventory import build_inventory, cert_dir_of
 
     directory = cert_dir_of(settings, options.cert_dir)
     if not directory.is_dir():

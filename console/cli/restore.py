@@ -1,15 +1,16 @@
-"""``backup-console restore KIND ...``: each kind's restore lives in console/cli/restore_<kind>.py.
+"""``backup-console restore KIND ...``: each kind's restore face lives in console/cli/restore_<kind>.py.
 
-A kind module provides ``register_kind(kind_subparsers, parents)``, adding its own parser whose
-handler does the work. Restores refuse in read-only mode and need --yes to overwrite.
+Each provides ``register_kind(kind_subparsers, parents)``, adding its own parser whose handler
+does the work. Restores refuse in read-only mode and need --yes to overwrite.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 
-from console.catalog import KINDS
+from console.cli import restore_certs, restore_config, restore_postgres, restore_rabbitmq, restore_redis
+
+KIND_FACES = (restore_postgres, restore_redis, restore_rabbitmq, restore_config, restore_certs)
 
 
 def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -19,15 +20,8 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
                     "postgres/mydb/20250101_020000) or a path to one of the set's files.",
     )
     kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
-    for kind in KINDS:
-        module_name = f"console.cli.restore_{kind}"
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        module.register_kind(kinds, parents)
+    for face in KIND_FACES:
+        face.register_kind(kinds, parents)
 
 
 def resolve_set(settings, kind: str, reference: str):  # noqa: ANN001, ANN201 - shared by the restore_<kind> modules

@@ -29,7 +29,7 @@ def register_kind(kind_subparsers: argparse._SubParsersAction, parents: list[arg
 
 
 def run_restore_certs(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
-    from console.backups.certs_restore import restore_certs
+    from console.kinds.certs.restore import restore_certs
     from console.cli.cryptocmd import cli_passphrase
     from console.cli.restore import resolve_set
 

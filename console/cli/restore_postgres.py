@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from console.errors import ExitCode
 
 if TYPE_CHECKING:
-    from console.backups.postgres_restore import RestoreReport
+    from console.kinds.postgres.restore import RestoreReport
     from console.cli.output import Printer
     from console.config import Settings
 
@@ -31,7 +31,7 @@ def register_kind(kinds: argparse._SubParsersAction, parents: list[argparse.Argu
 
 
 def run_restore_postgres(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
-    from console.backups.postgres_restore import RestoreOptions, restore_postgres
+    from console.kinds.postgres.restore import RestoreOptions, restore_postgres
     from console.cli.restore import resolve_set
     from console.errors import ReadOnlyRefused
 

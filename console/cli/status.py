@@ -22,7 +22,7 @@ class StatusOptions:
 
 
 def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
-    from console.services import SERVICES
+    from console.probes import SERVICES
 
     parser = subparsers.add_parser(
         "status", parents=parents, help="probe services and show the newest backups",
@@ -39,7 +39,7 @@ def collect_status(settings: Settings, service: str | None = None) -> dict[str, 
     """The status document (also what ``--json`` prints)."""
     from console.catalog import scan
     from console.lock import held_locks
-    from console.services import probe_all
+    from console.probes import probe_all
 
     results = probe_all(settings, [service] if service else None)
     now = dt.datetime.now().astimezone()

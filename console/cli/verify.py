@@ -12,7 +12,7 @@ from console.errors import ExitCode
 if TYPE_CHECKING:
     from console.cli.output import Printer
     from console.config import Settings
-    from console.verify import VerifyReport
+    from console.verify.model import VerifyReport
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,8 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
 
 
 def run_verify(options: VerifyOptions, settings: Settings, printer: Printer) -> int:
-    from console.reports import read_text, report_dir
-    from console.verify import verify
+    from console.verify.reports import read_text, report_dir
+    from console.verify.run import verify
 
     report = verify(settings, kind=options.kind, set_id=options.set_id, deep=options.deep,
                     on_progress=printer.progress())
@@ -83,7 +83,7 @@ def _print_failures(report: VerifyReport, printer: Printer) -> None:
 
 def run_reports_list(json_mode: bool, settings: Settings, printer: Printer) -> int:
     from console.formatting import duration
-    from console.reports import list_reports
+    from console.verify.reports import list_reports
 
     found = list_reports(settings)
     if json_mode:
@@ -99,7 +99,7 @@ def run_reports_list(json_mode: bool, settings: Settings, printer: Printer) -> i
 
 
 def run_reports_show(reference: str, json_mode: bool, settings: Settings, printer: Printer) -> int:
-    from console.reports import load_report, read_text
+    from console.verify.reports import load_report, read_text
 
     report = load_report(settings, reference)
     if json_mode:

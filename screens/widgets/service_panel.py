@@ -11,7 +11,7 @@ from textual.widgets import Static
 from console.formatting import ago, metric_value
 
 if TYPE_CHECKING:
-    from console.services import ProbeResult
+    from console.probes import ProbeResult
 
 TITLES = {"postgres": "PostgreSQL", "redis": "Redis", "rabbitmq": "RabbitMQ", "s3": "S3", "storage": "Storage",
           "certs": "Certificates"}

@@ -43,7 +43,7 @@ def test_list_of_checklists(cli) -> None:
 
 
 def test_redis_checklist_passes_with_evidence(cli, redis_server) -> None:
-    pytest.importorskip("console.backups.redis_checks")
+    pytest.importorskip("console.kinds.redis.checks")
     code, out, err = cli("checklist", "redis", env={"REDIS_PORT": str(redis_server.port)})
     assert code == 0, out + err
     lines = out.splitlines()
@@ -54,7 +54,7 @@ def test_redis_checklist_passes_with_evidence(cli, redis_server) -> None:
 
 
 def test_json_document(cli, redis_server) -> None:
-    pytest.importorskip("console.backups.redis_checks")
+    pytest.importorskip("console.kinds.redis.checks")
     code, out, _ = cli("checklist", "redis", "--json", env={"REDIS_PORT": str(redis_server.port)})
     document = json.loads(out)
     assert code == 0 and document["passed"] is True and document["service"] == "redis"
@@ -64,7 +64,7 @@ def test_json_document(cli, redis_server) -> None:
 
 
 def test_stopped_postgres_exits_1_with_evidence_and_what_to_do(cli, own_pg_cluster) -> None:
-    pytest.importorskip("console.backups.postgres_checks")
+    pytest.importorskip("console.kinds.postgres.checks")
     own_pg_cluster.stop()
     code, out, err = cli("checklist", "postgres", env={"POSTGRES_PORT": str(own_pg_cluster.port)})
     assert code == 1
@@ -78,7 +78,7 @@ def test_stopped_postgres_exits_1_with_evidence_and_what_to_do(cli, own_pg_clust
 
 
 def test_required_manual_item_needs_a_person_and_exits_1(cli, tmp_path, redis_server) -> None:
-    pytest.importorskip("console.backups.redis_checks")
+    pytest.importorskip("console.kinds.redis.checks")
     config = write_config(tmp_path, {"redis-extra.yaml": "service: redis\nitems:\n"
                                                          "  - id: ticket\n    title: Change ticket open\n    manual: true\n"})
     code, out, _ = cli("--config", str(config), "checklist", "redis", "--json", env={"REDIS_PORT": str(redis_server.port)})

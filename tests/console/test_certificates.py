@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from cryptography.hazmat.primitives import hashes
 
-from console.backups.certs_checks import CHECKS
-from console.certificates import build_inventory, discover, expiry_state
+from console.kinds.certs.checks import CHECKS
+from console.kinds.certs.inventory import build_inventory, discover, expiry_state
 from console.preflight import CheckContext, CheckStatus, run_check
-from console.services import ServiceState, probe
+from console.probes import ServiceState, probe
 from tests.certs_fixtures import NOW, P12_PASSWORD, build_cert_tree, ec_key, key_pem, make_cert, pem
 
 

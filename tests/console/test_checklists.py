@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
+
 from pathlib import Path
 
 import pytest
 
-from console import preflight
+from console.kinds import registry
 from console.checklists import (
     SHIPPED_DIR, ChecklistRun, ItemResult, ItemState, backup_request, evaluate, load_checklists, override_reason,
     parse_checklist_file,
@@ -76,17 +76,10 @@ def test_shipped_lists_cover_every_item_of_the_manual() -> None:
             assert item.manual or item.check in AGREED_CHECK_IDS, item.source
 
 
-def test_shipped_checks_resolve_for_every_provider_that_exists() -> None:
+def test_shipped_checks_resolve() -> None:
     for checklist in load_checklists().values():
         for item in checklist.automated:
-            module_name = preflight.CHECK_PROVIDERS[item.check.split(".")[0]]
-            try:
-                importlib.import_module(module_name)
-            except ModuleNotFoundError:
-                assert item.unavailable == f"check provider {module_name} is not installed"
-                continue
-            assert item.unavailable is None, item.unavailable
-            assert preflight.get_check(item.check).id == item.check
+            assert registry.get_check(item.check).id == item.check
 
 
 def test_config_checklists_in_the_repository_are_the_shipped_files() -> None:
@@ -181,22 +174,18 @@ def test_missing_operator_directory(tmp_path: Path, make_settings) -> None:
         load_checklists(settings)
 
 
-def test_missing_provider_module_is_reported_not_fatal(tmp_path: Path, monkeypatch, make_settings) -> None:
-    monkeypatch.setitem(preflight.CHECK_PROVIDERS, "ghost", "console.backups.ghost_checks")
+def test_unknown_provider_is_a_config_error_with_the_place(tmp_path: Path) -> None:
     lists = tmp_path / "lists"
     write(lists, "ghost.yaml", "service: ghost\ntitle: Ghost\nitems:\n  - id: up\n    title: Up\n    check: ghost.up\n")
-    checklist = load_checklists(extra_dir=lists)["ghost"]
-    assert checklist.items[0].unavailable == "check provider console.backups.ghost_checks is not installed"
-    [result] = evaluate(checklist, make_settings())
-    assert result.state is ItemState.FAIL
-    assert "cannot run ghost.up: check provider console.backups.ghost_checks is not installed" == result.evidence
+    with pytest.raises(ConfigError, match=r"ghost.yaml:6: unknown check 'ghost.up'"):
+        load_checklists(extra_dir=lists)
 
 
 # --- evaluation and the gate against real services ----------------------------------------------
 
 
 def test_redis_checklist_against_a_real_redis(redis_server, make_settings) -> None:
-    pytest.importorskip("console.backups.redis_checks")
+    pytest.importorskip("console.kinds.redis.checks")
     checklist = load_checklists()["redis"]
     results = {r.item_id: r for r in evaluate(checklist, make_settings(redis_server.overrides()))}
     assert results["healthy"].state is ItemState.OK
@@ -210,7 +199,7 @@ def test_redis_checklist_against_a_real_redis(redis_server, make_settings) -> No
 
 
 def test_stopped_postgres_fails_with_evidence_and_closes_the_gate(own_pg_cluster, make_settings) -> None:
-    pytest.importorskip("console.backups.postgres_checks")
+    pytest.importorskip("console.kinds.postgres.checks")
     settings = make_settings(own_pg_cluster.overrides())
     own_pg_cluster.stop()
     checklist = load_checklists()["postgres"]

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from console.backups import BackupRequest
-from console.backups.config_restore import restore_config
-from console.backups.runner import execute
+from console.kinds.base import BackupRequest
+from console.kinds.config.restore import restore_config
+from console.runner import execute
 from console.catalog import scan
 from console.errors import ConfirmationRequired, CryptoError, ReadOnlyRefused, VerifyFailed
 from console.progress import CancelToken

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from console.backups import BackupRequest
-from console.backups.runner import execute
+from console.kinds.base import BackupRequest
+from console.runner import execute
 from console.lock import LOCK_DIR
-from console.preflight import CheckContext, CheckStatus, run_checks
+from console.kinds.registry import run_checks
+from console.preflight import CheckContext, CheckStatus
 from console.progress import CancelToken, ProgressEvent
 from console.runlog import read_runs
 from tests.postgres_fixtures import (EXPECTED_TABLES, TableLock, drop_database, password_cluster_role,  # noqa: F401
@@ -180,7 +181,7 @@ def test_long_open_transaction_is_reported(pg_cluster, seeded_db, make_settings)
 
 
 def test_preflight_passes_on_a_healthy_database(pg_cluster, seeded_db, make_settings):
-    from console.backups.runner import preflight
+    from console.runner import preflight
 
     results = preflight(make_settings(pg_cluster.overrides(seeded_db)), BackupRequest("postgres", seeded_db))
     by_id = {r.id: r for r in results}
@@ -270,7 +271,7 @@ def test_password_reaches_pg_dump_only_through_a_passfile(own_pg_cluster, make_s
 
 
 def test_copy_row_counter_is_exact_whatever_the_chunking():
-    from console.backups.pg_stats import CopyRowCounter
+    from console.kinds.postgres.stats import CopyRowCounter
 
     sql = (b"SET x = 1;\nCOPY public.t (a, b) FROM stdin;\n1\tx\n2\ty\n\\.\n\n"
            b'COPY public."Mixed ""Q"" Case" ("Id") FROM stdin;\n\\.\n'

@@ -13,12 +13,13 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from console.backups import BackupRequest
-from console.backups.rabbitmq_restore import apply_import, plan_import
-from console.backups.runner import execute
+from console.kinds.base import BackupRequest
+from console.kinds.rabbitmq.restore import apply_import, plan_import
+from console.runner import execute
 from console.catalog import scan
 from console.errors import ReadOnlyRefused
-from console.preflight import CheckContext, CheckStatus, run_checks
+from console.kinds.registry import run_checks
+from console.preflight import CheckContext, CheckStatus
 from tests.servers import RABBIT_API, RABBIT_AUTH
 
 
@@ -242,7 +243,7 @@ def test_pending_operations_warns_with_unacknowledged_counts_per_queue(populated
 
 
 def test_encrypted_definitions_verify_and_a_flipped_byte_fails(populated_vhost, make_settings, backup_dir):
-    from console.verify import verify
+    from console.verify.run import verify
 
     vhost, _user = populated_vhost
     settings = make_settings(**{"rabbitmq.vhost": vhost, "encryption.key": "correct horse battery"})

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from console.backups import rdb
+from console.kinds.redis import rdb
 from tests.redis_fixtures import populate
 
 

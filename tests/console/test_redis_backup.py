@@ -10,12 +10,13 @@ import threading
 import pytest
 
 from console.artifacts import sha256_file
-from console.backups import BackupRequest
-from console.backups.redis_restore import restore
-from console.backups.runner import execute
+from console.kinds.base import BackupRequest
+from console.kinds.redis.restore import restore
+from console.runner import execute
 from console.catalog import scan
 from console.errors import ConfirmationRequired, ConsoleError, ReadOnlyRefused, UsageError, VerifyFailed
-from console.preflight import CheckContext, CheckStatus, run_checks
+from console.kinds.registry import run_checks
+from console.preflight import CheckContext, CheckStatus
 from console.progress import CancelToken
 from tests.redis_fixtures import FAST_SYNC, ChildWatcher, dataset, populate
 from tests.servers import RedisServer
@@ -327,8 +328,8 @@ def test_configured_data_dir_is_used_when_config_is_disabled(make_redis_server, 
 
 def test_single_file_aof_of_older_redis_is_stored_as_aof_gz(redis_server, tmp_path):
     from console.artifacts import ArtifactSet
-    from console.backups.redis_aof import archive
-    from console.backups.redis_snapshot import Layout
+    from console.kinds.redis.aof import archive
+    from console.kinds.redis.snapshot import Layout
 
     data_dir = tmp_path / "old-redis"
     data_dir.mkdir()

@@ -8,14 +8,14 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from console import reports
+from console.verify import reports
 from console.catalog import KINDS
 from console.cli import main
 from console.errors import ConfigError, ConsoleError
 from console.prune import apply_retention, plan_retention
 from console.retention_state import overview
 from console.runlog import read_runs
-from console.verify import last_results
+from console.verify.run import last_results
 from tests.report_fixtures import KEPT, REMOVED, existing, files_of, history, write_run
 from tests.retention_fixtures import now
 
@@ -190,7 +190,7 @@ def test_cli_policy_names_the_report_setting(capsys):
 def test_a_real_report_is_kept_and_old_ones_go(redis_server, make_settings):
     from tests.verify_fixtures import our_backup
 
-    from console.verify import verify
+    from console.verify.run import verify
 
     redis_server.client().set("a", "1")
     settings = make_settings(redis_server.overrides())

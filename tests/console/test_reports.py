@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from console import reports
-from console.verify import CheckOutcome, SetVerification, VerifyReport, last_results, verify
+from console.verify import reports
+from console.verify.model import CheckOutcome, SetVerification, VerifyReport
+from console.verify.run import last_results, verify
 
 GOLDEN = Path(__file__).parent / "golden"
 

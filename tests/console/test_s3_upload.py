@@ -203,7 +203,7 @@ def test_refuses_to_upload_a_file_that_no_longer_matches_its_metadata(redis_set:
 
 
 def test_verify_notices_missing_and_different_s3_objects(redis_set: tuple[Any, Any], s3_bucket: dict[str, Any]) -> None:
-    from console.verify import verify_set
+    from console.verify.run import verify_set
 
     settings, backup_set = redis_set
     result = offsite.upload_set(settings, backup_set)
@@ -229,7 +229,7 @@ def test_verify_notices_missing_and_different_s3_objects(redis_set: tuple[Any, A
 
 def test_legacy_metadata_is_not_rewritten_and_the_run_log_keeps_the_upload(
         redis_server: Any, make_settings: Any, s3_bucket: dict[str, Any], backup_dir: Path) -> None:
-    from console.verify import verify_set
+    from console.verify.run import verify_set
 
     redis_server.client().set("legacy", "1")
     backup_set = legacy_redis(backup_dir, redis_server)
@@ -248,8 +248,8 @@ def test_legacy_metadata_is_not_rewritten_and_the_run_log_keeps_the_upload(
 
 def test_backup_with_upload_and_a_failed_upload_keeps_the_set(redis_server: Any, make_settings: Any,
                                                               s3_bucket: dict[str, Any], tmp_path: Path) -> None:
-    from console.backups import BackupRequest
-    from console.backups.runner import execute
+    from console.kinds.base import BackupRequest
+    from console.runner import execute
 
     redis_server.client().set("k", "v")
     settings = make_settings(redis_server.overrides(), s3_bucket)

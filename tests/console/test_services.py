@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from console.services import ServiceState, probe, probe_all
+from console.probes import ServiceState, probe, probe_all
 
 
 def test_postgres_up_reports_version_and_metrics(pg_cluster, make_settings):

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from console.catalog import read_metadata, scan
-from console.verify import verify, verify_set
+from console.verify.run import verify, verify_set
 from tests.servers import require_binary
 from tests.verify_fixtures import (fill_database, flip_byte, legacy_postgres, legacy_rabbitmq, legacy_redis,
                                    gunzip_bytes, our_backup, truncate)

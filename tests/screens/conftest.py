@@ -8,7 +8,7 @@ from typing import Callable
 
 import pytest
 
-from console.services import SERVICES, ProbeResult, ServiceState
+from console.probes import SERVICES, ProbeResult, ServiceState
 
 FROZEN_NOW = dt.datetime(2026, 11, 25, 3, 0, 0).astimezone()
 

@@ -54,7 +54,7 @@ async def highlight(pilot, item_id: str) -> None:
 
 
 async def test_walk_the_postgres_checklist_with_keys_only(pg_cluster, make_settings, tmp_path) -> None:
-    pytest.importorskip("console.backups.postgres_checks")
+    pytest.importorskip("console.kinds.postgres.checks")
     app = checklist_app(settings_with_ticket(make_settings, tmp_path, pg_cluster.overrides()))
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: checks_done(app))
@@ -104,8 +104,8 @@ async def test_walk_the_postgres_checklist_with_keys_only(pg_cluster, make_setti
 
 async def test_stopped_postgres_fails_with_evidence_and_the_override_reason_is_recorded(
         own_pg_cluster, make_settings, tmp_path, backup_dir) -> None:
-    pytest.importorskip("console.backups.postgres_checks")
-    pytest.importorskip("console.backups.postgres")
+    pytest.importorskip("console.kinds.postgres.checks")
+    pytest.importorskip("console.kinds.postgres.backup")
     settings = make_settings(own_pg_cluster.overrides())
     own_pg_cluster.stop()
     app = checklist_app(settings)
@@ -149,7 +149,7 @@ async def test_a_bad_checklist_file_shows_the_error_instead_of_the_lists(make_se
 
 
 async def test_upload_toggle_rechecks_s3_for_real(make_settings, s3_bucket) -> None:
-    pytest.importorskip("console.backups.redis_checks")
+    pytest.importorskip("console.kinds.redis.checks")
     for overrides, state in (({}, ItemState.FAIL), (s3_bucket, ItemState.OK)):
         app = checklist_app(make_settings(overrides), service="redis")
         async with app.run_test(size=(80, 24)) as pilot:

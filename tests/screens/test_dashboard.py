@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.services import ServiceState
+from console.probes import ServiceState
 from screens.app import BackupConsoleApp
 from screens.widgets.service_panel import ServicePanel
 from tests.screens.conftest import wait_until
@@ -133,7 +133,7 @@ async def test_backups_panel_shows_stale_sets_failed_verification_and_failed_run
     import time
 
     from console.runlog import RunRecord, record_run
-    from console.verify import verify
+    from console.verify.run import verify
     from screens.widgets.backups_panel import BackupsPanel
     from tests.screens.conftest import fixed_prober
 

@@ -44,7 +44,7 @@ def read(drill: Drill) -> tuple[dict, str]:
 
 async def test_a_short_drill_writes_json_and_markdown_with_every_step(
         pg_cluster, pg_database, make_settings, tmp_path) -> None:
-    pytest.importorskip("console.backups.postgres")
+    pytest.importorskip("console.kinds.postgres.backup")
     pytest.importorskip("console.verify")
     settings = settings_with_ticket(make_settings, tmp_path, pg_cluster.overrides(pg_database))
     app = drill_app(settings)

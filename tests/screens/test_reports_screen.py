@@ -7,7 +7,7 @@ from typing import Any
 
 from textual.widgets import DataTable, Static
 
-from console import reports
+from console.verify import reports
 from screens.app import BackupConsoleApp
 from screens.report_view import ReportScreen
 from screens.reports import ReportsScreen

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from console.artifacts import ArtifactInfo
-from console.backups import BackupResult
-from console.preflight import CheckResult, CheckStatus, get_check
+from console.kinds.base import BackupResult
+from console.kinds.registry import get_check
+from console.preflight import CheckResult, CheckStatus
 from console.progress import ProgressEvent
 from screens.app import BackupConsoleApp
 from screens.backup_job import BackupEngine

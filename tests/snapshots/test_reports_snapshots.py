@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from console import reports
+from console.verify import reports
 from screens.app import BackupConsoleApp
 from tests.console.test_reports import sample_report
 from tests.screens.conftest import FROZEN_NOW, fixed_prober, redraw_tables

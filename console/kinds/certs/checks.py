@@ -1,0 +1,69 @@
+"""Pre-flight checks of certificate backups: CERT_DIR is readable, an encryption key is there and
+works, and no certificate is about to expire (a warning: the backup still runs).
+"""
+
+from __future__ import annotations
+
+import os
+
+from console.errors import ConsoleError
+from console.preflight import Check, CheckContext, CheckStatus
+
+
+def cert_dir_readable(context: CheckContext) -> tuple[CheckStatus, str]:
+    from console.kinds.certs.inventory import cert_dir_of, discover
+
+    directory = cert_dir_of(context.settings)
+    if not directory.is_dir():
+        return CheckStatus.FAIL, f"{directory} is not a directory (set CERT_DIR)"
+    if not os.access(directory, os.R_OK | os.X_OK):
+        return CheckStatus.FAIL, f"{directory} is not readable"
+    files, truncated = discover(directory, [context.settings.backup_dir])
+    unreadable = [path for path in files if not os.access(path, os.R_OK)]
+    if unreadable:
+        return CheckStatus.FAIL, f"{len(unreadable)} unreadable file(s), e.g. {unreadable[0]}"
+    if not files:
+        return CheckStatus.FAIL, f"no *.crt *.pem *.key *.p12 *.pfx *.der files under {directory}"
+    extra = " (stopped early: very large directory)" if truncated else ""
+    return CheckStatus.PASS, f"{directory} readable: {len(files)} certificate/key file(s){extra}"
+
+
+def encryption_key(context: CheckContext) -> tuple[CheckStatus, str]:
+    from console.kinds.config.checks import usable_key
+    from console.crypto import passphrase_from_settings
+
+    try:
+        passphrase = passphrase_from_settings(context.settings)
+    except ConsoleError as exc:
+        return CheckStatus.FAIL, exc.message
+    if passphrase is None:
+        return CheckStatus.FAIL, "no encryption key (set BACKUP_ENCRYPTION_KEY or encryption.key_file)"
+    return usable_key(context, passphrase, "the archive is always encrypted")
+
+
+def expiry(context: CheckContext) -> tuple[CheckStatus, str, dict[str, object]]:
+    """Warns about certificates expiring soon; never blocks the backup of those very certificates."""
+    from console.kinds.certs.inventory import build_inventory, cert_dir_of, iter_expiring
+
+    directory = cert_dir_of(context.settings)
+    if not directory.is_dir():
+        return CheckStatus.SKIP, f"{directory} is not a directory", {}
+    inventory = build_inventory(directory, context.settings)
+    summary = inventory.summary()
+    urgent = list(iter_expiring(inventory))
+    if not inventory.certificates:
+        return CheckStatus.SKIP, "no certificates found", summary
+    if not urgent:
+        return CheckStatus.PASS, (f"{summary['count']} certificate(s), next expiry in {summary['soonest_days']} days "
+                                  f"({summary['soonest_name']})"), summary
+    first = urgent[0]
+    what = "expired" if first.state == "expired" else f"expires in {first.days_left} days"
+    return CheckStatus.WARN, (f"{len(urgent)} certificate(s) need attention: {first.common_name or first.subject} "
+                              f"({first.file}) {what} [{first.state}]"), summary
+
+
+CHECKS: dict[str, Check] = {
+    "cert_dir_readable": Check("certs.cert_dir_readable", "Certificate directory is readable", cert_dir_readable),
+    "encryption_key": Check("certs.encryption_key", "Encryption key present and usable", encryption_key),
+    "expiry": Check("certs.expiry", "No certificate expiring soon", expiry),
+}

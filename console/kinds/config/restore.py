@@ -1,0 +1,144 @@
+"""Restore of a configuration set into a directory: the tarball extracted, each encrypted
+secret decrypted back to its original path.
+
+Nothing is written until everything has been checked: the set's checksums (our sets), every
+archive member (no path may escape the destination), the files that would be overwritten
+(only with ``overwrite``) and every secret, decrypted first into temporary files beside their
+targets, so a wrong key or a damaged file leaves the destination untouched.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from console.artifacts import sha256_file
+from console.catalog import BackupSet, read_metadata
+from console.errors import ConsoleError, ReadOnlyRefused, VerifyFailed
+from console.extraction import ExtractionPlan, commit_staged, extract_archive, plan_archive, safe_target, staged_file
+from console.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, emit
+from console.runlog import RunRecord, record_run
+
+if TYPE_CHECKING:
+    from console.config import Settings
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    set_id: str
+    destination: Path
+    files: tuple[str, ...]
+    secrets: tuple[str, ...]
+    overwritten: tuple[str, ...]
+
+    def as_json(self) -> dict[str, object]:
+        return {"set_id": self.set_id, "destination": str(self.destination), "files": list(self.files),
+                "secrets": list(self.secrets), "overwritten": list(self.overwritten)}
+
+
+def verify_checksums(backup_set: BackupSet) -> None:
+    """Compare every file listed in our metadata with its recorded sha256 (legacy sets have none)."""
+    metadata = read_metadata(backup_set)
+    if not metadata.ours or metadata.document is None:
+        return
+    directory = backup_set.files[0].path.parent
+    for artifact in metadata.document.get("artifacts", []):
+        path = directory / str(artifact.get("name"))
+        if not path.is_file():
+            raise VerifyFailed(f"{path.name} of {backup_set.set_id} is missing")
+        if sha256_file(path) != artifact.get("sha256"):
+            raise VerifyFailed(f"{path} does not match the sha256 recorded in the metadata: corrupt file")
+
+
+def secret_targets(backup_set: BackupSet) -> list[tuple[Path, str]]:
+    """(encrypted file, original relative path) for our ``enc:`` files and the manual's ``.env*.enc``."""
+    from console.kinds.config.backup import original_name
+
+    found = []
+    for item in backup_set.files:
+        if item.role.startswith("enc:"):
+            found.append((item.path, original_name(item.role)))
+        elif item.role.startswith("legacy:"):
+            found.append((item.path, item.path.name.removesuffix(".enc")))
+    return found
+
+
+def restore_config(settings: Settings, backup_set: BackupSet, destination: Path, *, overwrite: bool = False,
+                   passphrase: str | None = None, on_progress: ProgressCallback | None = None,
+                   cancel: CancelToken | None = None) -> RestoreResult:
+    """Restore ``backup_set`` into ``destination``.
+
+    Raises:
+        ReadOnlyRefused: in read-only mode.
+        ConfirmationRequired: files would be overwritten and ``overwrite`` is False.
+        VerifyFailed: a checksum mismatch, a damaged archive or a path escaping ``destination``.
+        CryptoError: wrong key or a damaged encrypted file.
+    """
+    if settings.read_only:
+        raise ReadOnlyRefused("restore config")
+    started = time.time()
+    try:
+        result = _restore(settings, backup_set, destination.absolute(), overwrite, passphrase, on_progress, cancel)
+    except ConsoleError as exc:
+        _record(settings, backup_set, started, "failed", exc.message)
+        raise
+    _record(settings, backup_set, started, "ok", f"{len(result.files)} file(s), {len(result.secrets)} secret(s) "
+                                                   f"restored into {destination}")
+    return result
+
+
+def _restore(settings: Settings, backup_set: BackupSet, destination: Path, overwrite: bool, passphrase: str | None,
+             on_progress: ProgressCallback | None, cancel: CancelToken | None) -> RestoreResult:
+    from console import crypto
+
+    emit(on_progress, ProgressEvent("verify", message=f"checking {backup_set.set_id}"))
+    verify_checksums(backup_set)
+    tarball = backup_set.file("tarball")
+    plan = ExtractionPlan(destination)
+    if tarball is not None:
+        with open(tarball.path, "rb") as handle:
+            plan_archive(handle, destination, plan)
+    secrets = secret_targets(backup_set)
+    for _source, relative in secrets:
+        safe_target(destination, relative)
+        plan.add(relative)
+    if tarball is None and not secrets:
+        raise VerifyFailed(f"{backup_set.set_id} has neither a tarball nor encrypted files")
+    plan.require_confirmation(overwrite)
+    if secrets and not passphrase:
+        passphrase = crypto.require_passphrase(settings)
+    for source, relative in secrets:  # key and integrity first: a wrong key creates nothing at all
+        check_cancel(cancel)
+        crypto.verify_file(source, passphrase or "", expect=crypto.expected_content(relative), cancel=cancel)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for source, relative in secrets:
+            check_cancel(cancel)
+            emit(on_progress, ProgressEvent("decrypt", message=f"decrypting {relative}"))
+            target = safe_target(destination, relative)
+            temporary, out = staged_file(target)
+            staged.append((temporary, target))
+            with out, open(source, "rb") as handle:
+                crypto.decrypt_stream(handle, out, passphrase or "", where=str(source),
+                                      expect=crypto.expected_content(relative), cancel=cancel)
+        written: list[str] = []
+        if tarball is not None:
+            emit(on_progress, ProgressEvent("extract", message=f"extracting {tarball.path.name}"))
+            with open(tarball.path, "rb") as handle:
+                written = extract_archive(handle, destination, cancel)
+        for temporary, target in staged:
+            commit_staged(temporary, target)
+        staged.clear()
+    finally:
+        for temporary, _target in staged:
+            temporary.unlink(missing_ok=True)
+    return RestoreResult(backup_set.set_id, destination, tuple(written), tuple(rel for _s, rel in secrets),
+                         tuple(plan.conflicts))
+
+
+def _record(settings: Settings, backup_set: BackupSet, started: float, status: str, message: str) -> None:
+    record_run(settings.backup_dir, RunRecord(action="restore", kind=backup_set.kind, target=backup_set.name,
+                                              status=status, started=started, finished=time.time(), message=message,
+                                              set_id=backup_set.set_id))

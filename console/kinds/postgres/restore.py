@@ -1,0 +1,381 @@
+"""Restore a PostgreSQL backup set into a database, then prove it: counts and schema compared.
+
+Order: refuse in read-only mode; check the dump's sha256 against the metadata (legacy sets
+have none: noted, not fatal); create or inspect the target (a non-empty target needs
+``clean`` and ``yes``); run ``pg_restore`` (``.dump.zst`` is decompressed on the fly, or into a
+private temporary file when ``jobs > 1`` because parallel restore needs a seekable file); then
+compare every table's row count, the large-object count and the schema hash with the metadata.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import queue
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Iterator
+
+import psycopg
+from psycopg import sql
+
+from console.artifacts import CHUNK_SIZE
+from console.kinds.postgres.client import child_environment, conninfo, error_line, find_tool
+from console.kinds.postgres.stats import count_tables, list_tables, schema_hash
+from console.catalog import read_metadata
+from console.errors import (BackupFailed, Cancelled, ConfirmationRequired, ReadOnlyRefused, ServiceUnreachable,
+                            UsageError, VerifyFailed)
+from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
+from console.runlog import RunRecord, record_run
+from console.probes.postgres import connect, describe_error
+
+if TYPE_CHECKING:
+    from console.catalog import BackupSet
+    from console.config import Settings
+
+
+@dataclass(frozen=True)
+class RestoreOptions:
+    target_db: str
+    create: bool = False
+    jobs: int = 1
+    clean: bool = False
+    yes: bool = False
+
+
+@dataclass(frozen=True)
+class TableCheck:
+    table: str
+    expected: int | None
+    """None when the metadata has no count for it (legacy sets)."""
+    actual: int | None
+    """None when the table is missing after the restore."""
+
+    @property
+    def ok(self) -> bool:
+        return self.actual is not None and (self.expected is None or self.expected == self.actual)
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    set_id: str
+    target_db: str
+    dump: str
+    checksum: str
+    """"ok" or "not recorded (legacy set)"."""
+    tables: tuple[TableCheck, ...]
+    schema_expected: str | None
+    schema_actual: str | None
+    large_objects_expected: int | None
+    large_objects_actual: int | None
+    duration_seconds: float
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def schema_ok(self) -> bool | None:
+        if self.schema_expected is None:
+            return None
+        return self.schema_expected == self.schema_actual
+
+    @property
+    def compared(self) -> bool:
+        """Whether the backup recorded anything to compare with (a legacy set records no counts or hash)."""
+        return (self.schema_expected is not None or self.large_objects_expected is not None
+                or any(check.expected is not None for check in self.tables))
+
+    @property
+    def ok(self) -> bool:
+        lo_ok = self.large_objects_expected is None or self.large_objects_expected == self.large_objects_actual
+        return all(check.ok for check in self.tables) and self.schema_ok is not False and lo_ok
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "set_id": self.set_id, "target_db": self.target_db, "dump": self.dump, "checksum": self.checksum,
+            "ok": self.ok, "compared": self.compared, "schema_hash": {"expected": self.schema_expected, "actual": self.schema_actual,
+                                           "equal": self.schema_ok},
+            "large_objects": {"expected": self.large_objects_expected, "actual": self.large_objects_actual},
+            "tables": [{"table": t.table, "expected": t.expected, "actual": t.actual, "ok": t.ok} for t in self.tables],
+            "duration_seconds": round(self.duration_seconds, 3), "notes": list(self.notes),
+        }
+
+
+def restore_postgres(settings: Settings, backup_set: BackupSet, options: RestoreOptions,
+                     on_progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> RestoreReport:
+    """Restore ``backup_set`` into ``options.target_db`` and compare it with the metadata.
+
+    Raises:
+        ReadOnlyRefused, UsageError, ConfirmationRequired: before anything is touched.
+        VerifyFailed: the dump does not match its recorded sha256.
+        BackupFailed: pg_restore failed (its first error line is in the message).
+    """
+    if settings.read_only:
+        raise ReadOnlyRefused("restore")
+    if options.clean and not options.yes:
+        raise ConfirmationRequired("--clean drops objects in the target database; add --yes to confirm")
+    if options.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    started = time.time()
+    progress = Throttle(on_progress)
+    status = "failed"
+    message = ""
+    try:
+        report = _restore(settings, backup_set, options, progress, cancel, started)
+        status = "ok" if report.ok else "failed"
+        message = "restored; counts and schema match" if report.ok else "restored, but the comparison differs"
+        return report
+    except Cancelled as exc:
+        status, message = "cancelled", exc.message
+        raise
+    except Exception as exc:
+        message = getattr(exc, "message", str(exc))
+        raise
+    finally:
+        record_run(settings.backup_dir, RunRecord(action="restore", kind="postgres", target=options.target_db,
+                                                  status=status, started=started, finished=time.time(),
+                                                  message=message, set_id=backup_set.set_id))
+
+
+def _restore(settings: Settings, backup_set: BackupSet, options: RestoreOptions, progress: ProgressCallback,
+             cancel: CancelToken | None, started: float) -> RestoreReport:
+    pg = settings.postgres
+    dump_file = backup_set.file("dump")
+    if dump_file is None:
+        raise UsageError(f"{backup_set.set_id} has no custom-format dump to restore",
+                         hint="restore its .sql.gz with: zcat FILE | psql -d DBNAME")
+    dump = dump_file.path
+    meta = read_metadata(backup_set)
+    document = meta.document if meta.ours else None
+    notes: list[str] = []
+    checksum = _check_sha256(dump, document, notes, progress, cancel)
+    pg_restore = find_tool("pg_restore", pg.bin_dir)
+    target = options.target_db
+    nonempty = _prepare_target(settings, options)
+    argv = [pg_restore.path, "--no-password", "--verbose", "--exit-on-error", f"--dbname={conninfo(pg, target)}"]
+    if nonempty:
+        argv += ["--clean", "--if-exists"]
+    with child_environment(pg) as env:
+        with _restore_input(dump, options.jobs, settings.backup_dir, progress, cancel) as (path, stream):
+            if options.jobs > 1:
+                argv.append(f"--jobs={options.jobs}")
+            if path is not None:
+                argv.append(str(path))
+            _run_pg_restore(argv, env, stream, dump.stat().st_size, progress, cancel)
+        emit(progress, ProgressEvent("compare", message=f"comparing {target} with the metadata"))
+        tables, lo_actual = _compare_counts(settings, target, document, notes)
+        schema_expected = document.get("database_stats", {}).get("schema_hash") if document else None
+        schema_actual = None
+        if schema_expected:
+            pg_dump = find_tool("pg_dump", pg.bin_dir)
+            schema_actual = schema_hash(pg_dump, conninfo(pg, target), env)
+        else:
+            notes.append("no comparable schema hash in the metadata (legacy set): schema not compared")
+    lo_expected = document.get("database_stats", {}).get("large_object_count") if document else None
+    return RestoreReport(backup_set.set_id, target, str(dump), checksum, tuple(tables), schema_expected, schema_actual,
+                         lo_expected, lo_actual, time.time() - started, tuple(notes))
+
+
+def _expected_sha256(dump: Path, document: dict[str, Any] | None) -> str | None:
+    if not document:
+        return None
+    for artifact in document.get("artifacts") or []:
+        if isinstance(artifact, dict) and artifact.get("name") == dump.name and artifact.get("sha256"):
+            return str(artifact["sha256"])
+    custom = (document.get("files") or {}).get("dump_custom") or {}
+    return str(custom["sha256"]) if custom.get("name") == dump.name and custom.get("sha256") else None
+
+
+def _check_sha256(dump: Path, document: dict[str, Any] | None, notes: list[str], progress: ProgressCallback,
+                  cancel: CancelToken | None) -> str:
+    import hashlib
+
+    expected = _expected_sha256(dump, document)
+    if expected is None:
+        notes.append(f"{dump.name}: no sha256 recorded (legacy set); restoring without a checksum check")
+        emit(progress, ProgressEvent("checksum", message=notes[-1]))
+        return "not recorded (legacy set)"
+    total = dump.stat().st_size
+    digest = hashlib.sha256()
+    done = 0
+    emit(progress, ProgressEvent("checksum", 0, total, message=f"checking the sha256 of {dump.name}"))
+    with open(dump, "rb") as handle:
+        while chunk := handle.read(CHUNK_SIZE):
+            check_cancel(cancel)
+            digest.update(chunk)
+            done += len(chunk)
+            emit(progress, ProgressEvent("checksum", done, total))
+    emit(progress, ProgressEvent("checksum", done, total, finished=True))
+    if digest.hexdigest() != expected:
+        raise VerifyFailed(f"{dump.name}: sha256 mismatch (recorded {expected[:16]}..., file {digest.hexdigest()[:16]}...)"
+                           ": the dump is damaged; nothing was restored")
+    return "ok"
+
+
+def _maintenance_db(settings: Settings, target: str) -> str:
+    return settings.postgres.database if settings.postgres.database != target else "postgres"
+
+
+def _prepare_target(settings: Settings, options: RestoreOptions) -> bool:
+    """Create the target when asked; refuse a non-empty one without clean+yes. Returns whether non-empty."""
+    pg = settings.postgres
+    target = options.target_db
+    try:
+        with connect(pg, settings.timeout_seconds, dbname=_maintenance_db(settings, target)) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target,)).fetchone() is not None
+            if not exists:
+                if not options.create:
+                    raise UsageError(f"database '{target}' does not exist at {pg.host}:{pg.port}",
+                                     hint="add --create to create it")
+                conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(target)))
+                return False
+        with connect(pg, settings.timeout_seconds, dbname=target) as conn:
+            row = conn.execute(
+                "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') "
+                "           AND n.nspname NOT LIKE 'pg\\_toast%%' AND c.relkind IN ('r','p','v','m','S','f')) "
+                "     + (SELECT count(*) FROM pg_largeobject_metadata)").fetchone()
+    except psycopg.Error as exc:
+        raise ServiceUnreachable(f"cannot prepare database '{target}': {describe_error(exc, pg)[1]}") from None
+    objects = int(row[0]) if row else 0
+    if objects and not (options.clean and options.yes):
+        raise ConfirmationRequired(f"database '{target}' is not empty ({objects} tables, views, sequences or "
+                                   "large objects); refusing to restore into it",
+                                   hint="add --clean --yes to drop its objects and restore over them")
+    return bool(objects)
+
+
+class _restore_input:  # noqa: N801 - used as a context manager like a function
+    """Where pg_restore reads from: the file itself, a decompressing stream, or a temporary copy."""
+
+    def __init__(self, dump: Path, jobs: int, backup_dir: Path, progress: ProgressCallback,
+                 cancel: CancelToken | None) -> None:
+        self.dump, self.jobs, self.backup_dir, self.progress, self.cancel = dump, jobs, backup_dir, progress, cancel
+        self.temp: Path | None = None
+
+    def __enter__(self) -> tuple[Path | None, Iterator[bytes] | None]:
+        compressed = self.dump.name.endswith((".zst", ".gz"))
+        if not compressed:
+            return self.dump, None
+        if self.jobs == 1:
+            return None, _decompressed(self.dump)
+        temp_dir = self.backup_dir / ".tmp"
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix="restore-", suffix=".dump", dir=temp_dir)
+        self.temp = Path(name)
+        total = self.dump.stat().st_size
+        emit(self.progress, ProgressEvent("decompress", 0, None, message=f"decompressing {self.dump.name} for --jobs"))
+        with os.fdopen(fd, "wb") as out:
+            written = 0
+            for chunk in _decompressed(self.dump):
+                check_cancel(self.cancel)
+                out.write(chunk)
+                written += len(chunk)
+                emit(self.progress, ProgressEvent("decompress", written, None))
+        emit(self.progress, ProgressEvent("decompress", total, total, finished=True))
+        return self.temp, None
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.temp is not None:
+            self.temp.unlink(missing_ok=True)
+
+
+def _decompressed(path: Path) -> Iterator[bytes]:
+    if path.name.endswith(".zst"):
+        import zstandard
+
+        with open(path, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as reader:
+            while chunk := reader.read(CHUNK_SIZE):
+                yield chunk
+    else:
+        import gzip
+
+        with gzip.open(path, "rb") as reader:
+            while chunk := reader.read(CHUNK_SIZE):
+                yield chunk
+
+
+def _run_pg_restore(argv: list[str], env: dict[str, str], stream: Iterator[bytes] | None, total: int,
+                    progress: ProgressCallback, cancel: CancelToken | None) -> None:
+    lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+    kept: collections.deque[str] = collections.deque(maxlen=40)
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stream is not None else subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    assert proc.stderr is not None
+
+    def read_stderr(source: IO[bytes]) -> None:
+        for raw in source:
+            line = raw.decode(errors="replace").rstrip()
+            if line:
+                kept.append(line)
+                lines.put(line)
+
+    reader = threading.Thread(target=read_stderr, args=(proc.stderr,), daemon=True)
+    reader.start()
+    emit(progress, ProgressEvent("restore", 0, None, message=f"pg_restore into the target ({Path(argv[0]).name})"))
+    fed = 0
+    try:
+        if stream is not None:
+            assert proc.stdin is not None
+            try:
+                for chunk in stream:
+                    check_cancel(cancel)
+                    proc.stdin.write(chunk)
+                    fed += len(chunk)
+                    _drain(lines, progress, fed)
+            except BrokenPipeError:
+                pass  # pg_restore stopped reading: its exit code and stderr say why
+            finally:
+                try:
+                    proc.stdin.close()
+                except BrokenPipeError:
+                    pass
+        while proc.poll() is None:
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled("restore cancelled by the operator; the target database is incomplete")
+            time.sleep(0.1)
+            _drain(lines, progress, fed)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        reader.join(5)
+        proc.stderr.close()
+    _drain(lines, progress, fed)
+    if proc.returncode != 0:
+        raise BackupFailed(f"pg_restore failed: {error_line(list(kept), 'pg_restore')}")
+    if stream is None:
+        fed = total  # pg_restore read the file itself
+    emit(progress, ProgressEvent("restore", fed, None, finished=True))
+
+
+def _drain(lines: queue.SimpleQueue[str], progress: ProgressCallback, done: int) -> None:
+    while True:
+        try:
+            emit(progress, ProgressEvent("restore", done, None, message=lines.get_nowait()))
+        except queue.Empty:
+            return
+
+
+def _compare_counts(settings: Settings, target: str, document: dict[str, Any] | None,
+                    notes: list[str]) -> tuple[list[TableCheck], int | None]:
+    pg = settings.postgres
+    expected: dict[str, int] = dict((document or {}).get("table_row_counts") or {})
+    try:
+        with connect(pg, settings.timeout_seconds, dbname=target) as conn:
+            present = list_tables(conn)
+            names = list(expected) + [name for name in present if name not in expected]
+            actual = count_tables(conn, names)
+            lo_row = conn.execute("SELECT count(*) FROM pg_largeobject_metadata").fetchone()
+    except psycopg.Error as exc:
+        raise ServiceUnreachable(f"cannot count rows in '{target}': {describe_error(exc, pg)[1]}") from None
+    if not expected:
+        notes.append("the metadata has no per-table row counts (legacy set): restored counts shown, not compared")
+    extra = [name for name in present if name not in expected]
+    if expected and extra:
+        notes.append(f"tables in {target} that the backup does not have: {', '.join(extra[:10])}")
+    checks = [TableCheck(name, expected.get(name), actual.get(name)) for name in names if name in expected or not expected]
+    return checks, int(lo_row[0]) if lo_row else None

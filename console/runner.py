@@ -1,0 +1,97 @@
+"""Runs one backup of any kind: lock, pre-flight gate, the kind's run, and the run log.
+
+Both faces call ``execute``; so does cron through the CLI. Whatever happens, one RunRecord is
+appended, so the dashboard shows failed runs as well as good ones.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from console.artifacts import remove_stale_partials
+from console.kinds import registry
+from console.kinds.base import BackupRequest, BackupResult
+from console.catalog import kind_dir
+from console.errors import Cancelled, ConsoleError, PreflightFailed
+from console.lock import BackupLock
+from console.preflight import CheckContext, CheckResult, blocking_failures
+from console.progress import CancelToken, ProgressCallback, ProgressEvent, emit
+from console.runlog import RunRecord, record_run
+
+if TYPE_CHECKING:
+    from console.config import Settings
+
+
+def preflight(settings: Settings, request: BackupRequest) -> list[CheckResult]:
+    kind = registry.get(request.kind)
+    context = CheckContext(settings, request.target, request.upload)
+    return registry.run_checks(list(kind.preflight), context)
+
+
+def execute(
+    settings: Settings,
+    request: BackupRequest,
+    on_progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> BackupResult:
+    """Run a backup end to end and return its result; ConsoleErrors become a failed result.
+
+    Raises:
+        LockHeld: another run of the same target holds the lock (nothing is recorded).
+    """
+    kind = registry.get(request.kind)
+    target = request.target or ""
+    lock = BackupLock(settings.backup_dir, kind.lock_name(settings, request), f"{request.kind} backup {target}".strip())
+    started = time.time()
+    with lock:
+        if lock.stale is not None:
+            removed = remove_stale_partials(kind_dir(settings.backup_dir, request.kind))
+            emit(on_progress, ProgressEvent("lock", message=(
+                f"recovered a stale lock left by pid {lock.stale.pid}; removed {len(removed)} partial file(s)")))
+        emit(on_progress, ProgressEvent("preflight", message="running pre-flight checks"))
+        checks = tuple(preflight(settings, request))
+        try:
+            failures = blocking_failures(list(checks))
+            if failures and not request.force_reason:
+                names = "; ".join(f"{check.title}: {check.evidence}" for check in failures)
+                raise PreflightFailed(f"pre-flight failed: {names}",
+                                      hint="fix it, or override with --force --reason \"...\"")
+            result = kind.run(settings, request, on_progress=on_progress, cancel=cancel)
+            result = replace(result, checks=checks)
+            if request.upload and result.ok:
+                result = _upload(settings, result, on_progress, cancel)
+        except Cancelled as exc:
+            result = BackupResult(request.kind, target, "cancelled", exc.message, checks=checks,
+                                  duration_seconds=time.time() - started)
+        except ConsoleError as exc:
+            result = BackupResult(request.kind, target, "failed", exc.message, checks=checks,
+                                  duration_seconds=time.time() - started, extra={"hint": exc.hint} if exc.hint else {})
+    record_run(settings.backup_dir, RunRecord(
+        action="backup", kind=request.kind, target=target, status=result.status, started=started,
+        finished=time.time(), message=result.message, set_id=result.set_id, force_reason=request.force_reason,
+    ))
+    return result
+
+
+def _upload(settings: Settings, result: BackupResult, on_progress: ProgressCallback | None,
+            cancel: CancelToken | None) -> BackupResult:
+    """``backup ... --upload``: copy the new set to S3; a failed upload fails the run but keeps the set."""
+    from console.catalog import scan
+    from console.offsite import upload_set
+
+    backup_set = scan(settings.backup_dir, [result.kind]).find(result.set_id or "")
+    try:
+        if backup_set is None:
+            raise ConsoleError(f"cannot find the new set {result.set_id} to upload")
+        uploaded = upload_set(settings, backup_set, on_progress=on_progress, cancel=cancel)
+    except Cancelled:
+        raise
+    except ConsoleError as exc:
+        return replace(result, status="failed",
+                       message=f"backup ok ({result.set_id}, kept locally) but the upload to S3 failed: {exc.message}",
+                       extra={**result.extra, **({"hint": exc.hint} if exc.hint else {})})
+    return replace(result, message=f"{result.message}; uploaded to s3://{uploaded.bucket}/ "
+                                   f"({len(uploaded.objects)} object(s))",
+                   extra={**result.extra, "s3": uploaded.s3_section()})

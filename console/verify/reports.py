@@ -1,0 +1,185 @@
+"""Verification reports: the JSON document and the manual's text format, written, listed, loaded.
+
+Each run writes ``BACKUP_DIR/reports/backup_verification_<ts>.report`` (the layout of the
+manual's ``backup-verify.sh``: a section per service, "Checking: <file>", one ✓/✗/⚠ line per
+check, the summary counts and the final Status line) and ``backup_verification_<ts>.json``
+(the same run with every detail; the report browser and ``last_results`` read it).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from console.artifacts import write_json_atomic, write_text_atomic
+from console.catalog import TIMESTAMP_FORMAT
+from console.errors import UsageError
+from console.verify.model import FAILED, PASSED, SKIPPED, WARNING, CheckOutcome, SetVerification, VerifyReport
+
+if TYPE_CHECKING:
+    from console.config import Settings
+
+PREFIX = "backup_verification_"
+REPORT_FILE = re.compile(rf"^{PREFIX}(?P<stamp>\d{{8}}_\d{{6}})(?:_(?P<number>\d+))?\.(?P<suffix>json|report)$")
+"""The names ``write_report`` gives (``free_report_name`` adds ``_2``, ``_3`` ...); retention touches no other file."""
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("postgres", "PostgreSQL Backups"),
+    ("redis", "Redis Backups"),
+    ("rabbitmq", "RabbitMQ Backups"),
+    ("config", "Config Backups"),
+    ("certs", "Certificate Backups"),
+)
+SYMBOLS = {PASSED: "✓", FAILED: "✗", WARNING: "⚠", SKIPPED: "-"}
+STATUS_OK = "Status: ✓ ALL BACKUPS VERIFIED SUCCESSFULLY"
+STATUS_FAILED = "Status: ✗ BACKUP VERIFICATION FAILED"
+
+
+def report_dir(settings: Settings) -> Path:
+    return settings.backup_dir / "reports"
+
+
+def report_name(when: datetime) -> str:
+    return PREFIX + when.strftime(TIMESTAMP_FORMAT)
+
+
+def free_report_name(settings: Settings, when: datetime) -> str:
+    """A report name not used yet (two runs in one second get ``_2``, ``_3`` ...)."""
+    base = report_name(when)
+    directory = report_dir(settings)
+    name, number = base, 1
+    while (directory / f"{name}.json").exists() or (directory / f"{name}.report").exists():
+        number += 1
+        name = f"{base}_{number}"
+    return name
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def grouped_by_file(item: SetVerification) -> list[tuple[str, list[CheckOutcome]]]:
+    """A set's checks grouped under the file they concern, in the set's file order."""
+    order = [str(entry.get("name")) for entry in item.files]
+    groups: dict[str, list[CheckOutcome]] = {}
+    for outcome in item.checks:
+        groups.setdefault(outcome.file or item.set_id, []).append(outcome)
+    names = [name for name in order if name in groups] + [name for name in groups if name not in order]
+    return [(name, groups[name]) for name in names]
+
+
+def render_text(report: VerifyReport) -> str:
+    """The manual's report layout, with Config and Certificate sections after RabbitMQ."""
+    lines = [f"Generated: {report.finished_at}", ""]
+    titles = dict(SECTIONS)
+    for index, kind in enumerate(kind for kind, _ in SECTIONS if kind in report.kinds):
+        if index:
+            lines.append("")
+        lines.append(f"=== {titles[kind]} ===")
+        for item in (entry for entry in report.sets if entry.kind == kind):
+            for file_name, outcomes in grouped_by_file(item):
+                lines.append(f"Checking: {file_name}")
+                lines.extend(f"  {SYMBOLS.get(outcome.status, '?')} {outcome.message}" for outcome in outcomes)
+    counts = report.counts
+    lines += ["", "=== SUMMARY ===", f"Passed Checks: {counts[PASSED]}", f"Failed Checks: {counts[FAILED]}",
+              f"Warnings: {counts[WARNING]}", STATUS_OK if report.ok else STATUS_FAILED]
+    return "\n".join(lines) + "\n"
+
+
+# --- files -------------------------------------------------------------------------------------
+
+
+def write_report(settings: Settings, report: VerifyReport) -> tuple[Path, Path]:
+    """Write the .report and .json files atomically; return their paths."""
+    directory = report_dir(settings)
+    directory.mkdir(parents=True, exist_ok=True)
+    text_path = directory / f"{report.report_name}.report"
+    json_path = directory / f"{report.report_name}.json"
+    write_text_atomic(text_path, render_text(report), mode=0o644)
+    write_json_atomic(json_path, report.as_json(), mode=0o644)
+    return text_path, json_path
+
+
+@dataclass(frozen=True)
+class ReportSummary:
+    """One report as the browser lists it."""
+
+    name: str
+    json_path: Path
+    text_path: Path
+    started_at: str
+    finished_at: str
+    status: str
+    deep: bool
+    sets: int
+    sets_failed: int
+    passed: int
+    failed: int
+    warnings: int
+    duration_seconds: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "json_path": str(self.json_path), "text_path": str(self.text_path),
+                "started_at": self.started_at, "finished_at": self.finished_at, "status": self.status,
+                "deep": self.deep, "sets": self.sets, "sets_failed": self.sets_failed, "passed": self.passed,
+                "failed": self.failed, "warnings": self.warnings, "duration_seconds": self.duration_seconds}
+
+
+def report_paths(settings: Settings) -> list[Path]:
+    """The JSON reports, newest first (their names carry the start time)."""
+    directory = report_dir(settings)
+    if not directory.is_dir():
+        return []
+    return sorted(directory.glob(f"{PREFIX}*.json"), key=lambda path: path.name, reverse=True)
+
+
+def list_reports(settings: Settings) -> list[ReportSummary]:
+    """Every readable JSON report, newest first (unreadable files are skipped)."""
+    summaries = []
+    for path in report_paths(settings):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            summary = data["summary"]
+            summaries.append(ReportSummary(
+                str(data.get("report") or path.stem), path, path.with_suffix(".report"), str(data.get("started_at", "")),
+                str(data.get("finished_at", "")), str(data.get("status", "")), bool(data.get("deep")),
+                int(summary.get("sets", 0)), int(summary.get("sets_failed", 0)), int(summary.get("passed", 0)),
+                int(summary.get("failed", 0)), int(summary.get("warnings", 0)),
+                float(data.get("duration_seconds") or 0.0)))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return sorted(summaries, key=lambda item: (item.started_at, item.name), reverse=True)
+
+
+def load_report(settings: Settings, reference: str = "latest") -> VerifyReport:
+    """A report by name (with or without extension), by path, or "latest"."""
+    if reference == "latest":
+        found = list_reports(settings)
+        if not found:
+            raise UsageError(f"no verification reports under {report_dir(settings)}", hint="run `backup-console verify`")
+        path = found[0].json_path
+    else:
+        candidate = Path(reference).expanduser()
+        stem = candidate.name.removesuffix(".json").removesuffix(".report")
+        path = (candidate.parent if candidate.parent != Path(".") else report_dir(settings)) / f"{stem}.json"
+        if not path.is_file():
+            path = report_dir(settings) / f"{stem}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError:
+        raise UsageError(f"no verification report '{reference}' in {report_dir(settings)}",
+                         hint="`backup-console reports list` shows them") from None
+    except ValueError as exc:
+        raise UsageError(f"report {path} is not valid JSON ({exc})") from None
+    return VerifyReport.from_json(data)
+
+
+def read_text(settings: Settings, report: VerifyReport) -> str:
+    """The .report file of a run, or the text rendered again when the file is gone."""
+    path = report_dir(settings) / f"{report.report_name}.report"
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return render_text(report)

@@ -1,0 +1,210 @@
+"""Verification of backup sets, ours and the manual's: select, run every check, record, report.
+
+For each set of the catalog this runs the checks every kind shares (``console.verify.checks``:
+metadata present and sane, SHA-256 against the metadata's ``artifacts``, age of the newest set,
+the S3 copy when one was uploaded) and the kind's own (its kind's ``verifier``, ``console/kinds/<kind>/verify.py``:
+dumps readable, RDB checksum, definitions complete, archives list, encrypted files
+authenticate). ``deep`` adds a restore into a scratch target. Results go into each set's
+metadata (atomic rewrite; the manual's unreadable metadata is left alone) and into a report
+(``console.verify.reports``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+
+from console.artifacts import write_json_atomic
+from console.catalog import KINDS, PRIMARY_ROLES, BackupSet, read_metadata, scan
+from console.errors import UsageError
+from console.kinds import registry
+from console.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, emit
+from console.runlog import RunRecord, record_run
+from console.verify import reports
+from console.verify.checks import check_age, check_metadata, check_missing_artifacts, check_offsite, check_recorded
+from console.verify.model import (FAILED, PASSED, WARNING, CheckOutcome, SetContext, SetVerification, VerifyReport,
+                                  overall, primary_name)
+
+if TYPE_CHECKING:
+    from console.config import Settings
+
+# --- selection -------------------------------------------------------------------------------
+
+
+def select_sets(settings: Settings, kind: str | None = None, set_id: str | None = None) -> tuple[list[BackupSet], set[str]]:
+    """The sets to verify, and the ids of the newest set of each kind/name (for the age check)."""
+    if kind is not None and kind not in KINDS:
+        raise UsageError(f"unknown kind '{kind}' (choose from {', '.join(KINDS)})")
+    catalog = scan(settings.backup_dir, [kind] if kind else KINDS)
+    newest = {item.set_id for item in catalog.latest_per_target()}
+    sets = catalog.sets
+    if set_id is not None:
+        sets = [item for item in sets if item.set_id == set_id]
+        if not sets:
+            known = ", ".join(item.set_id for item in catalog.sets[-3:]) or "none"
+            raise UsageError(f"no backup set '{set_id}' under {settings.backup_dir} (newest: {known})")
+    return sets, newest
+
+
+# --- running -----------------------------------------------------------------------------------
+
+
+def verify(
+    settings: Settings,
+    kind: str | None = None,
+    set_id: str | None = None,
+    deep: bool = False,
+    on_progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    now: datetime | None = None,
+    write_report: bool = True,
+) -> VerifyReport:
+    """Verify the selected sets, record each result in its metadata, write the report files.
+
+    Raises:
+        UsageError: unknown kind or set id.
+        Cancelled: the operator cancelled (sets verified so far keep their recorded results).
+    """
+    started = time.time()
+    started_at = datetime.now().astimezone()
+    report_name = reports.free_report_name(settings, started_at)
+    sets, newest = select_sets(settings, kind, set_id)
+    results: list[SetVerification] = []
+    for index, backup_set in enumerate(sets):
+        check_cancel(cancel)
+        emit(on_progress, ProgressEvent("verify", index, len(sets), unit="sets", message=f"checking {backup_set.set_id}"))
+        result = verify_set(settings, backup_set, deep=deep, newest=backup_set.set_id in newest,
+                            now=now or datetime.now().astimezone(), cancel=cancel, on_progress=on_progress,
+                            report_name=report_name)
+        results.append(result)
+    emit(on_progress, ProgressEvent("verify", len(sets), len(sets), unit="sets", finished=True))
+    finished_at = datetime.now().astimezone()
+    kinds = (kind,) if kind else KINDS
+    report = VerifyReport(started_at.isoformat(timespec="seconds"), finished_at.isoformat(timespec="seconds"),
+                          time.time() - started, deep, kinds, tuple(results), report_name)
+    if write_report:
+        reports.write_report(settings, report)
+    counts = report.counts
+    record_run(settings.backup_dir, RunRecord(
+        action="verify", kind=kind or "all", target=set_id or "", status="ok" if report.ok else "failed",
+        started=started, finished=time.time(),
+        message=f"{len(results)} set(s): {counts[PASSED]} passed, {counts[FAILED]} failed, {counts[WARNING]} warnings",
+        extra={"report": report_name, "deep": deep}))
+    return report
+
+
+def verify_set(
+    settings: Settings,
+    backup_set: BackupSet,
+    deep: bool = False,
+    newest: bool = True,
+    now: datetime | None = None,
+    cancel: CancelToken | None = None,
+    on_progress: ProgressCallback | None = None,
+    report_name: str | None = None,
+    record: bool = True,
+) -> SetVerification:
+    """Run every check of one set; with ``record``, write the result into its metadata."""
+    started = time.time()
+    now = now or datetime.now().astimezone()
+    kind = registry.get(backup_set.kind)
+    ctx = SetContext(settings, backup_set, read_metadata(backup_set), deep, now, cancel, on_progress, kind.daily)
+    verifier = kind.verifier
+    check_metadata(ctx, verifier)
+    for item in backup_set.files:
+        if item.role == "metadata":
+            continue
+        check_cancel(cancel)
+        check_recorded(ctx, item)
+        if verifier is not None:
+            verifier.check_file(ctx, item)
+    check_missing_artifacts(ctx)
+    if newest:
+        check_age(ctx)
+    s3_section = check_offsite(ctx)
+    if deep and verifier is not None and hasattr(verifier, "deep_check"):
+        ctx.run("deep", primary_name(backup_set), lambda: verifier.deep_check(ctx))
+    status = overall(ctx.outcomes)
+    written = _record(ctx, status, report_name) if record else False
+    files = tuple({"name": item.path.name, "path": str(item.path), "role": item.role, "size_bytes": item.size_bytes,
+                   "sha256": ctx.sha256.get(item.path.name)}
+                  for item in sorted(backup_set.files, key=lambda f: f.role == "metadata"))
+    return SetVerification(backup_set.set_id, backup_set.kind, backup_set.name,
+                           backup_set.timestamp.isoformat(timespec="seconds"), status, tuple(ctx.outcomes), files,
+                           str(backup_set.metadata_path) if backup_set.metadata_path else None, written,
+                           s3_section, time.time() - started)
+
+
+# --- recording --------------------------------------------------------------------------------
+
+
+def _record(ctx: SetContext, status: str, report_name: str | None) -> bool:
+    """Write the result into the set's metadata (plain JSON objects only; re-read just before)."""
+    path = ctx.backup_set.metadata_path
+    if path is None or not path.name.endswith(".json") or ctx.metadata.document is None:
+        return False
+    from console.offsite import read_metadata_path
+
+    current = read_metadata_path(path)
+    if current is None:
+        return False
+    current["verification_status"] = status
+    current["verification"] = {"time": ctx.now.isoformat(timespec="seconds"), "deep": ctx.deep,
+                               "report": report_name, "checks": [outcome.as_json() for outcome in ctx.outcomes]}
+    try:
+        write_json_atomic(path, current)
+    except OSError:
+        return False
+    return True
+
+
+# --- for the dashboard ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LastVerification:
+    """The most recent verification result of one kind."""
+
+    kind: str
+    status: str
+    """"passed", "warning" or "failed" (the worst of the kind's sets in that report)."""
+    finished_at: str
+    report: str
+    sets: int
+    failed_sets: int
+    warnings: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "status": self.status, "finished_at": self.finished_at, "report": self.report,
+                "sets": self.sets, "failed_sets": self.failed_sets, "warnings": self.warnings}
+
+
+def last_results(settings: Settings, limit: int = 50) -> dict[str, LastVerification]:
+    """kind -> its last verification result, from the newest reports under BACKUP_DIR/reports.
+
+    Cheap enough for a dashboard refresh: reports are read newest first, and only until every
+    kind has been seen (at most ``limit`` files).
+    """
+    import json
+
+    found: dict[str, LastVerification] = {}
+    for path in reports.report_paths(settings)[:limit]:
+        missing = [kind for kind in KINDS if kind not in found]
+        if not missing:
+            break
+        try:
+            report = VerifyReport.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue
+        for kind in missing:
+            kind_sets = [item for item in report.sets if item.kind == kind]
+            if not kind_sets:
+                continue
+            found[kind] = LastVerification(
+                kind, overall(CheckOutcome("set", item.status, "") for item in kind_sets), report.finished_at,
+                report.report_name, len(kind_sets), sum(item.status == FAILED for item in kind_sets),
+                sum(item.counts[WARNING] for item in kind_sets))
+    return found
