@@ -74,7 +74,7 @@ def run_drill_list(args: argparse.Namespace, settings: Settings, printer: Printe
     if args.json:
         printer.data({"drills": [summary.as_json() for summary in drills]})
     elif not drills:
-        printer.line(f"no drills under {settings.backup_dir / 'drills'}")
+        printer.line(f"no drills under {settings.root.drills}")
     else:
         printer.table(["id", "date", "duration", "result", "name"],
                       [[s.id, dt.datetime.fromtimestamp(s.started).strftime("%Y-%m-%d %H:%M"),

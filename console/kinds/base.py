@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
 
 from console.artifacts import ArtifactInfo
+from console.layout import Layout
 from console.preflight import Check, CheckResult
 
 if TYPE_CHECKING:
@@ -97,6 +98,8 @@ class Kind:
     title: str
     """For people: ``PostgreSQL``."""
     help: str
+    layout: Layout
+    """Its directory's file names, for writing and for reading (also listed in ``kinds.layouts``)."""
     preflight: tuple[str, ...]
     """Check ids run before a backup (``<kind>.<check>`` or ``common.<check>``)."""
     checks: Mapping[str, Check]

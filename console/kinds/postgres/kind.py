@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from console.kinds.base import Kind, Option
 from console.kinds.postgres import backup, checks, verify
+from console.kinds.postgres.layout import LAYOUT
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -19,6 +20,7 @@ KIND = Kind(
     name="postgres",
     title="PostgreSQL",
     help="PostgreSQL: custom dump + SQL dump from one snapshot, with metadata (the manual's Steps 1-6)",
+    layout=LAYOUT,
     preflight=("postgres.healthy", "postgres.credentials", "postgres.destination_writable", "postgres.disk_space",
                "postgres.previous_backup", "postgres.long_transactions", "common.s3_reachable"),
     checks=checks.CHECKS,
