@@ -24,10 +24,6 @@ KINDS: tuple[str, ...] = tuple(LAYOUTS)
 LEGACY_RUN_WINDOW_SECONDS = 300
 """Files of one legacy run may carry timestamps this far apart (each step called `date`)."""
 
-PRIMARY_ROLES: dict[str, tuple[str, ...]] = {kind: layout.primary_roles for kind, layout in LAYOUTS.items()}
-"""A set counts as a backup (for "last backup") only when it has one of these files."""
-
-
 @dataclass(frozen=True)
 class BackupFile:
     path: Path
@@ -73,7 +69,7 @@ class BackupSet:
 
     @property
     def is_backup(self) -> bool:
-        return bool(self.roles() & set(PRIMARY_ROLES[self.kind]))
+        return bool(self.roles() & set(LAYOUTS[self.kind].primary_roles))
 
     @property
     def size_bytes(self) -> int:
@@ -110,13 +106,13 @@ class Catalog:
             key = (item.kind, item.name)
             if key not in newest or item.timestamp > newest[key].timestamp:
                 newest[key] = item
-        return sorted(newest.values(), key=lambda item: (KINDS.index(item.kind), item.name))
+        return sorted(newest.values(), key=lambda item: (list(LAYOUTS).index(item.kind), item.name))
 
 
-def scan(backup_dir: Path, kinds: Iterable[str] = KINDS) -> Catalog:
+def scan(backup_dir: Path, kinds: Iterable[str] | None = None) -> Catalog:
     """List every recognised backup set under ``backup_dir`` (a missing dir is an empty catalog)."""
     catalog = Catalog(backup_dir)
-    for kind in kinds:
+    for kind in LAYOUTS if kinds is None else kinds:
         root = BackupRoot(backup_dir).kind_dir(kind)
         if not root.is_dir():
             continue

@@ -55,12 +55,10 @@ def run_drill_cli(args: argparse.Namespace, settings: Settings, printer: Printer
     for service in services:
         get_checklist(checklists, service)
     participants = [who.strip() for who in args.participants.split(",") if who.strip()]
-    from screens.app import BackupConsoleApp
+    from console.cli.tui import launch
 
-    app = BackupConsoleApp(settings, start_screen="drill",
-                           start_kwargs={"services": services, "drill_name": args.name, "participants": participants})
     try:
-        return int(app.run() or 0)
+        return launch(settings, "drill", services=services, drill_name=args.name, participants=participants)
     finally:
         interrupt_open_drills("the console closed before the drill was ended")
 

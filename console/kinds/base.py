@@ -114,6 +114,9 @@ class Kind:
     options: tuple[Option, ...] = ()
     target_label: str | None = None
     """What a target is called when a kind has several (``database``); None: one per kind."""
+    target_flag: str | None = None
+    """The CLI flag naming targets (``--db``, repeatable); the configured ones when it is not given."""
+    target_help: str = ""
     default_targets: Callable[["Settings"], list[str]] | None = None
     """The configured targets, when a kind has several (a backup with none named runs these)."""
     offered_targets: Callable[["Settings"], list[str]] | None = None

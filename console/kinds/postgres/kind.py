@@ -32,6 +32,8 @@ KIND = Kind(
         Option("archive", "also write archives/backup_<ts>.tar of the set (the manual's Step 6)"),
     ),
     target_label="database",
+    target_flag="--db",
+    target_help="database to back up (repeatable); default: postgres.databases, else postgres.database",
     default_targets=backup.databases,
     offered_targets=backup.targets,
     option_defaults=_defaults,
