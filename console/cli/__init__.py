@@ -94,6 +94,13 @@ def _add_global_options(parser: argparse.ArgumentParser, suppress: bool) -> None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from console.pitr.walcmd import fast_path
+
+    wal_argv = fast_path(sys.argv[1:] if argv is None else argv)
+    if wal_argv is not None:  # PostgreSQL runs these once per WAL segment: skip loading every verb
+        from console.pitr.walcmd import main as wal_main
+
+        return wal_main(wal_argv)
     from console.cli.output import Printer
 
     parser = build_parser()

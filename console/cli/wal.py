@@ -36,6 +36,45 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
                         help="directory on the database server where WAL files are copied")
     enable.add_argument("--apply", action="store_true", help="run the statements against the server")
     enable.set_defaults(handler=run_wal_enable)
+    _register_pitr(actions, parents)
+
+
+def _register_pitr(actions: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    """The PITR verbs: the per-segment push/get (normally reached through walcmd's fast path),
+    plus mark and prune."""
+    from console.pitr import walcmd
+
+    push = actions.add_parser(
+        "push", help="archive one WAL file: use as archive_command",
+        description="Archive one WAL file (PostgreSQL's %p) into the archive directory: temp name, fsync, "
+                    "rename; its sha256 recorded beside it; zstd by default. Pushing an identical file again "
+                    "succeeds, a different file under the same name is refused. Exit 0 archived, 1 failed, "
+                    "2 usage.")
+    walcmd.add_push_arguments(push)
+    push.set_defaults(handler=_run_walcmd, wal_action="push")
+    get = actions.add_parser(
+        "get", help="restore one WAL file: use as restore_command",
+        description="Copy one archived WAL file (%f) to %p, decompressed, checking its sha256. Exit 0 restored, "
+                    "1 not in the archive (recovery ends there), 2 usage, 126 damaged (recovery aborts).")
+    walcmd.add_get_arguments(get)
+    get.set_defaults(handler=_run_walcmd, wal_action="get")
+
+
+def _run_walcmd(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
+    from console.pitr import walcmd
+
+    args.action = args.wal_action
+    return walcmd.main([args.wal_action, *_walcmd_argv(args)])
+
+
+def _walcmd_argv(args: argparse.Namespace) -> list[str]:
+    argv = ["--archive-dir", args.archive_dir] if args.archive_dir else []
+    if getattr(args, "config", None):
+        argv += ["--config", args.config]
+    if args.wal_action == "push":
+        return argv + ["--compress", args.compress, "--level", str(args.level), args.path] + (
+            [args.name] if args.name else [])
+    return argv + [args.name, args.destination]
 
 
 def run_wal_status(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
