@@ -63,6 +63,7 @@ CHECK_PROVIDERS: dict[str, str] = {
     "rabbitmq": "console.backups.rabbitmq_checks",
     "config": "console.backups.config_checks",
     "certs": "console.backups.certs_checks",
+    "pitr": "console.pitr.checks",
     "common": "console.preflight",
 }
 

@@ -47,6 +47,10 @@ _BAD_NAME = re.compile(r"[/\x00]")
 
 
 def lock_name(settings: Settings, request: BackupRequest) -> str:
+    if request.options.get("physical"):
+        from console.pitr.basebackup import lock_name as base_lock_name
+
+        return base_lock_name()
     database = request.target or settings.postgres.database
     return "postgres-" + re.sub(r"[^A-Za-z0-9_.-]", "_", database)
 
@@ -57,6 +61,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-sql", action="store_true", help="write only the custom dump, not the SQL text dump")
     parser.add_argument("--archive", action="store_true",
                         help="also write archives/backup_<ts>.tar of the set (the manual's Step 6)")
+    from console.pitr.basebackup import add_arguments as add_physical_arguments
+
+    add_physical_arguments(parser)
+
+
+def preflight_ids(request: BackupRequest) -> list[str]:
+    if request.options.get("physical"):
+        from console.pitr.checks import PREFLIGHT as PHYSICAL_PREFLIGHT
+
+        return list(PHYSICAL_PREFLIGHT)
+    return list(PREFLIGHT)
 
 
 def databases(settings: Settings, args_dbs: list[str] | None = None) -> list[str]:
@@ -64,6 +79,11 @@ def databases(settings: Settings, args_dbs: list[str] | None = None) -> list[str
 
 
 def requests_from_args(args: argparse.Namespace, settings: Settings) -> list[BackupRequest]:
+    if getattr(args, "physical", False):
+        if args.dbs or args.no_sql or args.archive or args.upload:
+            raise UsageError("--physical backs up the whole cluster: it takes no --db, --no-sql, --archive or --upload")
+        return [BackupRequest("postgres", None, force_reason=args.reason if args.force else None,
+                              options={"physical": True})]
     options = {"no_sql": bool(args.no_sql), "archive": bool(args.archive or settings.postgres.archive)}
     reason = args.reason if args.force else None
     return [BackupRequest("postgres", name, force_reason=reason, upload=bool(args.upload), options=options)
@@ -117,6 +137,10 @@ def _check_levels(pg: PostgresSettings) -> None:
 def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None) -> BackupResult:
     """Back up one database; raises a ConsoleError (the runner records it) when it cannot."""
+    if request.options.get("physical"):
+        from console.pitr.basebackup import run as run_physical
+
+        return run_physical(settings, request, on_progress, cancel)
     from console.backups.pg_stats import CopyRowCounter, SnapshotSession, schema_hash  # psycopg: not at start-up
 
     pg = settings.postgres

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 def preflight(settings: Settings, request: BackupRequest) -> list[CheckResult]:
     module = backup_module(request.kind)
     context = CheckContext(settings, request.target, request.upload)
-    return run_checks(list(module.PREFLIGHT), context)
+    ids = module.preflight_ids(request) if hasattr(module, "preflight_ids") else module.PREFLIGHT
+    return run_checks(list(ids), context)
 
 
 def execute(
