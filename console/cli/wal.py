@@ -35,6 +35,12 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     enable.add_argument("--archive-dir", required=True, metavar="DIR",
                         help="directory on the database server where WAL files are copied")
     enable.add_argument("--apply", action="store_true", help="run the statements against the server")
+    enable.add_argument("--cp", action="store_true",
+                        help="the manual's `test ! -f ... && cp` archive_command instead of `wal push` "
+                             "(no checksum, no fsync, no compression)")
+    enable.add_argument("--program", metavar="PATH",
+                        help="the backup-console the server's OS user runs in archive_command "
+                             "(default: this one's absolute path)")
     enable.set_defaults(handler=run_wal_enable)
     _register_pitr(actions, parents)
 
@@ -82,8 +88,13 @@ def run_wal_status(args: argparse.Namespace, settings: Settings, printer: Printe
     from console.wal import wal_status
 
     status = wal_status(settings)
+    pitr = _pitr_status(settings, status.archive_dir) if status.archive_dir_readable else None
+    pitr_problems = pitr.problems if pitr is not None and pitr.base_backups else []
+    ok = status.ok and not pitr_problems
     if args.json:
-        printer.data(status.as_json())
+        printer.data({**status.as_json(), "ok": ok, "problems": status.problems + pitr_problems,
+                      "pitr": pitr.as_json() if pitr else None,
+                      "recovery_window": pitr.as_json()["recovery_window"] if pitr else None})
     else:
         printer.table(["setting", "value"], [
             ("wal_level", status.wal_level), ("archive_mode", status.archive_mode),
@@ -100,17 +111,44 @@ def run_wal_status(args: argparse.Namespace, settings: Settings, printer: Printe
             printer.line("newest archived files:")
             for item in status.newest_files:
                 printer.line(f"  {item.name}  {size(item.size_bytes)}")
-        for problem in status.problems:
+        if pitr is not None:
+            from console.pitr.describe import window_lines
+
+            for line in window_lines(pitr):
+                printer.line(line)
+        for problem in status.problems + pitr_problems:
             printer.info(f"PROBLEM: {problem}")
-        printer.line("WAL archiving: " + ("ok" if status.ok else "NOT OK"))
-    return ExitCode.OK if status.ok else ExitCode.FAILED
+        printer.line("WAL archiving: " + ("ok" if ok else "NOT OK"))
+    return ExitCode.OK if ok else ExitCode.FAILED
+
+
+def _pitr_status(settings: Settings, archive_dir: str | None):  # noqa: ANN202 - PitrStatus, imported lazily
+    from pathlib import Path
+
+    from console.pitr.window import pitr_status
+
+    return pitr_status(settings.backup_dir, Path(archive_dir or ""), settings.postgres.bin_dir)
+
+
+def _program(args: argparse.Namespace) -> str | None:
+    if args.cp:
+        return None
+    if args.program:
+        return str(args.program)
+    import shutil
+    import sys
+    from pathlib import Path
+
+    found = shutil.which("backup-console") or sys.argv[0]
+    return str(Path(found).absolute())
 
 
 def run_wal_enable(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.wal import apply_enable, enable_statements
 
+    program = _program(args)
     if not args.apply:
-        statements = enable_statements(args.archive_dir)
+        statements = enable_statements(args.archive_dir, program=program)
         if args.json:
             printer.data({"statements": statements, "applied": False})
         else:
@@ -118,8 +156,11 @@ def run_wal_enable(args: argparse.Namespace, settings: Settings, printer: Printe
             for statement in statements:
                 printer.line(statement + ";")
             printer.line("-- then RESTART PostgreSQL: archive_mode and wal_level need a restart, not a reload.")
+            if program:
+                printer.line(f"-- the server's OS user (postgres) must be able to run {program}; "
+                             "restore_command: backup-console wal get --archive-dir DIR %f %p")
         return ExitCode.OK
-    result = apply_enable(settings, args.archive_dir)
+    result = apply_enable(settings, args.archive_dir, program)
     if args.json:
         printer.data({"statements": result.statements, "applied": True, "pending_restart": result.pending_restart})
         return ExitCode.OK
