@@ -64,6 +64,25 @@ def _register_pitr(actions: argparse._SubParsersAction, parents: list[argparse.A
                     "1 not in the archive (recovery ends there), 2 usage, 126 damaged (recovery aborts).")
     walcmd.add_get_arguments(get)
     get.set_defaults(handler=_run_walcmd, wal_action="get")
+    mark = actions.add_parser(
+        "mark", parents=parents, help="create a named restore point (pg_create_restore_point)",
+        description="Create a named restore point on the server and record it under BACKUP_DIR/postgres/base, so "
+                    "`restore postgres --pitr --target-name NAME` and the PITR screen know it. Exit 0 created, "
+                    "1 server error, 2 usage or read-only.")
+    mark.add_argument("name", metavar="NAME", help="the restore point's name (up to 63 characters)")
+    mark.add_argument("--switch", action="store_true", help="also switch WAL so the point is archived now")
+    mark.set_defaults(handler=run_wal_mark)
+
+
+def run_wal_mark(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
+    from console.pitr.marks import create_restore_point
+
+    point = create_restore_point(settings, args.name, args.switch)
+    if args.json:
+        printer.data(point.as_json())
+    else:
+        printer.line(f"restore point {point.name!r} at {point.lsn} (timeline {point.timeline}, {point.time})")
+    return ExitCode.OK
 
 
 def _run_walcmd(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
