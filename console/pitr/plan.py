@@ -109,12 +109,14 @@ def plan_restore(backup_dir: Path, archive_dir: Path, target: Target, timeline: 
     if chain is None:
         missing = index.expected(parse_lsn(base.start_lsn) // size, path).name(size)
         raise TargetRefused(f"the WAL of {base.set_id} is not archived (first missing: {missing})", window)
-    beyond = (target.time > chain.end_time) if target.kind == "time" else (target_lsn or 0) > chain.end_lsn
+    # recovery to a time stops before the first commit after it, so it needs one: the last commit is exclusive
+    beyond = (target.time >= chain.end_time) if target.kind == "time" else (target_lsn or 0) > chain.end_lsn
     if beyond:
         if chain.gap is not None:
             raise TargetRefused(f"target {target.describe()} lies beyond WAL segment {chain.gap.name(size)}, which "
                                 f"is missing from the archive; {_describe(window)}", window,
                                 hint="recover to a moment before the gap, or put the segment back")
-        raise TargetRefused(f"target {target.describe()} is after the last archived commit; {_describe(window)}",
-                            window, hint="wait for the archiver (archive_timeout) or pick an earlier moment")
+        raise TargetRefused(f"target {target.describe()} is not before the last archived commit; {_describe(window)}",
+                            window, hint="recovery to a time stops at the first commit after it: pick an earlier "
+                                         "moment, or wait for newer WAL to be archived (archive_timeout)")
     return RestorePlan(target, base, chosen_timeline, path, chain, archive_dir, size, target_lsn)

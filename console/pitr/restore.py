@@ -194,7 +194,7 @@ def restore_to_target(plan: RestorePlan, options: RestoreOptions, pg: PostgresSe
     log_path = options.to / "pitr-recovery.log"
     pg_ctl = _pg_ctl(plan, pg)
     launched = subprocess.run(_as_user([pg_ctl, "-D", str(options.to), "-l", str(log_path), "-W", "start"],
-                                       options.os_user), capture_output=True, text=True, timeout=60)
+                                       options.os_user), capture_output=True, text=True, timeout=60, cwd="/")
     if launched.returncode != 0:
         raise RecoveryFailed(f"pg_ctl start failed: {(launched.stderr or launched.stdout).strip()[:300]}")
     reached, in_recovery, replay = _wait(plan, options, pg, port, log_path, progress, cancel)

@@ -142,6 +142,10 @@ def timeline_window(index: ArchiveIndex, timeline: int, bases: list[BaseBackup],
     size = index.segment_size
     usable = [b for b in bases if on_path(b, path, size)]
     newest = index.newest_on(path)
+    if timeline > 1 and timeline not in index.histories:
+        return TimelineWindow(timeline, path, None, None, None, None, None, newest,
+                              [f"timeline {timeline} has segments but no {timeline:08X}.history in the archive: "
+                               "push it from the promoted cluster's pg_wal (backup-console wal push)"])
     if not usable:
         return TimelineWindow(timeline, path, None, None, None, None, None, newest,
                               ["no base backup on this timeline: no recovery window (run `backup postgres --physical`)"])
