@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from console.pitr.window import PitrStatus
@@ -51,3 +52,27 @@ def window_lines(status: PitrStatus) -> list[str]:
                         else f"FIRST GAP {current.first_gap.name(status.segment_size)}"))
     lines.append(f"  base backups: {len(status.base_backups)}; restore points: {len(status.restore_points)}")
     return lines
+
+
+def recovery_window_facts(backup_dir: Path, archive_dir: str, bin_dir: str = "") -> dict[str, Any] | None:
+    """The window as plain data for probes, ``status --json``, monitoring and the dashboard;
+    None when there is no archive directory or no base backup to measure from."""
+    from console.pitr.layout import list_base_backups
+    from console.pitr.window import pitr_status
+
+    if not archive_dir or not list_base_backups(backup_dir):
+        return None
+    status = pitr_status(backup_dir, Path(archive_dir), bin_dir)
+    current = status.current
+    facts: dict[str, Any] = {"summary": window_summary(status), "timeline": status.latest_timeline,
+                             "archive_lag_seconds": status.archive_lag_seconds, "start": None, "end": None,
+                             "start_timestamp": None, "end_timestamp": None, "end_source": None,
+                             "first_gap": None, "base_backups": len(status.base_backups),
+                             "restore_points": status.restore_points}
+    if current is not None and current.first_gap is not None:
+        facts["first_gap"] = current.first_gap.name(status.segment_size)
+    if current is not None and current.start is not None and current.end is not None:
+        facts.update(start=current.start.isoformat(), end=current.end.end_time.isoformat(),
+                     start_timestamp=current.start.timestamp(), end_timestamp=current.end.end_time.timestamp(),
+                     end_source=current.end.end_source)
+    return facts

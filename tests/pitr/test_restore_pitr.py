@@ -236,6 +236,49 @@ def test_verify_physical_passes_and_pg_verifybackup_catches_a_damaged_file(archi
     assert changed in failed[0]["message"]
 
 
+async def test_pitr_screen_checks_a_target_then_restores_it_in_a_worker(archived):
+    """Pilot: the window loads, a refused target says why, an accepted one restores and reports."""
+    from screens.app import BackupConsoleApp
+    from screens.pitr import RestoreProgressed
+    from tests.screens.conftest import fixed_prober, wait_until
+
+    app = BackupConsoleApp(archived.settings(), prober=fixed_prober(), start_screen="pitr")
+    app.pitr_program = str(archived.launcher)
+    to = archived.work / "from-the-screen"
+    seen: list = []
+    moment = _moment_between(random.Random(SEED), archived.commits[4][2], archived.commits[5][1])
+    try:
+        async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
+            def text(selector: str) -> str:
+                return str(app.screen.query_one(selector).render())
+
+            await wait_until(pilot, lambda: text("#pitr-summary").startswith("recoverable"))
+            assert "B base backup" in text("#pitr-timeline") and "R restore point after-row-4" in text("#pitr-timeline")
+            app.screen.query_one("#pitr-to").value = str(to)
+            early = (archived.base_stop - timedelta(hours=1)).isoformat()
+            await pilot.click("#pitr-target")
+            await pilot.press(*early, "enter")
+            await wait_until(pilot, lambda: text("#pitr-preflight").startswith("REFUSED"))
+            assert "before the end of the oldest base backup" in text("#pitr-preflight")
+            await pilot.press("ctrl+r")  # unavailable without a checked target
+            await pilot.pause(0.2)
+            assert not to.exists()
+            app.screen.query_one("#pitr-target").value = moment.isoformat()
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: text("#pitr-preflight").startswith("PASS"))
+            await pilot.press("ctrl+r")
+            await wait_until(pilot, lambda: text("#pitr-result").startswith(("DONE", "FAILED")), timeout=120)
+            result = text("#pitr-result")
+            assert result.startswith("DONE"), result
+            port = int(result.split("running on port ")[1].split(":")[0])
+        assert _rows(port) == [1, 2, 3, 4, 5]
+        phases = {m.event.phase for m in seen if isinstance(m, RestoreProgressed)}
+        assert {"extract", "replay"} <= phases
+    finally:
+        stop_restored(to)
+        shutil.rmtree(to, ignore_errors=True)
+
+
 def test_zz_timeline_switch_is_followed(archived, capsys):
     """Promote a restored copy that archives into the same archive, write more, restore along timeline 2."""
     from console.pitr.window import pitr_status
