@@ -216,6 +216,7 @@ port; the live cluster is never touched. `r` reloads the window; escape goes bac
     def _progressed(self, message: RestoreProgressed) -> None:
         event = message.event
         bar = self.query_one(ProgressBar)
+        bar.display = True
         bar.update(total=event.total or None, progress=event.done)
         what = "bytes restored" if event.phase == "extract" else "WAL replayed towards the target"
         self._state("#pitr-result", f"{event.phase}: {what}" + (f" - {event.message}" if event.message else ""),
