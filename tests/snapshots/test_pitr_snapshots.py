@@ -42,6 +42,8 @@ def _tree(root: Path) -> tuple[Path, Path]:
 
 
 async def _settle(pilot) -> None:
+    for field in pilot.app.screen.query("Input"):
+        field.cursor_blink = False  # a blinking cursor is drawn or not depending on when the frame is taken
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
     await pilot.pause(0.3)
