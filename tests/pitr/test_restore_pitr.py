@@ -236,6 +236,27 @@ def test_verify_physical_passes_and_pg_verifybackup_catches_a_damaged_file(archi
     assert changed in failed[0]["message"]
 
 
+def test_wal_prune_previews_then_removes_only_wal_older_than_the_oldest_base_backup(archived, capsys):
+    from console.pitr.layout import list_base_backups
+
+    base = list_base_backups(archived.backup_dir)[0]
+    before = sorted(p.name for p in archived.archive.iterdir())
+    older = [name for name in before if name[:24] < base.metadata["start_wal_file"] and ".history" not in name]
+    assert older, before
+    capsys.readouterr()
+    assert main(["wal", "prune", "--json", "--config", str(archived.config)]) == 0
+    preview = json.loads(capsys.readouterr().out)
+    assert sorted(item["name"] for item in preview["remove_wal"]) == sorted(older)
+    assert preview["applied"] is False and sorted(p.name for p in archived.archive.iterdir()) == before
+    assert main(["--read-only", "wal", "prune", "--yes", "--config", str(archived.config)]) == 2
+    assert main(["wal", "prune", "--yes", "--config", str(archived.config)]) == 0
+    after = sorted(p.name for p in archived.archive.iterdir())
+    assert after == sorted(set(before) - set(older))
+    capsys.readouterr()
+    assert main(["wal", "status", "--json", "--config", str(archived.config)]) == 0
+    assert json.loads(capsys.readouterr().out)["pitr"]["continuity"]["ok"] is True
+
+
 async def test_pitr_screen_checks_a_target_then_restores_it_in_a_worker(archived):
     """Pilot: the window loads, a refused target says why, an accepted one restores and reports."""
     from screens.app import BackupConsoleApp
