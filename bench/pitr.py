@@ -34,14 +34,24 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 OURS_CODE = """
-import json, sys, time
+import time
+START = time.perf_counter()
+import json, sys
 sys.path.insert(0, sys.argv[1])
 from console.config import load_settings
 from console.backups import BackupRequest
 from console.backups.runner import execute
 settings = load_settings(sys.argv[2], env={}, overrides={})
-result = execute(settings, BackupRequest("postgres", None, options={"physical": True}))
+phases = {}
+def seen(event):
+    phases.setdefault(event.phase, time.perf_counter())
+begin = time.perf_counter()
+result = execute(settings, BackupRequest("postgres", None, options={"physical": True}), on_progress=seen)
 assert result.ok, result.message
+marks = sorted(phases.items(), key=lambda item: item[1]) + [("end", time.perf_counter())]
+breakdown = {name: round(marks[i + 1][1] - at, 2) for i, (name, at) in enumerate(marks[:-1])}
+print("# phases: " + ", ".join(f"{k} {v} s" for k, v in breakdown.items()) + f" (import+setup {begin - START:.2f} s)",
+      file=sys.stderr)
 print(json.dumps({"bytes": sum(f.size_bytes for f in result.files), "raw": result.extra.get("stop_lsn")}))
 """
 
@@ -50,12 +60,25 @@ def as_postgres(argv: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
 
 
+def drain(cluster, timeout: float = 600.0) -> None:  # noqa: ANN001
+    """Wait until the archiver has nothing left, so no contender pays for an earlier one's WAL."""
+    with cluster.connect() as conn:
+        current = conn.execute("SELECT pg_walfile_name(pg_current_wal_lsn())").fetchone()[0]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready = [p for p in (cluster.data / "pg_wal" / "archive_status").glob("*.ready")]
+            last = conn.execute("SELECT last_archived_wal FROM pg_stat_archiver").fetchone()[0] or ""
+            if not ready and last[:24] >= f"{current[:16]}{int(current[16:], 16) - 1:08X}":
+                return
+            time.sleep(0.2)
+
+
 def timed(argv: list[str], **kwargs) -> tuple[float, str]:  # noqa: ANN003
     started = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, **kwargs)
+    done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=None, text=True, **kwargs)
     seconds = time.perf_counter() - started
     if done.returncode:
-        raise RuntimeError(f"{argv[:4]} failed ({done.returncode}): {done.stderr.strip()[-400:]}")
+        raise RuntimeError(f"{argv[:4]} failed ({done.returncode})")
     return seconds, done.stdout
 
 
@@ -162,6 +185,7 @@ def main() -> int:
         samples: dict[str, list[tuple[float, int]]] = {name: [] for name in contenders}
         for round_no in range(args.runs):
             for name, run in contenders.items():
+                drain(cluster)
                 samples[name].append(run())
                 print(f"# round {round_no + 1}: {name}: {samples[name][-1][0]:.1f} s", file=sys.stderr)
         raw_seconds = statistics.median(s[0] for s in samples[next(iter(contenders))])
@@ -183,7 +207,7 @@ def main() -> int:
             time.sleep(0.5)
             conn.execute("INSERT INTO marker VALUES (2)")
             conn.execute("SELECT pg_switch_wal()")
-        time.sleep(3)
+        drain(cluster)
         restored = out / "restored"
         shutil.rmtree(restored, ignore_errors=True)
         seconds, _ = timed([sys.executable, "-m", "console.cli", "--config", str(config), "restore", "postgres",
@@ -208,6 +232,7 @@ def main() -> int:
         print(f"\n| `wal push` per 16 MiB segment ({len(copies)} real segments, one process each) | time | "
               "sustained WAL rate |")
         print("|---|---|---|")
+        drain(cluster)
         for compress in ("zstd", "none"):
             per = statistics.median(push_cost(launcher, copies, out / f"push-{compress}", compress)
                                     for _ in range(max(1, args.runs)))

@@ -37,8 +37,10 @@ if TYPE_CHECKING:
 
 CHUNK_SIZE = 1024 * 1024
 QUEUE_DEPTH = 8
-STOP_FILE_WAIT_SECONDS = 10.0
-"""How long to wait for the archiver to store the ``.backup`` file that records the stop time."""
+STOP_FILE_WAIT_SECONDS = 2.0
+"""How long to wait for the archiver to store the ``.backup`` file that records the stop time.
+A busy archiver may take longer; then the time pg_basebackup exited is recorded instead, which
+is a little after the server's stop time and so never makes the window look earlier than it is."""
 
 _FACTS_SQL = """
 SELECT current_setting('server_version'), current_setting('server_version_num')::int,
