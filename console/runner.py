@@ -31,7 +31,7 @@ _LOCK_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 def preflight(settings: Settings, request: BackupRequest) -> list[CheckResult]:
     kind = registry.get(request.kind)
     context = CheckContext(settings, request.target, request.upload)
-    return registry.run_checks(list(kind.preflight), context)
+    return registry.run_checks(list(kind.preflight_of(request)), context)
 
 
 def execute(

@@ -59,6 +59,8 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
                 tooltip="Verification reports; verify every backup set now"),
         Binding("b", "app.open('backup')", "Backup", id="open-backup",
                 tooltip="Run a backup: pick it, check it, watch its progress"),
+        Binding("w", "app.open('pitr')", "PITR", id="open-pitr", show=False,
+                tooltip="PostgreSQL recovery window; restore to a moment"),
         Binding("c", "app.open('checklist')", "Checklist", id="open-checklist", show=False,
                 tooltip="Pre-backup checklists; the gate leads into the backup"),
         # --- add bindings that open other screens here, e.g. Binding("b", "app.open('backup')", ...) ---

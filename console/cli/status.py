@@ -56,6 +56,8 @@ def collect_status(settings: Settings, service: str | None = None) -> dict[str, 
         "generated_at": now.isoformat(timespec="seconds"),
         "read_only": settings.read_only,
         "services": [result.as_json() for result in results],
+        "recovery_window": next((result.metrics.get("recovery_window") for result in results
+                                 if result.name == "postgres"), None),
         "last_backups": last_backups,
         "running": running,
         "_results": results,
