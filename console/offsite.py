@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from console import __version__
 from console.artifacts import sha256_file, write_json_atomic
-from console.catalog import KINDS, TIMESTAMP_FORMAT, BackupFile, BackupSet, read_metadata
+from console.catalog import KINDS, BackupFile, BackupSet, read_metadata
 from console.errors import Cancelled, ConsoleError
 from console.kinds import registry
+from console.layout import TIMESTAMP_FORMAT
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 from console.runlog import RunRecord, read_runs, record_run
 
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
 MIN_PART_BYTES = 5 * 1024 * 1024
 MAX_PARTS = 10_000
-PENDING_ABORTS = Path(".s3") / "pending-aborts.json"
 
 
 class UploadFailed(ConsoleError):
@@ -450,11 +450,11 @@ def _abort(settings: Settings, client: Any, bucket: str, key: str, upload_id: st
         pending = _read_pending(settings)
         pending.append({"bucket": bucket, "key": key, "upload_id": upload_id,
                         "endpoint": settings.s3.endpoint_url or "AWS", "recorded_at": time.time()})
-        write_json_atomic(settings.backup_dir / PENDING_ABORTS, pending)
+        write_json_atomic(settings.root.pending_aborts, pending)
 
 
 def _read_pending(settings: Settings) -> list[dict[str, Any]]:
-    path = settings.backup_dir / PENDING_ABORTS
+    path = settings.root.pending_aborts
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -491,7 +491,7 @@ def abort_pending(settings: Settings, client: Any) -> list[str]:
                 kept.append(entry)
         except bexc.BotoCoreError:
             kept.append(entry)
-    write_json_atomic(settings.backup_dir / PENDING_ABORTS, kept)
+    write_json_atomic(settings.root.pending_aborts, kept)
     return aborted
 
 
