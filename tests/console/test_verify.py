@@ -310,3 +310,26 @@ def test_manual_config_and_certificate_sets_decrypt_with_the_key(make_settings: 
     assert (certs.file("archive").path.name, "decrypt") in failures(wrong)
     keyless = verify_set(make_settings(), config)
     assert {o.status for o in keyless.checks if o.check == "decrypt"} == {"skipped"}
+
+
+def _bytes_read_by_this_process() -> int:
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no rchar in /proc/self/io")
+
+
+def test_each_file_is_read_once_for_its_hash_and_its_content(make_settings: Any, config_source: Path) -> None:
+    import os
+
+    (config_source / "payload.bin").write_bytes(os.urandom(8 * 1024 * 1024))  # incompressible: tarball ~8 MB
+    settings = make_settings(**{"encryption.key": KEY, "config_backup.source_dir": str(config_source)})
+    backup_set = our_backup(settings, "config")
+    tarball = backup_set.file("tarball").path
+    before = _bytes_read_by_this_process()
+    result = verify_set(settings, backup_set)
+    read = _bytes_read_by_this_process() - before
+    assert result.status == "passed", [(o.check, o.status, o.message) for o in result.checks]
+    assert tarball.stat().st_size <= read < 1.5 * tarball.stat().st_size  # not once for the hash, again for tar
+    checks = [o.check for o in result.checks if o.file == tarball.name]
+    assert checks.index("sha256") < checks.index("tar")  # the hash keeps its place before the content check
