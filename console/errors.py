@@ -104,6 +104,21 @@ def exit_code_for(error: BaseException) -> ExitCode:
     return ExitCode.FAILED
 
 
+def describe_unexpected(error: BaseException) -> str:
+    """One line for an error that is not a ConsoleError, naming what failed and where.
+
+    A file-system error names its path (``No space left on device: /backups/x.partial``);
+    anything else its type and message, cut to one line.
+    """
+    if isinstance(error, OSError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        also = f" -> {error.filename2}" if error.filename2 else ""
+        return f"{error.strerror}{where}{also}"
+    text = " ".join(str(error).split())
+    text = text[:300] + "..." if len(text) > 300 else text
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
 def one_line(error: BaseException) -> str:
     """How an error reads on a screen: a ConsoleError's own message, anything else named by its type."""
     if isinstance(error, ConsoleError):

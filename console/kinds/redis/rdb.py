@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Iterable
 
+from console.childenv import child_env
+from console.artifacts import final_name
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel
 
 MAGIC = b"REDIS"
@@ -179,7 +181,7 @@ def validate_file(
     and the structure; without it the CRC64 is computed here. When the tool finds an error, the
     CRC64 is computed here too, to say whether the checksum agrees.
     """
-    name = display_name or path.name.removesuffix(".partial")
+    name = display_name or final_name(path)
     report = Throttle(on_progress)
     total = path.stat().st_size
     tool = check_tool() if use_tool else None
@@ -204,7 +206,7 @@ def _reason(exc: BaseException) -> str:
 def _read_into(path: Path, state: _StreamCheck, sink: _ToolSink | None, report: Throttle, total: int,
                cancel: CancelToken | None) -> None:
     with open(path, "rb") as raw:
-        source = gzip.GzipFile(fileobj=raw) if path.name.endswith((".gz", ".gz.partial")) else raw
+        source = gzip.GzipFile(fileobj=raw) if final_name(path).endswith(".gz") else raw
         while chunk := source.read(CHUNK_SIZE):
             check_cancel(cancel)
             state.feed(chunk)
@@ -254,7 +256,7 @@ def _validate_with_tool(path: Path, name: str, tool: str, state: _StreamCheck, r
     os.mkfifo(fifo, 0o600)
     output: list[str] = []
     process = subprocess.Popen([tool, str(fifo)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL)
+                               stdin=subprocess.DEVNULL, env=child_env())
     reader = threading.Thread(target=_collect, args=(process.stdout, output), daemon=True)
     reader.start()
     try:
