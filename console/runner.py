@@ -12,10 +12,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from console.artifacts import remove_stale_partials
+from console.errors import Cancelled, ConsoleError, PreflightFailed, describe_unexpected
 from console.kinds import registry
 from console.kinds.base import BackupRequest, BackupResult
-from console.catalog import kind_dir
-from console.errors import Cancelled, ConsoleError, PreflightFailed, describe_unexpected
 from console.lock import BackupLock
 from console.preflight import CheckContext, CheckResult, blocking_failures
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, emit
@@ -51,7 +50,7 @@ def execute(
         result = BackupResult(request.kind, target, "cancelled", "interrupted before it finished")
         try:
             if lock.stale is not None:
-                removed = remove_stale_partials(kind_dir(settings.backup_dir, request.kind), lock.stale.pid)
+                removed = remove_stale_partials(settings.root.kind_dir(request.kind), lock.stale.pid)
                 emit(on_progress, ProgressEvent("lock", message=(
                     f"recovered a stale lock left by pid {lock.stale.pid}; removed {len(removed)} partial file(s)")))
             emit(on_progress, ProgressEvent("preflight", message="running pre-flight checks"))

@@ -64,10 +64,10 @@ def collect_status(settings: Settings, service: str | None = None) -> dict[str, 
 
 def _primary_file(backup_set: BackupSet) -> BackupFile:
     """The set's main file by role priority (the custom dump before the .sql.gz), not by file order."""
-    from console.catalog import PRIMARY_ROLES
+    from console.kinds.layouts import LAYOUTS
 
     # latest_per_target() yields only sets with a primary role, so one of these is present.
-    return next(item for role in PRIMARY_ROLES[backup_set.kind] if (item := backup_set.file(role)) is not None)
+    return next(item for role in LAYOUTS[backup_set.kind].primary_roles if (item := backup_set.file(role)) is not None)
 
 
 def run_status(options: StatusOptions, settings: Settings, printer: Printer) -> int:
