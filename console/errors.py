@@ -85,6 +85,10 @@ class VerifyFailed(ConsoleError):
     """A verification found a damaged, missing or inconsistent backup."""
 
 
+class RestoreFailed(ConsoleError):
+    """A restore did not complete (the target was left as it was where the kind can promise it)."""
+
+
 class CryptoError(ConsoleError):
     """Decryption failed: wrong key, truncated or corrupt file."""
 
@@ -117,6 +121,14 @@ def describe_unexpected(error: BaseException) -> str:
     text = " ".join(str(error).split())
     text = text[:300] + "..." if len(text) > 300 else text
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def as_console_error(error: Exception, what: str) -> ConsoleError:
+    """``error`` itself when it is a ConsoleError, else a RestoreFailed naming ``what`` failed and why."""
+    if isinstance(error, ConsoleError):
+        return error
+    return RestoreFailed(f"{what} failed: {describe_unexpected(error)}",
+                         hint="run again with --debug for the traceback")
 
 
 def one_line(error: BaseException) -> str:

@@ -37,7 +37,7 @@ def register_kind(kinds: argparse._SubParsersAction, parents: list[argparse.Argu
 def run_restore_rabbitmq(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.kinds.rabbitmq.restore import apply_import, plan_import
     from console.sets import resolve_set
-    from console.errors import ConsoleError, ReadOnlyRefused
+    from console.errors import ReadOnlyRefused, as_console_error
     from console.runlog import RunRecord, record_run
 
     if args.yes and settings.read_only:
@@ -55,10 +55,11 @@ def run_restore_rabbitmq(args: argparse.Namespace, settings: Settings, printer: 
     started = time.time()
     try:
         apply_import(settings, plan, printer.progress())
-    except ConsoleError as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded, and shown as one line
+        error = as_console_error(exc, f"restore of {backup_set.set_id}")
         record_run(settings.backup_dir, RunRecord("restore", "rabbitmq", args.vhost or "", "failed", started,
-                                                  time.time(), exc.message, backup_set.set_id))
-        raise
+                                                  time.time(), error.message, backup_set.set_id))
+        raise error from exc
     record_run(settings.backup_dir, RunRecord("restore", "rabbitmq", args.vhost or "", "ok", started, time.time(),
                                               f"imported definitions ({plan.scope})", backup_set.set_id))
     if args.json:

@@ -41,7 +41,7 @@ def register_kind(kinds: argparse._SubParsersAction, parents: list[argparse.Argu
 def run_restore_redis(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.kinds.redis.restore import restore
     from console.sets import resolve_set
-    from console.errors import ConsoleError, ReadOnlyRefused
+    from console.errors import ReadOnlyRefused, as_console_error
     from console.runlog import RunRecord, record_run
 
     if settings.read_only:
@@ -51,10 +51,11 @@ def run_restore_redis(args: argparse.Namespace, settings: Settings, printer: Pri
     try:
         result = restore(settings, backup_set, Path(args.data_dir), with_aof=args.with_aof, yes=args.yes,
                          verify_load=args.verify_load, on_progress=printer.progress())
-    except ConsoleError as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded, and shown as one line
+        error = as_console_error(exc, f"restore of {backup_set.set_id} into {args.data_dir}")
         record_run(settings.backup_dir, RunRecord("restore", "redis", str(args.data_dir), "failed", started, time.time(),
-                                                  exc.message, backup_set.set_id))
-        raise
+                                                  error.message, backup_set.set_id))
+        raise error from exc
     record_run(settings.backup_dir, RunRecord("restore", "redis", str(result.data_dir), "ok", started, time.time(),
                                               f"placed {len(result.placed)} file(s)", backup_set.set_id))
     if args.json:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import requests
 

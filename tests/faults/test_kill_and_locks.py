@@ -67,3 +67,31 @@ def test_stale_lock_recovery_leaves_a_neighbours_partials_alone(
         lock_app2.release()
         for name in (app, app2):
             drop(pg_cluster, name)
+
+
+def test_a_vanished_partial_is_a_failed_run_on_record(
+        console_pg: Console, pg_cluster: PgCluster, seeded_db: str, backup_dir: Path, tmp_path: Path) -> None:
+    """Someone (a cleanup cron, an operator) deletes a partial file mid-run: a failed run, named, recorded."""
+    postgres_dir = backup_dir / "postgres"
+    lock = TableLock(pg_cluster, seeded_db)
+    try:
+        running = console_pg.spawn("backup", "postgres", "--db", seeded_db, "--json")
+        assert wait_for(lambda: len(_partials(postgres_dir)) >= 2)
+        victim = next(p for p in _partials(postgres_dir) if ".sql." in p.name)
+        victim.unlink()
+        count_fault()
+    finally:
+        lock.release()
+    finished = console_pg.finish(running)
+    assert finished.code == 1, finished.err
+    assert "Traceback" not in finished.err and "internal error" not in finished.err and "?:" not in finished.err
+    document = json.loads(finished.out)
+    assert document["status"] == "failed"
+    assert "No such file or directory" in document["message"] and victim.name in document["message"]
+    runs = _runs(backup_dir)
+    assert runs[-1]["status"] == "failed" and runs[-1]["target"] == seeded_db
+    assert not [p for p in postgres_dir.rglob("*") if p.is_file()], "nothing of the failed set may stay"
+    monitor = console_pg.run("monitor", "--json")
+    assert monitor.code != 0
+    again = console_pg.run("backup", "postgres", "--db", seeded_db)
+    assert again.code == 0, again.err

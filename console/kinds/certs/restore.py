@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console.catalog import BackupSet
-from console.errors import ConsoleError, CryptoError, ReadOnlyRefused, VerifyFailed
+from console.errors import CryptoError, ReadOnlyRefused, VerifyFailed, as_console_error
 from console.extraction import ExtractionPlan, extract_archive, plan_archive
 from console.kinds.config.restore import RestoreResult, verify_checksums
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, emit
@@ -70,9 +70,10 @@ def restore_certs(settings: Settings, backup_set: BackupSet, destination: Path, 
         with handle:
             written = extract_archive(reader, destination, cancel)
             _drain(reader, decryption, archive.path)
-    except ConsoleError as exc:
-        _record(settings, backup_set, started, "failed", exc.message)
-        raise
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded, and shown as one line
+        error = as_console_error(exc, f"restore of {backup_set.set_id}")
+        _record(settings, backup_set, started, "failed", error.message)
+        raise error from exc
     _record(settings, backup_set, started, "ok", f"{len(written)} file(s) restored into {destination}")
     return RestoreResult(backup_set.set_id, destination, tuple(written), (), tuple(plan.conflicts))
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from console.artifacts import sha256_file
 from console.catalog import BackupSet, read_metadata
-from console.errors import ConsoleError, ReadOnlyRefused, VerifyFailed
+from console.errors import ReadOnlyRefused, VerifyFailed, as_console_error
 from console.extraction import ExtractionPlan, commit_staged, extract_archive, plan_archive, safe_target, staged_file
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, emit
 from console.runlog import RunRecord, record_run
@@ -81,9 +81,10 @@ def restore_config(settings: Settings, backup_set: BackupSet, destination: Path,
     started = time.time()
     try:
         result = _restore(settings, backup_set, destination.absolute(), overwrite, passphrase, on_progress, cancel)
-    except ConsoleError as exc:
-        _record(settings, backup_set, started, "failed", exc.message)
-        raise
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded, and shown as one line
+        error = as_console_error(exc, f"restore of {backup_set.set_id}")
+        _record(settings, backup_set, started, "failed", error.message)
+        raise error from exc
     _record(settings, backup_set, started, "ok", f"{len(result.files)} file(s), {len(result.secrets)} secret(s) "
                                                    f"restored into {destination}")
     return result

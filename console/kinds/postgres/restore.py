@@ -29,7 +29,7 @@ from console.kinds.postgres.client import child_environment, conninfo, error_lin
 from console.kinds.postgres.stats import count_tables, list_tables, schema_hash
 from console.root import BackupRoot
 from console.errors import (BackupFailed, Cancelled, ConfirmationRequired, ReadOnlyRefused, ServiceUnreachable,
-                            UsageError, VerifyFailed)
+                            UsageError, VerifyFailed, as_console_error)
 from console.probes.postgres import connect, describe_error
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 from console.runlog import RunRecord, record_run
@@ -131,9 +131,10 @@ def restore_postgres(settings: Settings, backup_set: BackupSet, options: Restore
     except Cancelled as exc:
         status, message = "cancelled", exc.message
         raise
-    except Exception as exc:
-        message = getattr(exc, "message", str(exc))
-        raise
+    except Exception as exc:  # noqa: BLE001 - recorded, and shown as one line
+        error = as_console_error(exc, f"restore of {backup_set.set_id} into {options.target_db}")
+        message = error.message
+        raise error from exc
     finally:
         record_run(settings.backup_dir, RunRecord(action="restore", kind="postgres", target=options.target_db,
                                                   status=status, started=started, finished=time.time(),
