@@ -48,7 +48,7 @@ class PostgresSettings:
     port: int = setting(5432, "PostgreSQL port.", env="POSTGRES_PORT", check="port")
     user: str = setting("postgres", "PostgreSQL role used for probes and backups.", env="POSTGRES_USER")
     password: str = setting(
-        "", "Password for `user`; passed to pg_dump through a 0600 passfile, never argv.",
+        "", "Password for `user`; passed to pg_dump in its environment (PGPASSWORD), never argv or a file.",
         env="POSTGRES_PASSWORD", secret=True,
     )
     database: str = setting("postgres", "Database probed and backed up by default.", env="POSTGRES_DB")
@@ -100,6 +100,9 @@ class RabbitMQSettings:
     user: str = setting("guest", "Management API user.", env="RABBITMQ_USER")
     password: str = setting("guest", "Management API password.", env="RABBITMQ_PASSWORD", secret=True)
     vhost: str = setting("", "Limit listings to one vhost; empty means every vhost.")
+    export_timeout_seconds: float = setting(60.0, "Connect/read timeout of the API calls of a backup or restore "
+                                            "(a large broker's definitions take longer than a probe's).",
+                                            check="positive")
 
 
 @dataclass(frozen=True)
@@ -281,6 +284,10 @@ def _masked(spec: FieldSpec, value: Any) -> Any:
         return MASK
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, str) and "@" in value:  # a URL may carry user:password@ (management_url, endpoint_url)
+        from console.redact import mask_url
+
+        return mask_url(value)
     return value
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator, Mapping
 
+from console.childenv import child_env
 from console.artifacts import CHUNK_SIZE, iter_file
 from console.errors import VerifyFailed
 from console.progress import CancelToken, check_cancel
@@ -266,7 +267,7 @@ def run_tool(argv: list[str], env: Mapping[str, str] | None = None, feed: Iterab
     here after the tool has ended.
     """
     process = subprocess.Popen(argv, stdin=subprocess.PIPE if feed is not None else subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(env) if env else None)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(env) if env else child_env())
     tail: collections.deque[str] = collections.deque(maxlen=20)
     feed_errors: list[BaseException] = []
 

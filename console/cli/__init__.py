@@ -13,7 +13,7 @@ import sys
 from typing import Sequence
 
 from console import __version__
-from console.errors import ConsoleError, ExitCode, exit_code_for
+from console.errors import ConsoleError, ExitCode, describe_unexpected, exit_code_for
 
 
 EXIT_CODES_HELP = """exit codes:
@@ -109,9 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # the file system refused (missing dir, permissions, full disk): name the place
         if args.debug:
             raise
-        where = exc.filename or "?"
-        printer.fatal(f"{where}: {exc.strerror or exc}", "check the path and its permissions (BACKUP_DIR?)",
-                      ExitCode.FAILED)
+        printer.fatal(describe_unexpected(exc), "check the path, its permissions and free space", ExitCode.FAILED)
         return ExitCode.FAILED
     except Exception as exc:  # a bug: one line unless --debug
         if args.debug:

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console import __version__
-from console.artifacts import ArtifactInfo, ArtifactSet
-
+from console.artifacts import ArtifactInfo, ArtifactSet, partial_path
 from console.errors import ConfigError, UsageError
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.common_metadata import fresh_stamp
@@ -195,7 +194,7 @@ def _write_archive(files: ArtifactSet, directory: Path, stamp: str, names: list[
     with files.create(archive) as out, tarfile.open(fileobj=out, mode="w|") as tar:  # type: ignore[call-overload]
         for name in names:
             check_cancel(cancel)
-            tar.add(directory / f"{name}.partial", arcname=name, recursive=False)
+            tar.add(partial_path(directory / name), arcname=name, recursive=False)
 
 
 def _compression_label(kind: str | None, level: int) -> str:

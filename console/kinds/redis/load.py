@@ -17,6 +17,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from console.childenv import child_env
 from console.errors import UsageError, VerifyFailed
 
 
@@ -51,7 +52,7 @@ def load_in_throwaway_server(work_dir: Path, aof_dir: str | None, timeout: float
     conf_path = work_dir / "throwaway.conf"
     conf_path.write_text("".join(f"{key} {value}\n" for key, value in conf.items()))
     process = subprocess.Popen([binary, str(conf_path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+                               stderr=subprocess.DEVNULL, env=child_env())
     conn = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5, socket_connect_timeout=1, decode_responses=True,
                        retry=Retry(NoBackoff(), 0))
     try:

@@ -24,6 +24,8 @@ from typing import IO, Any, Iterable
 
 import anycrc
 
+from console.childenv import child_env
+from console.artifacts import final_name
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel
 
 MAGIC = b"REDIS"
@@ -155,7 +157,7 @@ def validate_file(
     written to disk, and it checks the structure; when it finds an error, the CRC64 says whether
     the checksum agrees.
     """
-    name = display_name or path.name.removesuffix(".partial")
+    name = display_name or final_name(path)
     report = Throttle(on_progress)
     total = path.stat().st_size
     tool = check_tool() if use_tool else None
@@ -180,7 +182,7 @@ def _reason(exc: BaseException) -> str:
 def _read_into(path: Path, state: _StreamCheck, sink: _ToolSink | None, report: Throttle, total: int,
                cancel: CancelToken | None) -> None:
     with open(path, "rb") as raw:
-        source = gzip.GzipFile(fileobj=raw) if path.name.endswith((".gz", ".gz.partial")) else raw
+        source = gzip.GzipFile(fileobj=raw) if final_name(path).endswith(".gz") else raw
         while chunk := source.read(CHUNK_SIZE):
             check_cancel(cancel)
             state.feed(chunk)
@@ -230,7 +232,7 @@ def _validate_with_tool(path: Path, name: str, tool: str, state: _StreamCheck, r
     os.mkfifo(fifo, 0o600)
     output: list[str] = []
     process = subprocess.Popen([tool, str(fifo)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL)
+                               stdin=subprocess.DEVNULL, env=child_env())
     reader = threading.Thread(target=_collect, args=(process.stdout, output), daemon=True)
     reader.start()
     try:

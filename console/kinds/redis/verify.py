@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
+from console.childenv import child_env
 from console.catalog import BackupFile
 from console.errors import VerifyFailed
 from console.integrity import compression_of, iter_decompressed, tar_listing
@@ -94,7 +95,8 @@ def deep_check(ctx: SetContext) -> None:
         conf.write_text(f"port 0\nunixsocket {socket_path}\nunixsocketperm 700\ndir {scratch}\n"
                         f"dbfilename dump.rdb\nsave \"\"\nappendonly no\ndaemonize no\n"
                         f"logfile {scratch / 'redis.log'}\n")
-        process = subprocess.Popen([binary, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen([binary, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   env=child_env())
         keys = _loaded_keys(process, socket_path, ctx)
         expected = recorded_key_count(ctx.document)
         if expected is None:
