@@ -84,6 +84,7 @@ class BackupConsoleApp(App[int]):
         self.clock: Clock = clock or (lambda: datetime.now().astimezone())
         self.prober: Prober = prober or _default_prober
         self._start = (start_screen, start_kwargs or {})
+        self.crash_log: Path | None = None
 
     def on_mount(self) -> None:
         from themes import register_themes
@@ -112,6 +113,24 @@ class BackupConsoleApp(App[int]):
         """Palette and bindings open screens by name: ``app.open('backup')``."""
         self.open_screen(name)
 
+    def _fatal_error(self) -> None:
+        """An unhandled error: the traceback goes to a file, the terminal gets one line naming it.
+
+        Textual's own report prints the traceback with local variables (settings hold passwords)
+        and the process would still exit 0; here the full traceback, without locals, is written to
+        the state directory and ``run_app`` returns 1.
+        """
+        from rich.text import Text
+
+        error = self._exception
+        path = write_crash_log(error) if error is not None else None
+        self.crash_log = path
+        what = f"{type(error).__name__}: {error}" if error is not None else "unknown error"
+        where = f"full traceback in {path}" if path else "the traceback could not be written"
+        self.bell()
+        self._exit_renderables.append(Text(f"backup-console: internal error: {what}\n{where}"))
+        self._close_messages_no_wait()
+
     def action_help(self) -> None:
         from screens.help import HelpScreen
 
@@ -119,6 +138,39 @@ class BackupConsoleApp(App[int]):
             self.push_screen(HelpScreen(self.screen))
 
 
+def state_dir() -> Path:
+    """Where the console keeps files of its own (crash logs): $XDG_STATE_HOME/backup-console."""
+    import os
+
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "backup-console"
+
+
+def write_crash_log(error: BaseException) -> Path | None:
+    """Write ``error``'s traceback to a new file in the state directory (never the working directory)."""
+    import os
+    import tempfile
+    import traceback
+
+    text = "".join(traceback.format_exception(error))
+    stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
+    for directory in (state_dir(), Path(tempfile.gettempdir())):
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            path = directory / f"crash-{stamp}-{os.getpid()}.log"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            return path
+        except OSError:
+            continue
+    return None
+
+
 def run_app(settings: Settings, start_screen: str = "dashboard", **start_kwargs: Any) -> int:
+    """Run the console; 0 after a normal quit, 1 after an internal error (Textual's return code)."""
     app = BackupConsoleApp(settings, start_screen=start_screen, start_kwargs=start_kwargs)
-    return app.run() or 0
+    returned = app.run()
+    if app.return_code:
+        return app.return_code
+    return returned or 0

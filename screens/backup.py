@@ -86,6 +86,8 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         self.job: BackupJob | None = None
         self._log_seen = 0
         self._ticker: Timer | None = None
+        self._rows: dict[str, PhaseRow] = {}
+        """The watched job's progress rows by phase name (the previous run's rows may still be leaving)."""
 
     @property
     def settings(self) -> Settings:
@@ -297,6 +299,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
     def _watch_job(self) -> None:
         assert self.job is not None
         self._log_seen = 0
+        self._rows = {}
         self.query_one("#backup-phases").remove_children()
         self.query_one("#backup-log", RichLog).clear()
         self._show_mode(RUNNING)
@@ -315,11 +318,12 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         phases = self.query_one("#backup-phases", VerticalScroll)
         with self.app.batch_update():
             for state in list(job.phases.values()):
-                rows = phases.query(f"#phase-{state.name}")
-                if rows:
-                    rows.first(PhaseRow).show(now)
+                row = self._rows.get(state.name)
+                if row is not None:
+                    row.show(now)
                 else:  # a new row draws itself once mounted
-                    phases.mount(PhaseRow(state, job.engine.clock))
+                    row = self._rows[state.name] = PhaseRow(state, job.engine.clock)
+                    phases.mount(row)
                     phases.scroll_end(animate=False)
             fresh = job.log[self._log_seen:]
             if fresh:
