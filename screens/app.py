@@ -113,6 +113,62 @@ class BackupConsoleApp(App[int]):
         """Palette and bindings open screens by name: ``app.open('backup')``."""
         self.open_screen(name)
 
+    # --- quitting ---------------------------------------------------------------------------------
+
+    WRITING_GROUPS = ("checklist-backup", "reports-verify", "drill-verify", "retention")
+    """Workers that write (a backup, metadata, deletions): quitting waits for them to end."""
+
+    def _running_work(self) -> tuple[list[Any], list[Any], list[str]]:
+        """(backup jobs, drills being recorded, descriptions) of what quitting would stop."""
+        from screens.backup_job import running_jobs
+
+        jobs = running_jobs(self)
+        drills = [screen.drill for screen in self.screen_stack
+                  if getattr(screen, "recording", False) and getattr(screen, "drill", None) is not None]
+        lines = []
+        for job in jobs:
+            what = " ".join(filter(None, (job.request.kind, job.request.target)))
+            lines.append(f"a {what} backup is running: it is cancelled, its partial files removed")
+        for drill in drills:
+            lines.append(f"drill '{drill.name}' is not ended: its transcript is written as INCOMPLETE")
+        others = [worker for worker in self.workers if worker.group in self.WRITING_GROUPS and worker.is_running]
+        for worker in others:
+            lines.append(f"{worker.description or worker.group} is running: quitting waits for it")
+        return jobs, drills, lines
+
+    async def action_quit(self) -> None:
+        """Quit at once when nothing runs; otherwise ask, then stop it (never wait on the UI thread)."""
+        jobs, drills, lines = self._running_work()
+        if not lines:
+            self.exit()
+            return
+        from screens.quit_confirm import QuitModal
+
+        if isinstance(self.screen, QuitModal):
+            return
+
+        def answer(stop: bool | None) -> None:
+            if not stop:
+                return
+            for drill in drills:
+                drill.interrupt("the operator quit the console during the drill")
+            for job in jobs:
+                job.cancel.cancel()
+            if jobs or self._running_work()[2]:
+                self.notify("stopping: cancelling the backup and removing its partial files ...",
+                            title="quit", timeout=30)
+            self._exit_when_idle()
+
+        self.push_screen(QuitModal(lines), answer)
+
+    def _exit_when_idle(self) -> None:
+        """Exit once every backup job and writing worker has ended; check again in 0.2 s."""
+        jobs, _, lines = self._running_work()
+        if jobs or lines:
+            self.set_timer(0.2, self._exit_when_idle)
+            return
+        self.exit()
+
     def _fatal_error(self) -> None:
         """An unhandled error: the traceback goes to a file, the terminal gets one line naming it.
 
@@ -168,9 +224,34 @@ def write_crash_log(error: BaseException) -> Path | None:
 
 
 def run_app(settings: Settings, start_screen: str = "dashboard", **start_kwargs: Any) -> int:
-    """Run the console; 0 after a normal quit, 1 after an internal error (Textual's return code)."""
+    """Run the console; 0 after a normal quit, 1 after an internal error (Textual's return code).
+
+    Leaves without waiting for probe threads: a probe of a hanging service holds its thread for up
+    to its timeout, and asyncio.run would wait for it with the terminal already restored (a blank
+    screen). A backup still running (the app ended by a signal or an error, not by the quit
+    dialog) is cancelled and waited for, so its partial files are removed.
+    """
+    import asyncio
+    import os
+    import sys
+    import threading
+
+    from screens.backup_job import running_jobs
+
     app = BackupConsoleApp(settings, start_screen=start_screen, start_kwargs=start_kwargs)
-    returned = app.run()
-    if app.return_code:
-        return app.return_code
-    return returned or 0
+    loop = asyncio.new_event_loop()
+    returned = app.run(loop=loop)  # run_until_complete: no wait for the executor's threads here
+    code = app.return_code or returned or 0
+    jobs = running_jobs(app)
+    if jobs:
+        print("backup-console: cancelling the running backup and removing its partial files ...", file=sys.stderr)
+        for job in jobs:
+            job.cancel.cancel()
+        while running_jobs(app):
+            threading.Event().wait(0.1)
+    if threading.active_count() > 1:  # only read-only probe threads are left: do not wait for them
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    loop.close()
+    return code

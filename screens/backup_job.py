@@ -159,3 +159,8 @@ def start_job(app: App[Any], settings: Settings, request: BackupRequest,
     app.run_worker(lambda: job.run(settings), thread=True, exit_on_error=False, group="backup",
                    name=f"backup {key}", description=f"backup {key}")
     return job
+
+
+def running_jobs(app: App[Any]) -> list[BackupJob]:
+    """The backups this app runs now (what quitting would have to stop)."""
+    return [job for job in _JOBS.get(app, {}).values() if job.running]

@@ -115,3 +115,29 @@ async def test_the_result_and_the_status_line_give_one_duration(make_settings):
         summary, status = _text(screen, "#backup-summary"), _text(screen, "#backup-status")
         took = status.split("OK after ", 1)[1].split(" - ", 1)[0]
         assert f"OK: redis backup in {took} " in summary, (summary, status)
+
+
+async def test_quit_during_a_backup_asks_and_cancels_it_before_leaving(make_settings):
+    from screens.quit_confirm import QuitModal
+
+    held = HeldBackup()
+    app = _app(make_settings(), held.engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.checks is not None)
+        await pilot.press("s")
+        await wait_until(pilot, held.holding.is_set)
+        await pilot.press("q")
+        await wait_until(pilot, lambda: isinstance(app.screen, QuitModal))
+        assert "redis backup is running" in " ".join(app.screen.running)
+        await pilot.press("n")  # stay: the backup runs on
+        await wait_until(pilot, lambda: app.screen is screen)
+        await pilot.pause(0.2)
+        assert screen.job.running and app.is_running
+        await pilot.press("q")
+        await wait_until(pilot, lambda: isinstance(app.screen, QuitModal))
+        started = time.monotonic()
+        await pilot.press("y")
+        assert time.monotonic() - started < 1  # the UI thread never waits for the worker
+        await wait_until(pilot, lambda: not app.is_running)
+    assert screen.job.result.status == "cancelled"
