@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from console.monitor import ALERT_CATEGORIES, Finding
+from console.root import BackupRoot
 
 if TYPE_CHECKING:
     from console.config import Settings
 
-STATE_FILE = Path(".alerts") / "state.json"
 BACKOFF_SECONDS = 0.5
 
 
@@ -85,7 +85,7 @@ def post_webhook(settings: Settings, payload: dict[str, Any]) -> tuple[bool, int
 
 def load_state(backup_dir: Path) -> dict[str, dict[str, Any]]:
     try:
-        data = json.loads((backup_dir / STATE_FILE).read_text(encoding="utf-8"))
+        data = json.loads(BackupRoot(backup_dir).alert_state.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     alerts = data.get("alerts") if isinstance(data, dict) else None
@@ -95,7 +95,7 @@ def load_state(backup_dir: Path) -> dict[str, dict[str, Any]]:
 def save_state(backup_dir: Path, alerts: dict[str, dict[str, Any]]) -> None:
     from console.artifacts import write_json_atomic
 
-    write_json_atomic(backup_dir / STATE_FILE, {"alerts": alerts})
+    write_json_atomic(BackupRoot(backup_dir).alert_state, {"alerts": alerts})
 
 
 def process(

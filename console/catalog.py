@@ -11,62 +11,18 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
 
-KINDS: tuple[str, ...] = ("postgres", "redis", "rabbitmq", "config", "certs")
-TIMESTAMP_FORMAT = "%Y%m%d_%H%M%S"
-_TS = r"(?P<ts>\d{8}_\d{6})"
+from console.kinds.layouts import LAYOUTS
+from console.layout import TIMESTAMP_FORMAT, new_stamp, parse_stamp
+from console.root import BackupRoot
+
+KINDS: tuple[str, ...] = tuple(LAYOUTS)
 LEGACY_RUN_WINDOW_SECONDS = 300
 """Files of one legacy run may carry timestamps this far apart (each step called `date`)."""
-
-_RABBIT_LISTINGS = ("queues", "exchanges", "bindings", "policies", "users", "permissions", "vhosts",
-                    "message_counts", "api_queues", "overview", "nodes", "parameters")
-
-# kind -> [(pattern, role)]; role "{x}" is filled from the named group x.
-_PATTERNS: dict[str, list[tuple[re.Pattern[str], str]]] = {
-    "postgres": [
-        (re.compile(rf"^backup_(?P<name>.+)_{_TS}\.dump(?:\.gz|\.zst)?$"), "dump"),
-        (re.compile(rf"^backup_(?P<name>.+)_{_TS}\.sql(?:\.gz|\.zst)?$"), "sql"),
-        (re.compile(rf"^backup_(?P<name>.+)_{_TS}\.json$"), "metadata"),
-        (re.compile(rf"^archives/backup_{_TS}\.tar(?:\.gz)?$"), "archive"),
-    ],
-    "redis": [
-        (re.compile(rf"^snapshot_{_TS}\.rdb(?:\.gz)?$"), "rdb"),
-        (re.compile(rf"^aof_{_TS}\.(?:aof(?:\.gz)?|tar\.gz)$"), "aof"),
-        (re.compile(rf"^snapshot_{_TS}\.json$"), "metadata"),
-    ],
-    "rabbitmq": [
-        (re.compile(rf"^definitions_{_TS}\.json(?:\.gz)?(?:\.enc)?$"), "definitions"),
-        (re.compile(rf"^(?P<listing>{'|'.join(_RABBIT_LISTINGS)})_{_TS}\.(?:txt|json)(?:\.gz)?$"), "{listing}"),
-        (re.compile(rf"^backup_{_TS}\.json(?:\.gz)?$"), "metadata"),
-    ],
-    "config": [
-        (re.compile(rf"^config_{_TS}\.tar\.gz$"), "tarball"),
-        (re.compile(rf"^manifest_{_TS}\.json$"), "metadata"),
-        (re.compile(rf"^(?P<file>.+)_{_TS}\.enc$"), "enc:{file}"),
-    ],
-    "certs": [
-        (re.compile(rf"^certificates_{_TS}\.tar\.gz\.enc$"), "archive"),
-        (re.compile(rf"^cert_inventory_{_TS}\.json$"), "metadata"),
-    ],
-}
-
-PRIMARY_ROLES: dict[str, tuple[str, ...]] = {
-    "postgres": ("dump", "sql"),
-    "redis": ("rdb",),
-    "rabbitmq": ("definitions",),
-    "config": ("tarball",),
-    "certs": ("archive",),
-}
-"""A set counts as a backup (for "last backup") only when it has one of these files."""
-
-_LEGACY_ENC = re.compile(r"^\.env(?:\.[A-Za-z0-9_-]+)?\.enc$")
-"""The manual's config script writes .env.enc, .env.production.enc ... with no timestamp."""
-
 
 @dataclass(frozen=True)
 class BackupFile:
@@ -113,7 +69,7 @@ class BackupSet:
 
     @property
     def is_backup(self) -> bool:
-        return bool(self.roles() & set(PRIMARY_ROLES[self.kind]))
+        return bool(self.roles() & set(LAYOUTS[self.kind].primary_roles))
 
     @property
     def size_bytes(self) -> int:
@@ -150,37 +106,25 @@ class Catalog:
             key = (item.kind, item.name)
             if key not in newest or item.timestamp > newest[key].timestamp:
                 newest[key] = item
-        return sorted(newest.values(), key=lambda item: (KINDS.index(item.kind), item.name))
+        return sorted(newest.values(), key=lambda item: (list(LAYOUTS).index(item.kind), item.name))
 
 
-def parse_stamp(stamp: str) -> datetime:
-    """A ``YYYYmmdd_HHMMSS`` stamp (local time, as the manual's ``date`` writes it) as aware datetime."""
-    return datetime.strptime(stamp, TIMESTAMP_FORMAT).astimezone()
-
-
-def new_stamp(now: datetime | None = None) -> str:
-    return (now or datetime.now()).strftime(TIMESTAMP_FORMAT)
-
-
-def kind_dir(backup_dir: Path, kind: str) -> Path:
-    return backup_dir / kind
-
-
-def scan(backup_dir: Path, kinds: Iterable[str] = KINDS) -> Catalog:
+def scan(backup_dir: Path, kinds: Iterable[str] | None = None) -> Catalog:
     """List every recognised backup set under ``backup_dir`` (a missing dir is an empty catalog)."""
     catalog = Catalog(backup_dir)
-    for kind in kinds:
-        root = kind_dir(backup_dir, kind)
+    for kind in LAYOUTS if kinds is None else kinds:
+        root = BackupRoot(backup_dir).kind_dir(kind)
         if not root.is_dir():
             continue
         matched: list[tuple[str, BackupFile]] = []
         legacy_untimed: list[BackupFile] = []
-        for relative in _walk(root):
+        layout = LAYOUTS[kind]
+        for relative in _walk(root, layout.subdirs):
             found = _match(kind, relative)
             if found is not None:
                 name, item = found
                 matched.append((name, BackupFile(root / relative, item[0], item[1])))
-            elif kind == "config" and _LEGACY_ENC.match(relative):
+            elif layout.legacy_untimed is not None and layout.legacy_untimed.match(relative):
                 legacy_untimed.append(BackupFile(root / relative, f"legacy:{relative}", None))
             elif not relative.endswith(".partial"):
                 catalog.unrecognised.append(root / relative)
@@ -195,38 +139,37 @@ def scan(backup_dir: Path, kinds: Iterable[str] = KINDS) -> Catalog:
     return catalog
 
 
-def _walk(root: Path) -> Iterable[str]:
-    """Relative file paths one level deep plus ``archives/`` (the manual never nests further)."""
+def _walk(root: Path, subdirs: tuple[str, ...]) -> Iterable[str]:
+    """Relative file paths one level deep plus the layout's subdirectories (the manual never nests further)."""
     with os.scandir(root) as entries:
         for entry in entries:
             if entry.is_file(follow_symlinks=False):
                 yield entry.name
-            elif entry.name == "archives" and entry.is_dir(follow_symlinks=False):
+            elif entry.name in subdirs and entry.is_dir(follow_symlinks=False):
                 with os.scandir(entry.path) as inner:
                     for sub in inner:
                         if sub.is_file(follow_symlinks=False):
-                            yield f"archives/{sub.name}"
+                            yield f"{entry.name}/{sub.name}"
 
 
 def _match(kind: str, relative: str) -> tuple[str, tuple[str, datetime]] | None:
-    for pattern, role in _PATTERNS[kind]:
-        found = pattern.match(relative)
-        if not found:
-            continue
-        try:
-            stamp = parse_stamp(found.group("ts"))
-        except ValueError:
-            return None
-        groups = found.groupdict()
-        return groups.get("name") or "", (role.format(**groups), stamp)
-    return None
+    found = LAYOUTS[kind].match(relative)
+    if found is None:
+        return None
+    role, stamp, groups = found
+    try:
+        when = parse_stamp(stamp)
+    except ValueError:
+        return None
+    return groups.get("name") or "", (role, when)
 
 
 def _group(kind: str, matched: list[tuple[str, BackupFile]]) -> list[BackupSet]:
     """Group files into sets: same name, timestamps within the legacy window, no repeated role."""
-    archives = [item for name, item in matched if item.role == "archive" and kind == "postgres"]
+    stamp_only = LAYOUTS[kind].joined_by_stamp
+    archives = [item for name, item in matched if item.role in stamp_only]
     others = sorted(
-        ((name, item) for name, item in matched if not (item.role == "archive" and kind == "postgres")),
+        ((name, item) for name, item in matched if item.role not in stamp_only),
         key=lambda pair: (pair[0], pair[1].timestamp, pair[1].role != "metadata"),
     )
     groups: list[tuple[str, list[BackupFile]]] = []
@@ -244,7 +187,7 @@ def _group(kind: str, matched: list[tuple[str, BackupFile]]) -> list[BackupSet]:
         groups.append(current)
         open_group[name] = current
     sets = [BackupSet(kind, name, min(f.timestamp for f in files if f.timestamp), tuple(files)) for name, files in groups]  # type: ignore[type-var]
-    for archive in archives:  # the manual's archive carries only a timestamp: join the set it was made from
+    for archive in archives:  # e.g. the manual's archive carries only a timestamp: join the set it was made from
         target = next((s for s in sets if s.stamp == archive.timestamp.strftime(TIMESTAMP_FORMAT)), None)  # type: ignore[union-attr]
         if target is None:
             sets.append(BackupSet(kind, "", archive.timestamp, (archive,)))  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from typing import Any, Mapping
 import yaml
 
 from console.errors import ConfigError
+from console.root import BackupRoot
 
 MASK = "********"
 
@@ -205,6 +206,11 @@ class Settings:
     """Where each dotted key's value came from."""
     config_path: Path | None = field(default=None, compare=False)
     """The YAML file that was read, if any."""
+
+    @property
+    def root(self) -> BackupRoot:
+        """Every path under ``backup_dir``."""
+        return BackupRoot(self.backup_dir)
 
     def describe(self) -> list[SettingValue]:
         """Every setting with its value (secrets masked) and source, in schema order."""

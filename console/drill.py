@@ -25,8 +25,8 @@ from typing import Any, Callable, Iterator
 from console.artifacts import write_json_atomic, write_text_atomic
 from console.catalog import new_stamp
 from console.errors import UsageError
+from console.root import BackupRoot
 
-DRILLS_DIR = "drills"
 FORMAT_VERSION = 1
 OUTCOMES = ("ok", "warn", "fail", "override", "skipped", "cancelled")
 
@@ -74,7 +74,7 @@ class Drill:
         self.clock = clock
         self.started = clock()
         self.id = "drill_" + new_stamp(dt.datetime.fromtimestamp(self.started))
-        self.directory = backup_dir / DRILLS_DIR
+        self.directory = BackupRoot(backup_dir).drills
         self.json_path = _unique(self.directory / f"{self.id}.json")
         self.id = self.json_path.stem
         self.markdown_path = self.json_path.with_suffix(".md")
@@ -319,7 +319,7 @@ class DrillSummary:
 def list_drills(backup_dir: Path) -> list[DrillSummary]:
     """Past drills, newest first; unreadable files are skipped."""
     summaries = []
-    for path in (backup_dir / DRILLS_DIR).glob("drill_*.json"):
+    for path in BackupRoot(backup_dir).drills.glob("drill_*.json"):
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
             summaries.append(DrillSummary(path.stem, str(document["name"]), float(document["started"]),
@@ -344,7 +344,7 @@ def read_drill(backup_dir: Path, reference: str) -> dict[str, Any]:
         chosen = next((summary for summary in drills if summary.id == wanted), None)  # type: ignore[assignment]
     if chosen is None:
         known = ", ".join(summary.id for summary in drills[:5]) or "none yet"
-        raise UsageError(f"no drill '{reference}' under {backup_dir / DRILLS_DIR}", hint=f"recent drills: {known}")
+        raise UsageError(f"no drill '{reference}' under {BackupRoot(backup_dir).drills}", hint=f"recent drills: {known}")
     return json.loads(chosen.path.read_text(encoding="utf-8"))
 
 

@@ -18,9 +18,7 @@ from pathlib import Path
 from types import TracebackType
 
 from console.errors import BackupFailed, LockHeld
-
-LOCK_DIR = ".locks"
-
+from console.root import BackupRoot
 
 @dataclass(frozen=True)
 class LockInfo:
@@ -35,7 +33,7 @@ class BackupLock:
     """Exclusive, non-blocking lock; ``stale`` tells whether a dead holder's file was found."""
 
     def __init__(self, backup_dir: Path, name: str, description: str = "") -> None:
-        self.path = backup_dir / LOCK_DIR / f"{name}.lock"
+        self.path = BackupRoot(backup_dir).lock_file(name)
         self.name = name
         self.description = description or name
         self.stale: LockInfo | None = None
@@ -102,7 +100,7 @@ def held_locks(backup_dir: Path) -> list[LockInfo]:
     from the dashboard can never make a starting backup see its lock as busy.
     """
     held: list[LockInfo] = []
-    directory = backup_dir / LOCK_DIR
+    directory = BackupRoot(backup_dir).locks
     if not directory.is_dir():
         return held
     host = socket.gethostname()

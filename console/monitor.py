@@ -149,7 +149,7 @@ def _freshness(settings: Settings, catalog: Catalog, now: float, report: Monitor
         report.targets.append(state)
         if state.timestamp is None:
             report.findings.append(Finding(f"freshness:{label}", "freshness", "critical", label,
-                                           f"no {label} backup found", f"nothing under {settings.backup_dir / kind}"))
+                                           f"no {label} backup found", f"nothing under {settings.root.kind_dir(kind)}"))
         else:
             age = now - state.timestamp
             evidence = f"newest {state.set_id}, {ago(age)}; stale after {settings.alerts.stale_hours} h"

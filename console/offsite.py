@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 MIN_PART_BYTES = 5 * 1024 * 1024
 MAX_PARTS = 10_000
-PENDING_ABORTS = Path(".s3") / "pending-aborts.json"
 
 
 class UploadFailed(ConsoleError):
@@ -450,11 +449,11 @@ def _abort(settings: Settings, client: Any, bucket: str, key: str, upload_id: st
         pending = _read_pending(settings)
         pending.append({"bucket": bucket, "key": key, "upload_id": upload_id,
                         "endpoint": settings.s3.endpoint_url or "AWS", "recorded_at": time.time()})
-        write_json_atomic(settings.backup_dir / PENDING_ABORTS, pending)
+        write_json_atomic(settings.root.pending_aborts, pending)
 
 
 def _read_pending(settings: Settings) -> list[dict[str, Any]]:
-    path = settings.backup_dir / PENDING_ABORTS
+    path = settings.root.pending_aborts
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -491,7 +490,7 @@ def abort_pending(settings: Settings, client: Any) -> list[str]:
                 kept.append(entry)
         except bexc.BotoCoreError:
             kept.append(entry)
-    write_json_atomic(settings.backup_dir / PENDING_ABORTS, kept)
+    write_json_atomic(settings.root.pending_aborts, kept)
     return aborted
 
 

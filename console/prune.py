@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from console.catalog import Catalog, read_metadata, scan
 from console.errors import ConsoleError, ReadOnlyRefused
+from console.offsite import bucket_prefix
 from console.policy import Policy, load_policy
 from console.report_retention import ReportPlan, plan_reports
 from console.retention import Decision, RetentionPlan, apply_policy
-from console.offsite import bucket_prefix
 from console.storage import DryRunStorage, LocalStorage, S3Storage, StorageError
 
 if TYPE_CHECKING:

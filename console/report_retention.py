@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from console.catalog import KINDS, parse_stamp
 from console.policy import days_label
-from console.verify.reports import REPORT_FILE, report_dir
 from console.retention import Decision
+from console.verify.reports import REPORT_FILE, report_dir
 
 if TYPE_CHECKING:
     from console.config import Settings

@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-RUNS_FILE = Path(".runs") / "runs.jsonl"
+from console.root import BackupRoot
+
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class RunRecord:
 
 def record_run(backup_dir: Path, record: RunRecord) -> None:
     """Append one record; a single write() of a short line is atomic with O_APPEND."""
-    path = backup_dir / RUNS_FILE
+    path = BackupRoot(backup_dir).run_log
     path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps(asdict(record), sort_keys=True) + "\n"
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -54,7 +55,7 @@ def record_run(backup_dir: Path, record: RunRecord) -> None:
 
 def read_runs(backup_dir: Path, limit: int = 500) -> list[RunRecord]:
     """The newest ``limit`` records, oldest first; malformed lines are skipped."""
-    path = backup_dir / RUNS_FILE
+    path = BackupRoot(backup_dir).run_log
     if not path.is_file():
         return []
     with open(path, encoding="utf-8", errors="replace") as handle:

@@ -11,10 +11,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from console.artifacts import remove_stale_partials
+
+from console.errors import Cancelled, ConsoleError, PreflightFailed
 from console.kinds import registry
 from console.kinds.base import BackupRequest, BackupResult
-from console.catalog import kind_dir
-from console.errors import Cancelled, ConsoleError, PreflightFailed
 from console.lock import BackupLock
 from console.preflight import CheckContext, CheckResult, blocking_failures
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, emit
@@ -47,7 +47,7 @@ def execute(
     started = time.time()
     with lock:
         if lock.stale is not None:
-            removed = remove_stale_partials(kind_dir(settings.backup_dir, request.kind))
+            removed = remove_stale_partials(settings.root.kind_dir(request.kind))
             emit(on_progress, ProgressEvent("lock", message=(
                 f"recovered a stale lock left by pid {lock.stale.pid}; removed {len(removed)} partial file(s)")))
         emit(on_progress, ProgressEvent("preflight", message="running pre-flight checks"))

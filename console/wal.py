@@ -27,7 +27,7 @@ from console.probes.postgres import connect, describe_error
 if TYPE_CHECKING:
     from console.config import Settings
 
-STATE_FILE = Path(".state") / "wal-status.json"
+STATE_FILE = "wal-status.json"
 _WAL_NAME = re.compile(r"^[0-9A-F]{24}(\.partial|\.backup|\.history)?$|^[0-9A-F]{8}\.history$")
 
 _STATUS_SQL = """
@@ -123,7 +123,7 @@ def wal_status(settings: Settings, remember: bool = True) -> WalStatus:
      timeout, pending) = row
     directory = pg.wal_archive_dir or archive_dir_from_command(command)
     readable, count, total, newest = _scan_dir(Path(directory)) if directory else (False, 0, 0, [])
-    state_path = settings.backup_dir / STATE_FILE
+    state_path = settings.root.state_file(STATE_FILE)
     previous = _read_state(state_path, pg.host, pg.port)
     baseline = previous if previous is not None and previous <= failed else 0  # stats were reset: count from 0
     new_failures = max(0, failed - baseline)

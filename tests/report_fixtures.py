@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from console.verify import reports
 from console.catalog import KINDS
+from console.verify import reports
 from console.verify.model import CheckOutcome, SetVerification, VerifyReport
 
 

@@ -85,9 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load(args)
         if args.command is None:
-            from screens.app import run_app
+            from console.cli.tui import launch
 
-            return run_app(settings)
+            return launch(settings)
         return int(args.handler(args, settings, printer))
     except ConsoleError as exc:
         printer.fatal(exc.message, exc.hint, exit_code_for(exc))

@@ -39,9 +39,9 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
 
 def add_kind_arguments(parser: argparse.ArgumentParser, kind: Kind) -> None:
     """The kind's targets (``--db`` for PostgreSQL) and options as flags."""
-    if kind.target_label == "database":
-        parser.add_argument("--db", action="append", dest="targets", metavar="NAME",
-                            help="database to back up (repeatable); default: postgres.databases, else postgres.database")
+    if kind.target_flag:
+        parser.add_argument(kind.target_flag, action="append", dest="targets", metavar="NAME",
+                            help=kind.target_help or f"{kind.target_label} to back up (repeatable)")
     for option in kind.options:
         if option.type == "switch":
             parser.add_argument(option.flag, action="store_true", dest=option.name, help=option.help)

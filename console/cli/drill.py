@@ -55,12 +55,10 @@ def run_drill_cli(args: argparse.Namespace, settings: Settings, printer: Printer
     for service in services:
         get_checklist(checklists, service)
     participants = [who.strip() for who in args.participants.split(",") if who.strip()]
-    from screens.app import BackupConsoleApp
+    from console.cli.tui import launch
 
-    app = BackupConsoleApp(settings, start_screen="drill",
-                           start_kwargs={"services": services, "drill_name": args.name, "participants": participants})
     try:
-        return int(app.run() or 0)
+        return launch(settings, "drill", services=services, drill_name=args.name, participants=participants)
     finally:
         interrupt_open_drills("the console closed before the drill was ended")
 
@@ -74,7 +72,7 @@ def run_drill_list(args: argparse.Namespace, settings: Settings, printer: Printe
     if args.json:
         printer.data({"drills": [summary.as_json() for summary in drills]})
     elif not drills:
-        printer.line(f"no drills under {settings.backup_dir / 'drills'}")
+        printer.line(f"no drills under {settings.root.drills}")
     else:
         printer.table(["id", "date", "duration", "result", "name"],
                       [[s.id, dt.datetime.fromtimestamp(s.started).strftime("%Y-%m-%d %H:%M"),

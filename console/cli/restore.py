@@ -22,24 +22,3 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
     for face in KIND_FACES:
         face.register_kind(kinds, parents)
-
-
-def resolve_set(settings, kind: str, reference: str):  # noqa: ANN001, ANN201 - shared by the restore_<kind> modules
-    """Find a backup set by id or by the path of one of its files; UsageError when there is none."""
-    from pathlib import Path
-
-    from console.catalog import scan
-    from console.errors import UsageError
-
-    catalog = scan(settings.backup_dir, [kind])
-    found = catalog.find(reference)
-    if found is None:
-        path = Path(reference).expanduser().absolute()
-        found = next((s for s in catalog.sets if any(f.path.absolute() == path for f in s.files)), None)
-        if found is None and path.exists():
-            found = next((s for s in scan(path.parent.parent if path.parent.name == "archives" else path.parent.parent, [kind]).sets
-                          if any(f.path.absolute() == path for f in s.files)), None)
-    if found is None:
-        known = ", ".join(s.set_id for s in catalog.by_kind(kind)[-3:]) or "none"
-        raise UsageError(f"no {kind} backup set '{reference}' under {settings.backup_dir} (newest: {known})")
-    return found

@@ -31,7 +31,7 @@ def register_kind(kind_subparsers: argparse._SubParsersAction, parents: list[arg
 def run_restore_certs(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.kinds.certs.restore import restore_certs
     from console.cli.cryptocmd import cli_passphrase
-    from console.cli.restore import resolve_set
+    from console.sets import resolve_set
 
     if settings.read_only:
         raise ReadOnlyRefused("restore certs")

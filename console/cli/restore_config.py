@@ -32,7 +32,7 @@ def register_kind(kind_subparsers: argparse._SubParsersAction, parents: list[arg
 def run_restore_config(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.kinds.config.restore import restore_config, secret_targets
     from console.cli.cryptocmd import cli_passphrase
-    from console.cli.restore import resolve_set
+    from console.sets import resolve_set
 
     if settings.read_only:
         raise ReadOnlyRefused("restore config")

@@ -32,7 +32,7 @@ def register_kind(kinds: argparse._SubParsersAction, parents: list[argparse.Argu
 
 def run_restore_postgres(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.kinds.postgres.restore import RestoreOptions, restore_postgres
-    from console.cli.restore import resolve_set
+    from console.sets import resolve_set
     from console.errors import ReadOnlyRefused
 
     if settings.read_only:

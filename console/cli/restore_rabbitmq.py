@@ -36,7 +36,7 @@ def register_kind(kinds: argparse._SubParsersAction, parents: list[argparse.Argu
 
 def run_restore_rabbitmq(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.kinds.rabbitmq.restore import apply_import, plan_import
-    from console.cli.restore import resolve_set
+    from console.sets import resolve_set
     from console.errors import ConsoleError, ReadOnlyRefused
     from console.runlog import RunRecord, record_run
 

@@ -40,7 +40,7 @@ def register_kind(kinds: argparse._SubParsersAction, parents: list[argparse.Argu
 
 def run_restore_redis(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.kinds.redis.restore import restore
-    from console.cli.restore import resolve_set
+    from console.sets import resolve_set
     from console.errors import ConsoleError, ReadOnlyRefused
     from console.runlog import RunRecord, record_run
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console.catalog import KINDS
 from console.errors import ExitCode, UsageError
+from console.sets import newest_set, resolve_any
 
 if TYPE_CHECKING:
     from console.catalog import BackupSet
@@ -58,25 +58,9 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
 
 def resolve(settings: Settings, reference: str | None, latest: str | None) -> BackupSet:
     """The local set named by id, by the path of one of its files, or the newest of a kind."""
-    from console.catalog import scan
-
     if bool(reference) == bool(latest):
         raise UsageError("give either BACKUP (a set id or file path) or --latest KIND")
-    if latest:
-        found = scan(settings.backup_dir, [latest]).latest(latest)
-        if found is None:
-            raise UsageError(f"no {latest} backup under {settings.backup_dir}")
-        return found
-    assert reference is not None
-    kind = reference.split("/", 1)[0]
-    if kind not in KINDS:
-        path = Path(reference).expanduser().absolute()
-        kind = path.parent.parent.name if path.parent.name == "archives" else path.parent.name
-    if kind not in KINDS:
-        raise UsageError(f"'{reference}' is neither a set id (kind/...) nor a file under BACKUP_DIR/<kind>/")
-    from console.cli.restore import resolve_set
-
-    return resolve_set(settings, kind, reference)
+    return newest_set(settings, latest) if latest else resolve_any(settings, reference or "")
 
 
 def run_upload(options: UploadOptions, settings: Settings, printer: Printer) -> int:

@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
 
 from console.artifacts import ArtifactInfo
+from console.layout import Layout
 from console.preflight import Check, CheckResult
 
 if TYPE_CHECKING:
@@ -97,6 +98,8 @@ class Kind:
     title: str
     """For people: ``PostgreSQL``."""
     help: str
+    layout: Layout
+    """Its directory's file names, for writing and for reading (also listed in ``kinds.layouts``)."""
     preflight: tuple[str, ...]
     """Check ids run before a backup (``<kind>.<check>`` or ``common.<check>``)."""
     checks: Mapping[str, Check]
@@ -111,6 +114,9 @@ class Kind:
     options: tuple[Option, ...] = ()
     target_label: str | None = None
     """What a target is called when a kind has several (``database``); None: one per kind."""
+    target_flag: str | None = None
+    """The CLI flag naming targets (``--db``, repeatable); the configured ones when it is not given."""
+    target_help: str = ""
     default_targets: Callable[["Settings"], list[str]] | None = None
     """The configured targets, when a kind has several (a backup with none named runs these)."""
     offered_targets: Callable[["Settings"], list[str]] | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 
+from console import preflight
 from console.errors import UsageError
 from console.kinds.base import Kind
 from console.kinds.certs.kind import KIND as CERTS
@@ -11,7 +12,6 @@ from console.kinds.config.kind import KIND as CONFIG
 from console.kinds.postgres.kind import KIND as POSTGRES
 from console.kinds.rabbitmq.kind import KIND as RABBITMQ
 from console.kinds.redis.kind import KIND as REDIS
-from console import preflight
 from console.preflight import COMMON_CHECKS, Check, CheckContext, CheckResult
 
 KINDS: dict[str, Kind] = {kind.name: kind for kind in (POSTGRES, REDIS, RABBITMQ, CONFIG, CERTS)}

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from console.catalog import KINDS
 from console.probes import ProbeResult, ServiceState, Stopwatch
+from console.root import BackupRoot
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -37,7 +38,7 @@ def used_by_kind(backup_dir: Path) -> dict[str, int]:
     usage: dict[str, int] = {}
     for kind in KINDS:
         total = 0
-        for root, _dirs, files in os.walk(backup_dir / kind):
+        for root, _dirs, files in os.walk(BackupRoot(backup_dir).kind_dir(kind)):
             for name in files:
                 try:
                     total += os.lstat(os.path.join(root, name)).st_size

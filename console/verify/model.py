@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from console.catalog import PRIMARY_ROLES, BackupSet, MetadataRead
+from console.catalog import BackupSet, MetadataRead
 from console.errors import Cancelled, ConfigError, ConsoleError
+from console.kinds.layouts import LAYOUTS
 from console.progress import CancelToken, ProgressCallback, check_cancel
 
 if TYPE_CHECKING:
@@ -211,7 +212,7 @@ class SetContext:
 
 def primary_name(backup_set: BackupSet) -> str | None:
     """The file a set's overall checks (age, deep restore) are reported under."""
-    for role in PRIMARY_ROLES[backup_set.kind]:
+    for role in LAYOUTS[backup_set.kind].primary_roles:
         item = backup_set.file(role)
         if item is not None:
             return item.path.name

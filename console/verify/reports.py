@@ -39,7 +39,7 @@ STATUS_FAILED = "Status: ✗ BACKUP VERIFICATION FAILED"
 
 
 def report_dir(settings: Settings) -> Path:
-    return settings.backup_dir / "reports"
+    return settings.root.reports
 
 
 def report_name(when: datetime) -> str:

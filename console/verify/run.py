@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from console.artifacts import write_json_atomic
-from console.catalog import KINDS, PRIMARY_ROLES, BackupSet, read_metadata, scan
+from console.catalog import KINDS, BackupSet, read_metadata, scan
 from console.errors import UsageError
 from console.kinds import registry
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, emit

@@ -15,7 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from console.catalog import KINDS, PRIMARY_ROLES, BackupSet, read_metadata, scan
+from console.catalog import KINDS, BackupSet, read_metadata, scan
+from console.kinds.layouts import LAYOUTS
 from console.runlog import RunRecord, read_runs
 from console.verify import reports
 from console.verify.model import FAILED, PASSED, WARNING
@@ -70,7 +71,7 @@ class TargetState:
 
 def primary_file(backup_set: BackupSet) -> Path | None:
     """The set's main file by role priority (the custom dump before the .sql.gz), not by file order."""
-    for role in PRIMARY_ROLES[backup_set.kind]:
+    for role in LAYOUTS[backup_set.kind].primary_roles:
         item = backup_set.file(role)
         if item is not None:
             return item.path

@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
+from console.cli import main
 from console.kinds.base import BackupRequest
 from console.runner import execute
-from console.cli import main
 from tests.postgres_fixtures import (TableLock, drop_database, password_cluster_role, pg_seed_template,  # noqa: F401
                                      processes_named, run_in_thread, seeded_db, wait_until)
 

@@ -11,6 +11,7 @@ import pytest
 from console import alerts
 from console.cli import main
 from console.monitor import Finding
+from console.root import BackupRoot
 
 SECRET_PATH = "/hooks/T000-secret-token"
 
@@ -107,7 +108,7 @@ def test_failed_delivery_is_retried_next_run_and_url_never_shown(receiver, make_
     assert not delivery.ok and delivery.error == "webhook answered HTTP 503"
     [delivery] = alerts.process(settings, [STALE], now=2.0)  # not marked sent, so tried again
     assert delivery.ok
-    assert "secret-token" not in (backup_dir / alerts.STATE_FILE).read_text()
+    assert "secret-token" not in BackupRoot(backup_dir).alert_state.read_text()
 
 
 def test_unreachable_webhook_error_does_not_leak_url(make_settings):

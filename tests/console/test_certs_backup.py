@@ -10,12 +10,12 @@ import subprocess
 import pytest
 
 from console import crypto
+from console.catalog import read_metadata, scan
+from console.errors import ConfirmationRequired, CryptoError, ReadOnlyRefused
 from console.kinds.base import BackupRequest
 from console.kinds.certs.backup import read_inventory
 from console.kinds.certs.restore import restore_certs
 from console.runner import execute
-from console.catalog import read_metadata, scan
-from console.errors import ConfirmationRequired, CryptoError, ReadOnlyRefused
 from tests.certs_fixtures import P12_PASSWORD, build_cert_tree
 from tests.console.test_crypto import openssl_encrypt
 from tests.servers import require_binary

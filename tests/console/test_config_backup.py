@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from console.kinds.base import BackupRequest
-from console.kinds.config.restore import restore_config
-from console.runner import execute
 from console.catalog import scan
 from console.errors import ConfirmationRequired, CryptoError, ReadOnlyRefused, VerifyFailed
+from console.kinds.base import BackupRequest
+from console.kinds.config.restore import restore_config
 from console.progress import CancelToken
+from console.runner import execute
 from tests.console.test_crypto import openssl_encrypt
 from tests.servers import require_binary
 

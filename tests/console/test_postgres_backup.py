@@ -16,12 +16,12 @@ import pytest
 import zstandard
 
 from console.kinds.base import BackupRequest
-from console.runner import execute
-from console.lock import LOCK_DIR
 from console.kinds.registry import run_checks
+from console.root import BackupRoot
 from console.preflight import CheckContext, CheckStatus
 from console.progress import CancelToken, ProgressEvent
 from console.runlog import read_runs
+from console.runner import execute
 from tests.postgres_fixtures import (EXPECTED_TABLES, TableLock, drop_database, password_cluster_role,  # noqa: F401
                                      pg_seed_template, processes_named, run_in_thread, seeded_db, table_counts,
                                      wait_until)
@@ -148,7 +148,7 @@ def test_stale_lock_is_recovered(pg_cluster, seeded_db, make_settings, backup_di
     settings = make_settings(pg_cluster.overrides(seeded_db))
     dead = subprocess.Popen(["true"])
     dead.wait()
-    lock_file = backup_dir / LOCK_DIR / f"postgres-{seeded_db}.lock"
+    lock_file = BackupRoot(backup_dir).lock_file(f"postgres-{seeded_db}")
     lock_file.parent.mkdir(parents=True)
     lock_file.write_text(json.dumps({"pid": dead.pid, "host": "localhost", "started": time.time() - 3600,
                                      "description": "postgres backup"}))

@@ -8,11 +8,11 @@ import uuid
 
 import pytest
 
+from console.catalog import scan
+from console.errors import ConfirmationRequired, ReadOnlyRefused, UsageError, VerifyFailed
 from console.kinds.base import BackupRequest
 from console.kinds.postgres.restore import RestoreOptions, restore_postgres
 from console.runner import execute
-from console.catalog import scan
-from console.errors import ConfirmationRequired, ReadOnlyRefused, UsageError, VerifyFailed
 from tests.postgres_fixtures import (drop_database, pg_seed_template, schema_text, seeded_db,  # noqa: F401
                                      table_counts)
 

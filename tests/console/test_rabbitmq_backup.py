@@ -13,13 +13,13 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from console.kinds.base import BackupRequest
-from console.kinds.rabbitmq.restore import apply_import, plan_import
-from console.runner import execute
 from console.catalog import scan
 from console.errors import ReadOnlyRefused
+from console.kinds.base import BackupRequest
+from console.kinds.rabbitmq.restore import apply_import, plan_import
 from console.kinds.registry import run_checks
 from console.preflight import CheckContext, CheckStatus
+from console.runner import execute
 from tests.servers import RABBIT_API, RABBIT_AUTH
 
 

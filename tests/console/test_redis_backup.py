@@ -10,14 +10,14 @@ import threading
 import pytest
 
 from console.artifacts import sha256_file
-from console.kinds.base import BackupRequest
-from console.kinds.redis.restore import restore
-from console.runner import execute
 from console.catalog import scan
 from console.errors import ConfirmationRequired, ConsoleError, ReadOnlyRefused, UsageError, VerifyFailed
+from console.kinds.base import BackupRequest
+from console.kinds.redis.restore import restore
 from console.kinds.registry import run_checks
 from console.preflight import CheckContext, CheckStatus
 from console.progress import CancelToken
+from console.runner import execute
 from tests.redis_fixtures import FAST_SYNC, ChildWatcher, dataset, populate
 from tests.servers import RedisServer
 

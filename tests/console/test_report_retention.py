@@ -8,13 +8,13 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from console.verify import reports
 from console.catalog import KINDS
 from console.cli import main
 from console.errors import ConfigError, ConsoleError
 from console.prune import apply_retention, plan_retention
 from console.retention_state import overview
 from console.runlog import read_runs
+from console.verify import reports
 from console.verify.run import last_results
 from tests.report_fixtures import KEPT, REMOVED, existing, files_of, history, write_run
 from tests.retention_fixtures import now

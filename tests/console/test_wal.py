@@ -69,7 +69,7 @@ def test_archiving_off_fails_and_new_failures_are_counted_once(pg_cluster, make_
     assert main(["wal", "status", "--config", _config(settings, pg_cluster)]) == 1
     assert "archiving is off" in capsys.readouterr().err
     # failures are judged against the count kept in BACKUP_DIR/.state
-    state = settings.backup_dir / STATE_FILE
+    state = settings.root.state_file(STATE_FILE)
     saved = json.loads(state.read_text())
     assert saved["failed_count"] == status.failed_count and saved["port"] == pg_cluster.port
 

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from console import __version__
 from console.artifacts import ArtifactSet
+from console.catalog import BackupSet, parse_stamp
+from console.errors import BackupFailed
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.common_metadata import crypto_tool_versions, fresh_stamp
-from console.catalog import BackupSet, kind_dir, parse_stamp
-from console.errors import BackupFailed
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
+from console.kinds.certs.layout import LAYOUT
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -44,7 +45,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
 
     started = time.time()
     progress = Throttle(on_progress)
-    stamp = fresh_stamp(kind_dir(settings.backup_dir, "certs"))
+    stamp = fresh_stamp(settings.root.kind_dir("certs"))
     when = parse_stamp(stamp)
     source = cert_dir(settings, request)
     if not source.is_dir():
@@ -54,8 +55,8 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
     if not inventory.files:
         raise BackupFailed(f"no certificate or key files (*.crt *.pem *.key *.p12 *.pfx *.der) under {source}")
     passphrase = crypto.require_passphrase(settings)
-    archive_name = f"certificates_{stamp}.tar.gz.enc"
-    with ArtifactSet(kind_dir(settings.backup_dir, "certs")) as files:
+    archive_name = LAYOUT.name("archive", stamp)
+    with ArtifactSet(settings.root.kind_dir("certs")) as files:
         with files.create(archive_name) as out:
             encryptor = crypto.EncryptingWriter(out, passphrase, cancel=cancel)
             tar_bytes = _write_archive(source, inventory.files, encryptor, progress, cancel)
@@ -84,7 +85,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
             **({"force_reason": request.force_reason} if request.force_reason else {}),
             "tool_versions": crypto_tool_versions(),
         }
-        metadata = files.write_json(f"cert_inventory_{stamp}.json", document)
+        metadata = files.write_json(LAYOUT.name("metadata", stamp), document)
     summary = inventory.summary()
     return BackupResult(
         "certs", "", "ok",

@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from console.kinds.config.restore import RestoreResult, verify_checksums
 from console.catalog import BackupSet
 from console.errors import ConsoleError, CryptoError, ReadOnlyRefused, VerifyFailed
 from console.extraction import ExtractionPlan, extract_archive, plan_archive
+from console.kinds.config.restore import RestoreResult, verify_checksums
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, emit
 from console.runlog import RunRecord, record_run
 

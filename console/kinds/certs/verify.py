@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 
 from console.catalog import BackupFile
-from console.verify.model import PASSED, WARNING, SetContext
 from console.verify.checks import check_by_name
+from console.verify.model import PASSED, WARNING, SetContext
 
 LEGACY_DEFECT = "the manual's inventory does not escape certificate subjects for JSON (defect 22)"
 

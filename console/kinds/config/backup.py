@@ -21,11 +21,12 @@ from urllib.parse import quote, unquote
 
 from console import __version__
 from console.artifacts import ArtifactSet
+from console.catalog import parse_stamp
+from console.errors import BackupFailed
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.common_metadata import crypto_tool_versions, fresh_stamp
-from console.catalog import kind_dir, parse_stamp
-from console.errors import BackupFailed
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
+from console.kinds.config.layout import LAYOUT
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -133,7 +134,7 @@ def _add_link(plan: ConfigPlan, path: Path, relative: str) -> None:
 
 def encrypted_name(relative: str, stamp: str) -> str:
     """``.env`` -> ``.env_<ts>.enc``; a nested path is percent-encoded into one file name."""
-    return f"{quote(relative, safe='')}_{stamp}.enc"
+    return LAYOUT.name("enc:{file}", stamp, file=quote(relative, safe=''))
 
 
 def original_name(enc_role: str) -> str:
@@ -215,7 +216,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
 
     started = time.time()
     progress = Throttle(on_progress)
-    stamp = fresh_stamp(kind_dir(settings.backup_dir, "config"))
+    stamp = fresh_stamp(settings.root.kind_dir("config"))
     when = parse_stamp(stamp)
     source = source_dir(settings, request)
     committed = None
@@ -226,8 +227,8 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
     plan = build_plan(settings, source)
     passphrase = crypto.require_passphrase(settings) if plan.secrets else None
     commit, branch = git_info(source)
-    directory = kind_dir(settings.backup_dir, "config")
-    tar_name = f"config_{stamp}.tar.gz"
+    directory = settings.root.kind_dir("config")
+    tar_name = LAYOUT.name("tarball", stamp)
     encrypted: list[dict[str, Any]] = []
     with ArtifactSet(directory) as files:
         with files.create(tar_name, compression="gzip") as out:
@@ -276,7 +277,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
             **({"force_reason": request.force_reason} if request.force_reason else {}),
             "tool_versions": _tool_versions(),
         }
-        metadata = files.write_json(f"manifest_{stamp}.json", manifest)
+        metadata = files.write_json(LAYOUT.name("metadata", stamp), manifest)
     return BackupResult(
         "config", "", "ok",
         f"{len(plan.archived)} file(s) archived, {len(plan.secrets)} secret file(s) encrypted",

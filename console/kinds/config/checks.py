@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from console.catalog import kind_dir
+
 from console.errors import ConsoleError
 from console.preflight import Check, CheckContext, CheckStatus, destination_writable
 
@@ -78,7 +78,7 @@ def usable_key(context: CheckContext, passphrase: str, what: str) -> tuple[Check
 
 
 def destination(context: CheckContext) -> tuple[CheckStatus, str]:
-    return destination_writable(kind_dir(context.settings.backup_dir, "config"))
+    return destination_writable(context.settings.root.kind_dir("config"))
 
 
 CHECKS: dict[str, Check] = {

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from console.kinds.base import Kind, Option
 from console.kinds.config import backup, checks, verify
+from console.kinds.config.layout import LAYOUT
 
 KIND = Kind(
     name="config",
     title="Configuration",
     help="archive the application's configuration; .env files encrypted separately",
+    layout=LAYOUT,
     preflight=("config.source_readable", "config.encryption_key", "config.destination_writable", "common.s3_reachable"),
     checks=checks.CHECKS,
     run=backup.run,

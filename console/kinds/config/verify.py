@@ -7,8 +7,8 @@ successful decryption is only a content check (defect 19). Without a key they ar
 from __future__ import annotations
 
 from console.catalog import BackupFile
-from console.verify.model import SetContext
 from console.verify.checks import check_by_name
+from console.verify.model import SetContext
 
 LEGACY_DEFECT = "the manual's manifest is a fixed list, not what was archived (defect 20)"
 

@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from console import __version__
 from console.artifacts import ArtifactInfo, ArtifactSet
-from console.kinds.base import BackupRequest, BackupResult
-from console.kinds.postgres.client import Tool, check_server_version, child_environment, conninfo, find_tool
-from console.kinds.common_metadata import fresh_stamp
-from console.kinds.postgres.pipeline import PipelineSpec, PipelineStats, run_pipeline
-from console.catalog import kind_dir
+
 from console.errors import ConfigError, UsageError
+from console.kinds.base import BackupRequest, BackupResult
+from console.kinds.common_metadata import fresh_stamp
+from console.kinds.postgres.client import Tool, check_server_version, child_environment, conninfo, find_tool
+from console.kinds.postgres.pipeline import PipelineSpec, PipelineStats, run_pipeline
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
+from console.kinds.postgres.layout import LAYOUT
 
 if TYPE_CHECKING:
     from console.kinds.postgres.stats import CopyRowCounter, DatabaseFacts
@@ -60,9 +61,9 @@ def targets(settings: Settings) -> list[str]:
 
 
 def file_names(database: str, stamp: str, pg: PostgresSettings) -> tuple[str, str, str]:
-    custom = f"backup_{database}_{stamp}.dump" + (".zst" if pg.dump_compression == "zstd" else "")
-    sql = f"backup_{database}_{stamp}.sql" + (".zst" if pg.sql_compression == "zstd" else ".gz")
-    return custom, sql, f"backup_{database}_{stamp}.json"
+    custom = LAYOUT.name("dump", stamp, ".zst" if pg.dump_compression == "zstd" else "", name=database)
+    sql = LAYOUT.name("sql", stamp, ".zst" if pg.sql_compression == "zstd" else ".gz", name=database)
+    return custom, sql, LAYOUT.name("metadata", stamp, name=database)
 
 
 def sql_compression(pg: PostgresSettings) -> tuple[str, int, str]:
@@ -103,7 +104,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
     with_sql = not request.options.get("no_sql", False)
     with_archive = bool(request.options.get("archive", pg.archive))
     started = time.perf_counter()
-    directory = kind_dir(settings.backup_dir, "postgres")
+    directory = settings.root.kind_dir("postgres")
     stamp = fresh_stamp(directory, directory / "archives")
     timestamp = datetime.now().astimezone().isoformat(timespec="seconds")
     pg_dump = find_tool("pg_dump", pg.bin_dir)
@@ -131,7 +132,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
             metadata = build_metadata(
                 settings, request, database, stamp, timestamp, facts, hashed, stats, pg_dump, pg_restore,
                 infos[custom_name], infos.get(sql_name), time.perf_counter() - started,
-                archive_name=f"archives/backup_{stamp}.tar" if with_archive else None)
+                archive_name=LAYOUT.name("archive", stamp) if with_archive else None)
             emit(progress, ProgressEvent("metadata", message=f"writing {json_name}"))
             files.write_json(json_name, metadata)
             if with_archive:
@@ -181,8 +182,9 @@ def _write_archive(files: ArtifactSet, directory: Path, stamp: str, names: list[
                    progress: ProgressCallback, cancel: CancelToken | None) -> None:
     """The manual's Step 6 as an uncompressed tar (the members are compressed already)."""
     (directory / "archives").mkdir(exist_ok=True)
-    emit(progress, ProgressEvent("archive", message=f"writing archives/backup_{stamp}.tar"))
-    with files.create(f"archives/backup_{stamp}.tar") as out, tarfile.open(fileobj=out, mode="w|") as tar:  # type: ignore[call-overload]
+    archive = LAYOUT.name("archive", stamp)
+    emit(progress, ProgressEvent("archive", message=f"writing {archive}"))
+    with files.create(archive) as out, tarfile.open(fileobj=out, mode="w|") as tar:  # type: ignore[call-overload]
         for name in names:
             check_cancel(cancel)
             tar.add(directory / f"{name}.partial", arcname=name, recursive=False)

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 import psycopg
 
-from console.catalog import kind_dir, scan
+from console.catalog import scan
 from console.preflight import Check, CheckContext, CheckStatus, destination_writable, free_space
 from console.probes.postgres import connect, describe_error
 
@@ -80,12 +80,12 @@ def disk_space(context: CheckContext) -> CheckOutcome:
     except psycopg.Error as exc:
         return _unreachable(exc, context)
     db_size = int(row[0]) if row else 0
-    return free_space(kind_dir(context.settings.backup_dir, "postgres"), 2 * db_size, "2 x database size")
+    return free_space(context.settings.root.kind_dir("postgres"), 2 * db_size, "2 x database size")
 
 
 def destination(context: CheckContext) -> CheckOutcome:
     """The backup destination exists (or can be created) and is writable."""
-    return destination_writable(kind_dir(context.settings.backup_dir, "postgres"))
+    return destination_writable(context.settings.root.kind_dir("postgres"))
 
 
 def previous_backup(context: CheckContext) -> CheckOutcome:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from console.kinds.base import Kind, Option
 from console.kinds.postgres import backup, checks, verify
+from console.kinds.postgres.layout import LAYOUT
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -19,6 +20,7 @@ KIND = Kind(
     name="postgres",
     title="PostgreSQL",
     help="PostgreSQL: custom dump + SQL dump from one snapshot, with metadata (the manual's Steps 1-6)",
+    layout=LAYOUT,
     preflight=("postgres.healthy", "postgres.credentials", "postgres.destination_writable", "postgres.disk_space",
                "postgres.previous_backup", "postgres.long_transactions", "common.s3_reachable"),
     checks=checks.CHECKS,
@@ -30,6 +32,8 @@ KIND = Kind(
         Option("archive", "also write archives/backup_<ts>.tar of the set (the manual's Step 6)"),
     ),
     target_label="database",
+    target_flag="--db",
+    target_help="database to back up (repeatable); default: postgres.databases, else postgres.database",
     default_targets=backup.databases,
     offered_targets=backup.targets,
     option_defaults=_defaults,

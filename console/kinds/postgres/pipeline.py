@@ -20,8 +20,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Callable
 
-from console.kinds.postgres.client import error_line
 from console.errors import BackupFailed, Cancelled, ConsoleError
+from console.kinds.postgres.client import error_line
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, emit
 
 if TYPE_CHECKING:

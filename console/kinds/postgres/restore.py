@@ -24,14 +24,15 @@ import psycopg
 from psycopg import sql
 
 from console.artifacts import CHUNK_SIZE
+from console.catalog import read_metadata
 from console.kinds.postgres.client import child_environment, conninfo, error_line, find_tool
 from console.kinds.postgres.stats import count_tables, list_tables, schema_hash
-from console.catalog import read_metadata
+from console.root import BackupRoot
 from console.errors import (BackupFailed, Cancelled, ConfirmationRequired, ReadOnlyRefused, ServiceUnreachable,
                             UsageError, VerifyFailed)
+from console.probes.postgres import connect, describe_error
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 from console.runlog import RunRecord, record_run
-from console.probes.postgres import connect, describe_error
 
 if TYPE_CHECKING:
     from console.catalog import BackupSet
@@ -261,7 +262,7 @@ class _restore_input:  # noqa: N801 - used as a context manager like a function
             return self.dump, None
         if self.jobs == 1:
             return None, _decompressed(self.dump)
-        temp_dir = self.backup_dir / ".tmp"
+        temp_dir = BackupRoot(self.backup_dir).scratch
         temp_dir.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix="restore-", suffix=".dump", dir=temp_dir)
         self.temp = Path(name)

@@ -17,8 +17,8 @@ import psycopg
 from psycopg import sql
 
 from console.errors import BackupFailed, ServiceUnreachable
-from console.progress import CancelToken, check_cancel
 from console.probes.postgres import connect, describe_error
+from console.progress import CancelToken, check_cancel
 
 if TYPE_CHECKING:
     from console.kinds.postgres.client import Tool

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from console.catalog import BackupFile
 from console.errors import VerifyFailed
 from console.integrity import compression_of, iter_decompressed, run_tool, tar_listing
-from console.verify.model import FAILED, PASSED, WARNING, SetContext
 from console.verify.checks import check_stream
+from console.verify.model import FAILED, PASSED, WARNING, SetContext
 
 if TYPE_CHECKING:
     from console.config import PostgresSettings

@@ -16,13 +16,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from console.artifacts import ArtifactSet
-from console.kinds.base import BackupRequest, BackupResult
-from console.kinds.rabbitmq import listings
-from console.kinds.common_metadata import artifact_entry, common_fields, fresh_stamp, iso_timestamp
-from console.catalog import kind_dir
+
 from console.errors import BackupFailed
 from console.formatting import size
+from console.kinds.base import BackupRequest, BackupResult
+from console.kinds.common_metadata import artifact_entry, common_fields, fresh_stamp, iso_timestamp
+from console.kinds.rabbitmq import listings
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
+from console.kinds.rabbitmq.layout import LAYOUT
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -92,21 +93,21 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
     from console.crypto import passphrase_from_settings
 
     passphrase = passphrase_from_settings(settings)
-    directory = kind_dir(settings.backup_dir, "rabbitmq")
+    directory = settings.root.kind_dir("rabbitmq")
     stamp = fresh_stamp(directory)
     roles: dict[str, str] = {}
     with ArtifactSet(directory) as files:
         definitions_name = _write_definitions(files, stamp, definitions, passphrase, cancel)
         roles[definitions_name] = "definitions"
         outputs = [
-            ("queues", f"queues_{stamp}.txt.gz", listings.queues(queues, vhost)),
-            ("exchanges", f"exchanges_{stamp}.txt.gz", listings.exchanges(documents["exchanges"], vhost)),
-            ("bindings", f"bindings_{stamp}.txt.gz", listings.bindings(documents["bindings"], vhost)),
-            ("policies", f"policies_{stamp}.txt.gz", listings.policies(documents["policies"], vhost)),
-            ("users", f"users_{stamp}.txt.gz", listings.users(documents["users"])),
-            ("permissions", f"permissions_{stamp}.txt.gz", listings.permissions(documents["permissions"], vhost)),
-            ("message_counts", f"message_counts_{stamp}.txt.gz", listings.message_counts(queues, vhost)),
-            ("api_queues", f"api_queues_{stamp}.json.gz", (json.dumps(queues, indent=2) + "\n").encode()),
+            ("queues", LAYOUT.name("{listing}", stamp, "txt.gz", listing="queues"), listings.queues(queues, vhost)),
+            ("exchanges", LAYOUT.name("{listing}", stamp, "txt.gz", listing="exchanges"), listings.exchanges(documents["exchanges"], vhost)),
+            ("bindings", LAYOUT.name("{listing}", stamp, "txt.gz", listing="bindings"), listings.bindings(documents["bindings"], vhost)),
+            ("policies", LAYOUT.name("{listing}", stamp, "txt.gz", listing="policies"), listings.policies(documents["policies"], vhost)),
+            ("users", LAYOUT.name("{listing}", stamp, "txt.gz", listing="users"), listings.users(documents["users"])),
+            ("permissions", LAYOUT.name("{listing}", stamp, "txt.gz", listing="permissions"), listings.permissions(documents["permissions"], vhost)),
+            ("message_counts", LAYOUT.name("{listing}", stamp, "txt.gz", listing="message_counts"), listings.message_counts(queues, vhost)),
+            ("api_queues", LAYOUT.name("{listing}", stamp, "json.gz", listing="api_queues"), (json.dumps(queues, indent=2) + "\n").encode()),
         ]
         for index, (role, name, data) in enumerate(outputs):
             check_cancel(cancel)
@@ -115,7 +116,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
             roles[name] = role
         emit(report, ProgressEvent("write", len(outputs), len(outputs), unit="files", finished=True))
         metadata = _metadata(settings, request, stamp, documents, queues, files, roles, time.monotonic() - started)
-        metadata_name = f"backup_{stamp}.json"
+        metadata_name = LAYOUT.name("metadata", stamp)
         files.write_json(metadata_name, metadata)
         emit(report, ProgressEvent("metadata", finished=True, message=f"wrote {metadata_name}"))
     counts = metadata["definitions_summary"]
@@ -136,8 +137,8 @@ def _write_definitions(files: ArtifactSet, stamp: str, definitions: dict[str, An
 
     data = (json.dumps(definitions, indent=2) + "\n").encode()
     if passphrase is None:
-        return files.write_bytes(f"definitions_{stamp}.json.gz", data, compression="gzip").name
-    name = f"definitions_{stamp}.json.gz.enc"
+        return files.write_bytes(LAYOUT.name("definitions", stamp, ".gz"), data, compression="gzip").name
+    name = LAYOUT.name("definitions", stamp, ".gz.enc")
     packer = zlib.compressobj(9, zlib.DEFLATED, 31)
     with files.create(name) as out:
         sealed = crypto.EncryptingWriter(out, passphrase, cancel=cancel)

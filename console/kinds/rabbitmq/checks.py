@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from console.catalog import kind_dir
+
 from console.errors import ServiceUnreachable
 from console.preflight import Check, CheckContext, CheckStatus, free_space
 
@@ -129,7 +129,7 @@ def _disk_space(context: CheckContext) -> Outcome:
         api.close()
     objects = sum(int(totals.get(key, 0)) for key in ("queues", "exchanges", "consumers", "connections"))
     needed = max(MIN_FREE_BYTES, 2 * objects * 2048)
-    return free_space(kind_dir(context.settings.backup_dir, "rabbitmq"), needed,
+    return free_space(context.settings.root.kind_dir("rabbitmq"), needed,
                       "2 x estimated export size (64 MB floor)")
 
 

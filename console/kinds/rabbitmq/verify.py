@@ -10,8 +10,8 @@ from __future__ import annotations
 from console.catalog import BackupFile
 from console.errors import VerifyFailed
 from console.integrity import compression_of, load_json
-from console.verify.model import FAILED, WARNING, SetContext
 from console.verify.checks import check_by_name, check_stream
+from console.verify.model import FAILED, WARNING, SetContext
 
 REQUIRED_KEYS = ("queues", "exchanges", "bindings")
 VERSION_KEYS = ("rabbit_version", "rabbitmq_version")

@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from console.errors import BackupFailed
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, emit
+from console.kinds.redis.layout import LAYOUT
 
 if TYPE_CHECKING:
     import redis
@@ -129,7 +130,7 @@ def _archive_directory(directory: Path, layout: Layout, files: ArtifactSet, stam
     prefix = directory.name
     total = len(text) + sum(st.st_size for _name, _handle, st in opened)
     progress = _Counter("aof", total, on_progress, cancel)
-    name = f"aof_{stamp}.tar.gz"
+    name = LAYOUT.name("aof", stamp, "tar.gz")
     emit(on_progress, ProgressEvent("aof", 0, total, message=f"archiving {directory} ({len(opened)} files + manifest)"))
     try:
         with files.create(name, "gzip", GZIP_LEVEL) as out, tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
@@ -159,7 +160,7 @@ def _archive_single(path: Path, files: ArtifactSet, stamp: str, on_progress: Pro
         progress = _Counter("aof", size, on_progress, cancel)
         emit(on_progress, ProgressEvent("aof", 0, size, message=f"copying {path}"))
         reader = _Reader(handle, progress)
-        with files.create(f"aof_{stamp}.aof.gz", "gzip", GZIP_LEVEL) as out:
+        with files.create(LAYOUT.name("aof", stamp, "aof.gz"), "gzip", GZIP_LEVEL) as out:
             remaining = size
             while remaining and (chunk := reader.read(min(CHUNK_SIZE, remaining))):
                 out.write(chunk)

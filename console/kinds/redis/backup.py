@@ -15,12 +15,13 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from console.artifacts import ArtifactSet
-from console.kinds.base import BackupRequest, BackupResult
-from console.kinds.common_metadata import artifact_entry, common_fields, fresh_stamp, iso_timestamp
-from console.catalog import kind_dir
+
 from console.errors import BackupFailed, ServiceUnreachable
 from console.formatting import size
+from console.kinds.base import BackupRequest, BackupResult
+from console.kinds.common_metadata import artifact_entry, common_fields, fresh_stamp, iso_timestamp
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, emit
+from console.kinds.redis.layout import LAYOUT
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -59,7 +60,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
     rs = settings.redis
     report = Throttle(on_progress)
     started = time.monotonic()
-    directory = kind_dir(settings.backup_dir, "redis")
+    directory = settings.root.kind_dir("redis")
     conn = client(rs, max(settings.timeout_seconds, RUN_TIMEOUT_SECONDS))
     try:
         try:
@@ -83,7 +84,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
         keys, per_db = total_keys(info)
         stamp = fresh_stamp(directory)
         with ArtifactSet(directory) as files:
-            rdb_name = f"snapshot_{stamp}.rdb.gz"
+            rdb_name = LAYOUT.name("rdb", stamp, ".gz")
             with files.create(rdb_name, "gzip", GZIP_LEVEL) as out:
                 source = _write_rdb(out, settings, layout, local_rdb, before[0], issued_at[0], report, cancel)
             rdb_info = files.infos[-1]
@@ -103,7 +104,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
                 emit(report, ProgressEvent("aof", message=f"AOF not archived: {aof.reason}"))
             metadata = _metadata(settings, request, stamp, info, keys, per_db, layout, source, save, validation, aof,
                                  files, time.monotonic() - started)
-            metadata_name = f"snapshot_{stamp}.json"
+            metadata_name = LAYOUT.name("metadata", stamp)
             files.write_json(metadata_name, metadata)
             emit(report, ProgressEvent("metadata", finished=True, message=f"wrote {metadata_name}"))
     finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from console.catalog import kind_dir
+
 from console.formatting import size
 from console.preflight import Check, CheckContext, CheckStatus, destination_writable, free_space
 
@@ -76,11 +76,11 @@ def _memory(context: CheckContext, info: dict[str, Any]) -> Outcome:
 
 def _disk_space(context: CheckContext, info: dict[str, Any]) -> Outcome:
     used = int(info.get("used_memory", 0))
-    return free_space(kind_dir(context.settings.backup_dir, "redis"), 2 * used, "2 x used memory")
+    return free_space(context.settings.root.kind_dir("redis"), 2 * used, "2 x used memory")
 
 
 def _destination(context: CheckContext) -> Outcome:
-    return destination_writable(kind_dir(context.settings.backup_dir, "redis"))
+    return destination_writable(context.settings.root.kind_dir("redis"))
 
 
 def _replication(context: CheckContext, info: dict[str, Any]) -> Outcome:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from console.kinds.base import Kind, Option
 from console.kinds.redis import backup, checks, verify
+from console.kinds.redis.layout import LAYOUT
 
 KIND = Kind(
     name="redis",
     title="Redis",
     help="Redis: BGSAVE snapshot (RDB, validated) and the AOF, gzip-compressed, with metadata",
+    layout=LAYOUT,
     preflight=("redis.healthy", "redis.memory", "redis.disk_space", "redis.destination_writable",
                "redis.replication", "redis.data_dir", "redis.aof", "common.s3_reachable"),
     checks=checks.CHECKS,

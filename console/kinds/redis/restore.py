@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from console.artifacts import sha256_file
-from console.kinds.redis import rdb as rdb_check
-from console.kinds.redis.aof import parse_manifest
 from console.catalog import new_stamp, read_metadata
 from console.errors import ConfirmationRequired, ConsoleError, ReadOnlyRefused, UsageError, VerifyFailed
+from console.kinds.redis import rdb as rdb_check
+from console.kinds.redis.aof import parse_manifest
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 
 if TYPE_CHECKING:

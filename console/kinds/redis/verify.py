@@ -18,8 +18,8 @@ from console.catalog import BackupFile
 from console.errors import VerifyFailed
 from console.integrity import compression_of, iter_decompressed, tar_listing
 from console.progress import check_cancel
-from console.verify.model import FAILED, PASSED, WARNING, SetContext
 from console.verify.checks import check_stream
+from console.verify.model import FAILED, PASSED, WARNING, SetContext
 
 LEGACY_DEFECT = ("the manual's script writes redis-cli errors (NOAUTH) and unquoted sizes like 1.45M into it "
                  "(defect 8)")

@@ -1,0 +1,67 @@
+"""BackupRoot: every path under BACKUP_DIR, in one place.
+
+The kinds' directories keep the manual's layout (``postgres/``, ``redis/`` ...; the file names
+are their layouts' templates); next to them the console keeps its own state in dot-directories
+that the manual's scripts never look at, and two visible ones for people: ``reports/`` and
+``drills/``. Nothing else in the console joins a path onto BACKUP_DIR by hand. It sits at the
+bottom of the engine (paths only), so every module, the kinds' included, may use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class BackupRoot:
+    path: Path
+
+    def kind_dir(self, kind: str) -> Path:
+        """``BACKUP_DIR/<kind>``: the manual's directory for that kind's sets."""
+        return self.path / kind
+
+    # --- the console's own state -------------------------------------------------------------
+
+    @property
+    def locks(self) -> Path:
+        """One ``<name>.lock`` per target being backed up (holder pid, host, start)."""
+        return self.path / ".locks"
+
+    def lock_file(self, name: str) -> Path:
+        return self.locks / f"{name}.lock"
+
+    @property
+    def run_log(self) -> Path:
+        """Every run of every face, one JSON line each."""
+        return self.path / ".runs" / "runs.jsonl"
+
+    def state_file(self, name: str) -> Path:
+        """Small JSON documents that remember what a scheduled check saw last (``wal-status.json``)."""
+        return self.path / ".state" / name
+
+    @property
+    def pending_aborts(self) -> Path:
+        """S3 multipart uploads that could not be aborted yet (retried on the next upload)."""
+        return self.path / ".s3" / "pending-aborts.json"
+
+    @property
+    def alert_state(self) -> Path:
+        return self.path / ".alerts" / "state.json"
+
+    @property
+    def scratch(self) -> Path:
+        """Temporary files on the backup disk (a decompressed dump for ``pg_restore --jobs``)."""
+        return self.path / ".tmp"
+
+    # --- for people --------------------------------------------------------------------------
+
+    @property
+    def reports(self) -> Path:
+        """Verification reports: ``backup_verification_<ts>.report`` and ``.json``."""
+        return self.path / "reports"
+
+    @property
+    def drills(self) -> Path:
+        """Drill transcripts: ``drill_<ts>.json`` and ``.md``."""
+        return self.path / "drills"
