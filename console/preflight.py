@@ -35,6 +35,8 @@ class CheckContext:
     settings: Settings
     target: str | None = None
     upload: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """The run's kind options (``--source``, ``--cert-dir``): checks look where the run will look."""
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,12 @@ class Check:
 
 def run_check(check: Check, context: CheckContext) -> CheckResult:
     started = time.perf_counter()
+    from console.errors import NotConfigured
+
     try:
         outcome = check.run(context)
+    except NotConfigured as exc:  # the run refuses it as a configuration error (exit 2), not a failed check
+        outcome = (CheckStatus.FAIL, exc.message, {"not_configured": True})
     except Exception as exc:  # a broken check is a failed check, not a crash
         outcome = (CheckStatus.FAIL, f"check error: {type(exc).__name__}: {exc}")
     status, evidence = outcome[0], outcome[1]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from console.artifacts import remove_stale_partials
 
-from console.errors import Cancelled, ConsoleError, PreflightFailed
+from console.errors import Cancelled, ConsoleError, NotConfigured, PreflightFailed
 from console.kinds import registry
 from console.kinds.base import BackupRequest, BackupResult
 from console.lock import BackupLock
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 def preflight(settings: Settings, request: BackupRequest) -> list[CheckResult]:
     kind = registry.get(request.kind)
-    context = CheckContext(settings, request.target, request.upload)
+    context = CheckContext(settings, request.target, request.upload, dict(request.options or {}))
     return registry.run_checks(list(kind.preflight), context)
 
 
@@ -52,6 +52,9 @@ def execute(
                 f"recovered a stale lock left by pid {lock.stale.pid}; removed {len(removed)} partial file(s)")))
         emit(on_progress, ProgressEvent("preflight", message="running pre-flight checks"))
         checks = tuple(preflight(settings, request))
+        unconfigured = [check for check in checks if check.details.get("not_configured")]
+        if unconfigured:  # no override can make up for a missing setting: a configuration error, exit 2
+            raise NotConfigured(unconfigured[0].evidence)
         try:
             failures = blocking_failures(list(checks))
             if failures and not request.force_reason:

@@ -13,7 +13,7 @@ from console.preflight import Check, CheckContext, CheckStatus
 def cert_dir_readable(context: CheckContext) -> tuple[CheckStatus, str]:
     from console.kinds.certs.inventory import cert_dir_of, discover
 
-    directory = cert_dir_of(context.settings)
+    directory = cert_dir_of(context.settings, context.options.get("cert_dir"))
     if not directory.is_dir():
         return CheckStatus.FAIL, f"{directory} is not a directory (set CERT_DIR)"
     if not os.access(directory, os.R_OK | os.X_OK):
@@ -45,7 +45,7 @@ def expiry(context: CheckContext) -> tuple[CheckStatus, str, dict[str, object]]:
     """Warns about certificates expiring soon; never blocks the backup of those very certificates."""
     from console.kinds.certs.inventory import build_inventory, cert_dir_of, iter_expiring
 
-    directory = cert_dir_of(context.settings)
+    directory = cert_dir_of(context.settings, context.options.get("cert_dir"))
     if not directory.is_dir():
         return CheckStatus.SKIP, f"{directory} is not a directory", {}
     inventory = build_inventory(directory, context.settings)

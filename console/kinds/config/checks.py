@@ -15,7 +15,8 @@ from console.preflight import Check, CheckContext, CheckStatus, destination_writ
 def _source(context: CheckContext) -> Path:
     from console.kinds.config.backup import source_dir
 
-    return source_dir(context.settings)
+    return Path(context.options["source"]).expanduser().absolute() if context.options.get("source") \
+        else source_dir(context.settings)
 
 
 def source_readable(context: CheckContext) -> tuple[CheckStatus, str]:
