@@ -85,6 +85,20 @@ def blocking_failures(results: list[CheckResult]) -> list[CheckResult]:
     return [result for result in results if result.status is CheckStatus.FAIL]
 
 
+def describe_failures(failures: list[CheckResult]) -> str:
+    """One clause per distinct cause: five checks failing on one wrong password say it once."""
+    by_cause: dict[str, list[str]] = {}
+    for check in failures:
+        by_cause.setdefault(check.evidence, []).append(check.title)
+    return "; ".join(f"{titles[0]}: {cause}" if len(titles) == 1 else f"{cause} ({len(titles)} checks)"
+                     for cause, titles in by_cause.items())
+
+
+def unfixable_by_override(results: list[CheckResult]) -> list[CheckResult]:
+    """Failures an override cannot help (``details["overridable"] is False``); ``details["fix"]`` says what does."""
+    return [result for result in blocking_failures(results) if result.details.get("overridable") is False]
+
+
 # --- checks shared by every kind ---------------------------------------------------------------
 
 

@@ -16,7 +16,8 @@ from console.errors import Cancelled, ConsoleError, NotConfigured, PreflightFail
 from console.kinds import registry
 from console.kinds.base import BackupRequest, BackupResult
 from console.lock import BackupLock
-from console.preflight import CheckContext, CheckResult, blocking_failures
+from console.preflight import (CheckContext, CheckResult, blocking_failures, describe_failures,
+                               unfixable_by_override)
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, emit
 from console.runlog import RunRecord, record_run
 
@@ -57,8 +58,12 @@ def execute(
             raise NotConfigured(unconfigured[0].evidence)
         try:
             failures = blocking_failures(list(checks))
+            cannot_override = unfixable_by_override(list(checks))
+            if cannot_override:  # --force would only fail later: name what fixes it instead
+                names = describe_failures(cannot_override)
+                raise PreflightFailed(f"pre-flight failed: {names}", hint=str(cannot_override[0].details.get("fix")))
             if failures and not request.force_reason:
-                names = "; ".join(f"{check.title}: {check.evidence}" for check in failures)
+                names = describe_failures(failures)
                 raise PreflightFailed(f"pre-flight failed: {names}",
                                       hint="fix it, or override with --force --reason \"...\"")
             result = kind.run(settings, request, on_progress=on_progress, cancel=cancel)

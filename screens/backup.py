@@ -232,7 +232,12 @@ the backup; the dashboard shows it as running and coming back here shows its pro
             table.move_cursor(row=message.results.index(worst[0]))
         self._describe_row(table.cursor_row)
         if self.job is None or not self.job.running:
-            if failed:
+            from console.preflight import unfixable_by_override
+
+            unfixable = unfixable_by_override(message.results)
+            if unfixable:
+                self._set_status(f"pre-flight FAILED: {unfixable[0].details.get('fix')}", "-failed")
+            elif failed:
                 self._set_status(f"pre-flight FAILED ({len(failed)}): fix it, or o to override with a reason", "-failed")
             else:
                 self._set_status(f"pre-flight passed{f' with {len(warned)} warning(s)' if warned else ''}: "
@@ -271,7 +276,13 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         self._start(self._request())
 
     def action_override(self) -> None:
+        from console.preflight import unfixable_by_override
         from screens.text_prompt import TextPromptModal
+
+        unfixable = unfixable_by_override(self.checks or [])
+        if unfixable:  # a reason would not make the run succeed
+            self.notify(str(unfixable[0].details.get("fix")), title="no override for this", severity="warning")
+            return
 
         failing = [f"FAIL {c.title}: {c.evidence}" for c in self.checks or [] if c.status.value == "fail"]
 

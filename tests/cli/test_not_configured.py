@@ -50,3 +50,16 @@ def test_an_unset_source_in_json_mode_is_an_exit_error(working_dir, backup_dir):
     assert proc.returncode == 2
     error = json.loads(proc.stderr)
     assert error["code"] == 2 and "CONFIG_SOURCE_DIR" in error["message"]
+
+
+def test_a_missing_key_hint_names_the_key_not_force(tmp_path, backup_dir):
+    source = tmp_path / "app"
+    source.mkdir()
+    (source / ".env").write_text("SECRET=1\n")
+    env = {"CONFIG_SOURCE_DIR": str(source), "BACKUP_ENCRYPTION_KEY": ""}
+    for args in (["backup", "config"], ["backup", "config", "--force", "--reason", "try"]):
+        proc = run(args, tmp_path, backup_dir, env)
+        assert proc.returncode == 1, proc.stderr
+        output = proc.stdout + proc.stderr
+        assert "hint: set BACKUP_ENCRYPTION_KEY or encryption.key_file" in output, output
+        assert "--force" not in output

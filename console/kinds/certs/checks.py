@@ -37,7 +37,9 @@ def encryption_key(context: CheckContext) -> tuple[CheckStatus, str]:
     except ConsoleError as exc:
         return CheckStatus.FAIL, exc.message
     if passphrase is None:
-        return CheckStatus.FAIL, "no encryption key (set BACKUP_ENCRYPTION_KEY or encryption.key_file)"
+        from console.kinds.config.checks import NO_KEY_FIX
+
+        return CheckStatus.FAIL, "no encryption key (set BACKUP_ENCRYPTION_KEY or encryption.key_file)", NO_KEY_FIX
     return usable_key(context, passphrase, "the archive is always encrypted")
 
 
