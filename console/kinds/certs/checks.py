@@ -67,5 +67,6 @@ def expiry(context: CheckContext) -> tuple[CheckStatus, str, dict[str, object]]:
 CHECKS: dict[str, Check] = {
     "cert_dir_readable": Check("certs.cert_dir_readable", "Certificate directory is readable", cert_dir_readable),
     "encryption_key": Check("certs.encryption_key", "Encryption key present and usable", encryption_key),
-    "expiry": Check("certs.expiry", "No certificate expiring soon", expiry),
+    # A neutral title: the state word and the evidence say which way it went ("WARN Certificate expiry: ...").
+    "expiry": Check("certs.expiry", "Certificate expiry", expiry),
 }
