@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from console.kinds.layouts import LAYOUTS
-from console.layout import TIMESTAMP_FORMAT, new_stamp, parse_stamp
+from console.layout import TIMESTAMP_FORMAT, parse_stamp
 from console.root import BackupRoot
 
 KINDS: tuple[str, ...] = tuple(LAYOUTS)

@@ -1,4 +1,5 @@
-"""Runs one backup of any kind: lock, pre-flight gate, the kind's run, and the run log.
+"""Runs one backup of any kind (lock, pre-flight gate, the kind's run, the run log), and frames every
+restore (read-only guard, lock, the run log).
 
 Both faces call ``execute``; so does cron through the CLI. Whatever happens, one RunRecord is
 appended, so the dashboard shows failed runs as well as good ones.
@@ -6,13 +7,14 @@ appended, so the dashboard shows failed runs as well as good ones.
 
 from __future__ import annotations
 
+import re
 import time
+from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from console.artifacts import remove_stale_partials
-
-from console.errors import Cancelled, ConsoleError, NotConfigured, PreflightFailed
+from console.errors import Cancelled, ConsoleError, NotConfigured, PreflightFailed, ReadOnlyRefused
 from console.kinds import registry
 from console.kinds.base import BackupRequest, BackupResult
 from console.lock import BackupLock
@@ -23,6 +25,8 @@ from console.runlog import RunRecord, record_run
 
 if TYPE_CHECKING:
     from console.config import Settings
+
+_LOCK_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 def preflight(settings: Settings, request: BackupRequest) -> list[CheckResult]:
@@ -103,3 +107,43 @@ def _upload(settings: Settings, result: BackupResult, on_progress: ProgressCallb
     return replace(result, message=f"{result.message}; uploaded to s3://{uploaded.bucket}/ "
                                    f"({len(uploaded.objects)} object(s))",
                    extra={**result.extra, "s3": uploaded.s3_section()})
+
+
+class RestoreRun:
+    """What a restore says about itself when it ends well (the runner records failures on its own)."""
+
+    def __init__(self) -> None:
+        self.status = "failed"
+        self.message = ""
+
+    def done(self, message: str, ok: bool = True) -> None:
+        self.status, self.message = ("ok" if ok else "failed"), message
+
+
+@contextmanager
+def restore_run(settings: Settings, kind: str, set_id: str, target: str) -> Iterator[RestoreRun]:
+    """Every restore of every kind runs inside this: the read-only guard, one lock per restore target
+    (two restores into the same database or directory never overlap), and a run-log record
+    whatever happens."""
+    if settings.read_only:
+        raise ReadOnlyRefused(f"restore {kind}")
+    run = RestoreRun()
+    lock = BackupLock(settings.backup_dir, "restore-" + _LOCK_UNSAFE.sub("_", f"{kind}-{target}".strip("-"))[:120],
+                      f"{kind} restore into {target or 'its target'}")
+    started = time.time()
+    with lock:
+        try:
+            yield run
+        except Cancelled as exc:
+            run.status, run.message = "cancelled", exc.message
+            raise
+        except ConsoleError as exc:
+            run.status, run.message = "failed", exc.message
+            raise
+        except Exception as exc:
+            run.status, run.message = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            record_run(settings.backup_dir, RunRecord(
+                action="restore", kind=kind, target=target, status=run.status, started=started,
+                finished=time.time(), message=run.message, set_id=set_id))

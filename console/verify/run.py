@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from console.artifacts import write_json_atomic
 from console.catalog import KINDS, BackupSet, read_metadata, scan
@@ -188,8 +188,6 @@ def last_results(settings: Settings, limit: int = 50) -> dict[str, LastVerificat
     Cheap enough for a dashboard refresh: reports are read newest first, and only until every
     kind has been seen (at most ``limit`` files).
     """
-    import json
-
     found: dict[str, LastVerification] = {}
     for path in reports.report_paths(settings)[:limit]:
         missing = [kind for kind in KINDS if kind not in found]

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from console import __version__
 from console.artifacts import ArtifactSet
-from console.catalog import BackupSet, parse_stamp
+from console.catalog import BackupSet
 from console.errors import BackupFailed
 from console.kinds.base import BackupRequest, BackupResult
-from console.kinds.common_metadata import crypto_tool_versions, fresh_stamp
-from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 from console.kinds.certs.layout import LAYOUT
+from console.kinds.common_metadata import crypto_tool_versions, fresh_stamp
+from console.layout import parse_stamp
+from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 
 if TYPE_CHECKING:
     from console.config import Settings

@@ -21,12 +21,12 @@ from urllib.parse import quote, unquote
 
 from console import __version__
 from console.artifacts import ArtifactSet
-from console.catalog import parse_stamp
 from console.errors import BackupFailed
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.common_metadata import crypto_tool_versions, fresh_stamp
-from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 from console.kinds.config.layout import LAYOUT
+from console.layout import parse_stamp
+from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 
 if TYPE_CHECKING:
     from console.config import Settings

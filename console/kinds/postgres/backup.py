@@ -24,9 +24,9 @@ from console.errors import ConfigError, UsageError
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.common_metadata import fresh_stamp
 from console.kinds.postgres.client import Tool, check_server_version, child_environment, conninfo, find_tool
+from console.kinds.postgres.layout import LAYOUT
 from console.kinds.postgres.pipeline import PipelineSpec, PipelineStats, run_pipeline
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
-from console.kinds.postgres.layout import LAYOUT
 
 if TYPE_CHECKING:
     from console.kinds.postgres.stats import CopyRowCounter, DatabaseFacts
