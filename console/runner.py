@@ -15,12 +15,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Iterator
 
 from console.artifacts import remove_stale_partials
-from console.errors import (Cancelled, ConsoleError, PreflightFailed, ReadOnlyRefused, as_console_error,
-                            describe_unexpected)
+from console.errors import (Cancelled, ConsoleError, NotConfigured, PreflightFailed, ReadOnlyRefused,
+                            as_console_error, describe_unexpected)
 from console.kinds import registry
 from console.kinds.base import BackupRequest, BackupResult
 from console.lock import BackupLock
-from console.preflight import CheckContext, CheckResult, blocking_failures
+from console.preflight import (CheckContext, CheckResult, blocking_failures, describe_failures,
+                               unfixable_by_override)
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, emit
 from console.runlog import RunRecord, record_run
 
@@ -32,7 +33,7 @@ _LOCK_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 def preflight(settings: Settings, request: BackupRequest) -> list[CheckResult]:
     kind = registry.get(request.kind)
-    context = CheckContext(settings, request.target, request.upload)
+    context = CheckContext(settings, request.target, request.upload, dict(request.options or {}))
     return registry.run_checks(list(kind.preflight_of(request)), context)
 
 
@@ -61,9 +62,16 @@ def execute(
                     f"recovered a stale lock left by pid {lock.stale.pid}; removed {len(removed)} partial file(s)")))
             emit(on_progress, ProgressEvent("preflight", message="running pre-flight checks"))
             checks = tuple(preflight(settings, request))
+            unconfigured = [check for check in checks if check.details.get("not_configured")]
+            if unconfigured:  # no override can make up for a missing setting: a configuration error, exit 2
+                raise NotConfigured(unconfigured[0].evidence)
             failures = blocking_failures(list(checks))
+            cannot_override = unfixable_by_override(list(checks))
+            if cannot_override:  # --force would only fail later: name what fixes it instead
+                names = describe_failures(cannot_override)
+                raise PreflightFailed(f"pre-flight failed: {names}", hint=str(cannot_override[0].details.get("fix")))
             if failures and not request.force_reason:
-                names = "; ".join(f"{check.title}: {check.evidence}" for check in failures)
+                names = describe_failures(failures)
                 raise PreflightFailed(f"pre-flight failed: {names}",
                                       hint="fix it, or override with --force --reason \"...\"")
             result = kind.run(settings, request, on_progress=on_progress, cancel=cancel)
@@ -73,6 +81,10 @@ def execute(
         except Cancelled as exc:
             result = BackupResult(request.kind, target, "cancelled", exc.message, checks=checks,
                                   duration_seconds=time.time() - started)
+        except NotConfigured as exc:  # recorded like any failure, and still exit 2 for the face
+            result = BackupResult(request.kind, target, "failed", exc.message, checks=checks,
+                                  duration_seconds=time.time() - started)
+            raise
         except ConsoleError as exc:
             result = BackupResult(request.kind, target, "failed", exc.message, checks=checks,
                                   duration_seconds=time.time() - started, extra={"hint": exc.hint} if exc.hint else {})

@@ -42,6 +42,8 @@ class ServicePanel(Static, can_focus=True):
     result: reactive[ProbeResult | None] = reactive(None, layout=True)
     last_backup_age: reactive[float | None] = reactive(None)
     running: reactive[str | None] = reactive(None)
+    compact: reactive[bool] = reactive(False)
+    """Two lines at 80x24: detail, then a running backup or the key figures (the Backups panel has the ages)."""
 
     def __init__(self, name: str, **kwargs: Any) -> None:
         super().__init__(id=f"panel-{name}", classes="service-panel -pending", **kwargs)
@@ -74,6 +76,9 @@ class ServicePanel(Static, can_focus=True):
         gap = " GAP " + window["first_gap"] if window.get("first_gap") else ""
         return f"PITR {start:%m-%d %H:%M}→{end_text}, {lag_text} behind{gap}"
 
+    def watch_compact(self) -> None:
+        self._redraw()
+
     def watch_last_backup_age(self) -> None:
         self._redraw()
 
@@ -96,9 +101,14 @@ class ServicePanel(Static, can_focus=True):
         metrics = [(label, result.metrics[key], key) for key, label in KEY_METRICS.get(self.service, [])
                    if result.metrics.get(key) is not None
                    and (key not in SHOWN_WHEN_NONZERO or result.metrics[key])]
+        if self.compact and self.running:
+            text.append("\nbackup running: " + self.running, style="bold")
+            return text
         if metrics:
             text.append("\n")
             text.append("  ".join(f"{label} {metric_value(key, value)}" for label, value, key in metrics[:3]))
+        if self.compact:
+            return text
         if self.running:
             text.append("\nbackup running: " + self.running, style="bold")
         elif self.has_backups:

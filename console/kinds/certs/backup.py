@@ -144,7 +144,10 @@ def read_inventory(backup_set: BackupSet) -> tuple[dict[str, Any] | None, str | 
     except ValueError as exc:
         return None, f"{path.name} is not valid JSON ({exc})"
     if isinstance(document, list):
-        return {"legacy": True, "certificates": document}, None
+        from console.kinds.certs.verify import split_legacy_inventory
+
+        certificates, others = split_legacy_inventory(document)
+        return {"legacy": True, "certificates": certificates, "other_files": others}, None
     if isinstance(document, dict):
         return document, None
     return None, f"{path.name} is neither a JSON object nor an array"

@@ -42,7 +42,17 @@ def lock_name(settings: Settings, request: BackupRequest) -> str:
 
 
 def source_dir(settings: Settings, request: BackupRequest | None = None) -> Path:
+    """The tree to archive; never the working directory by default.
+
+    Raises:
+        NotConfigured: neither ``--source`` nor config_backup.source_dir (CONFIG_SOURCE_DIR) is set.
+    """
+    from console.errors import NotConfigured
+
     chosen = (request.options.get("source") if request else None) or settings.config_backup.source_dir
+    if not chosen:
+        raise NotConfigured("the config backup source is not configured: set CONFIG_SOURCE_DIR or "
+                            "config_backup.source_dir in the config file (or pass --source DIR)")
     return Path(chosen).expanduser().absolute()
 
 
