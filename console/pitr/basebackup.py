@@ -24,9 +24,9 @@ from typing import IO, TYPE_CHECKING, Any
 
 from console import __version__
 from console.artifacts import ArtifactSet, ArtifactWriter
+from console.errors import BackupFailed, Cancelled
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.postgres.client import Tool, child_environment, error_line, find_tool
-from console.errors import BackupFailed, Cancelled
 from console.pitr.layout import MANIFEST_NAME, METADATA_NAME, TAR_NAME, base_root
 from console.pitr.tarstream import TarTap
 from console.pitr.walnames import format_lsn, parse_lsn

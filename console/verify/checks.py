@@ -165,7 +165,7 @@ def check_age(ctx: SetContext) -> None:
 
 def check_offsite(ctx: SetContext) -> dict[str, Any] | None:
     """When the set was uploaded: every object present on S3 with the same size and checksum."""
-    from console import offsite
+    from console.offsite import upload as offsite
 
     section = offsite.uploads_recorded(ctx.settings, ctx.backup_set, ctx.document)
     claims = bool(ctx.document and ctx.document.get("s3_uploaded") is True)

@@ -148,7 +148,7 @@ def _record(ctx: SetContext, status: str, report_name: str | None) -> bool:
     path = ctx.backup_set.metadata_path
     if path is None or not path.name.endswith(".json") or ctx.metadata.document is None:
         return False
-    from console.offsite import read_metadata_path
+    from console.offsite.upload import read_metadata_path
 
     current = read_metadata_path(path)
     if current is None:

@@ -12,9 +12,9 @@ from typing import Any
 import boto3
 import pytest
 
-from console import offsite
 from console.catalog import read_metadata, scan
 from console.layout import TIMESTAMP_FORMAT
+from console.offsite import upload as offsite
 from console.progress import ProgressEvent
 from console.runlog import read_runs
 from tests.servers import free_port

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from console.childenv import child_env
 from console.catalog import BackupFile
+from console.childenv import child_env
 from console.errors import VerifyFailed
 from console.integrity import compression_of, iter_decompressed, tar_listing
 from console.progress import check_cancel
