@@ -125,16 +125,24 @@ def contender_pgbackrest(cluster, out: Path) -> tuple[float, int]:  # noqa: ANN0
     return seconds, size
 
 
-def push_cost(launcher: Path, segments: list[Path], archive: Path, compress: str) -> float:
-    """Seconds per segment of one ``wal push`` process each: the launcher archive_command runs
-    (system Python); started directly, since runuser's own start-up is not part of the cost."""
+def push_cost(launcher: Path, segments: list[Path], archive: Path, compress: str | None) -> tuple[float, float]:
+    """(wall, CPU) seconds per segment of one ``wal push`` process each: the launcher
+    archive_command runs (system Python), started directly since runuser is not part of the
+    cost. ``compress=None`` measures a bare ``python3 -s -c pass`` instead: the floor."""
+    import resource
+
     shutil.rmtree(archive, ignore_errors=True)
     archive.mkdir()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     for segment in segments:
-        subprocess.run([str(launcher), "wal", "push", "--archive-dir", str(archive), "--compress", compress,
-                        str(segment)], check=True, cwd="/")
-    return (time.perf_counter() - started) / len(segments)
+        argv = ([str(launcher), "wal", "push", "--archive-dir", str(archive), "--compress", compress, str(segment)]
+                if compress else ["/usr/bin/python3", "-s", "-c", "pass"])
+        subprocess.run(argv, check=True, cwd="/")
+    wall = (time.perf_counter() - started) / len(segments)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) / len(segments)
+    return wall, cpu
 
 
 def main() -> int:
@@ -229,14 +237,17 @@ def main() -> int:
         os.chmod(segments_dir, 0o755)
         for copy in copies:
             os.chmod(copy, 0o644)
-        print(f"\n| `wal push` per 16 MiB segment ({len(copies)} real segments, one process each) | time | "
-              "sustained WAL rate |")
-        print("|---|---|---|")
+        print(f"\n| one process per 16 MiB segment ({len(copies)} real segments) | wall | CPU | "
+              "sustained WAL rate (wall) |")
+        print("|---|---|---|---|")
         drain(cluster)
-        for compress in ("zstd", "none"):
-            per = statistics.median(push_cost(launcher, copies, out / f"push-{compress}", compress)
-                                    for _ in range(max(1, args.runs)))
-            print(f"| --compress {compress} | {per * 1000:.0f} ms | {16 / per:.0f} MiB/s ({1 / per:.1f} segments/s) |")
+        for compress in ("zstd", "none", None):
+            runs = [push_cost(launcher, copies, out / f"push-{compress}", compress) for _ in range(max(1, args.runs))]
+            wall = statistics.median(r[0] for r in runs)
+            cpu = statistics.median(r[1] for r in runs)
+            name = f"`wal push --compress {compress}`" if compress else "bare `python3 -s -c pass` (the floor)"
+            print(f"| {name} | {wall * 1000:.0f} ms | {cpu * 1000:.0f} ms | {16 / wall:.0f} MiB/s "
+                  f"({1 / wall:.1f} segments/s) |")
     finally:
         cluster.destroy()
         shutil.rmtree(launcher.parent, ignore_errors=True)
