@@ -95,4 +95,6 @@ def run_status(options: StatusOptions, settings: Settings, printer: Printer) -> 
                 printer.line(f"no backups found under {settings.backup_dir}")
             for run in document["running"]:
                 printer.line(f"running: {run['description']} (pid {run['pid']} since {run['started_at']})")
+            if document.get("recovery_window"):
+                printer.line(f"postgres point-in-time recovery: {document['recovery_window']['summary']}")
     return ExitCode.OK if healthy else ExitCode.FAILED
