@@ -186,14 +186,13 @@ def push(source: Path, archive_dir: Path, name: str | None = None, compression: 
         compress = compression == "zstd" and should_compress(name)
         final = archive_dir / (name + (SUFFIX_ZSTD if compress else ""))
         # the sidecar must exist before the data, so the checksum comes first
-        whole = source_handle.read(WHOLE_FILE_LIMIT + 1)
-        if len(whole) <= WHOLE_FILE_LIMIT:
+        if os.fstat(source_handle.fileno()).st_size <= WHOLE_FILE_LIMIT:
+            whole = source_handle.read()  # read() sizes its buffer from fstat: one allocation, one copy
             sha, size = hashlib.sha256(whole).hexdigest(), len(whole)
 
             def content() -> Iterator[bytes]:
                 yield whole
         else:
-            source_handle.seek(0)
             sha, size = _sha256_of(_read(source_handle))
             source_handle.seek(0)
 
