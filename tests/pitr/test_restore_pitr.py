@@ -196,6 +196,25 @@ def test_wal_status_reports_the_window_and_continuity(archived, capsys):
     assert datetime.fromisoformat(window["start"]) == archived.base_stop
     assert status["pitr"]["continuity"]["ok"] is True
     assert [p["name"] for p in status["pitr"]["restore_points"]] == ["after-row-4"]
+    # the same window in status --json, the monitor's Prometheus file and the dashboard panel's line
+    assert main(["status", "--service", "postgres", "--json", "--config", str(archived.config)]) == 0
+    shown = json.loads(capsys.readouterr().out)["recovery_window"]
+    assert shown["end"] == window["end"] and shown["summary"].startswith("recoverable ")
+    from console.monitor import collect
+    from console.prometheus import render
+    from console.services import probe_all
+
+    probes = {result.name: result for result in probe_all(archived.settings(), ["postgres", "storage"])}
+    text = render(collect(archived.settings(), probes=probes, certificates=False))
+    end_line = next(line for line in text.splitlines()
+                    if line.startswith("backup_console_postgres_recovery_window_end_timestamp_seconds "))
+    assert abs(float(end_line.split()[1]) - end.timestamp()) < 0.01
+    assert "backup_console_postgres_recovery_window_start_timestamp_seconds " in text
+    assert "backup_console_postgres_wal_archive_lag_seconds " in text
+    from screens.widgets.service_panel import window_line
+
+    line = window_line(probes["postgres"].metrics, now=end.timestamp() + 180)
+    assert line is not None and line.startswith("PITR ") and line.endswith(", 3m behind")
 
 
 def test_verify_physical_passes_and_pg_verifybackup_catches_a_damaged_file(archived, tmp_path, capsys):
