@@ -221,6 +221,17 @@ def _stop_file(archive_dir: str, start_lsn: int, timeline: int, segment_size: in
         time.sleep(0.2)
 
 
+def remove_abandoned(root: Path) -> list[Path]:
+    """Directories a killed run left (metadata is committed last, so they have none); call under the lock."""
+    removed = []
+    if root.is_dir():
+        for entry in root.iterdir():
+            if entry.is_dir() and re.fullmatch(r"\d{8}_\d{6}", entry.name) and not (entry / METADATA_NAME).exists():
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+    return removed
+
+
 def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None) -> BackupResult:
     """Take one base backup of the whole cluster; raises a ConsoleError (the runner records it)."""
@@ -230,6 +241,8 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
     tool = find_tool("pg_basebackup", pg.bin_dir)
     facts = _server_facts(pg, settings.timeout_seconds)
     root = base_root(settings.backup_dir)
+    for leftover in remove_abandoned(root):
+        emit(progress, ProgressEvent("base backup", message=f"removed {leftover}, left by a run that was killed"))
     stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
     while (root / stamp).exists():
         time.sleep(1.0 - (time.time() % 1.0) + 0.01)

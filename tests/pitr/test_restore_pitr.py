@@ -255,6 +255,24 @@ def test_verify_physical_passes_and_pg_verifybackup_catches_a_damaged_file(archi
     assert changed in failed[0]["message"]
 
 
+def test_a_damaged_base_backup_leaves_no_half_restored_directory(archived, tmp_path, capsys):
+    from console.pitr.layout import list_base_backups
+
+    base = list_base_backups(archived.backup_dir)[0]
+    copy_dir = tmp_path / "backups"
+    shutil.copytree(base.directory, copy_dir / "postgres" / "base" / base.stamp)
+    tar = copy_dir / "postgres" / "base" / base.stamp / "base.tar.zst"
+    tar.write_bytes(tar.read_bytes()[: tar.stat().st_size // 2])
+    config = tmp_path / "config.yaml"
+    config.write_text(archived.config.read_text().replace(str(archived.backup_dir), str(copy_dir)))
+    to = archived.work / "half"
+    capsys.readouterr()
+    assert main(["restore", "postgres", "--pitr", "--target-time", archived.commits[2][2].isoformat(), "--to",
+                 str(to), "--program", str(archived.launcher), "--config", str(config)]) == 1
+    assert "cannot be unpacked" in capsys.readouterr().err
+    assert not to.exists()
+
+
 def test_wal_prune_previews_then_removes_only_wal_older_than_the_oldest_base_backup(archived, capsys):
     from console.pitr.layout import list_base_backups
 
