@@ -8,7 +8,6 @@ semantic checks (pg_restore, RDB checksum, definitions keys) on top of these.
 from __future__ import annotations
 
 import collections
-import json
 import subprocess
 import tarfile
 import threading
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator, Mapping
 
+from console import jsondoc
 from console.childenv import child_env
 from console.artifacts import CHUNK_SIZE, iter_file
 from console.errors import VerifyFailed
@@ -198,7 +198,7 @@ def load_json(path: Path, cancel: CancelToken | None = None) -> Any:
         if len(data) > MAX_JSON_BYTES:
             raise VerifyFailed(f"{path.name} is larger than {MAX_JSON_BYTES // (1024 * 1024)} MB decompressed")
     try:
-        return json.loads(bytes(data))
+        return jsondoc.loads(bytes(data))
     except ValueError as exc:
         raise VerifyFailed(f"{path.name} is not valid JSON ({exc})") from None
 

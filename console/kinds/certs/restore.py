@@ -41,7 +41,7 @@ def _drain(reader, decryption, path: Path) -> None:  # noqa: ANN001
 
 def restore_certs(settings: Settings, backup_set: BackupSet, destination: Path, *, overwrite: bool = False,
                   passphrase: str | None = None, on_progress: ProgressCallback | None = None,
-                  cancel: CancelToken | None = None) -> RestoreResult:
+                  cancel: CancelToken | None = None, allow_unverified: bool = False) -> RestoreResult:
     """Decrypt and extract ``backup_set``'s archive into ``destination``.
 
     Raises:
@@ -58,7 +58,7 @@ def restore_certs(settings: Settings, backup_set: BackupSet, destination: Path, 
         if archive is None:
             raise VerifyFailed(f"{backup_set.set_id} has no certificates_<ts>.tar.gz.enc archive")
         emit(on_progress, ProgressEvent("verify", message=f"checking {backup_set.set_id}"))
-        verify_checksums(backup_set)
+        verify_checksums(backup_set, allow_unverified)
         passphrase = passphrase or require_passphrase(settings)
         decryption, reader, handle = _open(archive.path, passphrase, cancel)
         with handle:

@@ -82,7 +82,7 @@ class RedisRestoreResult:
 
 def restore(settings: Settings, backup_set: BackupSet, data_dir: Path, *, with_aof: bool = False, yes: bool = False,
             verify_load: bool = False, on_progress: ProgressCallback | None = None,
-            cancel: CancelToken | None = None) -> RedisRestoreResult:
+            cancel: CancelToken | None = None, allow_unverified: bool = False) -> RedisRestoreResult:
     """Check the set, then place its files into ``data_dir`` (see the module docstring).
 
     Raises:
@@ -118,7 +118,7 @@ def restore(settings: Settings, backup_set: BackupSet, data_dir: Path, *, with_a
         names = ", ".join(str(path) for path in conflicts)
         raise ConfirmationRequired(f"restore would replace {names}: re-run with --yes to replace them",
                                    hint="the replaced files are kept beside the new ones as <name>.before-restore-<ts>")
-    checks = _check_sources(backup_set, sources, report, cancel)
+    checks = _check_sources(backup_set, sources, report, cancel, allow_unverified)
     warnings = _precedence_warnings(data_dir, with_aof, targets)
     data_dir.mkdir(parents=True, exist_ok=True)
     stamp = new_stamp()
@@ -153,14 +153,13 @@ def redis_servers_using(data_dir: Path) -> list[int]:
     return found
 
 
-def _check_sources(backup_set: BackupSet, sources: list[Path], report: Throttle, cancel: CancelToken | None) -> list[str]:
+def _check_sources(backup_set: BackupSet, sources: list[Path], report: Throttle, cancel: CancelToken | None,
+                   allow_unverified: bool = False) -> list[str]:
     """sha256 against the metadata (when it records them), then the RDB's own validation."""
     checks = []
-    recorded = {}
-    metadata = read_metadata(backup_set)
-    if metadata.document:
-        recorded = {item.get("name"): item.get("sha256") for item in metadata.document.get("artifacts", []) or []
-                    if isinstance(item, dict)}
+    from console.provenance import recorded_checksums
+
+    recorded = recorded_checksums(backup_set, allow_unverified)
     for source in sources:
         check_cancel(cancel)
         expected = recorded.get(source.name)
