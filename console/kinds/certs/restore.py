@@ -68,8 +68,8 @@ def restore_certs(settings: Settings, backup_set: BackupSet, destination: Path, 
         emit(on_progress, ProgressEvent("extract", message=f"extracting {archive.path.name}"))
         decryption, reader, handle = _open(archive.path, passphrase, cancel)
         with handle:
-            written = extract_archive(reader, destination, cancel)
-            _drain(reader, decryption, archive.path)
+            written = extract_archive(reader, destination, cancel,
+                                      before_commit=lambda: _drain(reader, decryption, archive.path))
     except Exception as exc:  # noqa: BLE001 - any failure is recorded, and shown as one line
         error = as_console_error(exc, f"restore of {backup_set.set_id}")
         _record(settings, backup_set, started, "failed", error.message)
