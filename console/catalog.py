@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 from console import jsondoc
 from console.kinds.layouts import LAYOUTS
-from console.layout import TIMESTAMP_FORMAT, new_stamp, parse_stamp
+from console.layout import TIMESTAMP_FORMAT, parse_stamp
 from console.root import BackupRoot
 
 KINDS: tuple[str, ...] = tuple(LAYOUTS)

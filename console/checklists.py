@@ -43,6 +43,8 @@ class ItemState(str, Enum):
     OK = "ok"
     WARN = "warn"
     FAIL = "fail"
+    SKIP = "skip"
+    """The check did not apply this time (no upload, so no S3): passes the gate, says SKIP as the Backup screen does."""
     RUNNING = "running"
     PENDING = "pending"
 
@@ -53,13 +55,13 @@ class ItemState(str, Enum):
     @property
     def passes(self) -> bool:
         """OK and WARN pass the gate, as a warning does not stop the backup runner either."""
-        return self in (ItemState.OK, ItemState.WARN)
+        return self in (ItemState.OK, ItemState.WARN, ItemState.SKIP)
 
 
-_MARKS = {ItemState.OK: "[ OK ]", ItemState.WARN: "[WARN]", ItemState.FAIL: "[FAIL]",
+_MARKS = {ItemState.OK: "[ OK ]", ItemState.WARN: "[WARN]", ItemState.FAIL: "[FAIL]", ItemState.SKIP: "[SKIP]",
           ItemState.RUNNING: "[ .. ]", ItemState.PENDING: "[    ]"}
 _FROM_CHECK = {CheckStatus.PASS: ItemState.OK, CheckStatus.WARN: ItemState.WARN, CheckStatus.FAIL: ItemState.FAIL,
-               CheckStatus.SKIP: ItemState.OK}
+               CheckStatus.SKIP: ItemState.SKIP}
 
 
 @dataclass(frozen=True)

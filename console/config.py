@@ -148,14 +148,16 @@ class RetentionSettings:
 
 @dataclass(frozen=True)
 class ConfigBackupSettings:
-    source_dir: str = setting(".", "Application tree backed up by `backup config`.")
+    source_dir: str = setting("", "Application tree backed up by `backup config`; empty: not configured (the "
+                              "working directory is never a default).", env="CONFIG_SOURCE_DIR")
     exclude: list = setting([], "Extra glob patterns left out of config_<ts>.tar.gz.")
     encrypt: list = setting([], "Extra glob patterns encrypted separately, like .env files.")
 
 
 @dataclass(frozen=True)
 class CertSettings:
-    cert_dir: str = setting(".", "Where TLS certificates and keys are searched.", env="CERT_DIR")
+    cert_dir: str = setting("", "Where TLS certificates and keys are searched; empty: not configured (the working "
+                            "directory is never a default).", env="CERT_DIR")
     warn_days: int = setting(30, "Warn when a certificate expires within this many days (at least critical_days).",
                             check="positive")
     critical_days: int = setting(7, "Critical when a certificate expires within this many days.", check="positive")

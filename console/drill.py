@@ -23,8 +23,8 @@ from typing import Any, Callable, Iterator
 
 from console import jsondoc
 from console.artifacts import write_json_atomic, write_text_atomic
-from console.catalog import new_stamp
 from console.errors import UsageError
+from console.layout import new_stamp
 from console.root import BackupRoot
 
 FORMAT_VERSION = 1

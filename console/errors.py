@@ -77,6 +77,10 @@ class BackupFailed(ConsoleError):
     """A backup did not complete; its partial files were removed."""
 
 
+class NotConfigured(ConfigError):
+    """A setting an action needs is empty: the message names the setting and its environment variable."""
+
+
 class PreflightFailed(ConsoleError):
     """A required pre-flight check failed and no --force --reason was given."""
 

@@ -20,6 +20,17 @@ def ago(seconds: float | None) -> str:
     return humanize.naturaltime(dt.timedelta(seconds=max(0.0, seconds)))
 
 
+def short_ago(seconds: float | None) -> str:
+    """``ago`` in at most seven characters for narrow tables: "40s ago", "12m ago", "3h ago", "9d ago"."""
+    if seconds is None:
+        return "never"
+    seconds = max(0.0, seconds)
+    for unit, width in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= width:
+            return f"{int(seconds // width)}{unit} ago"
+    return f"{int(seconds)}s ago"
+
+
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "?"

@@ -230,7 +230,8 @@ def _wal(postgres: ProbeResult | None, report: MonitorReport) -> None:
     if not metrics:
         report.findings.append(Finding("service:postgres", "service", "warning", "postgres", postgres.detail))
         return
-    report.wal = {key: metrics.get(key) for key in ("archive_mode", "archived_count", "archive_failed_count",
+    report.wal = {key: metrics.get(key) for key in ("recovery_window", "archive_mode", "archived_count",
+                                                     "archive_failed_count",
                                                      "last_archived_wal", "last_archived_at", "last_failed_wal",
                                                      "last_failed_at")}
     mode = metrics.get("archive_mode")
@@ -246,6 +247,11 @@ def _wal(postgres: ProbeResult | None, report: MonitorReport) -> None:
     else:
         report.findings.append(Finding("wal_archiver:postgres", "wal_archiver", "ok", "postgres",
                                        "WAL archiving working", evidence))
+    window = metrics.get("recovery_window") or {}
+    if window.get("first_gap"):
+        report.findings.append(Finding("wal_continuity:postgres", "wal_archiver", "critical", "postgres",
+                                       f"WAL archive has a gap at {window['first_gap']}: recovery cannot pass it",
+                                       window.get("summary", "")))
 
 
 def _certificates(settings: Settings, report: MonitorReport) -> None:

@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from console import __version__
 from console import jsondoc
 from console.artifacts import sha256_file, write_json_atomic
-from console.catalog import KINDS, TIMESTAMP_FORMAT, BackupFile, BackupSet, read_metadata
+from console.catalog import KINDS, BackupFile, BackupSet, read_metadata
 from console.errors import Cancelled, ConsoleError
 from console.kinds import registry
+from console.layout import TIMESTAMP_FORMAT
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 from console.runlog import RunRecord, read_runs, record_run
 

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable
 
-from console.catalog import KINDS, parse_stamp
+from console.catalog import KINDS
+
+from console.layout import parse_stamp
 from console.offsite import bucket_prefix
 
 if TYPE_CHECKING:

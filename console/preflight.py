@@ -35,6 +35,8 @@ class CheckContext:
     settings: Settings
     target: str | None = None
     upload: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """The run's kind options (``--source``, ``--cert-dir``): checks look where the run will look."""
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,12 @@ class Check:
 
 def run_check(check: Check, context: CheckContext) -> CheckResult:
     started = time.perf_counter()
+    from console.errors import NotConfigured
+
     try:
         outcome = check.run(context)
+    except NotConfigured as exc:  # the run refuses it as a configuration error (exit 2), not a failed check
+        outcome = (CheckStatus.FAIL, exc.message, {"not_configured": True})
     except Exception as exc:  # a broken check is a failed check, not a crash
         outcome = (CheckStatus.FAIL, f"check error: {type(exc).__name__}: {exc}")
     status, evidence = outcome[0], outcome[1]
@@ -77,6 +83,20 @@ def run_checks(checks: list[Check], context: CheckContext) -> list[CheckResult]:
 
 def blocking_failures(results: list[CheckResult]) -> list[CheckResult]:
     return [result for result in results if result.status is CheckStatus.FAIL]
+
+
+def describe_failures(failures: list[CheckResult]) -> str:
+    """One clause per distinct cause: five checks failing on one wrong password say it once."""
+    by_cause: dict[str, list[str]] = {}
+    for check in failures:
+        by_cause.setdefault(check.evidence, []).append(check.title)
+    return "; ".join(f"{titles[0]}: {cause}" if len(titles) == 1 else f"{cause} ({len(titles)} checks)"
+                     for cause, titles in by_cause.items())
+
+
+def unfixable_by_override(results: list[CheckResult]) -> list[CheckResult]:
+    """Failures an override cannot help (``details["overridable"] is False``); ``details["fix"]`` says what does."""
+    return [result for result in blocking_failures(results) if result.details.get("overridable") is False]
 
 
 # --- checks shared by every kind ---------------------------------------------------------------

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from console import jsondoc
-from console.catalog import KINDS, parse_stamp
+from console.catalog import KINDS
+from console.layout import parse_stamp
 from console.policy import days_label
 from console.retention import Decision
 from console.verify.reports import REPORT_FILE, report_dir

@@ -1,4 +1,5 @@
-"""Runs one backup of any kind: lock, pre-flight gate, the kind's run, and the run log.
+"""Runs one backup of any kind (lock, pre-flight gate, the kind's run, the run log), and frames every
+restore (read-only guard, lock, the run log).
 
 Both faces call ``execute``; so does cron through the CLI. Whatever happens (a ConsoleError, any
 other exception, an interrupt), one RunRecord is appended, so the dashboard, ``monitor`` and the
@@ -7,27 +8,33 @@ alerts see failed runs as well as good ones.
 
 from __future__ import annotations
 
+import re
 import time
+from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from console.artifacts import remove_stale_partials
-from console.errors import Cancelled, ConsoleError, PreflightFailed, describe_unexpected
+from console.errors import (Cancelled, ConsoleError, NotConfigured, PreflightFailed, ReadOnlyRefused,
+                            as_console_error, describe_unexpected)
 from console.kinds import registry
 from console.kinds.base import BackupRequest, BackupResult
 from console.lock import BackupLock
-from console.preflight import CheckContext, CheckResult, blocking_failures
+from console.preflight import (CheckContext, CheckResult, blocking_failures, describe_failures,
+                               unfixable_by_override)
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, emit
 from console.runlog import RunRecord, record_run
 
 if TYPE_CHECKING:
     from console.config import Settings
 
+_LOCK_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
 
 def preflight(settings: Settings, request: BackupRequest) -> list[CheckResult]:
     kind = registry.get(request.kind)
-    context = CheckContext(settings, request.target, request.upload)
-    return registry.run_checks(list(kind.preflight), context)
+    context = CheckContext(settings, request.target, request.upload, dict(request.options or {}))
+    return registry.run_checks(list(kind.preflight_of(request)), context)
 
 
 def execute(
@@ -55,9 +62,16 @@ def execute(
                     f"recovered a stale lock left by pid {lock.stale.pid}; removed {len(removed)} partial file(s)")))
             emit(on_progress, ProgressEvent("preflight", message="running pre-flight checks"))
             checks = tuple(preflight(settings, request))
+            unconfigured = [check for check in checks if check.details.get("not_configured")]
+            if unconfigured:  # no override can make up for a missing setting: a configuration error, exit 2
+                raise NotConfigured(unconfigured[0].evidence)
             failures = blocking_failures(list(checks))
+            cannot_override = unfixable_by_override(list(checks))
+            if cannot_override:  # --force would only fail later: name what fixes it instead
+                names = describe_failures(cannot_override)
+                raise PreflightFailed(f"pre-flight failed: {names}", hint=str(cannot_override[0].details.get("fix")))
             if failures and not request.force_reason:
-                names = "; ".join(f"{check.title}: {check.evidence}" for check in failures)
+                names = describe_failures(failures)
                 raise PreflightFailed(f"pre-flight failed: {names}",
                                       hint="fix it, or override with --force --reason \"...\"")
             result = kind.run(settings, request, on_progress=on_progress, cancel=cancel)
@@ -67,6 +81,10 @@ def execute(
         except Cancelled as exc:
             result = BackupResult(request.kind, target, "cancelled", exc.message, checks=checks,
                                   duration_seconds=time.time() - started)
+        except NotConfigured as exc:  # recorded like any failure, and still exit 2 for the face
+            result = BackupResult(request.kind, target, "failed", exc.message, checks=checks,
+                                  duration_seconds=time.time() - started)
+            raise
         except ConsoleError as exc:
             result = BackupResult(request.kind, target, "failed", exc.message, checks=checks,
                                   duration_seconds=time.time() - started, extra={"hint": exc.hint} if exc.hint else {})
@@ -107,3 +125,44 @@ def _upload(settings: Settings, result: BackupResult, on_progress: ProgressCallb
     return replace(result, message=f"{result.message}; uploaded to s3://{uploaded.bucket}/ "
                                    f"({len(uploaded.objects)} object(s))",
                    extra={**result.extra, "s3": uploaded.s3_section()})
+
+
+class RestoreRun:
+    """What a restore says about itself when it ends well (the runner records failures on its own)."""
+
+    def __init__(self) -> None:
+        self.status = "failed"
+        self.message = ""
+
+    def done(self, message: str, ok: bool = True) -> None:
+        self.status, self.message = ("ok" if ok else "failed"), message
+
+
+@contextmanager
+def restore_run(settings: Settings, kind: str, set_id: str, target: str) -> Iterator[RestoreRun]:
+    """Every restore of every kind runs inside this: the read-only guard, one lock per restore target
+    (two restores into the same database or directory never overlap), and a run-log record
+    whatever happens."""
+    if settings.read_only:
+        raise ReadOnlyRefused(f"restore {kind}")
+    run = RestoreRun()
+    lock = BackupLock(settings.backup_dir, "restore-" + _LOCK_UNSAFE.sub("_", f"{kind}-{target}".strip("-"))[:120],
+                      f"{kind} restore into {target or 'its target'}")
+    started = time.time()
+    with lock:
+        try:
+            yield run
+        except Cancelled as exc:
+            run.status, run.message = "cancelled", exc.message
+            raise
+        except ConsoleError as exc:
+            run.status, run.message = "failed", exc.message
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded, and shown as one line naming what failed
+            error = as_console_error(exc, f"restore of {set_id}" + (f" into {target}" if target else ""))
+            run.status, run.message = "failed", error.message
+            raise error from exc
+        finally:
+            record_run(settings.backup_dir, RunRecord(
+                action="restore", kind=kind, target=target, status=run.status, started=started,
+                finished=time.time(), message=run.message, set_id=set_id))

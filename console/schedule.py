@@ -9,7 +9,6 @@ after verification, so the newest verified set it protects is tonight's.
 
 from __future__ import annotations
 
-import importlib.util
 import shlex
 import shutil
 import sys

@@ -34,6 +34,7 @@ SCREEN_FACTORIES: dict[str, str] = {
     "reports": "screens.reports:ReportsScreen",
     "backup": "screens.backup:BackupScreen",
     "certificates": "screens.certificates:CertificatesScreen",
+    "pitr": "screens.pitr:PitrScreen",
     # --- add screens here: "name": "module:Class" (open with app.open_screen("name", **kwargs)) ---
 }
 
@@ -62,6 +63,7 @@ class BackupConsoleApp(App[int]):
         THEMES_DIR / "reports.tcss",
         THEMES_DIR / "backup.tcss",
         THEMES_DIR / "certificates.tcss",
+        THEMES_DIR / "pitr.tcss",
         # --- add one stylesheet per screen here ---
     ]
     COMMANDS = App.COMMANDS | {ConsoleCommands}
@@ -84,6 +86,7 @@ class BackupConsoleApp(App[int]):
         self.clock: Clock = clock or (lambda: datetime.now().astimezone())
         self.prober: Prober = prober or _default_prober
         self._start = (start_screen, start_kwargs or {})
+        self.crash_log: Path | None = None
 
     def on_mount(self) -> None:
         from themes import register_themes
@@ -112,6 +115,80 @@ class BackupConsoleApp(App[int]):
         """Palette and bindings open screens by name: ``app.open('backup')``."""
         self.open_screen(name)
 
+    # --- quitting ---------------------------------------------------------------------------------
+
+    WRITING_GROUPS = ("checklist-backup", "reports-verify", "drill-verify", "retention")
+    """Workers that write (a backup, metadata, deletions): quitting waits for them to end."""
+
+    def _running_work(self) -> tuple[list[Any], list[Any], list[str]]:
+        """(backup jobs, drills being recorded, descriptions) of what quitting would stop."""
+        from screens.backup_job import running_jobs
+
+        jobs = running_jobs(self)
+        drills = [screen.drill for screen in self.screen_stack
+                  if getattr(screen, "recording", False) and getattr(screen, "drill", None) is not None]
+        lines = []
+        for job in jobs:
+            what = " ".join(filter(None, (job.request.kind, job.request.target)))
+            lines.append(f"a {what} backup is running: it is cancelled, its partial files removed")
+        for drill in drills:
+            lines.append(f"drill '{drill.name}' is not ended: its transcript is written as INCOMPLETE")
+        others = [worker for worker in self.workers if worker.group in self.WRITING_GROUPS and worker.is_running]
+        for worker in others:
+            lines.append(f"{worker.description or worker.group} is running: quitting waits for it")
+        return jobs, drills, lines
+
+    async def action_quit(self) -> None:
+        """Quit at once when nothing runs; otherwise ask, then stop it (never wait on the UI thread)."""
+        jobs, drills, lines = self._running_work()
+        if not lines:
+            self.exit()
+            return
+        from screens.quit_confirm import QuitModal
+
+        if isinstance(self.screen, QuitModal):
+            return
+
+        def answer(stop: bool | None) -> None:
+            if not stop:
+                return
+            for drill in drills:
+                drill.interrupt("the operator quit the console during the drill")
+            for job in jobs:
+                job.cancel.cancel()
+            if jobs or self._running_work()[2]:
+                self.notify("stopping: cancelling the backup and removing its partial files ...",
+                            title="quit", timeout=30)
+            self._exit_when_idle()
+
+        self.push_screen(QuitModal(lines), answer)
+
+    def _exit_when_idle(self) -> None:
+        """Exit once every backup job and writing worker has ended; check again in 0.2 s."""
+        jobs, _, lines = self._running_work()
+        if jobs or lines:
+            self.set_timer(0.2, self._exit_when_idle)
+            return
+        self.exit()
+
+    def _fatal_error(self) -> None:
+        """An unhandled error: the traceback goes to a file, the terminal gets one line naming it.
+
+        Textual's own report prints the traceback with local variables (settings hold passwords)
+        and the process would still exit 0; here the full traceback, without locals, is written to
+        the state directory and ``run_app`` returns 1.
+        """
+        from rich.text import Text
+
+        error = self._exception
+        path = write_crash_log(error) if error is not None else None
+        self.crash_log = path
+        what = f"{type(error).__name__}: {error}" if error is not None else "unknown error"
+        where = f"full traceback in {path}" if path else "the traceback could not be written"
+        self.bell()
+        self._exit_renderables.append(Text(f"backup-console: internal error: {what}\n{where}"))
+        self._close_messages_no_wait()
+
     def action_help(self) -> None:
         from screens.help import HelpScreen
 
@@ -119,6 +196,64 @@ class BackupConsoleApp(App[int]):
             self.push_screen(HelpScreen(self.screen))
 
 
+def state_dir() -> Path:
+    """Where the console keeps files of its own (crash logs): $XDG_STATE_HOME/backup-console."""
+    import os
+
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "backup-console"
+
+
+def write_crash_log(error: BaseException) -> Path | None:
+    """Write ``error``'s traceback to a new file in the state directory (never the working directory)."""
+    import os
+    import tempfile
+    import traceback
+
+    text = "".join(traceback.format_exception(error))
+    stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
+    for directory in (state_dir(), Path(tempfile.gettempdir())):
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            path = directory / f"crash-{stamp}-{os.getpid()}.log"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            return path
+        except OSError:
+            continue
+    return None
+
+
 def run_app(settings: Settings, start_screen: str = "dashboard", **start_kwargs: Any) -> int:
+    """Run the console; 0 after a normal quit, 1 after an internal error (Textual's return code).
+
+    Leaves without waiting for probe threads: a probe of a hanging service holds its thread for up
+    to its timeout, and asyncio.run would wait for it with the terminal already restored (a blank
+    screen). A backup still running (the app ended by a signal or an error, not by the quit
+    dialog) is cancelled and waited for, so its partial files are removed.
+    """
+    import asyncio
+    import os
+    import sys
+    import threading
+
+    from screens.backup_job import running_jobs
+
     app = BackupConsoleApp(settings, start_screen=start_screen, start_kwargs=start_kwargs)
-    return app.run() or 0
+    loop = asyncio.new_event_loop()
+    returned = app.run(loop=loop)  # run_until_complete: no wait for the executor's threads here
+    code = app.return_code or returned or 0
+    jobs = running_jobs(app)
+    if jobs:
+        print("backup-console: cancelling the running backup and removing its partial files ...", file=sys.stderr)
+        for job in jobs:
+            job.cancel.cancel()
+        while running_jobs(app):
+            threading.Event().wait(0.1)
+    if threading.active_count() > 1:  # only read-only probe threads are left: do not wait for them
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    loop.close()
+    return code

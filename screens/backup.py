@@ -86,6 +86,8 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         self.job: BackupJob | None = None
         self._log_seen = 0
         self._ticker: Timer | None = None
+        self._rows: dict[str, PhaseRow] = {}
+        """The watched job's progress rows by phase name (the previous run's rows may still be leaving)."""
 
     @property
     def settings(self) -> Settings:
@@ -230,7 +232,12 @@ the backup; the dashboard shows it as running and coming back here shows its pro
             table.move_cursor(row=message.results.index(worst[0]))
         self._describe_row(table.cursor_row)
         if self.job is None or not self.job.running:
-            if failed:
+            from console.preflight import unfixable_by_override
+
+            unfixable = unfixable_by_override(message.results)
+            if unfixable:
+                self._set_status(f"pre-flight FAILED: {unfixable[0].details.get('fix')}", "-failed")
+            elif failed:
                 self._set_status(f"pre-flight FAILED ({len(failed)}): fix it, or o to override with a reason", "-failed")
             else:
                 self._set_status(f"pre-flight passed{f' with {len(warned)} warning(s)' if warned else ''}: "
@@ -269,7 +276,13 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         self._start(self._request())
 
     def action_override(self) -> None:
+        from console.preflight import unfixable_by_override
         from screens.text_prompt import TextPromptModal
+
+        unfixable = unfixable_by_override(self.checks or [])
+        if unfixable:  # a reason would not make the run succeed
+            self.notify(str(unfixable[0].details.get("fix")), title="no override for this", severity="warning")
+            return
 
         failing = [f"FAIL {c.title}: {c.evidence}" for c in self.checks or [] if c.status.value == "fail"]
 
@@ -297,6 +310,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
     def _watch_job(self) -> None:
         assert self.job is not None
         self._log_seen = 0
+        self._rows = {}
         self.query_one("#backup-phases").remove_children()
         self.query_one("#backup-log", RichLog).clear()
         self._show_mode(RUNNING)
@@ -315,11 +329,12 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         phases = self.query_one("#backup-phases", VerticalScroll)
         with self.app.batch_update():
             for state in list(job.phases.values()):
-                rows = phases.query(f"#phase-{state.name}")
-                if rows:
-                    rows.first(PhaseRow).show(now)
+                row = self._rows.get(state.name)
+                if row is not None:
+                    row.show(now)
                 else:  # a new row draws itself once mounted
-                    phases.mount(PhaseRow(state, job.engine.clock))
+                    row = self._rows[state.name] = PhaseRow(state, job.engine.clock)
+                    phases.mount(row)
                     phases.scroll_end(animate=False)
             fresh = job.log[self._log_seen:]
             if fresh:

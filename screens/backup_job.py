@@ -60,6 +60,8 @@ class PhaseState:
     unit: str = "bytes"
     finished: bool = False
     ended: float | None = None
+    stopped: str | None = None
+    """"cancelled" or "failed" when the run ended inside this phase (it never finished)."""
 
     def eta_seconds(self, now: float) -> float | None:
         if self.finished or not self.total or self.done <= 0 or self.done >= self.total:
@@ -125,9 +127,14 @@ class BackupJob:
             self.error = f"internal error: {type(exc).__name__}: {exc}"
         finally:
             now = self.engine.clock()
+            outcome = self.result.status if self.result is not None else "failed"
             for phase in self.phases.values():
-                if not phase.finished:
-                    phase.finished, phase.ended = True, now
+                if not phase.finished:  # the run ended inside it: it stopped, it did not finish
+                    if outcome == "ok":
+                        phase.finished = True
+                    else:
+                        phase.stopped = outcome
+                    phase.ended = now
             self.ended = now
 
 
@@ -152,3 +159,8 @@ def start_job(app: App[Any], settings: Settings, request: BackupRequest,
     app.run_worker(lambda: job.run(settings), thread=True, exit_on_error=False, group="backup",
                    name=f"backup {key}", description=f"backup {key}")
     return job
+
+
+def running_jobs(app: App[Any]) -> list[BackupJob]:
+    """The backups this app runs now (what quitting would have to stop)."""
+    return [job for job in _JOBS.get(app, {}).values() if job.running]

@@ -102,7 +102,13 @@ key are listed last as PROBLEM. `r` reads the directory again; escape goes back.
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
-            self._set_summary(f"ERROR: cannot read certificates: {event.worker.error}", "-error")
+            from console.errors import NotConfigured
+
+            error = event.worker.error
+            if isinstance(error, NotConfigured):  # nothing to read yet: say which setting, not "ERROR"
+                self._set_summary(f"NOT CONFIGURED: {error.message}", "-warn")
+            else:
+                self._set_summary(f"ERROR: cannot read certificates: {error}", "-error")
 
     def _set_summary(self, text: str, state_class: str) -> None:
         summary = self.query_one("#certs-summary", Static)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, VerticalScroll
+from textual.containers import Grid, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header
@@ -48,7 +48,8 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
     BINDINGS = [
         Binding("r", "refresh_now", "Refresh", id="refresh", tooltip="Probe every service now"),
         Binding("p", "toggle_pause", "Pause", id="toggle-pause", tooltip="Pause or resume the periodic refresh"),
-        Binding("enter", "open_detail", "Details", id="open-detail", tooltip="Every metric of the selected service"),
+        Binding("enter", "open_detail", "Details", id="open-detail",
+                tooltip="Every metric of the selected service, or every line of the Backups panel"),
         Binding("right,l", "move(1)", "Next", id="focus-next", show=False),
         Binding("left,h", "move(-1)", "Previous", id="focus-previous", show=False),
         Binding("down,j", "move_row(1)", "Down", id="focus-down", show=False),
@@ -59,6 +60,8 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
                 tooltip="Verification reports; verify every backup set now"),
         Binding("b", "app.open('backup')", "Backup", id="open-backup",
                 tooltip="Run a backup: pick it, check it, watch its progress"),
+        Binding("w", "app.open('pitr')", "PITR", id="open-pitr", show=False,
+                tooltip="PostgreSQL recovery window; restore to a moment"),
         Binding("c", "app.open('checklist')", "Checklist", id="open-checklist", show=False,
                 tooltip="Pre-backup checklists; the gate leads into the backup"),
         # --- add bindings that open other screens here, e.g. Binding("b", "app.open('backup')", ...) ---
@@ -80,7 +83,8 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
         from console.probes import SERVICES
 
         yield Header(show_clock=False, icon="")
-        with VerticalScroll(id="dashboard-scroll"):
+        # Not a scroll view: it would take the arrow keys, which move between panels here.
+        with Vertical(id="dashboard-body"):
             with Grid(id="dashboard-grid"):
                 for name in SERVICES:
                     yield ServicePanel(name)
@@ -98,7 +102,10 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
         self._apply_width(self.size.width)
 
     def _apply_width(self, width: int) -> None:
-        self.query_one("#dashboard-grid").set_class(width >= WIDE_COLUMNS, "-wide")
+        wide = width >= WIDE_COLUMNS
+        self.query_one("#dashboard-grid").set_class(wide, "-wide")
+        for panel in self.query(ServicePanel):
+            panel.compact = not wide
 
     @property
     def columns(self) -> int:
@@ -163,7 +170,7 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
                 kind = BACKUP_KIND_OF_SERVICE.get(panel.service)
                 if kind is None:
                     continue
-                ages = [item["timestamp"] for item in summary.latest if item["kind"] == kind]
+                ages = [state.timestamp for state in summary.targets if state.kind == kind and state.timestamp]
                 panel.last_backup_age = (now - max(ages)) if ages else None
                 running = [lock for lock in summary.running if lock.name == kind or lock.name.startswith(kind + "-")]
                 panel.running = f"{running[0].description} (pid {running[0].pid})" if running else None
@@ -203,7 +210,11 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
 
     def action_open_detail(self) -> None:
         focused = self.focused
-        if isinstance(focused, ServicePanel):
+        if isinstance(focused, BackupsPanel):
+            from screens.lines_view import LinesModal
+
+            self.app.push_screen(LinesModal("Backups", focused.lines))
+        elif isinstance(focused, ServicePanel):
             self.console_app.open_screen("service-detail", service=focused.service, result=focused.result)
 
     def action_move(self, step: int) -> None:
@@ -214,28 +225,31 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
         panels[(index + step) % len(panels)].focus()
 
     def action_move_row(self, step: int) -> None:
-        self.action_move(step * self.columns)
+        """Up and down by a grid row; below the last row is the Backups panel, and nothing wraps."""
+        panels = list(self.query(".service-panel"))
+        if not panels:
+            return
+        index = panels.index(self.focused) if self.focused in panels else 0
+        target = index + step * self.columns
+        if step > 0 and target >= len(panels):
+            target = len(panels) - 1
+        if step < 0 and index == len(panels) - 1:
+            target = 0  # from the Backups panel up to the first row's panel
+        if 0 <= target < len(panels):
+            panels[target].focus()
 
 
 def scan_backups(settings: Settings, probes: dict[str, ProbeResult] | None = None,
                  now: float | None = None) -> BackupSummary:
-    """Newest set per target, last runs, locks held now, last verifications; with ``probes``, monitor findings.
-
-    Runs in the worker thread.
-    """
-    from console.catalog import scan
+    """Every target's newest set (its own verification) and last run, locks held now; with ``probes``,
+    monitor findings. Runs in the worker thread."""
     from console.lock import held_locks
-    from console.runlog import last_runs_by_kind
-    from console.verify.run import last_results
+    from console.verify.state import target_states
 
-    backup_dir = settings.backup_dir
-    latest = [{"kind": s.kind, "name": s.name or s.kind, "set_id": s.set_id, "timestamp": s.timestamp.timestamp(),
-               "age_seconds": max(0.0, time.time() - s.timestamp.timestamp())}
-              for s in scan(backup_dir).latest_per_target()]
     findings = None
     if probes is not None:
         from console.monitor import collect
 
         findings = [f for f in collect(settings, now=now, probes=probes, certificates=False).findings
                     if f.severity != "ok"]
-    return BackupSummary(latest, last_runs_by_kind(backup_dir), held_locks(backup_dir), last_results(settings), findings)
+    return BackupSummary(target_states(settings), held_locks(settings.backup_dir), findings)

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from console.kinds.base import BackupRequest, BackupResult
     from screens.checklist import Evaluator
 
-_OUTCOME = {"ok": "ok", "warn": "warn", "fail": "fail", "failed": "fail", "cancelled": "cancelled",
+_OUTCOME = {"ok": "ok", "warn": "warn", "fail": "fail", "skip": "skipped", "failed": "fail", "cancelled": "cancelled",
             "passed": "ok", "warning": "warn"}
 
 

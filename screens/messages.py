@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
@@ -25,13 +25,11 @@ class ProbeRoundFinished(Message):
 
 @dataclass(frozen=True)
 class BackupSummary:
-    """What the dashboard shows about backups: newest set per target, last runs, running now."""
+    """What the dashboard shows about backups: every target's newest set and last run, running now."""
 
-    latest: list[dict[str, Any]]
-    last_runs: dict[str, Any]
+    targets: list[Any]
+    """console.verify.state.TargetState per target, in kind order (what ``status`` prints too)."""
     running: list[Any]
-    verifications: dict[str, Any] = field(default_factory=dict)
-    """kind -> console.verify.run.LastVerification"""
     findings: list[Any] | None = None
     """console.monitor.Finding list, worst first; None when not evaluated this round."""
 

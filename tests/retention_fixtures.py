@@ -10,7 +10,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from console.catalog import TIMESTAMP_FORMAT, parse_stamp
+from console.layout import TIMESTAMP_FORMAT, parse_stamp
 
 NOW_STAMP = "20261125_030000"
 

@@ -76,7 +76,7 @@ def checklist_document(checklist: Checklist, results: list[ItemResult]) -> dict[
                if result.check else {}),
         })
     failing = [entry["id"] for entry in items if entry["required"] and not entry["manual"]
-               and entry["state"] not in ("ok", "warn")]
+               and entry["state"] not in ("ok", "warn", "skip")]
     needs_person = [entry["id"] for entry in items if entry["required"] and entry["manual"]]
     return {"service": checklist.service, "title": checklist.title, "items": items,
             "failing": failing, "needs_person": needs_person, "passed": not failing and not needs_person}

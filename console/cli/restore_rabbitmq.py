@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import time
 from typing import TYPE_CHECKING
 
 from console.errors import ExitCode
@@ -37,8 +36,7 @@ def register_kind(kinds: argparse._SubParsersAction, parents: list[argparse.Argu
 def run_restore_rabbitmq(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.kinds.rabbitmq.restore import apply_import, plan_import
     from console.sets import resolve_set
-    from console.errors import ReadOnlyRefused, as_console_error
-    from console.runlog import RunRecord, record_run
+    from console.errors import ReadOnlyRefused
 
     if args.yes and settings.read_only:
         raise ReadOnlyRefused("restore rabbitmq")
@@ -52,16 +50,7 @@ def run_restore_rabbitmq(args: argparse.Namespace, settings: Settings, printer: 
                 printer.line(line)
             printer.info("preview only: nothing was imported; re-run with --yes to import")
         return ExitCode.OK
-    started = time.time()
-    try:
-        apply_import(settings, plan, printer.progress())
-    except Exception as exc:  # noqa: BLE001 - any failure is recorded, and shown as one line
-        error = as_console_error(exc, f"restore of {backup_set.set_id}")
-        record_run(settings.backup_dir, RunRecord("restore", "rabbitmq", args.vhost or "", "failed", started,
-                                                  time.time(), error.message, backup_set.set_id))
-        raise error from exc
-    record_run(settings.backup_dir, RunRecord("restore", "rabbitmq", args.vhost or "", "ok", started, time.time(),
-                                              f"imported definitions ({plan.scope})", backup_set.set_id))
+    apply_import(settings, plan, printer.progress())
     if args.json:
         printer.data({**plan.as_json(), "applied": True})
     else:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,24 +42,14 @@ def register_kind(kinds: argparse._SubParsersAction, parents: list[argparse.Argu
 def run_restore_redis(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.kinds.redis.restore import restore
     from console.sets import resolve_set
-    from console.errors import ReadOnlyRefused, as_console_error
-    from console.runlog import RunRecord, record_run
+    from console.errors import ReadOnlyRefused
 
     if settings.read_only:
         raise ReadOnlyRefused("restore redis")
     backup_set = resolve_set(settings, "redis", args.backup)
-    started = time.time()
-    try:
-        result = restore(settings, backup_set, Path(args.data_dir), with_aof=args.with_aof, yes=args.yes,
-                         verify_load=args.verify_load, on_progress=printer.progress(),
-                         allow_unverified=args.allow_unverified)
-    except Exception as exc:  # noqa: BLE001 - any failure is recorded, and shown as one line
-        error = as_console_error(exc, f"restore of {backup_set.set_id} into {args.data_dir}")
-        record_run(settings.backup_dir, RunRecord("restore", "redis", str(args.data_dir), "failed", started, time.time(),
-                                                  error.message, backup_set.set_id))
-        raise error from exc
-    record_run(settings.backup_dir, RunRecord("restore", "redis", str(result.data_dir), "ok", started, time.time(),
-                                              f"placed {len(result.placed)} file(s)", backup_set.set_id))
+    result = restore(settings, backup_set, Path(args.data_dir), with_aof=args.with_aof, yes=args.yes,
+                     verify_load=args.verify_load, on_progress=printer.progress(),
+                     allow_unverified=args.allow_unverified)
     if args.json:
         printer.data(result.as_json())
         return ExitCode.OK

@@ -80,6 +80,13 @@ def run_apply_cli(args: argparse.Namespace, settings: Settings, printer: Printer
         raise ReadOnlyRefused("retention apply")
     if not args.yes and not args.dry_run:
         plans = plan_retention(settings, offsite=not args.local_only, allow_delete_all=args.allow_delete_all)
+        if not plans.removals and not plans.report_removals:  # nothing to confirm: not an error
+            if args.json:
+                printer.data({**plans.as_json(), "nothing_to_do": True})
+            else:
+                print_plans(plans, settings, printer)
+                printer.line("nothing to delete: every set and report is kept by the policy")
+            return ExitCode.OK
         if not args.json:
             print_plans(plans, settings, printer)
         raise ConfirmationRequired(f"retention apply would remove {len(plans.removals)} set(s) and "

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 from console.errors import ExitCode
 
 if TYPE_CHECKING:
-    from console.catalog import BackupFile, BackupSet
     from console.cli.output import Printer
     from console.config import Settings
 
@@ -37,18 +36,16 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
 
 def collect_status(settings: Settings, service: str | None = None) -> dict[str, Any]:
     """The status document (also what ``--json`` prints)."""
-    from console.catalog import scan
     from console.lock import held_locks
     from console.probes import probe_all
+    from console.verify.state import target_states
 
     results = probe_all(settings, [service] if service else None)
     now = dt.datetime.now().astimezone()
-    last_backups = []
-    for backup_set in scan(settings.backup_dir).latest_per_target():
-        primary = _primary_file(backup_set)
-        last_backups.append({"kind": backup_set.kind, "name": backup_set.name or backup_set.kind,
-                             "path": str(primary.path), "set_id": backup_set.set_id,
-                             "age_seconds": round(backup_set.age_seconds(now))})
+    # Targets with a set; a target whose only record is a failed run is in "last_runs_without_backup".
+    states = target_states(settings)
+    last_backups = [state.as_json(now.timestamp()) for state in states if state.set_id is not None]
+    never_backed_up = [state.as_json(now.timestamp()) for state in states if state.set_id is None]
     running = [{"name": lock.name, "description": lock.description, "pid": lock.pid,
                 "started_at": dt.datetime.fromtimestamp(lock.started).astimezone().isoformat(timespec="seconds")}
                for lock in held_locks(settings.backup_dir)]
@@ -56,18 +53,13 @@ def collect_status(settings: Settings, service: str | None = None) -> dict[str, 
         "generated_at": now.isoformat(timespec="seconds"),
         "read_only": settings.read_only,
         "services": [result.as_json() for result in results],
+        "recovery_window": next((result.metrics.get("recovery_window") for result in results
+                                 if result.name == "postgres"), None),
         "last_backups": last_backups,
+        "last_runs_without_backup": never_backed_up,
         "running": running,
         "_results": results,
     }
-
-
-def _primary_file(backup_set: BackupSet) -> BackupFile:
-    """The set's main file by role priority (the custom dump before the .sql.gz), not by file order."""
-    from console.kinds.layouts import LAYOUTS
-
-    # latest_per_target() yields only sets with a primary role, so one of these is present.
-    return next(item for role in LAYOUTS[backup_set.kind].primary_roles if (item := backup_set.file(role)) is not None)
 
 
 def run_status(options: StatusOptions, settings: Settings, printer: Printer) -> int:
@@ -87,10 +79,34 @@ def run_status(options: StatusOptions, settings: Settings, printer: Printer) -> 
         if not options.service:
             printer.line()
             if document["last_backups"]:
-                printer.table(["kind", "name", "age", "path"],
-                              [[b["kind"], b["name"], ago(b["age_seconds"]), b["path"]] for b in document["last_backups"]])
+                printer.table(["kind", "name", "age", "verified", "last run", "path"],
+                              [[b["kind"], b["name"], ago(b["age_seconds"]), _verified_word(b),
+                                _last_run_word(b), b["path"]] for b in document["last_backups"]])
             else:
                 printer.line(f"no backups found under {settings.backup_dir}")
+            for item in document["last_runs_without_backup"]:
+                printer.line(f"{item['kind']}/{item['name']}: no backup yet; last run {_last_run_word(item)}")
             for run in document["running"]:
                 printer.line(f"running: {run['description']} (pid {run['pid']} since {run['started_at']})")
     return ExitCode.OK if healthy else ExitCode.FAILED
+
+
+def _verified_word(entry: dict[str, Any]) -> str:
+    """The newest set's own verification: verified (and how long ago), unverified, warning, FAILED."""
+    from console.formatting import ago
+
+    state = entry.get("verification_status") or "-"
+    if state == "failed":
+        return "FAILED"
+    at = entry.get("verified_at")
+    if state == "verified" and at:
+        try:
+            return f"verified {ago(dt.datetime.now().astimezone().timestamp() - dt.datetime.fromisoformat(at).timestamp())}"
+        except ValueError:
+            pass
+    return state
+
+
+def _last_run_word(entry: dict[str, Any]) -> str:
+    run = entry.get("last_run")
+    return "-" if run is None else str(run["status"]).upper()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from console import __version__
-from console.catalog import new_stamp, parse_stamp
+from console.layout import new_stamp, parse_stamp
 
 if TYPE_CHECKING:
     from console.artifacts import ArtifactInfo

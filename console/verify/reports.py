@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from console import jsondoc
 from console.artifacts import write_json_atomic, write_text_atomic
-from console.catalog import TIMESTAMP_FORMAT
 from console.errors import UsageError
+from console.layout import TIMESTAMP_FORMAT
 from console.verify.model import FAILED, PASSED, SKIPPED, WARNING, CheckOutcome, SetVerification, VerifyReport
 
 if TYPE_CHECKING:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from console import jsondoc
 from console.artifacts import write_json_atomic
@@ -25,7 +25,8 @@ from console.kinds import registry
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, emit
 from console.runlog import RunRecord, record_run
 from console.verify import reports
-from console.verify.checks import check_age, check_metadata, check_missing_artifacts, check_offsite, check_recorded
+from console.verify.checks import (check_age, check_metadata, check_missing_artifacts, check_offsite, check_recorded,
+                                   settle_recorded)
 from console.verify.model import (FAILED, PASSED, WARNING, CheckOutcome, SetContext, SetVerification, VerifyReport,
                                   overall, primary_name)
 
@@ -122,6 +123,7 @@ def verify_set(
         check_recorded(ctx, item)
         if verifier is not None:
             verifier.check_file(ctx, item)
+        settle_recorded(ctx, item)  # the hash was taken during the kind's read, if it read the whole file
     check_missing_artifacts(ctx)
     if newest:
         check_age(ctx)
@@ -189,8 +191,6 @@ def last_results(settings: Settings, limit: int = 50) -> dict[str, LastVerificat
     Cheap enough for a dashboard refresh: reports are read newest first, and only until every
     kind has been seen (at most ``limit`` files).
     """
-    import json
-
     found: dict[str, LastVerification] = {}
     for path in reports.report_paths(settings)[:limit]:
         missing = [kind for kind in KINDS if kind not in found]

@@ -14,18 +14,26 @@ if TYPE_CHECKING:
 
 
 class PhaseRow(Horizontal):
-    """One phase: its name, a ProgressBar and the bytes done / expected (and ETA while running)."""
+    """One phase: its name, a ProgressBar and the bytes done / expected (and ETA while running).
+
+    The row holds its own bar and detail label: it is drawn from a timer that may fire while a new
+    run replaces the rows, and a row being removed must draw nothing rather than look its parts up.
+    No id: the rows of the previous run may still be on their way out when the next run's rows
+    of the same phase names are mounted.
+    """
 
     def __init__(self, state: PhaseState, clock: Callable[[], float]) -> None:
-        super().__init__(id=f"phase-{state.name}", classes="phase-row")
+        super().__init__(classes=f"phase-row phase-{state.name}")
         self.phase = state.name
         self.state = state
         self.clock = clock
+        self._bar = ProgressBar(show_eta=False, classes="phase-bar")
+        self._detail = Label("", classes="phase-detail", markup=False)
 
     def compose(self) -> ComposeResult:
         yield Label(self.phase, classes="phase-name", markup=False)
-        yield ProgressBar(show_eta=False, classes="phase-bar")
-        yield Label("", classes="phase-detail", markup=False)
+        yield self._bar
+        yield self._detail
 
     def on_mount(self) -> None:
         self.show(self.clock())
@@ -33,10 +41,19 @@ class PhaseRow(Horizontal):
     def show(self, now: float) -> None:
         from console.formatting import duration, size
 
+        if not (self.is_attached and self._bar.is_attached and self._detail.is_attached):
+            return
         state = self.state
-        bar = self.query_one(ProgressBar)
-        detail = self.query_one(".phase-detail", Label)
-        if state.finished:
+        bar, detail = self._bar, self._detail
+        self.set_class(state.stopped is not None, "-stopped")
+        if state.stopped is not None:  # cancelled or failed mid-phase: the bar stays where it stopped
+            if state.total:
+                bar.update(total=state.total, progress=min(state.done, state.total))
+            took = duration((state.ended or now) - state.started)
+            amount = f" at {size(state.done)}" if state.done and state.unit == "bytes" else (
+                f" at {state.done} {state.unit}" if state.done else "")
+            detail.update(f"{state.stopped.upper()}{amount} after {took}")
+        elif state.finished:
             total = state.total or max(state.done, 1)
             bar.update(total=total, progress=total)
             took = duration((state.ended or now) - state.started)
@@ -70,7 +87,8 @@ def summary_text(job: BackupJob) -> str:
             lines.append(f"hint: {hint}")
         return "\n".join(lines)
     where = result.files[0].path.parent if result.files else "?"
-    lines = [f"OK: {what} in {duration(result.duration_seconds)} - {result.set_id}", f"where: {where}"]
+    # The run's duration as the status line gives it (the engine's own figure leaves out lock and log).
+    lines = [f"OK: {what} in {duration(job.elapsed())} - {result.set_id}", f"where: {where}"]
     for info in result.files:
         lines.append(f"{info.name}  {size(info.size_bytes)}  sha256 {info.sha256[:12]}")
     return "\n".join(lines)

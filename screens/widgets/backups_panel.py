@@ -1,5 +1,6 @@
-"""BackupsPanel: per kind the newest backup, its last verification and a failed last run; then
-what runs now and the monitor's findings (stale backups, archiver failures, low space)."""
+"""BackupsPanel: one line per target (each database, each kind) with its newest set's age, that
+set's own verification and the target's last run; then what runs now and the monitor's findings
+(stale backups, archiver failures, low space)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,42 @@ from rich.text import Text
 from textual.widgets import Static
 
 from console.catalog import KINDS
-from console.formatting import ago
+from console.formatting import short_ago
 
 if TYPE_CHECKING:
+    from console.verify.state import TargetState
     from screens.messages import BackupSummary
 
-MAX_FINDINGS = 4
-PER_KIND_CATEGORIES = ("freshness", "backup_failed", "verification")
+PER_TARGET_CATEGORIES = ("freshness", "backup_failed", "verification")
 """Findings about a target shown on its own line (age, last run, verification) are not listed again."""
-VERIFY_WORDS = {"passed": "verified", "warning": "verify WARN", "failed": "verify FAILED"}
+LABEL_WIDTH = 16
+
+
+def verification_word(state: TargetState, now: float) -> str:
+    """The newest set's own state: "verified 2h ago", "unverified", "warning", "FAILED"."""
+    if state.verification == "verified":
+        from datetime import datetime
+
+        try:
+            at = datetime.fromisoformat(state.verified_at).timestamp() if state.verified_at else None
+        except ValueError:
+            at = None
+        return f"verified {short_ago(now - at)}" if at is not None else "verified"
+    if state.verification == "failed":
+        return "FAILED"
+    return state.verification or ""
+
+
+def target_line(state: TargetState, now: float, stale: bool = False) -> str:
+    parts = [f"{state.label:<{LABEL_WIDTH}}", f"{short_ago(state.age_seconds(now)):>7}" if state.set_id else "  never"]
+    if stale:
+        parts.append("STALE")
+    if state.set_id:
+        parts.append(verification_word(state, now))
+    run = state.last_run
+    if run is not None and run.status != "ok":
+        parts.append(f"last run {run.status.upper()} {short_ago(now - run.finished)}")
+    return "  ".join(parts)
 
 
 class BackupsPanel(Static, can_focus=True):
@@ -26,51 +54,58 @@ class BackupsPanel(Static, can_focus=True):
         self.border_title = "Backups"
         self.border_subtitle = "..."
         self.findings: list[Any] = []
+        self.lines: list[str] = []
+        """Every line whole (the panel cuts them at its width; enter shows them in full)."""
 
     def show(self, summary: BackupSummary, now: float) -> None:
         if summary.findings is not None:
             self.findings = summary.findings
-        newest: dict[str, dict[str, Any]] = {}
-        for item in summary.latest:
-            newest.setdefault(item["kind"], item)
-        failed_runs = 0
         lines = []
         represented: set[int] = set()
-        for kind in KINDS:
-            item = newest.get(kind)
-            label = f"{kind}/{item['name']}" if item and item["name"] and item["name"] != kind else kind
-            parts = [f"{label:<16}", ago(now - item["timestamp"]) if item else "never"]
+        bad_runs = failed_verify = 0
+        shown_kinds = {state.kind for state in summary.targets}
+        for state in summary.targets:
+            stale = False
             for index, finding in enumerate(self.findings):
-                if finding.category not in PER_KIND_CATEGORIES:
-                    continue
-                if finding.subject == label or (item is None and finding.subject.split("/")[0] == kind):
+                if finding.category in PER_TARGET_CATEGORIES and finding.subject in (state.label, state.kind):
                     represented.add(index)
-                    if item and finding.category == "freshness" and finding.severity == "critical":
-                        parts.append("STALE")
-            verification = summary.verifications.get(kind)
-            if verification is not None:
-                parts.append(VERIFY_WORDS.get(verification.status, verification.status))
-            run = summary.last_runs.get(kind)
-            if run is not None and run.status != "ok":
-                failed_runs += 1
-                parts.append(f"last run {run.status.upper()} {ago(now - run.finished)}")
-            lines.append("  ".join(parts))
+                    stale = stale or (finding.category == "freshness" and finding.severity == "critical")
+            lines.append(target_line(state, now, stale and state.set_id is not None))
+            bad_runs += state.last_run is not None and state.last_run.status != "ok"
+            failed_verify += state.verification == "failed"
+        for kind in KINDS:
+            if kind not in shown_kinds:
+                for index, finding in enumerate(self.findings):
+                    if finding.category in PER_TARGET_CATEGORIES and finding.subject.split("/")[0] == kind:
+                        represented.add(index)
+                lines.append(f"{kind:<{LABEL_WIDTH}}    never")
         for lock in summary.running:
             lines.append(f"running: {lock.description} (pid {lock.pid})")
         critical = [f for f in self.findings if f.severity == "critical"]
-        listed = [f for index, f in enumerate(self.findings) if index not in represented]
-        for finding in listed[:MAX_FINDINGS]:
-            lines.append(f"{'ALERT' if finding.severity == 'critical' else 'warn'}: {finding.message}")
-        if len(listed) > MAX_FINDINGS:
-            lines.append(f"... {len(listed) - MAX_FINDINGS} more: backup-console monitor")
-        self.update(Text("\n".join(lines), no_wrap=True, overflow="ellipsis"))
-        failed_verify = any(v.status == "failed" for v in summary.verifications.values())
-        bad = failed_runs > 0 or failed_verify or bool(critical)
+        for index, finding in enumerate(self.findings):
+            if index not in represented:
+                lines.append(f"{'ALERT' if finding.severity == 'critical' else 'warn'}: {finding.message}")
+        self.lines = lines
+        self._draw()
+        bad = bad_runs > 0 or failed_verify > 0 or bool(critical)
         self.remove_class("-pending")
         self.set_class(bad, "-down")
         self.set_class(not bad and bool(self.findings), "-degraded")
         self.set_class(not bad and not self.findings, "-up")
         if bad:
-            self.border_subtitle = f"{len(critical) or failed_runs + int(failed_verify)} ALERT(S)"
+            self.border_subtitle = f"{len(critical) or bad_runs + failed_verify} ALERT(S)"
         else:
             self.border_subtitle = "RUNNING" if summary.running else ("WARN" if self.findings else "OK")
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        """What fits the panel; the last line says how many more there are (enter shows them all)."""
+        if not self.lines:
+            return
+        room = max(1, self.content_size.height)
+        shown = self.lines
+        if len(shown) > room:
+            shown = shown[: room - 1] + [f"... {len(self.lines) - room + 1} more: enter shows every line"]
+        self.update(Text("\n".join(shown), no_wrap=True, overflow="ellipsis"))

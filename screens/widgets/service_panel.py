@@ -42,6 +42,8 @@ class ServicePanel(Static, can_focus=True):
     result: reactive[ProbeResult | None] = reactive(None, layout=True)
     last_backup_age: reactive[float | None] = reactive(None)
     running: reactive[str | None] = reactive(None)
+    compact: reactive[bool] = reactive(False)
+    """Two lines at 80x24: detail, then a running backup or the key figures (the Backups panel has the ages)."""
 
     def __init__(self, name: str, **kwargs: Any) -> None:
         super().__init__(id=f"panel-{name}", classes="service-panel -pending", **kwargs)
@@ -55,6 +57,26 @@ class ServicePanel(Static, can_focus=True):
             self.remove_class(f"-{state}")
         self.add_class(f"-{result.state.value}" if result else "-pending")
         self.border_subtitle = STATE_WORDS[result.state.value] if result else "..."
+        self._redraw()
+
+    def _window_line(self) -> str | None:
+        """PostgreSQL's recovery window, short enough for the panel (the PITR screen has it in full)."""
+        window = (self.result.metrics.get("recovery_window") if self.result else None) or {}
+        if not window.get("end_timestamp"):
+            return None
+        import time
+        from datetime import datetime
+
+        start = datetime.fromtimestamp(window["start_timestamp"])
+        end = datetime.fromtimestamp(window["end_timestamp"])
+        end_text = end.strftime("%H:%M" if end.date() == start.date() else "%m-%d %H:%M")
+        lag = max(0.0, time.time() - window["end_timestamp"])
+        lag_text = (f"{lag:.0f}s" if lag < 90 else f"{lag / 60:.0f}m" if lag < 5400
+                    else f"{lag / 3600:.1f}h" if lag < 172800 else f"{lag / 86400:.0f}d")
+        gap = " GAP " + window["first_gap"] if window.get("first_gap") else ""
+        return f"PITR {start:%m-%d %H:%M}→{end_text}, {lag_text} behind{gap}"
+
+    def watch_compact(self) -> None:
         self._redraw()
 
     def watch_last_backup_age(self) -> None:
@@ -73,13 +95,20 @@ class ServicePanel(Static, can_focus=True):
         if result is None:
             text.append("checking...")
             return text
-        text.append(result.detail)  # the state word is in the border subtitle
+        window_line = self._window_line()
+        # the panel has three lines: an up server's version line gives way to the recovery window
+        text.append(window_line if window_line and result.state.value == "up" else result.detail)
         metrics = [(label, result.metrics[key], key) for key, label in KEY_METRICS.get(self.service, [])
                    if result.metrics.get(key) is not None
                    and (key not in SHOWN_WHEN_NONZERO or result.metrics[key])]
+        if self.compact and self.running:
+            text.append("\nbackup running: " + self.running, style="bold")
+            return text
         if metrics:
             text.append("\n")
             text.append("  ".join(f"{label} {metric_value(key, value)}" for label, value, key in metrics[:3]))
+        if self.compact:
+            return text
         if self.running:
             text.append("\nbackup running: " + self.running, style="bold")
         elif self.has_backups:

@@ -110,3 +110,19 @@ def test_installed_command_runs_a_redis_backup(redis_env, backup_dir):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "ok"
     assert "cli-secret-pw" not in done.stdout + done.stderr
+
+
+def test_a_wrong_redis_password_is_one_cause_said_once(make_redis_server, backup_dir):
+    import os
+    import subprocess
+    import sys
+
+    server = make_redis_server(password="right-password")
+    env = {**os.environ, "REDIS_PORT": str(server.port), "REDIS_PASSWORD": "wrong-password",
+           "BACKUP_DIR": str(backup_dir)}
+    proc = subprocess.run([sys.executable, "-m", "console.cli", "backup", "redis"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 1
+    output = proc.stdout + proc.stderr
+    assert output.count("wrong password") == 1, output
+    assert "wrong-password" not in output and "right-password" not in output

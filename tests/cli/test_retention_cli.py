@@ -90,3 +90,15 @@ def test_an_unreachable_bucket_is_not_reported_as_pruned(scenario, tmp_path, cap
     assert json.loads(captured.out)["offsite_unplanned"] is True
     assert "127.0.0.1" in captured.err and not old.exists()  # the local tier was still pruned
     assert main([*overrides, "retention", "plan", "--local-only"]) == 0
+
+
+def test_apply_with_nothing_to_delete_is_exit_0_without_yes(backup_dir, monkeypatch, capsys):
+    monkeypatch.setenv("BACKUP_DIR", str(backup_dir))
+    (backup_dir / "redis").mkdir(parents=True)
+    (backup_dir / "redis" / f"snapshot_{stamp_days_ago(1)}.rdb.gz").write_bytes(b"x")
+    assert main(["retention", "apply"]) == 0
+    captured = capsys.readouterr()
+    assert "nothing to delete" in captured.out and "--yes" not in captured.out + captured.err
+    assert (backup_dir / "redis" / f"snapshot_{stamp_days_ago(1)}.rdb.gz").exists()
+    assert main(["retention", "apply", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["nothing_to_do"] is True

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from console.catalog import parse_stamp, read_metadata, scan
+from console.catalog import read_metadata, scan
+
+from console.layout import parse_stamp
 
 
 def touch(path, data=b"x"):

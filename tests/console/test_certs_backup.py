@@ -198,3 +198,29 @@ def test_a_run_in_a_second_already_used_waits_for_a_free_stamp(settings, backup_
     second = run_backup(settings)
     assert second.set_id.rsplit("/", 1)[1] not in taken | {first.set_id.rsplit("/", 1)[1]}
     assert second.set_id in [s.set_id for s in scan(backup_dir, ["certs"]).sets]
+
+
+def test_the_manuals_inventory_does_not_count_a_key_copy_as_a_certificate(make_settings, backup_dir):
+    """The manual's script runs openssl x509 on every *.pem it copied, keys included: their entries are empty."""
+    import json as json_module
+
+    from console.catalog import scan
+    from console.kinds.certs.backup import read_inventory
+    from console.verify.run import verify_set
+
+    certs = backup_dir / "certs"
+    certs.mkdir(parents=True)
+    entries = [
+        {"file": "/backups/certs/etc/ssl/api.pem", "subject": "CN = api.example.com", "issuer": "CN = CA",
+         "valid_from": "Jan  1 00:00:00 2026 GMT", "valid_to": "Jan  1 00:00:00 2027 GMT"},
+        {"file": "/backups/certs/etc/ssl/api-key.pem", "subject": "", "issuer": "", "valid_from": "", "valid_to": ""},
+    ]
+    (certs / "cert_inventory_20261101_020000.json").write_text(json_module.dumps(entries))
+    (certs / "certificates_20261101_020000.tar.gz.enc").write_bytes(b"Salted__" + b"\0" * 40)
+    (backup_set,) = scan(backup_dir).by_kind("certs")
+    document, error = read_inventory(backup_set)
+    assert error is None and [entry["file"] for entry in document["certificates"]] == [entries[0]["file"]]
+    assert document["other_files"] == [entries[1]]
+    result = verify_set(make_settings(), backup_set, record=False)
+    metadata = next(outcome for outcome in result.checks if outcome.check == "metadata")
+    assert "lists 1 certificate(s)" in metadata.message and "a key copy?" in metadata.message, metadata.message

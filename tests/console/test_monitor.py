@@ -9,8 +9,8 @@ import time
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from console.catalog import new_stamp
 from console.cli import main
+from console.layout import new_stamp
 from console.monitor import collect, evaluate
 from console.prometheus import render
 from console.runlog import RunRecord, record_run

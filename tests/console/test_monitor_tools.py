@@ -32,7 +32,7 @@ def by_id(report):  # noqa: ANN001, ANN201
 def stamp_hours_ago(hours: float) -> str:
     from datetime import datetime, timedelta
 
-    from console.catalog import new_stamp
+    from console.layout import new_stamp
 
     return new_stamp(datetime.now() - timedelta(hours=hours))
 

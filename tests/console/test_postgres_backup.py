@@ -18,9 +18,9 @@ import zstandard
 
 from console.kinds.base import BackupRequest
 from console.kinds.registry import run_checks
-from console.root import BackupRoot
 from console.preflight import CheckContext, CheckStatus
 from console.progress import CancelToken, ProgressEvent
+from console.root import BackupRoot
 from console.runlog import read_runs
 from console.runner import execute
 from tests.postgres_fixtures import (EXPECTED_TABLES, TableLock, drop_database, password_cluster_role,  # noqa: F401

@@ -13,7 +13,8 @@ import boto3
 import pytest
 
 from console import offsite
-from console.catalog import TIMESTAMP_FORMAT, read_metadata, scan
+from console.catalog import read_metadata, scan
+from console.layout import TIMESTAMP_FORMAT
 from console.progress import ProgressEvent
 from console.runlog import read_runs
 from tests.servers import free_port
@@ -75,7 +76,8 @@ def test_upload_postgres_set_layout_class_sse_metadata_and_checksum(pg_cluster: 
 
 
 def test_second_database_gets_its_own_key_directory(make_settings: Any, pg_cluster: Any) -> None:
-    from console.catalog import BackupFile, BackupSet, parse_stamp
+    from console.catalog import BackupFile, BackupSet
+    from console.layout import parse_stamp
 
     settings = make_settings(pg_cluster.overrides("app"), **{"postgres.databases": ["app", "billing"]})
     when = parse_stamp("20261125_020000")

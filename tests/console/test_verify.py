@@ -232,14 +232,15 @@ def test_legacy_dump_data_that_list_cannot_see_is_read_without_deep(pg_cluster: 
         assert conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'bc_verify_%'").fetchone()[0] == 0
 
 
-def test_encrypted_files_are_skipped_without_a_key(our_sets: tuple[Any, dict[str, Any]], make_settings: Any,
-                                                   pg_cluster: Any, pg_database: str) -> None:
+def test_without_a_key_an_unread_main_file_is_a_warning_not_a_pass(our_sets: tuple[Any, dict[str, Any]],
+                                                                    make_settings: Any, pg_cluster: Any,
+                                                                    pg_database: str) -> None:
     _, sets = our_sets
     keyless = make_settings(pg_cluster.overrides(pg_database))
-    result = verify_set(keyless, sets["certs"])
+    result = verify_set(keyless, sets["certs"])  # the encrypted archive is the set's only content
     decrypt = next(o for o in result.checks if o.check == "decrypt")
-    assert decrypt.status == "skipped" and "no key" in decrypt.message
-    assert result.status == "passed"
+    assert decrypt.status == "warning" and decrypt.message.startswith("not checked: no key")
+    assert result.status == "warning"
 
 
 def test_old_newest_backup_warns_but_does_not_fail(redis_server: Any, make_settings: Any) -> None:
@@ -310,3 +311,26 @@ def test_manual_config_and_certificate_sets_decrypt_with_the_key(make_settings: 
     assert (certs.file("archive").path.name, "decrypt") in failures(wrong)
     keyless = verify_set(make_settings(), config)
     assert {o.status for o in keyless.checks if o.check == "decrypt"} == {"skipped"}
+
+
+def _bytes_read_by_this_process() -> int:
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no rchar in /proc/self/io")
+
+
+def test_each_file_is_read_once_for_its_hash_and_its_content(make_settings: Any, config_source: Path) -> None:
+    import os
+
+    (config_source / "payload.bin").write_bytes(os.urandom(8 * 1024 * 1024))  # incompressible: tarball ~8 MB
+    settings = make_settings(**{"encryption.key": KEY, "config_backup.source_dir": str(config_source)})
+    backup_set = our_backup(settings, "config")
+    tarball = backup_set.file("tarball").path
+    before = _bytes_read_by_this_process()
+    result = verify_set(settings, backup_set)
+    read = _bytes_read_by_this_process() - before
+    assert result.status == "passed", [(o.check, o.status, o.message) for o in result.checks]
+    assert tarball.stat().st_size <= read < 1.5 * tarball.stat().st_size  # not once for the hash, again for tar
+    checks = [o.check for o in result.checks if o.file == tarball.name]
+    assert checks.index("sha256") < checks.index("tar")  # the hash keeps its place before the content check

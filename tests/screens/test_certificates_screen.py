@@ -77,3 +77,14 @@ async def test_palette_opens_the_screen(tmp_path, make_settings) -> None:
         await pilot.pause(0.3)
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, CertificatesScreen))
+
+
+async def test_without_cert_dir_the_screen_says_not_configured_and_reads_nothing(tmp_path, make_settings,
+                                                                                 monkeypatch) -> None:
+    build_cert_tree(tmp_path / "cwd")  # certificates in the working directory must not be listed
+    monkeypatch.chdir(tmp_path / "cwd")
+    app = BackupConsoleApp(make_settings(), clock=real_now, prober=fixed_prober(), start_screen="certificates")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: "NOT CONFIGURED" in summary(app))
+        assert "CERT_DIR" in summary(app) and "certs.cert_dir" in summary(app)
+        assert app.screen.query_one(DataTable).row_count == 0

@@ -155,6 +155,7 @@ async def test_upload_toggle_rechecks_s3_for_real(make_settings, s3_bucket) -> N
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_until(pilot, lambda: checks_done(app))
             assert view_of(app).run["s3_reachable"].evidence.startswith("skipped: ")
+            assert view_of(app).run["s3_reachable"].state is ItemState.SKIP
             await pilot.press("u")
             await wait_until(pilot, lambda: checks_done(app))
             s3_item = view_of(app).run["s3_reachable"]

@@ -93,15 +93,27 @@ async def test_a_short_drill_writes_json_and_markdown_with_every_step(
     assert "Incomplete" not in markdown
 
 
-async def test_quitting_before_the_end_leaves_an_incomplete_transcript(pg_cluster, make_settings) -> None:
+async def test_quitting_before_the_end_asks_then_leaves_an_incomplete_transcript(pg_cluster, make_settings) -> None:
+    from screens.quit_confirm import QuitModal
+
     app = drill_app(make_settings(pg_cluster.overrides()))
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: checks_done(app))
-        drill = app.screen.drill
+        screen = app.screen
+        drill = screen.drill
+        await pilot.press("q")  # asks first, as escape is refused
+        await wait_until(pilot, lambda: isinstance(app.screen, QuitModal))
+        assert "INCOMPLETE" in " ".join(app.screen.running)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: app.screen is screen)
+        assert screen.recording and drill.ended is None
         await pilot.press("q")
+        await wait_until(pilot, lambda: isinstance(app.screen, QuitModal))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: not app.is_running)
     document, markdown = read(drill)
     assert document["status"] == "incomplete"
-    assert document["interrupted_by"] == "the drill screen was closed before the drill was ended"
+    assert document["interrupted_by"] == "the operator quit the console during the drill"
     assert len(document["steps"]) == 7
     assert "**INCOMPLETE**" in markdown and "> **Incomplete:** the drill was interrupted" in markdown
     assert list_drills(drill.directory.parent)[0].result == "incomplete"

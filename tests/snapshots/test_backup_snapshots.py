@@ -132,7 +132,7 @@ def test_backup_running_80x24(snap_compare, make_settings):
         await pilot.press("s")
         await wait_until(pilot, script.holding.is_set)
         await wait_until(pilot, lambda: "elapsed 10.1 s" in _text(pilot, "#backup-status")
-                         and "ETA" in _text(pilot, "#phase-transfer .phase-detail"))
+                         and "ETA" in _text(pilot, ".phase-transfer .phase-detail"))
         await pilot.pause(0.3)
         await redraw_tables(pilot)
 

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 from console import __version__
 from console import jsondoc
 from console.artifacts import ArtifactSet
-from console.catalog import BackupSet, parse_stamp
+from console.catalog import BackupSet
 from console.errors import BackupFailed
 from console.kinds.base import BackupRequest, BackupResult
-from console.kinds.common_metadata import crypto_tool_versions, fresh_stamp
-from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 from console.kinds.certs.layout import LAYOUT
+from console.kinds.common_metadata import crypto_tool_versions, fresh_stamp
+from console.layout import parse_stamp
+from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -143,7 +144,10 @@ def read_inventory(backup_set: BackupSet) -> tuple[dict[str, Any] | None, str | 
     except ValueError as exc:
         return None, f"{path.name} is not valid JSON ({exc})"
     if isinstance(document, list):
-        return {"legacy": True, "certificates": document}, None
+        from console.kinds.certs.verify import split_legacy_inventory
+
+        certificates, others = split_legacy_inventory(document)
+        return {"legacy": True, "certificates": certificates, "other_files": others}, None
     if isinstance(document, dict):
         return document, None
     return None, f"{path.name} is neither a JSON object nor an array"

@@ -13,7 +13,7 @@ from console.preflight import Check, CheckContext, CheckStatus
 def cert_dir_readable(context: CheckContext) -> tuple[CheckStatus, str]:
     from console.kinds.certs.inventory import cert_dir_of, discover
 
-    directory = cert_dir_of(context.settings)
+    directory = cert_dir_of(context.settings, context.options.get("cert_dir"))
     if not directory.is_dir():
         return CheckStatus.FAIL, f"{directory} is not a directory (set CERT_DIR)"
     if not os.access(directory, os.R_OK | os.X_OK):
@@ -37,7 +37,9 @@ def encryption_key(context: CheckContext) -> tuple[CheckStatus, str]:
     except ConsoleError as exc:
         return CheckStatus.FAIL, exc.message
     if passphrase is None:
-        return CheckStatus.FAIL, "no encryption key (set BACKUP_ENCRYPTION_KEY or encryption.key_file)"
+        from console.kinds.config.checks import NO_KEY_FIX
+
+        return CheckStatus.FAIL, "no encryption key (set BACKUP_ENCRYPTION_KEY or encryption.key_file)", NO_KEY_FIX
     return usable_key(context, passphrase, "the archive is always encrypted")
 
 
@@ -45,7 +47,7 @@ def expiry(context: CheckContext) -> tuple[CheckStatus, str, dict[str, object]]:
     """Warns about certificates expiring soon; never blocks the backup of those very certificates."""
     from console.kinds.certs.inventory import build_inventory, cert_dir_of, iter_expiring
 
-    directory = cert_dir_of(context.settings)
+    directory = cert_dir_of(context.settings, context.options.get("cert_dir"))
     if not directory.is_dir():
         return CheckStatus.SKIP, f"{directory} is not a directory", {}
     inventory = build_inventory(directory, context.settings)
@@ -65,5 +67,6 @@ def expiry(context: CheckContext) -> tuple[CheckStatus, str, dict[str, object]]:
 CHECKS: dict[str, Check] = {
     "cert_dir_readable": Check("certs.cert_dir_readable", "Certificate directory is readable", cert_dir_readable),
     "encryption_key": Check("certs.encryption_key", "Encryption key present and usable", encryption_key),
-    "expiry": Check("certs.expiry", "No certificate expiring soon", expiry),
+    # A neutral title: the state word and the evidence say which way it went ("WARN Certificate expiry: ...").
+    "expiry": Check("certs.expiry", "Certificate expiry", expiry),
 }

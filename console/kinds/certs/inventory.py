@@ -365,7 +365,18 @@ def _describe(cert: x509.Certificate, relative: str, index: int, now: datetime, 
 
 
 def cert_dir_of(settings: Settings, override: str | None = None) -> Path:
-    return Path(override or settings.certs.cert_dir).expanduser().absolute()
+    """The certificate directory; never the working directory by default.
+
+    Raises:
+        NotConfigured: neither ``--cert-dir`` nor CERT_DIR (certs.cert_dir) is set.
+    """
+    from console.errors import NotConfigured
+
+    chosen = override or settings.certs.cert_dir
+    if not chosen:
+        raise NotConfigured("the certificate directory is not configured: set CERT_DIR or certs.cert_dir "
+                            "in the config file (or pass --cert-dir DIR)")
+    return Path(chosen).expanduser().absolute()
 
 
 def iter_expiring(inventory: Inventory) -> Iterator[CertificateInfo]:

@@ -8,16 +8,15 @@ writing; only then does the second pass write into the destination.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console.catalog import BackupSet
-from console.errors import CryptoError, ReadOnlyRefused, VerifyFailed, as_console_error
+from console.errors import CryptoError, VerifyFailed
 from console.extraction import ExtractionPlan, extract_archive, plan_archive
 from console.kinds.config.restore import RestoreResult, verify_checksums
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, emit
-from console.runlog import RunRecord, record_run
+from console.runner import restore_run
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -49,11 +48,8 @@ def restore_certs(settings: Settings, backup_set: BackupSet, destination: Path, 
     """
     from console.crypto import require_passphrase
 
-    if settings.read_only:
-        raise ReadOnlyRefused("restore certs")
-    started = time.time()
     destination = destination.absolute()
-    try:
+    with restore_run(settings, "certs", backup_set.set_id, str(destination)) as run:
         archive = backup_set.file("archive")
         if archive is None:
             raise VerifyFailed(f"{backup_set.set_id} has no certificates_<ts>.tar.gz.enc archive")
@@ -70,15 +66,5 @@ def restore_certs(settings: Settings, backup_set: BackupSet, destination: Path, 
         with handle:
             written = extract_archive(reader, destination, cancel,
                                       before_commit=lambda: _drain(reader, decryption, archive.path))
-    except Exception as exc:  # noqa: BLE001 - any failure is recorded, and shown as one line
-        error = as_console_error(exc, f"restore of {backup_set.set_id}")
-        _record(settings, backup_set, started, "failed", error.message)
-        raise error from exc
-    _record(settings, backup_set, started, "ok", f"{len(written)} file(s) restored into {destination}")
+        run.done(f"{len(written)} file(s) restored into {destination}")
     return RestoreResult(backup_set.set_id, destination, tuple(written), (), tuple(plan.conflicts))
-
-
-def _record(settings: Settings, backup_set: BackupSet, started: float, status: str, message: str) -> None:
-    record_run(settings.backup_dir, RunRecord(action="restore", kind="certs", target="", status=status,
-                                              started=started, finished=time.time(), message=message,
-                                              set_id=backup_set.set_id))

@@ -21,12 +21,12 @@ from urllib.parse import quote, unquote
 
 from console import __version__
 from console.artifacts import ArtifactSet
-from console.catalog import parse_stamp
 from console.errors import BackupFailed
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.common_metadata import crypto_tool_versions, fresh_stamp
-from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 from console.kinds.config.layout import LAYOUT
+from console.layout import parse_stamp
+from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -42,7 +42,17 @@ def lock_name(settings: Settings, request: BackupRequest) -> str:
 
 
 def source_dir(settings: Settings, request: BackupRequest | None = None) -> Path:
+    """The tree to archive; never the working directory by default.
+
+    Raises:
+        NotConfigured: neither ``--source`` nor config_backup.source_dir (CONFIG_SOURCE_DIR) is set.
+    """
+    from console.errors import NotConfigured
+
     chosen = (request.options.get("source") if request else None) or settings.config_backup.source_dir
+    if not chosen:
+        raise NotConfigured("the config backup source is not configured: set CONFIG_SOURCE_DIR or "
+                            "config_backup.source_dir in the config file (or pass --source DIR)")
     return Path(chosen).expanduser().absolute()
 
 

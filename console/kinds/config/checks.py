@@ -15,7 +15,8 @@ from console.preflight import Check, CheckContext, CheckStatus, destination_writ
 def _source(context: CheckContext) -> Path:
     from console.kinds.config.backup import source_dir
 
-    return source_dir(context.settings)
+    return Path(context.options["source"]).expanduser().absolute() if context.options.get("source") \
+        else source_dir(context.settings)
 
 
 def source_readable(context: CheckContext) -> tuple[CheckStatus, str]:
@@ -37,7 +38,12 @@ def source_readable(context: CheckContext) -> tuple[CheckStatus, str]:
     return CheckStatus.PASS, f"{source} readable: {len(plan.archived)} file(s) to archive, {len(plan.secrets)} to encrypt"
 
 
-def encryption_key(context: CheckContext) -> tuple[CheckStatus, str]:
+NO_KEY_FIX = {"overridable": False,
+              "fix": "set BACKUP_ENCRYPTION_KEY or encryption.key_file (a starting run cannot encrypt without it)"}
+"""A missing key is not a risk to accept: the run would fail when it encrypts, so no override is offered."""
+
+
+def encryption_key(context: CheckContext) -> tuple[CheckStatus, str] | tuple[CheckStatus, str, dict[str, object]]:
     """A key is needed only when there are secret files to encrypt; it must derive a working key."""
     from console.kinds.config.backup import build_plan
     from console.crypto import passphrase_from_settings
@@ -53,7 +59,7 @@ def encryption_key(context: CheckContext) -> tuple[CheckStatus, str]:
     if passphrase is None:
         if secrets:
             return CheckStatus.FAIL, (f"no encryption key (BACKUP_ENCRYPTION_KEY or encryption.key_file) but "
-                                      f"{len(secrets)} secret file(s) to encrypt, e.g. {secrets[0]}")
+                                      f"{len(secrets)} secret file(s) to encrypt, e.g. {secrets[0]}"), NO_KEY_FIX
         return CheckStatus.PASS, "no secret files to encrypt; no key needed"
     return usable_key(context, passphrase, f"{len(secrets)} secret file(s) to encrypt")
 

@@ -9,17 +9,16 @@ targets, so a wrong key or a damaged file leaves the destination untouched.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console.artifacts import sha256_file
 from console.catalog import BackupSet
-from console.errors import ReadOnlyRefused, VerifyFailed, as_console_error
+from console.errors import VerifyFailed
 from console.extraction import ExtractionPlan, commit_staged, extract_archive, plan_archive, safe_target, staged_file
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, emit
-from console.runlog import RunRecord, record_run
+from console.runner import restore_run
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -81,19 +80,11 @@ def restore_config(settings: Settings, backup_set: BackupSet, destination: Path,
         VerifyFailed: a checksum mismatch, a damaged archive or a path escaping ``destination``.
         CryptoError: wrong key or a damaged encrypted file.
     """
-    if settings.read_only:
-        raise ReadOnlyRefused("restore config")
-    started = time.time()
-    try:
+    with restore_run(settings, "config", backup_set.set_id, str(destination.absolute())) as run:
         result = _restore(settings, backup_set, destination.absolute(), overwrite, passphrase, on_progress, cancel,
                           allow_unverified)
-    except Exception as exc:  # noqa: BLE001 - any failure is recorded, and shown as one line
-        error = as_console_error(exc, f"restore of {backup_set.set_id}")
-        _record(settings, backup_set, started, "failed", error.message)
-        raise error from exc
-    _record(settings, backup_set, started, "ok", f"{len(result.files)} file(s), {len(result.secrets)} secret(s) "
-                                                   f"restored into {destination}")
-    return result
+        run.done(f"{len(result.files)} file(s), {len(result.secrets)} secret(s) restored into {destination}")
+        return result
 
 
 def _restore(settings: Settings, backup_set: BackupSet, destination: Path, overwrite: bool, passphrase: str | None,
@@ -144,9 +135,3 @@ def _restore(settings: Settings, backup_set: BackupSet, destination: Path, overw
             temporary.unlink(missing_ok=True)
     return RestoreResult(backup_set.set_id, destination, tuple(written), tuple(rel for _s, rel in secrets),
                          tuple(plan.conflicts))
-
-
-def _record(settings: Settings, backup_set: BackupSet, started: float, status: str, message: str) -> None:
-    record_run(settings.backup_dir, RunRecord(action="restore", kind=backup_set.kind, target=backup_set.name,
-                                              status=status, started=started, finished=time.time(), message=message,
-                                              set_id=backup_set.set_id))

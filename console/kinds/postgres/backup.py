@@ -23,9 +23,9 @@ from console.errors import ConfigError, UsageError
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.common_metadata import fresh_stamp
 from console.kinds.postgres.client import Tool, check_server_version, child_environment, conninfo, find_tool
+from console.kinds.postgres.layout import LAYOUT
 from console.kinds.postgres.pipeline import PipelineSpec, PipelineStats, run_pipeline
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
-from console.kinds.postgres.layout import LAYOUT
 
 if TYPE_CHECKING:
     from console.kinds.postgres.stats import CopyRowCounter, DatabaseFacts
@@ -36,6 +36,10 @@ _BAD_NAME = re.compile(r"[/\x00]")
 
 
 def lock_name(settings: Settings, request: BackupRequest) -> str:
+    if request.options.get("physical"):
+        from console.pitr.basebackup import lock_name as base_lock_name
+
+        return base_lock_name()
     database = request.target or settings.postgres.database
     return "postgres-" + re.sub(r"[^A-Za-z0-9_.-]", "_", database)
 
@@ -92,6 +96,10 @@ def _check_levels(pg: PostgresSettings) -> None:
 def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None) -> BackupResult:
     """Back up one database; raises a ConsoleError (the runner records it) when it cannot."""
+    if request.options.get("physical"):
+        from console.pitr.basebackup import run as run_physical
+
+        return run_physical(settings, request, on_progress, cancel)
     from console.kinds.postgres.stats import CopyRowCounter, SnapshotSession, schema_hash  # psycopg: not at start-up
 
     pg = settings.postgres

@@ -28,11 +28,11 @@ from console.catalog import read_metadata
 from console.kinds.postgres.client import child_environment, conninfo, error_line, find_tool
 from console.kinds.postgres.stats import count_tables, list_tables, schema_hash
 from console.root import BackupRoot
-from console.errors import (BackupFailed, Cancelled, ConfirmationRequired, ReadOnlyRefused, ServiceUnreachable,
-                            UsageError, VerifyFailed, as_console_error)
+from console.errors import (BackupFailed, Cancelled, ConfirmationRequired, ServiceUnreachable,
+                            UsageError, VerifyFailed)
 from console.probes.postgres import connect, describe_error
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
-from console.runlog import RunRecord, record_run
+from console.runner import restore_run
 
 if TYPE_CHECKING:
     from console.catalog import BackupSet
@@ -113,32 +113,17 @@ def restore_postgres(settings: Settings, backup_set: BackupSet, options: Restore
         VerifyFailed: the dump does not match its recorded sha256.
         BackupFailed: pg_restore failed (its first error line is in the message).
     """
-    if settings.read_only:
-        raise ReadOnlyRefused("restore")
     if options.clean and not options.yes:
         raise ConfirmationRequired("--clean drops objects in the target database; add --yes to confirm")
     if options.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     started = time.time()
     progress = Throttle(on_progress)
-    status = "failed"
-    message = ""
-    try:
+    with restore_run(settings, "postgres", backup_set.set_id, options.target_db) as run:
         report = _restore(settings, backup_set, options, progress, cancel, started)
-        status = "ok" if report.ok else "failed"
-        message = "restored; counts and schema match" if report.ok else "restored, but the comparison differs"
+        run.done("restored; counts and schema match" if report.ok else "restored, but the comparison differs",
+                 ok=report.ok)
         return report
-    except Cancelled as exc:
-        status, message = "cancelled", exc.message
-        raise
-    except Exception as exc:  # noqa: BLE001 - recorded, and shown as one line
-        error = as_console_error(exc, f"restore of {backup_set.set_id} into {options.target_db}")
-        message = error.message
-        raise error from exc
-    finally:
-        record_run(settings.backup_dir, RunRecord(action="restore", kind="postgres", target=options.target_db,
-                                                  status=status, started=started, finished=time.time(),
-                                                  message=message, set_id=backup_set.set_id))
 
 
 def _restore(settings: Settings, backup_set: BackupSet, options: RestoreOptions, progress: ProgressCallback,

@@ -22,8 +22,8 @@ from console.formatting import size
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.common_metadata import artifact_entry, common_fields, fresh_stamp, iso_timestamp
 from console.kinds.rabbitmq import listings
-from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 from console.kinds.rabbitmq.layout import LAYOUT
+from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 
 if TYPE_CHECKING:
     from console.config import Settings

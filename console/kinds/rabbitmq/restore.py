@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from console import jsondoc
 from console.catalog import read_metadata
-from console.errors import ReadOnlyRefused, UsageError, VerifyFailed
+from console.errors import UsageError, VerifyFailed
 from console.progress import ProgressCallback, ProgressEvent, emit
+from console.runner import restore_run
 
 if TYPE_CHECKING:
     from console.catalog import BackupSet
@@ -232,15 +233,15 @@ def apply_import(settings: Settings, plan: ImportPlan, on_progress: ProgressCall
     """POST the planned definitions (creating a single-vhost export's vhost first)."""
     from console.probes.rabbitmq import ManagementAPI, vhost_path
 
-    if settings.read_only:
-        raise ReadOnlyRefused("restore rabbitmq")
-    api = ManagementAPI(settings.rabbitmq, max(settings.timeout_seconds, IMPORT_TIMEOUT_SECONDS))
-    try:
-        if plan.create_vhost:
-            emit(on_progress, ProgressEvent("import", message=f"creating vhost {plan.create_vhost}"))
-            api.put(f"vhosts/{vhost_path(plan.create_vhost)}", {})
-        emit(on_progress, ProgressEvent("import", message=f"POST /api/{plan.endpoint} ({plan.scope})"))
-        api.post(plan.endpoint, plan.definitions)
-    finally:
-        api.close()
+    with restore_run(settings, "rabbitmq", plan.set_id, plan.scope) as run:
+        api = ManagementAPI(settings.rabbitmq, max(settings.timeout_seconds, IMPORT_TIMEOUT_SECONDS))
+        try:
+            if plan.create_vhost:
+                emit(on_progress, ProgressEvent("import", message=f"creating vhost {plan.create_vhost}"))
+                api.put(f"vhosts/{vhost_path(plan.create_vhost)}", {})
+            emit(on_progress, ProgressEvent("import", message=f"POST /api/{plan.endpoint} ({plan.scope})"))
+            api.post(plan.endpoint, plan.definitions)
+        finally:
+            api.close()
+        run.done(f"imported definitions ({plan.scope})")
     emit(on_progress, ProgressEvent("import", finished=True, message="definitions imported"))

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from console.errors import BackupFailed
-from console.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, emit
 from console.kinds.redis.layout import LAYOUT
+from console.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, emit
 
 if TYPE_CHECKING:
     import redis

@@ -19,8 +19,8 @@ from console.errors import BackupFailed, ServiceUnreachable
 from console.formatting import size
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.common_metadata import artifact_entry, common_fields, fresh_stamp, iso_timestamp
-from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, emit
 from console.kinds.redis.layout import LAYOUT
+from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, emit
 
 if TYPE_CHECKING:
     from pathlib import Path

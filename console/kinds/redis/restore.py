@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from console.artifacts import sha256_file
-from console.catalog import new_stamp, read_metadata
-from console.errors import ConfirmationRequired, ConsoleError, ReadOnlyRefused, UsageError, VerifyFailed
+from console.catalog import read_metadata
+from console.errors import ConfirmationRequired, ConsoleError, UsageError, VerifyFailed
 from console.kinds.redis import rdb as rdb_check
 from console.kinds.redis.aof import parse_manifest
+from console.layout import new_stamp
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
+from console.runner import restore_run
 
 if TYPE_CHECKING:
     from console.catalog import BackupSet
@@ -92,10 +94,17 @@ def restore(settings: Settings, backup_set: BackupSet, data_dir: Path, *, with_a
         UsageError: --with-aof for a set without AOF, or redis-server missing for verify_load.
         ConsoleError: a redis-server is running on ``data_dir``.
     """
-    if settings.read_only:
-        raise ReadOnlyRefused("restore redis")
-    report = Throttle(on_progress)
     data_dir = data_dir.expanduser().absolute()
+    with restore_run(settings, "redis", backup_set.set_id, str(data_dir)) as run:
+        result = _restore(settings, backup_set, data_dir, with_aof, yes, verify_load, Throttle(on_progress), cancel,
+                          allow_unverified)
+        run.done(f"placed {len(result.placed)} file(s)")
+        return result
+
+
+def _restore(settings: Settings, backup_set: BackupSet, data_dir: Path, with_aof: bool, yes: bool,
+             verify_load: bool, report: ProgressCallback, cancel: CancelToken | None,
+             allow_unverified: bool = False) -> RedisRestoreResult:
     rdb_file = backup_set.file("rdb")
     aof_file = backup_set.file("aof")
     if rdb_file is None:

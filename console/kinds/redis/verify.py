@@ -33,7 +33,8 @@ def check_file(ctx: SetContext, item: BackupFile) -> None:
         ctx.run("rdb", name, lambda: _rdb(ctx, item))
     elif item.role == "aof":
         if name.endswith(".tar.gz") or name.endswith(".tar.zst"):
-            ctx.run("tar", name, lambda: f"AOF archive lists {len(tar_listing(item.path, name, ctx.cancel))} file(s)")
+            ctx.run("tar", name, lambda: f"AOF archive lists "
+                    f"{len(tar_listing(item.path, name, ctx.cancel, ctx.raw_observer(name)))} file(s)")
         elif compression_of(name):
             check_stream(ctx, item)
 
@@ -42,7 +43,8 @@ def _rdb(ctx: SetContext, item: BackupFile) -> str:
     from console.kinds.redis.rdb import validate_stream
 
     kind = compression_of(item.path.name)
-    validation = validate_stream(iter_decompressed(item.path, ctx.cancel), item.path.name)
+    validation = validate_stream(iter_decompressed(item.path, ctx.cancel, ctx.raw_observer(item.path.name)),
+                                 item.path.name)
     if not validation.ok:
         raise VerifyFailed(validation.message)
     inside = f"{kind} stream complete, " if kind else ""

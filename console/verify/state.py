@@ -1,0 +1,143 @@
+"""The newest backup set of every target with its own verification state and its target's last run.
+
+One use case for both faces: the dashboard's Backups panel and ``status`` (text and ``--json``)
+show what this returns. A set's verification is its own (``verification_status`` and
+``verification.time`` that verify writes into the set's metadata, else the newest report naming
+its set id): a set made after the last verification is ``unverified``, whatever the kind's
+earlier sets were.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from console.catalog import KINDS, BackupSet, read_metadata, scan
+from console.kinds.layouts import LAYOUTS
+from console.runlog import RunRecord, read_runs
+from console.verify import reports
+from console.verify.model import FAILED, PASSED, WARNING
+
+if TYPE_CHECKING:
+    from console.config import Settings
+
+VERIFIED, UNVERIFIED = "verified", "unverified"
+"""With WARNING ("warning") and FAILED ("failed"): the words a set's verification state takes."""
+_STATE_OF_STATUS = {PASSED: VERIFIED, WARNING: WARNING, FAILED: FAILED}
+REPORTS_READ = 50
+"""Sets whose metadata carries no result (the manual's) are looked up in at most this many reports."""
+
+
+@dataclass(frozen=True)
+class TargetState:
+    """One target (a database, or a kind with one target): its newest set and its last run."""
+
+    kind: str
+    name: str
+    """The target's name: the database for PostgreSQL, else the kind."""
+    set_id: str | None
+    """The newest set, None when the target has never been backed up (only a failed run)."""
+    timestamp: float | None
+    path: str | None
+    """The newest set's main file."""
+    verification: str | None
+    """verified, unverified, warning, failed (of the newest set itself); None without a set."""
+    verified_at: str | None
+    """When that set was last verified (ISO 8601), None when never."""
+    report: str | None
+    last_run: RunRecord | None
+    """The target's own last backup run (cron or console), whatever its outcome."""
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}/{self.name}" if self.name != self.kind else self.kind
+
+    def age_seconds(self, now: float) -> float | None:
+        return None if self.timestamp is None else max(0.0, now - self.timestamp)
+
+    def as_json(self, now: float) -> dict[str, Any]:
+        run = self.last_run
+        return {"kind": self.kind, "name": self.name, "path": self.path, "set_id": self.set_id,
+                "age_seconds": None if self.timestamp is None else round(max(0.0, now - self.timestamp)),
+                "verification_status": self.verification, "verified_at": self.verified_at,
+                "verification_report": self.report,
+                "last_run": None if run is None else {
+                    "status": run.status, "finished_at": datetime.fromtimestamp(run.finished).astimezone()
+                    .isoformat(timespec="seconds"), "message": run.message, "set_id": run.set_id}}
+
+
+def primary_file(backup_set: BackupSet) -> Path | None:
+    """The set's main file by role priority (the custom dump before the .sql.gz), not by file order."""
+    for role in LAYOUTS[backup_set.kind].primary_roles:
+        item = backup_set.file(role)
+        if item is not None:
+            return item.path
+    return None
+
+
+def set_verification(backup_set: BackupSet, report_sets: dict[str, tuple[str, str, str]] | None = None
+                     ) -> tuple[str, str | None, str | None]:
+    """(state, verified_at, report) of one set, from its metadata, else from ``report_sets`` (set id ->
+    (status, finished_at, report name), newest report first)."""
+    document = read_metadata(backup_set).document or {}
+    status = document.get("verification_status")
+    if status in _STATE_OF_STATUS:
+        verification = document.get("verification") if isinstance(document.get("verification"), dict) else {}
+        return _STATE_OF_STATUS[status], verification.get("time"), verification.get("report")
+    found = (report_sets or {}).get(backup_set.set_id)
+    if found is not None and found[0] in _STATE_OF_STATUS:
+        return _STATE_OF_STATUS[found[0]], found[1], found[2]
+    return UNVERIFIED, None, None
+
+
+def reported_sets(settings: Settings, limit: int = REPORTS_READ) -> dict[str, tuple[str, str, str]]:
+    """set id -> (status, finished_at, report) from the newest ``limit`` reports (the newest wins)."""
+    found: dict[str, tuple[str, str, str]] = {}
+    for path in reports.report_paths(settings)[:limit]:
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            finished = str(document.get("finished_at", ""))
+            name = str(document.get("report") or path.stem)
+            for item in document.get("sets") or []:
+                found.setdefault(str(item.get("set_id", "")), (str(item.get("status", "")), finished, name))
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue
+    return found
+
+
+def last_runs_by_target(backup_dir: Path) -> dict[tuple[str, str], RunRecord]:
+    """(kind, target) -> that target's last backup run; a kind with one target has target "" (its kind)."""
+    latest: dict[tuple[str, str], RunRecord] = {}
+    for record in read_runs(backup_dir):
+        if record.action == "backup":
+            latest[(record.kind, record.target or record.kind)] = record
+    return latest
+
+
+def target_states(settings: Settings) -> list[TargetState]:
+    """Every target with a set or a run: the newest set of each (own verification) and its last run,
+    in kind order; a kind with neither is absent (the faces say "never")."""
+    catalog = scan(settings.backup_dir)
+    runs = last_runs_by_target(settings.backup_dir)
+    newest = catalog.latest_per_target()
+    legacy_reports: dict[str, tuple[str, str, str]] | None = None
+    states: list[TargetState] = []
+    seen: set[tuple[str, str]] = set()
+    for backup_set in newest:
+        name = backup_set.name or backup_set.kind
+        document = read_metadata(backup_set).document or {}
+        if legacy_reports is None and document.get("verification_status") not in _STATE_OF_STATUS:
+            legacy_reports = reported_sets(settings)
+        verification, verified_at, report = set_verification(backup_set, legacy_reports)
+        path = primary_file(backup_set)
+        states.append(TargetState(backup_set.kind, name, backup_set.set_id, backup_set.timestamp.timestamp(),
+                                  str(path) if path else None, verification, verified_at, report,
+                                  runs.get((backup_set.kind, name))))
+        seen.add((backup_set.kind, name))
+    for (kind, name), run in runs.items():
+        if (kind, name) not in seen and kind in KINDS:
+            states.append(TargetState(kind, name, None, None, None, None, None, None, run))
+    return sorted(states, key=lambda state: (KINDS.index(state.kind), state.name))
