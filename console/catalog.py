@@ -9,14 +9,17 @@ kind and name whose timestamps are close, and whose roles do not repeat, form on
 
 from __future__ import annotations
 
-import json
+import gzip
+import io
 import os
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
 
+from console import jsondoc
 from console.kinds.layouts import LAYOUTS
 from console.layout import TIMESTAMP_FORMAT, parse_stamp
 from console.root import BackupRoot
@@ -255,21 +258,71 @@ class MetadataRead:
         return bool(self.document and str(self.document.get("producer", "")).startswith("backup-console"))
 
 
+MAX_METADATA_BYTES = 16 * 1024 * 1024
+"""Metadata is a few KB; anything this large is damage (or an attack), never parsed."""
+
+_NUMBER = (int, float)
+METADATA_FIELD_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "artifacts": ((list,), "a list"),
+    "files": ((dict,), "an object"),
+    "database_stats": ((dict,), "an object"),
+    "keyspace": ((dict,), "an object"),
+    "table_row_counts": ((dict,), "an object"),
+    "row_counts": ((dict,), "an object"),
+    "s3": ((dict,), "an object"),
+    "producer": ((str,), "text"),
+    "set_id": ((str,), "text"),
+    "timestamp": ((str,), "text"),
+    "verification_status": ((str,), "text"),
+    "duration_seconds": (_NUMBER, "a number"),
+    "backup_time_seconds": (_NUMBER, "a number"),
+    "keys_count": (_NUMBER, "a number"),
+}
+"""The fields the console reads from metadata, with the JSON type each must have (absent is fine).
+
+A field of another type makes the whole document unreadable, reported as that set's failed
+check, so that no consumer (verify, monitor, retention, upload, restore) meets a surprise type.
+"""
+
+
+def parse_metadata(raw: bytes, name: str) -> MetadataRead:
+    """Parse and type-check a metadata document; every defect is an error naming the file and field."""
+    if len(raw) > MAX_METADATA_BYTES:
+        return MetadataRead(None, f"{name} is {len(raw)} bytes, too large to be metadata")
+    try:
+        document = jsondoc.loads(raw)
+    except ValueError as exc:
+        return MetadataRead(None, f"{name} is not valid JSON ({str(exc)[:200]})")
+    if not isinstance(document, dict):
+        return MetadataRead(None, f"{name} is not a JSON object")
+    for field_name, (types, word) in METADATA_FIELD_TYPES.items():
+        value = document.get(field_name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, types):
+            return MetadataRead(None, f"{name}: '{field_name}' must be {word}, got {type(value).__name__}")
+    for index, entry in enumerate(document.get("artifacts") or []):
+        if not isinstance(entry, dict) or not isinstance(entry.get("name", ""), str) \
+                or not isinstance(entry.get("sha256", ""), str) \
+                or isinstance(entry.get("size_bytes", 0), bool) or not isinstance(entry.get("size_bytes", 0), int):
+            return MetadataRead(None, f"{name}: artifacts[{index}] must be an object with text name and sha256")
+    return MetadataRead(document, None)
+
+
 def read_metadata(backup_set: BackupSet) -> MetadataRead:
+    """The set's metadata, or why it could not be read; never raises for what is in the file."""
     path = backup_set.metadata_path
     if path is None:
         return MetadataRead(None, "no metadata file")
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_METADATA_BYTES + 1)
         if path.name.endswith(".gz"):
-            import gzip
-
-            raw = gzip.decompress(raw)
-        document = json.loads(raw)
+            try:
+                with gzip.GzipFile(fileobj=io.BytesIO(raw)) as unzipped:
+                    raw = unzipped.read(MAX_METADATA_BYTES + 1)
+            except (OSError, EOFError, zlib.error) as exc:
+                return MetadataRead(None, f"{path.name} is not valid gzip ({exc})")
     except OSError as exc:
-        return MetadataRead(None, f"cannot read {path.name}: {exc.strerror}")
-    except (ValueError, EOFError) as exc:
-        return MetadataRead(None, f"{path.name} is not valid JSON ({exc})")
-    if not isinstance(document, dict):
-        return MetadataRead(None, f"{path.name} is not a JSON object")
-    return MetadataRead(document, None)
+        return MetadataRead(None, f"cannot read {path.name}: {exc.strerror or exc}")
+    return parse_metadata(raw, path.name)

@@ -8,7 +8,6 @@ semantic checks (pg_restore, RDB checksum, definitions keys) on top of these.
 from __future__ import annotations
 
 import collections
-import json
 import re
 import subprocess
 import tarfile
@@ -19,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator, Mapping
 
+from console import jsondoc
+from console.childenv import child_env
 from console.artifacts import CHUNK_SIZE, iter_file
 from console.childenv import child_env
 from console.errors import VerifyFailed
@@ -238,7 +239,7 @@ def load_json(path: Path, cancel: CancelToken | None = None) -> Any:
         if len(data) > MAX_JSON_BYTES:
             raise VerifyFailed(f"{path.name} is larger than {MAX_JSON_BYTES // (1024 * 1024)} MB decompressed")
     try:
-        return json.loads(bytes(data))
+        return jsondoc.loads(bytes(data))
     except ValueError as exc:
         raise VerifyFailed(f"{path.name} is not valid JSON ({exc})") from None
 

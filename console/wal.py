@@ -9,7 +9,6 @@ says honestly which settings wait for a restart (archive_mode and wal_level do: 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from console import jsondoc
 from console.artifacts import write_json_atomic
 from console.errors import ReadOnlyRefused, ServiceUnreachable
 from console.probes.postgres import connect, describe_error
@@ -153,7 +153,7 @@ def wal_status(settings: Settings, remember: bool = True) -> WalStatus:
 
 def _read_state(path: Path, host: str, port: int) -> int | None:
     try:
-        data = json.loads(path.read_text())
+        data = jsondoc.loads(path.read_text())
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("host") != host or data.get("port") != port:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from console import __version__
+from console import jsondoc
 from console.artifacts import sha256_file, write_json_atomic
 from console.catalog import KINDS, BackupFile, BackupSet, read_metadata
 from console.errors import Cancelled, ConsoleError
@@ -315,11 +316,14 @@ def _rewrite_metadata(path: Path, document: dict[str, Any]) -> None:
 
 
 def read_metadata_path(path: Path) -> dict[str, Any] | None:
+    """The metadata document at ``path`` if it is readable and well-typed, else None."""
+    from console.catalog import parse_metadata
+
     try:
-        document = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+        raw = path.read_bytes()
+    except OSError:
         return None
-    return document if isinstance(document, dict) else None
+    return parse_metadata(raw, path.name).document
 
 
 def _extra_args(settings: Settings, backup_set: BackupSet, sha256_hex: str, storage_class: str) -> dict[str, Any]:
@@ -470,7 +474,7 @@ def _abort(settings: Settings, client: Any, bucket: str, key: str, upload_id: st
 def _read_pending(settings: Settings) -> list[dict[str, Any]]:
     path = settings.root.pending_aborts
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = jsondoc.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
     return [entry for entry in document if isinstance(entry, dict)] if isinstance(document, list) else []

@@ -21,6 +21,13 @@ def check_metadata(ctx: SetContext, verifier: Any) -> None:
     """Metadata present and sane; the manual's invalid JSON is a warning naming its defect."""
     path = ctx.backup_set.metadata_path
     if path is None:
+        from console.provenance import evidence
+
+        proof = evidence(ctx.backup_set)
+        if proof is not None:
+            ctx.add("metadata", FAILED, f"metadata file missing, but backup-console wrote this set ({proof}): "
+                                        "its files cannot be checked against their checksums", primary_name(ctx.backup_set))
+            return
         missing = getattr(verifier, "missing_metadata", None)
         outcome = missing(ctx) if missing else None
         status, message = outcome or (FAILED, "metadata file missing: the set cannot be checked against its record")
@@ -28,10 +35,15 @@ def check_metadata(ctx: SetContext, verifier: Any) -> None:
         return
     name = path.name
     read = ctx.metadata
-    if read.document is None:
-        if _written_by_us(path):
-            ctx.add("metadata", FAILED, f"metadata written by backup-console is damaged: {read.error}", name)
+    if read.document is None or not read.ours:
+        from console.provenance import evidence
+
+        proof = evidence(ctx.backup_set)
+        if proof is not None:
+            damage = read.error or "it is not backup-console's metadata (no producer, no checksums)"
+            ctx.add("metadata", FAILED, f"metadata of a set backup-console wrote ({proof}) is unusable: {damage}", name)
             return
+    if read.document is None:
         legacy = getattr(verifier, "legacy_metadata", None)
         outcome = legacy(ctx, read.error or "") if legacy else None
         if outcome is None:
@@ -63,16 +75,6 @@ def check_metadata(ctx: SetContext, verifier: Any) -> None:
         ctx.add("metadata", FAILED, "metadata is not sane: " + "; ".join(problems), name)
     else:
         ctx.add("metadata", PASSED, f"metadata OK ({document.get('producer')}, {len(artifacts)} artifact(s))", name)
-
-
-def _written_by_us(path: Any) -> bool:
-    """Unreadable metadata that names our producer is damage, not one of the manual's defects."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(1024 * 1024)
-    except OSError:
-        return False
-    return b'"producer": "backup-console' in head
 
 
 def check_recorded(ctx: SetContext, item: BackupFile) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from console import jsondoc
 from console.artifacts import write_json_atomic
 from console.catalog import KINDS, BackupSet, read_metadata, scan
 from console.errors import UsageError
@@ -196,7 +197,7 @@ def last_results(settings: Settings, limit: int = 50) -> dict[str, LastVerificat
         if not missing:
             break
         try:
-            report = VerifyReport.from_json(json.loads(path.read_text(encoding="utf-8")))
+            report = VerifyReport.from_json(jsondoc.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError, AttributeError):
             continue
         for kind in missing:

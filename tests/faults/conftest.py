@@ -207,6 +207,91 @@ def console(base_env: dict[str, str]) -> Console:
     return Console(dict(base_env))
 
 
+@pytest.fixture(scope="session")
+def rabbit_canary_user(rabbitmq_api: str) -> Iterator[str]:
+    """An administrator whose password is the RabbitMQ canary."""
+    import requests
+
+    from tests.servers import RABBIT_AUTH
+
+    name = f"bc-canary-{uuid.uuid4().hex[:6]}"
+    requests.put(f"{rabbitmq_api}/api/users/{name}", auth=RABBIT_AUTH, timeout=10,
+                 json={"password": CANARIES.rabbitmq, "tags": "administrator"}).raise_for_status()
+    requests.put(f"{rabbitmq_api}/api/permissions/%2F/{name}", auth=RABBIT_AUTH, timeout=10,
+                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+    yield name
+    requests.delete(f"{rabbitmq_api}/api/users/{name}", auth=RABBIT_AUTH, timeout=10)
+
+
+@dataclass
+class Estate:
+    """Every service the console backs up, each with a canary credential, and one set of each kind."""
+
+    env: dict[str, str]
+    """The services' part of the console's environment (no BACKUP_DIR, HOME or TMPDIR)."""
+    template: Path
+    """A BACKUP_DIR holding one good set of every kind (copied by each test that damages one)."""
+    database: str
+    redis: object
+    cert_dir: Path
+    source_dir: Path
+
+
+@pytest.fixture(scope="session")
+def estate(tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster, canary_pg_role: str,
+           rabbit_canary_user: str) -> Iterator[Estate]:
+    from tests.certs_fixtures import build_cert_tree
+    from tests.servers import RedisServer
+
+    base = tmp_path_factory.mktemp("estate")
+    database = f"estate_{uuid.uuid4().hex[:8]}"
+    pg_cluster.create_database(database)
+    with pg_cluster.connect(database) as conn:
+        conn.execute("CREATE TABLE items (id int PRIMARY KEY, note text)")
+        conn.execute("INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 2000) g")
+    redis = RedisServer(password=CANARIES.redis).start()
+    redis.client().mset({f"key:{n}": f"value {n}" for n in range(200)})
+    cert_dir = base / "certs"
+    build_cert_tree(cert_dir)
+    source = base / "app"
+    (source / "conf").mkdir(parents=True)
+    (source / "conf" / "app.yaml").write_text("listen: 8080\n")
+    (source / ".env").write_text("DATABASE_URL=postgres://app@db/app\n")
+    env = {"POSTGRES_HOST": pg_cluster.host, "POSTGRES_PORT": str(pg_cluster.port), "POSTGRES_USER": canary_pg_role,
+           "POSTGRES_PASSWORD": CANARIES.postgres, "POSTGRES_DB": database, "REDIS_HOST": "127.0.0.1",
+           "REDIS_PORT": str(redis.port), "REDIS_PASSWORD": CANARIES.redis, "RABBITMQ_USER": rabbit_canary_user,
+           "RABBITMQ_PASSWORD": CANARIES.rabbitmq, "CERT_DIR": str(cert_dir)}
+    config = base / "backup-console.yaml"
+    config.write_text(f"timeout_seconds: 5\nconfig_backup:\n  source_dir: {source}\n")
+    env["BACKUP_CONSOLE_CONFIG"] = str(config)
+    template = base / "backups"
+    child = {key: os.environ[key] for key in ("PATH", "LANG") if key in os.environ}
+    child.update(env, BACKUP_DIR=str(template), BACKUP_ENCRYPTION_KEY=CANARIES.encryption, HOME=str(base),
+                 AWS_SECRET_ACCESS_KEY=CANARIES.s3, AWS_ACCESS_KEY_ID="testing", PYTHONPATH=str(ROOT))
+    maker = Console(child)
+    for kind in ("postgres", "redis", "rabbitmq", "config", "certs"):
+        done = maker.run("backup", kind)
+        assert done.code == 0, f"backup {kind}: {done.err}"
+    yield Estate(env, template, database, redis, cert_dir, source)
+    redis.destroy()
+    with pg_cluster.connect() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+@pytest.fixture
+def estate_console(estate: Estate, base_env: dict[str, str], backup_dir: Path) -> Console:
+    """The console pointed at every service, with a BACKUP_DIR that starts as a copy of the estate's sets."""
+    import shutil
+
+    shutil.copytree(estate.template, backup_dir, symlinks=True)
+    return Console({**base_env, **estate.env})
+
+
+def sets_of(backup_dir: Path, kind: str) -> list[Path]:
+    """The files of ``kind`` under ``backup_dir`` (one set each in the estate's template)."""
+    return sorted(p for p in (backup_dir / kind).rglob("*") if p.is_file())
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
     if FIGURES["faults_injected"] or FIGURES["canary_places"]:
         terminalreporter.write_line("fault suite: " + ", ".join(f"{key}={value}" for key, value in FIGURES.items()))

@@ -17,18 +17,6 @@ from tests.http_fault_proxy import HttpFaultProxy
 from tests.servers import RABBIT_API, RABBIT_AUTH
 
 
-@pytest.fixture(scope="module")
-def rabbit_canary_user(rabbitmq_api: str) -> Iterator[str]:
-    """An administrator whose password is the RabbitMQ canary."""
-    name = f"bc-canary-{uuid.uuid4().hex[:6]}"
-    requests.put(f"{rabbitmq_api}/api/users/{name}", auth=RABBIT_AUTH, timeout=10,
-                 json={"password": CANARIES.rabbitmq, "tags": "administrator"}).raise_for_status()
-    requests.put(f"{rabbitmq_api}/api/permissions/%2F/{name}", auth=RABBIT_AUTH, timeout=10,
-                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
-    yield name
-    requests.delete(f"{rabbitmq_api}/api/users/{name}", auth=RABBIT_AUTH, timeout=10)
-
-
 @pytest.fixture
 def proxy(rabbitmq_api: str) -> Iterator[HttpFaultProxy]:
     fault_proxy = HttpFaultProxy(RABBIT_API)

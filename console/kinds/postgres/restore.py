@@ -176,7 +176,9 @@ def _expected_sha256(dump: Path, document: dict[str, Any] | None) -> str | None:
     for artifact in document.get("artifacts") or []:
         if isinstance(artifact, dict) and artifact.get("name") == dump.name and artifact.get("sha256"):
             return str(artifact["sha256"])
-    custom = (document.get("files") or {}).get("dump_custom") or {}
+    custom = (document.get("files") or {}).get("dump_custom")
+    if not isinstance(custom, dict):
+        return None
     return str(custom["sha256"]) if custom.get("name") == dump.name and custom.get("sha256") else None
 
 
