@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual import on, work
-from textual.binding import Binding
+
+from screens import keys
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
@@ -55,9 +56,9 @@ never removed.
 """
 
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="back"),
-        Binding("r", "reload", "Replan", id="replan", tooltip="Plan retention again"),
-        Binding("a", "apply", "Apply", id="apply-retention", tooltip="Delete what the plan removes (typed confirmation)"),
+        keys.bind("back", "app.pop_screen", id="back"),
+        keys.bind("refresh", "reload", "Replan", id="replan", tooltip="Plan retention again"),
+        keys.bind("apply", "apply", id="apply-retention", tooltip="Delete what the plan removes (typed confirmation)"),
     ]
 
     def __init__(self) -> None:
