@@ -11,7 +11,6 @@ metadata (atomic rewrite; the manual's unreadable metadata is left alone) and in
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
