@@ -8,13 +8,13 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
+from screens import keys
 from screens.widgets.recovery_timeline import RecoveryTimeline
 
 if TYPE_CHECKING:
@@ -72,10 +72,10 @@ port; the live cluster is never touched. `r` reloads the window; escape goes bac
 """
 
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="back"),
-        Binding("r", "reload", "Reload", id="reload-window", tooltip="Read the archive and base backups again"),
-        Binding("ctrl+r", "run_restore", "Restore", id="run-pitr-restore",
-                tooltip="Restore to the checked target into the new directory and start it"),
+        keys.bind("back", "app.pop_screen", id="back"),
+        keys.bind("refresh", "reload", "Reload", id="reload-window", tooltip="Read the archive and base backups again"),
+        keys.bind("restore", "run_restore", id="run-pitr-restore",
+                  tooltip="Restore to the checked target into the new directory and start it"),
     ]
 
     def __init__(self) -> None:
