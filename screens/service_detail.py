@@ -22,18 +22,27 @@ if TYPE_CHECKING:
 class ServiceDetailScreen(Screen[None]):
     HELP = """\
 ## Service details
-Every metric the probe collected, formatted. `r` probes this service again; escape goes back.
+Every metric the probe collected, formatted. `r` probes this service again; on PostgreSQL, `w`
+opens point-in-time recovery; escape goes back.
 """
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="back"),
         Binding("r", "reprobe", "Refresh", id="refresh"),
+        Binding("w", "open_pitr", "PITR", id="open-pitr",
+                tooltip="PostgreSQL recovery window; restore to a moment"),
     ]
 
     def __init__(self, service: str, result: ProbeResult | None = None) -> None:
         super().__init__()
         self.service = service
         self.result = result
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.service == "postgres" if action == "open_pitr" else True
+
+    def action_open_pitr(self) -> None:
+        self.app.open_screen("pitr")  # type: ignore[attr-defined]
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="")
