@@ -42,14 +42,6 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
                              "unpacked copy); --set postgres/base/<ts> picks one")
     parser.set_defaults(handler=_dispatch_verify)
 
-
-def _dispatch_verify(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
-    if args.physical or (args.set_id or "").startswith("postgres/base/"):
-        from console.cli.verify_base import run_verify_base
-
-        return run_verify_base(args.set_id, args.json, settings, printer)
-    return run_verify(VerifyOptions(args.kind, args.set_id, args.deep, args.json), settings, printer)
-
     reports = subparsers.add_parser("reports", help="list or show verification reports",
                                     description="Verification reports under BACKUP_DIR/reports, newest first.")
     actions = reports.add_subparsers(dest="reports_action", metavar="ACTION", required=True)
@@ -62,6 +54,14 @@ def _dispatch_verify(args: argparse.Namespace, settings: Settings, printer: Prin
     show.add_argument("report", nargs="?", default="latest", help="report name or path (default: latest)")
     show.set_defaults(handler=lambda args, settings, printer: run_reports_show(args.report, args.json, settings,
                                                                                printer))
+
+
+def _dispatch_verify(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
+    if args.physical or (args.set_id or "").startswith("postgres/base/"):
+        from console.cli.verify_base import run_verify_base
+
+        return run_verify_base(args.set_id, args.json, settings, printer)
+    return run_verify(VerifyOptions(args.kind, args.set_id, args.deep, args.json), settings, printer)
 
 
 def run_verify(options: VerifyOptions, settings: Settings, printer: Printer) -> int:
