@@ -120,6 +120,12 @@ def test_restores_to_random_moments_return_exactly_the_rows_committed_before(arc
 def test_restore_to_a_named_restore_point_and_to_an_lsn(archived, capsys):
     assert _restore_and_read(archived, capsys, "--target-name", "after-row-4") == [1, 2, 3, 4]
     assert _restore_and_read(archived, capsys, "--target-lsn", archived.extra["point_lsn"]) == [1, 2, 3, 4]
+    to = archived.work / "beyond-lsn"
+    capsys.readouterr()
+    assert _restore(archived, "--target-lsn", "F/0", to=to)[0] == 2
+    assert "after the last archived WAL record" in capsys.readouterr().err and not to.exists()
+    assert _restore(archived, "--target-name", "no-such-point", to=to)[0] == 2
+    assert "no restore point named 'no-such-point' (known: after-row-4)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("when", ["before", "after"])
