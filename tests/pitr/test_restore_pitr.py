@@ -291,6 +291,10 @@ def test_wal_prune_previews_then_removes_only_wal_older_than_the_oldest_base_bac
     preview = json.loads(capsys.readouterr().out)
     assert sorted(item["name"] for item in preview["remove_wal"]) == sorted(older)
     assert preview["applied"] is False and sorted(p.name for p in archived.archive.iterdir()) == before
+    from console.prune import plan_retention
+
+    notes = plan_retention(archived.settings(), offsite=False).local.notes
+    assert any(f"{len(older)} file(s)" in note and "wal prune" in note for note in notes), notes
     assert main(["--read-only", "wal", "prune", "--yes", "--config", str(archived.config)]) == 2
     assert main(["wal", "prune", "--yes", "--config", str(archived.config)]) == 0
     after = sorted(p.name for p in archived.archive.iterdir())
