@@ -261,6 +261,22 @@ def test_verify_physical_passes_and_pg_verifybackup_catches_a_damaged_file(archi
     assert changed in failed[0]["message"]
 
 
+def test_a_cancelled_base_backup_leaves_nothing_and_is_logged(archived):
+    from console.backups import BackupRequest
+    from console.backups.runner import execute
+    from console.pitr.layout import base_root
+    from console.progress import CancelToken
+    from console.runlog import read_runs
+
+    before = sorted(p.name for p in base_root(archived.backup_dir).iterdir())
+    token = CancelToken()
+    token.cancel()
+    result = execute(archived.settings(), BackupRequest("postgres", None, options={"physical": True}), cancel=token)
+    assert result.status == "cancelled"
+    assert sorted(p.name for p in base_root(archived.backup_dir).iterdir()) == before
+    assert read_runs(archived.backup_dir)[-1].status == "cancelled"
+
+
 def test_a_damaged_base_backup_leaves_no_half_restored_directory(archived, tmp_path, capsys):
     from console.pitr.layout import list_base_backups
 
