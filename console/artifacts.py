@@ -119,14 +119,15 @@ class ArtifactWriter:
             self._file.flush()
             os.fsync(self._file.fileno())
         except OSError as exc:
-            raise _disk_error(exc, self.final_path) from None
-        finally:
-            self._file.close()
+            _close_quietly(self._file)
             self.closed = True
+            raise _disk_error(exc, self.final_path) from None
+        self._file.close()
+        self.closed = True
 
     def abort(self) -> None:
         if not self.closed:
-            self._file.close()
+            _close_quietly(self._file)
             self.closed = True
         self.partial_path.unlink(missing_ok=True)
 
@@ -136,6 +137,15 @@ class ArtifactWriter:
 
     def info(self) -> ArtifactInfo:
         return ArtifactInfo(self.final_path.name, self.final_path, self.size_bytes, self.sha256, self.raw_bytes)
+
+
+def _close_quietly(handle: BinaryIO) -> None:
+    """Close a file whose buffered bytes may not fit any more (disk full): the bytes are lost
+    anyway, and the error that matters was raised already; a second one would hide it."""
+    try:
+        handle.close()
+    except OSError:
+        pass
 
 
 def _disk_error(exc: OSError, path: Path) -> BackupFailed:
@@ -261,6 +271,11 @@ def write_text_atomic(path: Path, text: str, mode: int = 0o600) -> None:
             os.fsync(handle.fileno())
         os.chmod(tmp_name, mode)
         os.replace(tmp_name, path)
+    except OSError as exc:
+        Path(tmp_name).unlink(missing_ok=True)
+        if exc.filename:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from None  # name the file: "No space left: <path>"
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
