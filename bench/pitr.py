@@ -125,16 +125,29 @@ def contender_pgbackrest(cluster, out: Path) -> tuple[float, int]:  # noqa: ANN0
     return seconds, size
 
 
-def push_cost(launcher: Path, segments: list[Path], archive: Path, compress: str) -> float:
-    """Seconds per segment of one ``wal push`` process each: the launcher archive_command runs
-    (system Python); started directly, since runuser's own start-up is not part of the cost."""
+def push_cost(launcher: Path, segments: list[Path], archive: Path, compress: str | None) -> tuple[float, float]:  # noqa: E501
+    """(wall, CPU) seconds per segment of one ``wal push`` process each: the launcher
+    archive_command runs (system Python), started directly since runuser is not part of the
+    cost. ``compress="cp"`` measures the manual's archive_command and ``None`` a bare
+    ``python3 -s -c pass``, for comparison."""
+    import resource
+
     shutil.rmtree(archive, ignore_errors=True)
     archive.mkdir()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     for segment in segments:
-        subprocess.run([str(launcher), "wal", "push", "--archive-dir", str(archive), "--compress", compress,
-                        str(segment)], check=True, cwd="/")
-    return (time.perf_counter() - started) / len(segments)
+        if compress == "cp":  # the manual's archive_command, as PostgreSQL runs it through sh
+            argv = ["sh", "-c", 'test ! -f "$1" && cp "$2" "$1"', "sh", str(archive / segment.name), str(segment)]
+        elif compress:
+            argv = [str(launcher), "wal", "push", "--archive-dir", str(archive), "--compress", compress, str(segment)]
+        else:
+            argv = ["/usr/bin/python3", "-s", "-c", "pass"]
+        subprocess.run(argv, check=True, cwd="/")
+    wall = (time.perf_counter() - started) / len(segments)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) / len(segments)
+    return wall, cpu
 
 
 def main() -> int:
@@ -142,6 +155,8 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="database size in GB, roughly (default 1.0)")
     parser.add_argument("--runs", type=int, default=1, help="runs per contender; the median is reported")
     parser.add_argument("--out", default="/dev/shm/bc-bench-pitr", help="scratch directory (tmpfs is best)")
+    parser.add_argument("--parts", default="base,restore,push",
+                        help="comma-separated: base (the three base backups), restore, push (default all)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -172,71 +187,38 @@ def main() -> int:
             cluster_size = int(conn.execute("SELECT sum(pg_database_size(oid)) FROM pg_database").fetchone()[0])
         print(f"# database: {db_size / 1e9:.2f} GB ({cluster_size / 1e9:.2f} GB cluster), built in "
               f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+        parts = set(args.parts.split(","))
         basebackup = find_tool("pg_basebackup").path
-        contenders = {
+        contenders = {} if "base" not in parts else {
             "raw `pg_basebackup -Ft -D - -X fetch` to a file (floor)": lambda: contender_raw(basebackup, cluster, out),
             "ours: `backup postgres --physical` (zstd-1 + sha256, manifest, metadata)":
                 lambda: contender_ours(config, backup_dir),
         }
-        if shutil.which("pgbackrest"):
+        if shutil.which("pgbackrest") and "base" in parts:
             contenders["pgBackRest 2.45 full, local repo, zstd-1, process-max 2"] = lambda: contender_pgbackrest(
                 cluster, out)
-        contender_raw(basebackup, cluster, out)  # warm the cache
+        if contenders:
+            contender_raw(basebackup, cluster, out)  # warm the cache
         samples: dict[str, list[tuple[float, int]]] = {name: [] for name in contenders}
         for round_no in range(args.runs):
             for name, run in contenders.items():
                 drain(cluster)
                 samples[name].append(run())
                 print(f"# round {round_no + 1}: {name}: {samples[name][-1][0]:.1f} s", file=sys.stderr)
-        raw_seconds = statistics.median(s[0] for s in samples[next(iter(contenders))])
+        raw_seconds = statistics.median(s[0] for s in samples[next(iter(contenders))]) if contenders else 1.0
         print(f"\nCluster: {cluster_size / 1e9:.2f} GB (database {db_size / 1e9:.2f} GB), scale {args.scale}, "
               f"{args.runs} run(s) each, outputs on {out}\n")
-        print("| base backup | time | x raw | size |")
-        print("|---|---|---|---|")
+        if contenders:
+            print("| base backup | time | x raw | size |")
+            print("|---|---|---|---|")
         for name, taken in samples.items():
             seconds = statistics.median(s[0] for s in taken)
             print(f"| {name} | {seconds:.1f} s | {seconds / raw_seconds:.2f} | {taken[-1][1] / 1e6:.0f} MB |")
 
-        # restore to a moment: rows committed around a known time, archived, then recovered to it
-        contender_ours(config, backup_dir)
-        with cluster.connect() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS marker (id int)")
-            conn.execute("INSERT INTO marker VALUES (1)")
-            time.sleep(0.5)
-            moment = conn.execute("SELECT clock_timestamp()").fetchone()[0]
-            time.sleep(0.5)
-            conn.execute("INSERT INTO marker VALUES (2)")
-            conn.execute("SELECT pg_switch_wal()")
-        drain(cluster)
-        restored = out / "restored"
-        shutil.rmtree(restored, ignore_errors=True)
-        seconds, _ = timed([sys.executable, "-m", "console.cli", "--config", str(config), "restore", "postgres",
-                            "--pitr", "--target-time", moment.isoformat(), "--to", str(restored), "--start",
-                            "--program", str(launcher), "--json"], cwd=ROOT)
-        subprocess.run(as_postgres([find_tool("pg_ctl").path, "-D", str(restored), "-m", "immediate", "stop"]),
-                       capture_output=True, cwd="/")
-        print(f"\n| restore to a moment (unpack {cluster_size / 1e9:.2f} GB, replay, promote) | {seconds:.1f} s |")
-        print("|---|---|")
-
-        # wal push: one process per segment, as archive_command runs it
-        segments_dir = out / "segments"
-        segments_dir.mkdir(exist_ok=True)
-        real = sorted(p for p in (cluster.data / "pg_wal").iterdir() if len(p.name) == 24)[:20]
-        copies = []
-        for segment in real:
-            shutil.copy(segment, segments_dir / segment.name)
-            copies.append(segments_dir / segment.name)
-        os.chmod(segments_dir, 0o755)
-        for copy in copies:
-            os.chmod(copy, 0o644)
-        print(f"\n| `wal push` per 16 MiB segment ({len(copies)} real segments, one process each) | time | "
-              "sustained WAL rate |")
-        print("|---|---|---|")
-        drain(cluster)
-        for compress in ("zstd", "none"):
-            per = statistics.median(push_cost(launcher, copies, out / f"push-{compress}", compress)
-                                    for _ in range(max(1, args.runs)))
-            print(f"| --compress {compress} | {per * 1000:.0f} ms | {16 / per:.0f} MiB/s ({1 / per:.1f} segments/s) |")
+        if "restore" in parts:
+            restore_to_moment(cluster, config, backup_dir, out, launcher, cluster_size)
+        if "push" in parts:
+            push_table(cluster, launcher, out, args.runs)
     finally:
         cluster.destroy()
         shutil.rmtree(launcher.parent, ignore_errors=True)
@@ -247,6 +229,58 @@ def main() -> int:
                 else:
                     child.unlink(missing_ok=True)
     return 0
+
+
+def restore_to_moment(cluster, config: Path, backup_dir: Path, out: Path, launcher: Path,  # noqa: ANN001
+                      cluster_size: int) -> None:
+    """Rows committed around a known time, archived, then the cluster recovered to that time."""
+    from console.backups.pg_client import find_tool
+
+    contender_ours(config, backup_dir)
+    with cluster.connect() as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS marker (id int)")
+        conn.execute("INSERT INTO marker VALUES (1)")
+        time.sleep(0.5)
+        moment = conn.execute("SELECT clock_timestamp()").fetchone()[0]
+        time.sleep(0.5)
+        conn.execute("INSERT INTO marker VALUES (2)")
+        conn.execute("SELECT pg_switch_wal()")
+    drain(cluster)
+    restored = out / "restored"
+    shutil.rmtree(restored, ignore_errors=True)
+    seconds, _ = timed([sys.executable, "-m", "console.cli", "--config", str(config), "restore", "postgres",
+                        "--pitr", "--target-time", moment.isoformat(), "--to", str(restored), "--start",
+                        "--program", str(launcher), "--json"], cwd=ROOT)
+    subprocess.run(as_postgres([find_tool("pg_ctl").path, "-D", str(restored), "-m", "immediate", "stop"]),
+                   capture_output=True, cwd="/")
+    print(f"\n| restore to a moment (unpack {cluster_size / 1e9:.2f} GB, replay, promote) | {seconds:.1f} s |")
+    print("|---|---|")
+
+
+def push_table(cluster, launcher: Path, out: Path, runs: int) -> None:  # noqa: ANN001
+    """One ``wal push`` process per real segment, as archive_command runs it."""
+    segments_dir = out / "segments"
+    segments_dir.mkdir(exist_ok=True)
+    real = sorted(p for p in (cluster.data / "pg_wal").iterdir() if len(p.name) == 24)[:20]
+    copies = []
+    for segment in real:
+        shutil.copy(segment, segments_dir / segment.name)
+        copies.append(segments_dir / segment.name)
+    os.chmod(segments_dir, 0o755)
+    for copy in copies:
+        os.chmod(copy, 0o644)
+    print(f"\n| one process per 16 MiB segment ({len(copies)} real segments) | wall | CPU | "
+          "sustained WAL rate (wall) |")
+    print("|---|---|---|---|")
+    drain(cluster)
+    for compress in ("zstd", "none", "cp", None):
+        taken = [push_cost(launcher, copies, out / f"push-{compress}", compress) for _ in range(max(1, runs))]
+        wall = statistics.median(r[0] for r in taken)
+        cpu = statistics.median(r[1] for r in taken)
+        name = {"cp": "the manual's `test ! -f ... && cp` (no fsync, no checksum)",
+                None: "bare `python3 -s -c pass`"}.get(compress, f"`wal push --compress {compress}`")
+        print(f"| {name} | {wall * 1000:.0f} ms | {cpu * 1000:.0f} ms | {16 / wall:.0f} MiB/s "
+              f"({1 / wall:.1f} segments/s) |")
 
 
 if __name__ == "__main__":

@@ -145,6 +145,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", default="/dev/shm/bc-bench-verify")
     parser.add_argument("--kinds", default="postgres,redis,config")
+    parser.add_argument("--before", metavar="COMMIT", help="also time verify as of this commit (git archive)")
     args = parser.parse_args()
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)
@@ -166,6 +167,12 @@ def main() -> int:
         if "config" in kinds:
             build_config(out, args.scale, overrides)
         print(f"# sets built in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        before_root = None
+        if args.before:
+            before_root = out / "before"
+            before_root.mkdir()
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.before], check=True, capture_output=True)
+            subprocess.run(["tar", "-x", "-C", str(before_root)], input=archive.stdout, check=True)
         contenders: dict[tuple[str, str], list[str]] = {}
         sizes: dict[str, tuple[int, int]] = {}
         for kind in kinds:
@@ -175,6 +182,9 @@ def main() -> int:
             contenders[(kind, "manual: gzip -t / zstd -t")] = manual_argv(files)
             contenders[(kind, "ours: verify")] = [sys.executable, "-c", VERIFY_CODE, str(ROOT), json.dumps(overrides),
                                                   kind]
+            if before_root is not None:
+                contenders[(kind, f"ours before ({args.before})")] = [
+                    sys.executable, "-c", VERIFY_CODE, str(before_root), json.dumps(overrides), kind]
         samples: dict[tuple[str, str], list[float]] = {name: [] for name in contenders}
         for argv in contenders.values():
             _timed(argv)  # warm the page cache and the imports

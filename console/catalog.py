@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import time
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -121,33 +122,72 @@ class Catalog:
 
 
 def scan(backup_dir: Path, kinds: Iterable[str] | None = None) -> Catalog:
-    """List every recognised backup set under ``backup_dir`` (a missing dir is an empty catalog)."""
+    """List every recognised backup set under ``backup_dir`` (a missing dir is an empty catalog).
+
+    A kind whose directories have not changed since the last scan in this process is not read
+    again (see :func:`_scan_kind`): the dashboard refreshes every few seconds over thousands of sets.
+    """
     catalog = Catalog(backup_dir)
     for kind in LAYOUTS if kinds is None else kinds:
         root = BackupRoot(backup_dir).kind_dir(kind)
-        if not root.is_dir():
-            continue
-        matched: list[tuple[str, BackupFile]] = []
-        legacy_untimed: list[BackupFile] = []
-        layout = LAYOUTS[kind]
-        for relative in _walk(root, layout.subdirs):
-            found = _match(kind, relative)
-            if found is not None:
-                name, item = found
-                matched.append((name, BackupFile(root / relative, item[0], item[1])))
-            elif layout.legacy_untimed is not None and layout.legacy_untimed.match(relative):
-                legacy_untimed.append(BackupFile(root / relative, f"legacy:{relative}", None))
-            elif not relative.endswith(".partial"):
-                catalog.unrecognised.append(root / relative)
-        sets = _group(kind, matched)
-        if legacy_untimed and sets:
-            newest = max(sets, key=lambda item: item.timestamp)
-            sets[sets.index(newest)] = BackupSet(newest.kind, newest.name, newest.timestamp, newest.files + tuple(legacy_untimed))
-        elif legacy_untimed:
-            catalog.unrecognised.extend(item.path for item in legacy_untimed)
+        sets, unrecognised = _scan_kind(kind, root)
         catalog.sets.extend(sets)
+        catalog.unrecognised.extend(unrecognised)
     catalog.sets.sort(key=lambda item: (item.timestamp, item.kind, item.name))
     return catalog
+
+
+_CACHE: dict[Path, tuple[tuple[int, ...], list[BackupSet], list[Path]]] = {}
+_SETTLED_NS = 2_000_000_000
+"""A directory changed less than this long ago is read again next time: a file system with coarse
+timestamps could show the same mtime before and after a change made within the same tick."""
+
+
+def _signature(root: Path, subdirs: tuple[str, ...]) -> tuple[int, ...] | None:
+    """The mtimes of the kind's directories (a name added, removed or renamed changes them), or None
+    when one is too fresh to trust."""
+    stamps = []
+    for directory in (root, *(root / sub for sub in subdirs)):
+        try:
+            stamps.append(os.stat(directory).st_mtime_ns)
+        except OSError:
+            stamps.append(-1)
+    if time.time_ns() - max(stamps) < _SETTLED_NS:
+        return None
+    return tuple(stamps)
+
+
+def _scan_kind(kind: str, root: Path) -> tuple[list[BackupSet], list[Path]]:
+    """The sets and unrecognised files of one kind: cached by the mtimes of its directories."""
+    layout = LAYOUTS[kind]
+    if not root.is_dir():
+        _CACHE.pop(root, None)
+        return [], []
+    signature = _signature(root, layout.subdirs)
+    cached = _CACHE.get(root)
+    if signature is not None and cached is not None and cached[0] == signature:
+        return list(cached[1]), list(cached[2])
+    unrecognised: list[Path] = []
+    matched: list[tuple[str, BackupFile]] = []
+    legacy_untimed: list[BackupFile] = []
+    for relative in _walk(root, layout.subdirs):
+        found = _match(kind, relative)
+        if found is not None:
+            name, item = found
+            matched.append((name, BackupFile(root / relative, item[0], item[1])))
+        elif layout.legacy_untimed is not None and layout.legacy_untimed.match(relative):
+            legacy_untimed.append(BackupFile(root / relative, f"legacy:{relative}", None))
+        elif not relative.endswith(".partial"):
+            unrecognised.append(root / relative)
+    sets = _group(kind, matched)
+    if legacy_untimed and sets:
+        newest = max(sets, key=lambda item: item.timestamp)
+        sets[sets.index(newest)] = BackupSet(newest.kind, newest.name, newest.timestamp, newest.files + tuple(legacy_untimed))
+    elif legacy_untimed:
+        unrecognised.extend(item.path for item in legacy_untimed)
+    if signature is not None:
+        _CACHE[root] = (signature, sets, unrecognised)
+    return list(sets), list(unrecognised)
 
 
 def _walk(root: Path, subdirs: tuple[str, ...]) -> Iterable[str]:
@@ -198,12 +238,18 @@ def _group(kind: str, matched: list[tuple[str, BackupFile]]) -> list[BackupSet]:
         groups.append(current)
         open_group[name] = current
     sets = [BackupSet(kind, name, min(f.timestamp for f in files if f.timestamp), tuple(files)) for name, files in groups]  # type: ignore[type-var]
+    by_stamp: dict[str, int] = {}  # first set of each stamp, as the linear search found it (10,000 sets: no n^2)
+    for index, backup_set in enumerate(sets):
+        by_stamp.setdefault(backup_set.stamp, index)
     for archive in archives:  # e.g. the manual's archive carries only a timestamp: join the set it was made from
-        target = next((s for s in sets if s.stamp == archive.timestamp.strftime(TIMESTAMP_FORMAT)), None)  # type: ignore[union-attr]
-        if target is None:
+        stamp = archive.timestamp.strftime(TIMESTAMP_FORMAT)  # type: ignore[union-attr]
+        index = by_stamp.get(stamp)
+        if index is None:
             sets.append(BackupSet(kind, "", archive.timestamp, (archive,)))  # type: ignore[arg-type]
+            by_stamp[stamp] = len(sets) - 1
         else:
-            sets[sets.index(target)] = BackupSet(target.kind, target.name, target.timestamp, target.files + (archive,))
+            target = sets[index]
+            sets[index] = BackupSet(target.kind, target.name, target.timestamp, target.files + (archive,))
     return sets
 
 

@@ -30,6 +30,15 @@ from console.root import BackupRoot
 FORMAT_VERSION = 1
 OUTCOMES = ("ok", "warn", "fail", "override", "skipped", "cancelled")
 
+_FROM_STATES = {"ok": "ok", "warn": "warn", "fail": "fail", "skip": "skipped", "failed": "fail",
+                "cancelled": "cancelled", "passed": "ok", "warning": "warn"}
+
+
+def outcome_of(state: str) -> str:
+    """The transcript's outcome for any state word the engine reports (a check's ``warn``, a backup's
+    ``failed``, a verification's ``passed`` ...); anything unknown is a failure, never a pass."""
+    return _FROM_STATES.get(state, "fail")
+
 _OPEN_DRILLS: weakref.WeakSet[Drill] = weakref.WeakSet()
 """Drills not yet ended in this process: stamped incomplete if the process exits first."""
 

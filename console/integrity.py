@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator, Mapping
 
 from console import jsondoc
-from console.childenv import child_env
 from console.artifacts import CHUNK_SIZE, iter_file
+from console.childenv import child_env
 from console.errors import VerifyFailed
 from console.progress import CancelToken, check_cancel
 

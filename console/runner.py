@@ -109,7 +109,7 @@ def _upload(settings: Settings, result: BackupResult, on_progress: ProgressCallb
             cancel: CancelToken | None) -> BackupResult:
     """``backup ... --upload``: copy the new set to S3; a failed upload fails the run but keeps the set."""
     from console.catalog import scan
-    from console.offsite import upload_set
+    from console.offsite.upload import upload_set
 
     backup_set = scan(settings.backup_dir, [result.kind]).find(result.set_id or "")
     try:

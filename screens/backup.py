@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+
+from screens import keys
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -23,6 +24,7 @@ from textual.worker import Worker, WorkerState
 from console.kinds import registry
 from screens.backup_job import BackupEngine, BackupJob, find_job, job_key, start_job
 from screens.widgets.backup_progress import PhaseRow, summary_text
+from screens.widgets.option_box import OptionBox
 
 if TYPE_CHECKING:
     from console.kinds.base import BackupRequest
@@ -55,21 +57,21 @@ class BackupScreen(Screen[None]):
     HELP = """\
 ## Backup
 Pick what to back up (kind, and database where the kind has several targets). The pre-flight
-checks run at once and show PASS / WARN / FAIL / SKIP with their evidence. `s` starts the backup;
+checks run at once and show PASS / WARN / FAIL / SKIP with their evidence. `b` starts the backup;
 if a check fails, `o` starts it anyway after you type a reason (kept in the metadata and run log).
 
 While it runs: one bar per phase with bytes and ETA, the tool's log, the elapsed time.
-`c` cancels after a confirmation (partial files are removed). Leaving the screen does not stop
+`x` cancels after a confirmation (partial files are removed). Leaving the screen does not stop
 the backup; the dashboard shows it as running and coming back here shows its progress.
 """
 
     BINDINGS = [
-        Binding("s", "start", "Start", id="start-backup", tooltip="Start the backup of the selected target"),
-        Binding("o", "override", "Override", id="override-preflight",
-                tooltip="Start although a pre-flight check fails (asks for a reason)"),
-        Binding("c", "cancel_backup", "Cancel", id="cancel-backup", tooltip="Cancel the running backup"),
-        Binding("p", "preflight", "Re-check", id="run-preflight", tooltip="Run the pre-flight checks again"),
-        Binding("escape", "close", "Back", id="close-backup", tooltip="Back to the previous screen"),
+        keys.bind("backup", "start", "Start", id="start-backup", tooltip="Start the backup of the selected target"),
+        keys.bind("override", "override", id="override-preflight",
+                  tooltip="Start although a pre-flight check fails (asks for a reason)"),
+        keys.bind("cancel", "cancel_backup", id="cancel-backup", tooltip="Cancel the running backup (asks first)"),
+        keys.bind("refresh", "preflight", "Re-check", id="run-preflight", tooltip="Run the pre-flight checks again"),
+        keys.bind("back", "close", id="close-backup", tooltip="Back to the previous screen"),
     ]
 
     def __init__(self, kind: str | None = None, target: str | None = None, force_reason: str | None = None,
@@ -135,7 +137,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         switches = [option for option in registry.get(self.kind).options if option.type == "switch"]
         chosen = self.options.get(self.kind, {})
         row.display = bool(switches)
-        row.mount_all([Checkbox(option.label, chosen.get(option.name, False), id=f"option-{option.name}",
+        row.mount_all([OptionBox(option.label, chosen.get(option.name, False), id=f"option-{option.name}",
                                 tooltip=option.help, compact=True) for option in switches])
 
     @on(Checkbox.Changed)
@@ -241,7 +243,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
                 self._set_status(f"pre-flight FAILED ({len(failed)}): fix it, or o to override with a reason", "-failed")
             else:
                 self._set_status(f"pre-flight passed{f' with {len(warned)} warning(s)' if warned else ''}: "
-                                 "s starts the backup", "-ready")
+                                 "b starts the backup", "-ready")
         self.refresh_bindings()
 
     @on(DataTable.RowHighlighted, "#backup-checks")
@@ -347,7 +349,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
                 what = " ".join(filter(None, (job.request.kind, job.request.target)))
                 self._set_status(f"RUNNING {what} - elapsed "
                                  f"{duration(job.elapsed(now))}" + (f" - {current.name}" if current else "")
-                                 + " - c cancels", "-running")
+                                 + " - x cancels", "-running")
         if not job.running:
             self._finished(job)
 
@@ -358,7 +360,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         self.query_one("#backup-summary", Static).update(summary_text(job))
         self._show_mode(FINISHED)
         status = job.result.status if job.result else "failed"
-        self._set_status(f"{status.upper()} after {self._duration(job)} - p re-checks, s runs again",
+        self._set_status(f"{status.upper()} after {self._duration(job)} - r re-checks, b runs again",
                          "-done" if status == "ok" else "-failed")
         self.refresh_bindings()
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual import on, work
-from textual.binding import Binding
+
+from screens import keys
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, MarkdownViewer
@@ -27,7 +28,7 @@ The summary line, every step with its times, outcome and evidence, the notes and
 the same text as BACKUP_DIR/drills/<id>.md and `backup-console drill show ID --markdown`.
 """
 
-    BINDINGS = [Binding("escape", "back", "Back", id="back")]
+    BINDINGS = [keys.bind("back", "back", id="back")]
 
     def __init__(self, drill_id: str) -> None:
         super().__init__()

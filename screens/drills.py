@@ -6,7 +6,8 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from textual import on, work
-from textual.binding import Binding
+
+from screens import keys
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
@@ -32,9 +33,9 @@ the transcript; `r` reads the directory again.
 """
 
     BINDINGS = [
-        Binding("enter", "open_drill", "Open", id="open-drill", tooltip="Show the drill's transcript"),
-        Binding("r", "reload", "Reload", id="reload-drills", tooltip="Read the drills directory again"),
-        Binding("escape", "back", "Back", id="back", show=False),
+        keys.bind("open", "open_drill", id="open-drill", tooltip="Show the drill's transcript"),
+        keys.bind("refresh", "reload", "Reload", id="reload-drills", tooltip="Read the drills directory again"),
+        keys.bind("back", "back", id="back", show=False),
     ]
 
     def __init__(self) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual import on, work
-from textual.binding import Binding
+
+from screens import keys
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -44,8 +45,8 @@ Enter opens the set: its files with sizes and SHA-256, its metadata and its S3 k
 """
 
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="back"),
-        Binding("enter", "open_set", "Set detail", id="open-set", tooltip="Files, metadata and S3 keys of this set"),
+        keys.bind("back", "app.pop_screen", id="back"),
+        keys.bind("open", "open_set", "Set detail", id="open-set", tooltip="Files, metadata and S3 keys of this set"),
     ]
 
     def __init__(self, report_name: str) -> None:

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual import on, work
-from textual.binding import Binding
+
+from screens import keys
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
@@ -18,8 +19,8 @@ from console.formatting import size
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
-    from console.prune import ApplyResult
-    from console.retention_state import RetentionOverview
+    from console.retention.apply import ApplyResult
+    from console.retention.state import RetentionOverview
 
 
 class RetentionLoaded(Message):
@@ -55,9 +56,9 @@ never removed.
 """
 
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="back"),
-        Binding("r", "reload", "Replan", id="replan", tooltip="Plan retention again"),
-        Binding("a", "apply", "Apply", id="apply-retention", tooltip="Delete what the plan removes (typed confirmation)"),
+        keys.bind("back", "app.pop_screen", id="back"),
+        keys.bind("refresh", "reload", "Replan", id="replan", tooltip="Plan retention again"),
+        keys.bind("apply", "apply", id="apply-retention", tooltip="Delete what the plan removes (typed confirmation)"),
     ]
 
     def __init__(self) -> None:
@@ -98,7 +99,7 @@ never removed.
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="retention")
     def _load(self) -> None:
-        from console.retention_state import overview
+        from console.retention.state import overview
 
         app = self.app
         self.post_message(RetentionLoaded(overview(app.settings, now=app.clock())))  # type: ignore[attr-defined]
@@ -177,7 +178,7 @@ never removed.
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="retention")
     def _apply(self, expected_sets: int, expected_reports: int) -> None:
-        from console.prune import apply_retention
+        from console.retention.apply import apply_retention
 
         app = self.app
         _plans, result = apply_retention(app.settings, now=app.clock(), expected_sets=expected_sets,  # type: ignore[attr-defined]

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
-from textual.binding import Binding
+
+from screens import keys
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -76,7 +77,7 @@ The set's files with their sizes and SHA-256 (as recorded in its metadata), its 
 was uploaded, and its metadata document.
 """
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="back")]
+    BINDINGS = [keys.bind("back", "app.pop_screen", id="back")]
 
     def __init__(self, verified: SetVerification) -> None:
         super().__init__()

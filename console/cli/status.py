@@ -88,6 +88,8 @@ def run_status(options: StatusOptions, settings: Settings, printer: Printer) -> 
                 printer.line(f"{item['kind']}/{item['name']}: no backup yet; last run {_last_run_word(item)}")
             for run in document["running"]:
                 printer.line(f"running: {run['description']} (pid {run['pid']} since {run['started_at']})")
+            if document.get("recovery_window"):
+                printer.line(f"postgres point-in-time recovery: {document['recovery_window']['summary']}")
     return ExitCode.OK if healthy else ExitCode.FAILED
 
 

@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         "verify", parents=parents, help="verify backup sets (ours and the manual's) and write a report",
         description="Check every backup set under BACKUP_DIR: SHA-256 against the metadata, compression streams, "
                     "pg_restore --list, SQL dump completeness, RDB checksum, RabbitMQ definitions, tar listings, "
-                    "decryption, metadata, age of the newest set (warn after 24 h) and the S3 copy when uploaded. "
+                    "decryption, metadata, age of the newest set (warn after alerts.stale_hours, 26 h) and the S3 copy when uploaded. "
                     "--deep also restores PostgreSQL into a temporary database and loads Redis snapshots in a "
                     "throw-away redis-server. Results go into each set's metadata and into "
                     "BACKUP_DIR/reports/backup_verification_<ts>.report (+ .json). "

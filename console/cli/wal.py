@@ -150,8 +150,8 @@ def _walcmd_argv(args: argparse.Namespace) -> list[str]:
     if getattr(args, "config", None):
         argv += ["--config", args.config]
     if args.wal_action == "push":
-        return argv + ["--compress", args.compress, "--level", str(args.level), args.path] + (
-            [args.name] if args.name else [])
+        return argv + ["--compress", args.compress, "--level", str(args.level), *(["--s3"] if args.s3 else []),
+                       args.path] + ([args.name] if args.name else [])
     return argv + [args.name, args.destination]
 
 

@@ -45,6 +45,7 @@ def extract(tar_path: Path, target: Path, on_bytes: Callable[[int], None] | None
         with open(tar_path, "rb") as handle, zstandard.ZstdDecompressor().stream_reader(handle) as reader:
             counting = _Counting(reader, on_bytes)
             with tarfile.open(fileobj=counting, mode="r|") as tar:  # type: ignore[call-overload]
+                tar.copybufsize = 1024 * 1024  # PostgreSQL's files are up to 1 GiB: copy in large blocks
                 for member in tar:
                     if _has_filters():
                         tar.extract(member, target, filter="data")

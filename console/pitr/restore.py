@@ -13,6 +13,7 @@ import os
 import pwd
 import re
 import shlex
+import shutil
 import socket
 import subprocess
 import time
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from console.errors import ConsoleError, UsageError
 from console.pitr.extract import extract
 from console.pitr.walnames import parse_lsn
-from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, emit
+from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 
 if TYPE_CHECKING:
     from console.config import PostgresSettings
@@ -177,17 +178,23 @@ def restore_to_target(plan: RestorePlan, options: RestoreOptions, pg: PostgresSe
     progress = Throttle(on_progress, per_second=8)
     check_destination(options)
     moved: Path | None = None
-    if options.in_place and options.to.is_dir() and any(options.to.iterdir()):
+    existed = options.to.is_dir()
+    if options.in_place and existed and any(options.to.iterdir()):
         moved = options.to.with_name(f"{options.to.name}.before-pitr-{datetime.now():%Y%m%d_%H%M%S}")
         options.to.rename(moved)
     port = options.port or free_port()
     total = int(plan.base.metadata.get("raw_bytes") or 0) or None
     emit(progress, ProgressEvent("extract", 0, total, message=f"unpacking {plan.base.set_id} into {options.to}"))
-    restored = extract(plan.base.tar_path, options.to,
-                       lambda done: emit(progress, ProgressEvent("extract", done, total)))
-    emit(progress, ProgressEvent("extract", restored, total, finished=True))
-    _prepare(options.to, recovery_settings(plan, options, port))
-    _chown(options.to, options.os_user)
+    try:
+        restored = extract(plan.base.tar_path, options.to,
+                           lambda done: (check_cancel(cancel), emit(progress, ProgressEvent("extract", done, total))))
+        emit(progress, ProgressEvent("extract", restored, total, finished=True))
+        _prepare(options.to, recovery_settings(plan, options, port))
+        _chown(options.to, options.os_user)
+    except BaseException:
+        # a half-unpacked directory must not look like a restored cluster
+        _undo(options.to, existed and moved is None, moved)
+        raise
     if not options.start:
         return RestoreOutcome(options.to, port, restored, False, False, None, None, None, None, None, moved,
                               time.perf_counter() - started)
@@ -201,6 +208,14 @@ def restore_to_target(plan: RestorePlan, options: RestoreOptions, pg: PostgresSe
     connection = f"host=127.0.0.1 port={port} user={pg.user} dbname=postgres"
     return RestoreOutcome(options.to, port, restored, True, reached, in_recovery, replay, _stop_line(log_path),
                           connection, log_path, moved, time.perf_counter() - started)
+
+
+def _undo(target: Path, keep_directory: bool, moved: Path | None) -> None:
+    shutil.rmtree(target, ignore_errors=True)
+    if keep_directory:
+        target.mkdir(mode=0o700, exist_ok=True)
+    if moved is not None:
+        moved.rename(target)
 
 
 def _pg_ctl(plan: RestorePlan, pg: PostgresSettings) -> str:

@@ -39,6 +39,9 @@ def add_push_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compress", choices=("zstd", "none"), default="zstd",
                         help="compress segments with zstd (default) or store them as they are")
     parser.add_argument("--level", type=int, default=1, help="zstd level (default 1)")
+    parser.add_argument("--s3", action="store_true",
+                        help="also copy the file to the configured S3 bucket (postgres/wal/); a failed copy fails "
+                             "the push so PostgreSQL retries it")
     parser.add_argument("path", metavar="PATH", help="the file to archive (%%p)")
     parser.add_argument("name", metavar="NAME", nargs="?", help="its name in the archive (%%f; default: PATH's name)")
 
@@ -49,12 +52,16 @@ def add_get_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("destination", metavar="PATH", help="where PostgreSQL wants it (%%p)")
 
 
+def _settings(args: argparse.Namespace):  # noqa: ANN202 - Settings, loaded only when needed
+    from console.config import load_settings
+
+    return load_settings(args.config, os.environ, {})
+
+
 def archive_dir(args: argparse.Namespace) -> Path:
     if args.archive_dir:
         return Path(args.archive_dir)
-    from console.config import load_settings
-
-    settings = load_settings(args.config, os.environ, {})
+    settings = _settings(args)
     if not settings.postgres.wal_archive_dir:
         from console.errors import ConfigError
 
@@ -66,8 +73,13 @@ def run(args: argparse.Namespace) -> int:
     from console.pitr import archive
 
     if args.action == "push":
-        archive.push(Path(args.path), archive_dir(args), args.name,
-                     None if args.compress == "none" else "zstd", args.level)
+        directory = archive_dir(args)
+        pushed = archive.push(Path(args.path), directory, args.name, None if args.compress == "none" else "zstd",
+                              args.level)
+        if args.s3:
+            from console.pitr.s3copy import copy_to_s3
+
+            copy_to_s3(_settings(args), [directory / (pushed.name + archive.SUFFIX_SUM), pushed.stored_as])
         return ExitCode.OK
     result = archive.get(args.name, Path(args.destination), archive_dir(args))
     if not result.checked:

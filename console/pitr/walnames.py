@@ -7,7 +7,7 @@ Standard library only: ``wal push`` and ``wal get`` import this once per segment
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 DEFAULT_SEGMENT_SIZE = 16 * 1024 * 1024
 SEGMENT = re.compile(r"^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$")
@@ -17,8 +17,7 @@ ARCHIVABLE = re.compile(r"^(?:[0-9A-F]{24}(?:\.partial|\.[0-9A-F]{8}\.backup)?|[
 """Every name PostgreSQL hands to archive_command (segments, partial segments, backup and history files)."""
 
 
-@dataclass(frozen=True, order=True)
-class Segment:
+class Segment(NamedTuple):
     """A WAL segment: its timeline and its number counted from the start of WAL."""
 
     timeline: int

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 PASSED, FAILED, WARNING, SKIPPED = "passed", "failed", "warning", "skipped"
 STATUS_ORDER = {FAILED: 0, WARNING: 1, PASSED: 2, SKIPPED: 3}
 
-MAX_AGE_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)

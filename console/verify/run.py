@@ -11,7 +11,6 @@ metadata (atomic rewrite; the manual's unreadable metadata is left alone) and in
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -150,7 +149,7 @@ def _record(ctx: SetContext, status: str, report_name: str | None) -> bool:
     path = ctx.backup_set.metadata_path
     if path is None or not path.name.endswith(".json") or ctx.metadata.document is None:
         return False
-    from console.offsite import read_metadata_path
+    from console.offsite.upload import read_metadata_path
 
     current = read_metadata_path(path)
     if current is None:

@@ -249,7 +249,7 @@ def test_old_newest_backup_warns_but_does_not_fail(redis_server: Any, make_setti
     backup_set = our_backup(settings, "redis")
     result = verify_set(settings, backup_set, now=datetime.now().astimezone() + timedelta(hours=30))
     age = next(o for o in result.checks if o.check == "age")
-    assert age.status == "warning" and "> 24 hours" in age.message
+    assert age.status == "warning" and "> 26 hours" in age.message
     assert result.status == "warning"
     assert read_metadata(scan(settings.backup_dir, ["redis"]).find(backup_set.set_id)).document[
         "verification_status"] == "warning"

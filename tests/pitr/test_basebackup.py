@@ -48,3 +48,16 @@ def test_tar_tap_captures_small_members_across_any_chunking():
             tap.feed(stream[start:start + chunk_size])
         assert tap.captured == {"backup_label": members["backup_label"], "backup_manifest": members["backup_manifest"]}
         assert tap.members == len(members)
+
+
+def test_directories_left_by_a_killed_run_are_removed_but_complete_ones_kept(tmp_path):
+    from console.pitr.basebackup import remove_abandoned
+
+    killed, complete = tmp_path / "20261201_020000", tmp_path / "20261202_020000"
+    killed.mkdir()
+    (killed / "base.tar.zst.partial").write_bytes(b"half")
+    complete.mkdir()
+    (complete / "backup.json").write_text("{}")
+    (tmp_path / "restore-points.jsonl").write_text("")
+    assert remove_abandoned(tmp_path) == [killed]
+    assert complete.is_dir() and (tmp_path / "restore-points.jsonl").is_file()

@@ -196,6 +196,25 @@ def test_wal_status_reports_the_window_and_continuity(archived, capsys):
     assert datetime.fromisoformat(window["start"]) == archived.base_stop
     assert status["pitr"]["continuity"]["ok"] is True
     assert [p["name"] for p in status["pitr"]["restore_points"]] == ["after-row-4"]
+    # the same window in status --json, the monitor's Prometheus file and the dashboard panel's line
+    assert main(["status", "--service", "postgres", "--json", "--config", str(archived.config)]) == 0
+    shown = json.loads(capsys.readouterr().out)["recovery_window"]
+    assert shown["end"] == window["end"] and shown["summary"].startswith("recoverable ")
+    from console.monitor import collect
+    from console.prometheus import render
+    from console.services import probe_all
+
+    probes = {result.name: result for result in probe_all(archived.settings(), ["postgres", "storage"])}
+    text = render(collect(archived.settings(), probes=probes, certificates=False))
+    end_line = next(line for line in text.splitlines()
+                    if line.startswith("backup_console_postgres_recovery_window_end_timestamp_seconds "))
+    assert abs(float(end_line.split()[1]) - end.timestamp()) < 0.01
+    assert "backup_console_postgres_recovery_window_start_timestamp_seconds " in text
+    assert "backup_console_postgres_wal_archive_lag_seconds " in text
+    from screens.widgets.service_panel import window_line
+
+    line = window_line(probes["postgres"].metrics, now=end.timestamp() + 180)
+    assert line is not None and line.startswith("PITR ") and line.endswith(", 3m behind")
 
 
 def test_verify_physical_passes_and_pg_verifybackup_catches_a_damaged_file(archived, tmp_path, capsys):
@@ -234,6 +253,24 @@ def test_verify_physical_passes_and_pg_verifybackup_catches_a_damaged_file(archi
     failed = [check for check in report.checks if check["status"] == "failed"]
     assert not report.ok and [check["check"] for check in failed] == ["pg_verifybackup"]
     assert changed in failed[0]["message"]
+
+
+def test_a_damaged_base_backup_leaves_no_half_restored_directory(archived, tmp_path, capsys):
+    from console.pitr.layout import list_base_backups
+
+    base = list_base_backups(archived.backup_dir)[0]
+    copy_dir = tmp_path / "backups"
+    shutil.copytree(base.directory, copy_dir / "postgres" / "base" / base.stamp)
+    tar = copy_dir / "postgres" / "base" / base.stamp / "base.tar.zst"
+    tar.write_bytes(tar.read_bytes()[: tar.stat().st_size // 2])
+    config = tmp_path / "config.yaml"
+    config.write_text(archived.config.read_text().replace(str(archived.backup_dir), str(copy_dir)))
+    to = archived.work / "half"
+    capsys.readouterr()
+    assert main(["restore", "postgres", "--pitr", "--target-time", archived.commits[2][2].isoformat(), "--to",
+                 str(to), "--program", str(archived.launcher), "--config", str(config)]) == 1
+    assert "cannot be unpacked" in capsys.readouterr().err
+    assert not to.exists()
 
 
 def test_wal_prune_previews_then_removes_only_wal_older_than_the_oldest_base_backup(archived, capsys):

@@ -95,3 +95,26 @@ def test_wal_push_imports_nothing_heavy(segment, archive):
     done = subprocess.run([sys.executable, "-c", code, str(archive), str(segment)], capture_output=True, text=True,
                           cwd=root, check=True)
     assert done.stdout.strip() == "0 []"
+
+
+def test_push_with_s3_copies_the_file_and_its_checksum(segment, archive, tmp_path, s3_bucket):
+    import boto3
+
+    config = tmp_path / "config.yaml"
+    config.write_text(f"s3:\n  bucket: {s3_bucket['s3.bucket']}\n  endpoint_url: {s3_bucket['s3.endpoint_url']}\n"
+                      f"  region: us-east-1\n  prefix: prod\n  storage_class: STANDARD\n")
+    assert main(["wal", "push", "--archive-dir", str(archive), "--s3", "--config", str(config), str(segment)]) == 0
+    client = boto3.client("s3", endpoint_url=s3_bucket["s3.endpoint_url"], region_name="us-east-1")
+    body = client.get_object(Bucket=s3_bucket["s3.bucket"], Key=f"prod/postgres/wal/{SEGMENT}.zst")["Body"].read()
+    assert body == (archive / f"{SEGMENT}.zst").read_bytes()
+    listed = client.list_objects_v2(Bucket=s3_bucket["s3.bucket"], Prefix="prod/postgres/wal/")["Contents"]
+    assert sorted(item["Key"] for item in listed) == [f"prod/postgres/wal/{SEGMENT}.sha256",
+                                                      f"prod/postgres/wal/{SEGMENT}.zst"]
+
+
+def test_push_with_s3_fails_when_no_bucket_is_configured(segment, archive, tmp_path, capsys):
+    config = tmp_path / "config.yaml"
+    config.write_text("timeout_seconds: 2\n")
+    assert main(["wal", "push", "--archive-dir", str(archive), "--s3", "--config", str(config), str(segment)]) == 1
+    assert "no S3 bucket configured" in capsys.readouterr().err
+    assert (archive / f"{SEGMENT}.zst").is_file()  # the local archive keeps it; PostgreSQL's retry is idempotent

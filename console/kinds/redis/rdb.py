@@ -24,8 +24,8 @@ from typing import IO, Any, Iterable
 
 import anycrc
 
-from console.childenv import child_env
 from console.artifacts import final_name
+from console.childenv import child_env
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel
 
 MAGIC = b"REDIS"

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from console import jsondoc
 from console.catalog import KINDS
 from console.layout import parse_stamp
-from console.policy import days_label
-from console.retention import Decision
+from console.retention.plan import Decision
+from console.retention.policy import days_label
 from console.verify.reports import REPORT_FILE, report_dir
 
 if TYPE_CHECKING:

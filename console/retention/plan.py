@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from console.catalog import CLOCK_SKEW_SECONDS
 from console.errors import ConsoleError, ExitCode
-from console.policy import ARCHIVE_CLASSES, Policy, days_label
+from console.retention.policy import ARCHIVE_CLASSES, Policy, days_label
 
 TIERS = ("local", "s3")
 
