@@ -256,7 +256,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
                                          f"-{pg.zstd_level} into {directory}"))
     tap = TarTap({"backup_label", "backup_manifest"})
     try:
-        with child_environment(pg) as env, ArtifactSet(directory) as files:
+        with child_environment(pg) as env, ArtifactSet(directory, settings.dir_mode_bits, settings.file_mode_bits) as files:
             with files.create(TAR_NAME) as out:  # compressed by the stream itself, with worker threads
                 stream = _Stream(_basebackup_argv(tool, pg, settings.timeout_seconds, label), env, out, tap,
                                  pg.zstd_level)
