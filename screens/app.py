@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from textual.app import App
-from textual.binding import Binding
-
+from screens import keys
 from screens.commands import ConsoleCommands
 
 if TYPE_CHECKING:
@@ -66,8 +65,8 @@ class BackupConsoleApp(App[int]):
     ]
     COMMANDS = App.COMMANDS | {ConsoleCommands}
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="quit", tooltip="Leave the console"),
-        Binding("question_mark,f1", "help", "Help", id="help", tooltip="Keys and help for this screen"),
+        keys.bind("quit", "quit", id="quit"),
+        keys.bind("help", "help", id="help"),
     ]
 
     def __init__(
@@ -85,6 +84,10 @@ class BackupConsoleApp(App[int]):
         self.prober: Prober = prober or _default_prober
         self._start = (start_screen, start_kwargs or {})
         self.crash_log: Path | None = None
+        import os
+
+        if os.environ.get("NO_COLOR"):  # themes/base.tcss then marks focus and selection by shape
+            self.add_class("-no-color")
 
     def on_mount(self) -> None:
         from themes import register_themes

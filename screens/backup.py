@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+
+from screens import keys
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -23,6 +24,7 @@ from textual.worker import Worker, WorkerState
 from console.kinds import registry
 from screens.backup_job import BackupEngine, BackupJob, find_job, job_key, start_job
 from screens.widgets.backup_progress import PhaseRow, summary_text
+from screens.widgets.option_box import OptionBox
 
 if TYPE_CHECKING:
     from console.kinds.base import BackupRequest
@@ -55,21 +57,21 @@ class BackupScreen(Screen[None]):
     HELP = """\
 ## Backup
 Pick what to back up (kind, and database where the kind has several targets). The pre-flight
-checks run at once and show PASS / WARN / FAIL / SKIP with their evidence. `s` starts the backup;
+checks run at once and show PASS / WARN / FAIL / SKIP with their evidence. `b` starts the backup;
 if a check fails, `o` starts it anyway after you type a reason (kept in the metadata and run log).
 
 While it runs: one bar per phase with bytes and ETA, the tool's log, the elapsed time.
-`c` cancels after a confirmation (partial files are removed). Leaving the screen does not stop
+`x` cancels after a confirmation (partial files are removed). Leaving the screen does not stop
 the backup; the dashboard shows it as running and coming back here shows its progress.
 """
 
     BINDINGS = [
-        Binding("s", "start", "Start", id="start-backup", tooltip="Start the backup of the selected target"),
-        Binding("o", "override", "Override", id="override-preflight",
-                tooltip="Start although a pre-flight check fails (asks for a reason)"),
-        Binding("c", "cancel_backup", "Cancel", id="cancel-backup", tooltip="Cancel the running backup"),
-        Binding("p", "preflight", "Re-check", id="run-preflight", tooltip="Run the pre-flight checks again"),
-        Binding("escape", "close", "Back", id="close-backup", tooltip="Back to the previous screen"),
+        keys.bind("backup", "start", "Start", id="start-backup", tooltip="Start the backup of the selected target"),
+        keys.bind("override", "override", id="override-preflight",
+                  tooltip="Start although a pre-flight check fails (asks for a reason)"),
+        keys.bind("cancel", "cancel_backup", id="cancel-backup", tooltip="Cancel the running backup (asks first)"),
+        keys.bind("refresh", "preflight", "Re-check", id="run-preflight", tooltip="Run the pre-flight checks again"),
+        keys.bind("back", "close", id="close-backup", tooltip="Back to the previous screen"),
     ]
 
     def __init__(self, kind: str | None = None, target: str | None = None, force_reason: str | None = None,
@@ -114,14 +116,12 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         yield phases
         yield Static("ready", id="backup-status", markup=False)
         yield RichLog(id="backup-log", max_lines=2000, wrap=False, markup=False)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = "Backup" + (" | READ-ONLY" if self.settings.read_only else "")
         table = self.query_one("#backup-checks", DataTable)
-        table.add_column("state", width=5)
-        table.add_column("check", width=30)
-        table.add_column("evidence")
+        self._set_columns(["running pre-flight checks"])
         self.query_one("#backup-log", RichLog).border_title = "Log"
         self._show_mode(IDLE)
         self._show_options()
@@ -135,7 +135,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         switches = [option for option in registry.get(self.kind).options if option.type == "switch"]
         chosen = self.options.get(self.kind, {})
         row.display = bool(switches)
-        row.mount_all([Checkbox(option.label, chosen.get(option.name, False), id=f"option-{option.name}",
+        row.mount_all([OptionBox(option.label, chosen.get(option.name, False), id=f"option-{option.name}",
                                 tooltip=option.help, compact=True) for option in switches])
 
     @on(Checkbox.Changed)
@@ -219,7 +219,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
             return
         self.checks = message.results
         table = self.query_one("#backup-checks", DataTable)
-        table.clear()
+        self._set_columns([check.title for check in message.results])
         for check in message.results:
             table.add_row(check.status.value.upper(), check.title, check.evidence, key=check.id)
         failed = [check for check in message.results if check.status.value == "fail"]
@@ -241,8 +241,23 @@ the backup; the dashboard shows it as running and coming back here shows its pro
                 self._set_status(f"pre-flight FAILED ({len(failed)}): fix it, or o to override with a reason", "-failed")
             else:
                 self._set_status(f"pre-flight passed{f' with {len(warned)} warning(s)' if warned else ''}: "
-                                 "s starts the backup", "-ready")
+                                 "b starts the backup", "-ready")
         self.refresh_bindings()
+
+    def _set_columns(self, titles: list[str]) -> None:
+        """Titles whole (the evidence gets the rest and is shown whole under the table)."""
+        table = self.query_one("#backup-checks", DataTable)
+        table.clear(columns=True)
+        # margins and border take 4 columns, each cell's padding 2, a scrollbar may take 1
+        room = max(40, self.size.width - 4 - 3 * 2 - 1)
+        title_width = min(max((len(title) for title in titles), default=10), room - 5 - 12)
+        table.add_column("state", width=5, key="state")
+        table.add_column("check", width=title_width, key="check")
+        table.add_column("evidence", width=max(10, room - 5 - title_width), key="evidence")
+
+    def on_resize(self) -> None:
+        if self.checks:
+            self._show_preflight(PreflightFinished((self.kind, self.target), self.checks))
 
     @on(DataTable.RowHighlighted, "#backup-checks")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -347,7 +362,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
                 what = " ".join(filter(None, (job.request.kind, job.request.target)))
                 self._set_status(f"RUNNING {what} - elapsed "
                                  f"{duration(job.elapsed(now))}" + (f" - {current.name}" if current else "")
-                                 + " - c cancels", "-running")
+                                 + " - x cancels", "-running")
         if not job.running:
             self._finished(job)
 
@@ -358,7 +373,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         self.query_one("#backup-summary", Static).update(summary_text(job))
         self._show_mode(FINISHED)
         status = job.result.status if job.result else "failed"
-        self._set_status(f"{status.upper()} after {self._duration(job)} - p re-checks, s runs again",
+        self._set_status(f"{status.upper()} after {self._duration(job)} - r re-checks, b runs again",
                          "-done" if status == "ok" else "-failed")
         self.refresh_bindings()
 

@@ -7,7 +7,8 @@ from datetime import timezone
 from typing import TYPE_CHECKING
 
 from textual import on, work
-from textual.binding import Binding
+
+from screens import keys
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
@@ -39,8 +40,8 @@ key are listed last as PROBLEM. `r` reads the directory again; escape goes back.
 """
 
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="back"),
-        Binding("r", "reload", "Reload", id="reload-certificates", tooltip="Read CERT_DIR again"),
+        keys.bind("back", "app.pop_screen", id="back"),
+        keys.bind("refresh", "reload", "Reload", id="reload-certificates", tooltip="Read CERT_DIR again"),
     ]
 
     def __init__(self) -> None:
@@ -51,7 +52,7 @@ key are listed last as PROBLEM. `r` reads the directory again; escape goes back.
         yield Header(show_clock=False, icon="")
         yield Static("reading certificates...", id="certs-summary", classes="-busy", markup=False)
         yield DataTable(id="certs-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = "Certificates"

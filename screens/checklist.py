@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Callable
 
 from textual import on, work
 from textual.binding import Binding
+
+from screens import keys
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Header, ListView, Static, Tab, Tabs
@@ -68,7 +70,7 @@ and what to do when it fails.
 `u` adds an upload to S3 (and checks S3 connectivity, skipped otherwise).
 
 The gate opens when every required item passes; then `b` opens the backup screen for this
-service (`s` there starts it). With the gate closed, `o` does the same after you type a reason:
+service (`b` there starts it). With the gate closed, `o` does the same after you type a reason:
 it is recorded in the backup's metadata and in the run log.
 """
 
@@ -77,14 +79,14 @@ it is recorded in the backup's metadata and in the run log.
                 show=False),
         Binding("shift+tab", "switch(-1)", "Previous list", id="previous-checklist", show=False),
         *[Binding(str(n), f"switch_to({n - 1})", f"List {n}", id=f"checklist-{n}", show=False) for n in range(1, 10)],
-        Binding("r", "run_checks", "Recheck", id="run-checks", tooltip="Run the automated items again"),
-        Binding("space", "tick", "Tick", id="tick-item", tooltip="Tick or untick the highlighted manual item"),
-        Binding("n", "note", "Note", id="add-note", tooltip="Attach a note to the highlighted item"),
-        Binding("u", "toggle_upload", "Upload", id="toggle-upload", tooltip="Also copy the backup to S3 (re-checks S3)",
+        keys.bind("refresh", "run_checks", "Re-check", id="run-checks", tooltip="Run the automated items again"),
+        keys.bind("tick", "tick", id="tick-item", tooltip="Tick or untick the highlighted manual item"),
+        keys.bind("note", "note", id="add-note", tooltip="Attach a note to the highlighted item"),
+        keys.bind("upload", "toggle_upload", id="toggle-upload", tooltip="Also copy the backup to S3 (re-checks S3)",
                 show=False),
-        Binding("b", "start_backup", "Backup", id="start-backup", tooltip="Start the backup (gate open)"),
-        Binding("o", "override", "Override", id="override-gate", tooltip="Start the backup anyway, with a reason"),
-        Binding("escape", "back", "Back", id="back", show=False),
+        keys.bind("backup", "start_backup", id="start-backup", tooltip="Start the backup (gate open)"),
+        keys.bind("override", "override", id="override-gate", tooltip="Start the backup anyway, with a reason"),
+        keys.bind("back", "back", id="back", show=False),
     ]
 
     def __init__(self, service: str | None = None, services: list[str] | None = None,
@@ -110,7 +112,7 @@ it is recorded in the backup's metadata and in the run log.
         except ConsoleError as exc:
             self.load_error = exc.message
             yield Static(f"cannot load the checklists: {exc.message}", id="checklist-error", markup=False)
-            yield Footer()
+            yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
             return
         names = self.wanted_services or list(loaded)
         self.checklists = {name: loaded[name] for name in names if name in loaded}
@@ -121,7 +123,7 @@ it is recorded in the backup's metadata and in the run log.
         with ContentSwitcher(initial=f"checklist-{first}" if first else None, id="checklist-switcher"):
             for checklist in self.checklists.values():
                 yield ChecklistView(checklist)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def screen_title(self) -> str:
         return "Pre-backup checklist"

@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+
+from screens import keys
 from textual.containers import Grid, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header
 from textual.worker import Worker, WorkerState
 
-from screens.messages import BackupsScanned, BackupSummary, ProbeFinished, ProbeRoundFinished
+from screens.messages import BackupsScanned, BackupSummary, NewestDrillFound, ProbeFinished, ProbeRoundFinished
 from screens.widgets.backups_panel import BackupsPanel
 from screens.widgets.service_panel import BACKUP_KIND_OF_SERVICE, ServicePanel
 
@@ -46,23 +48,24 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
 """
 
     BINDINGS = [
-        Binding("r", "refresh_now", "Refresh", id="refresh", tooltip="Probe every service now"),
-        Binding("p", "toggle_pause", "Pause", id="toggle-pause", tooltip="Pause or resume the periodic refresh"),
-        Binding("enter", "open_detail", "Details", id="open-detail",
-                tooltip="Every metric of the selected service, or every line of the Backups panel"),
+        keys.bind("backup", "app.open('backup')", id="open-backup",
+                  tooltip="Run a backup: pick it, check it, watch its progress"),
+        keys.bind("checklist", "app.open('checklist')", "Checks", id="open-checklist",
+                  tooltip="Pre-backup checklists; the gate leads into the backup"),
+        keys.bind("verify", "app.open('reports')", "Reports", id="open-reports",
+                  tooltip="Verification reports; verify every backup set now"),
+        keys.bind("retention", "app.open('retention')", "Retain", id="open-retention",
+                  tooltip="Retention state, planned deletions and lifecycle rules"),
+        keys.bind("drill", "open_drill", id="open-drill", tooltip="The newest drill's transcript (every drill from there)"),
+        keys.bind("refresh", "refresh_now", id="refresh", tooltip="Probe every service now"),
+        keys.bind("pause", "toggle_pause", id="toggle-pause"),
+        keys.bind("open", "open_detail", "Details", id="open-detail", show=False,
+                  tooltip="Every metric of the selected service, or every line of the Backups panel"),
         Binding("right,l", "move(1)", "Next", id="focus-next", show=False),
         Binding("left,h", "move(-1)", "Previous", id="focus-previous", show=False),
         Binding("down,j", "move_row(1)", "Down", id="focus-down", show=False),
         Binding("up,k", "move_row(-1)", "Up", id="focus-up", show=False),
-        Binding("t", "app.open('retention')", "Retention", id="open-retention", show=False,
-                tooltip="Retention state, planned deletions and lifecycle rules"),
-        Binding("v", "app.open('reports')", "Reports", id="open-reports",
-                tooltip="Verification reports; verify every backup set now"),
-        Binding("b", "app.open('backup')", "Backup", id="open-backup",
-                tooltip="Run a backup: pick it, check it, watch its progress"),
-        Binding("c", "app.open('checklist')", "Checklist", id="open-checklist", show=False,
-                tooltip="Pre-backup checklists; the gate leads into the backup"),
-        # --- add bindings that open other screens here, e.g. Binding("b", "app.open('backup')", ...) ---
+        # --- add bindings that open other screens here, with a verb of screens/keys.py ---
     ]
 
     def __init__(self) -> None:
@@ -87,7 +90,7 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
                 for name in SERVICES:
                     yield ServicePanel(name)
             yield BackupsPanel()
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self._update_subtitle()
@@ -214,6 +217,27 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
             self.app.push_screen(LinesModal("Backups", focused.lines))
         elif isinstance(focused, ServicePanel):
             self.console_app.open_screen("service-detail", service=focused.service, result=focused.result)
+
+    def action_open_drill(self) -> None:
+        self._find_newest_drill()
+
+    @work(thread=True, exclusive=True, group="drill-open", exit_on_error=False)
+    def _find_newest_drill(self) -> None:
+        from console.drill import list_drills
+
+        drills = list_drills(self.console_app.settings.backup_dir)
+        self.post_message(NewestDrillFound(drills[0].id if drills else None))
+
+    @on(NewestDrillFound)
+    def _open_drill(self, message: NewestDrillFound) -> None:
+        """The drills list with the newest transcript on top of it: escape leads to every other drill."""
+        from screens.drill_transcript import DrillTranscriptScreen
+
+        self.console_app.open_screen("drills")
+        if message.drill_id is None:
+            self.notify("no drill has been run yet: ctrl+p, 'Drill: start'", title="drills")
+        else:
+            self.app.push_screen(DrillTranscriptScreen(message.drill_id))
 
     def action_move(self, step: int) -> None:
         panels = list(self.query(".service-panel"))

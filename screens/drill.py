@@ -14,7 +14,8 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
 from textual import on, work
-from textual.binding import Binding
+
+from screens import keys
 from textual.message import Message
 from textual.widgets import Static
 
@@ -53,10 +54,10 @@ transcript incomplete.
 """
 
     BINDINGS = [
-        Binding("w", "next_driver", "Driver", id="next-driver", tooltip="Pass the keyboard to the next participant"),
-        Binding("v", "verify", "Verify", id="verify-backup", tooltip="Verify the backup made in this drill"),
-        Binding("e", "end_drill", "End", id="end-drill", tooltip="End the drill and write the transcript"),
-        Binding("escape", "back", "Back", id="back", show=False),
+        keys.bind("next-driver", "next_driver", id="next-driver", tooltip="Pass the keyboard to the next participant"),
+        keys.bind("verify", "verify", id="verify-backup", tooltip="Verify the backup made in this drill"),
+        keys.bind("end-drill", "end_drill", id="end-drill", tooltip="End the drill and write the transcript"),
+        keys.bind("back", "back", id="back", show=False),
     ]
 
     def __init__(self, services: list[str] | None = None, drill_name: str = "", participants: list[str] | None = None,

@@ -6,7 +6,8 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from textual import on, work
-from textual.binding import Binding
+
+from screens import keys
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
@@ -32,9 +33,9 @@ the transcript; `r` reads the directory again.
 """
 
     BINDINGS = [
-        Binding("enter", "open_drill", "Open", id="open-drill", tooltip="Show the drill's transcript"),
-        Binding("r", "reload", "Reload", id="reload-drills", tooltip="Read the drills directory again"),
-        Binding("escape", "back", "Back", id="back", show=False),
+        keys.bind("open", "open_drill", id="open-drill", tooltip="Show the drill's transcript"),
+        keys.bind("refresh", "reload", "Reload", id="reload-drills", tooltip="Read the drills directory again"),
+        keys.bind("back", "back", id="back", show=False),
     ]
 
     def __init__(self) -> None:
@@ -45,7 +46,7 @@ the transcript; `r` reads the directory again.
         yield Header(show_clock=False, icon="")
         yield DataTable(id="drills-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="drills-empty", markup=False)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.title = "Past drills"

@@ -30,13 +30,25 @@ class HelpScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns("key", "action", "binding id")
+        # The screen's own keys first, then the app's (quit, help), then those of the focused widget
+        # (a table's cursor keys): the generic ones are the same everywhere and least worth reading.
+        screen_rows, app_rows, widget_rows = [], [], []
         seen = set()
-        for key, active in self.below.active_bindings.items():
+        for active in self.below.active_bindings.values():
             binding = active.binding
-            if binding.action in seen and not binding.show:
+            if (binding.action, binding.description) in seen:
                 continue
-            seen.add(binding.action)
-            table.add_row(self.app.get_key_display(binding), binding.description or binding.action, binding.id or "")
+            seen.add((binding.action, binding.description))
+            row = (self.app.get_key_display(binding), binding.description or binding.action, binding.id or "")
+            if active.node is self.below:
+                screen_rows.append(row)
+            elif active.node is self.app:
+                app_rows.append(row)
+            else:
+                widget_rows.append(row)
+        screen_rows.sort(key=lambda row: not row[2])  # the screen's own (with ids) before Screen's built-ins
+        for row in screen_rows + app_rows + widget_rows:
+            table.add_row(*row)
         self.query_one("#help-body").focus()
 
     def action_dismiss(self) -> None:  # type: ignore[override]

@@ -38,3 +38,11 @@ class BackupsScanned(Message):
     def __init__(self, summary: BackupSummary) -> None:
         super().__init__()
         self.summary = summary
+
+
+class NewestDrillFound(Message):
+    """The newest drill's id (None: no drill yet), found off the UI thread."""
+
+    def __init__(self, drill_id: str | None) -> None:
+        super().__init__()
+        self.drill_id = drill_id

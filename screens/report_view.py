@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual import on, work
-from textual.binding import Binding
+
+from screens import keys
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -44,8 +45,8 @@ Enter opens the set: its files with sizes and SHA-256, its metadata and its S3 k
 """
 
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="back"),
-        Binding("enter", "open_set", "Set detail", id="open-set", tooltip="Files, metadata and S3 keys of this set"),
+        keys.bind("back", "app.pop_screen", id="back"),
+        keys.bind("open", "open_set", "Set detail", id="open-set", tooltip="Files, metadata and S3 keys of this set"),
     ]
 
     def __init__(self, report_name: str) -> None:
@@ -60,7 +61,7 @@ Enter opens the set: its files with sizes and SHA-256, its metadata and its S3 k
         yield DataTable(id="report-sets", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="report-checks-scroll"):
             yield Static("", id="report-checks", markup=False)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = self.report_name
@@ -79,7 +80,9 @@ Enter opens the set: its files with sizes and SHA-256, its metadata and its S3 k
     @on(ReportLoaded)
     def _show(self, message: ReportLoaded) -> None:
         self.report = report = message.report
-        self.ordered = sorted(report.sets, key=lambda item: (ORDER.get(item.status, 3), item.set_id))
+        # worst first, and within a state newest first (as every list of sets here)
+        newest_first = sorted(report.sets, key=lambda item: (item.timestamp, item.set_id), reverse=True)
+        self.ordered = sorted(newest_first, key=lambda item: ORDER.get(item.status, 3))
         counts = report.counts
         summary = self.query_one("#report-summary", Static)
         summary.update(f"{report.status.upper()}: {counts['passed']} passed, {counts['failed']} failed, "

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual import on, work
-from textual.binding import Binding
+
+from screens import keys
+from screens.widgets.text_bar import TextBar
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
+from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
 if TYPE_CHECKING:
@@ -52,18 +54,18 @@ Every `backup-console verify` run (from cron or from here), newest first: when i
 status, the passed / failed / warning checks and how long it took. Enter opens a report: its
 sets, failed first, each with the reasons.
 
-`v` verifies every backup set now (in the background, with progress); `d` does the same with
+`v` verifies every backup set now (in the background, with progress); `V` (shift+v) does the same with
 the deep checks (restores into a scratch database and redis-server: slow); `r` reloads the list.
 The text reports live in BACKUP_DIR/reports/backup_verification_<ts>.report.
 """
 
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="back"),
-        Binding("v", "verify_now", "Verify now", id="run-verify", tooltip="Verify every backup set now"),
-        Binding("d", "verify_now(True)", "Deep verify", id="run-deep-verify",
+        keys.bind("back", "app.pop_screen", id="back"),
+        keys.bind("verify", "verify_now", "Verify now", id="run-verify", tooltip="Verify every backup set now"),
+        keys.bind("deep-verify", "verify_now(True)", "Deep verify", id="run-deep-verify",
                 tooltip="Verify now, restoring into scratch databases and redis-servers (slow)"),
-        Binding("r", "reload", "Reload", id="reload-reports", tooltip="Read the reports again"),
-        Binding("enter", "open_report", "Open", id="open-report", tooltip="The sets and checks of this report"),
+        keys.bind("refresh", "reload", "Reload", id="reload-reports", tooltip="Read the reports again"),
+        keys.bind("open", "open_report", id="open-report", tooltip="The sets and checks of this report"),
     ]
 
     def __init__(self) -> None:
@@ -75,9 +77,9 @@ The text reports live in BACKUP_DIR/reports/backup_verification_<ts>.report.
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="")
         yield Static("reading reports...", id="reports-status", markup=False)
-        yield ProgressBar(id="verify-progress", show_eta=False)
+        yield TextBar(id="verify-progress")
         yield DataTable(id="reports-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = "Verification reports"
@@ -148,7 +150,7 @@ The text reports live in BACKUP_DIR/reports/backup_verification_<ts>.report.
         status.remove_class("-failed", "-passed", "-error")
         status.add_class("-busy")
         status.update(f"VERIFYING every backup set{' (deep)' if deep else ''}...")
-        bar = self.query_one("#verify-progress", ProgressBar)
+        bar = self.query_one("#verify-progress", TextBar)
         bar.update(total=None, progress=0)
         bar.add_class("-running")
         self.refresh_bindings()
@@ -171,7 +173,7 @@ The text reports live in BACKUP_DIR/reports/backup_verification_<ts>.report.
         event = message.event
         if event.phase != "verify":
             return
-        bar = self.query_one("#verify-progress", ProgressBar)
+        bar = self.query_one("#verify-progress", TextBar)
         bar.update(total=event.total or None, progress=event.done)
         if event.message:
             self.query_one("#reports-status", Static).update(f"VERIFYING {event.message.removeprefix('checking ')}"
@@ -189,7 +191,7 @@ The text reports live in BACKUP_DIR/reports/backup_verification_<ts>.report.
 
     def _end_verify(self) -> None:
         self.verifying = False
-        self.query_one("#verify-progress", ProgressBar).remove_class("-running")
+        self.query_one("#verify-progress", TextBar).remove_class("-running")
         self.query_one("#reports-status", Static).remove_class("-busy")
         self.refresh_bindings()
 

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+
+from screens import keys
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
@@ -26,8 +27,8 @@ Every metric the probe collected, formatted. `r` probes this service again; esca
 """
 
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="back"),
-        Binding("r", "reprobe", "Refresh", id="refresh"),
+        keys.bind("back", "app.pop_screen", id="back"),
+        keys.bind("refresh", "reprobe", id="refresh", tooltip="Probe this service again"),
     ]
 
     def __init__(self, service: str, result: ProbeResult | None = None) -> None:
@@ -39,7 +40,7 @@ Every metric the probe collected, formatted. `r` probes this service again; esca
         yield Header(show_clock=False, icon="")
         yield Static(id="detail-summary")
         yield DataTable(id="detail-metrics", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = TITLES.get(self.service, self.service)

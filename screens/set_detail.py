@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
-from textual.binding import Binding
+
+from screens import keys
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -76,7 +77,7 @@ The set's files with their sizes and SHA-256 (as recorded in its metadata), its 
 was uploaded, and its metadata document.
 """
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="back")]
+    BINDINGS = [keys.bind("back", "app.pop_screen", id="back")]
 
     def __init__(self, verified: SetVerification) -> None:
         super().__init__()
@@ -88,7 +89,7 @@ was uploaded, and its metadata document.
         with VerticalScroll(id="set-detail-scroll"):
             yield Static("", id="set-s3", markup=False)
             yield Static("loading...", id="set-metadata", markup=False)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.verified.set_id} ({self.verified.status.upper()})"

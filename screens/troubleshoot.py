@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from textual import on, work
-from textual.binding import Binding
+
+from screens import keys
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -43,15 +44,15 @@ class TroubleshootScreen(Screen[None]):
     HELP = """\
 ## Troubleshooting
 The manual's common issues, read from the live systems; each block shows the evidence it used
-and what to do. Long-running transactions are listed in the table: select one and press `t`,
+and what to do. Long-running transactions are listed in the table: select one and press `x`,
 then type its pid to terminate it (pg_terminate_backend; refused in read-only mode). `r` looks
 again.
 """
 
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="back"),
-        Binding("r", "reload", "Recheck", id="recheck", tooltip="Run every diagnosis again"),
-        Binding("t", "terminate", "Terminate", id="terminate-backend",
+        keys.bind("back", "app.pop_screen", id="back"),
+        keys.bind("refresh", "reload", "Re-check", id="recheck", tooltip="Run every diagnosis again"),
+        keys.bind("cancel", "terminate", "Terminate", id="terminate-backend",
                 tooltip="Terminate the selected transaction's backend (type its pid)"),
     ]
 
@@ -68,7 +69,7 @@ again.
                 if key == "transactions":
                     yield DataTable(id="troubleshoot-transactions", cursor_type="row", zebra_stripes=True)
                 yield Static("", id=f"detail-{key}", classes="diagnosis-detail", markup=False)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = "Troubleshooting" + (" | READ-ONLY" if self.app.settings.read_only else "")  # type: ignore[attr-defined]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from textual.containers import Horizontal
-from textual.widgets import Label, ProgressBar
+from textual.widgets import Label
+
+from screens.widgets.text_bar import TextBar
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -27,7 +29,7 @@ class PhaseRow(Horizontal):
         self.phase = state.name
         self.state = state
         self.clock = clock
-        self._bar = ProgressBar(show_eta=False, classes="phase-bar")
+        self._bar = TextBar(classes="phase-bar")
         self._detail = Label("", classes="phase-detail", markup=False)
 
     def compose(self) -> ComposeResult:
@@ -46,6 +48,7 @@ class PhaseRow(Horizontal):
         state = self.state
         bar, detail = self._bar, self._detail
         self.set_class(state.stopped is not None, "-stopped")
+        bar.set_class(state.stopped is not None, "-stopped")
         if state.stopped is not None:  # cancelled or failed mid-phase: the bar stays where it stopped
             if state.total:
                 bar.update(total=state.total, progress=min(state.done, state.total))

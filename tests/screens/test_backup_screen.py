@@ -29,8 +29,8 @@ async def test_backup_screen_runs_through_to_the_summary(pg_cluster, seeded_db, 
         table = screen.query_one("#backup-checks", DataTable)
         states = {str(row.key.value): table.get_row(row.key)[0] for row in table.ordered_rows}
         assert states["postgres.healthy"] == "PASS" and states["common.s3_reachable"] == "SKIP"
-        assert "s starts the backup" in _text(screen, "#backup-status")
-        await pilot.press("s")
+        assert "b starts the backup" in _text(screen, "#backup-status")
+        await pilot.press("b")
         await wait_until(pilot, lambda: screen.job is not None and not screen.job.running, timeout=60)
         await wait_until(pilot, lambda: screen.query_one("#backup-summary").display)
         summary = _text(screen, "#backup-summary")
@@ -45,7 +45,7 @@ async def test_backup_screen_runs_through_to_the_summary(pg_cluster, seeded_db, 
         assert 'dumping contents of table "sales.orders"' in logged
         assert {"preflight", "dump", "metadata"} <= {row.phase for row in screen.query(".phase-row")}
         assert not table.display  # the result has the room now
-        await pilot.press("p")  # re-check: back to the checks, the result put away
+        await pilot.press("r")  # re-check: back to the checks, the result put away
         await wait_until(pilot, lambda: screen.checks is not None and table.display)
         assert not screen.query_one("#backup-summary").display and not screen.query_one("#backup-log").display
 
@@ -58,14 +58,14 @@ async def test_cancel_asks_first_and_leaves_nothing(pg_cluster, seeded_db, make_
         async with app.run_test(size=(80, 24)) as pilot:
             screen = app.screen
             await wait_until(pilot, lambda: screen.checks is not None)
-            await pilot.press("s")
+            await pilot.press("b")
             await wait_until(pilot, lambda: bool(processes_named("pg_dump", f"port='{pg_cluster.port}'")), timeout=30)
-            await pilot.press("c")
+            await pilot.press("x")
             await wait_until(pilot, lambda: app.screen is not screen)
             await pilot.press("n")  # changed my mind: keeps running
             await pilot.pause(0.3)
             assert screen.job.running and app.screen is screen
-            await pilot.press("c")
+            await pilot.press("x")
             await wait_until(pilot, lambda: app.screen is not screen)
             await pilot.press("y")
             await wait_until(pilot, lambda: not screen.job.running, timeout=30)
@@ -90,7 +90,7 @@ async def test_failing_preflight_needs_an_override_reason(own_pg_cluster, make_s
         failing = next(check for check in screen.checks if check.status.value == "fail")
         assert _text(screen, "#check-detail") == f"FAIL {failing.title}: {failing.evidence}"
         assert f"127.0.0.1:{own_pg_cluster.port}" in failing.evidence
-        await pilot.press("s")
+        await pilot.press("b")
         await pilot.pause(0.2)
         assert screen.job is None  # refused without a reason
 
@@ -105,7 +105,7 @@ async def test_leaving_the_screen_keeps_the_backup_and_coming_back_shows_it(pg_c
         async with app.run_test(size=(80, 24)) as pilot:
             first = app.screen
             await wait_until(pilot, lambda: first.checks is not None)
-            await pilot.press("s")
+            await pilot.press("b")
             await wait_until(pilot, lambda: bool(processes_named("pg_dump", f"port='{pg_cluster.port}'")), timeout=30)
             await pilot.press("escape")
             await wait_until(pilot, lambda: not isinstance(app.screen, BackupScreen))

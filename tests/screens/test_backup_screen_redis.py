@@ -30,9 +30,9 @@ async def test_backup_screen_runs_a_redis_backup_to_its_summary(make_redis_serve
         table = screen.query_one("#backup-checks", DataTable)
         states = {str(row.key.value): table.get_row(row.key)[0] for row in table.ordered_rows}
         assert states["redis.healthy"] == "PASS" and states["redis.aof"] == "PASS"
-        assert "s starts the backup" in _text(screen, "#backup-status")
+        assert "b starts the backup" in _text(screen, "#backup-status")
 
-        await pilot.press("s")
+        await pilot.press("b")
         await wait_until(pilot, lambda: screen.job is not None and not screen.job.running, timeout=60)
         await wait_until(pilot, lambda: screen.query_one("#backup-summary").display)
 
@@ -56,7 +56,7 @@ async def test_backup_screen_runs_a_rabbitmq_backup_to_its_summary(rabbitmq_vhos
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         await wait_until(pilot, lambda: screen.checks is not None)
-        await pilot.press("s")
+        await pilot.press("b")
         await wait_until(pilot, lambda: screen.job is not None and not screen.job.running, timeout=60)
         await wait_until(pilot, lambda: screen.query_one("#backup-summary").display)
         result = screen.job.result

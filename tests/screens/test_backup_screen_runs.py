@@ -36,14 +36,14 @@ async def test_a_second_backup_on_the_same_screen_does_not_crash(make_settings):
         screen = app.screen
         for run in range(3):
             await wait_until(pilot, lambda: screen.checks is not None)
-            await pilot.press("s")
+            await pilot.press("b")
             await wait_until(pilot, lambda: screen.job is not None and not screen.job.running)
             await wait_until(pilot, lambda: screen.query_one("#backup-summary").display)
             first_job = screen.job
             await pilot.pause(0.3)  # the timer keeps ticking over the rows of the finished run
             assert app.screen is screen and app.return_code is None
             if run < 2:
-                await pilot.press("s")  # straight from the result, as an operator would
+                await pilot.press("b")  # straight from the result, as an operator would
                 await wait_until(pilot, lambda: screen.job is not first_job and not screen.job.running)
                 await pilot.pause(0.3)
         rows = list(screen.query(".phase-row"))
@@ -77,9 +77,9 @@ async def test_a_cancelled_run_never_looks_finished(make_settings):
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         await wait_until(pilot, lambda: screen.checks is not None)
-        await pilot.press("s")
+        await pilot.press("b")
         await wait_until(pilot, held.holding.is_set)
-        await pilot.press("c")
+        await pilot.press("x")
         await wait_until(pilot, lambda: app.screen is not screen)
         await pilot.press("y")
         await wait_until(pilot, lambda: screen.job is not None and not screen.job.running)
@@ -90,7 +90,7 @@ async def test_a_cancelled_run_never_looks_finished(make_settings):
         assert detail.startswith("CANCELLED at 40.0 MB"), detail
         assert "done" not in detail and "100%" not in detail
         assert transfer.has_class("-stopped")
-        bar = transfer.query_one("ProgressBar")
+        bar = transfer.query_one("TextBar")
         assert bar.percentage is not None and bar.percentage < 0.5  # stopped where it stopped
         bgsave = str(screen.query_one(".phase-bgsave").query_one(".phase-detail", Static).render())
         assert bgsave.startswith("done")  # the phase that did finish says so
@@ -110,7 +110,7 @@ async def test_the_result_and_the_status_line_give_one_duration(make_settings):
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         await wait_until(pilot, lambda: screen.checks is not None)
-        await pilot.press("s")
+        await pilot.press("b")
         await wait_until(pilot, lambda: screen.query_one("#backup-summary").display)
         summary, status = _text(screen, "#backup-summary"), _text(screen, "#backup-status")
         took = status.split("OK after ", 1)[1].split(" - ", 1)[0]
@@ -125,7 +125,7 @@ async def test_quit_during_a_backup_asks_and_cancels_it_before_leaving(make_sett
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         await wait_until(pilot, lambda: screen.checks is not None)
-        await pilot.press("s")
+        await pilot.press("b")
         await wait_until(pilot, held.holding.is_set)
         await pilot.press("q")
         await wait_until(pilot, lambda: isinstance(app.screen, QuitModal))

@@ -130,7 +130,7 @@ async def test_stopped_postgres_fails_with_evidence_and_the_override_reason_is_r
         assert type(backup_screen).__name__ == "BackupScreen"
         assert backup_screen.kind == "postgres" and backup_screen.target == "postgres"
         assert backup_screen.force_reason.startswith("drill: primary down on purpose (checklist override: healthy")
-        await pilot.press("s")
+        await pilot.press("b")
         await wait_until(pilot, lambda: backup_screen.job is not None and not backup_screen.job.running, timeout=60)
 
     [run] = [record for record in read_runs(backup_dir) if record.action == "backup"]

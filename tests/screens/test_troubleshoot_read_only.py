@@ -46,7 +46,7 @@ async def test_read_only_refuses_to_terminate_and_the_backend_lives(pg_cluster, 
         while str(table.get_row_at(table.cursor_row)[0]) != str(pid):
             await pilot.press("down")
 
-        await pilot.press("t", *str(pid), "enter")  # what an operator would type if a prompt had opened
+        await pilot.press("x", *str(pid), "enter")  # what an operator would type if a prompt had opened
         await pilot.pause(0.5)
 
         assert app.screen is screen and not isinstance(app.screen, TextPromptModal)

@@ -129,7 +129,7 @@ def test_backup_running_80x24(snap_compare, make_settings):
 
     async def run_before(pilot) -> None:  # noqa: ANN001
         await _preflight_shown(pilot)
-        await pilot.press("s")
+        await pilot.press("b")
         await wait_until(pilot, script.holding.is_set)
         await wait_until(pilot, lambda: "elapsed 10.1 s" in _text(pilot, "#backup-status")
                          and "ETA" in _text(pilot, ".phase-transfer .phase-detail"))
@@ -145,7 +145,7 @@ def test_backup_finished_80x24(snap_compare, make_settings):
 
     async def run_before(pilot) -> None:  # noqa: ANN001
         await _preflight_shown(pilot)
-        await pilot.press("s")
+        await pilot.press("b")
         await wait_until(pilot, lambda: pilot.app.screen.query_one("#backup-summary").display)
         await pilot.pause(0.3)
 
@@ -164,3 +164,11 @@ def test_backup_preflight_failed_80x24(snap_compare, make_settings, preflight_ba
     settings = make_settings(**{"backup_dir": str(preflight_backup_dir), "postgres.host": "127.0.0.1",
                                 "postgres.port": STOPPED_PORT})
     assert snap_compare(_app(settings, kind="postgres"), terminal_size=(80, 24), run_before=_preflight_shown)
+
+
+def test_backup_running_80x24_no_color(snap_compare, make_settings, no_color):
+    test_backup_running_80x24(snap_compare, make_settings)
+
+
+def test_backup_preflight_failed_80x24_no_color(snap_compare, make_settings, preflight_backup_dir, no_color):
+    test_backup_preflight_failed_80x24(snap_compare, make_settings, preflight_backup_dir)

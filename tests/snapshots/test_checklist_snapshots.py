@@ -54,3 +54,11 @@ def test_checklist_120x40(snap_compare, make_settings, monkeypatch):
     monkeypatch.setenv("USER", "alice")
     app = _app(make_settings, "checklist", service="postgres")
     assert snap_compare(app, terminal_size=(120, 40), run_before=_settle)
+
+
+def test_checklist_80x24_no_color(snap_compare, make_settings, monkeypatch, no_color):
+    test_checklist_80x24(snap_compare, make_settings, monkeypatch)
+
+
+def test_drill_80x24_no_color(snap_compare, make_settings, monkeypatch, no_color):
+    test_drill_80x24(snap_compare, make_settings, monkeypatch)

@@ -39,3 +39,7 @@ def test_dashboard_80x24(snap_compare, make_settings, backup_dir):
 
 def test_dashboard_120x40(snap_compare, make_settings, backup_dir):
     assert snap_compare(_app(make_settings, backup_dir), terminal_size=(120, 40), run_before=_settle)
+
+
+def test_dashboard_80x24_no_color(snap_compare, make_settings, backup_dir, no_color):
+    test_dashboard_80x24(snap_compare, make_settings, backup_dir)

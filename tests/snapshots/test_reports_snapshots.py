@@ -43,3 +43,11 @@ def test_report_view_80x24(snap_compare, make_settings):
 
 def test_report_view_120x40(snap_compare, make_settings):
     assert snap_compare(_app(make_settings), terminal_size=(120, 40), run_before=_open_report)
+
+
+def test_reports_list_80x24_no_color(snap_compare, make_settings, no_color):
+    test_reports_list_80x24(snap_compare, make_settings)
+
+
+def test_report_view_80x24_no_color(snap_compare, make_settings, no_color):
+    test_report_view_80x24(snap_compare, make_settings)

@@ -33,3 +33,7 @@ def test_retention_80x24(snap_compare, make_settings, backup_dir):
 
 def test_retention_120x40(snap_compare, make_settings, backup_dir):
     assert snap_compare(_app(make_settings, backup_dir), terminal_size=(120, 40), run_before=_settle)
+
+
+def test_retention_80x24_no_color(snap_compare, make_settings, backup_dir, no_color):
+    test_retention_80x24(snap_compare, make_settings, backup_dir)

@@ -72,3 +72,7 @@ def test_troubleshoot_80x24(snap_compare, make_settings):
     app = BackupConsoleApp(make_settings(), clock=frozen_clock, prober=fixed_prober(), start_screen="troubleshoot",
                            start_kwargs={"runners": {key: _fixed(key) for key in FIXED_DIAGNOSES}})
     assert snap_compare(app, terminal_size=(80, 24), run_before=_settle)
+
+
+def test_troubleshoot_80x24_no_color(snap_compare, make_settings, no_color):
+    test_troubleshoot_80x24(snap_compare, make_settings)
