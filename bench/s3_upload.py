@@ -71,9 +71,9 @@ import time
 START = time.perf_counter()
 import json, resource, sys
 sys.path.insert(0, sys.argv[1])
-from console import offsite
 from console.catalog import scan
 from console.config import load_settings
+from console.offsite import upload as offsite
 settings = load_settings(None, env={}, overrides=json.loads(sys.argv[2]))
 backup_set = scan(settings.backup_dir, ["config"]).find(sys.argv[3])
 marks = {}

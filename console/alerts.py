@@ -9,7 +9,6 @@ status or the kind of network error.
 
 from __future__ import annotations
 
-import json
 import socket
 import time
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from console import jsondoc
 from console.monitor import ALERT_CATEGORIES, Finding
 from console.root import BackupRoot
 
@@ -85,7 +85,7 @@ def post_webhook(settings: Settings, payload: dict[str, Any]) -> tuple[bool, int
 
 def load_state(backup_dir: Path) -> dict[str, dict[str, Any]]:
     try:
-        data = json.loads(BackupRoot(backup_dir).alert_state.read_text(encoding="utf-8"))
+        data = jsondoc.loads(BackupRoot(backup_dir).alert_state.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     alerts = data.get("alerts") if isinstance(data, dict) else None

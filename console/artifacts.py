@@ -25,6 +25,15 @@ CHUNK_SIZE = 1024 * 1024
 PARTIAL_SUFFIX = ".partial"
 
 
+def partial_path(final: Path, pid: int | None = None) -> Path:
+    """Where ``final`` is written until its set commits: ``<name>.<pid>.partial``.
+
+    The writer's pid is in the name so that stale-lock recovery removes only what the dead
+    holder wrote, never the partial files of a neighbouring run that is still writing.
+    """
+    return final.with_name(f"{final.name}.{os.getpid() if pid is None else pid}{PARTIAL_SUFFIX}")
+
+
 @dataclass(frozen=True)
 class ArtifactInfo:
     """A finished file of a backup set."""
@@ -77,7 +86,7 @@ class ArtifactWriter:
 
     def __init__(self, final_path: Path, compression: str | None = None, level: int | None = None) -> None:
         self.final_path = final_path
-        self.partial_path = final_path.with_name(final_path.name + PARTIAL_SUFFIX)
+        self.partial_path = partial_path(final_path)
         self._file: BinaryIO = open(self.partial_path, "xb")  # noqa: SIM115 - closed in close()
         os.chmod(self.partial_path, 0o600)
         self._compressor = _Compressor(compression, level)
@@ -278,11 +287,37 @@ def iter_file(path: Path, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
             yield chunk
 
 
-def remove_stale_partials(directory: Path) -> list[Path]:
-    """Delete ``*.partial`` files left by a run that was killed (only called under the lock)."""
-    removed = []
-    if directory.is_dir():
-        for path in directory.glob(f"*{PARTIAL_SUFFIX}"):
-            path.unlink(missing_ok=True)
-            removed.append(path)
+def final_name(path: Path) -> str:
+    """The name a file has (or will have once committed), without ``.<pid>.partial``."""
+    name = path.name
+    if name.endswith(PARTIAL_SUFFIX):
+        stem, _, pid = name[: -len(PARTIAL_SUFFIX)].rpartition(".")
+        return stem if pid.isdigit() and stem else name[: -len(PARTIAL_SUFFIX)]
+    return name
+
+
+def remove_stale_partials(directory: Path, pid: int) -> list[Path]:
+    """Delete the ``*.<pid>.partial`` files a killed run left (called under that run's lock).
+
+    Only the dead holder's own files go: a pid that is alive again (reused) keeps its files,
+    and partial files of other runs in the same directory are never touched.
+    """
+    removed: list[Path] = []
+    if pid <= 0 or _pid_alive(pid):
+        return removed
+    for folder in (directory, directory / "archives"):
+        if folder.is_dir():
+            for path in folder.glob(f"*.{pid}{PARTIAL_SUFFIX}"):
+                path.unlink(missing_ok=True)
+                removed.append(path)
     return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -9,13 +9,17 @@ kind and name whose timestamps are close, and whose roles do not repeat, form on
 
 from __future__ import annotations
 
-import json
+import gzip
+import io
 import os
+import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
 
+from console import jsondoc
 from console.kinds.layouts import LAYOUTS
 from console.layout import TIMESTAMP_FORMAT, parse_stamp
 from console.root import BackupRoot
@@ -110,33 +114,72 @@ class Catalog:
 
 
 def scan(backup_dir: Path, kinds: Iterable[str] | None = None) -> Catalog:
-    """List every recognised backup set under ``backup_dir`` (a missing dir is an empty catalog)."""
+    """List every recognised backup set under ``backup_dir`` (a missing dir is an empty catalog).
+
+    A kind whose directories have not changed since the last scan in this process is not read
+    again (see :func:`_scan_kind`): the dashboard refreshes every few seconds over thousands of sets.
+    """
     catalog = Catalog(backup_dir)
     for kind in LAYOUTS if kinds is None else kinds:
         root = BackupRoot(backup_dir).kind_dir(kind)
-        if not root.is_dir():
-            continue
-        matched: list[tuple[str, BackupFile]] = []
-        legacy_untimed: list[BackupFile] = []
-        layout = LAYOUTS[kind]
-        for relative in _walk(root, layout.subdirs):
-            found = _match(kind, relative)
-            if found is not None:
-                name, item = found
-                matched.append((name, BackupFile(root / relative, item[0], item[1])))
-            elif layout.legacy_untimed is not None and layout.legacy_untimed.match(relative):
-                legacy_untimed.append(BackupFile(root / relative, f"legacy:{relative}", None))
-            elif not relative.endswith(".partial"):
-                catalog.unrecognised.append(root / relative)
-        sets = _group(kind, matched)
-        if legacy_untimed and sets:
-            newest = max(sets, key=lambda item: item.timestamp)
-            sets[sets.index(newest)] = BackupSet(newest.kind, newest.name, newest.timestamp, newest.files + tuple(legacy_untimed))
-        elif legacy_untimed:
-            catalog.unrecognised.extend(item.path for item in legacy_untimed)
+        sets, unrecognised = _scan_kind(kind, root)
         catalog.sets.extend(sets)
+        catalog.unrecognised.extend(unrecognised)
     catalog.sets.sort(key=lambda item: (item.timestamp, item.kind, item.name))
     return catalog
+
+
+_CACHE: dict[Path, tuple[tuple[int, ...], list[BackupSet], list[Path]]] = {}
+_SETTLED_NS = 2_000_000_000
+"""A directory changed less than this long ago is read again next time: a file system with coarse
+timestamps could show the same mtime before and after a change made within the same tick."""
+
+
+def _signature(root: Path, subdirs: tuple[str, ...]) -> tuple[int, ...] | None:
+    """The mtimes of the kind's directories (a name added, removed or renamed changes them), or None
+    when one is too fresh to trust."""
+    stamps = []
+    for directory in (root, *(root / sub for sub in subdirs)):
+        try:
+            stamps.append(os.stat(directory).st_mtime_ns)
+        except OSError:
+            stamps.append(-1)
+    if time.time_ns() - max(stamps) < _SETTLED_NS:
+        return None
+    return tuple(stamps)
+
+
+def _scan_kind(kind: str, root: Path) -> tuple[list[BackupSet], list[Path]]:
+    """The sets and unrecognised files of one kind: cached by the mtimes of its directories."""
+    layout = LAYOUTS[kind]
+    if not root.is_dir():
+        _CACHE.pop(root, None)
+        return [], []
+    signature = _signature(root, layout.subdirs)
+    cached = _CACHE.get(root)
+    if signature is not None and cached is not None and cached[0] == signature:
+        return list(cached[1]), list(cached[2])
+    unrecognised: list[Path] = []
+    matched: list[tuple[str, BackupFile]] = []
+    legacy_untimed: list[BackupFile] = []
+    for relative in _walk(root, layout.subdirs):
+        found = _match(kind, relative)
+        if found is not None:
+            name, item = found
+            matched.append((name, BackupFile(root / relative, item[0], item[1])))
+        elif layout.legacy_untimed is not None and layout.legacy_untimed.match(relative):
+            legacy_untimed.append(BackupFile(root / relative, f"legacy:{relative}", None))
+        elif not relative.endswith(".partial"):
+            unrecognised.append(root / relative)
+    sets = _group(kind, matched)
+    if legacy_untimed and sets:
+        newest = max(sets, key=lambda item: item.timestamp)
+        sets[sets.index(newest)] = BackupSet(newest.kind, newest.name, newest.timestamp, newest.files + tuple(legacy_untimed))
+    elif legacy_untimed:
+        unrecognised.extend(item.path for item in legacy_untimed)
+    if signature is not None:
+        _CACHE[root] = (signature, sets, unrecognised)
+    return list(sets), list(unrecognised)
 
 
 def _walk(root: Path, subdirs: tuple[str, ...]) -> Iterable[str]:
@@ -187,12 +230,18 @@ def _group(kind: str, matched: list[tuple[str, BackupFile]]) -> list[BackupSet]:
         groups.append(current)
         open_group[name] = current
     sets = [BackupSet(kind, name, min(f.timestamp for f in files if f.timestamp), tuple(files)) for name, files in groups]  # type: ignore[type-var]
+    by_stamp: dict[str, int] = {}  # first set of each stamp, as the linear search found it (10,000 sets: no n^2)
+    for index, backup_set in enumerate(sets):
+        by_stamp.setdefault(backup_set.stamp, index)
     for archive in archives:  # e.g. the manual's archive carries only a timestamp: join the set it was made from
-        target = next((s for s in sets if s.stamp == archive.timestamp.strftime(TIMESTAMP_FORMAT)), None)  # type: ignore[union-attr]
-        if target is None:
+        stamp = archive.timestamp.strftime(TIMESTAMP_FORMAT)  # type: ignore[union-attr]
+        index = by_stamp.get(stamp)
+        if index is None:
             sets.append(BackupSet(kind, "", archive.timestamp, (archive,)))  # type: ignore[arg-type]
+            by_stamp[stamp] = len(sets) - 1
         else:
-            sets[sets.index(target)] = BackupSet(target.kind, target.name, target.timestamp, target.files + (archive,))
+            target = sets[index]
+            sets[index] = BackupSet(target.kind, target.name, target.timestamp, target.files + (archive,))
     return sets
 
 
@@ -209,21 +258,71 @@ class MetadataRead:
         return bool(self.document and str(self.document.get("producer", "")).startswith("backup-console"))
 
 
+MAX_METADATA_BYTES = 16 * 1024 * 1024
+"""Metadata is a few KB; anything this large is damage (or an attack), never parsed."""
+
+_NUMBER = (int, float)
+METADATA_FIELD_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "artifacts": ((list,), "a list"),
+    "files": ((dict,), "an object"),
+    "database_stats": ((dict,), "an object"),
+    "keyspace": ((dict,), "an object"),
+    "table_row_counts": ((dict,), "an object"),
+    "row_counts": ((dict,), "an object"),
+    "s3": ((dict,), "an object"),
+    "producer": ((str,), "text"),
+    "set_id": ((str,), "text"),
+    "timestamp": ((str,), "text"),
+    "verification_status": ((str,), "text"),
+    "duration_seconds": (_NUMBER, "a number"),
+    "backup_time_seconds": (_NUMBER, "a number"),
+    "keys_count": (_NUMBER, "a number"),
+}
+"""The fields the console reads from metadata, with the JSON type each must have (absent is fine).
+
+A field of another type makes the whole document unreadable, reported as that set's failed
+check, so that no consumer (verify, monitor, retention, upload, restore) meets a surprise type.
+"""
+
+
+def parse_metadata(raw: bytes, name: str) -> MetadataRead:
+    """Parse and type-check a metadata document; every defect is an error naming the file and field."""
+    if len(raw) > MAX_METADATA_BYTES:
+        return MetadataRead(None, f"{name} is {len(raw)} bytes, too large to be metadata")
+    try:
+        document = jsondoc.loads(raw)
+    except ValueError as exc:
+        return MetadataRead(None, f"{name} is not valid JSON ({str(exc)[:200]})")
+    if not isinstance(document, dict):
+        return MetadataRead(None, f"{name} is not a JSON object")
+    for field_name, (types, word) in METADATA_FIELD_TYPES.items():
+        value = document.get(field_name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, types):
+            return MetadataRead(None, f"{name}: '{field_name}' must be {word}, got {type(value).__name__}")
+    for index, entry in enumerate(document.get("artifacts") or []):
+        if not isinstance(entry, dict) or not isinstance(entry.get("name", ""), str) \
+                or not isinstance(entry.get("sha256", ""), str) \
+                or isinstance(entry.get("size_bytes", 0), bool) or not isinstance(entry.get("size_bytes", 0), int):
+            return MetadataRead(None, f"{name}: artifacts[{index}] must be an object with text name and sha256")
+    return MetadataRead(document, None)
+
+
 def read_metadata(backup_set: BackupSet) -> MetadataRead:
+    """The set's metadata, or why it could not be read; never raises for what is in the file."""
     path = backup_set.metadata_path
     if path is None:
         return MetadataRead(None, "no metadata file")
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_METADATA_BYTES + 1)
         if path.name.endswith(".gz"):
-            import gzip
-
-            raw = gzip.decompress(raw)
-        document = json.loads(raw)
+            try:
+                with gzip.GzipFile(fileobj=io.BytesIO(raw)) as unzipped:
+                    raw = unzipped.read(MAX_METADATA_BYTES + 1)
+            except (OSError, EOFError, zlib.error) as exc:
+                return MetadataRead(None, f"{path.name} is not valid gzip ({exc})")
     except OSError as exc:
-        return MetadataRead(None, f"cannot read {path.name}: {exc.strerror}")
-    except (ValueError, EOFError) as exc:
-        return MetadataRead(None, f"{path.name} is not valid JSON ({exc})")
-    if not isinstance(document, dict):
-        return MetadataRead(None, f"{path.name} is not a JSON object")
-    return MetadataRead(document, None)
+        return MetadataRead(None, f"cannot read {path.name}: {exc.strerror or exc}")
+    return parse_metadata(raw, path.name)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import math
 import os
 import typing
 from dataclasses import dataclass, field
@@ -48,7 +49,7 @@ class PostgresSettings:
     port: int = setting(5432, "PostgreSQL port.", env="POSTGRES_PORT", check="port")
     user: str = setting("postgres", "PostgreSQL role used for probes and backups.", env="POSTGRES_USER")
     password: str = setting(
-        "", "Password for `user`; passed to pg_dump through a 0600 passfile, never argv.",
+        "", "Password for `user`; passed to pg_dump in its environment (PGPASSWORD), never argv or a file.",
         env="POSTGRES_PASSWORD", secret=True,
     )
     database: str = setting("postgres", "Database probed and backed up by default.", env="POSTGRES_DB")
@@ -100,6 +101,9 @@ class RabbitMQSettings:
     user: str = setting("guest", "Management API user.", env="RABBITMQ_USER")
     password: str = setting("guest", "Management API password.", env="RABBITMQ_PASSWORD", secret=True)
     vhost: str = setting("", "Limit listings to one vhost; empty means every vhost.")
+    export_timeout_seconds: float = setting(60.0, "Connect/read timeout of the API calls of a backup or restore "
+                                            "(a large broker's definitions take longer than a probe's).",
+                                            check="positive")
 
 
 @dataclass(frozen=True)
@@ -283,6 +287,10 @@ def _masked(spec: FieldSpec, value: Any) -> Any:
         return MASK
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, str) and "@" in value:  # a URL may carry user:password@ (management_url, endpoint_url)
+        from console.redact import mask_url
+
+        return mask_url(value)
     return value
 
 
@@ -385,8 +393,9 @@ def _read_yaml(path: Path, specs: dict[str, FieldSpec]) -> dict[str, tuple[Any, 
         found: dict[str, tuple[Any, int]] = {}
         sections = {key.split(".")[0] for key in specs if "." in key}
         top_keys = sorted({key.split(".")[0] for key in specs})
+        seen: dict[str, int] = {}
         for key_node, value_node in root.value:
-            name = loader.construct_object(key_node)
+            name = _key(loader, key_node, path, seen)
             line = key_node.start_mark.line + 1
             if name in sections:
                 if isinstance(value_node, yaml.ScalarNode) and value_node.value in ("", "~", "null"):
@@ -394,8 +403,9 @@ def _read_yaml(path: Path, specs: dict[str, FieldSpec]) -> dict[str, tuple[Any, 
                 if not isinstance(value_node, yaml.MappingNode):
                     raise ConfigError(f"{path}:{line}: '{name}' must be a mapping of settings")
                 section_keys = sorted(key.split(".", 1)[1] for key in specs if key.startswith(name + "."))
+                sub_seen: dict[str, int] = {}
                 for sub_key_node, sub_value_node in value_node.value:
-                    sub_name = loader.construct_object(sub_key_node)
+                    sub_name = _key(loader, sub_key_node, path, sub_seen, section=name)
                     sub_line = sub_key_node.start_mark.line + 1
                     dotted = f"{name}.{sub_name}"
                     if dotted not in specs:
@@ -416,6 +426,23 @@ def _read_yaml(path: Path, specs: dict[str, FieldSpec]) -> dict[str, tuple[Any, 
         raise ConfigError(f"{path}: invalid YAML: {exc}") from None
     finally:
         loader.dispose()
+
+
+def _key(loader: yaml.SafeLoader, node: yaml.Node, path: Path, seen: dict[str, int], section: str | None = None) -> str:
+    """A mapping key as text; a key that is not a plain scalar, or one given twice, is an error."""
+    line = node.start_mark.line + 1
+    where = f" in section '{section}'" if section else ""
+    if not isinstance(node, yaml.ScalarNode):
+        raise ConfigError(f"{path}:{line}: a key{where} must be a plain name, not a "
+                          f"{'list' if isinstance(node, yaml.SequenceNode) else 'mapping'}")
+    name = loader.construct_object(node)
+    if not isinstance(name, str):
+        name = str(name)
+    if name in seen:
+        raise ConfigError(f"{path}:{line}: '{name}'{where} is given twice (first at line {seen[name]}); "
+                          "keep one of them")
+    seen[name] = line
+    return name
 
 
 def _unknown(path: Path, line: int, name: str, valid: list[str], section: str | None = None) -> str:
@@ -449,18 +476,30 @@ def _validate(spec: FieldSpec, value: Any, where: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise wrong()
         value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: '{spec.key}' must be a finite number, got {value}")
     elif kind in (str, Path):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)  # `password: 123456` is text, however YAML reads it
         if not isinstance(value, str):
             raise wrong()
+        if kind is Path and not value.strip():
+            raise ConfigError(f"{where}: '{spec.key}' is empty; give a directory (an empty path would mean the "
+                              "current directory)")
     elif kind is list:
-        if not isinstance(value, list) or not all(isinstance(item, (str, int, float)) for item in value):
+        if not isinstance(value, list):
             raise wrong()
+        for index, item in enumerate(value, 1):
+            if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+                shown = "nothing" if item is None else {dict: "a mapping", list: "a list"}.get(type(item), type(item).__name__)
+                raise ConfigError(f"{where}: '{spec.key}' must be a list of names; item {index} is {shown} ({item!r})")
         value = [str(item) for item in value]
     elif kind is dict:
         if not isinstance(value, dict):
             raise wrong()
+        for key, item in value.items():
+            if not isinstance(key, (str, int)) or isinstance(item, (dict, list)):
+                raise ConfigError(f"{where}: '{spec.key}' must map names to values; {key!r}: {item!r} is not that")
         value = {str(k): str(v) for k, v in value.items()}
     return _check(spec, value, where)
 
@@ -473,6 +512,8 @@ def _coerce_env(spec: FieldSpec, raw: str) -> Any:
             value: Any = int(raw)
         elif kind is float:
             value = float(raw)
+            if not math.isfinite(value):
+                raise ValueError(raw)
         elif kind is bool:
             lowered = raw.strip().lower()
             if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):

@@ -11,6 +11,7 @@ Legacy files are handed to ``console.legacy_crypto`` after their first bytes are
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import io
@@ -123,8 +124,15 @@ class _Header:
     mac: bytes
 
 
+@functools.lru_cache(maxsize=64)
 def _derive(passphrase: str, salt: bytes, log2_n: int, r: int, p: int) -> tuple[bytes, bytes]:
-    """scrypt -> (AES-256 key, header MAC key)."""
+    """scrypt -> (AES-256 key, header MAC key).
+
+    Cached per (passphrase, salt, parameters): scrypt costs 0.1-0.3 s a call by design, and a file
+    written in this process is often read again by it (verify after backup, a restore, a drill),
+    which then costs nothing. Every file still has its own random salt; the cache holds nothing
+    the passphrase, already in this process's memory, does not give.
+    """
     material = Scrypt(salt=salt, length=64, n=2**log2_n, r=r, p=p).derive(passphrase.encode("utf-8"))
     return material[:32], material[32:]
 

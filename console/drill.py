@@ -11,7 +11,6 @@ from __future__ import annotations
 import atexit
 import datetime as dt
 import getpass
-import json
 import os
 import signal
 import socket
@@ -22,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from console import jsondoc
 from console.artifacts import write_json_atomic, write_text_atomic
 from console.errors import UsageError
 from console.layout import new_stamp
@@ -29,6 +29,15 @@ from console.root import BackupRoot
 
 FORMAT_VERSION = 1
 OUTCOMES = ("ok", "warn", "fail", "override", "skipped", "cancelled")
+
+_FROM_STATES = {"ok": "ok", "warn": "warn", "fail": "fail", "skip": "skipped", "failed": "fail",
+                "cancelled": "cancelled", "passed": "ok", "warning": "warn"}
+
+
+def outcome_of(state: str) -> str:
+    """The transcript's outcome for any state word the engine reports (a check's ``warn``, a backup's
+    ``failed``, a verification's ``passed`` ...); anything unknown is a failure, never a pass."""
+    return _FROM_STATES.get(state, "fail")
 
 _OPEN_DRILLS: weakref.WeakSet[Drill] = weakref.WeakSet()
 """Drills not yet ended in this process: stamped incomplete if the process exits first."""
@@ -332,7 +341,7 @@ def list_drills(backup_dir: Path) -> list[DrillSummary]:
     summaries = []
     for path in BackupRoot(backup_dir).drills.glob("drill_*.json"):
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
+            document = jsondoc.loads(path.read_text(encoding="utf-8"))
             summaries.append(DrillSummary(path.stem, str(document["name"]), float(document["started"]),
                                           document.get("duration_seconds"), drill_result(document), path))
         except (OSError, ValueError, KeyError, TypeError):
@@ -356,7 +365,7 @@ def read_drill(backup_dir: Path, reference: str) -> dict[str, Any]:
     if chosen is None:
         known = ", ".join(summary.id for summary in drills[:5]) or "none yet"
         raise UsageError(f"no drill '{reference}' under {BackupRoot(backup_dir).drills}", hint=f"recent drills: {known}")
-    return json.loads(chosen.path.read_text(encoding="utf-8"))
+    return jsondoc.loads(chosen.path.read_text(encoding="utf-8"))
 
 
 # --- interruption ----------------------------------------------------------------------------

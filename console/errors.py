@@ -89,6 +89,10 @@ class VerifyFailed(ConsoleError):
     """A verification found a damaged, missing or inconsistent backup."""
 
 
+class RestoreFailed(ConsoleError):
+    """A restore did not complete (the target was left as it was where the kind can promise it)."""
+
+
 class CryptoError(ConsoleError):
     """Decryption failed: wrong key, truncated or corrupt file."""
 
@@ -106,6 +110,29 @@ def exit_code_for(error: BaseException) -> ExitCode:
     if isinstance(error, KeyboardInterrupt):
         return ExitCode.INTERRUPTED
     return ExitCode.FAILED
+
+
+def describe_unexpected(error: BaseException) -> str:
+    """One line for an error that is not a ConsoleError, naming what failed and where.
+
+    A file-system error names its path (``No space left on device: /backups/x.partial``);
+    anything else its type and message, cut to one line.
+    """
+    if isinstance(error, OSError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        also = f" -> {error.filename2}" if error.filename2 else ""
+        return f"{error.strerror}{where}{also}"
+    text = " ".join(str(error).split())
+    text = text[:300] + "..." if len(text) > 300 else text
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def as_console_error(error: Exception, what: str) -> ConsoleError:
+    """``error`` itself when it is a ConsoleError, else a RestoreFailed naming ``what`` failed and why."""
+    if isinstance(error, ConsoleError):
+        return error
+    return RestoreFailed(f"{what} failed: {describe_unexpected(error)}",
+                         hint="run again with --debug for the traceback")
 
 
 def one_line(error: BaseException) -> str:

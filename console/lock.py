@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from console import jsondoc
 from console.errors import BackupFailed, LockHeld
 from console.root import BackupRoot
 
@@ -84,7 +85,7 @@ class BackupLock:
 
 def _read_info(path: Path, name: str) -> LockInfo | None:
     try:
-        data = json.loads(path.read_text() or "null")
+        data = jsondoc.loads(path.read_text() or "null")
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict):

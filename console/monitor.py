@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from console.catalog import KINDS, BackupSet, Catalog, read_metadata, scan
 from console.formatting import ago, size
+from console.freshness import is_fresh
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -138,7 +139,6 @@ def _target_state(kind: str, name: str, latest: BackupSet | None) -> TargetState
 def _freshness(settings: Settings, catalog: Catalog, now: float, report: MonitorReport) -> None:
     from console.runlog import read_runs
 
-    stale_seconds = settings.alerts.stale_hours * 3600
     last_run: dict[tuple[str, str], Any] = {}
     for record in read_runs(settings.backup_dir):
         if record.action == "backup":
@@ -153,7 +153,7 @@ def _freshness(settings: Settings, catalog: Catalog, now: float, report: Monitor
         else:
             age = now - state.timestamp
             evidence = f"newest {state.set_id}, {ago(age)}; stale after {settings.alerts.stale_hours} h"
-            if age > stale_seconds:
+            if not is_fresh(settings, age):
                 report.findings.append(Finding(f"freshness:{label}", "freshness", "critical", label,
                                                f"{label} backup is stale ({ago(age)})", evidence))
             else:
@@ -174,7 +174,7 @@ def _freshness(settings: Settings, catalog: Catalog, now: float, report: Monitor
         elif verdict == "warning":
             report.findings.append(Finding(f"verification:{label}", "verification", "warning", label,
                                            f"newest {label} backup verified with warnings", evidence))
-        elif verdict != "passed" and state.timestamp is not None and now - state.timestamp > stale_seconds:
+        elif verdict != "passed" and state.timestamp is not None and not is_fresh(settings, now - state.timestamp):
             report.findings.append(Finding(f"verification:{label}", "verification", "warning", label,
                                            f"newest {label} backup not verified", evidence))
 
@@ -230,7 +230,8 @@ def _wal(postgres: ProbeResult | None, report: MonitorReport) -> None:
     if not metrics:
         report.findings.append(Finding("service:postgres", "service", "warning", "postgres", postgres.detail))
         return
-    report.wal = {key: metrics.get(key) for key in ("archive_mode", "archived_count", "archive_failed_count",
+    report.wal = {key: metrics.get(key) for key in ("recovery_window", "archive_mode", "archived_count",
+                                                     "archive_failed_count",
                                                      "last_archived_wal", "last_archived_at", "last_failed_wal",
                                                      "last_failed_at")}
     mode = metrics.get("archive_mode")
@@ -246,6 +247,11 @@ def _wal(postgres: ProbeResult | None, report: MonitorReport) -> None:
     else:
         report.findings.append(Finding("wal_archiver:postgres", "wal_archiver", "ok", "postgres",
                                        "WAL archiving working", evidence))
+    window = metrics.get("recovery_window") or {}
+    if window.get("first_gap"):
+        report.findings.append(Finding("wal_continuity:postgres", "wal_archiver", "critical", "postgres",
+                                       f"WAL archive has a gap at {window['first_gap']}: recovery cannot pass it",
+                                       window.get("summary", "")))
 
 
 def _certificates(settings: Settings, report: MonitorReport) -> None:

@@ -9,6 +9,8 @@ Metrics (all gauges; labels kind, name, where named):
   backup_console_free_bytes{path} / _total_bytes{path}       the disk of BACKUP_DIR
   backup_console_used_bytes{kind}                            bytes under BACKUP_DIR/<kind>
   backup_console_wal_archive_failed_count                    pg_stat_archiver.failed_count
+  backup_console_postgres_recovery_window_start_timestamp_seconds / _end_  the PITR window
+  backup_console_postgres_wal_archive_lag_seconds            seconds since the newest segment was archived
   backup_console_certificate_days_left{file,index}           days until expiry
   backup_console_findings{severity}                          findings by severity
   backup_console_alerting                                    1 when anything is critical
@@ -36,6 +38,9 @@ _HELP = {
     "total_bytes": "Size of the file system of BACKUP_DIR.",
     "used_bytes": "Bytes used by each kind under BACKUP_DIR.",
     "wal_archive_failed_count": "pg_stat_archiver.failed_count of the monitored PostgreSQL server.",
+    "postgres_recovery_window_start_timestamp_seconds": "Earliest moment PostgreSQL can be restored to (Unix seconds).",
+    "postgres_recovery_window_end_timestamp_seconds": "Latest archived commit PostgreSQL can be restored up to (Unix seconds).",
+    "postgres_wal_archive_lag_seconds": "Seconds since the newest WAL segment reached the archive.",
     "certificate_days_left": "Days until a certificate under CERT_DIR expires.",
     "findings": "Monitoring findings by severity.",
     "alerting": "1 when any finding is critical.",
@@ -77,6 +82,12 @@ def render(report: MonitorReport) -> str:
                 samples["used_bytes"].append(_sample("used_bytes", {"kind": kind}, storage[f"{kind}_bytes"]))
     if report.wal.get("archive_failed_count") is not None:
         samples["wal_archive_failed_count"].append(_sample("wal_archive_failed_count", {}, report.wal["archive_failed_count"]))
+    window = report.wal.get("recovery_window") or {}
+    for name, key in (("postgres_recovery_window_start_timestamp_seconds", "start_timestamp"),
+                      ("postgres_recovery_window_end_timestamp_seconds", "end_timestamp"),
+                      ("postgres_wal_archive_lag_seconds", "archive_lag_seconds")):
+        if window.get(key) is not None:
+            samples[name].append(_sample(name, {}, round(window[key], 3)))
     for cert in report.certificates:
         samples["certificate_days_left"].append(
             _sample("certificate_days_left", {"file": cert["file"], "index": cert["index"]}, cert["days_left"]))

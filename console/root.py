@@ -21,6 +21,12 @@ class BackupRoot:
         """``BACKUP_DIR/<kind>``: the manual's directory for that kind's sets."""
         return self.path / kind
 
+    @property
+    def base_backups(self) -> Path:
+        """PostgreSQL base backups for point-in-time recovery: ``postgres/base/<ts>/`` (the catalog of
+        logical sets reads ``postgres/`` one level deep, so they stay out of its way)."""
+        return self.kind_dir("postgres") / "base"
+
     # --- the console's own state -------------------------------------------------------------
 
     @property

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from console import jsondoc
 from console.root import BackupRoot
 
 
@@ -64,7 +65,7 @@ def read_runs(backup_dir: Path, limit: int = 500) -> list[RunRecord]:
     known = set(RunRecord.__dataclass_fields__)
     for line in lines:
         try:
-            data = json.loads(line)
+            data = jsondoc.loads(line)
             records.append(RunRecord(**{key: value for key, value in data.items() if key in known}))
         except (ValueError, TypeError):
             continue

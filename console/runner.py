@@ -1,8 +1,9 @@
 """Runs one backup of any kind (lock, pre-flight gate, the kind's run, the run log), and frames every
 restore (read-only guard, lock, the run log).
 
-Both faces call ``execute``; so does cron through the CLI. Whatever happens, one RunRecord is
-appended, so the dashboard shows failed runs as well as good ones.
+Both faces call ``execute``; so does cron through the CLI. Whatever happens (a ConsoleError, any
+other exception, an interrupt), one RunRecord is appended, so the dashboard, ``monitor`` and the
+alerts see failed runs as well as good ones.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Iterator
 
 from console.artifacts import remove_stale_partials
-from console.errors import Cancelled, ConsoleError, NotConfigured, PreflightFailed, ReadOnlyRefused
+from console.errors import (Cancelled, ConsoleError, NotConfigured, PreflightFailed, ReadOnlyRefused,
+                            as_console_error, describe_unexpected)
 from console.kinds import registry
 from console.kinds.base import BackupRequest, BackupResult
 from console.lock import BackupLock
@@ -32,7 +34,7 @@ _LOCK_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 def preflight(settings: Settings, request: BackupRequest) -> list[CheckResult]:
     kind = registry.get(request.kind)
     context = CheckContext(settings, request.target, request.upload, dict(request.options or {}))
-    return registry.run_checks(list(kind.preflight), context)
+    return registry.run_checks(list(kind.preflight_of(request)), context)
 
 
 def execute(
@@ -41,7 +43,7 @@ def execute(
     on_progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> BackupResult:
-    """Run a backup end to end and return its result; ConsoleErrors become a failed result.
+    """Run a backup end to end and return its result; any exception becomes a failed result.
 
     Raises:
         LockHeld: another run of the same target holds the lock (nothing is recorded).
@@ -51,16 +53,18 @@ def execute(
     lock = BackupLock(settings.backup_dir, kind.lock_name(settings, request), f"{request.kind} backup {target}".strip())
     started = time.time()
     with lock:
-        if lock.stale is not None:
-            removed = remove_stale_partials(settings.root.kind_dir(request.kind))
-            emit(on_progress, ProgressEvent("lock", message=(
-                f"recovered a stale lock left by pid {lock.stale.pid}; removed {len(removed)} partial file(s)")))
-        emit(on_progress, ProgressEvent("preflight", message="running pre-flight checks"))
-        checks = tuple(preflight(settings, request))
-        unconfigured = [check for check in checks if check.details.get("not_configured")]
-        if unconfigured:  # no override can make up for a missing setting: a configuration error, exit 2
-            raise NotConfigured(unconfigured[0].evidence)
+        checks: tuple[CheckResult, ...] = ()
+        result = BackupResult(request.kind, target, "cancelled", "interrupted before it finished")
         try:
+            if lock.stale is not None:
+                removed = remove_stale_partials(settings.root.kind_dir(request.kind), lock.stale.pid)
+                emit(on_progress, ProgressEvent("lock", message=(
+                    f"recovered a stale lock left by pid {lock.stale.pid}; removed {len(removed)} partial file(s)")))
+            emit(on_progress, ProgressEvent("preflight", message="running pre-flight checks"))
+            checks = tuple(preflight(settings, request))
+            unconfigured = [check for check in checks if check.details.get("not_configured")]
+            if unconfigured:  # no override can make up for a missing setting: a configuration error, exit 2
+                raise NotConfigured(unconfigured[0].evidence)
             failures = blocking_failures(list(checks))
             cannot_override = unfixable_by_override(list(checks))
             if cannot_override:  # --force would only fail later: name what fixes it instead
@@ -77,13 +81,27 @@ def execute(
         except Cancelled as exc:
             result = BackupResult(request.kind, target, "cancelled", exc.message, checks=checks,
                                   duration_seconds=time.time() - started)
+        except NotConfigured as exc:  # recorded like any failure, and still exit 2 for the face
+            result = BackupResult(request.kind, target, "failed", exc.message, checks=checks,
+                                  duration_seconds=time.time() - started)
+            raise
         except ConsoleError as exc:
             result = BackupResult(request.kind, target, "failed", exc.message, checks=checks,
                                   duration_seconds=time.time() - started, extra={"hint": exc.hint} if exc.hint else {})
-    record_run(settings.backup_dir, RunRecord(
-        action="backup", kind=request.kind, target=target, status=result.status, started=started,
-        finished=time.time(), message=result.message, set_id=result.set_id, force_reason=request.force_reason,
-    ))
+        except Exception as exc:  # noqa: BLE001 - a broken stream, a vanished file: still a failed run, on record
+            what = f"{request.kind} backup {target}".strip()
+            message = f"{what} failed: {describe_unexpected(exc)}"
+            result = BackupResult(request.kind, target, "failed", message, checks=checks,
+                                  duration_seconds=time.time() - started,
+                                  extra={"hint": "nothing was kept from this run; run it again, or with --debug for "
+                                                 "the traceback", "error_type": type(exc).__name__})
+        finally:
+            # Also on KeyboardInterrupt or SystemExit: every run that started ends with a record.
+            record_run(settings.backup_dir, RunRecord(
+                action="backup", kind=request.kind, target=target, status=result.status, started=started,
+                finished=time.time(), message=result.message, set_id=result.set_id,
+                force_reason=request.force_reason,
+            ))
     return result
 
 
@@ -91,7 +109,7 @@ def _upload(settings: Settings, result: BackupResult, on_progress: ProgressCallb
             cancel: CancelToken | None) -> BackupResult:
     """``backup ... --upload``: copy the new set to S3; a failed upload fails the run but keeps the set."""
     from console.catalog import scan
-    from console.offsite import upload_set
+    from console.offsite.upload import upload_set
 
     backup_set = scan(settings.backup_dir, [result.kind]).find(result.set_id or "")
     try:
@@ -140,9 +158,10 @@ def restore_run(settings: Settings, kind: str, set_id: str, target: str) -> Iter
         except ConsoleError as exc:
             run.status, run.message = "failed", exc.message
             raise
-        except Exception as exc:
-            run.status, run.message = "failed", f"{type(exc).__name__}: {exc}"
-            raise
+        except Exception as exc:  # noqa: BLE001 - recorded, and shown as one line naming what failed
+            error = as_console_error(exc, f"restore of {set_id}" + (f" into {target}" if target else ""))
+            run.status, run.message = "failed", error.message
+            raise error from exc
         finally:
             record_run(settings.backup_dir, RunRecord(
                 action="restore", kind=kind, target=target, status=run.status, started=started,

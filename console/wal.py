@@ -9,7 +9,6 @@ says honestly which settings wait for a restart (archive_mode and wal_level do: 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from console import jsondoc
 from console.artifacts import write_json_atomic
 from console.errors import ReadOnlyRefused, ServiceUnreachable
 from console.probes.postgres import connect, describe_error
@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from console.config import Settings
 
 STATE_FILE = "wal-status.json"
-_WAL_NAME = re.compile(r"^[0-9A-F]{24}(\.partial|\.backup|\.history)?$|^[0-9A-F]{8}\.history$")
+_WAL_NAME = re.compile(r"^(?:[0-9A-F]{24}(?:\.partial|\.[0-9A-F]{8}\.backup)?|[0-9A-F]{8}\.history)(?:\.zst)?$")
+"""Archived WAL files, plain or compressed by ``wal push`` (its .sha256 sidecars are not counted)."""
 
 _STATUS_SQL = """
 SELECT archived_count, failed_count, last_archived_wal, last_archived_time, last_failed_wal, last_failed_time,
@@ -82,6 +83,8 @@ def archive_dir_from_command(command: str) -> str | None:
         words = shlex.split(command)
     except ValueError:
         words = command.split()
+    if "--archive-dir" in words[:-1]:  # backup-console wal push --archive-dir DIR %p %f
+        return words[words.index("--archive-dir") + 1]
     for word in reversed(words):
         if word.endswith("/%f") and word.startswith("/"):
             return word[: -len("/%f")]
@@ -150,7 +153,7 @@ def wal_status(settings: Settings, remember: bool = True) -> WalStatus:
 
 def _read_state(path: Path, host: str, port: int) -> int | None:
     try:
-        data = json.loads(path.read_text())
+        data = jsondoc.loads(path.read_text())
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("host") != host or data.get("port") != port:
@@ -163,10 +166,17 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def enable_statements(archive_dir: str, archive_timeout: int = 300) -> list[str]:
-    """The manual's ALTER SYSTEM statements for archiving into ``archive_dir``."""
-    target = shlex.quote(archive_dir.rstrip("/") + "/") + "%f"
-    command = f"test ! -f {target} && cp %p {target}"
+def enable_statements(archive_dir: str, archive_timeout: int = 300, program: str | None = None) -> list[str]:
+    """The manual's ALTER SYSTEM statements for archiving into ``archive_dir``.
+
+    With ``program`` (a backup-console the server's OS user can run) the archive_command is
+    ``wal push``: atomic, checksummed and compressed; without it, the manual's ``cp``.
+    """
+    if program:
+        command = f"{shlex.quote(program)} wal push --archive-dir {shlex.quote(archive_dir.rstrip('/'))} %p %f"
+    else:
+        target = shlex.quote(archive_dir.rstrip("/") + "/") + "%f"
+        command = f"test ! -f {target} && cp %p {target}"
     return [
         "ALTER SYSTEM SET wal_level = replica",
         "ALTER SYSTEM SET archive_mode = on",
@@ -183,12 +193,12 @@ class EnableResult:
     """Settings written but not in effect until the server restarts."""
 
 
-def apply_enable(settings: Settings, archive_dir: str) -> EnableResult:
+def apply_enable(settings: Settings, archive_dir: str, program: str | None = None) -> EnableResult:
     """Run the statements (superuser needed); read-only mode refuses."""
     if settings.read_only:
         raise ReadOnlyRefused("wal enable --apply")
     pg = settings.postgres
-    statements = enable_statements(archive_dir)
+    statements = enable_statements(archive_dir, program=program)
     try:
         with connect(pg, settings.timeout_seconds) as conn:
             for statement in statements:

@@ -33,6 +33,7 @@ SCREEN_FACTORIES: dict[str, str] = {
     "reports": "screens.reports:ReportsScreen",
     "backup": "screens.backup:BackupScreen",
     "certificates": "screens.certificates:CertificatesScreen",
+    "pitr": "screens.pitr:PitrScreen",
     # --- add screens here: "name": "module:Class" (open with app.open_screen("name", **kwargs)) ---
 }
 
@@ -61,6 +62,7 @@ class BackupConsoleApp(App[int]):
         THEMES_DIR / "reports.tcss",
         THEMES_DIR / "backup.tcss",
         THEMES_DIR / "certificates.tcss",
+        THEMES_DIR / "pitr.tcss",
         # --- add one stylesheet per screen here ---
     ]
     COMMANDS = App.COMMANDS | {ConsoleCommands}

@@ -35,6 +35,8 @@ PALETTE: list[PaletteEntry] = [
                  "open('backup')"),
     PaletteEntry("Certificates: inventory and expiry", "Every TLS certificate, soonest expiry first, key present",
                  "open('certificates')"),
+    PaletteEntry("PITR: restore PostgreSQL to a moment", "The recovery window, a target, pre-flight, restore",
+                 "open('pitr')"),
     # --- add entries here: PaletteEntry("Title", "what it does", "open('screen-name')") ---
 ]
 

@@ -65,6 +65,8 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
         Binding("left,h", "move(-1)", "Previous", id="focus-previous", show=False),
         Binding("down,j", "move_row(1)", "Down", id="focus-down", show=False),
         Binding("up,k", "move_row(-1)", "Up", id="focus-up", show=False),
+        keys.bind("pitr", "app.open('pitr')", id="open-pitr", show=False,
+                  tooltip="PostgreSQL recovery window; restore to a moment"),
         # --- add bindings that open other screens here, with a verb of screens/keys.py ---
     ]
 

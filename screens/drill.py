@@ -19,7 +19,7 @@ from screens import keys
 from textual.message import Message
 from textual.widgets import Static
 
-from console.drill import Drill, DrillStep, duration_text, signals_end_drills
+from console.drill import Drill, DrillStep, duration_text, outcome_of, signals_end_drills
 from screens.checklist import ChecklistBackupFinished, ChecklistBackupStarted, ChecklistScreen
 from screens.widgets.checklist_view import (
     ChecklistItemChecked, ChecklistItemTicked, ChecklistNoteAdded, ChecklistView, GateOverridden,
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from console.kinds.base import BackupRequest, BackupResult
     from screens.checklist import Evaluator
 
-_OUTCOME = {"ok": "ok", "warn": "warn", "fail": "fail", "skip": "skipped", "failed": "fail", "cancelled": "cancelled",
-            "passed": "ok", "warning": "warn"}
 
 
 class DrillVerified(Message):
@@ -143,7 +141,7 @@ transcript incomplete.
             return
         key = f"{message.service}.{message.result.item_id}"
         self.drill.record(self._title(message.service, message.result.item_id), "check",  # type: ignore[union-attr]
-                          _OUTCOME.get(message.result.state.value, "fail"), message.result.evidence, who=self.who(),
+                          outcome_of(message.result.state.value), message.result.evidence, who=self.who(),
                           item=key, started=self._check_started.pop(key, None))
         self.update_bar()
 
@@ -185,7 +183,7 @@ transcript incomplete.
         self.last_backup = result
         if self.recording and self.backup_step is not None:
             evidence = result.message + (f" (set {result.set_id})" if result.set_id else "")
-            self.drill.end_step(self.backup_step, _OUTCOME.get(result.status, "fail"), evidence)  # type: ignore[union-attr]
+            self.drill.end_step(self.backup_step, outcome_of(result.status), evidence)  # type: ignore[union-attr]
             self.backup_step = None
             self.update_bar()
         self.refresh_bindings()
@@ -216,7 +214,7 @@ transcript incomplete.
 
         report = verify(self.app.settings, kind=kind, set_id=set_id)  # type: ignore[attr-defined]
         counts = report.counts
-        self.post_message(DrillVerified(_OUTCOME.get(report.status, "fail"),
+        self.post_message(DrillVerified(outcome_of(report.status),
                                         f"{report.status}: {counts['passed']} checks passed, {counts['failed']} failed, "
                                         f"{counts['warning']} warnings (report {report.report_name})"))
 

@@ -19,8 +19,8 @@ from console.formatting import size
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
-    from console.prune import ApplyResult
-    from console.retention_state import RetentionOverview
+    from console.retention.apply import ApplyResult
+    from console.retention.state import RetentionOverview
 
 
 class RetentionLoaded(Message):
@@ -143,7 +143,7 @@ never removed.
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="retention")
     def _load(self) -> None:
-        from console.retention_state import overview
+        from console.retention.state import overview
 
         app = self.app
         self.post_message(RetentionLoaded(overview(app.settings, now=app.clock())))  # type: ignore[attr-defined]
@@ -224,7 +224,7 @@ never removed.
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="retention")
     def _apply(self, expected_sets: int, expected_reports: int) -> None:
-        from console.prune import apply_retention
+        from console.retention.apply import apply_retention
 
         app = self.app
         _plans, result = apply_retention(app.settings, now=app.clock(), expected_sets=expected_sets,  # type: ignore[attr-defined]

@@ -9,6 +9,31 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+
+def _scratch_on_tmpfs() -> None:
+    """Every scratch directory of the run (tmp_path, private clusters, redis dirs) on tmpfs.
+
+    On this machine kind's disk an initdb takes 4.5 s and copying its 39 MB 2 s; on /dev/shm
+    1.5 s and 0.25 s. The services stay real; only where their files live changes. Set at import,
+    before pytest picks its base temp directory; an explicit TMPDIR is left alone.
+    """
+    import shutil
+    import tempfile
+
+    shm = Path("/dev/shm")
+    if os.environ.get("TMPDIR") or not shm.is_dir() or not os.access(shm, os.W_OK):
+        return
+    if shutil.disk_usage(shm).free < 4 * 1024**3:
+        return
+    scratch = shm / f"bc-tests-{os.getuid()}"
+    scratch.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(scratch, 0o711)  # the postgres user (initdb runs as it under root) must reach its dirs
+    os.environ["TMPDIR"] = str(scratch)  # children (the CLI under test, redis-server) too
+    tempfile.tempdir = str(scratch)
+
+
+_scratch_on_tmpfs()
+
 from tests.servers import RABBIT_API, RABBIT_AUTH, HangingServer, PgCluster, RedisServer, free_port, rabbit_api_available
 
 MANUAL_ENV = ("POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_DB", "POSTGRES_PASSWORD", "REDIS_HOST",

@@ -13,8 +13,7 @@ import sys
 from typing import Sequence
 
 from console import __version__
-from console.cli.verbs import VERBS
-from console.errors import ConsoleError, ExitCode, exit_code_for
+from console.errors import ConsoleError, ExitCode, describe_unexpected, exit_code_for
 
 
 EXIT_CODES_HELP = """exit codes:
@@ -42,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     json_parent = argparse.ArgumentParser(add_help=False)
     json_parent.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from console.cli.verbs import VERBS  # here, not at the top: `wal push` runs per WAL segment without them
+
     for verb in VERBS:
         verb.register(subparsers, [common, json_parent])
     _add_exit_codes_to_leaves(parser)
@@ -76,6 +77,13 @@ def _add_global_options(parser: argparse.ArgumentParser, suppress: bool) -> None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from console.pitr.walcmd import fast_path
+
+    wal_argv = fast_path(sys.argv[1:] if argv is None else argv)
+    if wal_argv is not None:  # PostgreSQL runs these once per WAL segment: skip loading every verb
+        from console.pitr.walcmd import main as wal_main
+
+        return wal_main(wal_argv)
     from console.cli.output import Printer
 
     parser = build_parser()
@@ -101,9 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # the file system refused (missing dir, permissions, full disk): name the place
         if args.debug:
             raise
-        where = exc.filename or "?"
-        printer.fatal(f"{where}: {exc.strerror or exc}", "check the path and its permissions (BACKUP_DIR?)",
-                      ExitCode.FAILED)
+        printer.fatal(describe_unexpected(exc), "check the path, its permissions and free space", ExitCode.FAILED)
         return ExitCode.FAILED
     except Exception as exc:  # a bug: one line unless --debug
         if args.debug:

@@ -25,6 +25,8 @@ def register_kind(kind_subparsers: argparse._SubParsersAction, parents: list[arg
     parser.add_argument("backup", metavar="BACKUP", help="set id (certs/20250101_020000) or a path to one of its files")
     parser.add_argument("--to", dest="to", type=Path, required=True, metavar="DIR", help="destination directory")
     parser.add_argument("--yes", action="store_true", help="overwrite files that already exist in DIR")
+    parser.add_argument("--allow-unverified", action="store_true",
+                        help="restore a set backup-console wrote even though its metadata (checksums) is unusable")
     parser.set_defaults(handler=run_restore_certs)
 
 
@@ -37,7 +39,7 @@ def run_restore_certs(args: argparse.Namespace, settings: Settings, printer: Pri
         raise ReadOnlyRefused("restore certs")
     backup_set = resolve_set(settings, "certs", args.backup)
     result = restore_certs(settings, backup_set, args.to, overwrite=args.yes, passphrase=cli_passphrase(settings),
-                           on_progress=printer.progress())
+                           on_progress=printer.progress(), allow_unverified=args.allow_unverified)
     if args.json:
         printer.data(result.as_json())
     else:

@@ -26,6 +26,8 @@ def register_kind(kind_subparsers: argparse._SubParsersAction, parents: list[arg
     parser.add_argument("backup", metavar="BACKUP", help="set id (config/20250101_020000) or a path to one of its files")
     parser.add_argument("--to", dest="to", type=Path, required=True, metavar="DIR", help="destination directory")
     parser.add_argument("--yes", action="store_true", help="overwrite files that already exist in DIR")
+    parser.add_argument("--allow-unverified", action="store_true",
+                        help="restore a set backup-console wrote even though its metadata (checksums) is unusable")
     parser.set_defaults(handler=run_restore_config)
 
 
@@ -39,7 +41,7 @@ def run_restore_config(args: argparse.Namespace, settings: Settings, printer: Pr
     backup_set = resolve_set(settings, "config", args.backup)
     passphrase = cli_passphrase(settings) if secret_targets(backup_set) else None
     result = restore_config(settings, backup_set, args.to, overwrite=args.yes, passphrase=passphrase,
-                            on_progress=printer.progress())
+                            on_progress=printer.progress(), allow_unverified=args.allow_unverified)
     if args.json:
         printer.data(result.as_json())
     else:

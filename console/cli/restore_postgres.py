@@ -21,12 +21,16 @@ def register_kind(kinds: argparse._SubParsersAction, parents: list[argparse.Argu
                     "schema hash with the metadata. Refused in read-only mode; a non-empty target needs --clean "
                     "--yes. Exit 0 restored and equal, 1 failed or different, 2 usage/refused.",
     )
-    parser.add_argument("backup", metavar="BACKUP", help="set id (postgres/DB/YYYYmmdd_HHMMSS) or path of a file of the set")
-    parser.add_argument("--target-db", required=True, metavar="NAME", help="database to restore into")
+    parser.add_argument("backup", metavar="BACKUP", nargs="?",
+                        help="set id (postgres/DB/YYYYmmdd_HHMMSS) or path of a file of the set")
+    parser.add_argument("--target-db", metavar="NAME", help="database to restore into")
     parser.add_argument("--create", action="store_true", help="create the target database if it does not exist")
     parser.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel pg_restore jobs (default 1)")
     parser.add_argument("--clean", action="store_true", help="drop the target's objects before restoring (needs --yes)")
     parser.add_argument("--yes", action="store_true", help="confirm overwriting a non-empty target")
+    from console.cli.restore_pitr import add_pitr_arguments
+
+    add_pitr_arguments(parser)
     parser.set_defaults(handler=run_restore_postgres)
 
 
@@ -37,6 +41,14 @@ def run_restore_postgres(args: argparse.Namespace, settings: Settings, printer: 
 
     if settings.read_only:
         raise ReadOnlyRefused("restore")
+    if args.pitr:
+        from console.cli.restore_pitr import run_restore_pitr
+
+        return run_restore_pitr(args, settings, printer)
+    if not args.backup or not args.target_db:
+        from console.errors import UsageError
+
+        raise UsageError("restore postgres needs BACKUP and --target-db (or --pitr with a target and --to)")
     backup_set = resolve_set(settings, "postgres", args.backup)
     options = RestoreOptions(args.target_db, create=args.create, jobs=args.jobs, clean=args.clean, yes=args.yes)
     report = restore_postgres(settings, backup_set, options, on_progress=printer.progress())

@@ -32,6 +32,8 @@ def register_kind(kinds: argparse._SubParsersAction, parents: list[argparse.Argu
     parser.add_argument("--data-dir", required=True, metavar="DIR", help="the stopped instance's data dir (its `dir`)")
     parser.add_argument("--with-aof", action="store_true", help="also place the AOF (appendonlydir/ or appendonly.aof)")
     parser.add_argument("--yes", action="store_true", help="replace files already in DIR (kept as *.before-restore-<ts>)")
+    parser.add_argument("--allow-unverified", action="store_true",
+                        help="restore a set backup-console wrote even though its metadata (checksums) is unusable")
     parser.add_argument("--verify-load", action="store_true",
                         help="load the restored files in a throw-away redis-server and report key counts")
     parser.set_defaults(handler=run_restore_redis)
@@ -46,7 +48,8 @@ def run_restore_redis(args: argparse.Namespace, settings: Settings, printer: Pri
         raise ReadOnlyRefused("restore redis")
     backup_set = resolve_set(settings, "redis", args.backup)
     result = restore(settings, backup_set, Path(args.data_dir), with_aof=args.with_aof, yes=args.yes,
-                     verify_load=args.verify_load, on_progress=printer.progress())
+                     verify_load=args.verify_load, on_progress=printer.progress(),
+                     allow_unverified=args.allow_unverified)
     if args.json:
         printer.data(result.as_json())
         return ExitCode.OK

@@ -16,9 +16,9 @@ from console.errors import ConfirmationRequired, ExitCode, ReadOnlyRefused, Usag
 if TYPE_CHECKING:
     from console.cli.output import Printer
     from console.config import Settings
-    from console.prune import RetentionPlans
-    from console.report_retention import ReportPlan
-    from console.retention import Decision
+    from console.retention.apply import RetentionPlans
+    from console.retention.reports import ReportPlan
+    from console.retention.plan import Decision
 
 _EXIT = "Exit 0 ok, 1 failed, 2 usage/config error (also: refused in read-only mode, --yes missing), 3 partial, 11 locked."
 
@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
 
 
 def run_plan_cli(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
-    from console.prune import plan_retention
+    from console.retention.apply import plan_retention
 
     plans = plan_retention(settings, offsite=not args.local_only, allow_delete_all=args.allow_delete_all)
     if args.json:
@@ -74,7 +74,7 @@ def _offsite_outcome(plans: RetentionPlans, printer: Printer) -> int:
 
 def run_apply_cli(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.formatting import size
-    from console.prune import apply_retention, plan_retention
+    from console.retention.apply import apply_retention, plan_retention
 
     if settings.read_only and not args.dry_run:
         raise ReadOnlyRefused("retention apply")
@@ -110,7 +110,7 @@ def run_apply_cli(args: argparse.Namespace, settings: Settings, printer: Printer
 
 def print_plans(plans: RetentionPlans, settings: Settings, printer: Printer) -> None:
     from console.formatting import size
-    from console.offsite import bucket_prefix
+    from console.offsite.upload import bucket_prefix
 
     printer.line(f"policy: {plans.policy.source} (min_keep {plans.policy.min_keep})")
     for note in plans.policy.notes:
@@ -153,7 +153,7 @@ def _row(action: str, label: str, item: Decision, why: str) -> list[str]:
 def print_reports(plan: ReportPlan, printer: Printer) -> None:
     """Removals and the reports kept past their age; the many kept for their age only are counted."""
     from console.formatting import size
-    from console.policy import days_label
+    from console.retention.policy import days_label
 
     printer.line()
     printer.line(f"verification reports: {plan.directory} (retention.report_days {days_label(plan.days)})")
@@ -170,7 +170,7 @@ def print_reports(plan: ReportPlan, printer: Printer) -> None:
 
 
 def run_lifecycle_cli(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
-    from console import lifecycle
+    from console.retention import lifecycle
 
     if not settings.s3.bucket:
         raise UsageError("no S3 bucket configured (BACKUP_S3_BUCKET or s3.bucket)")
@@ -205,7 +205,7 @@ def print_lifecycle(comparison, printer: Printer) -> None:  # noqa: ANN001 - lif
 
 
 def run_policy_cli(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
-    from console.policy import days_label, load_policy
+    from console.retention.policy import days_label, load_policy
 
     policy = load_policy(settings)
     if args.json:

@@ -53,6 +53,8 @@ def collect_status(settings: Settings, service: str | None = None) -> dict[str, 
         "generated_at": now.isoformat(timespec="seconds"),
         "read_only": settings.read_only,
         "services": [result.as_json() for result in results],
+        "recovery_window": next((result.metrics.get("recovery_window") for result in results
+                                 if result.name == "postgres"), None),
         "last_backups": last_backups,
         "last_runs_without_backup": never_backed_up,
         "running": running,
@@ -86,6 +88,8 @@ def run_status(options: StatusOptions, settings: Settings, printer: Printer) -> 
                 printer.line(f"{item['kind']}/{item['name']}: no backup yet; last run {_last_run_word(item)}")
             for run in document["running"]:
                 printer.line(f"running: {run['description']} (pid {run['pid']} since {run['started_at']})")
+            if document.get("recovery_window"):
+                printer.line(f"postgres point-in-time recovery: {document['recovery_window']['summary']}")
     return ExitCode.OK if healthy else ExitCode.FAILED
 
 

@@ -65,7 +65,7 @@ def resolve(settings: Settings, reference: str | None, latest: str | None) -> Ba
 
 def run_upload(options: UploadOptions, settings: Settings, printer: Printer) -> int:
     from console.formatting import duration, size
-    from console.offsite import upload_set
+    from console.offsite.upload import upload_set
 
     backup_set = resolve(settings, options.backup, options.latest)
     result = upload_set(settings, backup_set, on_progress=printer.progress())
@@ -85,7 +85,7 @@ def run_upload(options: UploadOptions, settings: Settings, printer: Printer) -> 
 
 def run_s3_ls(options: ListOptions, settings: Settings, printer: Printer) -> int:
     from console.formatting import size
-    from console.offsite import list_offsite
+    from console.offsite.upload import list_offsite
 
     found = list_offsite(settings, options.kind)
     if options.json:

@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         "verify", parents=parents, help="verify backup sets (ours and the manual's) and write a report",
         description="Check every backup set under BACKUP_DIR: SHA-256 against the metadata, compression streams, "
                     "pg_restore --list, SQL dump completeness, RDB checksum, RabbitMQ definitions, tar listings, "
-                    "decryption, metadata, age of the newest set (warn after 24 h) and the S3 copy when uploaded. "
+                    "decryption, metadata, age of the newest set (warn after alerts.stale_hours, 26 h) and the S3 copy when uploaded. "
                     "--deep also restores PostgreSQL into a temporary database and loads Redis snapshots in a "
                     "throw-away redis-server. Results go into each set's metadata and into "
                     "BACKUP_DIR/reports/backup_verification_<ts>.report (+ .json). "
@@ -37,8 +37,10 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     parser.add_argument("--kind", choices=KINDS, help="only sets of this kind")
     parser.add_argument("--set", dest="set_id", metavar="ID", help="only this set (e.g. redis/20260101_020000)")
     parser.add_argument("--deep", action="store_true", help="also restore into scratch targets (slow)")
-    parser.set_defaults(handler=lambda args, settings, printer: run_verify(
-        VerifyOptions(args.kind, args.set_id, args.deep, args.json), settings, printer))
+    parser.add_argument("--physical", action="store_true",
+                        help="verify PostgreSQL base backups instead (sha256, manifest, pg_verifybackup on an "
+                             "unpacked copy); --set postgres/base/<ts> picks one")
+    parser.set_defaults(handler=_dispatch_verify)
 
     reports = subparsers.add_parser("reports", help="list or show verification reports",
                                     description="Verification reports under BACKUP_DIR/reports, newest first.")
@@ -52,6 +54,14 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     show.add_argument("report", nargs="?", default="latest", help="report name or path (default: latest)")
     show.set_defaults(handler=lambda args, settings, printer: run_reports_show(args.report, args.json, settings,
                                                                                printer))
+
+
+def _dispatch_verify(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
+    if args.physical or (args.set_id or "").startswith("postgres/base/"):
+        from console.cli.verify_base import run_verify_base
+
+        return run_verify_base(args.set_id, args.json, settings, printer)
+    return run_verify(VerifyOptions(args.kind, args.set_id, args.deep, args.json), settings, printer)
 
 
 def run_verify(options: VerifyOptions, settings: Settings, printer: Printer) -> int:

@@ -35,7 +35,124 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     enable.add_argument("--archive-dir", required=True, metavar="DIR",
                         help="directory on the database server where WAL files are copied")
     enable.add_argument("--apply", action="store_true", help="run the statements against the server")
+    enable.add_argument("--cp", action="store_true",
+                        help="the manual's `test ! -f ... && cp` archive_command instead of `wal push` "
+                             "(no checksum, no fsync, no compression)")
+    enable.add_argument("--program", metavar="PATH",
+                        help="the backup-console the server's OS user runs in archive_command "
+                             "(default: this one's absolute path)")
     enable.set_defaults(handler=run_wal_enable)
+    _register_pitr(actions, parents)
+
+
+def _register_pitr(actions: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    """The PITR verbs: the per-segment push/get (normally reached through walcmd's fast path),
+    plus mark and prune."""
+    from console.pitr import walcmd
+
+    push = actions.add_parser(
+        "push", help="archive one WAL file: use as archive_command",
+        description="Archive one WAL file (PostgreSQL's %p) into the archive directory: temp name, fsync, "
+                    "rename; its sha256 recorded beside it; zstd by default. Pushing an identical file again "
+                    "succeeds, a different file under the same name is refused. Exit 0 archived, 1 failed, "
+                    "2 usage.")
+    walcmd.add_push_arguments(push)
+    push.set_defaults(handler=_run_walcmd, wal_action="push")
+    get = actions.add_parser(
+        "get", help="restore one WAL file: use as restore_command",
+        description="Copy one archived WAL file (%f) to %p, decompressed, checking its sha256. Exit 0 restored, "
+                    "1 not in the archive (recovery ends there), 2 usage, 126 damaged (recovery aborts).")
+    walcmd.add_get_arguments(get)
+    get.set_defaults(handler=_run_walcmd, wal_action="get")
+    mark = actions.add_parser(
+        "mark", parents=parents, help="create a named restore point (pg_create_restore_point)",
+        description="Create a named restore point on the server and record it under BACKUP_DIR/postgres/base, so "
+                    "`restore postgres --pitr --target-name NAME` and the PITR screen know it. Exit 0 created, "
+                    "1 server error, 2 usage or read-only.")
+    mark.add_argument("name", metavar="NAME", help="the restore point's name (up to 63 characters)")
+    mark.add_argument("--switch", action="store_true", help="also switch WAL so the point is archived now")
+    mark.set_defaults(handler=run_wal_mark)
+    prune = actions.add_parser(
+        "prune", parents=parents, help="remove archived WAL no kept base backup needs (preview first)",
+        description="Plan which base backups to keep (--keep-base N newest, default all; the newest verified is "
+                    "always kept) and which archived WAL files are older than the oldest kept base backup's start. "
+                    "Without --yes only the preview is shown. Exit 0 done or previewed, 2 usage or read-only.")
+    prune.add_argument("--keep-base", type=int, metavar="N", help="keep the newest N base backups (default: all)")
+    prune.add_argument("--archive-dir", metavar="DIR", help="WAL archive (default postgres.wal_archive_dir)")
+    prune.add_argument("--dry-run", action="store_true", help="only show the plan (the default without --yes)")
+    prune.add_argument("--yes", action="store_true", help="delete what the plan lists")
+    prune.set_defaults(handler=run_wal_prune)
+
+
+def run_wal_mark(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
+    from console.pitr.marks import create_restore_point
+
+    point = create_restore_point(settings, args.name, args.switch)
+    if args.json:
+        printer.data(point.as_json())
+    else:
+        printer.line(f"restore point {point.name!r} at {point.lsn} (timeline {point.timeline}, {point.time})")
+    return ExitCode.OK
+
+
+def run_wal_prune(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
+    import time
+    from pathlib import Path
+
+    from console.errors import ReadOnlyRefused, UsageError
+    from console.formatting import size
+    from console.pitr.prune import apply_wal_prune, plan_wal_prune
+    from console.runlog import RunRecord, record_run
+
+    archive_dir = args.archive_dir or settings.postgres.wal_archive_dir
+    if not archive_dir:
+        raise UsageError("no WAL archive: pass --archive-dir or set postgres.wal_archive_dir")
+    if args.yes and args.dry_run:
+        raise UsageError("--dry-run and --yes contradict each other")
+    plan = plan_wal_prune(settings.backup_dir, Path(archive_dir), args.keep_base)
+    apply = args.yes
+    if apply and settings.read_only:
+        raise ReadOnlyRefused("wal prune --yes")
+    started = time.time()
+    removed = apply_wal_prune(plan) if apply else 0
+    if apply:
+        record_run(settings.backup_dir, RunRecord(
+            action="retention", kind="postgres", target="wal", status="ok", started=started, finished=time.time(),
+            message=f"removed {len(plan.remove_wal)} WAL file(s), {len(plan.remove_bases)} base backup(s), "
+                    f"{plan.bytes_freed} bytes"))
+    if args.json:
+        printer.data({**plan.as_json(), "applied": apply, "removed": removed})
+        return ExitCode.OK
+    for base, reason in plan.keep_bases:
+        printer.line(f"keep    {base.set_id}  ({reason})")
+    for item in plan.remove_bases:
+        printer.line(f"remove  {item.path}  {size(item.size_bytes)}  ({item.reason})")
+    if plan.remove_wal:
+        first, last = plan.remove_wal[0].path.name, plan.remove_wal[-1].path.name
+        printer.line(f"remove  {len(plan.remove_wal)} WAL file(s) {first} .. {last}  "
+                     f"(before {plan.oldest_needed}, the start of the oldest kept base backup)")
+    for note in plan.notes:
+        printer.line(f"note: {note}")
+    printer.line(f"{'freed' if apply else 'would free'} {size(plan.bytes_freed)}"
+                 + ("" if apply else "; run again with --yes to delete"))
+    return ExitCode.OK
+
+
+def _run_walcmd(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
+    from console.pitr import walcmd
+
+    args.action = args.wal_action
+    return walcmd.main([args.wal_action, *_walcmd_argv(args)])
+
+
+def _walcmd_argv(args: argparse.Namespace) -> list[str]:
+    argv = ["--archive-dir", args.archive_dir] if args.archive_dir else []
+    if getattr(args, "config", None):
+        argv += ["--config", args.config]
+    if args.wal_action == "push":
+        return argv + ["--compress", args.compress, "--level", str(args.level), *(["--s3"] if args.s3 else []),
+                       args.path] + ([args.name] if args.name else [])
+    return argv + [args.name, args.destination]
 
 
 def run_wal_status(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
@@ -43,8 +160,13 @@ def run_wal_status(args: argparse.Namespace, settings: Settings, printer: Printe
     from console.wal import wal_status
 
     status = wal_status(settings)
+    pitr = _pitr_status(settings, status.archive_dir) if status.archive_dir_readable else None
+    pitr_problems = pitr.problems if pitr is not None and pitr.base_backups else []
+    ok = status.ok and not pitr_problems
     if args.json:
-        printer.data(status.as_json())
+        printer.data({**status.as_json(), "ok": ok, "problems": status.problems + pitr_problems,
+                      "pitr": pitr.as_json() if pitr else None,
+                      "recovery_window": pitr.as_json()["recovery_window"] if pitr else None})
     else:
         printer.table(["setting", "value"], [
             ("wal_level", status.wal_level), ("archive_mode", status.archive_mode),
@@ -61,17 +183,44 @@ def run_wal_status(args: argparse.Namespace, settings: Settings, printer: Printe
             printer.line("newest archived files:")
             for item in status.newest_files:
                 printer.line(f"  {item.name}  {size(item.size_bytes)}")
-        for problem in status.problems:
+        if pitr is not None:
+            from console.pitr.describe import window_lines
+
+            for line in window_lines(pitr):
+                printer.line(line)
+        for problem in status.problems + pitr_problems:
             printer.info(f"PROBLEM: {problem}")
-        printer.line("WAL archiving: " + ("ok" if status.ok else "NOT OK"))
-    return ExitCode.OK if status.ok else ExitCode.FAILED
+        printer.line("WAL archiving: " + ("ok" if ok else "NOT OK"))
+    return ExitCode.OK if ok else ExitCode.FAILED
+
+
+def _pitr_status(settings: Settings, archive_dir: str | None):  # noqa: ANN202 - PitrStatus, imported lazily
+    from pathlib import Path
+
+    from console.pitr.window import pitr_status
+
+    return pitr_status(settings.backup_dir, Path(archive_dir or ""), settings.postgres.bin_dir)
+
+
+def _program(args: argparse.Namespace) -> str | None:
+    if args.cp:
+        return None
+    if args.program:
+        return str(args.program)
+    import shutil
+    import sys
+    from pathlib import Path
+
+    found = shutil.which("backup-console") or sys.argv[0]
+    return str(Path(found).absolute())
 
 
 def run_wal_enable(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.wal import apply_enable, enable_statements
 
+    program = _program(args)
     if not args.apply:
-        statements = enable_statements(args.archive_dir)
+        statements = enable_statements(args.archive_dir, program=program)
         if args.json:
             printer.data({"statements": statements, "applied": False})
         else:
@@ -79,8 +228,11 @@ def run_wal_enable(args: argparse.Namespace, settings: Settings, printer: Printe
             for statement in statements:
                 printer.line(statement + ";")
             printer.line("-- then RESTART PostgreSQL: archive_mode and wal_level need a restart, not a reload.")
+            if program:
+                printer.line(f"-- the server's OS user (postgres) must be able to run {program}; "
+                             "restore_command: backup-console wal get --archive-dir DIR %f %p")
         return ExitCode.OK
-    result = apply_enable(settings, args.archive_dir)
+    result = apply_enable(settings, args.archive_dir, program)
     if args.json:
         printer.data({"statements": result.statements, "applied": True, "pending_restart": result.pending_restart})
         return ExitCode.OK

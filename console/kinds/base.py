@@ -112,6 +112,12 @@ class Kind:
     """``check_file(ctx, item)``; optionally ``deep_check(ctx)``, ``LEGACY_DEFECT``, ``legacy_metadata``,
     ``missing_metadata``."""
     options: tuple[Option, ...] = ()
+    extra_checks: Mapping[str, Mapping[str, Check]] = field(default_factory=dict)
+    """Checks under another prefix that belong to this kind (PostgreSQL's ``pitr.*``)."""
+    preflight_for: Callable[[BackupRequest], tuple[str, ...]] | None = None
+    """The check ids of one request when its options change them (a physical base backup)."""
+    check_request: Callable[[BackupRequest], None] | None = None
+    """Raises UsageError for a combination of targets and options the kind cannot run."""
     target_label: str | None = None
     """What a target is called when a kind has several (``database``); None: one per kind."""
     target_flag: str | None = None
@@ -128,6 +134,8 @@ class Kind:
     daily: bool = False
     """Backed up every night (freshness applies); config and certificates are backed up on change."""
     cli_epilog: str | None = None
+    whole_target: Callable[[Mapping[str, Any]], bool] = lambda options: False
+    """True when these options back up the whole server rather than each target (``--physical``)."""
 
     def request(self, settings: Settings, target: str | None = None, options: Mapping[str, Any] | None = None,
                 force_reason: str | None = None, upload: bool = False) -> BackupRequest:
@@ -143,6 +151,15 @@ class Kind:
                  force_reason: str | None = None, upload: bool = False) -> list[BackupRequest]:
         """The runs one "back up this kind" asks for: one per target (configured ones by default)."""
         names: list[str | None] = list(targets or [])
+        if not names and self.whole_target(options or {}):
+            names = [None]
         if not names:
             names = list(self.default_targets(settings)) if self.default_targets else [None]
-        return [self.request(settings, name, options, force_reason, upload) for name in names]
+        requests = [self.request(settings, name, options, force_reason, upload) for name in names]
+        if self.check_request is not None:
+            for request in requests:
+                self.check_request(request)
+        return requests
+
+    def preflight_of(self, request: BackupRequest) -> tuple[str, ...]:
+        return self.preflight_for(request) if self.preflight_for is not None else self.preflight

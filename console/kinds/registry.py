@@ -30,7 +30,10 @@ def get(name: str) -> Kind:
 
 def check_providers() -> dict[str, dict[str, Check]]:
     """Check-id prefix -> its checks: one per kind, plus ``common``."""
-    return {**{kind.name: dict(kind.checks) for kind in KINDS.values()}, "common": dict(COMMON_CHECKS)}
+    providers = {kind.name: dict(kind.checks) for kind in KINDS.values()}
+    for kind in KINDS.values():
+        providers.update({prefix: dict(checks) for prefix, checks in kind.extra_checks.items()})
+    return {**providers, "common": dict(COMMON_CHECKS)}
 
 
 def get_check(check_id: str) -> Check:

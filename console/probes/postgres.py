@@ -66,6 +66,16 @@ def describe_error(exc: Exception, pg: PostgresSettings) -> tuple[ServiceState, 
     return ServiceState.DOWN, f"{reason} ({where})"
 
 
+def _recovery_window(settings: Settings) -> dict[str, Any] | None:
+    """The PITR window when base backups exist; a damaged archive must not break the probe."""
+    from console.pitr.describe import recovery_window_facts
+
+    try:
+        return recovery_window_facts(settings.backup_dir, settings.postgres.wal_archive_dir, settings.postgres.bin_dir)
+    except Exception as exc:  # noqa: BLE001 - shown as text instead of a failed probe
+        return {"summary": f"recovery window unknown: {type(exc).__name__}: {exc}"}
+
+
 def probe(settings: Settings) -> ProbeResult:
     pg = settings.postgres
     watch = Stopwatch()
@@ -98,6 +108,7 @@ def probe(settings: Settings) -> ProbeResult:
         "last_failed_wal": last_failed_wal,
         "last_failed_at": last_failed_at,
     }
+    metrics["recovery_window"] = _recovery_window(settings)
     problems = []
     if max_connections and connections >= 0.9 * max_connections:
         problems.append(f"{connections}/{max_connections} connections")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import requests
 
@@ -26,13 +26,10 @@ def base_url(rs: RabbitMQSettings) -> str:
 
 
 def redacted(url: str) -> str:
-    """The URL without any ``user:password@`` an operator may have put in management_url."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """The URL with the password of any ``user:password@`` an operator put in management_url masked."""
+    from console.redact import mask_url
+
+    return mask_url(url)
 
 
 class ManagementAPI:
@@ -47,7 +44,14 @@ class ManagementAPI:
         self.session.headers["content-type"] = "application/json"
 
     def get(self, path: str) -> Any:
-        return self._request("GET", path).json()
+        response = self._request("GET", path)
+        try:
+            return response.json()
+        except ValueError:  # an HTML login page or a proxy's error page answered with 200
+            kind = response.headers.get("content-type", "no content type").split(";")[0]
+            raise ServiceUnreachable(
+                f"RabbitMQ API GET /api/{path.lstrip('/')} at {self.shown_url} answered {kind}, not JSON",
+                hint="is management_url the management API itself (not a login portal or a proxy page)?") from None
 
     def put(self, path: str, body: Any) -> requests.Response:
         return self._request("PUT", path, json=body)
@@ -67,6 +71,9 @@ class ManagementAPI:
         except requests.ConnectionError:
             raise ServiceUnreachable(f"RabbitMQ management API at {self.shown_url} refused the connection",
                                      hint="is the management plugin on? rabbitmq-plugins enable rabbitmq_management") from None
+        except requests.RequestException as exc:  # an answer cut short (ChunkedEncodingError), a bad redirect...
+            raise ServiceUnreachable(f"RabbitMQ API {method} /api/{path.lstrip('/')} at {self.shown_url} failed: "
+                                     f"{type(exc).__name__} (the answer was cut short or malformed)") from None
         if response.status_code == 401:
             raise ServiceUnreachable(f"wrong RabbitMQ credentials for user '{self.session.auth[0]}' (HTTP 401 from {self.shown_url})",  # type: ignore[index]
                                      hint="check RABBITMQ_USER / RABBITMQ_PASSWORD")

@@ -5,6 +5,7 @@ kinds' verifiers, the shared checks, the runner and the reports can all import i
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 PASSED, FAILED, WARNING, SKIPPED = "passed", "failed", "warning", "skipped"
 STATUS_ORDER = {FAILED: 0, WARNING: 1, PASSED: 2, SKIPPED: 3}
 
-MAX_AGE_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -141,6 +141,29 @@ class VerifyReport:
                    tuple(SetVerification.from_json(item) for item in data.get("sets") or []), str(data.get("report", "")))
 
 
+class PendingHash:
+    """A SHA-256 taken while a check reads the file; ``complete`` once every byte went through."""
+
+    def __init__(self, position: int, size: int) -> None:
+        self.position = position
+        """Where its outcome goes in the set's outcomes: the place of the check that deferred it."""
+        self.size = size
+        self.seen = 0
+        self.started = False
+        self._digest = hashlib.sha256()
+
+    def update(self, chunk: bytes) -> None:
+        self._digest.update(chunk)
+        self.seen += len(chunk)
+
+    @property
+    def complete(self) -> bool:
+        return self.started and self.seen == self.size
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+
 class SetContext:
     """What a kind's checks see of one set, and where they put their outcomes."""
 
@@ -158,6 +181,7 @@ class SetContext:
         self.on_progress = on_progress
         self.outcomes: list[CheckOutcome] = []
         self.sha256: dict[str, str] = {}
+        self._pending_hashes: dict[str, PendingHash] = {}
         self._passphrase: str | None | bool = False
 
     @property
@@ -190,6 +214,25 @@ class SetContext:
             self.add(check, outcome[0], outcome[1], file)
         else:
             self.add(check, PASSED, outcome, file)
+
+    def defer_hash(self, name: str, size: int) -> None:
+        """The SHA-256 check of ``name`` goes here; its bytes are hashed by the first full read of it."""
+        self._pending_hashes[name] = PendingHash(len(self.outcomes), size)
+
+    def raw_observer(self, name: str) -> Callable[[bytes], None] | None:
+        """What a check reading ``name`` from its start hands every raw chunk to (first reader only)."""
+        pending = self._pending_hashes.get(name)
+        if pending is None or pending.started:
+            return None
+        pending.started = True
+        return pending.update
+
+    def has_checksum(self, name: str) -> bool:
+        """A SHA-256 is recorded for ``name`` (compared, or to be compared after the kind's checks)."""
+        return name in self.sha256 or name in self._pending_hashes
+
+    def take_hash(self, name: str) -> PendingHash | None:
+        return self._pending_hashes.pop(name, None)
 
     def passphrase(self) -> str | None:
         """The encryption passphrase, or None (checks then report "skipped: no key")."""

@@ -8,13 +8,13 @@ check, the summary counts and the final Status line) and ``backup_verification_<
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from console import jsondoc
 from console.artifacts import write_json_atomic, write_text_atomic
 from console.errors import UsageError
 from console.layout import TIMESTAMP_FORMAT
@@ -140,7 +140,7 @@ def list_reports(settings: Settings) -> list[ReportSummary]:
     summaries = []
     for path in report_paths(settings):
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = jsondoc.loads(path.read_text(encoding="utf-8"))
             summary = data["summary"]
             summaries.append(ReportSummary(
                 str(data.get("report") or path.stem), path, path.with_suffix(".report"), str(data.get("started_at", "")),
@@ -167,7 +167,7 @@ def load_report(settings: Settings, reference: str = "latest") -> VerifyReport:
         if not path.is_file():
             path = report_dir(settings) / f"{stem}.json"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = jsondoc.loads(path.read_text(encoding="utf-8"))
     except OSError:
         raise UsageError(f"no verification report '{reference}' in {report_dir(settings)}",
                          hint="`backup-console reports list` shows them") from None

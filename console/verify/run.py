@@ -11,12 +11,12 @@ metadata (atomic rewrite; the manual's unreadable metadata is left alone) and in
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from console import jsondoc
 from console.artifacts import write_json_atomic
 from console.catalog import KINDS, BackupSet, read_metadata, scan
 from console.errors import UsageError
@@ -24,7 +24,8 @@ from console.kinds import registry
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, emit
 from console.runlog import RunRecord, record_run
 from console.verify import reports
-from console.verify.checks import check_age, check_metadata, check_missing_artifacts, check_offsite, check_recorded
+from console.verify.checks import (check_age, check_metadata, check_missing_artifacts, check_offsite, check_recorded,
+                                   settle_recorded)
 from console.verify.model import (FAILED, PASSED, WARNING, CheckOutcome, SetContext, SetVerification, VerifyReport,
                                   overall, primary_name)
 
@@ -121,6 +122,7 @@ def verify_set(
         check_recorded(ctx, item)
         if verifier is not None:
             verifier.check_file(ctx, item)
+        settle_recorded(ctx, item)  # the hash was taken during the kind's read, if it read the whole file
     check_missing_artifacts(ctx)
     if newest:
         check_age(ctx)
@@ -146,7 +148,7 @@ def _record(ctx: SetContext, status: str, report_name: str | None) -> bool:
     path = ctx.backup_set.metadata_path
     if path is None or not path.name.endswith(".json") or ctx.metadata.document is None:
         return False
-    from console.offsite import read_metadata_path
+    from console.offsite.upload import read_metadata_path
 
     current = read_metadata_path(path)
     if current is None:
@@ -194,7 +196,7 @@ def last_results(settings: Settings, limit: int = 50) -> dict[str, LastVerificat
         if not missing:
             break
         try:
-            report = VerifyReport.from_json(json.loads(path.read_text(encoding="utf-8")))
+            report = VerifyReport.from_json(jsondoc.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError, AttributeError):
             continue
         for kind in missing:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -36,6 +38,21 @@ BACKUP_KIND_OF_SERVICE = {"postgres": "postgres", "redis": "redis", "rabbitmq": 
 STATE_WORDS = {"up": "UP", "degraded": "DEGRADED", "down": "DOWN", "timeout": "TIMEOUT", "unconfigured": "OFF"}
 
 
+def window_line(metrics: Any, now: float | None = None) -> str | None:
+    """PostgreSQL's recovery window, short enough for the panel (the PITR screen has it in full)."""
+    window = metrics.get("recovery_window") or {}
+    if not window.get("end_timestamp"):
+        return None
+    start = datetime.fromtimestamp(window["start_timestamp"])
+    end = datetime.fromtimestamp(window["end_timestamp"])
+    end_text = end.strftime("%H:%M" if end.date() == start.date() else "%m-%d %H:%M")
+    lag = max(0.0, (time.time() if now is None else now) - window["end_timestamp"])
+    lag_text = (f"{lag:.0f}s" if lag < 90 else f"{lag / 60:.0f}m" if lag < 5400
+                else f"{lag / 3600:.1f}h" if lag < 172800 else f"{lag / 86400:.0f}d")
+    gap = " GAP " + window["first_gap"] if window.get("first_gap") else ""
+    return f"PITR {start:%m-%d %H:%M}→{end_text}, {lag_text} behind{gap}"
+
+
 class ServicePanel(Static, can_focus=True):
     """Shows a ProbeResult; CSS classes -up/-degraded/-down/-timeout/-unconfigured/-pending colour it."""
 
@@ -59,6 +76,9 @@ class ServicePanel(Static, can_focus=True):
         self.border_subtitle = STATE_WORDS[result.state.value] if result else "..."
         self._redraw()
 
+    def _window_line(self) -> str | None:
+        return window_line(self.result.metrics) if self.result else None
+
     def watch_compact(self) -> None:
         self._redraw()
 
@@ -78,7 +98,9 @@ class ServicePanel(Static, can_focus=True):
         if result is None:
             text.append("checking...")
             return text
-        text.append(result.detail)  # the state word is in the border subtitle
+        window_line = self._window_line()
+        # the panel has three lines: an up server's version line gives way to the recovery window
+        text.append(window_line if window_line and result.state.value == "up" else result.detail)
         metrics = [(label, result.metrics[key], key) for key, label in KEY_METRICS.get(self.service, [])
                    if result.metrics.get(key) is not None
                    and (key not in SHOWN_WHEN_NONZERO or result.metrics[key])]

@@ -87,3 +87,43 @@ def test_age_uses_local_time_of_the_stamp():
     from console.catalog import BackupSet
 
     assert BackupSet("redis", "", stamp, ()).age_seconds(later) == 3 * 3600
+
+
+def _settle(*directories):
+    """Date the directories back a minute, as if nothing had changed there for a while."""
+    import os
+    import time
+
+    for directory in directories:
+        past = time.time() - 60
+        os.utime(directory, (past, past))
+
+
+def test_a_settled_directory_is_served_from_the_cache_until_a_name_changes(backup_dir):
+    postgres = backup_dir / "postgres"
+    touch(postgres / "backup_db_20241101_020000.dump")
+    touch(postgres / "archives" / "backup_20241101_020000.tar.gz")
+    _settle(postgres, postgres / "archives")
+    first = scan(backup_dir)
+    again = scan(backup_dir)
+    assert [(s.set_id, s.roles()) for s in again.sets] == [(s.set_id, s.roles()) for s in first.sets]
+    assert again.sets is not first.sets  # callers may change their list without touching the cache
+    touch(postgres / "backup_db_20241102_020000.dump")  # a new name: the directory's mtime moves
+    assert [s.stamp for s in scan(backup_dir).sets] == ["20241101_020000", "20241102_020000"]
+    _settle(postgres, postgres / "archives")
+    scan(backup_dir)
+    (postgres / "archives" / "backup_20241101_020000.tar.gz").unlink()  # in a subdirectory too
+    assert scan(backup_dir).sets[0].roles() == {"dump"}
+    (postgres / "backup_db_20241102_020000.dump").rename(postgres / "backup_db_20241103_020000.dump")
+    assert [s.stamp for s in scan(backup_dir).sets] == ["20241101_020000", "20241103_020000"]
+
+
+def test_fast_stamp_parser_agrees_with_strptime_and_refuses_the_same_names():
+    import pytest
+
+    for stamp in ("20241101_020000", "20240229_235959", "19991231_000001"):
+        assert parse_stamp(stamp) == dt.datetime.strptime(stamp, "%Y%m%d_%H%M%S").astimezone()
+    for bad in ("20241301_020000", "20241132_020000", "20241101_250000", "20241101-020000", "2024110_0200000",
+                "20241101_02000", "２０２４1101_020000"):
+        with pytest.raises(ValueError):
+            parse_stamp(bad)

@@ -11,7 +11,7 @@ import pytest
 
 from console import crypto
 from console.catalog import read_metadata, scan
-from console.errors import ConfirmationRequired, CryptoError, ReadOnlyRefused
+from console.errors import ConfirmationRequired, CryptoError, ReadOnlyRefused, VerifyFailed
 from console.kinds.base import BackupRequest
 from console.kinds.certs.backup import read_inventory
 from console.kinds.certs.restore import restore_certs
@@ -106,12 +106,14 @@ def test_damaged_archive_is_detected_before_writing(settings, backup_dir, tmp_pa
     archive = backup_set.file("archive").path
     blob = archive.read_bytes()
     archive.write_bytes(blob[:-16] if damage == "truncate" else blob[:500] + bytes([blob[500] ^ 1]) + blob[501:])
-    # Checksums in the inventory catch it first; without them, decryption itself must.
+    # Checksums in the inventory catch it first; without them (an explicit override), decryption itself must.
     backup_set.metadata_path.unlink()
     backup_set = scan(backup_dir, ["certs"]).sets[0]
-    with pytest.raises(CryptoError):
+    with pytest.raises(VerifyFailed, match="without checksums"):
         restore_certs(settings, backup_set, tmp_path / "restored")
-    assert not (tmp_path / "restored").exists()
+    with pytest.raises(CryptoError):
+        restore_certs(settings, backup_set, tmp_path / "restored", allow_unverified=True)
+    assert not (tmp_path / "restored").exists() or not any((tmp_path / "restored").iterdir())
 
 
 def test_manual_openssl_archive_and_array_inventory_are_read(make_settings, tree, backup_dir, tmp_path):

@@ -177,3 +177,12 @@ def test_markdown_escapes_table_cells() -> None:
                 "steps": [{"name": "a|b", "who": "a", "started": START, "ended": START + 1, "duration_seconds": 1,
                            "outcome": "ok", "evidence": "line1\nline2", "notes": []}]}
     assert "| a\\|b | a |" in render_markdown(document) and "line1 line2" in render_markdown(document)
+
+
+def test_every_state_word_maps_to_a_transcript_outcome_and_unknown_is_a_failure() -> None:
+    from console.drill import OUTCOMES, outcome_of
+
+    words = {"ok": "ok", "warn": "warn", "fail": "fail", "skip": "skipped", "failed": "fail", "cancelled": "cancelled",
+             "passed": "ok", "warning": "warn", "something-new": "fail"}
+    assert {word: outcome_of(word) for word in words} == words
+    assert all(outcome in OUTCOMES for outcome in words.values())

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import subprocess
+import tempfile
 import time
 import uuid
 from datetime import datetime
@@ -152,7 +153,7 @@ def test_stale_lock_is_recovered(pg_cluster, seeded_db, make_settings, backup_di
     lock_file.parent.mkdir(parents=True)
     lock_file.write_text(json.dumps({"pid": dead.pid, "host": "localhost", "started": time.time() - 3600,
                                      "description": "postgres backup"}))
-    leftover = backup_dir / "postgres" / f"backup_{seeded_db}_20200101_000000.dump.zst.partial"
+    leftover = backup_dir / "postgres" / f"backup_{seeded_db}_20200101_000000.dump.zst.{dead.pid}.partial"
     leftover.parent.mkdir(parents=True)
     leftover.write_bytes(b"half a dump")
     messages: list[str] = []
@@ -235,7 +236,7 @@ def test_a_table_lock_held_past_the_timeout_fails_the_backup_instead_of_hanging(
     assert read_runs(backup_dir)[-1].status == "failed"
 
 
-def test_password_reaches_pg_dump_only_through_a_passfile(own_pg_cluster, make_settings, backup_dir):
+def test_password_reaches_pg_dump_only_through_its_environment(own_pg_cluster, make_settings, backup_dir):
     secret = "s3cr3t-" + uuid.uuid4().hex[:8]
     password_cluster_role(own_pg_cluster, "dumper", secret)
     own_pg_cluster.create_database("shop")
@@ -263,9 +264,9 @@ def test_password_reaches_pg_dump_only_through_a_passfile(own_pg_cluster, make_s
     assert seen
     for _pid, argv, env in seen:
         assert secret not in " ".join(argv)
-        assert "PGPASSWORD" not in env
-        assert "PGPASSFILE" in env
-        assert not Path(env["PGPASSFILE"]).exists()  # removed once the run ended
+        assert env.get("PGPASSWORD") == secret  # in the child's environment only: nothing on disk
+        assert "PGPASSFILE" not in env
+        assert not list(Path(tempfile.gettempdir()).glob("bc-pgpass-*/pgpass"))
     everything = "".join(p.read_text(errors="replace") for p in backup_dir.rglob("*") if p.suffix in (".json", ".jsonl"))
     assert secret not in everything
 

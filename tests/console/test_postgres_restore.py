@@ -82,7 +82,9 @@ def test_missing_target_without_create_and_read_only_are_refused(pg_cluster, see
         restore_postgres(read_only, backup_set, RestoreOptions("no_such_db_here", create=True))
 
 
-def test_damaged_dump_is_refused_before_anything_is_touched(pg_cluster, seeded_db, target_db, make_settings):
+@pytest.mark.parametrize("jobs", [1, 2])  # with 2 the hash is taken while decompressing into a temporary copy
+def test_damaged_dump_is_refused_before_anything_is_touched(pg_cluster, seeded_db, target_db, make_settings, jobs,
+                                                            backup_dir):
     settings = make_settings(pg_cluster.overrides(seeded_db))
     backup_set = _backup(settings, seeded_db)
     dump = backup_set.file("dump").path
@@ -90,9 +92,10 @@ def test_damaged_dump_is_refused_before_anything_is_touched(pg_cluster, seeded_d
     data[len(data) // 2] ^= 0x01
     dump.write_bytes(bytes(data))
     with pytest.raises(VerifyFailed, match="sha256 mismatch"):
-        restore_postgres(settings, backup_set, RestoreOptions(target_db, create=True))
+        restore_postgres(settings, backup_set, RestoreOptions(target_db, create=True, jobs=jobs))
     with pg_cluster.connect() as conn:
         assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target_db,)).fetchone() is None
+    assert not list((backup_dir / ".tmp").glob("*"))  # no decompressed copy left behind
 
 
 def test_legacy_set_made_by_the_manual_restores(pg_cluster, seeded_db, target_db, make_settings, backup_dir):

@@ -9,6 +9,7 @@ import shutil
 import pytest
 
 from console.kinds.redis import rdb
+from tests import crc64_reference
 from tests.redis_fixtures import populate
 
 
@@ -28,6 +29,28 @@ def test_crc64_matches_redis_check_value_and_is_incremental():
     whole = rdb.crc64(data)
     for split in (0, 1, 7, 8, 9, 1000, len(data)):
         assert rdb.crc64_update(rdb.crc64_update(0, data[:split]), data[split:]) == whole
+
+
+def test_library_crc64_equals_the_pure_python_reference():
+    assert crc64_reference.crc64(b"123456789") == 0xE9C6D914C4B8D9CA
+    data = os.urandom(100_003)  # not a multiple of 8: the reference's byte-wise tail runs too
+    assert rdb.crc64(data) == crc64_reference.crc64(data)
+    assert rdb.crc64(memoryview(data)[5:]) == crc64_reference.crc64(data[5:])
+
+
+def test_library_crc64_reproduces_the_trailer_redis_server_wrote(real_rdb):
+    data = real_rdb.read_bytes()
+    stored = int.from_bytes(data[-8:], "little")
+    assert stored != 0
+    assert rdb.crc64(data[:-8]) == stored == crc64_reference.crc64(data[:-8])
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 8, 9, 4096])
+def test_stream_check_in_odd_chunk_sizes_finds_the_same_crc(real_rdb, chunk):
+    data = real_rdb.read_bytes()
+    pieces = [data[i:i + chunk] for i in range(0, len(data), chunk)]
+    result = rdb.validate_stream(pieces, "dump.rdb")
+    assert result.ok and result.checksum == "ok", result.message
 
 
 @pytest.mark.parametrize("use_tool", [True, False])

@@ -369,3 +369,22 @@ def test_missing_configured_data_dir_is_a_preflight_warning_and_the_backup_still
     present = make_settings(source.overrides(), **{"redis.data_dir": str(source.dir)})
     found = {r.id: r for r in run_checks(["redis.data_dir"], CheckContext(present))}
     assert found["redis.data_dir"].status is CheckStatus.PASS and str(source.dir) in found["redis.data_dir"].evidence
+
+
+def test_the_throwaway_server_listens_on_a_private_socket_only(redis_server, make_settings, tmp_path) -> None:
+    import shutil
+    import stat
+
+    from console.kinds.redis.load import load_in_throwaway_server
+
+    client = redis_server.client()
+    client.set("one", "1")
+    client.save()
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(redis_server.dir / "dump.rdb", work / "dump.rdb")
+    version, per_db = load_in_throwaway_server(work, None, 30)
+    assert per_db == {"db0": 1} and version.count(".") == 2
+    conf = dict(line.split(" ", 1) for line in (work / "throwaway.conf").read_text().splitlines())
+    assert conf["port"] == "0" and conf["unixsocket"] == str(work / "redis.sock") and "bind" not in conf
+    assert stat.S_IMODE(work.stat().st_mode) == 0o700

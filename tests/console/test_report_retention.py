@@ -11,8 +11,8 @@ import pytest
 from console.catalog import KINDS
 from console.cli import main
 from console.errors import ConfigError, ConsoleError
-from console.prune import apply_retention, plan_retention
-from console.retention_state import overview
+from console.retention.apply import apply_retention, plan_retention
+from console.retention.state import overview
 from console.runlog import read_runs
 from console.verify import reports
 from console.verify.run import last_results

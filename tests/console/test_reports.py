@@ -27,7 +27,7 @@ def sample_report(name: str = "backup_verification_20261125_020000", started: st
                       else "SHA-256 matches the metadata (0123456789ab...)", "backup_app_20261125_010000.dump.zst"),
          CheckOutcome("pg_restore_list", "passed", "Custom dump readable (pg_restore --list: 29 TOC lines)",
                       "backup_app_20261125_010000.dump.zst"),
-         CheckOutcome("age", "passed", "Age OK (< 24 hours: 1.0 h)", "backup_app_20261125_010000.dump.zst"),
+         CheckOutcome("age", "passed", "Age OK (< 26 hours: 1.0 h)", "backup_app_20261125_010000.dump.zst"),
          CheckOutcome("gzip", "passed", "File integrity OK (gzip stream complete, Size: 0MB, 79293 bytes inside)",
                       "backup_app_20261125_010000.sql.gz"),
          CheckOutcome("sql_complete", "passed", "SQL dump complete ('-- PostgreSQL database dump complete' at the end)",
@@ -39,7 +39,7 @@ def sample_report(name: str = "backup_verification_20261125_020000", started: st
         "redis/20261124_020000", "redis", "", "2026-11-24T02:00:00+00:00", "warning",
         (CheckOutcome("rdb", "passed", "File integrity OK (gzip stream complete, RDB version 10, CRC64 ok, Size: 0MB)",
                       "snapshot_20261124_020000.rdb.gz"),
-         CheckOutcome("age", "warning", "Age WARNING (> 24 hours: 24 h since the newest backup)",
+         CheckOutcome("age", "warning", "Age WARNING (> 26 hours: 27 h since the newest backup)",
                       "snapshot_20261124_020000.rdb.gz"),
          CheckOutcome("metadata", "warning", "metadata unreadable: snapshot_20261124_020000.json is not valid JSON; "
                       "(defect 8)", "snapshot_20261124_020000.json")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from console.catalog import scan
-from console.errors import LockHeld, ReadOnlyRefused, VerifyFailed
+from console.errors import ConsoleError, LockHeld, ReadOnlyRefused, VerifyFailed
 from console.kinds.config.restore import restore_config
 from console.runlog import read_runs
 from console.runner import restore_run
@@ -29,10 +29,12 @@ def test_a_restore_records_its_run_ok_and_failed(config_settings, backup_dir, tm
 
 def test_an_unexpected_error_is_recorded_and_still_raised(make_settings, backup_dir) -> None:
     settings = make_settings()
-    with pytest.raises(ZeroDivisionError), restore_run(settings, "redis", "redis/20261207_020000", "/data"):
+    with pytest.raises(ConsoleError) as caught, restore_run(settings, "redis", "redis/20261207_020000", "/data"):
         1 / 0  # noqa: B018 - any exception, not only ConsoleError
     [run] = read_runs(backup_dir)
-    assert (run.action, run.status, run.message) == ("restore", "failed", "ZeroDivisionError: division by zero")
+    message = "restore of redis/20261207_020000 into /data failed: ZeroDivisionError: division by zero"
+    assert (run.action, run.status, run.message) == ("restore", "failed", message) == ("restore", "failed", caught.value.message)
+    assert isinstance(caught.value.__cause__, ZeroDivisionError)
 
 
 def test_read_only_is_refused_inside_the_engine_before_anything_is_recorded(make_settings, backup_dir) -> None:

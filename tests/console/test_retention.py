@@ -8,15 +8,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from console.catalog import scan
 from console.errors import ConfigError, ReadOnlyRefused
-from console.offsite_retention import OffsiteSet, group_objects, parse_key
-from console.policy import DEFAULT_RULES, REPO_POLICY, Policy, load_policy, policy_from_mapping
-from console.prune import apply_retention, plan_retention, verification_map
-from console.retention import UnsafePlan, apply_policy
+from console.offsite.bucket import OffsiteSet, group_objects, parse_key
+from console.retention.apply import apply_retention, plan_retention, verification_map
+from console.retention.plan import UnsafePlan, apply_policy
+from console.retention.policy import SHIPPED_POLICY, Policy, load_policy, policy_from_mapping
 from console.runlog import read_runs
 from tests.retention_fixtures import make_scenario, make_set, now, stamp_days_ago
+
+SHIPPED = yaml.safe_load(SHIPPED_POLICY.read_text())
 
 GOLDEN = Path(__file__).parent.parent / "golden"
 
@@ -32,10 +35,9 @@ def check_golden(name: str, document: dict) -> None:
     assert rendered == path.read_text(), f"{name} changed: a retention decision changed (UPDATE_GOLDEN=1 to accept)"
 
 
-def test_repo_policy_file_equals_builtin_copy():
-    import yaml
-
-    assert yaml.safe_load(REPO_POLICY.read_text())["rules"] == DEFAULT_RULES
+def test_config_retention_yaml_is_the_shipped_policy():
+    repo_file = Path(__file__).resolve().parents[2] / "config" / "retention.yaml"
+    assert repo_file.resolve() == SHIPPED_POLICY.resolve()
 
 
 def test_policy_reflects_the_manuals_table(make_settings):
@@ -50,7 +52,7 @@ def test_policy_reflects_the_manuals_table(make_settings):
 def test_golden_local_plan(backup_dir):
     make_scenario(backup_dir)
     catalog = scan(backup_dir)
-    plan = apply_policy(catalog.sets, policy_from_mapping({"rules": DEFAULT_RULES}, "built-in"), now(),
+    plan = apply_policy(catalog.sets, policy_from_mapping(SHIPPED, "built-in"), now(),
                         verified=verification_map(catalog))
     check_golden("retention_local.json", plan.as_json())
     removed = {item.set_id for item in plan.remove}
@@ -77,7 +79,7 @@ def test_golden_offsite_plan():
     sets = [offsite("postgres", d) for d in (1, 29, 31, 400, 2600)]
     sets += [offsite("redis", d) for d in (5, 35, 91, 100)]
     sets += [offsite("redis", 60, ("GLACIER",))]
-    plan = apply_policy(sets, policy_from_mapping({"rules": DEFAULT_RULES}, "built-in"), now(), tier="s3")
+    plan = apply_policy(sets, policy_from_mapping(SHIPPED, "built-in"), now(), tier="s3")
     check_golden("retention_offsite.json", plan.as_json())
     assert {item.set_id for item in plan.remove} == {f"postgres/{stamp_days_ago(2600)}", f"redis/{stamp_days_ago(91)}", f"redis/{stamp_days_ago(100)}"}
     assert {item.set_id for item in plan.transition} == {f"postgres/{stamp_days_ago(d)}" for d in (31, 400)} | {
@@ -122,7 +124,7 @@ def test_policy_typo_names_the_key(tmp_path, make_settings):
 def test_deleting_everything_needs_the_unsafe_flag(backup_dir):
     for days in (10, 11):
         make_set(backup_dir, "redis", stamp_days_ago(days), status="pending")
-    policy = policy_from_mapping({"rules": DEFAULT_RULES}, "test", min_keep=3)
+    policy = policy_from_mapping(SHIPPED, "test", min_keep=3)
     zero = Policy(policy.rules, min_keep=0, source="test")
     sets = scan(backup_dir).sets
     with pytest.raises(UnsafePlan, match="every redis backup"):
@@ -217,7 +219,7 @@ def test_offsite_expired_objects_are_deleted_through_apply(backup_dir, make_sett
 
 
 def test_local_storage_refuses_paths_outside_root(tmp_path):
-    from console.storage import LocalStorage, StorageError
+    from console.retention.storage import LocalStorage, StorageError
 
     outside = tmp_path / "outside.txt"
     outside.write_text("keep me")
@@ -252,9 +254,8 @@ def test_symlinked_kind_directory_is_cleaned_in_place(backup_dir, make_settings,
     assert not list(elsewhere.glob(f"*{stamp_days_ago(20)}*")) and len(list(elsewhere.iterdir())) == 9
 
 
-def test_installed_console_uses_the_builtin_policy(make_settings, monkeypatch, tmp_path):
-    import console.policy
-
-    monkeypatch.setattr(console.policy, "REPO_POLICY", tmp_path / "absent.yaml")
+def test_the_shipped_policy_is_the_manuals_table(make_settings):
     policy = load_policy(make_settings())
-    assert policy.source == "built-in policy" and policy.rule("rabbitmq").archive_days == 365
+    assert policy.source == "shipped policy" and policy.rule("rabbitmq").archive_days == 365
+    assert [rule.kind for rule in policy.rules.values()] == ["postgres", "postgres-wal", "redis", "rabbitmq", "config",
+                                                             "certs"]

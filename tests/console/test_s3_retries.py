@@ -15,9 +15,9 @@ from typing import Any, Iterator
 import boto3
 import pytest
 
-from console import offsite
 from console.catalog import BackupSet, read_metadata, scan
 from console.cli import main
+from console.offsite import upload as offsite
 from console.runlog import read_runs
 from tests.s3_fault_proxy import FaultProxy
 from tests.verify_fixtures import our_backup

@@ -12,9 +12,9 @@ from typing import Any
 import boto3
 import pytest
 
-from console import offsite
 from console.catalog import read_metadata, scan
 from console.layout import TIMESTAMP_FORMAT
+from console.offsite import upload as offsite
 from console.progress import ProgressEvent
 from console.runlog import read_runs
 from tests.servers import free_port
@@ -202,6 +202,22 @@ def test_refuses_to_upload_a_file_that_no_longer_matches_its_metadata(redis_set:
     flip_byte(backup_set.file("rdb").path)
     with pytest.raises(offsite.UploadFailed, match="does not match the SHA-256 in its metadata"):
         offsite.upload_set(settings, backup_set)
+
+
+def test_a_damaged_big_file_is_caught_while_its_parts_go_and_leaves_no_object(
+        tmp_path: Path, make_settings: Any, s3_bucket: dict[str, Any]) -> None:
+    from tests.verify_fixtures import flip_byte
+
+    settings, backup_set = _big_config_set(tmp_path, make_settings, s3_bucket)
+    tarball = backup_set.file("tarball").path
+    flip_byte(tarball)  # hashed on the way this time, not before: the upload must still not complete
+    with pytest.raises(offsite.UploadFailed, match="does not match the SHA-256 in its metadata"):
+        offsite.upload_set(settings, backup_set)
+    client = s3_client(s3_bucket)
+    bucket = s3_bucket["s3.bucket"]
+    keys = [obj["Key"] for obj in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert not any(key.endswith(tarball.name) for key in keys)
+    assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
 def test_verify_notices_missing_and_different_s3_objects(redis_set: tuple[Any, Any], s3_bucket: dict[str, Any]) -> None:

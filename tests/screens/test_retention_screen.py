@@ -130,7 +130,7 @@ def _dead(conn) -> bool:
 async def test_s3_sizes_and_lifecycle_rules_in_force(backup_dir, make_settings, s3_bucket) -> None:
     import boto3
 
-    from console import lifecycle
+    from console.retention import lifecycle
 
     make_scenario(backup_dir)
     settings = make_settings(s3_bucket)

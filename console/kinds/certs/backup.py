@@ -9,13 +9,13 @@ into itself. The inventory is this kind's metadata: a JSON object with the commo
 
 from __future__ import annotations
 
-import json
 import tarfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console import __version__
+from console import jsondoc
 from console.artifacts import ArtifactSet
 from console.catalog import BackupSet
 from console.errors import BackupFailed
@@ -138,7 +138,7 @@ def read_inventory(backup_set: BackupSet) -> tuple[dict[str, Any] | None, str | 
     if path is None:
         return None, "no cert_inventory file"
     try:
-        document = json.loads(path.read_bytes())
+        document = jsondoc.loads(path.read_bytes())
     except OSError as exc:
         return None, f"cannot read {path.name}: {exc.strerror}"
     except ValueError as exc:

@@ -40,7 +40,7 @@ def _drain(reader, decryption, path: Path) -> None:  # noqa: ANN001
 
 def restore_certs(settings: Settings, backup_set: BackupSet, destination: Path, *, overwrite: bool = False,
                   passphrase: str | None = None, on_progress: ProgressCallback | None = None,
-                  cancel: CancelToken | None = None) -> RestoreResult:
+                  cancel: CancelToken | None = None, allow_unverified: bool = False) -> RestoreResult:
     """Decrypt and extract ``backup_set``'s archive into ``destination``.
 
     Raises:
@@ -54,7 +54,7 @@ def restore_certs(settings: Settings, backup_set: BackupSet, destination: Path, 
         if archive is None:
             raise VerifyFailed(f"{backup_set.set_id} has no certificates_<ts>.tar.gz.enc archive")
         emit(on_progress, ProgressEvent("verify", message=f"checking {backup_set.set_id}"))
-        verify_checksums(backup_set)
+        verify_checksums(backup_set, allow_unverified)
         passphrase = passphrase or require_passphrase(settings)
         decryption, reader, handle = _open(archive.path, passphrase, cancel)
         with handle:
@@ -64,7 +64,7 @@ def restore_certs(settings: Settings, backup_set: BackupSet, destination: Path, 
         emit(on_progress, ProgressEvent("extract", message=f"extracting {archive.path.name}"))
         decryption, reader, handle = _open(archive.path, passphrase, cancel)
         with handle:
-            written = extract_archive(reader, destination, cancel)
-            _drain(reader, decryption, archive.path)
+            written = extract_archive(reader, destination, cancel,
+                                      before_commit=lambda: _drain(reader, decryption, archive.path))
         run.done(f"{len(written)} file(s) restored into {destination}")
     return RestoreResult(backup_set.set_id, destination, tuple(written), (), tuple(plan.conflicts))

@@ -6,8 +6,8 @@ escape subjects (defect 22): an array is accepted as its format, invalid JSON is
 
 from __future__ import annotations
 
-import json
 
+from console import jsondoc
 from console.catalog import BackupFile
 from console.verify.checks import check_by_name
 from console.verify.model import PASSED, WARNING, SetContext
@@ -36,7 +36,7 @@ def split_legacy_inventory(entries: list[object]) -> tuple[list[dict[str, object
 def legacy_metadata(ctx: SetContext, error: str) -> tuple[str, str]:
     path = ctx.backup_set.metadata_path
     try:
-        document = json.loads(path.read_bytes()) if path else None
+        document = jsondoc.loads(path.read_bytes()) if path else None
     except (OSError, ValueError):
         document = None
     if isinstance(document, list):

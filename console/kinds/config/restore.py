@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console.artifacts import sha256_file
-from console.catalog import BackupSet, read_metadata
+from console.catalog import BackupSet
 from console.errors import VerifyFailed
 from console.extraction import ExtractionPlan, commit_staged, extract_archive, plan_archive, safe_target, staged_file
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, emit
@@ -37,17 +37,22 @@ class RestoreResult:
                 "secrets": list(self.secrets), "overwritten": list(self.overwritten)}
 
 
-def verify_checksums(backup_set: BackupSet) -> None:
-    """Compare every file listed in our metadata with its recorded sha256 (legacy sets have none)."""
-    metadata = read_metadata(backup_set)
-    if not metadata.ours or metadata.document is None:
-        return
+def verify_checksums(backup_set: BackupSet, allow_unverified: bool = False) -> None:
+    """Compare every file listed in our metadata with its recorded sha256 (legacy sets have none).
+
+    Raises:
+        VerifyFailed: a file is missing or damaged, or backup-console wrote the set and its
+            metadata is unusable (unless ``allow_unverified``).
+    """
+    from console.provenance import recorded_checksums
+
+    recorded = recorded_checksums(backup_set, allow_unverified)
     directory = backup_set.files[0].path.parent
-    for artifact in metadata.document.get("artifacts", []):
-        path = directory / str(artifact.get("name"))
+    for name, digest in recorded.items():
+        path = directory / name
         if not path.is_file():
             raise VerifyFailed(f"{path.name} of {backup_set.set_id} is missing")
-        if sha256_file(path) != artifact.get("sha256"):
+        if sha256_file(path) != digest:
             raise VerifyFailed(f"{path} does not match the sha256 recorded in the metadata: corrupt file")
 
 
@@ -66,7 +71,7 @@ def secret_targets(backup_set: BackupSet) -> list[tuple[Path, str]]:
 
 def restore_config(settings: Settings, backup_set: BackupSet, destination: Path, *, overwrite: bool = False,
                    passphrase: str | None = None, on_progress: ProgressCallback | None = None,
-                   cancel: CancelToken | None = None) -> RestoreResult:
+                   cancel: CancelToken | None = None, allow_unverified: bool = False) -> RestoreResult:
     """Restore ``backup_set`` into ``destination``.
 
     Raises:
@@ -76,17 +81,19 @@ def restore_config(settings: Settings, backup_set: BackupSet, destination: Path,
         CryptoError: wrong key or a damaged encrypted file.
     """
     with restore_run(settings, "config", backup_set.set_id, str(destination.absolute())) as run:
-        result = _restore(settings, backup_set, destination.absolute(), overwrite, passphrase, on_progress, cancel)
+        result = _restore(settings, backup_set, destination.absolute(), overwrite, passphrase, on_progress, cancel,
+                          allow_unverified)
         run.done(f"{len(result.files)} file(s), {len(result.secrets)} secret(s) restored into {destination}")
         return result
 
 
 def _restore(settings: Settings, backup_set: BackupSet, destination: Path, overwrite: bool, passphrase: str | None,
-             on_progress: ProgressCallback | None, cancel: CancelToken | None) -> RestoreResult:
+             on_progress: ProgressCallback | None, cancel: CancelToken | None,
+             allow_unverified: bool = False) -> RestoreResult:
     from console import crypto
 
     emit(on_progress, ProgressEvent("verify", message=f"checking {backup_set.set_id}"))
-    verify_checksums(backup_set)
+    verify_checksums(backup_set, allow_unverified)
     tarball = backup_set.file("tarball")
     plan = ExtractionPlan(destination)
     if tarball is not None:

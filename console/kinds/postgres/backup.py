@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console import __version__
-from console.artifacts import ArtifactInfo, ArtifactSet
-
+from console.artifacts import ArtifactInfo, ArtifactSet, partial_path
 from console.errors import ConfigError, UsageError
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.common_metadata import fresh_stamp
@@ -37,6 +36,10 @@ _BAD_NAME = re.compile(r"[/\x00]")
 
 
 def lock_name(settings: Settings, request: BackupRequest) -> str:
+    if request.options.get("physical"):
+        from console.pitr.basebackup import lock_name as base_lock_name
+
+        return base_lock_name()
     database = request.target or settings.postgres.database
     return "postgres-" + re.sub(r"[^A-Za-z0-9_.-]", "_", database)
 
@@ -93,6 +96,10 @@ def _check_levels(pg: PostgresSettings) -> None:
 def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None) -> BackupResult:
     """Back up one database; raises a ConsoleError (the runner records it) when it cannot."""
+    if request.options.get("physical"):
+        from console.pitr.basebackup import run as run_physical
+
+        return run_physical(settings, request, on_progress, cancel)
     from console.kinds.postgres.stats import CopyRowCounter, SnapshotSession, schema_hash  # psycopg: not at start-up
 
     pg = settings.postgres
@@ -187,7 +194,7 @@ def _write_archive(files: ArtifactSet, directory: Path, stamp: str, names: list[
     with files.create(archive) as out, tarfile.open(fileobj=out, mode="w|") as tar:  # type: ignore[call-overload]
         for name in names:
             check_cancel(cancel)
-            tar.add(directory / f"{name}.partial", arcname=name, recursive=False)
+            tar.add(partial_path(directory / name), arcname=name, recursive=False)
 
 
 def _compression_label(kind: str | None, level: int) -> str:

@@ -2,7 +2,7 @@
 
 It finds the newest installed binary, checks its major version against the server's, builds
 the connection string for argv (host, port, user, database: never a password) and the
-child's environment, where the password travels in a 0600 passfile that is removed afterwards.
+child's minimal environment, where the password travels (PGPASSWORD: nothing is left on disk).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
+from console.childenv import child_env
 from console.errors import BackupFailed
 
 if TYPE_CHECKING:
@@ -85,37 +85,19 @@ def conninfo(pg: PostgresSettings, dbname: str, timeout: float = 10.0) -> str:
     return " ".join(f"{key}={_quote(value)}" for key, value in parts.items())
 
 
-def _passfile_line(pg: PostgresSettings) -> str:
-    def esc(value: str) -> str:
-        return value.replace("\\", "\\\\").replace(":", "\\:")
-
-    return f"{esc(pg.host)}:{pg.port}:*:{esc(pg.user)}:{esc(pg.password)}\n"
-
-
 @contextlib.contextmanager
 def child_environment(pg: PostgresSettings) -> Iterator[dict[str, str]]:
-    """The environment for a client child process; with a password, a 0600 PGPASSFILE.
+    """The environment for a client child process: libpq's own PG* settings and the password.
 
-    The console's own environment is copied, never modified. The passfile lives in a private
-    0700 directory and is deleted when the block ends, whatever happens.
+    The password travels in PGPASSWORD in the child's environment only (never argv, never a
+    file): a crash, even SIGKILL, leaves no copy of it on disk. /proc/<pid>/environ is readable
+    only by the same user and root, like a 0600 passfile would be. The console's other secrets
+    (encryption key, S3 and other services' credentials) are not passed on.
     """
-    env = dict(os.environ)
-    env["PGAPPNAME"] = "backup-console"
-    env.setdefault("LC_MESSAGES", "C")
-    if not pg.password:
-        yield env
-        return
-    env.pop("PGPASSWORD", None)
-    private = tempfile.mkdtemp(prefix="bc-pgpass-")
-    path = Path(private) / "pgpass"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(_passfile_line(pg))
-        env["PGPASSFILE"] = str(path)
-        yield env
-    finally:
-        shutil.rmtree(private, ignore_errors=True)
+    extra = {"PGAPPNAME": "backup-console", "LC_MESSAGES": "C"}
+    if pg.password:
+        extra["PGPASSWORD"] = pg.password
+    yield child_env(extra, prefixes=("PG",))
 
 
 def scrub(text: str, pg: PostgresSettings) -> str:

@@ -10,12 +10,16 @@ compare every table's row count, the large-object count and the schema hash with
 from __future__ import annotations
 
 import collections
+import contextlib
+import gzip
+import hashlib
 import os
 import queue
 import subprocess
 import tempfile
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Iterator
@@ -137,20 +141,21 @@ def _restore(settings: Settings, backup_set: BackupSet, options: RestoreOptions,
     meta = read_metadata(backup_set)
     document = meta.document if meta.ours else None
     notes: list[str] = []
-    checksum = _check_sha256(dump, document, notes, progress, cancel)
     pg_restore = find_tool("pg_restore", pg.bin_dir)
     target = options.target_db
-    nonempty = _prepare_target(settings, options)
-    argv = [pg_restore.path, "--no-password", "--verbose", "--exit-on-error", f"--dbname={conninfo(pg, target)}"]
-    if nonempty:
-        argv += ["--clean", "--if-exists"]
+    with _restore_input(dump, options.jobs, settings.backup_dir, document, notes, progress, cancel) as source:
+        checksum = source.checksum  # checked before the target is touched: a damaged dump restores nothing
+        nonempty = _prepare_target(settings, options)
+        argv = [pg_restore.path, "--no-password", "--verbose", "--exit-on-error", f"--dbname={conninfo(pg, target)}"]
+        if nonempty:
+            argv += ["--clean", "--if-exists"]
+        if options.jobs > 1:
+            argv.append(f"--jobs={options.jobs}")
+        if source.path is not None:
+            argv.append(str(source.path))
+        with child_environment(pg) as env:
+            _run_pg_restore(argv, env, source.stream, dump.stat().st_size, progress, cancel)
     with child_environment(pg) as env:
-        with _restore_input(dump, options.jobs, settings.backup_dir, progress, cancel) as (path, stream):
-            if options.jobs > 1:
-                argv.append(f"--jobs={options.jobs}")
-            if path is not None:
-                argv.append(str(path))
-            _run_pg_restore(argv, env, stream, dump.stat().st_size, progress, cancel)
         emit(progress, ProgressEvent("compare", message=f"comparing {target} with the metadata"))
         tables, lo_actual = _compare_counts(settings, target, document, notes)
         schema_expected = document.get("database_stats", {}).get("schema_hash") if document else None
@@ -171,19 +176,17 @@ def _expected_sha256(dump: Path, document: dict[str, Any] | None) -> str | None:
     for artifact in document.get("artifacts") or []:
         if isinstance(artifact, dict) and artifact.get("name") == dump.name and artifact.get("sha256"):
             return str(artifact["sha256"])
-    custom = (document.get("files") or {}).get("dump_custom") or {}
+    custom = (document.get("files") or {}).get("dump_custom")
+    if not isinstance(custom, dict):
+        return None
     return str(custom["sha256"]) if custom.get("name") == dump.name and custom.get("sha256") else None
 
 
 def _check_sha256(dump: Path, document: dict[str, Any] | None, notes: list[str], progress: ProgressCallback,
                   cancel: CancelToken | None) -> str:
-    import hashlib
-
     expected = _expected_sha256(dump, document)
     if expected is None:
-        notes.append(f"{dump.name}: no sha256 recorded (legacy set); restoring without a checksum check")
-        emit(progress, ProgressEvent("checksum", message=notes[-1]))
-        return "not recorded (legacy set)"
+        return _no_checksum(dump, notes, progress)
     total = dump.stat().st_size
     digest = hashlib.sha256()
     done = 0
@@ -195,8 +198,18 @@ def _check_sha256(dump: Path, document: dict[str, Any] | None, notes: list[str],
             done += len(chunk)
             emit(progress, ProgressEvent("checksum", done, total))
     emit(progress, ProgressEvent("checksum", done, total, finished=True))
-    if digest.hexdigest() != expected:
-        raise VerifyFailed(f"{dump.name}: sha256 mismatch (recorded {expected[:16]}..., file {digest.hexdigest()[:16]}...)"
+    return _compare_sha256(dump, expected, digest.hexdigest())
+
+
+def _no_checksum(dump: Path, notes: list[str], progress: ProgressCallback) -> str:
+    notes.append(f"{dump.name}: no sha256 recorded (legacy set); restoring without a checksum check")
+    emit(progress, ProgressEvent("checksum", message=notes[-1]))
+    return "not recorded (legacy set)"
+
+
+def _compare_sha256(dump: Path, expected: str, actual: str) -> str:
+    if actual != expected:
+        raise VerifyFailed(f"{dump.name}: sha256 mismatch (recorded {expected[:16]}..., file {actual[:16]}...)"
                            ": the dump is damaged; nothing was restored")
     return "ok"
 
@@ -235,53 +248,111 @@ def _prepare_target(settings: Settings, options: RestoreOptions) -> bool:
 
 
 class _restore_input:  # noqa: N801 - used as a context manager like a function
-    """Where pg_restore reads from: the file itself, a decompressing stream, or a temporary copy."""
+    """Where pg_restore reads from: the file itself, a decompressing stream, or a temporary copy.
 
-    def __init__(self, dump: Path, jobs: int, backup_dir: Path, progress: ProgressCallback,
-                 cancel: CancelToken | None) -> None:
+    Entering it checks the dump's sha256 (``checksum``). For a parallel restore of a compressed
+    dump the hash is taken while decompressing into the temporary copy, so the dump is read once.
+    """
+
+    def __init__(self, dump: Path, jobs: int, backup_dir: Path, document: dict[str, Any] | None, notes: list[str],
+                 progress: ProgressCallback, cancel: CancelToken | None) -> None:
         self.dump, self.jobs, self.backup_dir, self.progress, self.cancel = dump, jobs, backup_dir, progress, cancel
+        self.document, self.notes = document, notes
         self.temp: Path | None = None
+        self.path: Path | None = None
+        self.stream: Iterator[bytes] | None = None
+        self.checksum = ""
 
-    def __enter__(self) -> tuple[Path | None, Iterator[bytes] | None]:
+    def __enter__(self) -> _restore_input:
         compressed = self.dump.name.endswith((".zst", ".gz"))
-        if not compressed:
-            return self.dump, None
-        if self.jobs == 1:
-            return None, _decompressed(self.dump)
+        if not compressed or self.jobs == 1:
+            self.checksum = _check_sha256(self.dump, self.document, self.notes, self.progress, self.cancel)
+            if compressed:
+                self.stream = _decompressed(self.dump)
+            else:
+                self.path = self.dump
+            return self
+        try:
+            self._decompress_to_temp()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _decompress_to_temp(self) -> None:
+        expected = _expected_sha256(self.dump, self.document)
+        if expected is None:
+            self.checksum = _no_checksum(self.dump, self.notes, self.progress)
         temp_dir = BackupRoot(self.backup_dir).scratch
         temp_dir.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix="restore-", suffix=".dump", dir=temp_dir)
         self.temp = Path(name)
         total = self.dump.stat().st_size
-        emit(self.progress, ProgressEvent("decompress", 0, None, message=f"decompressing {self.dump.name} for --jobs"))
-        with os.fdopen(fd, "wb") as out:
-            written = 0
-            for chunk in _decompressed(self.dump):
+        emit(self.progress, ProgressEvent("decompress", 0, total,
+                                          message=f"checking the sha256 of {self.dump.name} while decompressing it "
+                                                  "for --jobs"))
+        digest = hashlib.sha256()
+        broken: str | None = None
+        with open(self.dump, "rb") as raw, os.fdopen(fd, "wb") as out:
+            hashed = _HashingReader(raw, digest)
+            try:
+                for chunk in _decompressed(self.dump, hashed):
+                    check_cancel(self.cancel)
+                    out.write(chunk)
+                    emit(self.progress, ProgressEvent("decompress", hashed.done, total))
+            except (OSError, EOFError, zlib.error, _zstd_error()) as exc:
+                if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile) and exc.errno is not None:
+                    raise  # the disk, not the dump
+                broken = str(exc) or type(exc).__name__
+            while hashed.read(CHUNK_SIZE):  # the rest (padding, or what follows the damage): hashed too
                 check_cancel(self.cancel)
-                out.write(chunk)
-                written += len(chunk)
-                emit(self.progress, ProgressEvent("decompress", written, None))
         emit(self.progress, ProgressEvent("decompress", total, total, finished=True))
-        return self.temp, None
+        if expected is not None:
+            self.checksum = _compare_sha256(self.dump, expected, digest.hexdigest())  # damage: named as a mismatch
+        if broken is not None:
+            raise VerifyFailed(f"{self.dump.name} does not decompress ({broken}); nothing was restored")
+        self.path = self.temp
 
     def __exit__(self, *exc_info: object) -> None:
         if self.temp is not None:
             self.temp.unlink(missing_ok=True)
 
 
-def _decompressed(path: Path) -> Iterator[bytes]:
-    if path.name.endswith(".zst"):
-        import zstandard
+def _zstd_error() -> type[Exception]:
+    import zstandard
 
-        with open(path, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as reader:
-            while chunk := reader.read(CHUNK_SIZE):
-                yield chunk
-    else:
-        import gzip
+    return zstandard.ZstdError
 
-        with gzip.open(path, "rb") as reader:
-            while chunk := reader.read(CHUNK_SIZE):
-                yield chunk
+
+class _HashingReader:
+    """A file object that hashes what is read through it."""
+
+    def __init__(self, raw: IO[bytes], digest: Any) -> None:
+        self.raw, self.digest, self.done = raw, digest, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.digest.update(data)
+        self.done += len(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+
+def _decompressed(path: Path, source: Any = None) -> Iterator[bytes]:
+    """The dump's content; read from ``source`` (a file object over ``path``) when given."""
+    with (open(path, "rb") if source is None else contextlib.nullcontext(source)) as raw:
+        if path.name.endswith(".zst"):
+            import zstandard
+
+            with zstandard.ZstdDecompressor().stream_reader(raw, closefd=False) as reader:
+                while chunk := reader.read(CHUNK_SIZE):
+                    yield chunk
+        else:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as reader:
+                while chunk := reader.read(CHUNK_SIZE):
+                    yield chunk
 
 
 def _run_pg_restore(argv: list[str], env: dict[str, str], stream: Iterator[bytes] | None, total: int,

@@ -34,7 +34,7 @@ def check_file(ctx: SetContext, item: BackupFile) -> None:
         if compression_of(name) and check_stream(ctx, item) is None:
             return
         ctx.run("pg_restore_list", name, lambda: _list(ctx, item))
-        if ctx.deep or name not in ctx.sha256:
+        if ctx.deep or not ctx.has_checksum(name):
             # without a recorded checksum (a legacy set) nothing else would notice corrupt table data
             ctx.run("pg_restore_read", name, lambda: _full_read(ctx, item))
     elif item.role == "sql":
@@ -42,7 +42,8 @@ def check_file(ctx: SetContext, item: BackupFile) -> None:
         if tail is not None:
             ctx.run("sql_complete", name, lambda: _sql_complete(tail))
     elif item.role == "archive":
-        ctx.run("tar", name, lambda: f"archive lists {len(tar_listing(item.path, name, ctx.cancel))} file(s)")
+        ctx.run("tar", name, lambda: f"archive lists "
+                f"{len(tar_listing(item.path, name, ctx.cancel, ctx.raw_observer(name)))} file(s)")
 
 
 def _sql_complete(tail: bytes) -> tuple[str, str]:

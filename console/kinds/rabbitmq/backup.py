@@ -28,8 +28,6 @@ from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throt
 if TYPE_CHECKING:
     from console.config import Settings
 
-EXPORT_TIMEOUT_SECONDS = 60.0
-"""A large broker's definitions take longer than a probe's timeout to export."""
 MESSAGES_NOTE = ("message bodies are not backed up: the management API export holds definitions and message "
                  "counts only; queues are restored empty")
 
@@ -49,7 +47,7 @@ def fetch_documents(settings: Settings, on_progress: ProgressCallback | None, ca
     from console.probes.rabbitmq import ManagementAPI, vhost_path
 
     vhost = settings.rabbitmq.vhost or None
-    api = ManagementAPI(settings.rabbitmq, max(settings.timeout_seconds, EXPORT_TIMEOUT_SECONDS))
+    api = ManagementAPI(settings.rabbitmq, max(settings.timeout_seconds, settings.rabbitmq.export_timeout_seconds))
     wanted = {
         "overview": "overview",
         "nodes": "nodes",

@@ -44,11 +44,11 @@ def _management_api(context: CheckContext, api: Any) -> Outcome:
     who = api.get("whoami")
     tags = who.get("tags") or []
     tags = tags if isinstance(tags, list) else [tag for tag in str(tags).split(",") if tag]
-    details = {"user": who.get("name"), "tags": tags, "url": api.url}
+    details = {"user": who.get("name"), "tags": tags, "url": api.shown_url}
     if "administrator" not in tags:
-        return (CheckStatus.FAIL, f"authenticated as {who.get('name')} at {api.url}, but without the administrator "
+        return (CheckStatus.FAIL, f"authenticated as {who.get('name')} at {api.shown_url}, but without the administrator "
                 "tag the definitions (users, permissions) cannot be exported", details)
-    return CheckStatus.PASS, f"authenticated as {who.get('name')} (administrator) at {api.url}", details
+    return CheckStatus.PASS, f"authenticated as {who.get('name')} (administrator) at {api.shown_url}", details
 
 
 def _healthy(context: CheckContext, api: Any) -> Outcome:

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
+from console import jsondoc
 from console.catalog import read_metadata
 from console.errors import UsageError, VerifyFailed
 from console.progress import ProgressCallback, ProgressEvent, emit
@@ -141,7 +142,7 @@ def load_definitions(backup_set: BackupSet, settings: Settings | None = None) ->
             name = name[: -len(".enc")]
         if name.endswith(".gz"):
             raw = gzip.decompress(raw)
-        document = json.loads(raw)
+        document = jsondoc.loads(raw)
     except OSError as exc:
         raise VerifyFailed(f"cannot read {item.path}: {exc.strerror}") from None
     except (ValueError, EOFError, gzip.BadGzipFile) as exc:

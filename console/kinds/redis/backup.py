@@ -14,8 +14,7 @@ import subprocess
 import time
 from typing import TYPE_CHECKING, Any
 
-from console.artifacts import ArtifactSet
-
+from console.artifacts import ArtifactSet, partial_path
 from console.errors import BackupFailed, ServiceUnreachable
 from console.formatting import size
 from console.kinds.base import BackupRequest, BackupResult
@@ -90,7 +89,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
             rdb_info = files.infos[-1]
             emit(report, ProgressEvent("transfer", rdb_info.raw_bytes, rdb_info.raw_bytes, finished=True, message=(
                 f"RDB {size(rdb_info.raw_bytes)} compressed to {size(rdb_info.size_bytes)} ({source})")))
-            validation = rdb_check.validate_file(directory / (rdb_name + ".partial"), rdb_name, report, cancel)
+            validation = rdb_check.validate_file(partial_path(directory / rdb_name), rdb_name, report, cancel)
             if not validation.ok:
                 raise BackupFailed(f"RDB validation failed: {validation.message}",
                                    hint="the server's own dump may be damaged: check the Redis log and disk")

@@ -1,14 +1,15 @@
-"""A throw-away redis-server that loads restored files and reports what it found.
+"""The one throw-away redis-server: loads restored or backed-up files and reports what it found.
 
-It runs on a free loopback port, in a scratch directory, from a config file (nothing secret on
-its argv, no password at all: it listens on 127.0.0.1 only and lives for seconds), with saving
-disabled, and is shut down with SHUTDOWN NOSAVE so it never rewrites the files it loaded.
+Used by ``restore redis --verify-load`` and by ``verify --deep``. It listens on no TCP port at all,
+only on a unix socket inside its scratch directory (made 0700), so no other user of the host can
+read the data while it runs; it starts from a config file (nothing on its argv), saves nothing,
+and is shut down with SHUTDOWN NOSAVE so it never rewrites the files it loaded.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -17,16 +18,13 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from console.childenv import child_env
 from console.errors import UsageError, VerifyFailed
+from console.progress import CancelToken, check_cancel
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def load_in_throwaway_server(work_dir: Path, aof_dir: str | None, timeout: float) -> tuple[str, dict[str, int]]:
+def load_in_throwaway_server(work_dir: Path, aof_dir: str | None, timeout: float,
+                             cancel: CancelToken | None = None) -> tuple[str, dict[str, int]]:
     """Start redis-server on ``work_dir`` (RDB, or the AOF when ``aof_dir`` is not None), wait
     until it has loaded, and return (version, keys per db).
 
@@ -40,9 +38,10 @@ def load_in_throwaway_server(work_dir: Path, aof_dir: str | None, timeout: float
     binary = shutil.which("redis-server")
     if binary is None:
         raise UsageError("redis-server is not installed here")
-    port = free_port()
+    os.chmod(work_dir, 0o700)
+    socket_path = work_dir / "redis.sock"
     conf = {
-        "port": str(port), "bind": "127.0.0.1", "protected-mode": "yes", "daemonize": "no",
+        "port": "0", "unixsocket": str(socket_path), "unixsocketperm": "700", "daemonize": "no",
         "dir": str(work_dir), "dbfilename": "dump.rdb", "save": '""', "logfile": str(work_dir / "load.log"),
         "appendonly": "no" if aof_dir is None else "yes",
     }
@@ -51,11 +50,11 @@ def load_in_throwaway_server(work_dir: Path, aof_dir: str | None, timeout: float
     conf_path = work_dir / "throwaway.conf"
     conf_path.write_text("".join(f"{key} {value}\n" for key, value in conf.items()))
     process = subprocess.Popen([binary, str(conf_path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    conn = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5, socket_connect_timeout=1, decode_responses=True,
-                       retry=Retry(NoBackoff(), 0))
+                               stderr=subprocess.DEVNULL, env=child_env())
+    conn = redis.Redis(unix_socket_path=str(socket_path), socket_timeout=5, socket_connect_timeout=1,
+                       decode_responses=True, retry=Retry(NoBackoff(), 0))
     try:
-        info = _wait_loaded(conn, process, work_dir, timeout)
+        info = _wait_loaded(conn, process, work_dir, timeout, cancel)
         per_db = {key: int(value.get("keys", 0)) for key, value in conn.info("keyspace").items()
                   if isinstance(value, dict)}
         return str(info.get("redis_version", "?")), dict(sorted(per_db.items(), key=lambda item: int(item[0][2:])))
@@ -72,9 +71,11 @@ def load_in_throwaway_server(work_dir: Path, aof_dir: str | None, timeout: float
             process.wait()
 
 
-def _wait_loaded(conn: redis.Redis, process: subprocess.Popen[bytes], work_dir: Path, timeout: float) -> dict:
+def _wait_loaded(conn: redis.Redis, process: subprocess.Popen[bytes], work_dir: Path, timeout: float,
+                 cancel: CancelToken | None) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        check_cancel(cancel)
         if process.poll() is not None:
             raise VerifyFailed(f"the throw-away redis-server refused the restored files: {_log_tail(work_dir)}")
         try:

@@ -84,7 +84,7 @@ class RedisRestoreResult:
 
 def restore(settings: Settings, backup_set: BackupSet, data_dir: Path, *, with_aof: bool = False, yes: bool = False,
             verify_load: bool = False, on_progress: ProgressCallback | None = None,
-            cancel: CancelToken | None = None) -> RedisRestoreResult:
+            cancel: CancelToken | None = None, allow_unverified: bool = False) -> RedisRestoreResult:
     """Check the set, then place its files into ``data_dir`` (see the module docstring).
 
     Raises:
@@ -96,13 +96,15 @@ def restore(settings: Settings, backup_set: BackupSet, data_dir: Path, *, with_a
     """
     data_dir = data_dir.expanduser().absolute()
     with restore_run(settings, "redis", backup_set.set_id, str(data_dir)) as run:
-        result = _restore(settings, backup_set, data_dir, with_aof, yes, verify_load, Throttle(on_progress), cancel)
+        result = _restore(settings, backup_set, data_dir, with_aof, yes, verify_load, Throttle(on_progress), cancel,
+                          allow_unverified)
         run.done(f"placed {len(result.placed)} file(s)")
         return result
 
 
 def _restore(settings: Settings, backup_set: BackupSet, data_dir: Path, with_aof: bool, yes: bool,
-             verify_load: bool, report: ProgressCallback, cancel: CancelToken | None) -> RedisRestoreResult:
+             verify_load: bool, report: ProgressCallback, cancel: CancelToken | None,
+             allow_unverified: bool = False) -> RedisRestoreResult:
     rdb_file = backup_set.file("rdb")
     aof_file = backup_set.file("aof")
     if rdb_file is None:
@@ -125,7 +127,7 @@ def _restore(settings: Settings, backup_set: BackupSet, data_dir: Path, with_aof
         names = ", ".join(str(path) for path in conflicts)
         raise ConfirmationRequired(f"restore would replace {names}: re-run with --yes to replace them",
                                    hint="the replaced files are kept beside the new ones as <name>.before-restore-<ts>")
-    checks = _check_sources(backup_set, sources, report, cancel)
+    checks = _check_sources(backup_set, sources, report, cancel, allow_unverified)
     warnings = _precedence_warnings(data_dir, with_aof, targets)
     data_dir.mkdir(parents=True, exist_ok=True)
     stamp = new_stamp()
@@ -160,14 +162,13 @@ def redis_servers_using(data_dir: Path) -> list[int]:
     return found
 
 
-def _check_sources(backup_set: BackupSet, sources: list[Path], report: Throttle, cancel: CancelToken | None) -> list[str]:
+def _check_sources(backup_set: BackupSet, sources: list[Path], report: Throttle, cancel: CancelToken | None,
+                   allow_unverified: bool = False) -> list[str]:
     """sha256 against the metadata (when it records them), then the RDB's own validation."""
     checks = []
-    recorded = {}
-    metadata = read_metadata(backup_set)
-    if metadata.document:
-        recorded = {item.get("name"): item.get("sha256") for item in metadata.document.get("artifacts", []) or []
-                    if isinstance(item, dict)}
+    from console.provenance import recorded_checksums
+
+    recorded = recorded_checksums(backup_set, allow_unverified)
     for source in sources:
         check_cancel(cancel)
         expected = recorded.get(source.name)

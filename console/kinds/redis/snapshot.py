@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any, Callable
 
 import redis
 
+from console.childenv import child_env
 from console.errors import BackupFailed
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, emit
 
@@ -248,10 +249,7 @@ def redis_cli() -> str | None:
 
 def child_environment(rs: RedisSettings) -> dict[str, str]:
     """The child's environment: the password only here (REDISCLI_AUTH), never on its argv."""
-    env = {key: value for key, value in os.environ.items() if key != "REDISCLI_AUTH"}
-    if rs.password:
-        env["REDISCLI_AUTH"] = rs.password
-    return env
+    return child_env({"REDISCLI_AUTH": rs.password} if rs.password else {})
 
 
 def fetch_rdb(rs: RedisSettings, sink: IO[bytes], idle_timeout: float, on_progress: ProgressCallback | None,

@@ -8,16 +8,14 @@ the directory are removed whatever happens.
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Mapping
 
 from console.catalog import BackupFile
 from console.errors import VerifyFailed
 from console.integrity import compression_of, iter_decompressed, tar_listing
-from console.progress import check_cancel
+from console.kinds.redis.load import load_in_throwaway_server
 from console.verify.checks import check_stream
 from console.verify.model import FAILED, PASSED, WARNING, SetContext
 
@@ -32,7 +30,8 @@ def check_file(ctx: SetContext, item: BackupFile) -> None:
         ctx.run("rdb", name, lambda: _rdb(ctx, item))
     elif item.role == "aof":
         if name.endswith(".tar.gz") or name.endswith(".tar.zst"):
-            ctx.run("tar", name, lambda: f"AOF archive lists {len(tar_listing(item.path, name, ctx.cancel))} file(s)")
+            ctx.run("tar", name, lambda: f"AOF archive lists "
+                    f"{len(tar_listing(item.path, name, ctx.cancel, ctx.raw_observer(name)))} file(s)")
         elif compression_of(name):
             check_stream(ctx, item)
 
@@ -41,7 +40,8 @@ def _rdb(ctx: SetContext, item: BackupFile) -> str:
     from console.kinds.redis.rdb import validate_stream
 
     kind = compression_of(item.path.name)
-    validation = validate_stream(iter_decompressed(item.path, ctx.cancel), item.path.name)
+    validation = validate_stream(iter_decompressed(item.path, ctx.cancel, ctx.raw_observer(item.path.name)),
+                                 item.path.name)
     if not validation.ok:
         raise VerifyFailed(validation.message)
     inside = f"{kind} stream complete, " if kind else ""
@@ -76,24 +76,16 @@ def deep_check(ctx: SetContext) -> None:
     if any(o.status == FAILED and o.file == item.path.name for o in ctx.outcomes):
         ctx.add("deep_load", FAILED, "load not attempted: the snapshot already failed its checks", item.path.name)
         return
-    binary = shutil.which("redis-server")
-    if binary is None:
+    if shutil.which("redis-server") is None:
         ctx.add("deep_load", WARNING, "load not attempted: redis-server is not installed here", item.path.name)
         return
     scratch = Path(tempfile.mkdtemp(prefix="bc-verify-redis-"))
-    process: subprocess.Popen[bytes] | None = None
     try:
         with open(scratch / "dump.rdb", "wb") as out:
             for chunk in iter_decompressed(item.path, ctx.cancel):
                 out.write(chunk)
-        socket_path = scratch / "redis.sock"
-        conf = scratch / "redis.conf"
-        # No TCP port: a unix socket inside the private 0700 directory, so no other user can read the data.
-        conf.write_text(f"port 0\nunixsocket {socket_path}\nunixsocketperm 700\ndir {scratch}\n"
-                        f"dbfilename dump.rdb\nsave \"\"\nappendonly no\ndaemonize no\n"
-                        f"logfile {scratch / 'redis.log'}\n")
-        process = subprocess.Popen([binary, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        keys = _loaded_keys(process, socket_path, ctx)
+        _version, per_db = load_in_throwaway_server(scratch, None, LOAD_TIMEOUT_SECONDS, ctx.cancel)
+        keys = sum(per_db.values())
         expected = recorded_key_count(ctx.document)
         if expected is None:
             ctx.add("deep_load", PASSED, f"snapshot loads in a scratch redis-server: {keys} key(s) "
@@ -105,29 +97,4 @@ def deep_check(ctx: SetContext) -> None:
             ctx.add("deep_load", FAILED, f"scratch redis-server holds {keys} key(s), the metadata records {expected}",
                     item.path.name)
     finally:
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.wait()
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _loaded_keys(process: subprocess.Popen[bytes], socket_path: Path, ctx: SetContext) -> int:
-    import redis
-
-    deadline = time.monotonic() + LOAD_TIMEOUT_SECONDS
-    client = redis.Redis(unix_socket_path=str(socket_path), socket_timeout=5, socket_connect_timeout=2)
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise VerifyFailed("the scratch redis-server refused the snapshot and exited")
-        check_cancel(ctx.cancel)
-        try:
-            info = client.info("persistence")
-            if not info.get("loading"):
-                keyspace = client.info("keyspace")
-                return sum(int(entry.get("keys", 0)) for entry in keyspace.values() if isinstance(entry, dict))
-        except redis.exceptions.BusyLoadingError:
-            pass
-        except redis.exceptions.ConnectionError:
-            pass
-        time.sleep(0.1)
-    raise VerifyFailed(f"the scratch redis-server did not finish loading within {LOAD_TIMEOUT_SECONDS:.0f} s")

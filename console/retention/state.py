@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from console.catalog import KINDS
-from console.prune import RetentionPlans, plan_retention
+from console.retention.apply import RetentionPlans, plan_retention
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -59,14 +59,14 @@ class RetentionOverview:
 
 def overview(settings: Settings, now: datetime | None = None, s3_client: Any | None = None) -> RetentionOverview:
     """Plan both tiers and read the bucket's lifecycle; S3 problems become status text."""
-    from console.policy import days_label
+    from console.retention.policy import days_label
 
     now = now or datetime.now().astimezone()
     plans = plan_retention(settings, now, offsite=True, s3_client=s3_client)
     rules: dict[str, str] = {}
     status = "not configured (no bucket)"
     if settings.s3.bucket:
-        from console import lifecycle
+        from console.retention import lifecycle
         from console.errors import ConsoleError
 
         try:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from console import __version__
+from console import jsondoc
 from console.artifacts import sha256_file, write_json_atomic
 from console.catalog import KINDS, BackupFile, BackupSet, read_metadata
 from console.errors import Cancelled, ConsoleError
@@ -245,12 +246,16 @@ def _upload(settings: Settings, bucket: str, backup_set: BackupSet, on_progress:
             metadata_item = (item, key)
             continue
         check_cancel(cancel)
-        emit(progress, ProgressEvent(f"checksum {item.path.name}", 0, item.size_bytes))
-        digest = sha256_file(item.path)
         expected = recorded.get(item.path.name)
-        if expected and expected != digest:
-            raise UploadFailed(f"{item.path.name} does not match the SHA-256 in its metadata: refusing to upload a damaged file",
-                               hint="run `backup-console verify` on this set")
+        if expected and item.size_bytes > settings.s3.multipart_threshold_mb * 1024 * 1024:
+            # checked while its parts are read (_put_multipart) and before the upload completes:
+            # the file is read once, and a mismatch aborts the upload, so nothing damaged lands
+            digest = expected
+        else:
+            emit(progress, ProgressEvent(f"checksum {item.path.name}", 0, item.size_bytes))
+            digest = sha256_file(item.path)
+            if expected and expected != digest:
+                raise _damaged(item.path.name)
         try:
             uploaded.append(_put_file(settings, client, bucket, backup_set, item, key, digest, progress, on_progress,
                                       cancel))
@@ -282,6 +287,11 @@ def _upload(settings: Settings, bucket: str, backup_set: BackupSet, on_progress:
                         settings.s3.sse, uploaded_at, time.time() - started, updated)
 
 
+def _damaged(name: str) -> UploadFailed:
+    return UploadFailed(f"{name} does not match the SHA-256 in its metadata: refusing to upload a damaged file",
+                        hint="run `backup-console verify` on this set")
+
+
 def _recorded_sha256(document: Mapping[str, Any] | None) -> dict[str, str]:
     """file name -> sha256 from our metadata's ``artifacts`` (the manual records none)."""
     if not document:
@@ -306,11 +316,14 @@ def _rewrite_metadata(path: Path, document: dict[str, Any]) -> None:
 
 
 def read_metadata_path(path: Path) -> dict[str, Any] | None:
+    """The metadata document at ``path`` if it is readable and well-typed, else None."""
+    from console.catalog import parse_metadata
+
     try:
-        document = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+        raw = path.read_bytes()
+    except OSError:
         return None
-    return document if isinstance(document, dict) else None
+    return parse_metadata(raw, path.name).document
 
 
 def _extra_args(settings: Settings, backup_set: BackupSet, sha256_hex: str, storage_class: str) -> dict[str, Any]:
@@ -369,7 +382,7 @@ def _put_file(settings: Settings, client: Any, bucket: str, backup_set: BackupSe
         parts = 1
     else:
         checksum, parts, answer = _put_multipart(settings, client, bucket, key, item.path, size, args, phase, on_part,
-                                                 cancel)
+                                                 cancel, sha256_hex)
     emit(progress, ProgressEvent(phase, size, size, finished=True))
     uploaded = UploadedObject(key, item.path.name, size, sha256_hex, checksum, parts, storage_class,
                               str(answer.get("ETag", "")).strip('"'))
@@ -379,9 +392,10 @@ def _put_file(settings: Settings, client: Any, bucket: str, backup_set: BackupSe
 
 def _put_multipart(settings: Settings, client: Any, bucket: str, key: str, path: Path, size: int,
                    args: dict[str, Any], phase: str, on_part: ProgressCallback | None,
-                   cancel: CancelToken | None) -> tuple[str, int, dict[str, Any]]:
+                   cancel: CancelToken | None, sha256_hex: str) -> tuple[str, int, dict[str, Any]]:
     """Upload in parts, each with its own SHA-256, ``s3.upload_concurrency`` at a time; abort on
-    any failure (or remember to).
+    any failure (or remember to), and when the file's SHA-256 is not ``sha256_hex`` (hashed on the
+    way, in order, while earlier parts are in flight: compared before the upload is completed).
 
     Parts are read in order and at most ``upload_concurrency`` are held at once, so memory stays
     at concurrency x part size; over a long link the parts' round trips overlap instead of adding
@@ -412,6 +426,7 @@ def _put_multipart(settings: Settings, client: Any, bucket: str, key: str, path:
 
     pool = ThreadPoolExecutor(max_workers=window, thread_name_prefix="s3-part")
     in_flight: set[Future[tuple[dict[str, Any], bytes, int]]] = set()
+    whole = hashlib.sha256()
     try:
         with open(path, "rb") as handle:
             number = 0
@@ -419,6 +434,7 @@ def _put_multipart(settings: Settings, client: Any, bucket: str, key: str, path:
                 check_cancel(cancel)
                 number += 1
                 in_flight.add(pool.submit(send, number, chunk))
+                whole.update(chunk)  # releases the GIL: overlaps the parts being sent
                 del chunk  # the future holds the only reference: memory is the window, not the file
                 if len(in_flight) >= window:
                     ready, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
@@ -426,6 +442,8 @@ def _put_multipart(settings: Settings, client: Any, bucket: str, key: str, path:
         ready, in_flight = wait(in_flight)
         collect(ready)
         check_cancel(cancel)
+        if whole.hexdigest() != sha256_hex:
+            raise _damaged(path.name)  # aborted below: the damaged file never becomes an object
         ordered = [finished[n] for n in sorted(finished)]
         answer = client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
                                                   MultipartUpload={"Parts": [part for part, _ in ordered]})
@@ -456,7 +474,7 @@ def _abort(settings: Settings, client: Any, bucket: str, key: str, upload_id: st
 def _read_pending(settings: Settings) -> list[dict[str, Any]]:
     path = settings.root.pending_aborts
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = jsondoc.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
     return [entry for entry in document if isinstance(entry, dict)] if isinstance(document, list) else []

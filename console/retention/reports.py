@@ -12,18 +12,17 @@ report holding results for that kind (the dashboard's last verification of the k
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from console import jsondoc
 from console.catalog import KINDS
-
 from console.layout import parse_stamp
-from console.policy import days_label
-from console.retention import Decision
+from console.retention.plan import Decision
+from console.retention.policy import days_label
 from console.verify.reports import REPORT_FILE, report_dir
 
 if TYPE_CHECKING:
@@ -104,7 +103,7 @@ def kinds_with_results(report: StoredReport) -> frozenset[str] | None:
     if path is None:
         return None
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = jsondoc.loads(path.read_text(encoding="utf-8"))
         return frozenset(str(item["kind"]) for item in document["sets"])
     except (OSError, ValueError, KeyError, TypeError):
         return None

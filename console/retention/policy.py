@@ -1,9 +1,8 @@
-"""The retention policy as data: loading config/retention.yaml, validating it, and applying the
+"""The retention policy as data: loading the policy file, validating it, and applying the
 manual's environment overrides (LOCAL_RETENTION_DAYS, S3_RETENTION_DAYS, BACKUP_RETENTION_DAYS).
 
-The policy file is found at ``retention.policy_file`` when set, else at config/retention.yaml
-beside the package (a source checkout), else the built-in copy below (an installed wheel).
-A test keeps the built-in copy and config/retention.yaml identical.
+The policy file is ``retention.policy_file`` when set, else ``policy.yaml`` shipped in this
+package (package data, so an installed wheel has it too; config/retention.yaml links to it).
 """
 
 from __future__ import annotations
@@ -22,25 +21,8 @@ if TYPE_CHECKING:
 
 ARCHIVE_CLASSES = ("GLACIER", "DEEP_ARCHIVE", "GLACIER_IR")
 """The kinds the manual's environment variables govern (its cleanup script's backup_*/snapshot_*)."""
-REPO_POLICY = Path(__file__).resolve().parent.parent / "config" / "retention.yaml"
+SHIPPED_POLICY = Path(__file__).resolve().parent / "policy.yaml"
 _RULE_KEYS = ("title", "prefix", "local_days", "s3_standard_days", "archive_days", "archive_class")
-
-DEFAULT_RULES: dict[str, dict[str, Any]] = {
-    "postgres": {"title": "PostgreSQL full", "prefix": "postgres/", "local_days": 7, "s3_standard_days": 30,
-                 "archive_days": 2555, "archive_class": "DEEP_ARCHIVE"},
-    "postgres-wal": {"title": "PostgreSQL WAL", "prefix": "postgres/wal/", "local_days": 1, "s3_standard_days": 7,
-                     "archive_days": None, "archive_class": "GLACIER"},
-    "redis": {"title": "Redis RDB", "prefix": "redis/", "local_days": 7, "s3_standard_days": 30,
-              "archive_days": 90, "archive_class": "GLACIER"},
-    "rabbitmq": {"title": "RabbitMQ config", "prefix": "rabbitmq/", "local_days": 7, "s3_standard_days": 30,
-                 "archive_days": 365, "archive_class": "GLACIER"},
-    "config": {"title": "Application config", "prefix": "config/", "local_days": 14, "s3_standard_days": 90,
-               "archive_days": 2555, "archive_class": "DEEP_ARCHIVE"},
-    "certs": {"title": "TLS certificates", "prefix": "certs/", "local_days": None, "s3_standard_days": None,
-              "archive_days": 2555, "archive_class": "DEEP_ARCHIVE"},
-}
-"""The manual's table; the same as config/retention.yaml (kept equal by a test)."""
-
 
 @dataclass(frozen=True)
 class Rule:
@@ -138,31 +120,29 @@ def policy_from_mapping(data: Any, source: str, min_keep: int = 3) -> Policy:
     return Policy(rules, min_keep, source)
 
 
-def policy_path(settings: Settings) -> Path | None:
-    """The policy file in effect, or None for the built-in copy."""
+def policy_path(settings: Settings) -> Path:
+    """The policy file in effect."""
     if settings.retention.policy_file:
         path = Path(settings.retention.policy_file).expanduser()
         if not path.is_file():
             raise ConfigError(f"retention policy file {path} (retention.policy_file) does not exist")
         return path
-    return REPO_POLICY if REPO_POLICY.is_file() else None
+    return SHIPPED_POLICY
 
 
 def load_policy(settings: Settings) -> Policy:
-    """The effective policy: the file (or built-in copy), then the settings' overrides."""
+    """The effective policy: the file, then the settings' overrides."""
     path = policy_path(settings)
-    if path is None:
-        policy = policy_from_mapping({"rules": DEFAULT_RULES}, "built-in policy", settings.retention.min_keep)
-    else:
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read retention policy {path}: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{path}:{mark.line + 1}" if mark else str(path)
-            raise ConfigError(f"{where}: invalid YAML in the retention policy") from None
-        policy = policy_from_mapping(data, str(path), settings.retention.min_keep)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read retention policy {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: invalid YAML in the retention policy") from None
+    policy = policy_from_mapping(data, "shipped policy" if path == SHIPPED_POLICY else str(path),
+                                 settings.retention.min_keep)
     return apply_overrides(policy, settings)
 
 

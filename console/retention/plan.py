@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from console.errors import ConsoleError, ExitCode
-from console.policy import ARCHIVE_CLASSES, Policy, days_label
+from console.retention.policy import ARCHIVE_CLASSES, Policy, days_label
 
 TIERS = ("local", "s3")
 

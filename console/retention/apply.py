@@ -1,6 +1,6 @@
 """Carrying out retention: build the local and offsite plans from the catalog, the bucket and
 each set's verification status, and the plan of old verification reports
-(console.report_retention), then delete whole sets and reports through console.storage and log it.
+(console.retention.reports), then delete whole sets and reports through console.retention.storage and log it.
 
 ``plan_retention`` only reads. ``apply_retention`` takes the retention lock, plans again (so
 what is deleted is exactly what it reports), refuses in read-only mode, deletes each set's
@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from console.catalog import Catalog, read_metadata, scan
 from console.errors import ConsoleError, ReadOnlyRefused
-from console.offsite import bucket_prefix
-from console.policy import Policy, load_policy
-from console.report_retention import ReportPlan, plan_reports
-from console.retention import Decision, RetentionPlan, apply_policy
-from console.storage import DryRunStorage, LocalStorage, S3Storage, StorageError
+from console.offsite.upload import bucket_prefix
+from console.retention.plan import Decision, RetentionPlan, apply_policy
+from console.retention.policy import Policy, load_policy
+from console.retention.reports import ReportPlan, plan_reports
+from console.retention.storage import DryRunStorage, LocalStorage, S3Storage, StorageError
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -125,7 +125,7 @@ def plan_retention(
     else:
         from botocore import exceptions as bexc
 
-        from console.offsite_retention import list_offsite_sets
+        from console.offsite.bucket import list_offsite_sets
         from console.probes.s3 import describe_error
 
         try:
@@ -151,7 +151,7 @@ def _wal_note(settings: Settings, policy: Policy, now: datetime) -> str | None:
     from pathlib import Path
 
     from console.formatting import size
-    from console.policy import days_label
+    from console.retention.policy import days_label
 
     rule = policy.rule("postgres-wal")
     directory = Path(settings.postgres.wal_archive_dir) if settings.postgres.wal_archive_dir else None

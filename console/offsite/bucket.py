@@ -1,6 +1,6 @@
 """Offsite backup sets as retention sees them: the bucket's objects grouped into sets.
 
-Keys follow console.offsite's layout below the bucket prefix: ``<kind>/<ts>/<object>``, or
+Keys follow console.offsite.upload's layout below the bucket prefix: ``<kind>/<ts>/<object>``, or
 ``postgres/<db>/<ts>/<object>`` when several databases are backed up. Only keys whose set
 directory ends in a valid ``YYYYmmdd_HHMMSS`` stamp form sets; any other key (WAL segments,
 an operator's files) is reported as stray and never deleted by retention.
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from console.catalog import KINDS
 
 from console.layout import parse_stamp
-from console.offsite import bucket_prefix
+from console.offsite.upload import bucket_prefix
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -85,7 +85,7 @@ def group_objects(objects: Iterable[dict[str, Any]], prefix: str,
 def list_offsite_sets(settings: Settings, client: Any | None = None) -> tuple[list[OffsiteSet], list[str]]:
     """List the bucket's sets below the prefix (raises botocore errors; callers describe them)."""
     from console.probes.s3 import make_client
-    from console.storage import S3Storage
+    from console.retention.storage import S3Storage
 
     client = client or make_client(settings, timeout=max(settings.timeout_seconds, 10.0), retries=3)
     prefix = bucket_prefix(settings)

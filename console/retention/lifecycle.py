@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from console.errors import ConsoleError
-from console.policy import Policy, days_label, load_policy
+from console.retention.policy import Policy, days_label, load_policy
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -137,7 +137,7 @@ def compare(settings: Settings, client: Any | None = None, policy: Policy | None
     """Read the bucket's rules and compare them with the policy's."""
     from botocore import exceptions as bexc
 
-    from console.offsite import bucket_prefix
+    from console.offsite.upload import bucket_prefix
     from console.probes.s3 import describe_error, make_client
 
     policy = policy or load_policy(settings)

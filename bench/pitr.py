@@ -1,0 +1,287 @@
+"""Benchmark: PostgreSQL point-in-time recovery pieces, side by side.
+
+Builds a private cluster (data on ``--out``, tmpfs is best) archiving through ``wal push``,
+fills a database of about ``--scale`` GB (bench/pg_backup.py's data), and measures, round-robin,
+``--runs`` times each (median shown):
+
+* **raw**: ``pg_basebackup -Ft -D - -X fetch`` to a file (the floor for the same stream);
+* **ours**: ``backup postgres --physical`` (console.runner.execute in a fresh Python:
+  pre-flight, the stream through zstd-1 and sha256, manifest, metadata, fsync and rename);
+* **pgBackRest** (when installed): a full backup to a local repository, zstd level 1,
+  process-max 2, archive-check off (the cluster archives through ours).
+
+Then: a restore to a moment (ours: unpack, recovery to a target time, promote) and the cost of
+one ``wal push`` process per 16 MiB segment (zstd and uncompressed), as the postgres user runs
+it from archive_command. Usage: ``.venv/bin/python bench/pitr.py --scale 1.0 --runs 3``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pwd
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+OURS_CODE = """
+import time
+START = time.perf_counter()
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from console.config import load_settings
+from console.kinds.base import BackupRequest
+from console.runner import execute
+settings = load_settings(sys.argv[2], env={}, overrides={})
+phases = {}
+def seen(event):
+    phases.setdefault(event.phase, time.perf_counter())
+begin = time.perf_counter()
+result = execute(settings, BackupRequest("postgres", None, options={"physical": True}), on_progress=seen)
+assert result.ok, result.message
+marks = sorted(phases.items(), key=lambda item: item[1]) + [("end", time.perf_counter())]
+breakdown = {name: round(marks[i + 1][1] - at, 2) for i, (name, at) in enumerate(marks[:-1])}
+print("# phases: " + ", ".join(f"{k} {v} s" for k, v in breakdown.items()) + f" (import+setup {begin - START:.2f} s)",
+      file=sys.stderr)
+print(json.dumps({"bytes": sum(f.size_bytes for f in result.files), "raw": result.extra.get("stop_lsn")}))
+"""
+
+
+def as_postgres(argv: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+
+
+def drain(cluster, timeout: float = 600.0) -> None:  # noqa: ANN001
+    """Wait until the archiver has nothing left, so no contender pays for an earlier one's WAL."""
+    with cluster.connect() as conn:
+        current = conn.execute("SELECT pg_walfile_name(pg_current_wal_lsn())").fetchone()[0]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready = [p for p in (cluster.data / "pg_wal" / "archive_status").glob("*.ready")]
+            last = conn.execute("SELECT last_archived_wal FROM pg_stat_archiver").fetchone()[0] or ""
+            if not ready and last[:24] >= f"{current[:16]}{int(current[16:], 16) - 1:08X}":
+                return
+            time.sleep(0.2)
+
+
+def timed(argv: list[str], **kwargs) -> tuple[float, str]:  # noqa: ANN003
+    started = time.perf_counter()
+    done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=None, text=True, **kwargs)
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        raise RuntimeError(f"{argv[:4]} failed ({done.returncode})")
+    return seconds, done.stdout
+
+
+def chown_postgres(path: Path) -> None:
+    if os.geteuid() == 0:
+        entry = pwd.getpwnam("postgres")
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def contender_raw(tool: str, cluster, out: Path) -> tuple[float, int]:  # noqa: ANN001
+    target = out / "raw-base.tar"
+    started = time.perf_counter()
+    with open(target, "wb") as handle:
+        subprocess.run([tool, "-h", cluster.host, "-p", str(cluster.port), "-U", cluster.user, "-D", "-", "-Ft",
+                        "-X", "fetch", "-c", "fast"], stdout=handle, stderr=subprocess.DEVNULL, check=True)
+    seconds = time.perf_counter() - started
+    size = target.stat().st_size
+    target.unlink()
+    return seconds, size
+
+
+def contender_ours(config: Path, backup_dir: Path) -> tuple[float, int]:
+    shutil.rmtree(backup_dir / "postgres" / "base", ignore_errors=True)
+    seconds, printed = timed([sys.executable, "-c", OURS_CODE, str(ROOT), str(config)])
+    return seconds, int(json.loads(printed.strip().splitlines()[-1])["bytes"])
+
+
+def contender_pgbackrest(cluster, out: Path) -> tuple[float, int]:  # noqa: ANN001
+    home = out / "pgbackrest"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir()
+    chown_postgres(home)
+    repo = home / "repo"
+    conf = out / "pgbackrest.conf"
+    conf.write_text(f"[global]\nrepo1-path={repo}\ncompress-type=zst\ncompress-level=1\nprocess-max=2\n"
+                    f"start-fast=y\narchive-check=n\nlog-level-console=warn\nlog-path={home}\nlock-path={home}\n"
+                    f"spool-path={home}\n[bench]\npg1-path={cluster.data}\npg1-port={cluster.port}\n"
+                    f"pg1-socket-path={cluster.base}\n")
+    os.chmod(conf, 0o644)
+    common = ["pgbackrest", f"--config={conf}", "--stanza=bench"]
+    timed(as_postgres([*common, "stanza-create"]), cwd="/")
+    seconds, _ = timed(as_postgres([*common, "--type=full", "backup"]), cwd="/")
+    size = sum(p.stat().st_size for p in repo.rglob("*") if p.is_file())
+    return seconds, size
+
+
+def push_cost(launcher: Path, segments: list[Path], archive: Path, compress: str | None) -> tuple[float, float]:  # noqa: E501
+    """(wall, CPU) seconds per segment of one ``wal push`` process each: the launcher
+    archive_command runs (system Python), started directly since runuser is not part of the
+    cost. ``compress="cp"`` measures the manual's archive_command and ``None`` a bare
+    ``python3 -s -c pass``, for comparison."""
+    import resource
+
+    shutil.rmtree(archive, ignore_errors=True)
+    archive.mkdir()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    for segment in segments:
+        if compress == "cp":  # the manual's archive_command, as PostgreSQL runs it through sh
+            argv = ["sh", "-c", 'test ! -f "$1" && cp "$2" "$1"', "sh", str(archive / segment.name), str(segment)]
+        elif compress:
+            argv = [str(launcher), "wal", "push", "--archive-dir", str(archive), "--compress", compress, str(segment)]
+        else:
+            argv = ["/usr/bin/python3", "-s", "-c", "pass"]
+        subprocess.run(argv, check=True, cwd="/")
+    wall = (time.perf_counter() - started) / len(segments)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) / len(segments)
+    return wall, cpu
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="database size in GB, roughly (default 1.0)")
+    parser.add_argument("--runs", type=int, default=1, help="runs per contender; the median is reported")
+    parser.add_argument("--out", default="/dev/shm/bc-bench-pitr", help="scratch directory (tmpfs is best)")
+    parser.add_argument("--parts", default="base,restore,push",
+                        help="comma-separated: base (the three base backups), restore, push (default all)")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    os.chmod(out, 0o755)
+    tempfile.tempdir = str(out)
+    from pg_backup import build_database
+
+    from console.kinds.postgres.client import find_tool
+    from tests.pitr.walbin import build_launcher
+    from tests.servers import PgCluster
+
+    launcher = build_launcher()
+    archive = out / "archive"
+    archive.mkdir(exist_ok=True)
+    chown_postgres(archive)
+    command = f"{launcher} wal push --archive-dir {archive} %p %f"
+    cluster = PgCluster(extra_conf={"shared_buffers": "'256MB'", "wal_level": "replica", "archive_mode": "on",
+                                    "archive_command": f"'{command}'", "max_wal_size": "'4GB'"}).init().start()
+    backup_dir = out / "backups"
+    config = out / "config.yaml"
+    config.write_text(f"backup_dir: {backup_dir}\npostgres:\n  host: {cluster.host}\n  port: {cluster.port}\n"
+                      f"  user: {cluster.user}\n  wal_archive_dir: {archive}\n")
+    try:
+        started = time.perf_counter()
+        db_size = build_database(cluster, args.scale)
+        with cluster.connect() as conn:
+            conn.execute("CHECKPOINT")
+            cluster_size = int(conn.execute("SELECT sum(pg_database_size(oid)) FROM pg_database").fetchone()[0])
+        print(f"# database: {db_size / 1e9:.2f} GB ({cluster_size / 1e9:.2f} GB cluster), built in "
+              f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+        parts = set(args.parts.split(","))
+        basebackup = find_tool("pg_basebackup").path
+        contenders = {} if "base" not in parts else {
+            "raw `pg_basebackup -Ft -D - -X fetch` to a file (floor)": lambda: contender_raw(basebackup, cluster, out),
+            "ours: `backup postgres --physical` (zstd-1 + sha256, manifest, metadata)":
+                lambda: contender_ours(config, backup_dir),
+        }
+        if shutil.which("pgbackrest") and "base" in parts:
+            contenders["pgBackRest 2.45 full, local repo, zstd-1, process-max 2"] = lambda: contender_pgbackrest(
+                cluster, out)
+        if contenders:
+            contender_raw(basebackup, cluster, out)  # warm the cache
+        samples: dict[str, list[tuple[float, int]]] = {name: [] for name in contenders}
+        for round_no in range(args.runs):
+            for name, run in contenders.items():
+                drain(cluster)
+                samples[name].append(run())
+                print(f"# round {round_no + 1}: {name}: {samples[name][-1][0]:.1f} s", file=sys.stderr)
+        raw_seconds = statistics.median(s[0] for s in samples[next(iter(contenders))]) if contenders else 1.0
+        print(f"\nCluster: {cluster_size / 1e9:.2f} GB (database {db_size / 1e9:.2f} GB), scale {args.scale}, "
+              f"{args.runs} run(s) each, outputs on {out}\n")
+        if contenders:
+            print("| base backup | time | x raw | size |")
+            print("|---|---|---|---|")
+        for name, taken in samples.items():
+            seconds = statistics.median(s[0] for s in taken)
+            print(f"| {name} | {seconds:.1f} s | {seconds / raw_seconds:.2f} | {taken[-1][1] / 1e6:.0f} MB |")
+
+        if "restore" in parts:
+            restore_to_moment(cluster, config, backup_dir, out, launcher, cluster_size)
+        if "push" in parts:
+            push_table(cluster, launcher, out, args.runs)
+    finally:
+        cluster.destroy()
+        shutil.rmtree(launcher.parent, ignore_errors=True)
+        if not os.environ.get("BENCH_KEEP"):
+            for child in out.glob("*"):
+                if child.is_dir():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+    return 0
+
+
+def restore_to_moment(cluster, config: Path, backup_dir: Path, out: Path, launcher: Path,  # noqa: ANN001
+                      cluster_size: int) -> None:
+    """Rows committed around a known time, archived, then the cluster recovered to that time."""
+    from console.backups.pg_client import find_tool
+
+    contender_ours(config, backup_dir)
+    with cluster.connect() as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS marker (id int)")
+        conn.execute("INSERT INTO marker VALUES (1)")
+        time.sleep(0.5)
+        moment = conn.execute("SELECT clock_timestamp()").fetchone()[0]
+        time.sleep(0.5)
+        conn.execute("INSERT INTO marker VALUES (2)")
+        conn.execute("SELECT pg_switch_wal()")
+    drain(cluster)
+    restored = out / "restored"
+    shutil.rmtree(restored, ignore_errors=True)
+    seconds, _ = timed([sys.executable, "-m", "console.cli", "--config", str(config), "restore", "postgres",
+                        "--pitr", "--target-time", moment.isoformat(), "--to", str(restored), "--start",
+                        "--program", str(launcher), "--json"], cwd=ROOT)
+    subprocess.run(as_postgres([find_tool("pg_ctl").path, "-D", str(restored), "-m", "immediate", "stop"]),
+                   capture_output=True, cwd="/")
+    print(f"\n| restore to a moment (unpack {cluster_size / 1e9:.2f} GB, replay, promote) | {seconds:.1f} s |")
+    print("|---|---|")
+
+
+def push_table(cluster, launcher: Path, out: Path, runs: int) -> None:  # noqa: ANN001
+    """One ``wal push`` process per real segment, as archive_command runs it."""
+    segments_dir = out / "segments"
+    segments_dir.mkdir(exist_ok=True)
+    real = sorted(p for p in (cluster.data / "pg_wal").iterdir() if len(p.name) == 24)[:20]
+    copies = []
+    for segment in real:
+        shutil.copy(segment, segments_dir / segment.name)
+        copies.append(segments_dir / segment.name)
+    os.chmod(segments_dir, 0o755)
+    for copy in copies:
+        os.chmod(copy, 0o644)
+    print(f"\n| one process per 16 MiB segment ({len(copies)} real segments) | wall | CPU | "
+          "sustained WAL rate (wall) |")
+    print("|---|---|---|---|")
+    drain(cluster)
+    for compress in ("zstd", "none", "cp", None):
+        taken = [push_cost(launcher, copies, out / f"push-{compress}", compress) for _ in range(max(1, runs))]
+        wall = statistics.median(r[0] for r in taken)
+        cpu = statistics.median(r[1] for r in taken)
+        name = {"cp": "the manual's `test ! -f ... && cp` (no fsync, no checksum)",
+                None: "bare `python3 -s -c pass`"}.get(compress, f"`wal push --compress {compress}`")
+        print(f"| {name} | {wall * 1000:.0f} ms | {cpu * 1000:.0f} ms | {16 / wall:.0f} MiB/s "
+              f"({1 / wall:.1f} segments/s) |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,343 @@
+"""Physical base backups: ``pg_basebackup -Ft -D - -X fetch`` streamed through our zstd and
+sha256 into ``postgres/base/<ts>/`` (see console.pitr.layout), all or nothing.
+
+The tar stream is read once: a reader thread hands 1 MiB chunks (and their tar headers, to
+keep ``backup_label`` and ``backup_manifest``) to a writer thread that compresses and hashes.
+The start LSN, timeline and start time come from backup_label, the stop LSN from the manifest's
+WAL range, the stop time from the ``.backup`` history file PostgreSQL archives at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import queue
+import re
+import shutil
+import subprocess
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from console import __version__
+from console.artifacts import ArtifactSet, ArtifactWriter
+from console.errors import BackupFailed, Cancelled
+from console.kinds.base import BackupRequest, BackupResult
+from console.kinds.postgres.client import Tool, child_environment, error_line, find_tool
+from console.pitr.layout import MANIFEST_NAME, METADATA_NAME, TAR_NAME, base_root
+from console.pitr.tarstream import TarTap
+from console.pitr.walnames import format_lsn, parse_lsn
+from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, emit
+
+if TYPE_CHECKING:
+    from console.config import PostgresSettings, Settings
+
+CHUNK_SIZE = 4 * 1024 * 1024
+QUEUE_DEPTH = 6
+ZSTD_THREADS = 2
+"""pg_basebackup copies files faster than one zstd thread compresses them (the opposite of
+pg_dump): two compression workers with 4 MiB chunks measured about 1.6x one (bench/README.md)."""
+STOP_FILE_WAIT_SECONDS = 2.0
+"""How long to wait for the archiver to store the ``.backup`` file that records the stop time.
+A busy archiver may take longer; then the time pg_basebackup exited is recorded instead, which
+is a little after the server's stop time and so never makes the window look earlier than it is."""
+
+_FACTS_SQL = """
+SELECT current_setting('server_version'), current_setting('server_version_num')::int,
+       (SELECT system_identifier FROM pg_control_system())::text,
+       (SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size'),
+       (SELECT sum(pg_database_size(oid)) FROM pg_database)::bigint
+"""
+
+
+def lock_name() -> str:
+    return "postgres-base"
+
+
+def _label_fields(text: str) -> dict[str, str]:
+    fields = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(": ")
+        if sep:
+            fields[key.strip()] = value.strip()
+    return fields
+
+
+def _pg_time(text: str) -> datetime:
+    """``2026-12-07 02:05:06 UTC`` (backup_label, .backup files) -> an aware datetime."""
+    stamp, _, zone = text.rpartition(" ")
+    parsed = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S")
+    if zone in ("UTC", "GMT"):
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone()  # another zone abbreviation: the server's time zone is ours too
+
+
+def _server_facts(pg: PostgresSettings, timeout: float) -> dict[str, Any]:
+    import psycopg
+
+    from console.probes.postgres import connect, describe_error
+
+    try:
+        with connect(pg, timeout) as conn:
+            row = conn.execute(_FACTS_SQL).fetchone()
+    except psycopg.Error as exc:
+        raise BackupFailed(f"cannot read the server's facts: {describe_error(exc, pg)[1]}") from None
+    assert row is not None
+    return dict(zip(("server_version", "server_version_num", "system_identifier", "wal_segment_size",
+                     "cluster_bytes"), row))
+
+
+class _Stream:
+    """pg_basebackup's stdout -> reader (tar tap) -> queue -> writer (zstd + sha256)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], out: ArtifactWriter, tap: TarTap, level: int) -> None:
+        self.argv, self.env, self.out, self.tap, self.level = argv, env, out, tap, level
+        self.raw_bytes = 0
+        self.errors: list[BaseException] = []
+        self.abort = threading.Event()
+        self.stderr: collections.deque[str] = collections.deque(maxlen=60)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def _read(self, channel: queue.Queue[bytes | None], source: IO[bytes]) -> None:
+        try:
+            while not self.abort.is_set() and (chunk := source.read(CHUNK_SIZE)):
+                self.raw_bytes += len(chunk)
+                self.tap.feed(chunk)
+                while not self.abort.is_set():
+                    try:
+                        channel.put(chunk, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+        except BaseException as exc:  # noqa: BLE001 - reported by the polling thread
+            self.errors.append(exc)
+            self.abort.set()
+        finally:
+            channel.put(None) if not self.abort.is_set() else None
+
+    def _write(self, channel: queue.Queue[bytes | None]) -> None:
+        import zstandard
+
+        compressor = zstandard.ZstdCompressor(level=self.level, threads=ZSTD_THREADS, write_checksum=True).compressobj()
+        try:
+            while True:
+                try:
+                    chunk = channel.get(timeout=0.1)
+                except queue.Empty:
+                    if self.abort.is_set():
+                        return
+                    continue
+                if chunk is None:
+                    self.out.write(compressor.flush())
+                    return
+                self.out.write(compressor.compress(chunk))
+        except BaseException as exc:  # noqa: BLE001 - a full disk ends the run
+            self.errors.append(exc)
+            self.abort.set()
+
+    def _drain_stderr(self, stream: IO[bytes]) -> None:
+        for raw in stream:
+            line = raw.decode(errors="replace").rstrip()
+            if line:
+                self.stderr.append(line)
+
+    def run(self, progress: ProgressCallback, cancel: CancelToken | None, expected: int | None) -> None:
+        from console.kinds.postgres.pipeline import _enlarge_pipe
+
+        try:
+            self.process = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                            stdin=subprocess.DEVNULL, env=self.env)
+        except OSError as exc:
+            raise BackupFailed(f"cannot start {self.argv[0]}: {exc.strerror or exc}") from None
+        assert self.process.stdout is not None and self.process.stderr is not None
+        _enlarge_pipe(self.process.stdout)
+        channel: queue.Queue[bytes | None] = queue.Queue(QUEUE_DEPTH)
+        workers = [threading.Thread(target=self._read, args=(channel, self.process.stdout), name="base-read"),
+                   threading.Thread(target=self._write, args=(channel,), name="base-write")]
+        side = threading.Thread(target=self._drain_stderr, args=(self.process.stderr,), daemon=True)
+        for thread in (*workers, side):
+            thread.start()
+        cancelled = False
+        try:
+            while any(thread.is_alive() for thread in workers):
+                self.abort.wait(0.1)
+                emit(progress, ProgressEvent("base backup", self.raw_bytes, expected))
+                if cancel is not None and cancel.cancelled:
+                    cancelled = True
+                    self.abort.set()
+                if self.abort.is_set() and self.process.poll() is None:
+                    self.process.kill()
+        finally:
+            if self.process.poll() is None and self.abort.is_set():
+                self.process.kill()
+            for thread in workers:
+                thread.join(30)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            side.join(5)
+            self.process.stdout.close()
+            self.process.stderr.close()
+        if cancelled:
+            raise Cancelled("base backup cancelled by the operator; partial files removed")
+        if self.process.returncode != 0:
+            raise BackupFailed(f"pg_basebackup failed: {error_line(list(self.stderr), 'pg_basebackup')}")
+        if self.errors:
+            exc = self.errors[0]
+            if isinstance(exc, BackupFailed):
+                raise exc
+            raise BackupFailed(f"base backup stream failed: {type(exc).__name__}: {exc}")
+        emit(progress, ProgressEvent("base backup", self.raw_bytes, expected, finished=True))
+
+
+def _basebackup_argv(tool: Tool, pg: PostgresSettings, timeout: float, label: str) -> list[str]:
+    target = (f"host={pg.host} port={pg.port} user={pg.user} connect_timeout={max(2, int(timeout))} "
+              "application_name=backup-console")
+    # -X fetch puts the WAL written during the copy into the tar: the backup is consistent on its own
+    return [tool.path, "--dbname", target, "--pgdata=-", "--format=tar", "--wal-method=fetch",
+            "--checkpoint=fast", f"--label={label}", "--no-password", "--verbose"]
+
+
+def _stop_file(archive_dir: str, start_lsn: int, timeline: int, segment_size: int) -> dict[str, str] | None:
+    """The ``.backup`` file PostgreSQL archives when the backup ends (it carries STOP TIME)."""
+    from console.pitr import archive
+    from console.pitr.walnames import segment_of
+
+    if not archive_dir:
+        return None
+    name = f"{segment_of(start_lsn, timeline, segment_size).name(segment_size)}.{start_lsn % segment_size:08X}.backup"
+    deadline = time.monotonic() + STOP_FILE_WAIT_SECONDS
+    while True:
+        stored = archive.find(Path(archive_dir), name)
+        if stored is not None:
+            return _label_fields(b"".join(archive.stored_bytes(stored)).decode(errors="replace"))
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.2)
+
+
+def remove_abandoned(root: Path) -> list[Path]:
+    """Directories a killed run left (metadata is committed last, so they have none); call under the lock."""
+    removed = []
+    if root.is_dir():
+        for entry in root.iterdir():
+            if entry.is_dir() and re.fullmatch(r"\d{8}_\d{6}", entry.name) and not (entry / METADATA_NAME).exists():
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+    return removed
+
+
+def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None) -> BackupResult:
+    """Take one base backup of the whole cluster; raises a ConsoleError (the runner records it)."""
+    pg = settings.postgres
+    progress = Throttle(on_progress, per_second=8)
+    started = time.perf_counter()
+    tool = find_tool("pg_basebackup", pg.bin_dir)
+    facts = _server_facts(pg, settings.timeout_seconds)
+    root = base_root(settings.backup_dir)
+    for leftover in remove_abandoned(root):
+        emit(progress, ProgressEvent("base backup", message=f"removed {leftover}, left by a run that was killed"))
+    stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
+    while (root / stamp).exists():
+        time.sleep(1.0 - (time.time() % 1.0) + 0.01)
+        stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
+    directory = root / stamp
+    label = f"backup-console {stamp}"
+    emit(progress, ProgressEvent("base backup", 0, facts["cluster_bytes"],
+                                 message=f"pg_basebackup -Ft -D - -X fetch from {pg.host}:{pg.port} | zstd "
+                                         f"-{pg.zstd_level} into {directory}"))
+    tap = TarTap({"backup_label", "backup_manifest"})
+    try:
+        with child_environment(pg) as env, ArtifactSet(directory) as files:
+            with files.create(TAR_NAME) as out:  # compressed by the stream itself, with worker threads
+                stream = _Stream(_basebackup_argv(tool, pg, settings.timeout_seconds, label), env, out, tap,
+                                 pg.zstd_level)
+                stream.run(progress, cancel, facts["cluster_bytes"])
+            if "backup_label" not in tap.captured or "backup_manifest" not in tap.captured:
+                raise BackupFailed("pg_basebackup's tar has no backup_label or backup_manifest "
+                                   f"({tap.members} members read)")
+            files.write_bytes(MANIFEST_NAME, tap.captured["backup_manifest"])
+            emit(progress, ProgressEvent("metadata", message="reading backup_label, the manifest and the archived "
+                                                             ".backup file"))
+            metadata = _metadata(settings, request, stamp, label, facts, tool, tap, files, stream.raw_bytes,
+                                 time.perf_counter() - started)
+            files.write_json(METADATA_NAME, metadata)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    duration = time.perf_counter() - started
+    infos = tuple(files.infos)
+    return BackupResult(
+        "postgres", "cluster", "ok",
+        f"base backup {metadata['start_lsn']} .. {metadata['stop_lsn']} on timeline {metadata['timeline']}, "
+        f"{metadata['raw_bytes']} bytes",
+        set_id=f"postgres/base/{stamp}", files=infos, metadata_path=directory / METADATA_NAME,
+        duration_seconds=duration,
+        extra={"physical": True, "start_lsn": metadata["start_lsn"], "stop_lsn": metadata["stop_lsn"],
+               "timeline": metadata["timeline"], "stop_time": metadata["stop_time"], "directory": str(directory)},
+    )
+
+
+def _metadata(settings: Settings, request: BackupRequest, stamp: str, label: str, facts: dict[str, Any],
+              tool: Tool, tap: TarTap, files: ArtifactSet, raw_bytes: int, seconds: float) -> dict[str, Any]:
+    pg = settings.postgres
+    backup_label = _label_fields(tap.captured["backup_label"].decode(errors="replace"))
+    manifest = json.loads(tap.captured["backup_manifest"])
+    ranges = manifest.get("WAL-Ranges") or []
+    if not ranges:
+        raise BackupFailed("backup_manifest has no WAL-Ranges: cannot tell where the backup ends")
+    start_lsn = parse_lsn(backup_label["START WAL LOCATION"].split()[0])
+    timeline = int(backup_label.get("START TIMELINE", ranges[0]["Timeline"]))
+    stop_lsn = parse_lsn(ranges[-1]["End-LSN"])
+    stop = _stop_file(pg.wal_archive_dir, start_lsn, timeline, int(facts["wal_segment_size"]))
+    if stop and "STOP TIME" in stop:
+        stop_time, stop_source = _pg_time(stop["STOP TIME"]), "archived .backup file"
+    else:
+        stop_time, stop_source = datetime.now().astimezone(), "pg_basebackup exit (no .backup file in the archive)"
+    tar = next(info for info in files.infos if info.name == TAR_NAME)
+    manifest_info = next(info for info in files.infos if info.name == MANIFEST_NAME)
+    return {
+        "backup_type": "physical_base",
+        "backup_method": "pg_basebackup -Ft -D - -X fetch",
+        "set_id": f"postgres/base/{stamp}",
+        "label": label,
+        "timestamp": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "host": pg.host,
+        "port": pg.port,
+        "version": facts["server_version"],
+        "server_version_num": facts["server_version_num"],
+        "system_identifier": facts["system_identifier"],
+        "wal_segment_size": int(facts["wal_segment_size"]),
+        "timeline": timeline,
+        "start_lsn": format_lsn(start_lsn),
+        "stop_lsn": format_lsn(stop_lsn),
+        "start_wal_file": re.sub(r".*\(file (\w+)\).*", r"\1", backup_label["START WAL LOCATION"]),
+        "checkpoint_lsn": backup_label.get("CHECKPOINT LOCATION"),
+        "start_time": _pg_time(backup_label["START TIME"]).isoformat(),
+        "stop_time": stop_time.isoformat(),
+        "stop_time_source": stop_source,
+        "wal_archive_dir": pg.wal_archive_dir or None,
+        "raw_bytes": raw_bytes,
+        "cluster_bytes": facts["cluster_bytes"],
+        "compression": f"zstd level {pg.zstd_level}",
+        "manifest_checksum": manifest.get("Manifest-Checksum"),
+        "artifacts": [{"role": "base", "format": "tar", **tar.as_metadata(), "uncompressed_bytes": raw_bytes},
+                      {"role": "manifest", "format": "json", **manifest_info.as_metadata()}],
+        "duration_seconds": round(seconds, 3),
+        "pg_basebackup_version": tool.version,
+        "producer": f"backup-console {__version__}",
+        "verification_status": "pending",
+        "force_reason": request.force_reason,
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--physical", action="store_true",
+                        help="a base backup of the whole cluster (pg_basebackup) for point-in-time recovery, "
+                             "under BACKUP_DIR/postgres/base/<ts>/")

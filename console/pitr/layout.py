@@ -1,0 +1,122 @@
+"""Where PITR files live under BACKUP_DIR, and reading them back.
+
+    postgres/base/<YYYYmmdd_HHMMSS>/base.tar.zst     the cluster as pg_basebackup's tar, zstd
+    postgres/base/<YYYYmmdd_HHMMSS>/backup_manifest   pg_basebackup's manifest (pg_verifybackup)
+    postgres/base/<YYYYmmdd_HHMMSS>/backup.json       metadata, written last
+    postgres/base/restore-points.jsonl                named restore points (``wal mark``)
+
+The catalog of logical sets reads ``postgres/`` one level deep, so these stay out of its way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from console.root import BackupRoot
+
+TAR_NAME = "base.tar.zst"
+MANIFEST_NAME = "backup_manifest"
+METADATA_NAME = "backup.json"
+RESTORE_POINTS = "restore-points.jsonl"
+_STAMP = re.compile(r"^\d{8}_\d{6}$")
+
+
+def base_root(backup_dir: Path) -> Path:
+    return BackupRoot(backup_dir).base_backups
+
+
+def restore_points_path(backup_dir: Path) -> Path:
+    return base_root(backup_dir) / RESTORE_POINTS
+
+
+@dataclass(frozen=True)
+class BaseBackup:
+    """A finished base backup, as its metadata describes it."""
+
+    stamp: str
+    directory: Path
+    metadata: dict[str, Any]
+
+    @property
+    def set_id(self) -> str:
+        return f"postgres/base/{self.stamp}"
+
+    @property
+    def timeline(self) -> int:
+        return int(self.metadata["timeline"])
+
+    @property
+    def start_lsn(self) -> str:
+        return str(self.metadata["start_lsn"])
+
+    @property
+    def stop_lsn(self) -> str:
+        return str(self.metadata["stop_lsn"])
+
+    @property
+    def stop_time(self) -> datetime:
+        return datetime.fromisoformat(self.metadata["stop_time"])
+
+    @property
+    def segment_size(self) -> int:
+        return int(self.metadata.get("wal_segment_size") or 16 * 1024 * 1024)
+
+    @property
+    def tar_path(self) -> Path:
+        return self.directory / TAR_NAME
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.directory / MANIFEST_NAME
+
+
+def list_base_backups(backup_dir: Path) -> list[BaseBackup]:
+    """Complete base backups (those with metadata), oldest first; unreadable metadata is skipped."""
+    root = base_root(backup_dir)
+    found = []
+    if not root.is_dir():
+        return found
+    for entry in sorted(root.iterdir()):
+        if not (_STAMP.match(entry.name) and entry.is_dir()):
+            continue
+        try:
+            metadata = json.loads((entry / METADATA_NAME).read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(metadata, dict) and metadata.get("stop_lsn") and metadata.get("stop_time"):
+            found.append(BaseBackup(entry.name, entry, metadata))
+    return found
+
+
+@dataclass(frozen=True)
+class RestorePoint:
+    name: str
+    lsn: str
+    time: str
+    timeline: int
+    wal_file: str
+
+    def as_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def read_restore_points(backup_dir: Path) -> list[RestorePoint]:
+    path = restore_points_path(backup_dir)
+    points = []
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return points
+    for line in lines:
+        try:
+            data = json.loads(line)
+            points.append(RestorePoint(str(data["name"]), str(data["lsn"]), str(data["time"]), int(data["timeline"]),
+                                       str(data["wal_file"])))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return points

@@ -1,0 +1,97 @@
+"""SIGKILL of the console mid-backup, then a rerun; stale-lock recovery beside a neighbour's run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.faults.conftest import CANARIES, Console, canary_hits, count_fault, kill_group, wait_for
+from tests.postgres_fixtures import TableLock, drop_database, processes_named, pg_seed_template, seeded_db  # noqa: F401
+from tests.servers import PgCluster
+
+
+def _partials(directory: Path) -> list[Path]:
+    return sorted(directory.rglob("*.partial")) if directory.is_dir() else []
+
+
+def _runs(backup_dir: Path) -> list[dict]:
+    path = backup_dir / ".runs" / "runs.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+
+
+def test_stale_lock_recovery_leaves_a_neighbours_partials_alone(
+        console_pg: Console, pg_cluster: PgCluster, pg_seed_template: str, backup_dir: Path, tmp_path: Path) -> None:
+    """SIGKILL `backup postgres --db app`; while `--db app2` writes, rerun `--db app`: app2 must finish."""
+    from tests.postgres_fixtures import drop_database as drop
+
+    app, app2 = f"app_{tmp_path.name[-8:]}".lower(), f"app2_{tmp_path.name[-8:]}".lower()
+    for name in (app, app2):
+        with pg_cluster.connect() as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_seed_template}"')
+    postgres_dir = backup_dir / "postgres"
+    lock_app = TableLock(pg_cluster, app)
+    lock_app2 = TableLock(pg_cluster, app2)
+    try:
+        killed = console_pg.spawn("backup", "postgres", "--db", app)
+        assert wait_for(lambda: any(app + "_" in p.name for p in _partials(postgres_dir)))
+        kill_group(killed)
+        count_fault()
+        lock_app.release()
+        dead_partials = [p for p in _partials(postgres_dir) if f"backup_{app}_" in p.name]
+        assert dead_partials, "the killed run left partial files (that is what recovery is for)"
+
+        neighbour = console_pg.spawn("backup", "postgres", "--db", app2, "--json")
+        assert wait_for(lambda: any(f"backup_{app2}_" in p.name for p in _partials(postgres_dir)))
+        neighbour_partials = [p for p in _partials(postgres_dir) if f"backup_{app2}_" in p.name]
+        dumps = processes_named("pg_dump", f"dbname='{app2}'")
+        assert dumps, "pg_dump of the neighbour is running"
+        for _pid, _argv, child_env in dumps:  # the child gets its own credential and nothing else
+            assert child_env.get("PGPASSWORD") == CANARIES.postgres
+            assert not {"BACKUP_ENCRYPTION_KEY", "AWS_SECRET_ACCESS_KEY", "PGPASSFILE"} & set(child_env)
+
+        rerun = console_pg.run("backup", "postgres", "--db", app, "--json")
+        assert rerun.code == 0, rerun.err
+        assert all(p.exists() for p in neighbour_partials), "recovery removed a concurrently running backup's files"
+        assert not any(p.exists() for p in dead_partials), "the dead run's partials must be gone"
+
+        lock_app2.release()
+        finished = console_pg.finish(neighbour)
+        assert finished.code == 0, finished.err
+        assert json.loads(finished.out)["status"] == "ok"
+        statuses = {(r["target"], r["status"]) for r in _runs(backup_dir)}
+        assert {(app, "ok"), (app2, "ok")} <= statuses
+        assert not _partials(postgres_dir)
+        assert canary_hits(backup_dir, tmp_path / "tmp", *console_pg.outputs) == []
+    finally:
+        lock_app.release()
+        lock_app2.release()
+        for name in (app, app2):
+            drop(pg_cluster, name)
+
+
+def test_a_vanished_partial_is_a_failed_run_on_record(
+        console_pg: Console, pg_cluster: PgCluster, seeded_db: str, backup_dir: Path, tmp_path: Path) -> None:
+    """Someone (a cleanup cron, an operator) deletes a partial file mid-run: a failed run, named, recorded."""
+    postgres_dir = backup_dir / "postgres"
+    lock = TableLock(pg_cluster, seeded_db)
+    try:
+        running = console_pg.spawn("backup", "postgres", "--db", seeded_db, "--json")
+        assert wait_for(lambda: len(_partials(postgres_dir)) >= 2)
+        victim = next(p for p in _partials(postgres_dir) if ".sql." in p.name)
+        victim.unlink()
+        count_fault()
+    finally:
+        lock.release()
+    finished = console_pg.finish(running)
+    assert finished.code == 1, finished.err
+    assert "Traceback" not in finished.err and "internal error" not in finished.err and "?:" not in finished.err
+    document = json.loads(finished.out)
+    assert document["status"] == "failed"
+    assert "No such file or directory" in document["message"] and victim.name in document["message"]
+    runs = _runs(backup_dir)
+    assert runs[-1]["status"] == "failed" and runs[-1]["target"] == seeded_db
+    assert not [p for p in postgres_dir.rglob("*") if p.is_file()], "nothing of the failed set may stay"
+    monitor = console_pg.run("monitor", "--json")
+    assert monitor.code != 0
+    again = console_pg.run("backup", "postgres", "--db", seeded_db)
+    assert again.code == 0, again.err
