@@ -222,7 +222,7 @@ never removed.
         self.app.push_screen(TextPromptModal("Apply retention", f"Type {count} to delete {what} ({freed}):", listed),
                              answered)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="retention")
+    @work(thread=True, exclusive=True, exit_on_error=False, group="retention-apply", description="retention apply")
     def _apply(self, expected_sets: int, expected_reports: int) -> None:
         from console.retention.apply import apply_retention
 
@@ -246,7 +246,7 @@ never removed.
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
-        if event.state is WorkerState.ERROR and event.worker.group == "retention":
+        if event.state is WorkerState.ERROR and event.worker.group in ("retention", "retention-apply"):
             self._busy = False
             error = event.worker.error
             self._set_summary(f"ERROR: {getattr(error, 'message', None) or error}", "-error")
