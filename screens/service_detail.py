@@ -48,7 +48,7 @@ opens point-in-time recovery; escape goes back.
         yield Header(show_clock=False, icon="")
         yield Static(id="detail-summary")
         yield DataTable(id="detail-metrics", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = TITLES.get(self.service, self.service)
