@@ -36,7 +36,6 @@ VERBS: dict[str, Verb] = {
     "verify": Verb("v", "Verify", "open the verification reports; there, verify every set now"),
     "deep-verify": Verb("V", "Deep verify", "verify with a restore into a scratch target"),
     "retention": Verb("t", "Retention", "open retention: what is kept, what the plan removes"),
-    "restore": Verb("ctrl+r", "Restore", "restore to the checked moment (into a new directory, never the live cluster)"),
     "pitr": Verb("m", "PITR", "open point-in-time recovery: the recovery window, restore to a moment"),
     "drill": Verb("d", "Drill", "open the newest drill's transcript (every drill from there)"),
     "apply": Verb("a", "Apply", "carry the retention plan out (typed confirmation)"),
