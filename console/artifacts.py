@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any, BinaryIO, Iterator
 
 from console.errors import BackupFailed
+from console.lock import pid_alive
 
 CHUNK_SIZE = 1024 * 1024
 PARTIAL_SUFFIX = ".partial"
@@ -334,7 +335,7 @@ def remove_stale_partials(directory: Path, pid: int) -> list[Path]:
     and partial files of other runs in the same directory are never touched.
     """
     removed: list[Path] = []
-    if pid <= 0 or _pid_alive(pid):
+    if pid <= 0 or pid_alive(pid):
         return removed
     for folder in (directory, directory / "archives"):
         if folder.is_dir():
@@ -342,13 +343,3 @@ def remove_stale_partials(directory: Path, pid: int) -> list[Path]:
                 path.unlink(missing_ok=True)
                 removed.append(path)
     return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

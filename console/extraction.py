@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Callable, Iterable, Iterator
 
 from console.errors import ConfirmationRequired, VerifyFailed
+from console.lock import pid_alive
 from console.progress import CancelToken, check_cancel
 
 _DATA_FILTER = getattr(tarfile, "data_filter", None)
@@ -225,20 +226,10 @@ def remove_stale_staging(destination: Path) -> list[Path]:
         return removed
     for path in candidates:
         pid = path.name[len(STAGING_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _extract_to(stream: IO[bytes], staging: Path, destination: Path,
