@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv and installs backup-console (editable, with test extras) into it; does nothing
-# when the install is newer than pyproject.toml.
+# when the install is newer than pyproject.toml. Says what it does: the first run downloads
+# Textual, boto3, psycopg and the test tools, which takes a minute or two.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
@@ -8,7 +9,15 @@ stamp="$VENV/.installed"
 if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ]; then
   exit 0
 fi
-[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/pip" install --quiet --upgrade pip
-"$VENV/bin/pip" install --quiet -e '.[test]'
+say() { echo "backup-console setup: $*" >&2; }
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating the virtual environment $VENV"
+  python3 -m venv "$VENV"
+fi
+say "upgrading pip in $VENV"
+"$VENV/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
+say "installing backup-console and its dependencies into $VENV (first run: a minute or two) ..."
+started=$(date +%s)
+"$VENV/bin/pip" install --quiet --disable-pip-version-check -e '.[test]'
+say "installed in $(( $(date +%s) - started )) s"
 touch "$stamp"

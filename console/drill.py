@@ -261,8 +261,12 @@ def duration_text(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def render_markdown(document: dict[str, Any]) -> str:
-    """The transcript: a summary line, the steps table, the notes and what failed."""
+def render_markdown(document: dict[str, Any], steps_as_list: bool = False) -> str:
+    """The transcript: a summary line, the steps table, the notes and what failed.
+
+    ``steps_as_list`` writes each step as a list item instead of a table row: an eight-column
+    table squeezed into an 80-column terminal cuts every cell to a few characters.
+    """
     steps = document.get("steps", [])
     result = drill_result(document)
     failed = [step for step in steps if step.get("outcome") in ("fail", "cancelled")]
@@ -286,9 +290,16 @@ def render_markdown(document: dict[str, Any]) -> str:
                   else "> **Incomplete:** the drill has not been ended (still running, or the terminal was lost).", ""]
     if document.get("services"):
         lines += [f"Services: {', '.join(document['services'])}", ""]
-    lines += ["## Steps", "", "| # | step | who | start | end | duration | outcome | evidence |",
-              "|---|---|---|---|---|---|---|---|"]
-    for number, step in enumerate(steps, 1):
+    lines += ["## Steps", ""]
+    if steps_as_list:
+        for number, step in enumerate(steps, 1):
+            evidence = step.get("evidence", "") + "".join(f" (note: {note})" for note in step.get("notes", []))
+            lines.append(f"{number}. **{(step.get('outcome') or 'running').upper()}** {step.get('name', '')} · "
+                         f"{step.get('who', '')} · {clock_time(step.get('started'))}-{clock_time(step.get('ended'))} "
+                         f"({duration_text(step.get('duration_seconds'))})" + (f"  \n   {evidence}" if evidence else ""))
+    else:
+        lines += ["| # | step | who | start | end | duration | outcome | evidence |", "|---|---|---|---|---|---|---|---|"]
+    for number, step in enumerate([] if steps_as_list else steps, 1):
         lines.append("| " + " | ".join([
             str(number), _cell(step.get("name", "")), _cell(step.get("who", "")), clock_time(step.get("started")),
             clock_time(step.get("ended")), duration_text(step.get("duration_seconds")),

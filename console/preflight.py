@@ -67,7 +67,7 @@ def run_check(check: Check, context: CheckContext) -> CheckResult:
     try:
         outcome = check.run(context)
     except NotConfigured as exc:  # the run refuses it as a configuration error (exit 2), not a failed check
-        outcome = (CheckStatus.FAIL, exc.message, {"not_configured": True})
+        outcome = (CheckStatus.FAIL, exc.message, {"not_configured": True, "overridable": False, "fix": exc.message})
     except Exception as exc:  # a broken check is a failed check, not a crash
         outcome = (CheckStatus.FAIL, f"check error: {type(exc).__name__}: {exc}")
     status, evidence = outcome[0], outcome[1]

@@ -77,6 +77,21 @@ def jobs(settings: Settings, textfile: str | None = None) -> list[Job]:
     return nightly + periodic
 
 
+def pinned_environment(settings: Settings) -> dict[str, str]:
+    """The paths the scheduled runs use, made absolute where ``schedule print`` runs.
+
+    systemd starts services in ``/`` and cron in the user's home: a relative BACKUP_DIR
+    (the default ``./backups``), CERT_DIR or config source would resolve somewhere else than it
+    did for the operator. The units carry them absolute, and start in BACKUP_DIR.
+    """
+    pinned = {"BACKUP_DIR": str(settings.backup_dir.absolute())}
+    if settings.certs.cert_dir:
+        pinned["CERT_DIR"] = str(Path(settings.certs.cert_dir).expanduser().absolute())
+    if settings.config_backup.source_dir:
+        pinned["CONFIG_SOURCE_DIR"] = str(Path(settings.config_backup.source_dir).expanduser().absolute())
+    return pinned
+
+
 def _command(binary: list[str], config: Path | None, argv: tuple[str, ...]) -> list[str]:
     return [*binary, *(["--config", str(config)] if config else []), *argv]
 
@@ -86,6 +101,9 @@ def systemd_units(settings: Settings, env_file: str = DEFAULT_ENV_FILE, textfile
     """File name -> content of every unit (services, the nightly target and the timers)."""
     binary = binary or binary_path()
     config = settings.config_path.absolute() if settings.config_path else None
+    pinned = pinned_environment(settings)
+    # Environment= comes before EnvironmentFile=, whose values win: the file can still move a path.
+    environment = "".join(f"Environment={shlex.quote(f'{name}={value}')}\n" for name, value in pinned.items())
     units: dict[str, str] = {}
     all_jobs = jobs(settings, textfile)
     nightly = [job for job in all_jobs if job.calendar is None]
@@ -95,7 +113,8 @@ def systemd_units(settings: Settings, env_file: str = DEFAULT_ENV_FILE, textfile
         units[f"{UNIT_PREFIX}-{job.name}.service"] = (
             f"[Unit]\nDescription=backup-console: {job.description}\n"
             f"Wants=network-online.target\nAfter=network-online.target{' ' + after if after else ''}\n\n"
-            f"[Service]\nType=oneshot\nEnvironmentFile={env_file}\n{execs}\n"
+            f"[Service]\nType=oneshot\nWorkingDirectory=-{pinned['BACKUP_DIR']}\n{environment}"
+            f"EnvironmentFile={env_file}\n{execs}\n"
             f"Nice=10\nIOSchedulingClass=best-effort\nIOSchedulingPriority=7\n"
         )
     wants = " ".join(f"{UNIT_PREFIX}-{job.name}.service" for job in nightly)
@@ -121,7 +140,11 @@ def crontab(settings: Settings, env_file: str = DEFAULT_ENV_FILE, textfile: str 
     """Crontab lines; each loads the environment file first (a missing file stops the line)."""
     binary = binary or binary_path()
     config = settings.config_path.absolute() if settings.config_path else None
-    load_env = f"set -a && . {shlex.quote(env_file)} && set +a && "
+    pinned = pinned_environment(settings)
+    exports = " ".join(shlex.quote(f"{name}={value}") for name, value in pinned.items())
+    # the pinned absolute paths first, then the environment file (which may still move them)
+    load_env = (f"cd {shlex.quote(pinned['BACKUP_DIR'])} 2>/dev/null; export {exports} && "
+                f"set -a && . {shlex.quote(env_file)} && set +a && ")
     lines = ["# backup-console schedule (crontab -e, or /etc/cron.d with a user column added)",
              "SHELL=/bin/sh", "PATH=/usr/local/bin:/usr/bin:/bin"]
     all_jobs = jobs(settings, textfile)

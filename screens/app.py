@@ -6,12 +6,19 @@ heavy modules load; other modules open them with ``app.open_screen(name, **kwarg
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import os
+import sys
+import tempfile
+import threading
+import traceback
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from textual.app import App
+
 from screens import keys
 from screens.commands import ConsoleCommands
 
@@ -86,8 +93,6 @@ class BackupConsoleApp(App[int]):
         self.prober: Prober = prober or _default_prober
         self._start = (start_screen, start_kwargs or {})
         self.crash_log: Path | None = None
-        import os
-
         if os.environ.get("NO_COLOR"):  # themes/base.tcss then marks focus and selection by shape
             self.add_class("-no-color")
 
@@ -120,7 +125,7 @@ class BackupConsoleApp(App[int]):
 
     # --- quitting ---------------------------------------------------------------------------------
 
-    WRITING_GROUPS = ("checklist-backup", "reports-verify", "drill-verify", "retention")
+    WRITING_GROUPS = ("checklist-backup", "reports-verify", "drill-verify", "retention-apply")
     """Workers that write (a backup, metadata, deletions): quitting waits for them to end."""
 
     def _running_work(self) -> tuple[list[Any], list[Any], list[str]]:
@@ -201,18 +206,12 @@ class BackupConsoleApp(App[int]):
 
 def state_dir() -> Path:
     """Where the console keeps files of its own (crash logs): $XDG_STATE_HOME/backup-console."""
-    import os
-
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "backup-console"
 
 
 def write_crash_log(error: BaseException) -> Path | None:
     """Write ``error``'s traceback to a new file in the state directory (never the working directory)."""
-    import os
-    import tempfile
-    import traceback
-
     text = "".join(traceback.format_exception(error))
     stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
     for directory in (state_dir(), Path(tempfile.gettempdir())):
@@ -236,11 +235,6 @@ def run_app(settings: Settings, start_screen: str = "dashboard", **start_kwargs:
     screen). A backup still running (the app ended by a signal or an error, not by the quit
     dialog) is cancelled and waited for, so its partial files are removed.
     """
-    import asyncio
-    import os
-    import sys
-    import threading
-
     from screens.backup_job import running_jobs
 
     app = BackupConsoleApp(settings, start_screen=start_screen, start_kwargs=start_kwargs)

@@ -116,14 +116,11 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         yield phases
         yield Static("ready", id="backup-status", markup=False)
         yield RichLog(id="backup-log", max_lines=2000, wrap=False, markup=False)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = "Backup" + (" | READ-ONLY" if self.settings.read_only else "")
-        table = self.query_one("#backup-checks", DataTable)
-        table.add_column("state", width=5)
-        table.add_column("check", width=30)
-        table.add_column("evidence")
+        self._set_columns(["running pre-flight checks"])
         self.query_one("#backup-log", RichLog).border_title = "Log"
         self._show_mode(IDLE)
         self._show_options()
@@ -221,7 +218,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
             return
         self.checks = message.results
         table = self.query_one("#backup-checks", DataTable)
-        table.clear()
+        self._set_columns([check.title for check in message.results])
         for check in message.results:
             table.add_row(check.status.value.upper(), check.title, check.evidence, key=check.id)
         failed = [check for check in message.results if check.status.value == "fail"]
@@ -245,6 +242,21 @@ the backup; the dashboard shows it as running and coming back here shows its pro
                 self._set_status(f"pre-flight passed{f' with {len(warned)} warning(s)' if warned else ''}: "
                                  "b starts the backup", "-ready")
         self.refresh_bindings()
+
+    def _set_columns(self, titles: list[str]) -> None:
+        """Titles whole (the evidence gets the rest and is shown whole under the table)."""
+        table = self.query_one("#backup-checks", DataTable)
+        table.clear(columns=True)
+        # margins and border take 4 columns, each cell's padding 2, a scrollbar may take 1
+        room = max(40, self.size.width - 4 - 3 * 2 - 1)
+        title_width = min(max((len(title) for title in titles), default=10), room - 5 - 12)
+        table.add_column("state", width=5, key="state")
+        table.add_column("check", width=title_width, key="check")
+        table.add_column("evidence", width=max(10, room - 5 - title_width), key="evidence")
+
+    def on_resize(self) -> None:
+        if self.checks:
+            self._show_preflight(PreflightFinished((self.kind, self.target), self.checks))
 
     @on(DataTable.RowHighlighted, "#backup-checks")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:

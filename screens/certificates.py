@@ -52,7 +52,7 @@ key are listed last as PROBLEM. `r` reads the directory again; escape goes back.
         yield Header(show_clock=False, icon="")
         yield Static("reading certificates...", id="certs-summary", classes="-busy", markup=False)
         yield DataTable(id="certs-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = "Certificates"

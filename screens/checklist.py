@@ -112,7 +112,7 @@ it is recorded in the backup's metadata and in the run log.
         except ConsoleError as exc:
             self.load_error = exc.message
             yield Static(f"cannot load the checklists: {exc.message}", id="checklist-error", markup=False)
-            yield Footer()
+            yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
             return
         names = self.wanted_services or list(loaded)
         self.checklists = {name: loaded[name] for name in names if name in loaded}
@@ -123,7 +123,7 @@ it is recorded in the backup's metadata and in the run log.
         with ContentSwitcher(initial=f"checklist-{first}" if first else None, id="checklist-switcher"):
             for checklist in self.checklists.values():
                 yield ChecklistView(checklist)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def screen_title(self) -> str:
         return "Pre-backup checklist"

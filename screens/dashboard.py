@@ -39,9 +39,11 @@ MONITOR_INTERVAL_SECONDS = 60.0
 class DashboardScreen(Screen[None]):
     HELP = """\
 ## Dashboard
-One panel per service: its state as a word (UP, DEGRADED, DOWN, TIMEOUT, OFF = not configured),
-the key figures and the age of its last backup. The Backups panel lists the newest backup of
-each kind, failed last runs and backups running now (including cron runs).
+One panel per service: its state as a word (UP, DEGRADED, DOWN, TIMEOUT, OFF = not configured)
+and its key figures. The Backups panel has one line per target (each database, each kind): the
+age of its newest set, that set's own verification (verified, unverified, warning, FAILED) and
+the target's own last run when it did not succeed; then backups running now (cron runs too)
+and alerts. Enter on it shows every line whole; `d` opens the newest drill transcript.
 
 Probes refresh every few seconds (`ui.refresh_seconds`); a round starts only when the last one
 ended. Select a panel with the arrow keys or tab and press enter for every metric.
@@ -92,7 +94,7 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
                 for name in SERVICES:
                     yield ServicePanel(name)
             yield BackupsPanel()
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self._update_subtitle()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual import on, work
-
-from screens import keys
+from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, MarkdownViewer
+from textual.widgets import Footer, Header, Markdown
+
+from screens import keys
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -36,8 +37,11 @@ the same text as BACKUP_DIR/drills/<id>.md and `backup-console drill show ID --m
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="")
-        yield MarkdownViewer("", id="transcript", show_table_of_contents=False)
-        yield Footer()
+        # A plain Markdown in a scroll view: it is there from the first frame, so the transcript
+        # read by the worker never arrives before the widget that shows it.
+        with VerticalScroll(id="transcript"):
+            yield Markdown("", id="transcript-text")
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.title = f"Drill {self.drill_id}"
@@ -47,13 +51,13 @@ the same text as BACKUP_DIR/drills/<id>.md and `backup-console drill show ID --m
     def _read(self) -> None:
         from console.drill import read_drill, render_markdown
 
-        self.post_message(TranscriptRead(render_markdown(read_drill(self.app.settings.backup_dir,  # type: ignore[attr-defined]
-                                                                    self.drill_id))))
+        document = read_drill(self.app.settings.backup_dir, self.drill_id)  # type: ignore[attr-defined]
+        self.post_message(TranscriptRead(render_markdown(document, steps_as_list=True)))
 
     @on(TranscriptRead)
     async def _show(self, message: TranscriptRead) -> None:
-        await self.query_one(MarkdownViewer).document.update(message.markdown)
-        self.query_one(MarkdownViewer).focus()
+        await self.query_one("#transcript-text", Markdown).update(message.markdown)
+        self.query_one("#transcript", VerticalScroll).focus()
 
     def action_back(self) -> None:
         self.app.pop_screen()

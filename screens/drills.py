@@ -46,7 +46,7 @@ the transcript; `r` reads the directory again.
         yield Header(show_clock=False, icon="")
         yield DataTable(id="drills-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="drills-empty", markup=False)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.title = "Past drills"

@@ -23,9 +23,9 @@ class HelpScreen(ModalScreen[None]):
         self.below = below
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help-body"):
-            yield Markdown(getattr(self.below, "HELP", "") + "\n" + GLOBAL_HELP, id="help-text")
+        with VerticalScroll(id="help-body"):  # the keys first: what an operator opens help for
             yield DataTable(id="help-keys", cursor_type="row", show_cursor=False)
+            yield Markdown(getattr(self.below, "HELP", "") + "\n" + GLOBAL_HELP, id="help-text")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

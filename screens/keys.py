@@ -39,6 +39,7 @@ VERBS: dict[str, Verb] = {
     "pitr": Verb("m", "PITR", "open point-in-time recovery: the recovery window, restore to a moment"),
     "drill": Verb("d", "Drill", "open the newest drill's transcript (every drill from there)"),
     "apply": Verb("a", "Apply", "carry the retention plan out (typed confirmation)"),
+    "restore": Verb("ctrl+r", "Restore", "restore to the checked target (a control key: it writes a new cluster)"),
     "tick": Verb("space", "Tick", "tick or untick a manual checklist item"),
     "note": Verb("n", "Note", "attach a note to the highlighted item"),
     "upload": Verb("u", "Upload", "also copy the backup to S3"),

@@ -8,14 +8,15 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, ProgressBar, Static
+from textual.widgets import Footer, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
+from screens import keys
 from screens.widgets.recovery_timeline import RecoveryTimeline
+from screens.widgets.text_bar import TextBar
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -72,10 +73,10 @@ port; the live cluster is never touched. `r` reloads the window; escape goes bac
 """
 
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="back"),
-        Binding("r", "reload", "Reload", id="reload-window", tooltip="Read the archive and base backups again"),
-        Binding("ctrl+r", "run_restore", "Restore", id="run-pitr-restore",
-                tooltip="Restore to the checked target into the new directory and start it"),
+        keys.bind("back", "app.pop_screen", id="back"),
+        keys.bind("refresh", "reload", "Reload", id="reload-window", tooltip="Read the archive and base backups again"),
+        keys.bind("restore", "run_restore", id="run-pitr-restore",
+                  tooltip="Restore to the checked target into the new directory and start it"),
     ]
 
     def __init__(self) -> None:
@@ -94,9 +95,9 @@ port; the live cluster is never touched. `r` reloads the window; escape goes bac
             yield Input(placeholder="new data directory", id="pitr-to")
         yield Static("type a target and a directory, then enter", id="pitr-preflight",
                      classes="pitr-state", markup=False)
-        yield ProgressBar(id="pitr-progress", show_eta=False)
+        yield TextBar(id="pitr-progress")
         yield Static("", id="pitr-result", classes="pitr-state", markup=False)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = "PostgreSQL point-in-time recovery"
@@ -215,7 +216,7 @@ port; the live cluster is never touched. `r` reloads the window; escape goes bac
     @on(RestoreProgressed)
     def _progressed(self, message: RestoreProgressed) -> None:
         event = message.event
-        bar = self.query_one(ProgressBar)
+        bar = self.query_one(TextBar)
         bar.display = True
         bar.update(total=event.total or None, progress=event.done)
         what = "bytes restored" if event.phase == "extract" else "WAL replayed towards the target"

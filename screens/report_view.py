@@ -61,7 +61,7 @@ Enter opens the set: its files with sizes and SHA-256, its metadata and its S3 k
         yield DataTable(id="report-sets", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="report-checks-scroll"):
             yield Static("", id="report-checks", markup=False)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = self.report_name
@@ -80,7 +80,9 @@ Enter opens the set: its files with sizes and SHA-256, its metadata and its S3 k
     @on(ReportLoaded)
     def _show(self, message: ReportLoaded) -> None:
         self.report = report = message.report
-        self.ordered = sorted(report.sets, key=lambda item: (ORDER.get(item.status, 3), item.set_id))
+        # worst first, and within a state newest first (as every list of sets here)
+        newest_first = sorted(report.sets, key=lambda item: (item.timestamp, item.set_id), reverse=True)
+        self.ordered = sorted(newest_first, key=lambda item: ORDER.get(item.status, 3))
         counts = report.counts
         summary = self.query_one("#report-summary", Static)
         summary.update(f"{report.status.upper()}: {counts['passed']} passed, {counts['failed']} failed, "

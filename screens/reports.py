@@ -79,7 +79,7 @@ The text reports live in BACKUP_DIR/reports/backup_verification_<ts>.report.
         yield Static("reading reports...", id="reports-status", markup=False)
         yield TextBar(id="verify-progress")
         yield DataTable(id="reports-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = "Verification reports"

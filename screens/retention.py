@@ -71,21 +71,65 @@ never removed.
         yield Static("planning...", id="retention-summary", markup=False)
         yield DataTable(id="retention-kinds", cursor_type="row", zebra_stripes=True)
         yield DataTable(id="retention-actions", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Static("", id="retention-detail", markup=False)
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = "Retention" + (" | READ-ONLY" if self.app.settings.read_only else "")  # type: ignore[attr-defined]
-        kinds = self.query_one("#retention-kinds", DataTable)
-        # fixed widths: the columns an operator needs first fit in 80 columns, and the table never
-        # shows cells cut to their header's width while it refills
-        for label, width in (("kind", 8), ("sets", 4), ("plan", 12), ("local", 9), ("S3", 9), ("oldest", 10),
-                             ("newest", 10), ("next expiry", 16), ("lifecycle", 60)):
-            kinds.add_column(label, key=label, width=width)
-        actions = self.query_one("#retention-actions", DataTable)
-        for label, width in (("action", 9), ("set", 34), ("age", 8), ("size", 10), ("why", 60)):
-            actions.add_column(label, key=label, width=width)
-        kinds.focus()
+        self._set_columns()
+        self.query_one("#retention-kinds", DataTable).focus()
         self.action_reload()
+
+    def _set_columns(self) -> None:
+        """Fixed widths that fit the screen (80 columns and up): the table never shows cells cut to
+        their header's width while it refills; the highlighted row is shown whole under the tables
+        (oldest set, lifecycle rule, the whole reason)."""
+        room = max(78, self.size.width) - 2  # each cell pads one column either side
+        kinds = self.query_one("#retention-kinds", DataTable)
+        kinds.clear(columns=True)
+        fixed = (("kind", 8), ("sets", 4), ("plan", 12), ("local", 9), ("S3", 9), ("newest", 10))
+        for label, width in fixed:
+            kinds.add_column(label, key=label, width=width)
+        kinds.add_column("next expiry", key="next expiry", width=max(10, room - sum(w + 2 for _, w in fixed) - 2))
+        actions = self.query_one("#retention-actions", DataTable)
+        actions.clear(columns=True)
+        fixed = (("action", 9), ("set", 30), ("age", 7), ("size", 9))
+        for label, width in fixed:
+            actions.add_column(label, key=label, width=width)
+        actions.add_column("why", key="why", width=max(12, room - sum(w + 2 for _, w in fixed) - 2))
+
+    def on_resize(self) -> None:
+        self._set_columns()
+        if self.overview is not None:
+            self._show(RetentionLoaded(self.overview))
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table is self.focused:
+            self._describe(event.data_table)
+
+    def on_descendant_focus(self, event: object) -> None:
+        if isinstance(self.focused, DataTable):
+            self._describe(self.focused)
+
+    def _describe(self, table: DataTable) -> None:
+        """The focused table's highlighted row whole: what the narrow columns leave out or cut."""
+        if self.overview is None or not table.row_count:
+            return
+        row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        key = str(row_key.value)
+        text = ""
+        if table.id == "retention-kinds":
+            reports = self.overview.reports
+            states = self.overview.kinds + ([reports] if reports is not None else [])
+            state = next((item for item in states if item.kind == key), None)
+            if state is not None:
+                text = (f"{state.kind}: oldest {_day(state.oldest)}, newest {_day(state.newest)}, "
+                        f"next expiry {state.next_expiry or '-'}; lifecycle: {state.lifecycle}")
+        else:
+            row = table.get_row(row_key)
+            text = f"{row[0]} {row[1]} ({row[2]}, {row[3]}): {row[4]}"
+        self.query_one("#retention-detail", Static).update(text)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "apply" and (self._busy or self.overview is None):
@@ -129,8 +173,8 @@ never removed.
                 if state.to_transition:
                     plan += f" +{state.to_transition} arch"
                 kinds.add_row(state.kind, str(state.local_count), plan, size(state.local_bytes),
-                              "-" if state.s3_bytes is None else size(state.s3_bytes), _day(state.oldest),
-                              _day(state.newest), state.next_expiry or "-", state.lifecycle, key=state.kind)
+                              "-" if state.s3_bytes is None else size(state.s3_bytes),
+                              _day(state.newest), state.next_expiry or "-", key=state.kind)
             actions.clear()
             rows = [("REMOVE", d, f"{d.rule}: {d.reasons[0]}") for d in plans.local.remove]
             if plans.offsite is not None:
@@ -140,6 +184,8 @@ never removed.
             for index, (action, decision, why) in enumerate(rows):
                 actions.add_row(action, decision.set_id, f"{decision.age_days:.1f} d", size(decision.size_bytes), why,
                                 key=f"{index}:{decision.set_id}")
+        if isinstance(self.focused, DataTable):
+            self._describe(self.focused)
         self.refresh_bindings()
 
     def action_apply(self) -> None:
@@ -176,7 +222,7 @@ never removed.
         self.app.push_screen(TextPromptModal("Apply retention", f"Type {count} to delete {what} ({freed}):", listed),
                              answered)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="retention")
+    @work(thread=True, exclusive=True, exit_on_error=False, group="retention-apply", description="retention apply")
     def _apply(self, expected_sets: int, expected_reports: int) -> None:
         from console.retention.apply import apply_retention
 
@@ -200,7 +246,7 @@ never removed.
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
-        if event.state is WorkerState.ERROR and event.worker.group == "retention":
+        if event.state is WorkerState.ERROR and event.worker.group in ("retention", "retention-apply"):
             self._busy = False
             error = event.worker.error
             self._set_summary(f"ERROR: {getattr(error, 'message', None) or error}", "-error")

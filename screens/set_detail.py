@@ -89,7 +89,7 @@ was uploaded, and its metadata document.
         with VerticalScroll(id="set-detail-scroll"):
             yield Static("", id="set-s3", markup=False)
             yield Static("loading...", id="set-metadata", markup=False)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.verified.set_id} ({self.verified.status.upper()})"

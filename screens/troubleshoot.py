@@ -69,7 +69,7 @@ again.
                 if key == "transactions":
                     yield DataTable(id="troubleshoot-transactions", cursor_type="row", zebra_stripes=True)
                 yield Static("", id=f"detail-{key}", classes="diagnosis-detail", markup=False)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = "Troubleshooting" + (" | READ-ONLY" if self.app.settings.read_only else "")  # type: ignore[attr-defined]

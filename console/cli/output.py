@@ -46,7 +46,7 @@ class Printer:
         self.err.flush()
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        self.line(format_table(headers, rows))
+        self.line(format_table(headers, rows, terminal_width(self.out)))
 
     def progress(self) -> ProgressCallback | None:
         """Progress for humans: a live bar on a terminal, one line per phase otherwise; none with --json."""
@@ -55,12 +55,40 @@ class Printer:
         return ProgressPrinter(self.err)
 
 
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+def terminal_width(stream: IO[str]) -> int | None:
+    """The terminal's width when ``stream`` is one (or $COLUMNS says so); None for a pipe or file."""
+    import shutil
+
+    isatty = getattr(stream, "isatty", None)
+    if isatty is None or not isatty():
+        return None  # a pipe or a file gets whole lines: scripts cut them as they need
+    return shutil.get_terminal_size().columns  # $COLUMNS first, then the terminal
+
+
+MIN_WRAPPED = 12
+"""A column is never narrowed below this many characters to make a table fit."""
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], width: int | None = None) -> str:
+    """Columns two spaces apart; with ``width``, the widest columns wrap so that no line is longer."""
+    import textwrap
+
     cells = [[str(value) for value in row] for row in rows]
     widths = [max([len(header)] + [len(row[i]) for row in cells]) for i, header in enumerate(headers)]
+    if width is not None:
+        budget = width - 2 * (len(headers) - 1)
+        while sum(widths) > budget:
+            widest = max(range(len(widths)), key=lambda i: widths[i])
+            if widths[widest] <= MIN_WRAPPED:
+                break
+            widths[widest] -= 1
     lines = ["  ".join(header.upper().ljust(widths[i]) for i, header in enumerate(headers)).rstrip()]
     for row in cells:
-        lines.append("  ".join(value.ljust(widths[i]) for i, value in enumerate(row)).rstrip())
+        wrapped = [textwrap.wrap(value, widths[i], break_long_words=True, break_on_hyphens=False) or [""]
+                   if len(value) > widths[i] else [value] for i, value in enumerate(row)]
+        for depth in range(max(len(parts) for parts in wrapped)):
+            lines.append("  ".join((parts[depth] if depth < len(parts) else "").ljust(widths[i])
+                                   for i, parts in enumerate(wrapped)).rstrip())
     return "\n".join(lines)
 
 

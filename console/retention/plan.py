@@ -26,7 +26,7 @@ class UnsafePlan(ConsoleError):
 
 
 class RetentionSubject(Protocol):
-    """What a plan needs of a set: console.catalog.BackupSet or console.offsite.OffsiteSet."""
+    """What a plan needs of a set: console.catalog.BackupSet or console.offsite.bucket.OffsiteSet."""
 
     kind: str
     name: str

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 class PhaseRow(Horizontal):
-    """One phase: its name, a ProgressBar and the bytes done / expected (and ETA while running).
+    """One phase: its name, a TextBar and the bytes done / expected (and ETA while running).
 
     The row holds its own bar and detail label: it is drawn from a timer that may fire while a new
     run replaces the rows, and a row being removed must draw nothing rather than look its parts up.

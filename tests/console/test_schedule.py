@@ -67,8 +67,8 @@ def test_crontab_lines(make_settings, capsys):
 def test_secrets_are_not_in_units(make_settings):
     settings = make_settings(**{"postgres.password": "pg-secret", "alerts.webhook_url": "https://hooks/secret-hook"})
     units = schedule.systemd_units(settings)
-    assert not any("secret" in text for text in units.values())
-    assert "secret" not in schedule.crontab(settings)
+    assert not any("pg-secret" in text or "secret-hook" in text for text in units.values())
+    assert "pg-secret" not in schedule.crontab(settings) and "secret-hook" not in schedule.crontab(settings)
 
 
 def test_upload_and_config_follow_the_settings(tmp_path, make_settings):
@@ -96,3 +96,25 @@ def test_every_scheduled_command_exists(make_settings):
                 parser.parse_args(list(argv))
             except SystemExit as exc:
                 raise AssertionError(f"{job.name}: `{' '.join(argv)}` is not a valid command") from exc
+
+
+def test_units_carry_absolute_paths_and_a_working_directory(tmp_path, monkeypatch):
+    """systemd starts in / and cron in $HOME: relative defaults must not resolve there."""
+    from console.config import load_settings
+
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "bc.yaml"
+    config.write_text("backup_dir: ./backups\ncerts:\n  cert_dir: ./tls\nconfig_backup:\n  source_dir: app\n")
+    settings = load_settings(config, env={})
+    service = schedule.systemd_units(settings, binary=["/usr/bin/backup-console"])[
+        "backup-console-backup-postgres.service"]
+    assert f"WorkingDirectory=-{tmp_path / 'backups'}\n" in service
+    assert f"Environment=BACKUP_DIR={tmp_path / 'backups'}\n" in service
+    assert f"Environment=CERT_DIR={tmp_path / 'tls'}\n" in service
+    assert f"Environment=CONFIG_SOURCE_DIR={tmp_path / 'app'}\n" in service
+    assert f"--config {config} " in service
+    assert service.index("Environment=BACKUP_DIR") < service.index("EnvironmentFile=")
+    cron = schedule.crontab(settings, binary=["/usr/bin/backup-console"])
+    nightly = next(line for line in cron.splitlines() if line.startswith("0 2 * * * "))
+    assert f"cd {tmp_path / 'backups'} " in nightly and f"BACKUP_DIR={tmp_path / 'backups'}" in nightly
+    assert "./" not in cron

@@ -141,3 +141,20 @@ async def test_quit_during_a_backup_asks_and_cancels_it_before_leaving(make_sett
         assert time.monotonic() - started < 1  # the UI thread never waits for the worker
         await wait_until(pilot, lambda: not app.is_running)
     assert screen.job.result.status == "cancelled"
+
+
+async def test_an_unconfigured_source_is_named_and_not_overridable(make_settings, tmp_path, monkeypatch):
+    from screens.text_prompt import TextPromptModal
+
+    monkeypatch.chdir(tmp_path)  # the working directory must never stand in for the source
+    app = BackupConsoleApp(make_settings(**{"encryption.key": "k" * 32}), clock=frozen_clock, prober=fixed_prober(),
+                           start_screen="backup", start_kwargs={"kind": "config"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.checks is not None)
+        status = _text(screen, "#backup-status")
+        assert status.startswith("pre-flight FAILED: the config backup source is not configured")
+        assert "CONFIG_SOURCE_DIR" in status and "override" not in status
+        await pilot.press("o")
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, TextPromptModal) and screen.job is None

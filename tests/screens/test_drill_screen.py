@@ -150,7 +150,7 @@ async def test_drills_screen_lists_past_drills_and_opens_one(make_settings, back
                                                                  ["tabletop", "0:00", "OK"]]
         await pilot.press("down", "enter")
         assert isinstance(app.screen, DrillTranscriptScreen)
-        await wait_until(pilot, lambda: "PONG" in app.screen.query_one("MarkdownViewer").document.source)
+        await wait_until(pilot, lambda: "PONG" in (app.screen.query_one("#transcript-text").source or ""))
         await pilot.press("escape")
         assert app.screen is screen
 
@@ -169,3 +169,22 @@ async def test_ticks_without_a_drill_recorder_still_work_in_the_drill_screen(mak
     document, _ = read(drill)
     assert document["status"] == "completed"
     assert [step["evidence"] for step in document["steps"] if step["kind"] == "manual"] == ["ticked by carol"]
+
+
+async def test_the_transcript_viewer_shows_every_step_whole_at_80_columns(make_settings, backup_dir) -> None:
+    from textual.widgets import Markdown
+
+    drill = Drill(backup_dir, "Q4 drill", ["alice"])
+    drill.record("Database is healthy (pg_isready returns 0)", "check", "ok",
+                 "postgres at 127.0.0.1:5432 accepts connections", who="alice")
+    drill.finish()
+    app = BackupConsoleApp(make_settings(), clock=StepClock(), prober=fixed_prober(), start_screen="drills")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, DrillsScreen))
+        app.push_screen(DrillTranscriptScreen(drill.id))
+        await wait_until(pilot, lambda: isinstance(app.screen, DrillTranscriptScreen) and app.screen.query(Markdown)
+                         and "Database is healthy" in (app.screen.query_one(Markdown).source or ""))
+        await pilot.pause(0.3)
+        shown = "\n".join(str(block.render()) for block in app.screen.query("MarkdownBlock"))
+        assert "Database is healthy (pg_isready returns 0)" in shown
+        assert "postgres at 127.0.0.1:5432 accepts connections" in shown

@@ -69,7 +69,7 @@ async def test_verify_now_runs_in_a_worker_and_lists_the_new_report(redis_server
         await pilot.press("v")
         await wait_until(pilot, lambda: rows(app, "#reports-table") == 1 and not app.screen.verifying, timeout=60)
         assert text_of(app, "#reports-status").startswith("LAST PASSED")
-        await pilot.press("d")
+        await pilot.press("V")
         await wait_until(pilot, lambda: rows(app, "#reports-table") == 2 and not app.screen.verifying, timeout=60)
         assert reports.list_reports(settings)[0].deep
         await pilot.press("enter")

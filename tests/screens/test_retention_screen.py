@@ -38,9 +38,14 @@ async def test_state_per_kind_and_planned_actions(backup_dir, make_settings) -> 
         kinds = app.screen.query_one("#retention-kinds", DataTable)
         postgres = kinds.get_row("postgres")
         assert postgres[:3] == ["postgres", "16", "remove 6"] and postgres[4] == "-"
-        assert postgres[5:7] == ["2026-10-26", "2026-11-24"]
-        assert kinds.get_row("certs")[7] == "indefinite"
-        assert kinds.get_row("redis")[7] == "2026-11-26 02:00"  # the 6-day-old set passes 7 d tomorrow
+        assert postgres[5] == "2026-11-24"
+        assert kinds.get_row("certs")[6] == "indefinite"
+        assert kinds.get_row("redis")[6] == "2026-11-26 02:00"  # the 6-day-old set passes 7 d tomorrow
+        kinds.move_cursor(row=0)  # the oldest set and the lifecycle rule are in the line under the tables
+        await pilot.pause()
+        detail = str(app.screen.query_one("#retention-detail").render())
+        assert detail.startswith("postgres: oldest 2026-10-26, newest 2026-11-24"), detail
+        assert sum(column.get_render_width(kinds) for column in kinds.columns.values()) <= 80
         actions = app.screen.query_one("#retention-actions", DataTable)
         assert actions.row_count == 10
         assert "PLAN: remove 10 set(s)" in summary(app) and "offsite: not configured" in summary(app)
@@ -102,7 +107,7 @@ async def test_troubleshoot_terminates_after_typed_pid(pg_cluster, pg_database, 
             assert isinstance(app.screen, TroubleshootScreen)
             keys = [row.key.value for row in table.ordered_rows]
             table.move_cursor(row=keys.index(str(pid)))
-            await pilot.press("t")
+            await pilot.press("x")
             await wait_until(pilot, lambda: isinstance(app.screen, TextPromptModal))
             app.screen.query_one(Input).focus()
             await pilot.press(*str(pid), "enter")
@@ -140,7 +145,11 @@ async def test_s3_sizes_and_lifecycle_rules_in_force(backup_dir, make_settings, 
         await wait_until(pilot, lambda: loaded(app))
         redis = app.screen.query_one("#retention-kinds", DataTable).get_row("redis")
         assert redis[2] == "remove 4 +1 arch" and redis[4] == "5.0 kB"
-        assert redis[8] == "prefix 'redis/', -> GLACIER after 30 d, expire after 90 d"
+        kinds = app.screen.query_one("#retention-kinds", DataTable)
+        kinds.move_cursor(row=kinds.get_row_index("redis"))
+        await pilot.pause()
+        assert "lifecycle: prefix 'redis/', -> GLACIER after 30 d, expire after 90 d" in str(
+            app.screen.query_one("#retention-detail").render())
         assert "lifecycle: in sync with the policy" in summary(app)
         actions = app.screen.query_one("#retention-actions", DataTable)
         rows = [actions.get_row_at(i) for i in range(actions.row_count)]

@@ -63,3 +63,7 @@ def test_pitr_80x24(snap_compare, make_settings, tmp_path):
 
 def test_pitr_120x40(snap_compare, make_settings, tmp_path):
     assert snap_compare(_app(make_settings, tmp_path), terminal_size=(120, 40), run_before=_settle)
+
+
+def test_pitr_80x24_no_color(snap_compare, make_settings, tmp_path, no_color):
+    test_pitr_80x24(snap_compare, make_settings, tmp_path)
