@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any, BinaryIO, Iterator
 
 from console.errors import BackupFailed
+from console.lock import pid_alive
 
 CHUNK_SIZE = 1024 * 1024
 PARTIAL_SUFFIX = ".partial"
@@ -84,11 +85,12 @@ class _Compressor:
 class ArtifactWriter:
     """A write-only stream into ``<final>.partial`` that hashes and counts what it writes."""
 
-    def __init__(self, final_path: Path, compression: str | None = None, level: int | None = None) -> None:
+    def __init__(self, final_path: Path, compression: str | None = None, level: int | None = None,
+                 file_mode: int = 0o600) -> None:
         self.final_path = final_path
         self.partial_path = partial_path(final_path)
         self._file: BinaryIO = open(self.partial_path, "xb")  # noqa: SIM115 - closed in close()
-        os.chmod(self.partial_path, 0o600)
+        os.chmod(self.partial_path, file_mode)
         self._compressor = _Compressor(compression, level)
         self._hash = hashlib.sha256()
         self.raw_bytes = 0
@@ -119,14 +121,15 @@ class ArtifactWriter:
             self._file.flush()
             os.fsync(self._file.fileno())
         except OSError as exc:
-            raise _disk_error(exc, self.final_path) from None
-        finally:
-            self._file.close()
+            _close_quietly(self._file)
             self.closed = True
+            raise _disk_error(exc, self.final_path) from None
+        self._file.close()
+        self.closed = True
 
     def abort(self) -> None:
         if not self.closed:
-            self._file.close()
+            _close_quietly(self._file)
             self.closed = True
         self.partial_path.unlink(missing_ok=True)
 
@@ -136,6 +139,27 @@ class ArtifactWriter:
 
     def info(self) -> ArtifactInfo:
         return ArtifactInfo(self.final_path.name, self.final_path, self.size_bytes, self.sha256, self.raw_bytes)
+
+
+def _make_dirs(directory: Path, mode: int) -> None:
+    """mkdir -p where every directory created (not only the last) gets ``mode``, whatever the umask."""
+    missing = []
+    for candidate in (directory, *directory.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    for candidate in reversed(missing):
+        candidate.mkdir(exist_ok=True)
+        os.chmod(candidate, mode)
+
+
+def _close_quietly(handle: BinaryIO) -> None:
+    """Close a file whose buffered bytes may not fit any more (disk full): the bytes are lost
+    anyway, and the error that matters was raised already; a second one would hide it."""
+    try:
+        handle.close()
+    except OSError:
+        pass
 
 
 def _disk_error(exc: OSError, path: Path) -> BackupFailed:
@@ -157,15 +181,18 @@ class ArtifactSet:
         # leaving the block without an exception renames every .partial into place
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, dir_mode: int = 0o700, file_mode: int = 0o600) -> None:
         self.directory = directory
+        self.dir_mode = dir_mode
+        """For directories this set creates (settings.dir_mode): private unless configured otherwise."""
+        self.file_mode = file_mode
         self._writers: list[ArtifactWriter] = []
         self._committed: list[Path] = []
         self.infos: list[ArtifactInfo] = []
 
     def __enter__(self) -> ArtifactSet:
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            _make_dirs(self.directory, self.dir_mode)
         except OSError as exc:
             raise BackupFailed(f"cannot create backup directory {self.directory}: {exc.strerror}") from None
         return self
@@ -176,7 +203,7 @@ class ArtifactSet:
         if final.exists():
             raise BackupFailed(f"{final} already exists; refusing to overwrite a backup")
         try:
-            writer = ArtifactWriter(final, compression, level)
+            writer = ArtifactWriter(final, compression, level, self.file_mode)
         except FileExistsError:
             raise BackupFailed(f"{final}.partial exists: another run is writing it") from None
         except OSError as exc:
@@ -261,6 +288,11 @@ def write_text_atomic(path: Path, text: str, mode: int = 0o600) -> None:
             os.fsync(handle.fileno())
         os.chmod(tmp_name, mode)
         os.replace(tmp_name, path)
+    except OSError as exc:
+        Path(tmp_name).unlink(missing_ok=True)
+        if exc.filename:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from None  # name the file: "No space left: <path>"
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
@@ -303,7 +335,7 @@ def remove_stale_partials(directory: Path, pid: int) -> list[Path]:
     and partial files of other runs in the same directory are never touched.
     """
     removed: list[Path] = []
-    if pid <= 0 or _pid_alive(pid):
+    if pid <= 0 or pid_alive(pid):
         return removed
     for folder in (directory, directory / "archives"):
         if folder.is_dir():
@@ -311,13 +343,3 @@ def remove_stale_partials(directory: Path, pid: int) -> list[Path]:
                 path.unlink(missing_ok=True)
                 removed.append(path)
     return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -25,6 +25,8 @@ from console.layout import TIMESTAMP_FORMAT, parse_stamp
 from console.root import BackupRoot
 
 KINDS: tuple[str, ...] = tuple(LAYOUTS)
+CLOCK_SKEW_SECONDS = 300
+"""A set dated further ahead than this is "in the future": a warning, and never counted as fresh."""
 LEGACY_RUN_WINDOW_SECONDS = 300
 """Files of one legacy run may carry timestamps this far apart (each step called `date`)."""
 
@@ -79,6 +81,11 @@ class BackupSet:
     def size_bytes(self) -> int:
         return sum(item.size_bytes for item in self.files)
 
+    def in_future(self, now: datetime | None = None) -> bool:
+        """Dated more than CLOCK_SKEW_SECONDS ahead of ``now``: a wrong clock or name, never the newest backup."""
+        now = now or datetime.now().astimezone()
+        return (self.timestamp - now).total_seconds() > CLOCK_SKEW_SECONDS
+
     def age_seconds(self, now: datetime | None = None) -> float:
         now = now or datetime.now().astimezone()
         return max(0.0, (now - self.timestamp).total_seconds())
@@ -98,14 +105,15 @@ class Catalog:
         return next((item for item in self.sets if item.set_id == set_id), None)
 
     def latest(self, kind: str, name: str | None = None) -> BackupSet | None:
-        candidates = [item for item in self.by_kind(kind) if item.is_backup and (name is None or item.name == name)]
+        candidates = [item for item in self.by_kind(kind)
+                      if item.is_backup and not item.in_future() and (name is None or item.name == name)]
         return max(candidates, key=lambda item: item.timestamp, default=None)
 
     def latest_per_target(self) -> list[BackupSet]:
         """The newest backup of each kind (and of each database for PostgreSQL)."""
         newest: dict[tuple[str, str], BackupSet] = {}
         for item in self.sets:
-            if not item.is_backup:
+            if not item.is_backup or item.in_future():
                 continue
             key = (item.kind, item.name)
             if key not in newest or item.timestamp > newest[key].timestamp:
@@ -202,7 +210,7 @@ def _match(kind: str, relative: str) -> tuple[str, tuple[str, datetime]] | None:
     role, stamp, groups = found
     try:
         when = parse_stamp(stamp)
-    except ValueError:
+    except (ValueError, OverflowError):  # not a date, or one the platform cannot place in local time
         return None
     return groups.get("name") or "", (role, when)
 

@@ -197,6 +197,10 @@ class Settings:
     backup_dir: Path = setting("./backups", "Root of the backups (postgres/, redis/, rabbitmq/, config/, certs/ below it).", env="BACKUP_DIR")
     read_only: bool = setting(False, "Refuse every destructive action (restore, retention apply, terminate).")
     timeout_seconds: float = setting(3.0, "Timeout of every network call made by probes.", check="positive")
+    file_mode: str = setting("0600", "Permissions (octal) of files the console writes or restores: backups, restored "
+                             "Redis files.", check="octal")
+    dir_mode: str = setting("0700", "Permissions (octal) of directories the console creates under BACKUP_DIR and "
+                            "for restores.", check="octal")
     postgres: PostgresSettings = field(default_factory=PostgresSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
     rabbitmq: RabbitMQSettings = field(default_factory=RabbitMQSettings)
@@ -212,6 +216,14 @@ class Settings:
     """Where each dotted key's value came from."""
     config_path: Path | None = field(default=None, compare=False)
     """The YAML file that was read, if any."""
+
+    @property
+    def file_mode_bits(self) -> int:
+        return int(self.file_mode.removeprefix("0o"), 8)
+
+    @property
+    def dir_mode_bits(self) -> int:
+        return int(self.dir_mode.removeprefix("0o"), 8)
 
     @property
     def root(self) -> BackupRoot:
@@ -479,6 +491,8 @@ def _validate(spec: FieldSpec, value: Any, where: str) -> Any:
         if not math.isfinite(value):
             raise ConfigError(f"{where}: '{spec.key}' must be a finite number, got {value}")
     elif kind in (str, Path):
+        if spec.check == "octal" and isinstance(value, int) and not isinstance(value, bool):
+            value = f"0{value:o}"  # YAML 1.1 reads `file_mode: 0600` as the number 384
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)  # `password: 123456` is text, however YAML reads it
         if not isinstance(value, str):
@@ -530,6 +544,12 @@ def _coerce_env(spec: FieldSpec, raw: str) -> Any:
 
 
 def _check(spec: FieldSpec, value: Any, where: str) -> Any:
+    if spec.check == "octal":
+        text = str(value).strip()
+        if not text or any(ch not in "01234567" for ch in text.removeprefix("0o")) or int(text.removeprefix("0o"), 8) > 0o7777:
+            raise ConfigError(f"{where}: '{spec.key}' must be an octal mode such as 0600 or 0700, got '{value}'")
+        if int(text.removeprefix("0o"), 8) & 0o7000:
+            raise ConfigError(f"{where}: '{spec.key}' may not set setuid, setgid or sticky bits, got '{value}'")
     if spec.check == "port" and not 1 <= value <= 65535:
         raise ConfigError(f"{where}: bad port {value} for '{spec.key}' (must be 1-65535)")
     if spec.check == "positive" and value <= 0:

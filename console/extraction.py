@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Callable, Iterable, Iterator
 
 from console.errors import ConfirmationRequired, VerifyFailed
+from console.lock import pid_alive
 from console.progress import CancelToken, check_cancel
 
 _DATA_FILTER = getattr(tarfile, "data_filter", None)
@@ -36,6 +37,8 @@ class ExtractionPlan:
     conflicts: list[str] = field(default_factory=list)
 
     def add(self, relative: str, is_dir: bool = False) -> None:
+        if relative.split("/", 1)[0].startswith(STAGING_PREFIX):
+            raise VerifyFailed(f"refusing to restore '{relative}': the name is reserved for the restore's staging")
         target = self.destination / relative
         if not is_dir:
             self.files.append(relative)
@@ -202,7 +205,8 @@ def extract_archive(stream: IO[bytes], destination: Path, cancel: CancelToken | 
     read an encrypted stream to its end and check its authentication tag.
     """
     destination.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=destination))
+    remove_stale_staging(destination)
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=destination))
     try:
         entries = _extract_to(stream, staging, destination, cancel)
         if before_commit is not None:
@@ -211,6 +215,21 @@ def extract_archive(stream: IO[bytes], destination: Path, cancel: CancelToken | 
         return _move_into_place(entries, staging, destination)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def remove_stale_staging(destination: Path) -> list[Path]:
+    """Remove staging directories left in ``destination`` by restores that were killed (their pid is gone)."""
+    removed: list[Path] = []
+    try:
+        candidates = [p for p in destination.iterdir() if p.name.startswith(STAGING_PREFIX) and p.is_dir()]
+    except OSError:
+        return removed
+    for path in candidates:
+        pid = path.name[len(STAGING_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def _extract_to(stream: IO[bytes], staging: Path, destination: Path,

@@ -69,6 +69,8 @@ def metric_value(key: str, value: Any) -> str:
         return humanize.intcomma(value)
     if isinstance(value, (list, tuple)):
         return ", ".join(str(item) for item in value) or "-"
+    if isinstance(value, dict) and "summary" in value:  # a structured metric that words itself
+        return str(value["summary"])
     if isinstance(value, dict):
         return ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
     return str(value)

@@ -107,12 +107,13 @@ def held_locks(backup_dir: Path) -> list[LockInfo]:
     host = socket.gethostname()
     for path in sorted(directory.glob("*.lock")):
         info = _read_info(path, path.stem)
-        if info is not None and info.host == host and _alive(info.pid):
+        if info is not None and info.host == host and pid_alive(info.pid):
             held.append(info)
     return held
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (one we may not signal exists too)."""
     if pid <= 0:
         return False
     try:

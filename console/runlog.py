@@ -50,6 +50,8 @@ def record_run(backup_dir: Path, record: RunRecord) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.write(fd, line.encode())
+    except OSError as exc:  # disk full: say which file could not take the record
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     finally:
         os.close(fd)
 

@@ -120,7 +120,6 @@ the backup; the dashboard shows it as running and coming back here shows its pro
 
     def on_mount(self) -> None:
         self.sub_title = "Backup" + (" | READ-ONLY" if self.settings.read_only else "")
-        table = self.query_one("#backup-checks", DataTable)
         self._set_columns(["running pre-flight checks"])
         self.query_one("#backup-log", RichLog).border_title = "Log"
         self._show_mode(IDLE)

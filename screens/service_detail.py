@@ -23,18 +23,26 @@ if TYPE_CHECKING:
 class ServiceDetailScreen(Screen[None]):
     HELP = """\
 ## Service details
-Every metric the probe collected, formatted. `r` probes this service again; escape goes back.
+Every metric the probe collected, formatted. `r` probes this service again; on PostgreSQL, `w`
+opens point-in-time recovery; escape goes back.
 """
 
     BINDINGS = [
         keys.bind("back", "app.pop_screen", id="back"),
         keys.bind("refresh", "reprobe", id="refresh", tooltip="Probe this service again"),
+        keys.bind("pitr", "open_pitr", id="open-pitr", tooltip="PostgreSQL recovery window; restore to a moment"),
     ]
 
     def __init__(self, service: str, result: ProbeResult | None = None) -> None:
         super().__init__()
         self.service = service
         self.result = result
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.service == "postgres" if action == "open_pitr" else True
+
+    def action_open_pitr(self) -> None:
+        self.app.open_screen("pitr")  # type: ignore[attr-defined]
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="")

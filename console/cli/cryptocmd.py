@@ -8,6 +8,7 @@ encryption.key_file, or a prompt when stdin is a terminal.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +54,8 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
                     " Exit 0 done, 1 wrong key / truncated / corrupt (no output left), 2 usage/config error.",
     )
     decrypt.add_argument("file", type=Path, metavar="FILE")
-    decrypt.add_argument("-o", "--output", type=Path, metavar="OUT", help="output file (must not exist)")
+    decrypt.add_argument("-o", "--output", type=Path, metavar="OUT",
+                         help="output file (must not exist); - writes to stdout (the summary then goes to stderr)")
     decrypt.add_argument("--expect", choices=("auto", "gzip", "tar", "text", "any"), default="auto",
                          help="what a legacy file's plaintext must be (default: from the name, else gzip/tar/text); "
                               "'any' checks the padding only")
@@ -89,6 +91,29 @@ def default_output(action: str, source: Path) -> Path:
     return source.with_name(source.name + ".dec")
 
 
+def _decrypt_to_stdout(options: CryptoOptions, settings: Settings, printer: Printer, source: Path) -> int:
+    """``decrypt -o -``: the plaintext on stdout, as usual for a filter; the summary on stderr."""
+    from console import crypto
+    from console.formatting import size
+
+    if crypto.detect_format(source) is None:
+        raise UsageError(f"{source} is not an encrypted file (neither backup-console's format nor openssl's "
+                         "'Salted__' header)")
+    passphrase = cli_passphrase(settings)
+    expect = crypto.expected_content(source.name) if options.expect == "auto" else options.expect
+    sink = getattr(printer.out, "buffer", printer.out)
+    with open(source, "rb") as handle:
+        result = crypto.decrypt_stream(handle, sink, passphrase, where=str(source), expect=expect)
+    sink.flush()
+    summary = {"action": "decrypt", "input": str(source), "output": "-", "format": result.format,
+               "scheme": result.scheme, "content": result.content, "bytes_out": result.bytes_out}
+    if options.json:
+        printer.err.write(json.dumps(summary) + "\n")
+    else:
+        printer.info(f"decrypted {source} -> stdout ({size(result.bytes_out)}; {result.scheme})")
+    return ExitCode.OK
+
+
 def run_crypto(options: CryptoOptions, settings: Settings, printer: Printer) -> int:
     from console import crypto
     from console.formatting import size
@@ -96,6 +121,8 @@ def run_crypto(options: CryptoOptions, settings: Settings, printer: Printer) -> 
     source = options.input
     if not source.is_file():
         raise UsageError(f"{source} does not exist or is not a file")
+    if options.action == "decrypt" and options.output is not None and str(options.output) == "-":
+        return _decrypt_to_stdout(options, settings, printer, source)
     output = options.output or default_output(options.action, source)
     if output.exists():
         raise UsageError(f"{output} already exists; refusing to overwrite it", hint="choose another path with -o")

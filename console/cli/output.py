@@ -57,7 +57,6 @@ class Printer:
 
 def terminal_width(stream: IO[str]) -> int | None:
     """The terminal's width when ``stream`` is one (or $COLUMNS says so); None for a pipe or file."""
-    import os
     import shutil
 
     isatty = getattr(stream, "isatty", None)

@@ -28,6 +28,9 @@ def register_kind(kinds: argparse._SubParsersAction, parents: list[argparse.Argu
     parser.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel pg_restore jobs (default 1)")
     parser.add_argument("--clean", action="store_true", help="drop the target's objects before restoring (needs --yes)")
     parser.add_argument("--yes", action="store_true", help="confirm overwriting a non-empty target")
+    parser.add_argument("--no-owner", action="store_true",
+                        help="skip the dump's ownership and privileges: everything belongs to the restoring user "
+                             "(for a server without the dump's roles)")
     from console.cli.restore_pitr import add_pitr_arguments
 
     add_pitr_arguments(parser)
@@ -50,7 +53,8 @@ def run_restore_postgres(args: argparse.Namespace, settings: Settings, printer: 
 
         raise UsageError("restore postgres needs BACKUP and --target-db (or --pitr with a target and --to)")
     backup_set = resolve_set(settings, "postgres", args.backup)
-    options = RestoreOptions(args.target_db, create=args.create, jobs=args.jobs, clean=args.clean, yes=args.yes)
+    options = RestoreOptions(args.target_db, create=args.create, jobs=args.jobs, clean=args.clean, yes=args.yes,
+                             no_owner=args.no_owner)
     report = restore_postgres(settings, backup_set, options, on_progress=printer.progress())
     if args.json:
         printer.data(report.as_json())

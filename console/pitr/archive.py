@@ -23,6 +23,8 @@ from console.errors import ConsoleError, UsageError
 from console.pitr.walnames import SEGMENT, is_valid_name
 
 CHUNK = 1024 * 1024
+FILE_MODE = 0o640
+"""Group-readable: a backup user in the server user's group can check and restore the archive."""
 WHOLE_FILE_LIMIT = 64 * 1024 * 1024
 """Files up to this size (every default 16 MiB segment) are read once into memory: hashed,
 then written, instead of being read twice."""
@@ -98,7 +100,7 @@ def _write_atomic(final: Path, chunks: Iterator[bytes]) -> int:
     """Write chunks to a temp name beside ``final``, fsync, rename; returns bytes written."""
     temp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
     written = 0
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     try:
         with os.fdopen(fd, "wb") as handle:
             for chunk in chunks:

@@ -101,22 +101,24 @@ class _Stream:
         self.stderr: collections.deque[str] = collections.deque(maxlen=60)
         self.process: subprocess.Popen[bytes] | None = None
 
+    def _put(self, channel: queue.Queue[bytes | None], item: bytes | None) -> None:
+        while not self.abort.is_set():
+            try:
+                channel.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
     def _read(self, channel: queue.Queue[bytes | None], source: IO[bytes]) -> None:
         try:
             while not self.abort.is_set() and (chunk := source.read(CHUNK_SIZE)):
                 self.raw_bytes += len(chunk)
                 self.tap.feed(chunk)
-                while not self.abort.is_set():
-                    try:
-                        channel.put(chunk, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
+                self._put(channel, chunk)
+            self._put(channel, None)
         except BaseException as exc:  # noqa: BLE001 - reported by the polling thread
             self.errors.append(exc)
             self.abort.set()
-        finally:
-            channel.put(None) if not self.abort.is_set() else None
 
     def _write(self, channel: queue.Queue[bytes | None]) -> None:
         import zstandard
@@ -185,13 +187,13 @@ class _Stream:
             self.process.stderr.close()
         if cancelled:
             raise Cancelled("base backup cancelled by the operator; partial files removed")
-        if self.process.returncode != 0:
-            raise BackupFailed(f"pg_basebackup failed: {error_line(list(self.stderr), 'pg_basebackup')}")
-        if self.errors:
+        if self.errors:  # before the exit status: a full disk is why pg_basebackup was killed
             exc = self.errors[0]
             if isinstance(exc, BackupFailed):
                 raise exc
             raise BackupFailed(f"base backup stream failed: {type(exc).__name__}: {exc}")
+        if self.process.returncode != 0:
+            raise BackupFailed(f"pg_basebackup failed: {error_line(list(self.stderr), 'pg_basebackup')}")
         emit(progress, ProgressEvent("base backup", self.raw_bytes, expected, finished=True))
 
 
@@ -254,7 +256,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
                                          f"-{pg.zstd_level} into {directory}"))
     tap = TarTap({"backup_label", "backup_manifest"})
     try:
-        with child_environment(pg) as env, ArtifactSet(directory) as files:
+        with child_environment(pg) as env, ArtifactSet(directory, settings.dir_mode_bits, settings.file_mode_bits) as files:
             with files.create(TAR_NAME) as out:  # compressed by the stream itself, with worker threads
                 stream = _Stream(_basebackup_argv(tool, pg, settings.timeout_seconds, label), env, out, tap,
                                  pg.zstd_level)

@@ -110,12 +110,18 @@ def plan_restore(backup_dir: Path, archive_dir: Path, target: Target, timeline: 
         missing = index.expected(parse_lsn(base.start_lsn) // size, path).name(size)
         raise TargetRefused(f"the WAL of {base.set_id} is not archived (first missing: {missing})", window)
     # recovery to a time stops before the first commit after it, so it needs one: the last commit is exclusive
-    beyond = (target.time >= chain.end_time) if target.kind == "time" else (target_lsn or 0) > chain.end_lsn
+    # an LSN or a restore point is reached once a record at or after it is replayed
+    reachable_lsn = chain.last_record_lsn if chain.last_record_lsn is not None else chain.end_lsn
+    beyond = (target.time >= chain.end_time) if target.kind == "time" else (target_lsn or 0) > reachable_lsn
     if beyond:
         if chain.gap is not None:
             raise TargetRefused(f"target {target.describe()} lies beyond WAL segment {chain.gap.name(size)}, which "
                                 f"is missing from the archive; {_describe(window)}", window,
                                 hint="recover to a moment before the gap, or put the segment back")
+        if target.kind != "time":
+            raise TargetRefused(f"target {target.describe()} is after the last archived WAL record "
+                                f"({format_lsn(reachable_lsn)}); {_describe(window)}", window,
+                                hint="pick an earlier LSN or restore point, or wait for newer WAL to be archived")
         raise TargetRefused(f"target {target.describe()} is not before the last archived commit; {_describe(window)}",
                             window, hint="recovery to a time stops at the first commit after it: pick an earlier "
                                          "moment, or wait for newer WAL to be archived (archive_timeout)")

@@ -125,3 +125,17 @@ def apply_wal_prune(plan: WalPrunePlan) -> int:
         shutil.rmtree(item.path, ignore_errors=True)
         removed += 1
     return removed
+
+
+def wal_prune_note(backup_dir: Path, archive_dir: Path) -> str | None:
+    """The line `retention plan` shows about the WAL archive once base backups exist."""
+    from console.formatting import size
+
+    if not list_base_backups(backup_dir):
+        return None
+    plan = plan_wal_prune(backup_dir, archive_dir)
+    if not plan.remove_wal:
+        return f"WAL archive {archive_dir}: every file is needed by a base backup (from {plan.oldest_needed})"
+    return (f"WAL archive {archive_dir}: {len(plan.remove_wal)} file(s) ({size(plan.bytes_freed)}) precede "
+            f"{plan.oldest_needed}, where the oldest base backup starts; `backup-console wal prune` previews "
+            "and removes them")

@@ -20,7 +20,7 @@ WAL_PREFIX = "postgres/wal/"
 
 
 def wal_key(settings: Settings, name: str) -> str:
-    from console.offsite import bucket_prefix
+    from console.offsite.upload import bucket_prefix
 
     return bucket_prefix(settings) + WAL_PREFIX + name
 
@@ -34,7 +34,7 @@ def copy_to_s3(settings: Settings, paths: list[Path]) -> list[str]:
     """
     from botocore import exceptions as bexc
 
-    from console.offsite import describe, transfer_client
+    from console.offsite.upload import describe, transfer_client
 
     if not settings.s3.bucket:
         raise ConsoleError("wal push --s3: no S3 bucket configured", hint="set BACKUP_S3_BUCKET or s3.bucket")

@@ -34,6 +34,8 @@ class ChainEnd:
     end_time: datetime
     end_lsn: int
     end_source: str
+    last_record_lsn: int | None = None
+    """The newest record of any kind in the chain: how far an LSN or restore-point target can go."""
 
 
 @dataclass(frozen=True)
@@ -125,15 +127,18 @@ def chain_end(index: ArchiveIndex, start: int, path: list[Branch], bin_dir: str 
     if last_number < start:
         return None
     last = index.expected(last_number, path)
+    last_record: int | None = None
     for number in range(last_number, max(start, last_number - WALDUMP_LOOKBACK + 1) - 1, -1):
         segment = index.expected(number, path)
         times = segment_times(index.directory, segment.name(index.segment_size), bin_dir, cache_dir)
+        if last_record is None and times is not None and times.last_record_lsn:
+            last_record = parse_lsn(times.last_record_lsn)
         if times is not None and times.last_commit_time:
             return ChainEnd(last, gap, datetime.fromisoformat(times.last_commit_time),
-                            parse_lsn(times.last_commit_lsn or "0/0"), "pg_waldump: last commit record")
+                            parse_lsn(times.last_commit_lsn or "0/0"), "pg_waldump: last commit record", last_record)
     archived = datetime.fromtimestamp(index.segments[last], timezone.utc)
     return ChainEnd(last, gap, archived, (last.number + 1) * index.segment_size,
-                    "archive time of the last segment (pg_waldump found no commit)")
+                    "archive time of the last segment (pg_waldump found no commit)", last_record)
 
 
 def timeline_window(index: ArchiveIndex, timeline: int, bases: list[BaseBackup], bin_dir: str = "",

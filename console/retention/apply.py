@@ -155,6 +155,12 @@ def _wal_note(settings: Settings, policy: Policy, now: datetime) -> str | None:
 
     rule = policy.rule("postgres-wal")
     directory = Path(settings.postgres.wal_archive_dir) if settings.postgres.wal_archive_dir else None
+    if directory is not None and directory.is_dir():
+        from console.pitr.prune import wal_prune_note
+
+        note = wal_prune_note(settings.backup_dir, directory)
+        if note:
+            return note
     if rule is None or rule.local_days is None or directory is None or not directory.is_dir():
         return None
     cutoff = now.timestamp() - rule.local_days * 86400

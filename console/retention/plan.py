@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
+from console.catalog import CLOCK_SKEW_SECONDS
 from console.errors import ConsoleError, ExitCode
 from console.retention.policy import ARCHIVE_CLASSES, Policy, days_label
 
@@ -25,7 +26,7 @@ class UnsafePlan(ConsoleError):
 
 
 class RetentionSubject(Protocol):
-    """What a plan needs of a set: console.catalog.BackupSet or console.offsite.OffsiteSet."""
+    """What a plan needs of a set: console.catalog.BackupSet or console.offsite.bucket.OffsiteSet."""
 
     kind: str
     name: str
@@ -143,7 +144,8 @@ def apply_policy(
             continue
         days = rule.local_days if tier == "local" else rule.expiration_days
         label = f"{'local' if tier == 'local' else 'offsite'} {days_label(days)}"
-        backups = [item for item in members if item.is_backup]
+        future = {id(item) for item in members if _age_seconds(item, now) < -CLOCK_SKEW_SECONDS}
+        backups = [item for item in members if item.is_backup and id(item) not in future]
         newest_verified = next((item for item in backups if verified.get(item.set_id) == "passed"), None)
         rank = {id(item): index for index, item in enumerate(backups)}
         group_keep: list[Decision] = []
@@ -151,6 +153,11 @@ def apply_policy(
         for item in members:
             age = _age_days(item, now)
             reasons: list[str] = []
+            if id(item) in future:
+                # Never counted (no min_keep slot, not "newest"), never deleted: its date is wrong, not old.
+                group_keep.append(_decision(item, now, ("dated in the future (clock skew or a wrong name): "
+                                                        "kept, not counted",)))
+                continue
             if item is newest_verified:
                 reasons.append("newest verified")
             if id(item) in rank and rank[id(item)] < policy.min_keep:
@@ -178,6 +185,10 @@ def apply_policy(
         keep.extend(group_keep)
         remove.extend(group_remove)
     return RetentionPlan(tier, now, policy.min_keep, tuple(keep), tuple(remove), tuple(transition), tuple(notes))
+
+
+def _age_seconds(item: RetentionSubject, now: datetime) -> float:
+    return (now - item.timestamp).total_seconds()
 
 
 def _age_days(item: RetentionSubject, now: datetime) -> float:

@@ -153,6 +153,16 @@ def check_missing_artifacts(ctx: SetContext) -> None:
             ctx.add("exists", FAILED, "file listed in the metadata is missing", name)
 
 
+def check_date(ctx: SetContext) -> None:
+    """A set dated in the future (beyond a small clock skew) is a warning and is never the newest."""
+    from console.catalog import CLOCK_SKEW_SECONDS
+
+    ahead = (ctx.backup_set.timestamp - ctx.now).total_seconds()
+    if ahead > CLOCK_SKEW_SECONDS:
+        ctx.add("date", WARNING, f"dated {ahead / 3600:.1f} h in the future ({ctx.backup_set.stamp}): a wrong clock or "
+                                 "name; not counted as a fresh backup", primary_name(ctx.backup_set))
+
+
 def check_age(ctx: SetContext) -> None:
     """The newest set of a daily kind must be fresh (console.freshness: younger than alerts.stale_hours;
     the manual's script said 24 h, which a nightly run that ends a little later than the last trips)."""

@@ -24,7 +24,7 @@ from console.kinds import registry
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, emit
 from console.runlog import RunRecord, record_run
 from console.verify import reports
-from console.verify.checks import (check_age, check_metadata, check_missing_artifacts, check_offsite, check_recorded,
+from console.verify.checks import (check_age, check_date, check_metadata, check_missing_artifacts, check_offsite, check_recorded,
                                    settle_recorded)
 from console.verify.model import (FAILED, PASSED, WARNING, CheckOutcome, SetContext, SetVerification, VerifyReport,
                                   overall, primary_name)
@@ -124,6 +124,7 @@ def verify_set(
             verifier.check_file(ctx, item)
         settle_recorded(ctx, item)  # the hash was taken during the kind's read, if it read the whole file
     check_missing_artifacts(ctx)
+    check_date(ctx)
     if newest:
         check_age(ctx)
     s3_section = check_offsite(ctx)

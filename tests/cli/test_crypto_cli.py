@@ -199,3 +199,18 @@ def test_prompt_on_a_terminal_is_not_echoed(tmp_path):
     assert (tmp_path / "o.txt").read_text() == "prompted\n"
     code, transcript = _run_on_a_terminal(["encrypt", str(source), "-o", str(tmp_path / "x.enc")], [KEY, "different"], env)
     assert code == 2 and b"the two keys differ" in transcript and not (tmp_path / "x.enc").exists()
+
+
+def test_decrypt_to_stdout_with_dash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`decrypt -o -` writes the plaintext to stdout (as filters do), never a file named '-'."""
+    plain = tmp_path / "notes.txt"
+    plain.write_bytes(b"line one\nline two\n")
+    env = {**os.environ, "BACKUP_ENCRYPTION_KEY": "k3y-for-stdout", "PYTHONPATH": str(Path(__file__).parents[2])}
+    encrypt = subprocess.run([sys.executable, "-m", "console.cli", "encrypt", str(plain)], cwd=tmp_path, env=env,
+                             capture_output=True)
+    assert encrypt.returncode == 0, encrypt.stderr
+    done = subprocess.run([sys.executable, "-m", "console.cli", "decrypt", str(plain) + ".enc", "-o", "-"],
+                          cwd=tmp_path, env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"line one\nline two\n"
+    assert not (tmp_path / "-").exists()

@@ -250,13 +250,14 @@ def estate(tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster, cana
         conn.execute("CREATE TABLE items (id int PRIMARY KEY, note text)")
         conn.execute("INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 2000) g")
     redis = RedisServer(password=CANARIES.redis).start()
-    redis.client().mset({f"key:{n}": f"value {n}" for n in range(200)})
+    redis.client().mset({f"key:{n}": os.urandom(48).hex() for n in range(2000)})  # ~100 KB that does not compress
     cert_dir = base / "certs"
     build_cert_tree(cert_dir)
     source = base / "app"
     (source / "conf").mkdir(parents=True)
     (source / "conf" / "app.yaml").write_text("listen: 8080\n")
     (source / ".env").write_text("DATABASE_URL=postgres://app@db/app\n")
+    (source / "conf" / "blob.bin").write_bytes(os.urandom(48 * 1024))
     env = {"POSTGRES_HOST": pg_cluster.host, "POSTGRES_PORT": str(pg_cluster.port), "POSTGRES_USER": canary_pg_role,
            "POSTGRES_PASSWORD": CANARIES.postgres, "POSTGRES_DB": database, "REDIS_HOST": "127.0.0.1",
            "REDIS_PORT": str(redis.port), "REDIS_PASSWORD": CANARIES.redis, "RABBITMQ_USER": rabbit_canary_user,
@@ -276,6 +277,30 @@ def estate(tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster, cana
     redis.destroy()
     with pg_cluster.connect() as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MB tmpfs of its own (a real file system that fills up); skipped where mounting is not allowed."""
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(mount_point)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or 'not root'}): disk-full faults not run")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
+
+
+def fill(directory: Path, leave: int) -> Path:
+    """Fill ``directory``'s file system until ``leave`` bytes are free; returns the filler file."""
+    filler = directory / "filler.bin"
+    free = os.statvfs(directory).f_bavail * os.statvfs(directory).f_frsize
+    with open(filler, "wb") as handle:
+        remaining = max(0, free - leave)
+        while remaining > 0:
+            remaining -= handle.write(b"\0" * min(remaining, 1 << 20))
+    return filler
 
 
 @pytest.fixture

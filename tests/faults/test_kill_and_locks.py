@@ -95,3 +95,46 @@ def test_a_vanished_partial_is_a_failed_run_on_record(
     assert monitor.code != 0
     again = console_pg.run("backup", "postgres", "--db", seeded_db)
     assert again.code == 0, again.err
+
+
+def test_sigkill_mid_restore_leaves_the_target_as_it_was_and_the_rerun_succeeds(
+        console: Console, backup_dir: Path, tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    directory = backup_dir / "config"
+    directory.mkdir(parents=True)
+    archive = directory / "config_20250101_020000.tar.gz"
+    with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
+        for name in ("a.txt", "big.bin", "z.txt"):
+            size = 400 * 1024 * 1024 if name == "big.bin" else 10
+            info = tarfile.TarInfo(name)
+            info.size = size
+            tar.addfile(info, io.BytesIO(b"\0" * size))
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "a.txt").write_text("old a\n")
+    running = console.spawn("restore", "config", str(archive), "--to", str(target), "--yes")
+    assert wait_for(lambda: any((p / "big.bin").exists() for p in target.glob(".bc-restore-*")), timeout=60)
+    kill_group(running)
+    count_fault()
+    assert (target / "a.txt").read_text() == "old a\n" and not (target / "big.bin").exists()
+    assert sorted(p.name for p in target.iterdir() if not p.name.startswith(".bc-restore-")) == ["a.txt"]
+    again = console.run("restore", "config", str(archive), "--to", str(target), "--yes", timeout=300)
+    assert again.code == 0, again.err
+    assert sorted(p.name for p in target.iterdir()) == ["a.txt", "big.bin", "z.txt"]  # the stale staging is gone
+
+
+def test_a_second_run_of_the_same_backup_is_refused_with_exit_11(
+        console_pg: Console, pg_cluster: PgCluster, seeded_db: str, backup_dir: Path) -> None:
+    lock = TableLock(pg_cluster, seeded_db)
+    try:
+        first = console_pg.spawn("backup", "postgres", "--db", seeded_db)
+        assert wait_for(lambda: bool(_partials(backup_dir / "postgres")))
+        count_fault()
+        second = console_pg.run("backup", "postgres", "--db", seeded_db)
+        assert second.code == 11, second.err
+        assert "already running" in second.err and "Traceback" not in second.err
+    finally:
+        lock.release()
+    assert console_pg.finish(first).code == 0

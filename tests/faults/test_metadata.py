@@ -98,3 +98,41 @@ def test_restoring_our_set_without_checksums_needs_an_override(estate_console: C
     allowed = estate_console.run(*RESTORES[kind](target), str(set_id), "--allow-unverified")
     assert allowed.code == 0, allowed.err
     assert list(target.iterdir())
+
+
+def test_backups_and_restored_files_are_private_by_default(estate: object, estate_console: Console, backup_dir: Path,
+                                                           tmp_path: Path) -> None:
+    import stat
+
+    for kind in KINDS:
+        assert stat.S_IMODE((estate.template / kind).stat().st_mode) == 0o700, kind  # type: ignore[attr-defined]
+        for path in sets_of(estate.template, kind):  # type: ignore[attr-defined]
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    target = tmp_path / "redis-data"
+    target.mkdir()
+    rdb = next(p for p in sets_of(backup_dir, "redis") if p.name.endswith(".rdb.gz"))
+    done = estate_console.run("restore", "redis", str(rdb), "--data-dir", str(target), "--with-aof")
+    assert done.code == 0, done.err
+    placed = [p for p in target.rglob("*")]
+    assert placed
+    for path in placed:
+        assert stat.S_IMODE(path.stat().st_mode) == (0o700 if path.is_dir() else 0o600), path
+
+
+@pytest.mark.parametrize("text,expected", [("file_mode: 0640\n", "0640"), ("file_mode: '0600'\n", "0600")])
+def test_modes_are_settings(tmp_path: Path, text: str, expected: str) -> None:
+    from console.config import load_settings
+
+    config = tmp_path / "modes.yaml"
+    config.write_text(text)
+    assert load_settings(config, env={}).file_mode == expected
+
+
+def test_a_setuid_mode_is_refused(tmp_path: Path) -> None:
+    from console.config import load_settings
+    from console.errors import ConfigError
+
+    config = tmp_path / "modes.yaml"
+    config.write_text("dir_mode: '4755'\n")
+    with pytest.raises(ConfigError, match="setuid"):
+        load_settings(config, env={})

@@ -80,7 +80,7 @@ FIELDS = ["artifacts", "files", "database_stats", "timestamp", "producer", "veri
 @given(document=st.dictionaries(st.sampled_from(FIELDS), values, max_size=6), raw=st.binary(max_size=64),
        use_raw=st.booleans())
 def test_metadata_reader_and_its_consumers_never_fail_internally(document: dict, raw: bytes, use_raw: bool) -> None:
-    from console.offsite import _recorded_sha256
+    from console.offsite.upload import _recorded_sha256
     from console.monitor import _target_state
 
     tried()

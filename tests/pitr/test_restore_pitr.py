@@ -120,6 +120,12 @@ def test_restores_to_random_moments_return_exactly_the_rows_committed_before(arc
 def test_restore_to_a_named_restore_point_and_to_an_lsn(archived, capsys):
     assert _restore_and_read(archived, capsys, "--target-name", "after-row-4") == [1, 2, 3, 4]
     assert _restore_and_read(archived, capsys, "--target-lsn", archived.extra["point_lsn"]) == [1, 2, 3, 4]
+    to = archived.work / "beyond-lsn"
+    capsys.readouterr()
+    assert _restore(archived, "--target-lsn", "F/0", to=to)[0] == 2
+    assert "after the last archived WAL record" in capsys.readouterr().err and not to.exists()
+    assert _restore(archived, "--target-name", "no-such-point", to=to)[0] == 2
+    assert "no restore point named 'no-such-point' (known: after-row-4)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("when", ["before", "after"])
@@ -255,6 +261,22 @@ def test_verify_physical_passes_and_pg_verifybackup_catches_a_damaged_file(archi
     assert changed in failed[0]["message"]
 
 
+def test_a_cancelled_base_backup_leaves_nothing_and_is_logged(archived):
+    from console.backups import BackupRequest
+    from console.backups.runner import execute
+    from console.pitr.layout import base_root
+    from console.progress import CancelToken
+    from console.runlog import read_runs
+
+    before = sorted(p.name for p in base_root(archived.backup_dir).iterdir())
+    token = CancelToken()
+    token.cancel()
+    result = execute(archived.settings(), BackupRequest("postgres", None, options={"physical": True}), cancel=token)
+    assert result.status == "cancelled"
+    assert sorted(p.name for p in base_root(archived.backup_dir).iterdir()) == before
+    assert read_runs(archived.backup_dir)[-1].status == "cancelled"
+
+
 def test_a_damaged_base_backup_leaves_no_half_restored_directory(archived, tmp_path, capsys):
     from console.pitr.layout import list_base_backups
 
@@ -285,6 +307,10 @@ def test_wal_prune_previews_then_removes_only_wal_older_than_the_oldest_base_bac
     preview = json.loads(capsys.readouterr().out)
     assert sorted(item["name"] for item in preview["remove_wal"]) == sorted(older)
     assert preview["applied"] is False and sorted(p.name for p in archived.archive.iterdir()) == before
+    from console.prune import plan_retention
+
+    notes = plan_retention(archived.settings(), offsite=False).local.notes
+    assert any(f"{len(older)} file(s)" in note and "wal prune" in note for note in notes), notes
     assert main(["--read-only", "wal", "prune", "--yes", "--config", str(archived.config)]) == 2
     assert main(["wal", "prune", "--yes", "--config", str(archived.config)]) == 0
     after = sorted(p.name for p in archived.archive.iterdir())

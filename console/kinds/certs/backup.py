@@ -57,7 +57,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
         raise BackupFailed(f"no certificate or key files (*.crt *.pem *.key *.p12 *.pfx *.der) under {source}")
     passphrase = crypto.require_passphrase(settings)
     archive_name = LAYOUT.name("archive", stamp)
-    with ArtifactSet(settings.root.kind_dir("certs")) as files:
+    with ArtifactSet(settings.root.kind_dir("certs"), settings.dir_mode_bits, settings.file_mode_bits) as files:
         with files.create(archive_name) as out:
             encryptor = crypto.EncryptingWriter(out, passphrase, cancel=cancel)
             tar_bytes = _write_archive(source, inventory.files, encryptor, progress, cancel)

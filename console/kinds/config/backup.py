@@ -240,7 +240,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
     directory = settings.root.kind_dir("config")
     tar_name = LAYOUT.name("tarball", stamp)
     encrypted: list[dict[str, Any]] = []
-    with ArtifactSet(directory) as files:
+    with ArtifactSet(directory, settings.dir_mode_bits, settings.file_mode_bits) as files:
         with files.create(tar_name, compression="gzip") as out:
             _write_tarball(plan, out, progress, cancel)
         tar_info = files.infos[-1]

@@ -123,7 +123,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
     try:
         facts = session.start()
         check_server_version(pg_dump, facts.server_version_num)
-        with child_environment(pg) as env, ArtifactSet(directory) as files:
+        with child_environment(pg) as env, ArtifactSet(directory, settings.dir_mode_bits, settings.file_mode_bits) as files:
             target = conninfo(pg, database, settings.timeout_seconds)
             counter = CopyRowCounter() if with_sql else None
             stats = _dump(files, pg, pg_dump, pg_restore, target, env, facts, custom_name,

@@ -29,11 +29,12 @@ from psycopg import sql
 
 from console.artifacts import CHUNK_SIZE
 from console.catalog import read_metadata
+from console.childenv import child_env
 from console.kinds.postgres.client import child_environment, conninfo, error_line, find_tool
 from console.kinds.postgres.stats import count_tables, list_tables, schema_hash
 from console.root import BackupRoot
 from console.errors import (BackupFailed, Cancelled, ConfirmationRequired, ServiceUnreachable,
-                            UsageError, VerifyFailed)
+                            UsageError, VerifyFailed, describe_unexpected)
 from console.probes.postgres import connect, describe_error
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 from console.runner import restore_run
@@ -50,6 +51,8 @@ class RestoreOptions:
     jobs: int = 1
     clean: bool = False
     yes: bool = False
+    no_owner: bool = False
+    """Restore without the dump's ownership and privileges (everything then belongs to the restoring user)."""
 
 
 @dataclass(frozen=True)
@@ -145,25 +148,39 @@ def _restore(settings: Settings, backup_set: BackupSet, options: RestoreOptions,
     target = options.target_db
     with _restore_input(dump, options.jobs, settings.backup_dir, document, notes, progress, cancel) as source:
         checksum = source.checksum  # checked before the target is touched: a damaged dump restores nothing
-        nonempty = _prepare_target(settings, options)
-        argv = [pg_restore.path, "--no-password", "--verbose", "--exit-on-error", f"--dbname={conninfo(pg, target)}"]
-        if nonempty:
-            argv += ["--clean", "--if-exists"]
-        if options.jobs > 1:
-            argv.append(f"--jobs={options.jobs}")
-        if source.path is not None:
-            argv.append(str(source.path))
-        with child_environment(pg) as env:
-            _run_pg_restore(argv, env, source.stream, dump.stat().st_size, progress, cancel)
+        emit(progress, ProgressEvent("validate", message=f"reading the table of contents of {dump.name}"))
+        owners = dump_owners(pg_restore.path, dump)
+        _check_roles(settings, owners, options, notes)
+        nonempty, created = _prepare_target(settings, options)
+        try:
+            argv = [pg_restore.path, "--no-password", "--verbose", "--exit-on-error",
+                    f"--dbname={conninfo(pg, target)}"]
+            if nonempty:
+                argv += ["--clean", "--if-exists"]
+            if options.no_owner:
+                argv += ["--no-owner", "--no-privileges"]
+            if options.jobs > 1:
+                argv.append(f"--jobs={options.jobs}")
+            if source.path is not None:
+                argv.append(str(source.path))
+            with child_environment(pg) as env:
+                _run_pg_restore(argv, env, source.stream, dump.stat().st_size, progress, cancel)
+        except BaseException:
+            if created:  # leave the server as it was: no empty or half-restored database behind
+                _drop_created(settings, target, notes)
+            raise
     with child_environment(pg) as env:
         emit(progress, ProgressEvent("compare", message=f"comparing {target} with the metadata"))
         tables, lo_actual = _compare_counts(settings, target, document, notes)
         schema_expected = document.get("database_stats", {}).get("schema_hash") if document else None
         schema_actual = None
-        if schema_expected:
+        if schema_expected and options.no_owner:
+            schema_expected = None  # the schema hash covers owners and grants, which --no-owner leaves out
+            notes.append("--no-owner: ownership and privileges differ from the dump by design; schema not compared")
+        elif schema_expected:
             pg_dump = find_tool("pg_dump", pg.bin_dir)
             schema_actual = schema_hash(pg_dump, conninfo(pg, target), env)
-        else:
+        elif not options.no_owner:
             notes.append("no comparable schema hash in the metadata (legacy set): schema not compared")
     lo_expected = document.get("database_stats", {}).get("large_object_count") if document else None
     return RestoreReport(backup_set.set_id, target, str(dump), checksum, tuple(tables), schema_expected, schema_actual,
@@ -214,12 +231,100 @@ def _compare_sha256(dump: Path, expected: str, actual: str) -> str:
     return "ok"
 
 
+def dump_owners(pg_restore: str, dump: Path) -> set[str]:
+    """The roles owning objects in ``dump``, from its table of contents (``pg_restore --list``).
+
+    Reading the TOC also proves the file is a custom-format dump before any database is touched.
+
+    Raises:
+        VerifyFailed: the file is not a (readable) custom-format dump, or its compression is damaged.
+    """
+    compressed = dump.name.endswith((".zst", ".gz"))
+    argv = [pg_restore, "--list"] + ([] if compressed else [str(dump)])
+    with tempfile.TemporaryFile() as listing, tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE if compressed else subprocess.DEVNULL, stdout=listing,
+                                stderr=errors, env=child_env())
+        feed_error: list[BaseException] = []
+        if compressed:
+            assert proc.stdin is not None
+            try:
+                for chunk in _decompressed(dump):
+                    proc.stdin.write(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # pg_restore --list stops reading once it has the TOC
+            except Exception as exc:  # noqa: BLE001 - zstd/gzip errors: the file is not what its name says
+                feed_error.append(exc)
+            finally:
+                try:
+                    proc.stdin.close()
+                except BrokenPipeError:
+                    pass
+        code = proc.wait()
+        errors.seek(0)
+        stderr_lines = errors.read(64 * 1024).decode(errors="replace").splitlines()
+        listing.seek(0)
+        toc = listing.read().decode(errors="replace").splitlines()
+    if feed_error and (code != 0 or not toc):
+        raise VerifyFailed(f"{dump} is not a readable dump: its {'zstd' if dump.name.endswith('.zst') else 'gzip'} "
+                           f"stream is damaged ({describe_unexpected(feed_error[0])})",
+                           hint="nothing was touched; restore another set")
+    if code != 0:
+        raise VerifyFailed(f"{dump} is not a PostgreSQL custom-format dump: {error_line(stderr_lines, 'pg_restore')}",
+                           hint="nothing was touched; restore another set")
+    owners: set[str] = set()
+    for line in toc:
+        if not line or line.startswith(";"):
+            continue
+        # "<id>; <tableoid> <oid> <TYPE...> <schema> <name> <owner>": the owner is the last field, and
+        # empty (the line ends in a space) for entries without one (BLOBS, ENCODING, ...)
+        if not line.split(" ", 1)[0].endswith(";"):
+            continue
+        owner = line.rsplit(" ", 1)[-1]
+        if owner and len(line.split()) >= 6:
+            owners.add(owner)
+    return owners
+
+
+def _check_roles(settings: Settings, owners: set[str], options: RestoreOptions, notes: list[str]) -> None:
+    """Refuse before touching anything when the dump's owners are missing on the target server."""
+    if not owners:
+        return
+    pg = settings.postgres
+    try:
+        with connect(pg, settings.timeout_seconds, dbname=_maintenance_db(settings, options.target_db)) as conn:
+            existing = {row[0] for row in conn.execute("SELECT rolname FROM pg_roles").fetchall()}
+    except psycopg.Error as exc:
+        raise ServiceUnreachable(f"cannot list the roles at {pg.host}:{pg.port}: {describe_error(exc, pg)[1]}") from None
+    missing = sorted(owners - existing)
+    if not missing:
+        return
+    if options.no_owner:
+        notes.append(f"--no-owner: objects owned by {', '.join(missing)} in the dump now belong to '{pg.user}'")
+        return
+    raise UsageError(f"the dump's objects belong to role(s) missing at {pg.host}:{pg.port}: {', '.join(missing)}",
+                     hint="create them first (CREATE ROLE ...), or restore with --no-owner to give everything "
+                          f"to '{pg.user}'")
+
+
+def _drop_created(settings: Settings, target: str, notes: list[str]) -> None:
+    pg = settings.postgres
+    try:
+        with connect(pg, settings.timeout_seconds, dbname=_maintenance_db(settings, target)) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(target)))
+    except psycopg.Error as exc:
+        notes.append(f"could not drop the database '{target}' this restore created: {describe_error(exc, pg)[1]}")
+
+
 def _maintenance_db(settings: Settings, target: str) -> str:
     return settings.postgres.database if settings.postgres.database != target else "postgres"
 
 
-def _prepare_target(settings: Settings, options: RestoreOptions) -> bool:
-    """Create the target when asked; refuse a non-empty one without clean+yes. Returns whether non-empty."""
+def _prepare_target(settings: Settings, options: RestoreOptions) -> tuple[bool, bool]:
+    """Create the target when asked; refuse a non-empty one without clean+yes.
+
+    Returns:
+        (whether the target holds objects, whether this call created it).
+    """
     pg = settings.postgres
     target = options.target_db
     try:
@@ -230,7 +335,7 @@ def _prepare_target(settings: Settings, options: RestoreOptions) -> bool:
                     raise UsageError(f"database '{target}' does not exist at {pg.host}:{pg.port}",
                                      hint="add --create to create it")
                 conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(target)))
-                return False
+                return False, True
         with connect(pg, settings.timeout_seconds, dbname=target) as conn:
             row = conn.execute(
                 "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -244,7 +349,7 @@ def _prepare_target(settings: Settings, options: RestoreOptions) -> bool:
         raise ConfirmationRequired(f"database '{target}' is not empty ({objects} tables, views, sequences or "
                                    "large objects); refusing to restore into it",
                                    hint="add --clean --yes to drop its objects and restore over them")
-    return bool(objects)
+    return bool(objects), False
 
 
 class _restore_input:  # noqa: N801 - used as a context manager like a function

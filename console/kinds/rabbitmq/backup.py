@@ -94,7 +94,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
     directory = settings.root.kind_dir("rabbitmq")
     stamp = fresh_stamp(directory)
     roles: dict[str, str] = {}
-    with ArtifactSet(directory) as files:
+    with ArtifactSet(directory, settings.dir_mode_bits, settings.file_mode_bits) as files:
         definitions_name = _write_definitions(files, stamp, definitions, passphrase, cancel)
         roles[definitions_name] = "definitions"
         outputs = [

@@ -147,8 +147,10 @@ def load_definitions(backup_set: BackupSet, settings: Settings | None = None) ->
         raise VerifyFailed(f"cannot read {item.path}: {exc.strerror}") from None
     except (ValueError, EOFError, gzip.BadGzipFile) as exc:
         raise VerifyFailed(f"{item.path.name} is damaged: {exc}") from None
-    if not isinstance(document, dict):
-        raise VerifyFailed(f"{item.path.name} is not a definitions document")
+    problem = definitions_problem(document)
+    if problem:
+        raise VerifyFailed(f"{item.path.name} is not a RabbitMQ definitions export: {problem}",
+                           hint="nothing was sent to the broker; restore another set")
     metadata = read_metadata(backup_set).document or {}
     recorded = {a.get("name"): a.get("sha256") for a in metadata.get("artifacts", []) or [] if isinstance(a, dict)}
     if recorded.get(item.path.name):
@@ -157,6 +159,27 @@ def load_definitions(backup_set: BackupSet, settings: Settings | None = None) ->
         if sha256_file(item.path) != recorded[item.path.name]:
             raise VerifyFailed(f"{item.path.name} does not match the sha256 recorded in its metadata")
     return document, metadata.get("vhost") or None
+
+
+DEFINITION_LISTS = ("users", "vhosts", "permissions", "topic_permissions", "parameters", "global_parameters",
+                    "policies", "queues", "exchanges", "bindings")
+"""The lists of a ``GET /api/definitions`` document; each entry is an object."""
+
+
+def definitions_problem(document: Any) -> str | None:
+    """Why ``document`` is not a definitions export, or None when it is one."""
+    if not isinstance(document, dict):
+        return f"a JSON {type(document).__name__}, not an object"
+    if not any(key in document for key in (*DEFINITION_LISTS, "rabbit_version", "rabbitmq_version")):
+        shown = ", ".join(sorted(map(str, document))[:5]) or "none"
+        return f"none of its keys ({shown}) is a definitions key (vhosts, users, queues, ...)"
+    for key in DEFINITION_LISTS:
+        value = document.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(entry, dict) for entry in value):
+            return f"'{key}' must be a list of objects"
+    return None
 
 
 def _decrypt(raw: bytes, name: str, settings: Settings | None) -> bytes:

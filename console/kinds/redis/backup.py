@@ -82,7 +82,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
             raise BackupFailed(f"lost Redis at {where(rs)} during BGSAVE: {describe_error(exc, rs)[1]}") from None
         keys, per_db = total_keys(info)
         stamp = fresh_stamp(directory)
-        with ArtifactSet(directory) as files:
+        with ArtifactSet(directory, settings.dir_mode_bits, settings.file_mode_bits) as files:
             rdb_name = LAYOUT.name("rdb", stamp, ".gz")
             with files.create(rdb_name, "gzip", GZIP_LEVEL) as out:
                 source = _write_rdb(out, settings, layout, local_rdb, before[0], issued_at[0], report, cancel)

@@ -135,7 +135,7 @@ def _restore(settings: Settings, backup_set: BackupSet, data_dir: Path, with_aof
     for source, target in targets.items():
         check_cancel(cancel)
         emit(report, ProgressEvent("restore", message=f"placing {source.name} as {target}"))
-        kept_path = _place(source, target, stamp, report, cancel)
+        kept_path = _place(source, target, stamp, report, cancel, settings.file_mode_bits, settings.dir_mode_bits)
         placed.append(target)
         if kept_path is not None:
             kept.append(kept_path)
@@ -200,7 +200,8 @@ def _precedence_warnings(data_dir: Path, with_aof: bool, targets: dict[Path, Pat
     return warnings
 
 
-def _place(source: Path, target: Path, stamp: str, report: Throttle, cancel: CancelToken | None) -> Path | None:
+def _place(source: Path, target: Path, stamp: str, report: Throttle, cancel: CancelToken | None,
+           file_mode: int = 0o600, dir_mode: int = 0o700) -> Path | None:
     """Write ``target`` next to itself, then swap it in; the file it replaces is kept aside."""
     staging = target.with_name(f".{target.name}.restore-{stamp}")
     owner = target.parent.stat()
@@ -216,6 +217,7 @@ def _place(source: Path, target: Path, stamp: str, report: Throttle, cancel: Can
                     emit(report, ProgressEvent("restore", _position(reader), total))
                 out.flush()
                 os.fsync(out.fileno())
+        _set_modes(staging, file_mode, dir_mode)  # private by default (settings file_mode/dir_mode), not the umask's
         _match_owner(staging, owner)
         kept = None
         if target.exists():
@@ -264,6 +266,15 @@ def _extract_aof_dir(source: Path, staging: Path, dir_name: str, cancel: CancelT
                and _kind != "h"]
     if missing:
         raise VerifyFailed(f"{source.name}: the manifest names files the archive lacks: {', '.join(missing)}")
+
+
+def _set_modes(path: Path, file_mode: int, dir_mode: int) -> None:
+    if path.is_dir():
+        os.chmod(path, dir_mode)
+        for item in path.iterdir():
+            os.chmod(item, file_mode)
+    else:
+        os.chmod(path, file_mode)
 
 
 def _match_owner(path: Path, owner: os.stat_result) -> None:
