@@ -249,6 +249,11 @@ def run_app(settings: Settings, start_screen: str = "dashboard", **start_kwargs:
         while running_jobs(app):
             threading.Event().wait(0.1)
     if threading.active_count() > 1:  # only read-only probe threads are left: do not wait for them
+        import atexit
+
+        # os._exit skips atexit: run its handlers (a drill not ended is stamped incomplete there);
+        # the interpreter's join of executor threads is not one of them.
+        atexit._run_exitfuncs()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

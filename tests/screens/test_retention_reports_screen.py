@@ -33,7 +33,7 @@ async def test_reports_row_and_removal_after_typed_total(backup_dir, make_settin
         await wait_until(pilot, lambda: loaded(app))
         row = app.screen.query_one("#retention-kinds", DataTable).get_row("reports")
         assert row[:3] == ["reports", "10", "remove 5"] and row[4] == "-"
-        assert row[7] == "2027-02-13 03:00"  # young_10d passes 90 d in 80 days
+        assert row[6] == "2027-02-13 03:00"  # young_10d passes 90 d in 80 days
         actions = app.screen.query_one("#retention-actions", DataTable)
         rows = [actions.get_row_at(i) for i in range(actions.row_count)]
         report_rows = [row for row in rows if row[1].startswith("reports/")]
