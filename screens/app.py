@@ -183,9 +183,9 @@ class BackupConsoleApp(App[int]):
     def _fatal_error(self) -> None:
         """An unhandled error: the traceback goes to a file, the terminal gets one line naming it.
 
-        Textual's own report prints the traceback with local variables (settings hold passwords)
-        and the process would still exit 0; here the full traceback, without locals, is written to
-        the state directory and ``run_app`` returns 1.
+        Textual's own report prints the traceback with local variables, and settings hold
+        passwords: the full traceback, without locals, goes to the state directory instead, and
+        ``run_app`` returns 1.
         """
         error = self._exception
         self.crash_log = write_crash_log(error) if error is not None else None
