@@ -108,6 +108,7 @@ def main() -> int:
     parser.add_argument("--sets", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", default="/dev/shm/bc-bench-catalog")
+    parser.add_argument("--before", metavar="COMMIT", help="also time scan and verify planning as of this commit")
     args = parser.parse_args()
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)
@@ -123,6 +124,15 @@ def main() -> int:
         "`status --json` (probes included)": [cli, "status", "--json"],
         "`retention plan --json`": [cli, "retention", "plan", "--json"],
     }
+    if args.before:
+        before_root = out / "before"
+        before_root.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.before], check=True, capture_output=True)
+        subprocess.run(["tar", "-x", "-C", str(before_root)], input=archive.stdout, check=True)
+        contenders[f"verify planning as of {args.before}"] = [sys.executable, "-c", SELECT_CODE, str(before_root),
+                                                               overrides]
+        contenders[f"scan twice as of {args.before} (fresh process)"] = [sys.executable, "-c", SCAN_CODE,
+                                                                          str(before_root), str(backup_dir)]
     samples: dict[str, list[float]] = {name: [] for name in contenders}
     scans: list[tuple[float, float]] = []
     try:

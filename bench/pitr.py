@@ -234,7 +234,7 @@ def main() -> int:
 def restore_to_moment(cluster, config: Path, backup_dir: Path, out: Path, launcher: Path,  # noqa: ANN001
                       cluster_size: int) -> None:
     """Rows committed around a known time, archived, then the cluster recovered to that time."""
-    from console.backups.pg_client import find_tool
+    from console.kinds.postgres.client import find_tool
 
     contender_ours(config, backup_dir)
     with cluster.connect() as conn:

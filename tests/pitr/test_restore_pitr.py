@@ -208,7 +208,7 @@ def test_wal_status_reports_the_window_and_continuity(archived, capsys):
     assert shown["end"] == window["end"] and shown["summary"].startswith("recoverable ")
     from console.monitor import collect
     from console.prometheus import render
-    from console.services import probe_all
+    from console.probes import probe_all
 
     probes = {result.name: result for result in probe_all(archived.settings(), ["postgres", "storage"])}
     text = render(collect(archived.settings(), probes=probes, certificates=False))
@@ -262,8 +262,8 @@ def test_verify_physical_passes_and_pg_verifybackup_catches_a_damaged_file(archi
 
 
 def test_a_cancelled_base_backup_leaves_nothing_and_is_logged(archived):
-    from console.backups import BackupRequest
-    from console.backups.runner import execute
+    from console.kinds.base import BackupRequest
+    from console.runner import execute
     from console.pitr.layout import base_root
     from console.progress import CancelToken
     from console.runlog import read_runs
@@ -307,7 +307,7 @@ def test_wal_prune_previews_then_removes_only_wal_older_than_the_oldest_base_bac
     preview = json.loads(capsys.readouterr().out)
     assert sorted(item["name"] for item in preview["remove_wal"]) == sorted(older)
     assert preview["applied"] is False and sorted(p.name for p in archived.archive.iterdir()) == before
-    from console.prune import plan_retention
+    from console.retention.apply import plan_retention
 
     notes = plan_retention(archived.settings(), offsite=False).local.notes
     assert any(f"{len(older)} file(s)" in note and "wal prune" in note for note in notes), notes
