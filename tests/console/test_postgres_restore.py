@@ -13,7 +13,7 @@ from console.errors import ConfirmationRequired, ReadOnlyRefused, UsageError, Ve
 from console.kinds.base import BackupRequest
 from console.kinds.postgres.restore import RestoreOptions, restore_postgres
 from console.runner import execute
-from tests.postgres_fixtures import (drop_database, pg_seed_template, schema_text, seeded_db,  # noqa: F401
+from tests.postgres_fixtures import (EXPECTED_TABLES, drop_database, pg_seed_template, schema_text, seeded_db,  # noqa: F401
                                      table_counts)
 
 
@@ -115,3 +115,39 @@ def test_legacy_set_made_by_the_manual_restores(pg_cluster, seeded_db, target_db
     assert report.ok and not report.compared  # nothing recorded to compare with: not claimed as "matches"
     assert table_counts(pg_cluster, target_db) == table_counts(pg_cluster, seeded_db)
     assert json.loads(json.dumps(report.as_json()))["compared"] is False
+
+
+def test_data_offsets_are_filled_in_as_pg_dump_writes_them_to_a_file(pg_cluster, seeded_db, make_settings, tmp_path):
+    import zstandard
+
+    from console.kinds.postgres.client import find_tool
+    from console.kinds.postgres.dump_offsets import fill_offsets
+
+    settings = make_settings(pg_cluster.overrides(seeded_db))
+    ours = tmp_path / "ours.dump"
+    with open(_backup(settings, seeded_db).file("dump").path, "rb") as packed, open(ours, "wb") as out:
+        zstandard.ZstdDecompressor().copy_stream(packed, out)
+    reference = tmp_path / "reference.dump"  # pg_dump can seek back in a file: its offsets are the truth
+    subprocess.run([find_tool("pg_dump").path, "-Fc", "-Z0", "-f", str(reference), "-h", pg_cluster.host,
+                    "-p", str(pg_cluster.port), "-U", pg_cluster.user, seeded_db], check=True)
+    before = ours.read_bytes()
+    assert fill_offsets(ours) >= len(EXPECTED_TABLES)  # every table's data, the large object too
+    after = ours.read_bytes()
+    assert len(after) == len(before) and after != before
+    assert _toc_offsets(ours) == _toc_offsets(reference)
+    assert fill_offsets(ours) == 0  # nothing left to fill
+    listed = subprocess.run([find_tool("pg_restore").path, "--list", str(ours)], capture_output=True, text=True,
+                            check=True).stdout
+    assert "TABLE DATA public customers" in listed
+
+
+def _toc_offsets(path):
+    from console.kinds.postgres.dump_offsets import _read_toc
+
+    with open(path, "rb") as handle:
+        entries, off_size, _ = _read_toc(handle)
+        found = {}
+        for dump_id, (state, where) in entries.items():
+            handle.seek(where + 1)
+            found[dump_id] = (state, int.from_bytes(handle.read(off_size), "little"))
+    return found

@@ -31,6 +31,7 @@ from console.artifacts import CHUNK_SIZE
 from console.catalog import read_metadata
 from console.childenv import child_env
 from console.kinds.postgres.client import child_environment, conninfo, error_line, find_tool
+from console.kinds.postgres.dump_offsets import fill_offsets
 from console.kinds.postgres.stats import count_tables, list_tables, schema_hash
 from console.root import BackupRoot
 from console.errors import (BackupFailed, Cancelled, ConfirmationRequired, ServiceUnreachable,
@@ -416,6 +417,8 @@ class _restore_input:  # noqa: N801 - used as a context manager like a function
             self.checksum = _compare_sha256(self.dump, expected, digest.hexdigest())  # damage: named as a mismatch
         if broken is not None:
             raise VerifyFailed(f"{self.dump.name} does not decompress ({broken}); nothing was restored")
+        # our dump came through a pipe, without data offsets: parallel pg_restore would scan for each table
+        fill_offsets(self.temp)
         self.path = self.temp
 
     def __exit__(self, *exc_info: object) -> None:
