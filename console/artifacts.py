@@ -335,7 +335,8 @@ def remove_stale_partials(directory: Path, pid: int) -> list[Path]:
     and partial files of other runs in the same directory are never touched.
     """
     removed: list[Path] = []
-    if pid <= 0 or pid_alive(pid):
+    # Our own pid here means the dead holder's pid was reused for us: its files are still its own.
+    if pid <= 0 or (pid != os.getpid() and pid_alive(pid)):
         return removed
     for folder in (directory, directory / "archives"):
         if folder.is_dir():

@@ -93,6 +93,7 @@ class BackupConsoleApp(App[int]):
         self.prober: Prober = prober or _default_prober
         self._start = (start_screen, start_kwargs or {})
         self.crash_log: Path | None = None
+        self.crash_message: str | None = None
         if os.environ.get("NO_COLOR"):  # themes/base.tcss then marks focus and selection by shape
             self.add_class("-no-color")
 
@@ -182,19 +183,17 @@ class BackupConsoleApp(App[int]):
     def _fatal_error(self) -> None:
         """An unhandled error: the traceback goes to a file, the terminal gets one line naming it.
 
-        Textual's own report prints the traceback with local variables (settings hold passwords)
-        and the process would still exit 0; here the full traceback, without locals, is written to
-        the state directory and ``run_app`` returns 1.
+        Textual's own report prints the traceback with local variables, and settings hold
+        passwords: the full traceback, without locals, goes to the state directory instead, and
+        ``run_app`` returns 1.
         """
-        from rich.text import Text
-
         error = self._exception
-        path = write_crash_log(error) if error is not None else None
-        self.crash_log = path
+        self.crash_log = write_crash_log(error) if error is not None else None
         what = f"{type(error).__name__}: {error}" if error is not None else "unknown error"
-        where = f"full traceback in {path}" if path else "the traceback could not be written"
+        where = f"full traceback in {self.crash_log}" if self.crash_log else "the traceback could not be written"
+        # run_app prints it once the terminal is restored: plain text, so the path is never wrapped
+        self.crash_message = f"backup-console: internal error: {what}\n{where}"
         self.bell()
-        self._exit_renderables.append(Text(f"backup-console: internal error: {what}\n{where}"))
         self._close_messages_no_wait()
 
     def action_help(self) -> None:
@@ -241,6 +240,8 @@ def run_app(settings: Settings, start_screen: str = "dashboard", **start_kwargs:
     loop = asyncio.new_event_loop()
     returned = app.run(loop=loop)  # run_until_complete: no wait for the executor's threads here
     code = app.return_code or returned or 0
+    if app.crash_message:
+        print(app.crash_message, file=sys.stderr)
     jobs = running_jobs(app)
     if jobs:
         print("backup-console: cancelling the running backup and removing its partial files ...", file=sys.stderr)

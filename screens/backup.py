@@ -255,7 +255,8 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         table.add_column("evidence", width=max(10, room - 5 - title_width), key="evidence")
 
     def on_resize(self) -> None:
-        if self.checks:
+        """The columns follow the width; only while the checks are shown (a result keeps its status line)."""
+        if self.checks and self.has_class("-idle"):
             self._show_preflight(PreflightFinished((self.kind, self.target), self.checks))
 
     @on(DataTable.RowHighlighted, "#backup-checks")

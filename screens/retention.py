@@ -99,8 +99,7 @@ never removed.
         actions.add_column("why", key="why", width=max(12, room - sum(w + 2 for _, w in fixed) - 2))
 
     def on_resize(self) -> None:
-        self._set_columns()
-        if self.overview is not None:
+        if not self._busy and self.overview is not None:  # while busy, the rows come with the new widths
             self._show(RetentionLoaded(self.overview))
 
     @on(DataTable.RowHighlighted)
@@ -152,6 +151,7 @@ never removed.
     def _show(self, message: RetentionLoaded) -> None:
         self.overview = overview = message.overview
         self._busy = False
+        self._set_columns()  # for the width the screen has now
         plans = overview.plans
         count = overview.sets_to_remove
         reports = overview.reports_to_remove

@@ -26,3 +26,10 @@ def test_every_local_link_resolves():
     root = Path(__file__).resolve().parents[1]
     for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", README):
         assert (root / target).exists(), target
+
+
+def test_the_dashboard_picture_is_the_current_80x24_snapshot():
+    root = Path(__file__).resolve().parents[1]
+    snapshot = root / "tests" / "snapshots" / "__snapshots__" / "test_dashboard_snapshots" / "test_dashboard_80x24.svg"
+    assert (root / "docs" / "dashboard.svg").read_bytes() == snapshot.read_bytes(), \
+        "cp the snapshot to docs/dashboard.svg"

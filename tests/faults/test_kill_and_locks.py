@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 from tests.faults.conftest import CANARIES, Console, canary_hits, count_fault, kill_group, wait_for
@@ -24,7 +25,8 @@ def test_stale_lock_recovery_leaves_a_neighbours_partials_alone(
     """SIGKILL `backup postgres --db app`; while `--db app2` writes, rerun `--db app`: app2 must finish."""
     from tests.postgres_fixtures import drop_database as drop
 
-    app, app2 = f"app_{tmp_path.name[-8:]}".lower(), f"app2_{tmp_path.name[-8:]}".lower()
+    unique = uuid.uuid4().hex[:8]
+    app, app2 = f"app_{unique}", f"app2_{unique}"
     for name in (app, app2):
         with pg_cluster.connect() as conn:
             conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_seed_template}"')
@@ -43,7 +45,8 @@ def test_stale_lock_recovery_leaves_a_neighbours_partials_alone(
         neighbour = console_pg.spawn("backup", "postgres", "--db", app2, "--json")
         assert wait_for(lambda: any(f"backup_{app2}_" in p.name for p in _partials(postgres_dir)))
         neighbour_partials = [p for p in _partials(postgres_dir) if f"backup_{app2}_" in p.name]
-        dumps = processes_named("pg_dump", f"dbname='{app2}'")
+        dumps = [found for found in processes_named("pg_dump", f"dbname='{app2}'")
+                 if f"port='{pg_cluster.port}'" in " ".join(found[1])]  # this session's cluster only
         assert dumps, "pg_dump of the neighbour is running"
         for _pid, _argv, child_env in dumps:  # the child gets its own credential and nothing else
             assert child_env.get("PGPASSWORD") == CANARIES.postgres

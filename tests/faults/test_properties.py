@@ -19,8 +19,8 @@ from console.catalog import BackupFile, BackupSet, parse_metadata, scan
 from console.errors import ConsoleError
 from tests.faults.conftest import FIGURES
 
-PROPERTY = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                           HealthCheck.function_scoped_fixture])
+PROPERTY = settings(max_examples=100, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
 def tried() -> None:
