@@ -163,6 +163,26 @@ def test_no_target_or_an_occupied_destination_is_refused(archived, capsys):
     assert not (archived.work / "x").exists()
 
 
+def test_in_place_on_a_stopped_cluster_moves_the_old_directory_aside(archived, capsys):
+    stopped = archived.work / "stopped-data"
+    stopped.mkdir()
+    (stopped / "PG_VERSION").write_text("15\n")
+    (stopped / "postmaster.pid").write_text("999999\n")  # left by a crash: no such process
+    capsys.readouterr()
+    assert main(["restore", "postgres", "--pitr", "--target-time", archived.commits[3][2].isoformat(), "--to",
+                 str(stopped), "--in-place", "--yes", "--program", str(archived.launcher), "--json",
+                 "--config", str(archived.config)]) == 0
+    result = json.loads(capsys.readouterr().out)["result"]
+    aside = Path(result["moved_aside"])
+    assert (aside / "postmaster.pid").read_text() == "999999\n"
+    assert (stopped / "recovery.signal").is_file() and (stopped / "backup_label").is_file()
+    auto = (stopped / "postgresql.auto.conf").read_text()
+    assert "archive_mode = 'off'" in auto and "recovery_target_time = '" in auto and "+00'" in auto
+    assert f"wal get --archive-dir {archived.archive} %f %p" in auto
+    shutil.rmtree(stopped)
+    shutil.rmtree(aside)
+
+
 def test_a_missing_segment_is_named_and_targets_beyond_it_are_refused(archived, capsys):
     from console.pitr import archive as wal_archive
 
