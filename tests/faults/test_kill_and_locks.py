@@ -45,9 +45,13 @@ def test_stale_lock_recovery_leaves_a_neighbours_partials_alone(
         neighbour = console_pg.spawn("backup", "postgres", "--db", app2, "--json")
         assert wait_for(lambda: any(f"backup_{app2}_" in p.name for p in _partials(postgres_dir)))
         neighbour_partials = [p for p in _partials(postgres_dir) if f"backup_{app2}_" in p.name]
-        dumps = [found for found in processes_named("pg_dump", f"dbname='{app2}'")
-                 if f"port='{pg_cluster.port}'" in " ".join(found[1])]  # this session's cluster only
-        assert dumps, "pg_dump of the neighbour is running"
+        def neighbour_dumps() -> list:
+            return [found for found in processes_named("pg_dump", f"dbname='{app2}'")
+                    if f"port='{pg_cluster.port}'" in " ".join(found[1])]  # this session's cluster only
+
+        # the partial file is opened a moment before pg_dump has exec'd: wait for the process itself
+        assert wait_for(lambda: bool(neighbour_dumps())), "pg_dump of the neighbour is running"
+        dumps = neighbour_dumps()
         for _pid, _argv, child_env in dumps:  # the child gets its own credential and nothing else
             assert child_env.get("PGPASSWORD") == CANARIES.postgres
             assert not {"BACKUP_ENCRYPTION_KEY", "AWS_SECRET_ACCESS_KEY", "PGPASSFILE"} & set(child_env)
