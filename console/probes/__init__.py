@@ -9,70 +9,34 @@ others beyond its own timeout.
 from __future__ import annotations
 
 import concurrent.futures
-import importlib
-import time
-from dataclasses import dataclass, field
-from enum import Enum
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from console.probes import certs, postgres, rabbitmq, redis, s3, storage
+from console.probes.result import ProbeResult, ServiceState, Stopwatch
+
+__all__ = ["SERVICES", "ProbeResult", "ServiceState", "Stopwatch", "probe", "probe_all"]
 
 if TYPE_CHECKING:
     from console.config import Settings
 
 
-class ServiceState(str, Enum):
-    UP = "up"
-    DEGRADED = "degraded"
-    DOWN = "down"
-    TIMEOUT = "timeout"
-    UNCONFIGURED = "unconfigured"
-    """Not set up in the configuration (e.g. no S3 bucket): neither healthy nor failing."""
-
-    @property
-    def healthy(self) -> bool:
-        return self in (ServiceState.UP, ServiceState.UNCONFIGURED)
-
-
-@dataclass(frozen=True)
-class ProbeResult:
-    name: str
-    """Configuration section of the service: postgres, redis, rabbitmq, s3, storage."""
-    kind: str
-    """The system: postgresql, redis, rabbitmq, s3, local."""
-    state: ServiceState
-    detail: str
-    latency_ms: float | None = None
-    metrics: Mapping[str, Any] = field(default_factory=dict)
-    checked_at: float = field(default_factory=time.time)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "state": self.state.value,
-            "detail": self.detail,
-            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
-            "metrics": dict(self.metrics),
-        }
-
-
-SERVICES: dict[str, tuple[str, str]] = {
-    "postgres": ("console.probes.postgres", "postgresql"),
-    "redis": ("console.probes.redis", "redis"),
-    "rabbitmq": ("console.probes.rabbitmq", "rabbitmq"),
-    "s3": ("console.probes.s3", "s3"),
-    "storage": ("console.probes.storage", "local"),
-    "certs": ("console.probes.certs", "x509"),
+SERVICES: dict[str, tuple[Callable[[Settings], ProbeResult], str]] = {
+    "postgres": (postgres.probe, "postgresql"),
+    "redis": (redis.probe, "redis"),
+    "rabbitmq": (rabbitmq.probe, "rabbitmq"),
+    "s3": (s3.probe, "s3"),
+    "storage": (storage.probe, "local"),
+    "certs": (certs.probe, "x509"),
 }
-"""name -> (module with a ``probe(settings) -> ProbeResult``, kind). Modules import lazily so
-the first frame of the TUI is not held up by psycopg, boto3 and friends."""
+"""name -> (its ``probe(settings) -> ProbeResult``, kind). The TUI imports this package in its
+refresh worker, never before the first frame, so psycopg and friends do not delay it."""
 
 
 def probe(name: str, settings: Settings) -> ProbeResult:
     """Run one probe; a bug inside it becomes a DOWN result rather than an exception."""
-    module_name, kind = SERVICES[name]
+    run, kind = SERVICES[name]
     try:
-        module = importlib.import_module(module_name)
-        return module.probe(settings)
+        return run(settings)
     except Exception as exc:  # a probe must never take the dashboard down
         return ProbeResult(name, kind, ServiceState.DOWN, f"probe error: {type(exc).__name__}: {exc}")
 
@@ -106,14 +70,3 @@ def probe_all(
     finally:
         pool.shutdown(wait=False, cancel_futures=True)  # a stuck client thread ends on its own socket timeout
     return [results[name] for name in wanted]
-
-
-class Stopwatch:
-    """Measures a probe's round trip in milliseconds."""
-
-    def __init__(self) -> None:
-        self._start = time.perf_counter()
-
-    @property
-    def ms(self) -> float:
-        return (time.perf_counter() - self._start) * 1000.0

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from console.probes import ProbeResult, ServiceState, Stopwatch
+from console.probes.result import ProbeResult, ServiceState, Stopwatch
 
 if TYPE_CHECKING:
     from console.config import PostgresSettings, Settings

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import requests
 
 from console.errors import ServiceUnreachable
-from console.probes import ProbeResult, ServiceState, Stopwatch
+from console.probes.result import ProbeResult, ServiceState, Stopwatch
 
 if TYPE_CHECKING:
     from console.config import RabbitMQSettings, Settings

@@ -8,7 +8,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from console.probes import ProbeResult, ServiceState, Stopwatch
+from console.probes.result import ProbeResult, ServiceState, Stopwatch
 
 if TYPE_CHECKING:
     from console.config import RedisSettings, Settings

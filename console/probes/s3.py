@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from console.probes import ProbeResult, ServiceState, Stopwatch
+from console.probes.result import ProbeResult, ServiceState, Stopwatch
 
 if TYPE_CHECKING:
     from console.config import Settings

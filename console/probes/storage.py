@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console.catalog import KINDS
-from console.probes import ProbeResult, ServiceState, Stopwatch
+from console.probes.result import ProbeResult, ServiceState, Stopwatch
 from console.root import BackupRoot
 
 if TYPE_CHECKING:

@@ -41,7 +41,7 @@ def healthy(context: CheckContext) -> Outcome:
     """PING answers (with AUTH when a password is configured)."""
     import redis
 
-    from console.probes import Stopwatch
+    from console.probes.result import Stopwatch
     from console.probes.redis import client, describe_error
 
     rs = context.settings.redis
