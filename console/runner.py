@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from console.artifacts import remove_stale_partials
 from console.errors import (Cancelled, ConsoleError, NotConfigured, PreflightFailed, ReadOnlyRefused,
-                            as_console_error, describe_unexpected)
+                            as_console_error)
 from console.kinds import registry
 from console.kinds.base import BackupRequest, BackupResult
 from console.lock import BackupLock
@@ -90,7 +90,7 @@ def execute(
                                   duration_seconds=time.time() - started, extra={"hint": exc.hint} if exc.hint else {})
         except Exception as exc:  # noqa: BLE001 - a broken stream, a vanished file: still a failed run, on record
             what = f"{request.kind} backup {target}".strip()
-            message = f"{what} failed: {describe_unexpected(exc)}"
+            message = as_console_error(exc, what).message
             result = BackupResult(request.kind, target, "failed", message, checks=checks,
                                   duration_seconds=time.time() - started,
                                   extra={"hint": "nothing was kept from this run; run it again, or with --debug for "
