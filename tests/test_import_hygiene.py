@@ -25,3 +25,25 @@ def test_console_and_headless_status_do_not_import_textual():
     proc = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
+
+
+HEAVY = ("psycopg", "redis", "boto3", "botocore", "cryptography", "requests")
+"""Libraries that cost 0.05-0.2 s each to import (bench/README.md, "Imports"): imported where a
+server is talked to, never by loading the kinds, the probes or the CLI's parser."""
+
+LIGHT_ENTRIES = {
+    "the kind registry": "import console.kinds.registry",
+    "the probes package": "import console.probes",
+    "the CLI parser": "from console.cli import build_parser; build_parser()",
+    "verify planning": "import console.verify.run, console.verify.state",
+    "retention planning": "import console.retention.plan",
+}
+
+
+def test_kinds_probes_and_parser_load_without_heavy_libraries():
+    code = "import sys\n{}\nprint(','.join(sorted({{n.split('.')[0] for n in sys.modules}} & set({!r}))))"
+    for what, statement in LIGHT_ENTRIES.items():
+        proc = subprocess.run([sys.executable, "-c", code.format(statement, HEAVY)], capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == "", f"importing {what} loads {proc.stdout.strip()}"

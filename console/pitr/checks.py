@@ -6,8 +6,6 @@ from __future__ import annotations
 import subprocess
 from typing import Any, Mapping
 
-import psycopg
-
 from console.preflight import Check, CheckContext, CheckStatus, destination_writable, free_space
 from console.probes.postgres import connect, describe_error
 
@@ -30,6 +28,8 @@ def _settings(context: CheckContext) -> dict[str, Any]:
 
 def _guarded(body: Any) -> Any:
     def run(context: CheckContext) -> CheckOutcome:
+        import psycopg  # here: the kind registry loads these checks without psycopg
+
         try:
             return body(context, _settings(context))
         except psycopg.Error as exc:

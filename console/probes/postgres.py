@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-import psycopg
-
 from console.probes.result import ProbeResult, ServiceState, Stopwatch
 
 if TYPE_CHECKING:
+    import psycopg  # imported where a connection is made: loading the probes must not cost psycopg's 0.1 s
+
     from console.config import PostgresSettings, Settings
 
 _STATS_SQL = """
@@ -32,6 +32,8 @@ SELECT archived_count, failed_count, last_archived_wal,
 
 def connect(pg: PostgresSettings, timeout: float, dbname: str | None = None, autocommit: bool = True) -> psycopg.Connection:
     """Open a connection with a connect timeout; the password goes in the connection, never argv."""
+    import psycopg
+
     kwargs: dict[str, Any] = {
         "host": pg.host,
         "port": pg.port,
@@ -48,6 +50,8 @@ def connect(pg: PostgresSettings, timeout: float, dbname: str | None = None, aut
 
 def describe_error(exc: Exception, pg: PostgresSettings) -> tuple[ServiceState, str]:
     """Map a psycopg error to a state and a one-line detail naming where."""
+    import psycopg
+
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     where = f"{pg.host}:{pg.port}"
     lowered = text.lower()
@@ -77,6 +81,8 @@ def _recovery_window(settings: Settings) -> dict[str, Any] | None:
 
 
 def probe(settings: Settings) -> ProbeResult:
+    import psycopg  # before the stopwatch: the first import is not the server's latency
+
     pg = settings.postgres
     watch = Stopwatch()
     try:

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-
 from console.probes.result import ProbeResult, ServiceState, Stopwatch
 
 if TYPE_CHECKING:
+    import redis  # imported where a client is made: loading the probes must not cost redis-py's 0.1 s
+
     from console.config import RedisSettings, Settings
 
 
 def client(rs: RedisSettings, timeout: float) -> redis.Redis:
     """A client that fails fast: redis-py retries three times by default, which would triple a hang."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     return redis.Redis(
         host=rs.host,
         port=rs.port,
@@ -30,6 +32,8 @@ def client(rs: RedisSettings, timeout: float) -> redis.Redis:
 
 
 def describe_error(exc: Exception, rs: RedisSettings) -> tuple[ServiceState, str]:
+    import redis
+
     where = f"{rs.host}:{rs.port}"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, redis.exceptions.TimeoutError):
@@ -62,6 +66,8 @@ def total_keys(info: dict[str, Any]) -> tuple[int, dict[str, int]]:
 
 
 def probe(settings: Settings) -> ProbeResult:
+    import redis  # before the stopwatch: the first import is not the server's latency
+
     rs = settings.redis
     watch = Stopwatch()
     conn = client(rs, settings.timeout_seconds)

@@ -7,13 +7,14 @@ gives one clear failure (``postgres.healthy``) instead of the same reason five t
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping
-
-import psycopg
+from typing import TYPE_CHECKING, Any, Mapping
 
 from console.catalog import scan
 from console.preflight import Check, CheckContext, CheckStatus, destination_writable, free_space
 from console.probes.postgres import connect, describe_error
+
+if TYPE_CHECKING:
+    import psycopg  # imported by the checks that connect: the kind registry must load without it
 
 CheckOutcome = tuple[CheckStatus, str, Mapping[str, Any]] | tuple[CheckStatus, str]
 
@@ -40,6 +41,8 @@ def _unreachable(exc: psycopg.Error, context: CheckContext) -> CheckOutcome:
 
 def healthy(context: CheckContext) -> CheckOutcome:
     """Database is healthy: connect and SELECT 1 (the manual used pg_isready)."""
+    import psycopg
+
     pg = context.settings.postgres
     started = time.perf_counter()
     try:
@@ -55,6 +58,8 @@ def healthy(context: CheckContext) -> CheckOutcome:
 
 def credentials(context: CheckContext) -> CheckOutcome:
     """A password is configured when the server asks for one, and authentication works."""
+    import psycopg
+
     pg = context.settings.postgres
     try:
         with _connect(context):
@@ -74,6 +79,8 @@ def credentials(context: CheckContext) -> CheckOutcome:
 
 def disk_space(context: CheckContext) -> CheckOutcome:
     """Free space at the destination is at least twice the database size."""
+    import psycopg
+
     try:
         with _connect(context) as conn:
             row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
@@ -121,6 +128,8 @@ def _age(seconds: float) -> str:
 
 def long_transactions(context: CheckContext) -> CheckOutcome:
     """No transaction open longer than postgres.long_transaction_seconds (they hold back the dump)."""
+    import psycopg
+
     threshold = context.settings.postgres.long_transaction_seconds
     try:
         with _connect(context) as conn:

@@ -13,14 +13,14 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from typing import TYPE_CHECKING
 
 from console.childenv import child_env
 from console.errors import UsageError, VerifyFailed
 from console.progress import CancelToken, check_cancel
+
+if TYPE_CHECKING:
+    import redis  # imported by the functions below: the kind registry loads this module without redis-py
 
 
 def load_in_throwaway_server(work_dir: Path, aof_dir: str | None, timeout: float,
@@ -35,6 +35,10 @@ def load_in_throwaway_server(work_dir: Path, aof_dir: str | None, timeout: float
     Raises:
         VerifyFailed: the server refused the files or did not finish loading within ``timeout``.
     """
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     binary = shutil.which("redis-server")
     if binary is None:
         raise UsageError("redis-server is not installed here")
@@ -73,6 +77,8 @@ def load_in_throwaway_server(work_dir: Path, aof_dir: str | None, timeout: float
 
 def _wait_loaded(conn: redis.Redis, process: subprocess.Popen[bytes], work_dir: Path, timeout: float,
                  cancel: CancelToken | None) -> dict:
+    import redis
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         check_cancel(cancel)
