@@ -15,12 +15,11 @@ if TYPE_CHECKING:
 
 
 def probe(settings: Settings) -> ProbeResult:
-    from console.kinds.certs.inventory import build_inventory, cert_dir_of
-
     watch = Stopwatch()
     if settings.sources.get("certs.cert_dir", "default") == "default":
         # The manual's default CERT_DIR is ".", the whole working tree: too much to walk every few seconds.
         return ProbeResult("certs", "x509", ServiceState.UNCONFIGURED, "set CERT_DIR (certs.cert_dir) to watch expiry")
+    from console.kinds.certs.inventory import build_inventory, cert_dir_of  # cryptography: 0.08 s, only when watched
     directory = cert_dir_of(settings)
     if not directory.is_dir():
         return ProbeResult("certs", "x509", ServiceState.UNCONFIGURED, f"{directory} is not a directory (CERT_DIR)",
