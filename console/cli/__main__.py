@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
+from console.cli import entry
 
-from console.cli import main
-
-sys.exit(main())
+entry()
