@@ -6,8 +6,13 @@ times, ``--runs`` times each in a fresh process (median shown):
 * ``scan``: ``console.catalog.scan`` of everything, twice in one process (cold, then again
   with nothing changed: the directory-mtime cache);
 * ``status --json`` (the probes included; Redis etc. as configured on this machine);
-* ``verify`` planning: ``console.verify.run.select_sets`` (before any file is read);
+* ``verify`` planning: ``console.verify.run.select_sets`` (before any file is read), and the same
+  through the CLI: ``verify --set <an id that does not exist>`` scans, plans and exits 2 before reading;
 * ``retention plan --json``.
+
+With ``--before COMMIT`` every command also runs from that commit's tree (``git archive``), round-robin
+with ours in the same run. Wall and CPU time (user + system of the process) are shown: on a shared
+machine the CPU time moves less than the wall time.
 
 Usage: ``.venv/bin/python bench/catalog.py --sets 10000 --runs 3 --out /dev/shm/bc-bench-catalog``.
 """
@@ -18,6 +23,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -97,10 +103,27 @@ sets, newest = select_sets(settings)
 """
 
 
-def _timed(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
+def _timed(argv: list[str], env: dict[str, str], cwd: Path = ROOT) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds of the child, its stdout)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-    return time.perf_counter() - started, proc.stdout.decode()
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=cwd)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu, proc.stdout.decode()
+
+
+def contenders_of(tree: Path, overrides: str, label: str) -> dict[str, tuple[list[str], Path]]:
+    """The timed commands, run from ``tree`` (``python -m console.cli`` finds the tree's package first)."""
+    cli = [sys.executable, "-m", "console.cli"]
+    return {
+        f"verify planning (select_sets){label}": ([sys.executable, "-c", SELECT_CODE, str(tree), overrides], tree),
+        f"`verify --set <missing>`: planning through the CLI, refused before any read{label}":
+            (cli + ["verify", "--set", "postgres/none/20000101_000000", "--json"], tree),
+        f"`status --json` (probes included){label}": (cli + ["status", "--json"], tree),
+        f"`retention plan --json`{label}": (cli + ["retention", "plan", "--json"], tree),
+    }
 
 
 def main() -> int:
@@ -108,7 +131,7 @@ def main() -> int:
     parser.add_argument("--sets", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", default="/dev/shm/bc-bench-catalog")
-    parser.add_argument("--before", metavar="COMMIT", help="also time scan and verify planning as of this commit")
+    parser.add_argument("--before", metavar="COMMIT", help="also time every command as of this commit, side by side")
     args = parser.parse_args()
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)
@@ -117,38 +140,41 @@ def main() -> int:
     generate(backup_dir, args.sets)
     print(f"# {args.sets} sets generated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     env = {**os.environ, "BACKUP_DIR": str(backup_dir), "HOME": str(out)}
-    cli = str(Path(sys.executable).parent / "backup-console")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     overrides = json.dumps({"backup_dir": str(backup_dir)})
-    contenders = {
-        "verify planning (select_sets, fresh process)": [sys.executable, "-c", SELECT_CODE, str(ROOT), overrides],
-        "`status --json` (probes included)": [cli, "status", "--json"],
-        "`retention plan --json`": [cli, "retention", "plan", "--json"],
-    }
+    trees = [ROOT]
+    contenders = contenders_of(ROOT, overrides, "")
     if args.before:
         before_root = out / "before"
         before_root.mkdir()
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.before], check=True, capture_output=True)
         subprocess.run(["tar", "-x", "-C", str(before_root)], input=archive.stdout, check=True)
-        contenders[f"verify planning as of {args.before}"] = [sys.executable, "-c", SELECT_CODE, str(before_root),
-                                                               overrides]
-        contenders[f"scan twice as of {args.before} (fresh process)"] = [sys.executable, "-c", SCAN_CODE,
-                                                                          str(before_root), str(backup_dir)]
-    samples: dict[str, list[float]] = {name: [] for name in contenders}
+        trees.append(before_root)
+        contenders.update(contenders_of(before_root, overrides, f", as of {args.before}"))
+        contenders[f"scan twice as of {args.before} (fresh process)"] = (
+            [sys.executable, "-c", SCAN_CODE, str(before_root), str(backup_dir)], before_root)
+    for tree in trees:  # as an installed package has them; this machine sets PYTHONDONTWRITEBYTECODE
+        subprocess.run([sys.executable, "-m", "compileall", "-q", "console"], cwd=tree, check=True,
+                       stdout=subprocess.DEVNULL)
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
     scans: list[tuple[float, float]] = []
     try:
         for _ in range(args.runs):
-            seconds, printed = _timed([sys.executable, "-c", SCAN_CODE, str(ROOT), str(backup_dir)], env)
+            _, _, printed = _timed([sys.executable, "-c", SCAN_CODE, str(ROOT), str(backup_dir)], env)
             cold, warm, found = printed.split()
             scans.append((float(cold), float(warm)))
-            for name, argv in contenders.items():
-                samples[name].append(_timed(argv, env)[0])
-        print(f"\n{args.sets} sets generated, {found} recognised; {args.runs} run(s) each, median\n")
-        print("| step | time |")
-        print("|---|---|")
-        print(f"| scan, first in a process | {statistics.median(s[0] for s in scans):.3f} s |")
-        print(f"| scan again, nothing changed | {statistics.median(s[1] for s in scans):.3f} s |")
+            for name, (argv, cwd) in contenders.items():
+                wall, cpu, _ = _timed(argv, env, cwd)
+                samples[name].append((wall, cpu))
+        print(f"\n{args.sets} sets generated, {found} recognised; {args.runs} run(s) each, round-robin, median; "
+              f"load average {os.getloadavg()[0]:.1f}\n")
+        print("| step | wall | CPU |")
+        print("|---|---|---|")
+        print(f"| scan, first in a process | {statistics.median(s[0] for s in scans):.3f} s | - |")
+        print(f"| scan again, nothing changed | {statistics.median(s[1] for s in scans):.3f} s | - |")
         for name, taken in samples.items():
-            print(f"| {name} | {statistics.median(taken):.2f} s |")
+            print(f"| {name} | {statistics.median(t[0] for t in taken):.2f} s "
+                  f"| {statistics.median(t[1] for t in taken):.2f} s |")
     finally:
         if not os.environ.get("BENCH_KEEP"):
             shutil.rmtree(out, ignore_errors=True)
