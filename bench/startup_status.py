@@ -1,29 +1,55 @@
-"""Bench: time to the first painted dashboard, and `status` latency, beside the manual's checks.
+"""Bench: time to the first painted dashboard beside a minimal Textual app, and `status` beside the manual's checks.
 
 Runs against the local services (PostgreSQL 5432, Redis 6379, RabbitMQ 5672/15672) and a
-hanging TCP endpoint made here. The manual's monitor script (`pg_isready`, `redis-cli PING`,
-`rabbitmqctl status`) is timed the same way; its redis-cli has no timeout, so against the
-hanging endpoint it is capped. Prints a Markdown table; nothing is asserted.
+hanging TCP endpoint made here. Every contender runs in a fresh process, round-robin within one
+run, so that all of them see the same machine load:
 
-    .venv/bin/python bench/startup_status.py [--runs 5]
+* **first paint**: a process started in tmux (80x24) until the pane shows its text: a minimal
+  Textual app (one ``Static``), and ``backup-console`` until its panels are drawn, until the first
+  probe results show, and until the Backups panel has been filled from the catalog;
+* **status**: ``backup-console status --json`` as a whole process, against the manual's monitor
+  checks (``pg_isready``, ``redis-cli PING``, ``rabbitmqctl status``) run one after the other
+  as its script does; with every service up, and with Redis pointed at a TCP endpoint that accepts
+  and never answers (the manual's redis-cli has no timeout, so it is capped);
+* with ``--rss-seconds N``, the TUI's resident memory after N seconds on the dashboard.
+
+BACKUP_DIR and HOME are a private scratch directory; ``--sets N`` first writes N tiny sets there (bench/catalog.py's generator),
+so the dashboard's first full frame is measured at that size. Prints Markdown; nothing is asserted.
+
+    .venv/bin/python bench/startup_status.py [--runs 5] [--sets 10000] [--rss-seconds 300]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
 CONSOLE = [str(ROOT / ".venv" / "bin" / "backup-console")]
 HANG_CAP_SECONDS = 20.0
+MINIMAL_APP = """
+from textual.app import App
+from textual.widgets import Static
+
+
+class Minimal(App):
+    def compose(self):
+        yield Static("PostgreSQL minimal")
+
+
+Minimal().run()
+"""
 
 
 def hanging_port() -> int:
@@ -35,46 +61,74 @@ def hanging_port() -> int:
     return sock.getsockname()[1]
 
 
-def timed(argv: list[str], env: dict[str, str] | None = None, cap: float | None = None) -> float:
+def timed(argv: list[str], env: dict[str, str] | None = None, cap: float | None = None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child); wall is inf when it did not end within ``cap``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     try:
         subprocess.run(argv, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                        timeout=cap)
     except subprocess.TimeoutExpired:
-        return float("inf")
-    return time.perf_counter() - started
+        return float("inf"), float("nan")
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
 
-def first_paint(runs: int) -> tuple[list[float], list[float]]:
-    """Seconds until the panels are drawn, and until the PostgreSQL panel shows a state."""
-    paints, data = [], []
-    for _ in range(runs):
-        subprocess.run(["tmux", "kill-session", "-t", "bcbench"], capture_output=True)
-        started = time.perf_counter()
-        subprocess.run(["tmux", "new-session", "-d", "-s", "bcbench", "-x", "80", "-y", "24", *CONSOLE], check=True)
-        painted = got_data = None
-        while time.perf_counter() - started < 20 and got_data is None:
-            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", "bcbench"], capture_output=True, text=True).stdout
-            now = time.perf_counter() - started
-            if painted is None and "PostgreSQL" in screen:
-                painted = now
-            if "PostgreSQL" in screen and "checking..." not in screen.split("Redis")[0]:
-                got_data = now
-            time.sleep(0.005)
-        subprocess.run(["tmux", "kill-session", "-t", "bcbench"], capture_output=True)
-        paints.append(painted or float("inf"))
-        data.append(got_data or float("inf"))
-    return paints, data
+def _pane(session: str) -> str:
+    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
 
 
-def manual_checks(redis_port: int, cap: float | None) -> float:
+def _rss_kb(session: str) -> int | None:
+    """VmRSS of the process tmux started (the console itself)."""
+    pid = subprocess.run(["tmux", "display-message", "-p", "-t", session, "#{pane_pid}"], capture_output=True,
+                         text=True).stdout.strip()
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def first_paint(argv: list[str], env: dict[str, str], markers: dict[str, object], stay: float = 0.0
+                ) -> tuple[dict[str, float], int | None]:
+    """Seconds from starting ``argv`` in tmux until each marker (a predicate on the pane's text) first
+    holds; then, with ``stay``, the RSS in kB after that many seconds."""
+    session = f"bcbench{os.getpid()}"
+    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    command = " ".join(f"{key}={value}" for key, value in env.items()) + " " + " ".join(argv)
+    seen: dict[str, float] = {}
     started = time.perf_counter()
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", "env " + command], check=True)
+    try:
+        while time.perf_counter() - started < 30 and len(seen) < len(markers):
+            screen = _pane(session)
+            now = time.perf_counter() - started
+            for name, holds in markers.items():
+                if name not in seen and holds(screen):  # type: ignore[operator]
+                    seen[name] = now
+            time.sleep(0.005)
+        rss = None
+        if stay:
+            time.sleep(max(0.0, stay - (time.perf_counter() - started)))
+            rss = _rss_kb(session)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    return {name: seen.get(name, float("inf")) for name in markers}, rss
+
+
+def manual_checks(redis_port: int, cap: float | None) -> tuple[float, float]:
+    wall = cpu = 0.0
     for argv in (["pg_isready", "-h", "127.0.0.1", "-p", "5432"], ["redis-cli", "-p", str(redis_port), "PING"],
                  ["rabbitmqctl", "-q", "status"]):
-        remaining = None if cap is None else max(0.1, cap - (time.perf_counter() - started))
-        if timed(argv, cap=remaining) == float("inf"):
-            return float("inf")
-    return time.perf_counter() - started
+        remaining = None if cap is None else max(0.1, cap - wall)
+        step_wall, step_cpu = timed(argv, cap=remaining)
+        if step_wall == float("inf"):
+            return float("inf"), float("nan")
+        wall, cpu = wall + step_wall, cpu + step_cpu
+    return wall, cpu
 
 
 def fmt(values: list[float]) -> str:
@@ -84,26 +138,74 @@ def fmt(values: list[float]) -> str:
     return f"{statistics.median(finite):.2f} s (min {min(finite):.2f})"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--sets", type=int, default=0, help="write this many sets into a private BACKUP_DIR first")
+    parser.add_argument("--rss-seconds", type=float, default=0.0, help="also read the TUI's RSS after this long")
     args = parser.parse_args()
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "console", "screens", "themes"], cwd=ROOT,
+                   stdout=subprocess.DEVNULL, check=False)  # as installed; this machine sets PYTHONDONTWRITEBYTECODE
+    scratch = Path(tempfile.mkdtemp(prefix="bc-bench-startup-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
+    env = {"BACKUP_DIR": str(scratch / "backups"), "HOME": str(scratch)}
+    (scratch / "backups").mkdir()
+    if args.sets:
+        from catalog import generate
+
+        generate(scratch / "backups", args.sets)
+    minimal = scratch / "minimal_app.py"
+    minimal.write_text(MINIMAL_APP)
     hang = hanging_port()
-    rows = []
-    if shutil.which("tmux"):
-        paints, data = first_paint(args.runs)
-        rows.append(("TUI: first painted dashboard (tmux 80x24)", fmt(paints), "-"))
-        rows.append(("TUI: first probe results on screen", fmt(data), "-"))
-    status_up = [timed([*CONSOLE, "status", "--json"]) for _ in range(args.runs)]
-    manual_up = [manual_checks(6379, None) for _ in range(args.runs)]
-    rows.append(("status, all services up", fmt(status_up), fmt(manual_up)))
-    status_hang = [timed([*CONSOLE, "status", "--json"], {"REDIS_PORT": str(hang)}) for _ in range(max(1, args.runs // 2))]
-    manual_hang = [manual_checks(hang, HANG_CAP_SECONDS)]
-    rows.append(("status, Redis hanging (timeout 3 s)", fmt(status_hang), fmt(manual_hang)))
-    print(f"| measurement ({args.runs} runs, median) | backup-console | manual's monitor checks |")
-    print("|---|---|---|")
-    for name, ours, theirs in rows:
-        print(f"| {name} | {ours} | {theirs} |")
+    python = str(ROOT / ".venv" / "bin" / "python")
+    tui_markers = {
+        "panels drawn": lambda screen: "PostgreSQL" in screen,
+        "first probe result": lambda screen: "PostgreSQL" in screen and "checking..." not in screen.split("Redis")[0],
+        "Backups panel filled": lambda screen: "Backups" in screen and "scanning backups" not in screen,
+    }
+    samples: dict[str, list[float]] = {}
+    rss: list[int] = []
+    try:
+        for _ in range(args.runs):
+            if shutil.which("tmux"):
+                seen, _ = first_paint([python, str(minimal)], env, {"painted": lambda screen: "PostgreSQL" in screen})
+                samples.setdefault("minimal Textual app (one Static): first paint", []).append(seen["painted"])
+                seen, kb = first_paint(CONSOLE, env, tui_markers)
+                for name, seconds in seen.items():
+                    samples.setdefault(f"TUI: {name}", []).append(seconds)
+            for name, (wall, cpu) in (("status --json, all services up", timed([*CONSOLE, "status", "--json"], env)),
+                                      ("manual's checks, all services up", manual_checks(6379, None))):
+                samples.setdefault(name, []).append(wall)
+                samples.setdefault(f"{name} (CPU)", []).append(cpu)
+        hang_runs = max(1, args.runs // 2)
+        for _ in range(hang_runs):
+            samples.setdefault("status --json, Redis hanging (timeout 3 s)", []).append(
+                timed([*CONSOLE, "status", "--json"], {**env, "REDIS_PORT": str(hang)})[0])
+        samples["manual's checks, Redis hanging"] = [manual_checks(hang, HANG_CAP_SECONDS)[0]]
+        if args.rss_seconds and shutil.which("tmux"):
+            _, kb = first_paint(CONSOLE, env, tui_markers, stay=args.rss_seconds)
+            if kb:
+                rss.append(kb)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    print(f"\n{args.runs} runs, round-robin, median (min); sets in BACKUP_DIR: {args.sets}; "
+          f"load average {os.getloadavg()[0]:.1f}\n")
+    print("| measurement | time |")
+    print("|---|---|")
+    for name, values in samples.items():
+        if name.endswith("(CPU)"):
+            print(f"| {name} | {statistics.median(values):.2f} s |")
+        else:
+            print(f"| {name} | {fmt(values)} |")
+    paint = samples.get("TUI: panels drawn")
+    floor = samples.get("minimal Textual app (one Static): first paint")
+    if paint and floor:
+        print(f"\nfirst paint: TUI / minimal app = {statistics.median(paint) / statistics.median(floor):.2f} "
+              f"(per run: {', '.join(f'{a / b:.2f}' for a, b in zip(paint, floor))})")
+    up, manual = samples["status --json, all services up"], samples["manual's checks, all services up"]
+    print(f"status / manual's checks = {statistics.median(up) / statistics.median(manual):.2f}")
+    if rss:
+        print(f"TUI RSS after {args.rss_seconds:.0f} s on the dashboard: {rss[0] / 1024:.0f} MB")
+    return 0
 
 
 if __name__ == "__main__":
