@@ -61,13 +61,14 @@ def hanging_port() -> int:
     return sock.getsockname()[1]
 
 
-def timed(argv: list[str], env: dict[str, str] | None = None, cap: float | None = None) -> tuple[float, float]:
+def timed(argv: list[str], env: dict[str, str] | None = None, cap: float | None = None, cwd: Path = ROOT
+          ) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the child); wall is inf when it did not end within ``cap``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     try:
         subprocess.run(argv, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       timeout=cap)
+                       timeout=cap, cwd=cwd)
     except subprocess.TimeoutExpired:
         return float("inf"), float("nan")
     wall = time.perf_counter() - started
@@ -92,8 +93,8 @@ def _rss_kb(session: str) -> int | None:
     return None
 
 
-def first_paint(argv: list[str], env: dict[str, str], markers: dict[str, object], stay: float = 0.0
-                ) -> tuple[dict[str, float], int | None]:
+def first_paint(argv: list[str], env: dict[str, str], markers: dict[str, object], stay: float = 0.0,
+                cwd: Path = ROOT) -> tuple[dict[str, float], int | None]:
     """Seconds from starting ``argv`` in tmux until each marker (a predicate on the pane's text) first
     holds; then, with ``stay``, the RSS in kB after that many seconds."""
     session = f"bcbench{os.getpid()}"
@@ -101,7 +102,8 @@ def first_paint(argv: list[str], env: dict[str, str], markers: dict[str, object]
     command = " ".join(f"{key}={value}" for key, value in env.items()) + " " + " ".join(argv)
     seen: dict[str, float] = {}
     started = time.perf_counter()
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", "env " + command], check=True)
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", "-c", str(cwd), "env " + command],
+                   check=True)
     try:
         while time.perf_counter() - started < 30 and len(seen) < len(markers):
             screen = _pane(session)
@@ -143,10 +145,20 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--sets", type=int, default=0, help="write this many sets into a private BACKUP_DIR first")
     parser.add_argument("--rss-seconds", type=float, default=0.0, help="also read the TUI's RSS after this long")
+    parser.add_argument("--before", metavar="COMMIT", help="also run the TUI and status as of this commit (git archive)")
     args = parser.parse_args()
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "console", "screens", "themes"], cwd=ROOT,
-                   stdout=subprocess.DEVNULL, check=False)  # as installed; this machine sets PYTHONDONTWRITEBYTECODE
     scratch = Path(tempfile.mkdtemp(prefix="bc-bench-startup-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
+    python = str(ROOT / ".venv" / "bin" / "python")
+    trees = {"": (CONSOLE, ROOT)}
+    if args.before:
+        before_root = scratch / "before"
+        before_root.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.before], check=True, capture_output=True)
+        subprocess.run(["tar", "-x", "-C", str(before_root)], input=archive.stdout, check=True)
+        trees[f" as of {args.before}"] = ([python, "-m", "console.cli"], before_root)  # the tree's package first
+    for _, tree in trees.values():  # as installed; this machine sets PYTHONDONTWRITEBYTECODE
+        subprocess.run([sys.executable, "-m", "compileall", "-q", "console", "screens", "themes"], cwd=tree,
+                       stdout=subprocess.DEVNULL, check=False)
     env = {"BACKUP_DIR": str(scratch / "backups"), "HOME": str(scratch)}
     (scratch / "backups").mkdir()
     if args.sets:
@@ -156,7 +168,6 @@ def main() -> int:
     minimal = scratch / "minimal_app.py"
     minimal.write_text(MINIMAL_APP)
     hang = hanging_port()
-    python = str(ROOT / ".venv" / "bin" / "python")
     tui_markers = {
         "panels drawn": lambda screen: "PostgreSQL" in screen,
         "first probe result": lambda screen: "PostgreSQL" in screen and "checking..." not in screen.split("Redis")[0],
@@ -164,16 +175,23 @@ def main() -> int:
     }
     samples: dict[str, list[float]] = {}
     rss: list[int] = []
+    # One session stays open throughout: no run pays for starting tmux's server, and no new-session races
+    # the exit of a server whose last session was just killed.
+    keep = f"bcbench{os.getpid()}-keep"
+    subprocess.run(["tmux", "new-session", "-d", "-s", keep, "sleep 3600"], check=True)
     try:
         for _ in range(args.runs):
             if shutil.which("tmux"):
                 seen, _ = first_paint([python, str(minimal)], env, {"painted": lambda screen: "PostgreSQL" in screen})
                 samples.setdefault("minimal Textual app (one Static): first paint", []).append(seen["painted"])
-                seen, kb = first_paint(CONSOLE, env, tui_markers)
-                for name, seconds in seen.items():
-                    samples.setdefault(f"TUI: {name}", []).append(seconds)
-            for name, (wall, cpu) in (("status --json, all services up", timed([*CONSOLE, "status", "--json"], env)),
-                                      ("manual's checks, all services up", manual_checks(6379, None))):
+                for label, (argv, tree) in trees.items():
+                    seen, _ = first_paint(argv, env, tui_markers, cwd=tree)
+                    for name, seconds in seen.items():
+                        samples.setdefault(f"TUI{label}: {name}", []).append(seconds)
+            measured = [(f"status --json{label}, all services up", timed([*argv, "status", "--json"], env, cwd=tree))
+                        for label, (argv, tree) in trees.items()]
+            measured.append(("manual's checks, all services up", manual_checks(6379, None)))
+            for name, (wall, cpu) in measured:
                 samples.setdefault(name, []).append(wall)
                 samples.setdefault(f"{name} (CPU)", []).append(cpu)
         hang_runs = max(1, args.runs // 2)
@@ -186,6 +204,7 @@ def main() -> int:
             if kb:
                 rss.append(kb)
     finally:
+        subprocess.run(["tmux", "kill-session", "-t", keep], capture_output=True)
         shutil.rmtree(scratch, ignore_errors=True)
     print(f"\n{args.runs} runs, round-robin, median (min); sets in BACKUP_DIR: {args.sets}; "
           f"load average {os.getloadavg()[0]:.1f}\n")
@@ -196,13 +215,18 @@ def main() -> int:
             print(f"| {name} | {statistics.median(values):.2f} s |")
         else:
             print(f"| {name} | {fmt(values)} |")
-    paint = samples.get("TUI: panels drawn")
+    print()
     floor = samples.get("minimal Textual app (one Static): first paint")
-    if paint and floor:
-        print(f"\nfirst paint: TUI / minimal app = {statistics.median(paint) / statistics.median(floor):.2f} "
-              f"(per run: {', '.join(f'{a / b:.2f}' for a, b in zip(paint, floor))})")
-    up, manual = samples["status --json, all services up"], samples["manual's checks, all services up"]
-    print(f"status / manual's checks = {statistics.median(up) / statistics.median(manual):.2f}")
+    manual = samples["manual's checks, all services up"]
+    manual_cpu = samples["manual's checks, all services up (CPU)"]
+    for label in trees:
+        paint = samples.get(f"TUI{label}: panels drawn")
+        if paint and floor:
+            print(f"first paint{label}: TUI / minimal app = {statistics.median(paint) / statistics.median(floor):.2f} "
+                  f"(per run: {', '.join(f'{a / b:.2f}' for a, b in zip(paint, floor))})")
+        up, up_cpu = samples[f"status --json{label}, all services up"], samples[f"status --json{label}, all services up (CPU)"]
+        print(f"status{label} / manual's checks = {statistics.median(up) / statistics.median(manual):.2f} "
+              f"(CPU: {statistics.median(up_cpu) / statistics.median(manual_cpu):.2f})")
     if rss:
         print(f"TUI RSS after {args.rss_seconds:.0f} s on the dashboard: {rss[0] / 1024:.0f} MB")
     return 0
