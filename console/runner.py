@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Iterator
 from console.artifacts import remove_stale_partials
 from console.errors import (Cancelled, ConsoleError, NotConfigured, PreflightFailed, ReadOnlyRefused,
                             as_console_error)
-from console.instances import DEFAULT
 from console.instances import label as instance_label
+from console.instances import lock_name as instance_lock_name
 from console.kinds import registry
 from console.kinds.base import BackupRequest, BackupResult
 from console.lock import BackupLock
@@ -42,8 +42,7 @@ def scoped(settings: Settings, request: BackupRequest) -> Settings:
 
 def lock_name(settings: Settings, request: BackupRequest) -> str:
     """The kind's lock name, and the instance's name beside it when it is not the default."""
-    name = registry.get(request.kind).lock_name(settings, request)
-    return name if request.instance == DEFAULT else f"{name}@{request.instance}"
+    return instance_lock_name(registry.get(request.kind).lock_name(settings, request), request.instance)
 
 
 def preflight(settings: Settings, request: BackupRequest) -> list[CheckResult]:

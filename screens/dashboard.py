@@ -1,4 +1,9 @@
-"""DashboardScreen: a live panel per service, the newest backups, and what is running.
+"""DashboardScreen: a live panel per service instance, the newest backups, and what is running.
+
+A kind with several instances gets a group: a title line with their worst state in words over a
+panel per instance. When the panels do not fit (twenty instances at 80x24), one table row per
+instance replaces them. `/` filters the instances, `:` switches the context (a tag value, a kind,
+an instance); a line at the top says what is shown and escape clears it.
 
 Probes run in a worker; each result is posted as it arrives, so a hanging service shows as
 "timeout" without holding up the others. The next round is armed only when the previous one
@@ -16,14 +21,20 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 
 from screens import keys
-from textual.containers import Grid, Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Header
+from textual.widget import Widget
+from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
+from console.formatting import short_ago
+from console.instances import split_lock_name
+from screens.instance_scope import Entry, Scope, contexts, entries_of
 from screens.messages import BackupsScanned, BackupSummary, NewestDrillFound, ProbeFinished, ProbeRoundFinished
 from screens.widgets.backups_panel import BackupsPanel
+from screens.widgets.instance_panels import InstancePanels
+from screens.widgets.instance_table import InstanceTable
 from screens.widgets.service_panel import BACKUP_KIND_OF_SERVICE, ServicePanel
 
 if TYPE_CHECKING:
@@ -32,6 +43,9 @@ if TYPE_CHECKING:
     from screens.app import BackupConsoleApp
 
 WIDE_COLUMNS = 110
+MIN_BACKUPS_LINES = 6
+"""Panels fit when they leave the Backups panel this many lines (four lines and its border)."""
+VERIFICATION_ORDER = ("failed", "warning", "unverified", "verified")
 MONITOR_INTERVAL_SECONDS = 60.0
 """Monitor findings (freshness, tools, WAL) are re-evaluated at most this often: they run subprocesses."""
 
@@ -47,6 +61,18 @@ and alerts. Enter on it shows every line whole; `d` opens the newest drill trans
 
 Probes refresh every few seconds (`ui.refresh_seconds`); a round starts only when the last one
 ended. Select a panel with the arrow keys or tab and press enter for every metric.
+
+## Several instances
+A kind with several instances (`postgres.instances` in the config) gets a title line with how
+many are up and the worst states in words ("PostgreSQL  2/3 up · 1 DOWN") over one panel per
+instance, titled by its name (and tags when they fit). When the panels do not fit the terminal,
+a table replaces them: one row per instance with its state, latency, newest backup and its
+verification; arrows move, enter opens the instance's details.
+
+`/` filters the instances by name, kind or tag (`analytics`, `redis`, `env=prod`); enter keeps the
+filter. `:` switches the context: one tag value, one kind or one instance. The line at the top
+says what is shown; escape clears the filter and the context. At 80 columns `/` and `:` take the
+footer places of `t` (retention) and `d` (drill), which still work.
 """
 
     BINDINGS = [
@@ -56,11 +82,23 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
                   tooltip="Pre-backup checklists; the gate leads into the backup"),
         keys.bind("verify", "app.open('reports')", "Reports", id="open-reports",
                   tooltip="Verification reports; verify every backup set now"),
-        keys.bind("retention", "app.open('retention')", "Retain", id="open-retention",
+        keys.bind("retention", "open_screen('retention')", "Retain", id="open-retention",
                   tooltip="Retention state, planned deletions and lifecycle rules"),
         keys.bind("drill", "open_drill", id="open-drill", tooltip="The newest drill's transcript (every drill from there)"),
         keys.bind("refresh", "refresh_now", id="refresh", tooltip="Probe every service now"),
         keys.bind("pause", "toggle_pause", id="toggle-pause"),
+        keys.bind("filter", "start_filter", id="filter-instances",
+                  tooltip="Filter the instances by name, kind or tag; enter keeps it, escape clears it"),
+        keys.bind("context", "switch_context", id="switch-context",
+                  tooltip="Show only one tag value, kind or instance; escape leaves it"),
+        keys.bind("back", "clear_scope", "Clear", id="clear-scope", show=False,
+                  tooltip="Clear the filter and the context"),
+        # With several instances the footer has no room at 80 columns for t and d beside / and :
+        # (check_action hides the shown pair); these twins keep the keys working and in the help.
+        keys.bind("retention", "open_screen('retention', False)", "Retain", id="open-retention", show=False,
+                  tooltip="Retention state, planned deletions and lifecycle rules"),
+        keys.bind("drill", "open_drill(False)", id="open-drill", show=False,
+                  tooltip="The newest drill's transcript (every drill from there)"),
         keys.bind("open", "open_detail", "Details", id="open-detail", show=False,
                   tooltip="Every metric of the selected service, or every line of the Backups panel"),
         Binding("right,l", "move(1)", "Next", id="focus-next", show=False),
@@ -79,43 +117,92 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
         self._timer: Timer | None = None
         self._results: dict[str, object] = {}
         self._monitored_at = -MONITOR_INTERVAL_SECONDS
+        self.entries: list[Entry] = []
+        """One per probed instance, in service order (filled in compose, from the settings)."""
+        self.scope = Scope()
+        self._shown: list[Entry] | None = None
 
     @property
     def console_app(self) -> BackupConsoleApp:
         return self.app  # type: ignore[return-value]
 
+    @property
+    def several_instances(self) -> bool:
+        """Whether some kind has several instances: only then are there instances to filter."""
+        return len({entry.service for entry in self.entries}) < len(self.entries)
+
     def compose(self) -> ComposeResult:
         from console.probes import SERVICES
 
+        self.entries = entries_of(self.console_app.settings, SERVICES)
         yield Header(show_clock=False, icon="")
+        with Horizontal(id="dashboard-scope-bar"):
+            yield Input(placeholder="name, kind or tag=value", compact=True, id="dashboard-filter")
+            yield Static("", id="dashboard-scope", markup=False)
         # Not a scroll view: it would take the arrow keys, which move between panels here.
         with Vertical(id="dashboard-body"):
-            with Grid(id="dashboard-grid"):
-                for name in SERVICES:
-                    yield ServicePanel(name)
+            yield InstancePanels(self.entries)
+            yield InstanceTable()
             yield BackupsPanel()
         yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self._update_subtitle()
-        self._apply_width(self.size.width)
-        self.query(ServicePanel).first().focus()
+        self._arrange()
         # The first round imports psycopg, boto3 and friends in the worker: paint the screen first.
         self.call_after_refresh(self.refresh_now)
 
     def on_resize(self, event: object) -> None:
-        self._apply_width(self.size.width)
+        self._arrange()
 
-    def _apply_width(self, width: int) -> None:
-        wide = width >= WIDE_COLUMNS
-        self.query_one("#dashboard-grid").set_class(wide, "-wide")
+    @property
+    def wide(self) -> bool:
+        return self.size.width >= WIDE_COLUMNS
+
+    def _arrange(self) -> None:
+        """Show what the scope lets through: panels when they fit above a Backups panel of
+        MIN_BACKUPS_LINES, else the table; the scope line says it in words."""
+        wide = self.wide
+        self.set_class(wide, "-wide")
         for panel in self.query(ServicePanel):
             panel.compact = not wide
+        editing = self.query_one("#dashboard-filter", Input).display
+        shown = [entry for entry in self.entries if self.scope.shows(entry)]
+        labels = {entry.label for entry in shown}
+        words = self.query_one("#dashboard-scope", Static)
+        words.display = self.scope.active or editing
+        words.update(self.scope.words(len(shown), len(self.entries)) if self.scope.active
+                     else "type to filter: name, kind or tag; enter keeps it, esc clears it")
+        panels = self.query_one(InstancePanels)
+        panels.show_only(labels)
+        body_lines = self.size.height - 2 - (1 if words.display else 0)  # header and footer
+        table_mode = panels.height_for(labels, wide) + MIN_BACKUPS_LINES > body_lines
+        self.set_class(table_mode, "-table")
+        table = self.query_one(InstanceTable)
+        table.styles.max_height = max(3, body_lines - MIN_BACKUPS_LINES)
+        if table_mode and shown != self._shown:
+            table.show_entries(shown)
+        self._shown = shown if table_mode else None
+        if not editing:
+            self.call_after_refresh(self._keep_focus)
+
+    def _keep_focus(self) -> None:
+        """Focus stays where it is when still shown; else the table, or the first panel shown."""
+        focused = self.focused
+        if focused is not None and focused in self.focus_chain and not isinstance(focused, Input):
+            return
+        if self.has_class("-table"):
+            self.query_one(InstanceTable).focus()
+            return
+        for panel in self.query(ServicePanel):
+            if panel in self.focus_chain:
+                panel.focus()
+                return
+        self.query_one(BackupsPanel).focus()
 
     @property
     def columns(self) -> int:
-        return 3 if self.query_one("#dashboard-grid").has_class("-wide") else 2
-
+        return 3 if self.wide else 2
     # --- refresh loop -------------------------------------------------------------------------
 
     def refresh_now(self) -> None:
@@ -161,24 +248,31 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
     def _show_probe(self, message: ProbeFinished) -> None:
         result = message.result
         self._results[result.label] = result
-        for panel in self.query(ServicePanel):
-            if panel.service == result.label:
-                panel.result = result
+        self.query_one(InstancePanels).show_result(result)
+        self.query_one(InstanceTable).show_result(result)
 
     @on(BackupsScanned)
     def _show_backups(self, message: BackupsScanned) -> None:
+        """Each instance's panel (and table row) gets its own newest set, verification and running backup."""
         summary = message.summary
         now = self.console_app.clock().timestamp()
         self.query_one(BackupsPanel).show(summary, now)
+        table = self.query_one(InstanceTable)
         with self.app.batch_update():
             for panel in self.query(ServicePanel):
                 kind = BACKUP_KIND_OF_SERVICE.get(panel.service)
                 if kind is None:
+                    table.show_backup(panel.label, "", "")
                     continue
-                ages = [state.timestamp for state in summary.targets if state.kind == kind and state.timestamp]
+                mine = [state for state in summary.targets if state.kind == kind and state.instance == panel.instance]
+                ages = [state.timestamp for state in mine if state.timestamp]
                 panel.last_backup_age = (now - max(ages)) if ages else None
-                running = [lock for lock in summary.running if lock.name == kind or lock.name.startswith(kind + "-")]
+                running = [lock for lock in summary.running if lock_is_of(lock.name, kind, panel.instance)]
                 panel.running = f"{running[0].description} (pid {running[0].pid})" if running else None
+                verdicts = [state.verification for state in mine if state.verification in VERIFICATION_ORDER]
+                worst = min(verdicts, key=VERIFICATION_ORDER.index) if verdicts else ""
+                table.show_backup(panel.label, "running" if running else short_ago(panel.last_backup_age)
+                                  if ages else "never", "FAILED" if worst == "failed" else worst)
 
     @on(ProbeRoundFinished)
     def _round_finished(self) -> None:
@@ -220,9 +314,22 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
 
             self.app.push_screen(LinesModal("Backups", focused.lines))
         elif isinstance(focused, ServicePanel):
-            self.console_app.open_screen("service-detail", service=focused.service, result=focused.result)
+            self._open_instance(focused.label)
 
-    def action_open_drill(self) -> None:
+    @on(DataTable.RowSelected, "#instance-table")
+    def _row_chosen(self, event: DataTable.RowSelected) -> None:
+        self._open_instance(str(event.row_key.value))
+
+    def _open_instance(self, label: str) -> None:
+        """The service detail screen of one instance, scoped to it."""
+        panel = self.query_one(InstancePanels).panels[label]
+        self.console_app.open_screen("service-detail", service=panel.service, result=panel.result,
+                                     instance=panel.instance)
+
+    def action_open_screen(self, name: str, in_footer: bool = True) -> None:
+        self.console_app.open_screen(name)
+
+    def action_open_drill(self, in_footer: bool = True) -> None:
         self._find_newest_drill()
 
     @work(thread=True, exclusive=True, group="drill-open", exit_on_error=False)
@@ -243,26 +350,103 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
         else:
             self.app.push_screen(DrillTranscriptScreen(message.drill_id))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("start_filter", "switch_context"):
+            return self.several_instances
+        if action == "clear_scope":
+            return self.scope.active or self.query_one("#dashboard-filter", Input).display
+        if action in ("open_screen", "open_drill"):  # the footer twin (parameter False) with several instances
+            in_footer = parameters[-1] if parameters and isinstance(parameters[-1], bool) else True
+            return in_footer != self.several_instances
+        return True
+
+    # --- filter and context ---------------------------------------------------------------------
+
+    def action_start_filter(self) -> None:
+        field = self.query_one("#dashboard-filter", Input)
+        field.display = True
+        field.value = self.scope.text
+        field.focus()
+        self._arrange()
+        self.refresh_bindings()
+
+    @on(Input.Changed, "#dashboard-filter")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        if event.input.display:
+            self.scope = Scope(event.value, self.scope.context)
+            self._arrange()
+
+    @on(Input.Submitted, "#dashboard-filter")
+    def _filter_kept(self, event: Input.Submitted) -> None:
+        self._close_filter()
+
+    def _close_filter(self) -> None:
+        field = self.query_one("#dashboard-filter", Input)
+        field.display = False
+        self._arrange()
+        self.refresh_bindings()
+
+    def action_switch_context(self) -> None:
+        from screens.context_switch import ContextModal
+
+        def chosen(selector: str | None) -> None:
+            if selector is not None:
+                self.scope = Scope(self.scope.text, selector)
+                self._arrange()
+                self.refresh_bindings()
+
+        self.app.push_screen(ContextModal(contexts(self.entries), self.scope.context), chosen)
+
+    def action_clear_scope(self) -> None:
+        self.scope = Scope()
+        field = self.query_one("#dashboard-filter", Input)
+        with field.prevent(Input.Changed):
+            field.value = ""
+        self._close_filter()
+
+    # --- moving between panels --------------------------------------------------------------------
+
+    def _panels_shown(self) -> list[Widget]:
+        """The panels (and the table and Backups panel) that can take focus now, in screen order."""
+        return [widget for widget in self.focus_chain if widget.has_class("service-panel") or
+                isinstance(widget, InstanceTable)]
+
     def action_move(self, step: int) -> None:
-        panels = list(self.query(".service-panel"))
+        panels = self._panels_shown()
         if not panels:
             return
         index = panels.index(self.focused) if self.focused in panels else 0
         panels[(index + step) % len(panels)].focus()
 
     def action_move_row(self, step: int) -> None:
-        """Up and down by a grid row; below the last row is the Backups panel, and nothing wraps."""
-        panels = list(self.query(".service-panel"))
-        if not panels:
+        """Up and down to the nearest panel of the row above or below; below the last row is the
+        Backups panel, and nothing wraps."""
+        panels = self._panels_shown()
+        focused = self.focused
+        if not panels or focused not in panels:
+            if panels:
+                panels[0].focus()
             return
-        index = panels.index(self.focused) if self.focused in panels else 0
-        target = index + step * self.columns
-        if step > 0 and target >= len(panels):
-            target = len(panels) - 1
-        if step < 0 and index == len(panels) - 1:
-            target = 0  # from the Backups panel up to the first row's panel
-        if 0 <= target < len(panels):
-            panels[target].focus()
+        if isinstance(focused, InstanceTable) and 0 <= focused.cursor_row + step < focused.row_count:
+            focused.move_cursor(row=focused.cursor_row + step)  # j and k move in the table as the arrows do
+            return
+        here = focused.region
+        if step > 0:
+            candidates = [panel for panel in panels if panel.region.y >= here.bottom]
+            row = min((panel.region.y for panel in candidates), default=None)
+        else:
+            candidates = [panel for panel in panels if panel.region.bottom <= here.y]
+            row = max((panel.region.y for panel in candidates), default=None)
+        if row is None:
+            return
+        in_row = [panel for panel in candidates if panel.region.y == row]
+        min(in_row, key=lambda panel: abs(panel.region.x - here.x)).focus()
+
+
+def lock_is_of(lock_name: str, kind: str, instance: str) -> bool:
+    """Whether a held lock is a backup of this kind's instance: ``redis``, ``postgres-shop@analytics``."""
+    kind_lock, owner = split_lock_name(lock_name)
+    return owner == instance and (kind_lock == kind or kind_lock.startswith(kind + "-"))
 
 
 def scan_backups(settings: Settings, probes: dict[str, ProbeResult] | None = None,
@@ -278,4 +462,7 @@ def scan_backups(settings: Settings, probes: dict[str, ProbeResult] | None = Non
 
         findings = [f for f in collect(settings, now=now, probes=probes, certificates=False).findings
                     if f.severity != "ok"]
-    return BackupSummary(target_states(settings), held_locks(settings.backup_dir), findings)
+    from console.catalog import KINDS
+
+    instances = [(kind, instance.name) for kind in KINDS for instance in settings.instances_of(kind)]
+    return BackupSummary(target_states(settings), held_locks(settings.backup_dir), findings, instances)

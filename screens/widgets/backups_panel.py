@@ -11,6 +11,8 @@ from textual.widgets import Static
 
 from console.catalog import KINDS
 from console.formatting import short_ago
+from console.instances import DEFAULT
+from console.instances import label as instance_label
 
 if TYPE_CHECKING:
     from console.verify.state import TargetState
@@ -36,8 +38,8 @@ def verification_word(state: TargetState, now: float) -> str:
     return state.verification or ""
 
 
-def target_line(state: TargetState, now: float, stale: bool = False) -> str:
-    parts = [f"{state.label:<{LABEL_WIDTH}}", f"{short_ago(state.age_seconds(now)):>7}" if state.set_id else "  never"]
+def target_line(state: TargetState, now: float, stale: bool = False, width: int = LABEL_WIDTH) -> str:
+    parts = [f"{state.label:<{width}}", f"{short_ago(state.age_seconds(now)):>7}" if state.set_id else "  never"]
     if stale:
         parts.append("STALE")
     if state.set_id:
@@ -46,6 +48,15 @@ def target_line(state: TargetState, now: float, stale: bool = False) -> str:
     if run is not None and run.status != "ok":
         parts.append(f"last run {run.status.upper()} {short_ago(now - run.finished)}")
     return "  ".join(parts)
+
+
+def instance_of_subject(subject: str, configured: list[tuple[str, str]]) -> tuple[str, str]:
+    """(kind, instance) a monitor finding's subject speaks of: ``postgres/analytics/shop`` names the
+    instance analytics when one is configured, ``postgres/shop`` the default instance's database."""
+    parts = subject.split("/")
+    if len(parts) > 1 and (parts[0], parts[1]) in configured:
+        return parts[0], parts[1]
+    return parts[0], DEFAULT
 
 
 class BackupsPanel(Static, can_focus=True):
@@ -63,22 +74,26 @@ class BackupsPanel(Static, can_focus=True):
         lines = []
         represented: set[int] = set()
         bad_runs = failed_verify = 0
-        shown_kinds = {state.kind for state in summary.targets}
+        configured = summary.instances or [(kind, DEFAULT) for kind in KINDS]
+        unseen = [(kind, instance) for kind, instance in configured
+                  if not any(state.kind == kind and state.instance == instance for state in summary.targets)]
+        width = max([LABEL_WIDTH] + [len(state.label) for state in summary.targets]
+                    + [len(instance_label(kind, instance)) for kind, instance in unseen])
         for state in summary.targets:
             stale = False
             for index, finding in enumerate(self.findings):
                 if finding.category in PER_TARGET_CATEGORIES and finding.subject in (state.label, state.kind):
                     represented.add(index)
                     stale = stale or (finding.category == "freshness" and finding.severity == "critical")
-            lines.append(target_line(state, now, stale and state.set_id is not None))
+            lines.append(target_line(state, now, stale and state.set_id is not None, width))
             bad_runs += state.last_run is not None and state.last_run.status != "ok"
             failed_verify += state.verification == "failed"
-        for kind in KINDS:
-            if kind not in shown_kinds:
-                for index, finding in enumerate(self.findings):
-                    if finding.category in PER_TARGET_CATEGORIES and finding.subject.split("/")[0] == kind:
-                        represented.add(index)
-                lines.append(f"{kind:<{LABEL_WIDTH}}    never")
+        for kind, instance in unseen:
+            for index, finding in enumerate(self.findings):
+                if finding.category in PER_TARGET_CATEGORIES and instance_of_subject(finding.subject, configured) \
+                        == (kind, instance):
+                    represented.add(index)
+            lines.append(f"{instance_label(kind, instance):<{width}}    never")
         for lock in summary.running:
             lines.append(f"running: {lock.description} (pid {lock.pid})")
         critical = [f for f in self.findings if f.severity == "critical"]
