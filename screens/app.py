@@ -138,7 +138,7 @@ class BackupConsoleApp(App[int]):
                   if getattr(screen, "recording", False) and getattr(screen, "drill", None) is not None]
         lines = []
         for job in jobs:
-            what = " ".join(filter(None, (job.request.kind, job.request.target)))
+            what = job.request.label.replace("/", " ")
             lines.append(f"a {what} backup is running: it is cancelled, its partial files removed")
         for drill in drills:
             lines.append(f"drill '{drill.name}' is not ended: its transcript is written as INCOMPLETE")

@@ -120,7 +120,8 @@ footer places of `t` (retention) and `d` (drill), which still work.
         self.entries: list[Entry] = []
         """One per probed instance, in service order (filled in compose, from the settings)."""
         self.scope = Scope()
-        self._shown: list[Entry] | None = None
+        self._shown: tuple[list[Entry], int] | None = None
+        """The entries (and width) the table shows now; None while the panels are shown."""
 
     @property
     def console_app(self) -> BackupConsoleApp:
@@ -180,9 +181,10 @@ footer places of `t` (retention) and `d` (drill), which still work.
         self.set_class(table_mode, "-table")
         table = self.query_one(InstanceTable)
         table.styles.max_height = max(3, body_lines - MIN_BACKUPS_LINES)
-        if table_mode and shown != self._shown:
-            table.show_entries(shown)
-        self._shown = shown if table_mode else None
+        inside_width = self.size.width - 4  # the table's margins and border
+        if table_mode and (shown, inside_width) != self._shown:
+            table.show_entries(shown, inside_width)
+        self._shown = (shown, inside_width) if table_mode else None
         if not editing:
             self.call_after_refresh(self._keep_focus)
 

@@ -33,15 +33,22 @@ class InstanceTable(DataTable[Any]):
         self.backups: dict[str, tuple[str, str]] = {}
         """label -> (newest backup: "2h ago", "never", "running"; its verification word)."""
         self.entries: list[Entry] = []
+        self.tags_width = 20
 
-    def show_entries(self, entries: list[Entry]) -> None:
-        """Rows for exactly these entries, in their order; the cursor stays on its instance when shown."""
+    def show_entries(self, entries: list[Entry], width: int) -> None:
+        """Rows for exactly these entries, in their order; the cursor stays on its instance when shown.
+
+        ``width`` is the table's inside width: the tags column gets what the others leave (cut with
+        an ellipsis), so the table never scrolls sideways.
+        """
         current = self._cursor_label()
         self.entries = list(entries)
         self.clear(columns=True)
-        target_width = max([len(entry.label) for entry in entries] + [6])
+        widths = dict(WIDTHS, target=max([len(entry.label) for entry in entries] + [6]))
+        used = sum(widths.values()) + 2 * self.cell_padding * len(COLUMNS) + 1  # + a vertical scrollbar
+        self.tags_width = max(4, width - used)
         for title, key in COLUMNS:
-            self.add_column(title, key=key, width=target_width if key == "target" else WIDTHS.get(key))
+            self.add_column(title, key=key, width=widths.get(key, self.tags_width))
         for entry in entries:
             self.add_row(*self._cells(entry), key=entry.label)
         labels = [entry.label for entry in entries]
@@ -74,8 +81,10 @@ class InstanceTable(DataTable[Any]):
 
     def _cells(self, entry: Entry) -> list[Any]:
         newest, verified = self.backups.get(entry.label, ("", ""))
-        return [entry.label, self._state_cell(entry.label), self._latency_cell(entry.label), newest, verified,
-                entry.tag_text]
+        tags = entry.tag_text
+        if len(tags) > self.tags_width:
+            tags = tags[: self.tags_width - 1] + "…"
+        return [entry.label, self._state_cell(entry.label), self._latency_cell(entry.label), newest, verified, tags]
 
     def _state_cell(self, label: str) -> Text:
         result = self.results.get(label)
