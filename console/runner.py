@@ -35,7 +35,7 @@ _LOCK_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 def scoped(settings: Settings, request: BackupRequest) -> Settings:
     """The settings as the request's instance sees them (its server, its directory)."""
-    if settings.instance_of(request.kind) == request.instance:
+    if settings.scope.get(request.kind) == request.instance:
         return settings
     return settings.for_instance(request.kind, request.instance)
 

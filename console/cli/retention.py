@@ -110,7 +110,7 @@ def run_apply_cli(args: argparse.Namespace, settings: Settings, printer: Printer
 
 def print_plans(plans: RetentionPlans, settings: Settings, printer: Printer) -> None:
     from console.formatting import size
-    from console.offsite.upload import bucket_prefix
+    from console.offsite.keys import bucket_prefix
 
     printer.line(f"policy: {plans.policy.source} (min_keep {plans.policy.min_keep})")
     for note in plans.policy.notes:

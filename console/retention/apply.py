@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from console.catalog import Catalog, read_metadata, scan
 from console.errors import ConsoleError, ReadOnlyRefused
-from console.offsite.upload import bucket_prefix
+from console.offsite.keys import bucket_prefix, offsite_prefixes
 from console.retention.plan import Decision, RetentionPlan, apply_policy
 from console.retention.policy import Policy, load_policy
 from console.retention.reports import ReportPlan, plan_reports
@@ -209,7 +209,8 @@ def apply_retention(
             raise ConsoleError(f"the plan now removes {len(plans.report_removals)} reports, not the "
                                f"{expected_reports} confirmed", hint="review the plan again and confirm the new number")
         local_storage: Any = LocalStorage(settings.backup_dir)
-        s3_storage: Any = S3Storage(s3_client, settings.s3.bucket, bucket_prefix(settings)) if plans.offsite else None
+        s3_storage: Any = S3Storage(s3_client, settings.s3.bucket, bucket_prefix(settings),
+                                        also=tuple(offsite_prefixes(settings))) if plans.offsite else None
         if dry_run:
             local_storage = DryRunStorage(local_storage)
             s3_storage = DryRunStorage(s3_storage) if s3_storage else None
