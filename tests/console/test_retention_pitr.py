@@ -5,73 +5,18 @@ test on a real archiving cluster, with restores, is tests/pitr/test_retention_wa
 from __future__ import annotations
 
 import json
-import os
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from console.cli import main
-from console.pitr.walnames import Segment
-from tests.retention_fixtures import now, stamp_days_ago
+from tests.retention_fixtures import build_pitr_tree, make_base, now, segment_name as _name, stamp_days_ago
 
 pytestmark = pytest.mark.usefixtures("utc")
 
-SEG = 16 * 1024 * 1024
-
-
-def _name(timeline: int, number: int) -> str:
-    return Segment(timeline, number).name(SEG)
-
-
-def make_base(backup_dir: Path, days: float, timeline: int, start_segment: int, status: str = "pending",
-              system: str = "7300000000000000001") -> str:
-    stamp = stamp_days_ago(days)
-    directory = backup_dir / "postgres" / "base" / stamp
-    directory.mkdir(parents=True)
-    (directory / "base.tar.zst").write_bytes(b"t" * 5000)
-    (directory / "backup_manifest").write_text("{}")
-    start = f"0/{start_segment:X}000028"
-    moment = now() - timedelta(days=days)
-    (directory / "backup.json").write_text(json.dumps({
-        "start_lsn": start, "stop_lsn": f"0/{start_segment:X}000100", "timeline": timeline,
-        "start_wal_file": _name(timeline, start_segment), "start_time": moment.isoformat(),
-        "stop_time": moment.isoformat(), "wal_segment_size": SEG, "system_identifier": system,
-        "verification_status": status}))
-    return stamp
-
-
-def archive_file(archive: Path, name: str, days: float = 3.0, compressed: bool = True) -> None:
-    stored = archive / (name + (".zst" if compressed else ""))
-    stored.write_bytes(b"w" * 100)
-    (archive / (name + ".sha256")).write_text(f"{'0' * 64}  {name}\n")
-    epoch = now().timestamp() - days * 86400
-    for path in (stored, archive / (name + ".sha256")):
-        os.utime(path, (epoch, epoch))
-
-
 @pytest.fixture
 def pitr_tree(backup_dir: Path, tmp_path: Path) -> dict:
-    """Base backups A (10 d, TL1 from segment 3), B (5 d, TL1 from 8), C (1 d, TL2 from 12); an
-    archive with TL1 1..10, TL2 9..14, a dead branch TL3 6, 7 and 9, history and backup-label files."""
-    archive = tmp_path / "archive"
-    archive.mkdir()
-    a = make_base(backup_dir, 10, 1, 3)
-    b = make_base(backup_dir, 5, 1, 8)
-    c = make_base(backup_dir, 1, 2, 12)
-    for number in range(1, 11):
-        archive_file(archive, _name(1, number))
-    for number in range(9, 15):
-        archive_file(archive, _name(2, number))
-    for number in (6, 7, 9):
-        archive_file(archive, _name(3, number))
-    archive_file(archive, f"{_name(1, 3)}.00000028.backup", compressed=False)
-    archive_file(archive, f"{_name(1, 8)}.00000028.backup", compressed=False)
-    archive_file(archive, "00000002.history", days=30, compressed=False)
-    archive_file(archive, "00000003.history", days=30, compressed=False)
-    (archive / f".{_name(1, 2)}.4242.tmp").write_bytes(b"a push under way")
-    (archive / "README").write_text("not WAL")
-    return {"archive": archive, "a": a, "b": b, "c": c}
+    return build_pitr_tree(backup_dir, tmp_path)
 
 
 @pytest.fixture
