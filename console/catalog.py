@@ -14,12 +14,13 @@ import io
 import os
 import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
 
 from console import jsondoc
+from console.instances import DEFAULT, parse_dir_name
 from console.kinds.layouts import LAYOUTS
 from console.layout import TIMESTAMP_FORMAT, parse_stamp
 from console.root import BackupRoot
@@ -46,12 +47,13 @@ class BackupFile:
 
 @dataclass(frozen=True)
 class BackupSet:
-    """The files of one backup run of one kind (and database, for PostgreSQL)."""
+    """The files of one backup run of one kind (and database, for PostgreSQL) of one instance."""
 
     kind: str
     name: str
     timestamp: datetime
     files: tuple[BackupFile, ...]
+    instance: str = DEFAULT
 
     @property
     def stamp(self) -> str:
@@ -59,8 +61,20 @@ class BackupSet:
 
     @property
     def set_id(self) -> str:
-        """Stable id used on the command line: ``kind/stamp`` or ``kind/name/stamp``."""
-        return f"{self.kind}/{self.name}/{self.stamp}" if self.name else f"{self.kind}/{self.stamp}"
+        """Stable id used on the command line: ``kind[/instance][/name]/stamp`` (the default instance unnamed)."""
+        return set_id_of(self.kind, self.name, self.stamp, self.instance)
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        """Other ids that name this set: the default instance may be named (``postgres/default/shop/<ts>``)."""
+        if self.instance != DEFAULT:
+            return ()
+        return ("/".join(part for part in (self.kind, DEFAULT, self.name, self.stamp) if part),)
+
+    @property
+    def target_key(self) -> tuple[str, str, str]:
+        """What one schedule line backs up: (kind, instance, database or "")."""
+        return (self.kind, self.instance, self.name)
 
     def file(self, role: str) -> BackupFile | None:
         return next((item for item in self.files if item.role == role), None)
@@ -102,23 +116,36 @@ class Catalog:
         return [item for item in self.sets if item.kind == kind]
 
     def find(self, set_id: str) -> BackupSet | None:
-        return next((item for item in self.sets if item.set_id == set_id), None)
+        return next((item for item in self.sets if item.set_id == set_id or set_id in item.aliases), None)
 
-    def latest(self, kind: str, name: str | None = None) -> BackupSet | None:
+    def latest(self, kind: str, name: str | None = None, instance: str = DEFAULT) -> BackupSet | None:
         candidates = [item for item in self.by_kind(kind)
-                      if item.is_backup and not item.in_future() and (name is None or item.name == name)]
+                      if item.is_backup and not item.in_future() and item.instance == instance
+                      and (name is None or item.name == name)]
         return max(candidates, key=lambda item: item.timestamp, default=None)
 
+    def instances(self, kind: str) -> list[str]:
+        """The instances of ``kind`` that have sets here, ``default`` first."""
+        found = {item.instance for item in self.by_kind(kind)}
+        return sorted(found, key=lambda name: (name != DEFAULT, name))
+
     def latest_per_target(self) -> list[BackupSet]:
-        """The newest backup of each kind (and of each database for PostgreSQL)."""
-        newest: dict[tuple[str, str], BackupSet] = {}
+        """The newest backup of each kind and instance (and of each database for PostgreSQL)."""
+        newest: dict[tuple[str, str, str], BackupSet] = {}
         for item in self.sets:
             if not item.is_backup or item.in_future():
                 continue
-            key = (item.kind, item.name)
+            key = item.target_key
             if key not in newest or item.timestamp > newest[key].timestamp:
                 newest[key] = item
-        return sorted(newest.values(), key=lambda item: (list(LAYOUTS).index(item.kind), item.name))
+        return sorted(newest.values(),
+                      key=lambda item: (list(LAYOUTS).index(item.kind), item.instance != DEFAULT, item.instance, item.name))
+
+
+def set_id_of(kind: str, name: str, stamp: str, instance: str = DEFAULT) -> str:
+    """``postgres/shop/<stamp>``, ``redis/<stamp>``, ``postgres/analytics/shop/<stamp>``, ``redis/cache/<stamp>``."""
+    parts = [kind, "" if instance == DEFAULT else instance, name, stamp]
+    return "/".join(part for part in parts if part)
 
 
 def scan(backup_dir: Path, kinds: Iterable[str] | None = None) -> Catalog:
@@ -128,13 +155,32 @@ def scan(backup_dir: Path, kinds: Iterable[str] | None = None) -> Catalog:
     again (see :func:`_scan_kind`): the dashboard refreshes every few seconds over thousands of sets.
     """
     catalog = Catalog(backup_dir)
-    for kind in LAYOUTS if kinds is None else kinds:
-        root = BackupRoot(backup_dir).kind_dir(kind)
-        sets, unrecognised = _scan_kind(kind, root)
+    wanted = list(LAYOUTS if kinds is None else kinds)
+    for kind, instance in instance_dirs(backup_dir, wanted):
+        root = BackupRoot(backup_dir).kind_dir(kind, instance)
+        sets, unrecognised = _scan_kind(kind, root, instance)
         catalog.sets.extend(sets)
         catalog.unrecognised.extend(unrecognised)
-    catalog.sets.sort(key=lambda item: (item.timestamp, item.kind, item.name))
+    catalog.sets.sort(key=lambda item: (item.timestamp, item.kind, item.instance, item.name))
     return catalog
+
+
+def instance_dirs(backup_dir: Path, kinds: Iterable[str]) -> list[tuple[str, str]]:
+    """(kind, instance) of each kind's directories under ``backup_dir``: the default one (whether it
+    exists or not) and every ``<kind>@<instance>`` found, so an instance removed from the
+    configuration keeps its sets listed, verifiable and under retention."""
+    wanted = list(kinds)
+    found: list[tuple[str, str]] = [(kind, DEFAULT) for kind in wanted]
+    try:
+        with os.scandir(backup_dir) as entries:
+            names = sorted(entry.name for entry in entries if "@" in entry.name and entry.is_dir(follow_symlinks=False))
+    except OSError:
+        return found
+    for name in names:
+        parsed = parse_dir_name(name)
+        if parsed is not None and parsed[0] in wanted:
+            found.append(parsed)
+    return sorted(found, key=lambda pair: (wanted.index(pair[0]), pair[1] != DEFAULT, pair[1]))
 
 
 _CACHE: dict[Path, tuple[tuple[int, ...], list[BackupSet], list[Path]]] = {}
@@ -157,7 +203,7 @@ def _signature(root: Path, subdirs: tuple[str, ...]) -> tuple[int, ...] | None:
     return tuple(stamps)
 
 
-def _scan_kind(kind: str, root: Path) -> tuple[list[BackupSet], list[Path]]:
+def _scan_kind(kind: str, root: Path, instance: str = DEFAULT) -> tuple[list[BackupSet], list[Path]]:
     """The sets and unrecognised files of one kind: cached by the mtimes of its directories."""
     layout = LAYOUTS[kind]
     if not root.is_dir():
@@ -179,10 +225,10 @@ def _scan_kind(kind: str, root: Path) -> tuple[list[BackupSet], list[Path]]:
             legacy_untimed.append(BackupFile(root / relative, f"legacy:{relative}", None))
         elif not relative.endswith(".partial"):
             unrecognised.append(root / relative)
-    sets = _group(kind, matched)
+    sets = _group(kind, matched, instance)
     if legacy_untimed and sets:
         newest = max(sets, key=lambda item: item.timestamp)
-        sets[sets.index(newest)] = BackupSet(newest.kind, newest.name, newest.timestamp, newest.files + tuple(legacy_untimed))
+        sets[sets.index(newest)] = replace(newest, files=newest.files + tuple(legacy_untimed))
     elif legacy_untimed:
         unrecognised.extend(item.path for item in legacy_untimed)
     if signature is not None:
@@ -215,7 +261,7 @@ def _match(kind: str, relative: str) -> tuple[str, tuple[str, datetime]] | None:
     return groups.get("name") or "", (role, when)
 
 
-def _group(kind: str, matched: list[tuple[str, BackupFile]]) -> list[BackupSet]:
+def _group(kind: str, matched: list[tuple[str, BackupFile]], instance: str) -> list[BackupSet]:
     """Group files into sets: same name, timestamps within the legacy window, no repeated role."""
     stamp_only = LAYOUTS[kind].joined_by_stamp
     archives = [item for name, item in matched if item.role in stamp_only]
@@ -237,7 +283,8 @@ def _group(kind: str, matched: list[tuple[str, BackupFile]]) -> list[BackupSet]:
         current = (name, [item])
         groups.append(current)
         open_group[name] = current
-    sets = [BackupSet(kind, name, min(f.timestamp for f in files if f.timestamp), tuple(files)) for name, files in groups]  # type: ignore[type-var]
+    sets = [BackupSet(kind, name, min(f.timestamp for f in files if f.timestamp), tuple(files), instance)  # type: ignore[type-var]
+            for name, files in groups]
     by_stamp: dict[str, int] = {}  # first set of each stamp, as the linear search found it (10,000 sets: no n^2)
     for index, backup_set in enumerate(sets):
         by_stamp.setdefault(backup_set.stamp, index)
@@ -245,11 +292,11 @@ def _group(kind: str, matched: list[tuple[str, BackupFile]]) -> list[BackupSet]:
         stamp = archive.timestamp.strftime(TIMESTAMP_FORMAT)  # type: ignore[union-attr]
         index = by_stamp.get(stamp)
         if index is None:
-            sets.append(BackupSet(kind, "", archive.timestamp, (archive,)))  # type: ignore[arg-type]
+            sets.append(BackupSet(kind, "", archive.timestamp, (archive,), instance))  # type: ignore[arg-type]
             by_stamp[stamp] = len(sets) - 1
         else:
             target = sets[index]
-            sets[index] = BackupSet(target.kind, target.name, target.timestamp, target.files + (archive,))
+            sets[index] = replace(target, files=target.files + (archive,))
     return sets
 
 

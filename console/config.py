@@ -21,7 +21,9 @@ from typing import Any, Mapping
 
 import yaml
 
-from console.errors import ConfigError
+from console.errors import ConfigError, UsageError
+from console.instances import DEFAULT, NAME_PATTERN
+from console.instances import label as instance_label
 from console.root import BackupRoot
 
 MASK = "********"
@@ -52,6 +54,7 @@ class PostgresSettings:
         "", "Password for `user`; passed to pg_dump in its environment (PGPASSWORD), never argv or a file.",
         env="POSTGRES_PASSWORD", secret=True,
     )
+    password_file: str = setting("", "File whose first line is the password (an instance's own secret); `password` wins.")
     database: str = setting("postgres", "Database probed and backed up by default.", env="POSTGRES_DB")
     databases: list = setting([], "Databases `backup postgres` covers when --db is not given; empty means `database`.")
     sql_compression: str = setting(
@@ -85,6 +88,7 @@ class RedisSettings:
     host: str = setting("127.0.0.1", "Redis host name or address.", env="REDIS_HOST")
     port: int = setting(6379, "Redis port.", env="REDIS_PORT", check="port")
     password: str = setting("", "Redis password (requirepass); sent with AUTH, never on argv.", env="REDIS_PASSWORD", secret=True)
+    password_file: str = setting("", "File whose first line is the password (an instance's own secret); `password` wins.")
     username: str = setting("", "Redis ACL user name; empty for the default user.")
     data_dir: str = setting("", "Local path of Redis's data dir when readable here; empty means ask CONFIG GET dir.")
     bgsave_timeout_seconds: int = setting(300, "How long to wait for BGSAVE to finish.", check="positive")
@@ -100,6 +104,8 @@ class RabbitMQSettings:
     management_url: str = setting("", "Full management API URL (e.g. https://mq:15671); overrides host/management_port.")
     user: str = setting("guest", "Management API user.", env="RABBITMQ_USER")
     password: str = setting("guest", "Management API password.", env="RABBITMQ_PASSWORD", secret=True)
+    password_file: str = setting("", "File whose first line is the password (an instance's own secret); wins over "
+                                 "the default `guest` but not over a password given in the file or environment.")
     vhost: str = setting("", "Limit listings to one vhost; empty means every vhost.")
     export_timeout_seconds: float = setting(60.0, "Connect/read timeout of the API calls of a backup or restore "
                                             "(a large broker's definitions take longer than a probe's).",
@@ -201,6 +207,9 @@ class Settings:
                              "Redis files.", check="octal")
     dir_mode: str = setting("0700", "Permissions (octal) of directories the console creates under BACKUP_DIR and "
                             "for restores.", check="octal")
+    max_parallel_backups: int = setting(2, "Instances backed up at once by `backup KIND --all`.", check="positive")
+    parallel_same_server: bool = setting(False, "Let `--all` back up two instances on the same host:port at once.")
+    host_name: str = setting("", "This backup host's name in fleet records (`status --fleet`); empty: the machine's.")
     postgres: PostgresSettings = field(default_factory=PostgresSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
     rabbitmq: RabbitMQSettings = field(default_factory=RabbitMQSettings)
@@ -216,6 +225,10 @@ class Settings:
     """Where each dotted key's value came from."""
     config_path: Path | None = field(default=None, compare=False)
     """The YAML file that was read, if any."""
+    instances: Mapping[str, tuple["Instance", ...]] = field(default_factory=dict, compare=False, repr=False)
+    """kind -> its instances, as configured (a kind not configured with ``instances:`` has ``default``)."""
+    scope: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """kind -> the instance these settings speak for (``for_instance``); a kind not named: ``default``."""
 
     @property
     def file_mode_bits(self) -> int:
@@ -227,15 +240,118 @@ class Settings:
 
     @property
     def root(self) -> BackupRoot:
-        """Every path under ``backup_dir``."""
-        return BackupRoot(self.backup_dir)
+        """Every path under ``backup_dir`` (the kinds' directories those of the scoped instances)."""
+        return BackupRoot(self.backup_dir, dict(self.scope))
+
+    def instance_of(self, kind: str) -> str:
+        """The instance of ``kind`` these settings speak for."""
+        return self.scope.get(kind, DEFAULT)
+
+    def instances_of(self, kind: str) -> tuple[Instance, ...]:
+        """The configured instances of ``kind``: ``default`` alone unless the file names others."""
+        found = self.instances.get(kind)
+        if found:
+            return found
+        section = SECTION_OF_KIND.get(kind)
+        return (Instance(kind, DEFAULT, getattr(self, section) if section else None),)
+
+    def instance(self, kind: str, name: str) -> Instance:
+        """The instance ``name`` of ``kind``; UsageError naming the configured ones otherwise."""
+        known = self.instances_of(kind)
+        for instance in known:
+            if instance.name == name:
+                return instance
+        names = [instance.name for instance in known]
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise UsageError(f"{kind} has no instance '{name}'{hint}: configured: {', '.join(names)}",
+                         hint=f"instances are set under {SECTION_OF_KIND.get(kind, kind)}.instances in the config file")
+
+    def for_instance(self, kind: str, name: str) -> Settings:
+        """These settings as ``kind``'s instance ``name`` sees them: its own section, S3 prefix and
+        retention, and its own directory under BACKUP_DIR (``root``)."""
+        instance = self.instance(kind, name)
+        changes: dict[str, Any] = {"scope": {**self.scope, kind: name}}
+        section = SECTION_OF_KIND.get(kind)
+        if section and instance.section is not None:
+            changes[section] = instance.section
+        if instance.s3_prefix:
+            changes["s3"] = dataclasses.replace(self.s3, prefix=instance.s3_prefix)
+        if instance.retention:
+            changes["retention"] = dataclasses.replace(self.retention, **instance.retention)
+        return dataclasses.replace(self, **changes)
 
     def describe(self) -> list[SettingValue]:
-        """Every setting with its value (secrets masked) and source, in schema order."""
-        return [
+        """Every setting with its value (secrets masked) and source, in schema order; then every
+        named instance's own values (``postgres.instances.analytics.host``)."""
+        values = [
             SettingValue(spec.key, _masked(spec, _get(self, spec.key)), self.sources.get(spec.key, "default"), spec.secret)
             for spec in schema()
         ]
+        specs = {spec.key: spec for spec in schema()}
+        for kind, instances in self.instances.items():
+            section = SECTION_OF_KIND[kind]
+            for instance in instances:
+                prefix = f"{section}.instances.{instance.name}"
+                for key, source in instance.sources.items():
+                    if key in INSTANCE_KEYS:
+                        value = instance.extra_value(key)
+                        values.append(SettingValue(f"{prefix}.{key}", value, source, False))
+                        continue
+                    spec = specs[f"{section}.{key}"]
+                    values.append(SettingValue(f"{prefix}.{key}", _masked(spec, getattr(instance.section, key)),
+                                               source, spec.secret))
+        return values
+
+
+SECTION_OF_KIND: dict[str, str] = {"postgres": "postgres", "redis": "redis", "rabbitmq": "rabbitmq",
+                                   "config": "config_backup", "certs": "certs"}
+"""Which settings section describes a kind's server or tree (and may hold ``instances:``)."""
+
+INSTANCE_KEYS: dict[str, str] = {
+    "tags": "Labels to group and filter instances by (`env: prod`, `team: payments`).",
+    "s3_prefix": "Key prefix of this instance's sets in the bucket, instead of `<s3.prefix>/<kind>@<name>/`.",
+    "schedule": "nightly (the 02:00 chain, the default), off (never scheduled or watched for freshness) or HH:MM.",
+    "retention": "Overrides of local_days, s3_days and min_keep for this instance's sets.",
+}
+"""Keys an instance takes besides its section's."""
+
+_RETENTION_OVERRIDES = ("local_days", "s3_days", "min_keep")
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One named server or tree of a kind: its section's settings, resolved (section defaults < its own keys)."""
+
+    kind: str
+    name: str
+    section: Any
+    """The kind's settings section for this instance (``PostgresSettings`` ...), or None for a kind without one."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    s3_prefix: str = ""
+    schedule: str = "nightly"
+    retention: Mapping[str, int] = field(default_factory=dict)
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """Key -> where it was set, for the keys the instance sets itself."""
+
+    @property
+    def label(self) -> str:
+        return instance_label(self.kind, self.name)
+
+    @property
+    def scheduled(self) -> bool:
+        return self.schedule != "off"
+
+    def extra_value(self, key: str) -> Any:
+        return {"tags": dict(self.tags), "s3_prefix": self.s3_prefix, "schedule": self.schedule,
+                "retention": dict(self.retention)}[key]
+
+    def matches(self, selector: str) -> bool:
+        """``tag=value``, ``tag`` (any value) or a name; what the dashboard's context switch and ``--tag`` take."""
+        key, equals, value = selector.partition("=")
+        if equals:
+            return self.tags.get(key) == value
+        return selector == self.name or selector in self.tags
 
 
 @dataclass(frozen=True)
@@ -269,7 +385,7 @@ def schema() -> tuple[FieldSpec, ...]:
     """The leaf settings, top-level first, then each section's in declaration order."""
     specs: list[FieldSpec] = []
     for top in dataclasses.fields(Settings):
-        if top.name in ("sources", "config_path"):
+        if top.name in ("sources", "config_path", "instances", "scope"):
             continue
         kind = _TOP_HINTS[top.name]
         if kind in _SECTION_TYPES.values():
@@ -351,8 +467,10 @@ def load_settings(
     sources: dict[str, str] = {key: "default" for key in specs}
 
     path = find_config_file(config_path, env)
+    declared: dict[str, list[DeclaredInstance]] = {}
     if path is not None:
-        for key, (value, line) in _read_yaml(path, specs).items():
+        found, declared = _read_yaml(path, specs)
+        for key, (value, line) in found.items():
             values[key] = value
             sources[key] = f"{path}:{line}"
 
@@ -371,7 +489,12 @@ def load_settings(
         sources[key] = "flag"
 
     _check_relations(values, sources)
-    return _build(values, sources, path)
+    for section in SECTION_OF_KIND.values():
+        _read_password_file(values, sources, section)
+    settings = _build(values, sources, path)
+    instances = {kind: tuple(_instance(settings, kind, item) for item in declared[section])
+                 for kind, section in SECTION_OF_KIND.items() if declared.get(section)}
+    return dataclasses.replace(settings, instances=instances)
 
 
 def _build(values: dict[str, Any], sources: dict[str, str], path: Path | None) -> Settings:
@@ -388,8 +511,107 @@ def _build(values: dict[str, Any], sources: dict[str, str], path: Path | None) -
     return Settings(**top, **built, sources=sources, config_path=path)
 
 
-def _read_yaml(path: Path, specs: dict[str, FieldSpec]) -> dict[str, tuple[Any, int]]:
-    """Parse the file into dotted key -> (validated value, 1-based line)."""
+# --- instances -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeclaredInstance:
+    """An instance as the file declares it: its name, its line and its own keys (validated, with lines)."""
+
+    name: str
+    where: str
+    keys: dict[str, tuple[Any, str]]
+
+
+def _instance(settings: Settings, kind: str, declared: DeclaredInstance) -> Instance:
+    """Resolve one instance: the section's values (themselves default < file < env < flag) under its own keys."""
+    section = SECTION_OF_KIND[kind]
+    values = {f"{section}.{name}": value for name, value in dataclasses.asdict(getattr(settings, section)).items()}
+    sources = {key: settings.sources.get(key, "default") for key in values}
+    own: dict[str, str] = {}
+    extra: dict[str, Any] = {}
+    for key, (value, where) in declared.keys.items():
+        own[key] = where
+        if key in INSTANCE_KEYS:
+            extra[key] = value
+        else:
+            values[f"{section}.{key}"] = value
+            sources[f"{section}.{key}"] = where
+    if "password" in declared.keys:  # its own password wins over a password_file it inherits
+        values[f"{section}.password_file"] = ""
+    elif "password_file" in declared.keys:
+        values[f"{section}.password"] = _SECTION_TYPES[section]().password  # the file's, not the section's
+    _check_relations(values, sources)
+    before = values.get(f"{section}.password")
+    _read_password_file(values, sources, section)
+    if values.get(f"{section}.password") != before:
+        own["password"] = sources[f"{section}.password"]
+    fields = {key.split(".", 1)[1]: value for key, value in values.items()}
+    return Instance(kind, declared.name, _SECTION_TYPES[section](**fields), tags=extra.get("tags", {}),
+                    s3_prefix=extra.get("s3_prefix", ""), schedule=extra.get("schedule", "nightly"),
+                    retention=extra.get("retention", {}), sources=own)
+
+
+def _read_password_file(values: dict[str, Any], sources: dict[str, str], section: str) -> None:
+    """``password_file``: its first line becomes ``password`` unless a password was given (file, env, flag)."""
+    key = f"{section}.password_file"
+    path_text = values.get(key)
+    if not path_text:
+        return
+    password_key = f"{section}.password"
+    given = sources.get(password_key, "default") != "default"
+    if given and values.get(password_key):
+        return
+    path = Path(path_text).expanduser()
+    try:
+        first = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not text"
+        raise ConfigError(f"{_location(sources.get(key, 'default'))}: cannot read '{key}' {path}: {reason}") from None
+    if not first or not first[0].strip():
+        raise ConfigError(f"{_location(sources.get(key, 'default'))}: '{key}' {path} is empty (its first line is "
+                          "the password)")
+    values[password_key] = first[0].strip()
+    sources[password_key] = f"file {path}"
+
+
+def _validate_instance_key(key: str, value: Any, where: str) -> Any:
+    if key == "tags":
+        if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, (str, int, float)) and not isinstance(v, bool) for k, v in value.items()):
+            raise ConfigError(f"{where}: 'tags' must map names to words (env: prod), got {value!r}")
+        return {k: str(v) for k, v in value.items()}
+    if key == "s3_prefix":
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: 's3_prefix' must be text, got {value!r}")
+        return value.strip("/")
+    if key == "schedule":
+        text = str(value).strip() if isinstance(value, str) else ""
+        if text in ("nightly", "off") or _is_clock_time(text):
+            return text
+        raise ConfigError(f"{where}: 'schedule' must be nightly, off or a time HH:MM, got {value!r}")
+    if key == "retention":
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: 'retention' must be a mapping of {', '.join(_RETENTION_OVERRIDES)}")
+        for name, days in value.items():
+            if name not in _RETENTION_OVERRIDES:
+                close = difflib.get_close_matches(str(name), _RETENTION_OVERRIDES, n=1)
+                hint = f" Did you mean '{close[0]}'?" if close else ""
+                raise ConfigError(f"{where}: unknown key '{name}' in 'retention'.{hint}")
+            if isinstance(days, bool) or not isinstance(days, int) or days <= 0:
+                raise ConfigError(f"{where}: 'retention.{name}' must be a whole number greater than 0, got {days!r}")
+        return dict(value)
+    raise AssertionError(key)
+
+
+def _is_clock_time(text: str) -> bool:
+    hours, colon, minutes = text.partition(":")
+    return bool(colon) and hours.isdigit() and minutes.isdigit() and len(minutes) == 2 \
+        and 0 <= int(hours) <= 23 and 0 <= int(minutes) <= 59
+
+
+def _read_yaml(path: Path, specs: dict[str, FieldSpec]) -> tuple[dict[str, tuple[Any, int]], dict[str, list[DeclaredInstance]]]:
+    """Parse the file into dotted key -> (validated value, 1-based line), and each section's instances."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -399,10 +621,11 @@ def _read_yaml(path: Path, specs: dict[str, FieldSpec]) -> dict[str, tuple[Any, 
     try:
         root = loader.get_single_node()
         if root is None:
-            return {}
+            return {}, {}
         if not isinstance(root, yaml.MappingNode):
             raise ConfigError(f"{path}:{root.start_mark.line + 1}: the file must be a mapping of settings")
         found: dict[str, tuple[Any, int]] = {}
+        declared: dict[str, list[DeclaredInstance]] = {}
         sections = {key.split(".")[0] for key in specs if "." in key}
         top_keys = sorted({key.split(".")[0] for key in specs})
         seen: dict[str, int] = {}
@@ -420,8 +643,12 @@ def _read_yaml(path: Path, specs: dict[str, FieldSpec]) -> dict[str, tuple[Any, 
                     sub_name = _key(loader, sub_key_node, path, sub_seen, section=name)
                     sub_line = sub_key_node.start_mark.line + 1
                     dotted = f"{name}.{sub_name}"
+                    if sub_name == "instances" and name in SECTION_OF_KIND.values():
+                        declared[name] = _read_instances(loader, sub_value_node, path, name, specs)
+                        continue
                     if dotted not in specs:
-                        raise ConfigError(_unknown(path, sub_line, str(sub_name), section_keys, section=name))
+                        valid = section_keys + (["instances"] if name in SECTION_OF_KIND.values() else [])
+                        raise ConfigError(_unknown(path, sub_line, str(sub_name), valid, section=name))
                     value = loader.construct_object(sub_value_node, deep=True)
                     found[dotted] = (_validate(specs[dotted], value, f"{path}:{sub_line}"), sub_line)
             elif name in specs:
@@ -429,7 +656,7 @@ def _read_yaml(path: Path, specs: dict[str, FieldSpec]) -> dict[str, tuple[Any, 
                 found[name] = (_validate(specs[name], value, f"{path}:{line}"), line)
             else:
                 raise ConfigError(_unknown(path, line, str(name), top_keys))
-        return found
+        return found, declared
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -438,6 +665,45 @@ def _read_yaml(path: Path, specs: dict[str, FieldSpec]) -> dict[str, tuple[Any, 
         raise ConfigError(f"{path}: invalid YAML: {exc}") from None
     finally:
         loader.dispose()
+
+
+def _read_instances(loader: yaml.SafeLoader, node: yaml.Node, path: Path, section: str,
+                    specs: dict[str, FieldSpec]) -> list[DeclaredInstance]:
+    """``<section>.instances``: name -> the section's keys plus INSTANCE_KEYS, each checked with its line."""
+    line = node.start_mark.line + 1
+    if not isinstance(node, yaml.MappingNode) or not node.value:
+        raise ConfigError(f"{path}:{line}: '{section}.instances' must map instance names to their settings "
+                          "(main: {host: db1.internal})")
+    section_keys = sorted(key.split(".", 1)[1] for key in specs if key.startswith(section + "."))
+    valid = sorted(set(section_keys) | set(INSTANCE_KEYS))
+    declared = []
+    seen: dict[str, int] = {}
+    for name_node, value_node in node.value:
+        name = _key(loader, name_node, path, seen, section=f"{section}.instances")
+        name_line = name_node.start_mark.line + 1
+        if not NAME_PATTERN.fullmatch(name):
+            raise ConfigError(f"{path}:{name_line}: instance name '{name}' in '{section}.instances' must be lower-case "
+                              "letters, digits, - and _ (it names a directory, a lock and an S3 prefix)")
+        if isinstance(value_node, yaml.ScalarNode) and value_node.value in ("", "~", "null"):
+            declared.append(DeclaredInstance(name, f"{path}:{name_line}", {}))
+            continue  # `cache:` alone: every key from the section
+        if not isinstance(value_node, yaml.MappingNode):
+            raise ConfigError(f"{path}:{name_line}: instance '{name}' of '{section}' must be a mapping of settings")
+        keys: dict[str, tuple[Any, str]] = {}
+        key_seen: dict[str, int] = {}
+        where_instance = f"{section}.instances.{name}"
+        for key_node, item_node in value_node.value:
+            key = _key(loader, key_node, path, key_seen, section=where_instance)
+            where = f"{path}:{key_node.start_mark.line + 1}"
+            value = loader.construct_object(item_node, deep=True)
+            if key in INSTANCE_KEYS:
+                keys[key] = (_validate_instance_key(key, value, where), where)
+            elif key in section_keys:
+                keys[key] = (_validate(specs[f"{section}.{key}"], value, where), where)
+            else:
+                raise ConfigError(_unknown(path, key_node.start_mark.line + 1, key, valid, section=where_instance))
+        declared.append(DeclaredInstance(name, f"{path}:{name_line}", keys))
+    return declared
 
 
 def _key(loader: yaml.SafeLoader, node: yaml.Node, path: Path, seen: dict[str, int], section: str | None = None) -> str:
@@ -598,6 +864,8 @@ _SOURCE_RANK = {"default": 0, "flag": 3}
 
 def _check_relations(values: Mapping[str, Any], sources: Mapping[str, str]) -> None:
     for relation in RELATIONS:
+        if not all(key in values for key in relation.keys):  # one instance's section: only its own relations
+            continue
         message = relation.problem(values)
         if message is None:
             continue
@@ -643,4 +911,20 @@ def example_yaml() -> str:
         default = str(spec.default) if isinstance(spec.default, Path) else spec.default
         rendered = yaml.safe_dump({name or spec.key: default}, default_flow_style=True, width=1000).strip()
         lines.append(f"{indent}{rendered[1:-1]}")
+    lines += [
+        "",
+        "# Several servers (or trees) of one kind: name them under the kind's section (postgres, redis,",
+        "# rabbitmq, config_backup, certs). The section's keys are their defaults; each instance takes the",
+        "# section's keys plus:",
+        *(f"#   {key}: {doc}" for key, doc in INSTANCE_KEYS.items()),
+        "# Without `instances:` the section is the one instance called `default` (the manual's layout).",
+        "# postgres:",
+        "#   instances:",
+        "#     main:      {host: db1.internal, databases: [shop, billing]}",
+        "#     analytics: {host: db2.internal, port: 5433, tags: {env: prod}}",
+        "# redis:",
+        "#   instances:",
+        "#     cache: {host: 127.0.0.1, port: 6379}",
+        "#     queue: {host: 127.0.0.1, port: 6380, password_file: /etc/backup-console/redis-queue.pass}",
+    ]
     return "\n".join(lines) + "\n"

@@ -9,17 +9,23 @@ bottom of the engine (paths only), so every module, the kinds' included, may use
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
+
+from console.instances import DEFAULT, dir_name
 
 
 @dataclass(frozen=True)
 class BackupRoot:
     path: Path
+    instances: Mapping[str, str] = field(default_factory=dict)
+    """kind -> the instance this root is scoped to (settings scoped with ``Settings.for_instance``);
+    a kind not named is its ``default`` instance."""
 
-    def kind_dir(self, kind: str) -> Path:
-        """``BACKUP_DIR/<kind>``: the manual's directory for that kind's sets."""
-        return self.path / kind
+    def kind_dir(self, kind: str, instance: str | None = None) -> Path:
+        """``BACKUP_DIR/<kind>`` (the manual's directory, the default instance) or ``BACKUP_DIR/<kind>@<instance>``."""
+        return self.path / dir_name(kind, instance or self.instances.get(kind, DEFAULT))
 
     @property
     def base_backups(self) -> Path:
@@ -35,6 +41,7 @@ class BackupRoot:
         return self.path / ".locks"
 
     def lock_file(self, name: str) -> Path:
+        """``name`` already names the instance when it is not the default (``runner.lock_name``)."""
         return self.locks / f"{name}.lock"
 
     @property
