@@ -179,9 +179,9 @@ def print_pitr(plan: PitrPlan, printer: Printer) -> None:
     if rows:
         printer.table(["action", "set", "age", "size", "why"], rows)
     if wal is not None and wal.protected_by is not None:
-        printer.line(f"  keep {wal.keep_files} WAL file(s) ({size(wal.keep_bytes)}) from {wal.oldest_needed} on, "
-                     f"needed by {wal.protected_by.set_id} and newer; {wal.history_files} timeline history file(s) "
-                     f"always kept")
+        printer.line(f"  keep {wal.keep_files} WAL file(s) ({size(wal.keep_bytes)}) from {wal.oldest_needed} on "
+                     f"(the start of {wal.protected_by.set_id}, the oldest kept base backup), on every timeline; "
+                     f"{wal.history_files} timeline history file(s) always kept")
     printer.line(f"  remove {len(plan.remove)} base backup(s) and {plan.wal_files_to_remove} WAL file(s) in "
                  f"{len(plan.wal_remove)} range(s), {size(plan.freed_bytes)} freed; keep {len(plan.keep)} base backup(s)")
     for note in plan.notes:

@@ -1,10 +1,11 @@
-"""Retention for PITR: which base backups to keep, and which archived WAL files only older,
-removed base backups needed. A pure plan first (what, why, how many bytes), applied only on
-request.
+"""Retention for PITR: which archived WAL files the kept base backups need (``select_wal``, shared
+by ``retention plan|apply`` through console.retention.pitr and by ``wal prune``), and ``wal
+prune``'s own plan, which keeps the newest N base backups instead of following the policy.
 
 Every segment from the oldest kept base backup's start onwards is kept, on every timeline, and
 so are all ``.history`` files (they are tiny and recovery reads them to choose a timeline).
-The newest base backup that passed verification is always kept.
+Nothing is removed while no base backup is kept or one cannot be read. The newest base backup
+that passed verification is always kept.
 """
 
 from __future__ import annotations
