@@ -184,8 +184,10 @@ def restore_run(settings: Settings, kind: str, set_id: str, target: str) -> Iter
     if settings.read_only:
         raise ReadOnlyRefused(f"restore {kind}")
     run = RestoreRun()
-    lock = BackupLock(settings.backup_dir, "restore-" + _LOCK_UNSAFE.sub("_", f"{kind}-{target}".strip("-"))[:120],
-                      f"{kind} restore into {target or 'its target'}")
+    instance = settings.instance_of(kind)
+    where = instance_label(kind, instance)
+    lock = BackupLock(settings.backup_dir, "restore-" + _LOCK_UNSAFE.sub("_", f"{where}-{target}".strip("-"))[:120],
+                      f"{where} restore into {target or 'its target'}")
     started = time.time()
     with lock:
         try:
@@ -203,4 +205,4 @@ def restore_run(settings: Settings, kind: str, set_id: str, target: str) -> Iter
         finally:
             record_run(settings.backup_dir, RunRecord(
                 action="restore", kind=kind, target=target, status=run.status, started=started,
-                finished=time.time(), message=run.message, set_id=set_id))
+                finished=time.time(), message=run.message, set_id=set_id, instance=instance))
