@@ -104,13 +104,24 @@ def verify(
     if write_report:
         reports.write_report(settings, report)
     counts = report.counts
+    message = f"{len(results)} set(s): {counts[PASSED]} passed, {counts[FAILED]} failed, {counts[WARNING]} warnings"
+    extra: dict[str, Any] = {"report": report_name, "deep": deep}
+    published = _publish_fleet_records(settings, sets)
+    if published is not None:
+        extra["fleet"] = published.as_extra()
+        message += "" if published.ok else f"; {published.note}"
     record_run(settings.backup_dir, RunRecord(
         action="verify", kind=(kind or "all").partition("/")[0], target=set_id or "",
         instance=(kind or "").partition("/")[2] or "default", status="ok" if report.ok else "failed",
-        started=started, finished=time.time(),
-        message=f"{len(results)} set(s): {counts[PASSED]} passed, {counts[FAILED]} failed, {counts[WARNING]} warnings",
-        extra={"report": report_name, "deep": deep}))
+        started=started, finished=time.time(), message=message, extra=extra))
     return report
+
+
+def _publish_fleet_records(settings: Settings, sets: list[BackupSet]) -> Any:
+    """The fleet records (``console.fleet``) of the targets whose sets were verified; None without S3."""
+    from console import fleet
+
+    return fleet.publish(settings, [fleet.Target(*item.target_key) for item in sets if item.is_backup])
 
 
 def verify_set(
