@@ -17,7 +17,6 @@ import pytest
 import requests
 
 from tests.certs_fixtures import build_cert_tree
-
 from tests.servers import RABBIT_AUTH, PgCluster, free_port
 
 BIN = [sys.executable, "-m", "console.cli"]
