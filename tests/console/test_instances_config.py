@@ -144,3 +144,11 @@ def test_an_instance_password_file_wins_over_the_section_password(tmp_path):
     settings = load_settings(config, env={})
     assert settings.instance("rabbitmq", "a").section.password == "section-secret"
     assert settings.instance("rabbitmq", "b").section.password == "broker-b-secret"
+
+
+def test_physical_backup_is_refused_for_a_named_instance(fleet):
+    from console.kinds.registry import get
+
+    settings = load_settings(fleet, env={})
+    with pytest.raises(UsageError, match="only for the default PostgreSQL instance"):
+        get("postgres").requests(settings, options={"physical": True}, instance="analytics")
