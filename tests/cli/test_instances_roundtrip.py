@@ -170,6 +170,25 @@ def test_every_instance_backs_up_verifies_and_restores(fleet, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "restored-app" / "conf" / "app.yaml").read_text() == "listen: 8080\n"
 
+    # rabbitmq/b's definitions brought back into its own vhost after its queue was deleted
+    vhost_b = fleet["vhosts"][1]
+    api = "http://127.0.0.1:15672/api"
+    requests.delete(f"{api}/queues/{vhost_b}/orders-b", auth=RABBIT_AUTH, timeout=10).raise_for_status()
+    rabbit_set = next(b["set_id"] for b in document["last_backups"] if b["kind"] == "rabbitmq")
+    assert rabbit_set.startswith("rabbitmq/b/")
+    proc = run(config, "restore", rabbit_set, "--yes", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert requests.get(f"{api}/queues/{vhost_b}/orders-b", auth=RABBIT_AUTH, timeout=10).status_code == 200
+    assert requests.get(f"{api}/queues/{vhost_b}/orders-a", auth=RABBIT_AUTH, timeout=10).status_code == 404
+
+    # certs/internal restored elsewhere holds that tree's files
+    certs_set = next(b["set_id"] for b in document["last_backups"] if b["kind"] == "certs")
+    assert certs_set.startswith("certs/internal/")
+    proc = run(config, "restore", certs_set, "--to", str(tmp_path / "restored-certs"))
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "restored-certs").rglob("*.crt")) \
+        == sorted(p.name for p in (tmp_path / "certs-internal").rglob("*.crt"))
+
     # the run log names the instance of every run
     runs = [json.loads(line) for line in (backup_dir / ".runs" / "runs.jsonl").read_text().splitlines()]
     assert {(r["kind"], r["instance"]) for r in runs if r["action"] == "backup"} >= {
