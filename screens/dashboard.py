@@ -123,6 +123,8 @@ footer places of `t` (retention) and `d` (drill), which still work.
         self.entries: list[Entry] = []
         """One per probed instance, in service order (filled in compose, from the settings)."""
         self.scope = Scope()
+        self._summary: BackupSummary | None = None
+        """The last backups scan: the Backups panel is drawn again from it when the scope changes."""
         self._shown: tuple[list[Entry], int] | None = None
         """The entries (and width) the table shows now; None while the panels are shown."""
 
@@ -175,8 +177,7 @@ footer places of `t` (retention) and `d` (drill), which still work.
         labels = {entry.label for entry in shown}
         words = self.query_one("#dashboard-scope", Static)
         words.display = self.scope.active or editing
-        words.update(self.scope.words(len(shown), len(self.entries)) if self.scope.active
-                     else "type to filter: name, kind or tag; enter keeps it, esc clears it")
+        words.update(self.scope.words(len(shown), len(self.entries), editing))
         panels = self.query_one(InstancePanels)
         panels.show_only(labels)
         body_lines = self.size.height - 2 - (1 if words.display else 0)  # header and footer
@@ -188,8 +189,20 @@ footer places of `t` (retention) and `d` (drill), which still work.
         if table_mode and (shown, inside_width) != self._shown:
             table.show_entries(shown, inside_width)
         self._shown = (shown, inside_width) if table_mode else None
+        if self._summary is not None:
+            self.query_one(BackupsPanel).show(self._summary, self.console_app.clock().timestamp(), self._in_scope)
         if not editing:
             self.call_after_refresh(self._keep_focus)
+
+    def _in_scope(self, kind: str, instance: str) -> bool:
+        """Whether the filter and context show this instance (config trees, which have no panel, too)."""
+        if not self.scope.active:
+            return True
+        entry = next((entry for entry in self.entries if (entry.service, entry.instance) == (kind, instance)), None)
+        if entry is None:
+            entry = next((found for found in entries_of(self.console_app.settings, [kind])
+                          if found.instance == instance), Entry(kind, instance))
+        return self.scope.shows(entry)
 
     def _keep_focus(self) -> None:
         """Focus stays where it is when still shown; else the table, or the first panel shown."""
@@ -261,7 +274,8 @@ footer places of `t` (retention) and `d` (drill), which still work.
         """Each instance's panel (and table row) gets its own newest set, verification and running backup."""
         summary = message.summary
         now = self.console_app.clock().timestamp()
-        self.query_one(BackupsPanel).show(summary, now)
+        self._summary = summary
+        self.query_one(BackupsPanel).show(summary, now, self._in_scope)
         table = self.query_one(InstanceTable)
         with self.app.batch_update():
             for panel in self.query(ServicePanel):

@@ -117,15 +117,16 @@ class Scope:
     def shows(self, entry: Entry) -> bool:
         return entry.in_context(self.context) and entry.matches_text(self.text)
 
-    def words(self, shown: int, total: int) -> str:
-        """``context env=prod · filter "ana" · 2 of 24 shown · esc clears``."""
+    def words(self, shown: int, total: int, editing: bool = False) -> str:
+        """``context env=prod · filter "ana" · 2 of 24 shown · esc clears`` (``enter keeps · esc clears``
+        while the filter is typed)."""
         parts = []
         if self.context:
             parts.append(f"context {self.context}")
-        if self.text.strip():
+        if self.text.strip() and not editing:  # while typed, the field beside these words shows it
             parts.append(f'filter "{self.text.strip()}"')
         parts.append(f"{shown} of {total} shown" if shown else f"nothing matches (of {total})")
-        parts.append("esc clears")
+        parts.append("enter keeps · esc clears" if editing else "esc clears")
         return " · ".join(parts)
 
 

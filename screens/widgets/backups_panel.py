@@ -4,7 +4,7 @@ set's own verification and the target's last run; then what runs now and the mon
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from rich.text import Text
 from textual.widgets import Static
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 PER_TARGET_CATEGORIES = ("freshness", "backup_failed", "verification")
 """Findings about a target shown on its own line (age, last run, verification) are not listed again."""
 LABEL_WIDTH = 16
+InScope = Callable[[str, str], bool]
+"""(kind, instance) -> whether the dashboard shows that instance now."""
 
 
 def verification_word(state: TargetState, now: float) -> str:
@@ -68,24 +70,28 @@ class BackupsPanel(Static, can_focus=True):
         self.lines: list[str] = []
         """Every line whole (the panel cuts them at its width; enter shows them in full)."""
 
-    def show(self, summary: BackupSummary, now: float) -> None:
+    def show(self, summary: BackupSummary, now: float, in_scope: InScope | None = None) -> None:
+        """``in_scope(kind, instance)``: whether the dashboard's filter and context show that instance;
+        the lines (and findings) of the others are left out, the ALERT count still counts them."""
         if summary.findings is not None:
             self.findings = summary.findings
+        shown = in_scope or (lambda kind, instance: True)
         lines = []
         represented: set[int] = set()
         bad_runs = failed_verify = 0
         configured = summary.instances or [(kind, DEFAULT) for kind in KINDS]
         unseen = [(kind, instance) for kind, instance in configured
                   if not any(state.kind == kind and state.instance == instance for state in summary.targets)]
-        width = max([LABEL_WIDTH] + [len(state.label) for state in summary.targets]
-                    + [len(instance_label(kind, instance)) for kind, instance in unseen])
+        width = max([LABEL_WIDTH] + [len(state.label) for state in summary.targets if shown(state.kind, state.instance)]
+                    + [len(instance_label(kind, instance)) for kind, instance in unseen if shown(kind, instance)])
         for state in summary.targets:
             stale = False
             for index, finding in enumerate(self.findings):
                 if finding.category in PER_TARGET_CATEGORIES and finding.subject in (state.label, state.kind):
                     represented.add(index)
                     stale = stale or (finding.category == "freshness" and finding.severity == "critical")
-            lines.append(target_line(state, now, stale and state.set_id is not None, width))
+            if shown(state.kind, state.instance):
+                lines.append(target_line(state, now, stale and state.set_id is not None, width))
             bad_runs += state.last_run is not None and state.last_run.status != "ok"
             failed_verify += state.verification == "failed"
         for kind, instance in unseen:
@@ -93,7 +99,8 @@ class BackupsPanel(Static, can_focus=True):
                 if finding.category in PER_TARGET_CATEGORIES and instance_of_subject(finding.subject, configured) \
                         == (kind, instance):
                     represented.add(index)
-            lines.append(f"{instance_label(kind, instance):<{width}}    never")
+            if shown(kind, instance):
+                lines.append(f"{instance_label(kind, instance):<{width}}    never")
         for lock in summary.running:
             lines.append(f"running: {lock.description} (pid {lock.pid})")
         critical = [f for f in self.findings if f.severity == "critical"]

@@ -183,10 +183,11 @@ async def test_slash_filters_by_name_kind_or_tag_and_escape_clears(fleet):
         assert isinstance(app.focused, Input)
         await pilot.press(*"ana")
         assert shown_panels(app) == ["postgres/analytics"]
-        assert scope.display and 'filter "ana" · 1 of 9 shown · esc clears' in str(scope.render())
+        assert scope.display and str(scope.render()) == "1 of 9 shown · enter keeps · esc clears"
         assert app.screen.query_one("#group-postgres", KindGroup).title_words == "PostgreSQL  0/1 up · 1 DOWN"
         await pilot.press("enter")
         assert app.focused.id == "panel-postgres-analytics"
+        assert str(scope.render()) == 'filter "ana" · 1 of 9 shown · esc clears'
         assert shown_panels(app) == ["postgres/analytics"]  # the filter stays after enter
         await pilot.press("escape")
         assert len(shown_panels(app)) == 9 and not scope.display
@@ -311,3 +312,20 @@ async def test_a_running_backup_is_a_word_in_the_table(twenty, backup_dir):
             table = app.screen.query_one(InstanceTable)
             await wait_until(pilot, lambda: table.row_count == 24 and str(table.get_row("postgres/pg02")[3]) == "running")
             assert str(table.get_row("postgres/pg01")[3]) == "never"
+
+
+async def test_the_backups_panel_follows_the_filter_and_context_but_counts_every_alert(fleet, backup_dir):
+    from screens.widgets.backups_panel import BackupsPanel
+
+    _backup_files(backup_dir)
+    app = BackupConsoleApp(fleet, clock=frozen_clock, prober=fixed_prober(FLEET_STATES))
+    async with app.run_test(size=(120, 40)) as pilot:
+        backups = app.screen.query_one(BackupsPanel)
+        await wait_until(pilot, lambda: bool(backups.lines))
+        alerts = backups.border_subtitle
+        await pilot.press("slash", *"env=prod", "enter")
+        targets = [line.split()[0] for line in backups.lines if not line.startswith(("ALERT", "warn", "running"))]
+        assert targets == ["postgres/analytics/shop", "redis/queue"]
+        assert backups.border_subtitle == alerts  # alerts of instances filtered out still count
+        await pilot.press("escape")
+        assert "postgres/main/shop" in " ".join(backups.lines) and "config" in " ".join(backups.lines)
