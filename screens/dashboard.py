@@ -21,20 +21,20 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 
 from screens import keys
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Footer, Header, Input
 from textual.worker import Worker, WorkerState
 
 from console.formatting import short_ago
-from console.instances import split_lock_name
-from screens.instance_scope import Entry, Scope, contexts, entries_of
+from screens.instance_scope import Entry, Scope, contexts, entries_of, lock_is_of
 from screens.messages import BackupsScanned, BackupSummary, NewestDrillFound, ProbeFinished, ProbeRoundFinished
 from screens.widgets.backups_panel import BackupsPanel
 from screens.widgets.instance_panels import InstancePanels
 from screens.widgets.instance_table import InstanceTable
+from screens.widgets.scope_bar import ScopeBar, ScopeChanged
 from screens.widgets.service_panel import BACKUP_KIND_OF_SERVICE, ServicePanel
 
 if TYPE_CHECKING:
@@ -122,7 +122,6 @@ footer places of `t` (retention) and `d` (drill), which still work.
         self._monitored_at = -MONITOR_INTERVAL_SECONDS
         self.entries: list[Entry] = []
         """One per probed instance, in service order (filled in compose, from the settings)."""
-        self.scope = Scope()
         self._summary: BackupSummary | None = None
         """The last backups scan: the Backups panel is drawn again from it when the scope changes."""
         self._shown: tuple[list[Entry], int] | None = None
@@ -142,9 +141,7 @@ footer places of `t` (retention) and `d` (drill), which still work.
 
         self.entries = entries_of(self.console_app.settings, SERVICES)
         yield Header(show_clock=False, icon="")
-        with Horizontal(id="dashboard-scope-bar"):
-            yield Input(placeholder="name, kind or tag=value", compact=True, id="dashboard-filter")
-            yield Static("", id="dashboard-scope", markup=False)
+        yield ScopeBar()
         # Not a scroll view: it would take the arrow keys, which move between panels here.
         with Vertical(id="dashboard-body"):
             yield InstancePanels(self.entries)
@@ -172,15 +169,13 @@ footer places of `t` (retention) and `d` (drill), which still work.
         self.set_class(wide, "-wide")
         for panel in self.query(ServicePanel):
             panel.compact = not wide
-        editing = self.query_one("#dashboard-filter", Input).display
+        bar = self.query_one(ScopeBar)
         shown = [entry for entry in self.entries if self.scope.shows(entry)]
         labels = {entry.label for entry in shown}
-        words = self.query_one("#dashboard-scope", Static)
-        words.display = self.scope.active or editing
-        words.update(self.scope.words(len(shown), len(self.entries), editing))
+        bar.show_counts(len(shown), len(self.entries))
         panels = self.query_one(InstancePanels)
         panels.show_only(labels)
-        body_lines = self.size.height - 2 - (1 if words.display else 0)  # header and footer
+        body_lines = self.size.height - 2 - (1 if bar.in_use else 0)  # header and footer
         table_mode = panels.height_for(labels, wide) + MIN_BACKUPS_LINES > body_lines
         self.set_class(table_mode, "-table")
         table = self.query_one(InstanceTable)
@@ -191,7 +186,7 @@ footer places of `t` (retention) and `d` (drill), which still work.
         self._shown = (shown, inside_width) if table_mode else None
         if self._summary is not None:
             self.query_one(BackupsPanel).show(self._summary, self.console_app.clock().timestamp(), self._in_scope)
-        if not editing:
+        if not bar.editing:
             self.call_after_refresh(self._keep_focus)
 
     def _in_scope(self, kind: str, instance: str) -> bool:
@@ -373,7 +368,7 @@ footer places of `t` (retention) and `d` (drill), which still work.
         if action in ("start_filter", "switch_context"):
             return self.several_instances
         if action == "clear_scope":
-            return self.scope.active or self.query_one("#dashboard-filter", Input).display
+            return self.query_one(ScopeBar).in_use
         if action in ("open_screen", "open_drill"):  # the footer twin (parameter False) with several instances
             in_footer = parameters[-1] if parameters and isinstance(parameters[-1], bool) else True
             return in_footer != self.several_instances
@@ -381,47 +376,29 @@ footer places of `t` (retention) and `d` (drill), which still work.
 
     # --- filter and context ---------------------------------------------------------------------
 
+    @property
+    def scope(self) -> Scope:
+        return self.query_one(ScopeBar).scope
+
     def action_start_filter(self) -> None:
-        field = self.query_one("#dashboard-filter", Input)
-        field.display = True
-        field.value = self.scope.text
-        field.focus()
-        self._arrange()
-        self.refresh_bindings()
-
-    @on(Input.Changed, "#dashboard-filter")
-    def _filter_typed(self, event: Input.Changed) -> None:
-        if event.input.display:
-            self.scope = Scope(event.value, self.scope.context)
-            self._arrange()
-
-    @on(Input.Submitted, "#dashboard-filter")
-    def _filter_kept(self, event: Input.Submitted) -> None:
-        self._close_filter()
-
-    def _close_filter(self) -> None:
-        field = self.query_one("#dashboard-filter", Input)
-        field.display = False
-        self._arrange()
-        self.refresh_bindings()
+        self.query_one(ScopeBar).open_filter()
 
     def action_switch_context(self) -> None:
         from screens.context_switch import ContextModal
 
         def chosen(selector: str | None) -> None:
             if selector is not None:
-                self.scope = Scope(self.scope.text, selector)
-                self._arrange()
-                self.refresh_bindings()
+                self.query_one(ScopeBar).set_context(selector)
 
         self.app.push_screen(ContextModal(contexts(self.entries), self.scope.context), chosen)
 
     def action_clear_scope(self) -> None:
-        self.scope = Scope()
-        field = self.query_one("#dashboard-filter", Input)
-        with field.prevent(Input.Changed):
-            field.value = ""
-        self._close_filter()
+        self.query_one(ScopeBar).clear()
+
+    @on(ScopeChanged)
+    def _scope_changed(self) -> None:
+        self._arrange()
+        self.refresh_bindings()
 
     # --- moving between panels --------------------------------------------------------------------
 
@@ -460,12 +437,6 @@ footer places of `t` (retention) and `d` (drill), which still work.
             return
         in_row = [panel for panel in candidates if panel.region.y == row]
         min(in_row, key=lambda panel: abs(panel.region.x - here.x)).focus()
-
-
-def lock_is_of(lock_name: str, kind: str, instance: str) -> bool:
-    """Whether a held lock is a backup of this kind's instance: ``redis``, ``postgres-shop@analytics``."""
-    kind_lock, owner = split_lock_name(lock_name)
-    return owner == instance and (kind_lock == kind or kind_lock.startswith(kind + "-"))
 
 
 def scan_backups(settings: Settings, probes: dict[str, ProbeResult] | None = None,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 
 from console.instances import DEFAULT
 from console.instances import label as instance_label
+from console.instances import split_lock_name
 from screens.widgets.service_panel import TITLES
 
 if TYPE_CHECKING:
@@ -152,3 +153,9 @@ def state_counts(results: list[ProbeResult | None]) -> str:
 def group_title(service: str, results: list[ProbeResult | None]) -> str:
     """``PostgreSQL  2/3 up · 1 DOWN``."""
     return f"{TITLES.get(service, service)}  {state_counts(results)}"
+
+
+def lock_is_of(lock_name: str, kind: str, instance: str) -> bool:
+    """Whether a held lock is a backup of this kind's instance: ``redis``, ``postgres-shop@analytics``."""
+    kind_lock, owner = split_lock_name(lock_name)
+    return owner == instance and (kind_lock == kind or kind_lock.startswith(kind + "-"))
