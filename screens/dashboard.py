@@ -122,6 +122,8 @@ footer places of `t` (retention) and `d` (drill), which still work.
         self._monitored_at = -MONITOR_INTERVAL_SECONDS
         self.entries: list[Entry] = []
         """One per probed instance, in service order (filled in compose, from the settings)."""
+        self._labels: set[str] = set()
+        """Labels of the instances the filter and context show now."""
         self._summary: BackupSummary | None = None
         """The last backups scan: the Backups panel is drawn again from it when the scope changes."""
         self._shown: tuple[list[Entry], int] | None = None
@@ -186,7 +188,9 @@ footer places of `t` (retention) and `d` (drill), which still work.
         self._shown = (shown, inside_width) if table_mode else None
         if self._summary is not None:
             self.query_one(BackupsPanel).show(self._summary, self.console_app.clock().timestamp(), self._in_scope)
+        self._labels = labels
         if not bar.editing:
+            self._keep_focus()
             self.call_after_refresh(self._keep_focus)
 
     def _in_scope(self, kind: str, instance: str) -> bool:
@@ -200,18 +204,25 @@ footer places of `t` (retention) and `d` (drill), which still work.
         return self.scope.shows(entry)
 
     def _keep_focus(self) -> None:
-        """Focus stays where it is when still shown; else the table, or the first panel shown."""
+        """Focus stays where it is when still shown; else the table, or the first panel shown.
+
+        Decided from the arrangement itself, not from the focus chain (whose styles may not be
+        updated yet), and done before the hidden widget would hand focus on by itself.
+        """
         focused = self.focused
-        if focused is not None and focused in self.focus_chain and not isinstance(focused, Input):
+        if isinstance(focused, BackupsPanel) or isinstance(focused, Input) and self.query_one(ScopeBar).editing:
             return
+        table = self.query_one(InstanceTable)
         if self.has_class("-table"):
-            self.query_one(InstanceTable).focus()
+            if focused is not table:
+                table.focus()
             return
-        for panel in self.query(ServicePanel):
-            if panel in self.focus_chain:
-                panel.focus()
-                return
-        self.query_one(BackupsPanel).focus()
+        labels = self._labels
+        if isinstance(focused, ServicePanel) and focused.label in labels:
+            return
+        panels = self.query_one(InstancePanels).panels
+        first = next((panel for label, panel in panels.items() if label in labels), None)
+        (first or self.query_one(BackupsPanel)).focus()
 
     @property
     def columns(self) -> int:

@@ -52,6 +52,7 @@ async def test_one_instance_per_kind_keeps_one_panel_per_service_and_no_groups(m
         assert not app.screen.query(KindGroup)
         assert not app.screen.query_one(InstanceTable).display
         assert app.screen.query_one("#panel-postgres", ServicePanel).border_title == "PostgreSQL"
+        assert app.focused.id == "panel-postgres"  # never the hidden filter field
 
 
 async def test_instances_get_a_panel_each_grouped_by_kind_with_the_worst_state_in_words(fleet):
