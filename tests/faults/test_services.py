@@ -87,6 +87,58 @@ def test_redis_killed_mid_transfer(base_env: dict[str, str], backup_dir: Path) -
         server.destroy()
 
 
+def _bgsave_child(server: RedisServer) -> int | None:
+    """The pid of the server's save child (a fork titled redis-rdb-bgsave), once it runs."""
+    assert server.process is not None
+    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text().split()
+    for pid in children:
+        try:
+            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"redis-rdb-bgsave"):  # its process title
+                return int(pid)
+        except FileNotFoundError:
+            continue
+    return None
+
+
+def test_redis_bgsave_child_killed_mid_save(base_env: dict[str, str], backup_dir: Path) -> None:
+    server = RedisServer(password=CANARIES.redis).start()
+    try:
+        client = server.client()
+        client.mset({f"k{n}": os.urandom(32).hex() for n in range(3000)})
+        console = Console({**base_env, "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(server.port),
+                           "REDIS_PASSWORD": CANARIES.redis})
+        first = console.run("backup", "redis", "--force", "--reason", "fault test")
+        assert first.code == 0, first.err
+        older = {path: path.read_bytes() for path in (backup_dir / "redis").rglob("*") if path.is_file()}
+        client.config_set("rdb-key-save-delay", 2000)  # 2 ms per key: the save lasts seconds
+        running = console.spawn("backup", "redis", "--json", "--force", "--reason", "fault test")
+        assert wait_for(lambda: int(client.info("persistence")["rdb_bgsave_in_progress"]) == 1, timeout=30)
+        assert wait_for(lambda: _bgsave_child(server) is not None, timeout=10)
+        child = _bgsave_child(server)
+        assert child is not None
+        os.kill(child, 9)
+        count_fault()
+        failed = console.finish(running)
+        assert failed.code == 1, failed.err
+        document = json.loads(failed.out)
+        assert document["status"] == "failed" and "Traceback" not in failed.err
+        message = document["message"]
+        assert "BGSAVE failed" in message and f"127.0.0.1:{server.port}" in message and "\n" not in message, message
+        assert "killed" in json.dumps(document), document  # the hint names a likely cause (the OOM killer)
+        record = _runs(backup_dir)[-1]
+        assert record["status"] == "failed" and "BGSAVE" in record["message"]
+        assert not _partials(backup_dir)
+        now = {path: path.read_bytes() for path in (backup_dir / "redis").rglob("*") if path.is_file()}
+        assert now == older  # nothing of the failed run, nothing older changed
+        assert server.process is not None and server.process.poll() is None  # the server itself lives on
+        client.config_set("rdb-key-save-delay", 0)
+        again = console.run("backup", "redis", "--force", "--reason", "fault test")
+        assert again.code == 0, again.err
+        assert canary_hits(backup_dir, *console.outputs) == []
+    finally:
+        server.destroy()
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
 def test_a_damaged_artefact_fails_verification_naming_it(estate_console: Console, backup_dir: Path, kind: str,
