@@ -42,6 +42,7 @@ from console.runner import restore_run
 if TYPE_CHECKING:
     from console.catalog import BackupSet
     from console.config import Settings
+    from console.runlog import RunRecord
 
 
 @dataclass(frozen=True)
@@ -132,14 +133,14 @@ def restore_postgres(settings: Settings, backup_set: BackupSet, options: Restore
     started = time.time()
     progress = Throttle(on_progress)
     with restore_run(settings, "postgres", backup_set.set_id, options.target_db) as run:
-        report = _restore(settings, backup_set, options, progress, cancel, started)
+        report = _restore(settings, backup_set, options, progress, cancel, started, run.interrupted)
         run.done("restored; counts and schema match" if report.ok else "restored, but the comparison differs",
                  ok=report.ok)
         return report
 
 
 def _restore(settings: Settings, backup_set: BackupSet, options: RestoreOptions, progress: ProgressCallback,
-             cancel: CancelToken | None, started: float) -> RestoreReport:
+             cancel: CancelToken | None, started: float, interrupted: RunRecord | None) -> RestoreReport:
     pg = settings.postgres
     dump_file = backup_set.file("dump")
     if dump_file is None:
@@ -157,7 +158,7 @@ def _restore(settings: Settings, backup_set: BackupSet, options: RestoreOptions,
         toc = read_toc(pg_restore.path, dump)
         plan = ownership_plan(pg_restore.path, dump, toc, options.role_map) if options.role_map else None
         _check_roles(settings, owners_of(toc), options, notes, plan)
-        nonempty, created = _prepare_target(settings, options)
+        nonempty, created = _prepare_target(settings, options, interrupted, notes)
         try:
             argv = [pg_restore.path, "--no-password", "--verbose", "--exit-on-error",
                     f"--dbname={conninfo(pg, target)}"]
@@ -303,8 +304,10 @@ def _maintenance_db(settings: Settings, target: str) -> str:
     return settings.postgres.database if settings.postgres.database != target else "postgres"
 
 
-def _prepare_target(settings: Settings, options: RestoreOptions) -> tuple[bool, bool]:
-    """Create the target when asked; refuse a non-empty one without clean+yes.
+def _prepare_target(settings: Settings, options: RestoreOptions, interrupted: RunRecord | None,
+                    notes: list[str]) -> tuple[bool, bool]:
+    """Create the target when asked; refuse a non-empty one without clean+yes (naming an interrupted
+    restore into it, whose leftovers it then holds).
 
     Returns:
         (whether the target holds objects, whether this call created it).
@@ -329,6 +332,15 @@ def _prepare_target(settings: Settings, options: RestoreOptions) -> tuple[bool, 
     except psycopg.Error as exc:
         raise ServiceUnreachable(f"cannot prepare database '{target}': {describe_error(exc, pg)[1]}") from None
     objects = int(row[0]) if row else 0
+    if objects and interrupted is not None:
+        left = (f"an interrupted restore (pid {interrupted.pid}, started "
+                f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(interrupted.started))}) left '{target}' "
+                f"half-restored ({objects} tables, views, sequences or large objects)")
+        if not (options.clean and options.yes):
+            raise ConfirmationRequired(f"{left}; refusing to restore into it",
+                                       hint="add --clean --yes to drop what it left and restore over it, "
+                                            f"or drop the database '{target}'")
+        notes.append(f"{left}; dropped its objects and restored over them")
     if objects and not (options.clean and options.yes):
         raise ConfirmationRequired(f"database '{target}' is not empty ({objects} tables, views, sequences or "
                                    "large objects); refusing to restore into it",
