@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from console import jsondoc
-from console.instances import DEFAULT, parse_dir_name
+from console.instances import DEFAULT, parse_dir_name, set_id_of
 from console.kinds.layouts import LAYOUTS
 from console.layout import TIMESTAMP_FORMAT, parse_stamp
 from console.root import BackupRoot
@@ -140,12 +140,6 @@ class Catalog:
                 newest[key] = item
         return sorted(newest.values(),
                       key=lambda item: (list(LAYOUTS).index(item.kind), item.instance != DEFAULT, item.instance, item.name))
-
-
-def set_id_of(kind: str, name: str, stamp: str, instance: str = DEFAULT) -> str:
-    """``postgres/shop/<stamp>``, ``redis/<stamp>``, ``postgres/analytics/shop/<stamp>``, ``redis/cache/<stamp>``."""
-    parts = [kind, "" if instance == DEFAULT else instance, name, stamp]
-    return "/".join(part for part in parts if part)
 
 
 def scan(backup_dir: Path, kinds: Iterable[str] | None = None) -> Catalog:

@@ -48,6 +48,12 @@ def label(kind: str, instance: str = DEFAULT) -> str:
     return kind if instance == DEFAULT else f"{kind}/{instance}"
 
 
+def set_id_of(kind: str, name: str, stamp: str, instance: str = DEFAULT) -> str:
+    """``postgres/shop/<stamp>``, ``redis/<stamp>``, ``postgres/analytics/shop/<stamp>``, ``redis/cache/<stamp>``."""
+    parts = [kind, "" if instance == DEFAULT else instance, name, stamp]
+    return "/".join(part for part in parts if part)
+
+
 @dataclass(frozen=True)
 class Target:
     """What a command names: ``kind[/instance[/database]]``. ``instance`` None means "not named"."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from console import jsondoc
+from console.instances import DEFAULT
 from console.root import BackupRoot
 
 
@@ -36,6 +37,8 @@ class RunRecord:
     pid: int = field(default_factory=os.getpid)
     host: str = field(default_factory=socket.gethostname)
     extra: dict[str, Any] = field(default_factory=dict)
+    instance: str = DEFAULT
+    """Which instance of ``kind`` (records written before instances existed read as ``default``)."""
 
     @property
     def duration_seconds(self) -> float:
@@ -75,9 +78,10 @@ def read_runs(backup_dir: Path, limit: int = 500) -> list[RunRecord]:
 
 
 def last_runs_by_kind(backup_dir: Path, action: str = "backup") -> dict[str, RunRecord]:
+    """The last run of each kind's default instance."""
     latest: dict[str, RunRecord] = {}
     for record in read_runs(backup_dir):
-        if record.action == action:
+        if record.action == action and record.instance == DEFAULT:
             latest[record.kind] = record
     return latest
 

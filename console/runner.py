@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Iterator
 from console.artifacts import remove_stale_partials
 from console.errors import (Cancelled, ConsoleError, NotConfigured, PreflightFailed, ReadOnlyRefused,
                             as_console_error)
+from console.instances import DEFAULT
+from console.instances import label as instance_label
 from console.kinds import registry
 from console.kinds.base import BackupRequest, BackupResult
 from console.lock import BackupLock, LockInfo
@@ -32,8 +34,22 @@ if TYPE_CHECKING:
 _LOCK_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
+def scoped(settings: Settings, request: BackupRequest) -> Settings:
+    """The settings as the request's instance sees them (its server, its directory)."""
+    if settings.instance_of(request.kind) == request.instance:
+        return settings
+    return settings.for_instance(request.kind, request.instance)
+
+
+def lock_name(settings: Settings, request: BackupRequest) -> str:
+    """The kind's lock name, and the instance's name beside it when it is not the default."""
+    name = registry.get(request.kind).lock_name(settings, request)
+    return name if request.instance == DEFAULT else f"{name}@{request.instance}"
+
+
 def preflight(settings: Settings, request: BackupRequest) -> list[CheckResult]:
     kind = registry.get(request.kind)
+    settings = scoped(settings, request)
     context = CheckContext(settings, request.target, request.upload, dict(request.options or {}))
     return registry.run_checks(list(kind.preflight_of(request)), context)
 
@@ -50,12 +66,14 @@ def execute(
         LockHeld: another run of the same target holds the lock (nothing is recorded).
     """
     kind = registry.get(request.kind)
+    settings = scoped(settings, request)
     target = request.target or ""
-    lock = BackupLock(settings.backup_dir, kind.lock_name(settings, request), f"{request.kind} backup {target}".strip())
+    what = f"{instance_label(request.kind, request.instance)} backup {target}".strip()
+    lock = BackupLock(settings.backup_dir, lock_name(settings, request), what)
     started = time.time()
     with lock:
         checks: tuple[CheckResult, ...] = ()
-        result = BackupResult(request.kind, target, "cancelled", "interrupted before it finished")
+        result = BackupResult(request.kind, target, "cancelled", "interrupted before it finished", instance=request.instance)
         try:
             if lock.stale is not None:
                 removed = remove_stale_partials(settings.root.kind_dir(request.kind), lock.stale.pid)
@@ -76,32 +94,33 @@ def execute(
                 raise PreflightFailed(f"pre-flight failed: {names}",
                                       hint="fix it, or override with --force --reason \"...\"")
             result = kind.run(settings, request, on_progress=on_progress, cancel=cancel)
-            result = replace(result, checks=checks)
+            result = replace(result, checks=checks, instance=request.instance)
             if request.upload and result.ok:
                 result = _upload(settings, result, on_progress, cancel)
         except Cancelled as exc:
             result = BackupResult(request.kind, target, "cancelled", exc.message, checks=checks,
-                                  duration_seconds=time.time() - started)
+                                  duration_seconds=time.time() - started, instance=request.instance)
         except NotConfigured as exc:  # recorded like any failure, and still exit 2 for the face
             result = BackupResult(request.kind, target, "failed", exc.message, checks=checks,
-                                  duration_seconds=time.time() - started)
+                                  duration_seconds=time.time() - started, instance=request.instance)
             raise
         except ConsoleError as exc:
             result = BackupResult(request.kind, target, "failed", exc.message, checks=checks,
-                                  duration_seconds=time.time() - started, extra={"hint": exc.hint} if exc.hint else {})
+                                  duration_seconds=time.time() - started, extra={"hint": exc.hint} if exc.hint else {},
+                                  instance=request.instance)
         except Exception as exc:  # noqa: BLE001 - a broken stream, a vanished file: still a failed run, on record
-            what = f"{request.kind} backup {target}".strip()
             message = as_console_error(exc, what).message
             result = BackupResult(request.kind, target, "failed", message, checks=checks,
                                   duration_seconds=time.time() - started,
                                   extra={"hint": "nothing was kept from this run; run it again, or with --debug for "
-                                                 "the traceback", "error_type": type(exc).__name__})
+                                                 "the traceback", "error_type": type(exc).__name__},
+                                  instance=request.instance)
         finally:
             # Also on KeyboardInterrupt or SystemExit: every run that started ends with a record.
             record_run(settings.backup_dir, RunRecord(
                 action="backup", kind=request.kind, target=target, status=result.status, started=started,
                 finished=time.time(), message=result.message, set_id=result.set_id,
-                force_reason=request.force_reason,
+                force_reason=request.force_reason, instance=request.instance,
             ))
     return result
 
@@ -112,7 +131,7 @@ def _upload(settings: Settings, result: BackupResult, on_progress: ProgressCallb
     from console.catalog import scan
     from console.offsite.upload import upload_set
 
-    backup_set = scan(settings.backup_dir, [result.kind]).find(result.set_id or "")
+    backup_set = scan(settings.backup_dir, [result.kind]).find(result.set_id or "")  # set ids name the instance
     try:
         if backup_set is None:
             raise ConsoleError(f"cannot find the new set {result.set_id} to upload")

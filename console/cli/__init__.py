@@ -87,6 +87,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from console.cli.output import Printer
 
     parser = build_parser()
+    from console.cli.targets import expand_argv
+    from console.kinds.registry import KINDS
+
+    try:
+        argv = expand_argv(sys.argv[1:] if argv is None else argv, list(KINDS))
+    except ConsoleError as exc:
+        parser.error(exc.message)
     args = parser.parse_args(argv)
     json_mode = bool(getattr(args, "json", False))
     printer = Printer(json_mode=json_mode)

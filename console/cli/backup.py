@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import signal
+import threading
 from typing import TYPE_CHECKING, Any
 
+from console.cli.targets import add_instance_arguments, chosen_instances
 from console.errors import ExitCode, UsageError
 from console.kinds import registry
 from console.kinds.base import BackupResult, Kind
@@ -22,9 +24,11 @@ if TYPE_CHECKING:
 def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "backup", help="back up a service, the configuration or the certificates",
-        description="Run pre-flight checks, then write a complete, checksummed backup set under BACKUP_DIR/<kind>/, "
-                    "or fail and leave nothing partial behind. Exit 0 done, 1 failed, 2 usage/config error, "
-                    "3 some targets failed, 11 already running.",
+        description="Run pre-flight checks, then write a complete, checksummed backup set under BACKUP_DIR/<kind>/ "
+                    "(BACKUP_DIR/<kind>@<instance>/ for a named instance), or fail and leave nothing partial behind. "
+                    "KIND may name an instance and a database: postgres/analytics/shop. With --all, every "
+                    "configured instance, max_parallel_backups at a time. Exit 0 done, 1 failed, 2 usage/config "
+                    "error, 3 some targets failed, 11 already running.",
     )
     kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
     for kind in registry.KINDS.values():
@@ -33,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         kind_parser.add_argument("--force", action="store_true", help="run even if a pre-flight check fails (needs --reason)")
         kind_parser.add_argument("--reason", help="why the failed checks are overridden; recorded in the metadata")
         kind_parser.add_argument("--upload", action="store_true", help="copy the set to S3 afterwards")
+        add_instance_arguments(kind_parser)
         add_kind_arguments(kind_parser, kind)
         kind_parser.set_defaults(handler=run_backup_cli, backup_kind=kind)
 
@@ -49,13 +54,14 @@ def add_kind_arguments(parser: argparse.ArgumentParser, kind: Kind) -> None:
             parser.add_argument(option.flag, dest=option.name, metavar=option.metavar, help=option.help)
 
 
-def requests_from_args(args: argparse.Namespace, settings: Settings, kind: Kind) -> list:
+def requests_from_args(args: argparse.Namespace, settings: Settings, kind: Kind, instance: str | None = None) -> list:
     options = {option.name: getattr(args, option.name) for option in kind.options}
     return kind.requests(settings, getattr(args, "targets", None), options,
-                         force_reason=args.reason if args.force else None, upload=bool(args.upload))
+                         force_reason=args.reason if args.force else None, upload=bool(args.upload), instance=instance)
 
 
 def run_backup_cli(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
+    from console.batch import InstanceRun, run_instances
     from console.progress import CancelToken
     from console.runner import execute
 
@@ -63,23 +69,57 @@ def run_backup_cli(args: argparse.Namespace, settings: Settings, printer: Printe
         raise UsageError('--force needs --reason "why" (it is recorded with the backup)')
     if args.reason and not args.force:
         raise UsageError("--reason only goes with --force")
-    requests = requests_from_args(args, settings, args.backup_kind)
+    kind = args.backup_kind
+    instances = chosen_instances(args, settings, kind.name)
+    runs = [InstanceRun(kind.name, instance.name, tuple(requests_from_args(args, settings, kind, instance.name)))
+            for instance in instances]
     cancel = CancelToken()
     previous = _install_cancel_handlers(cancel, printer)
-    results: list[BackupResult] = []
-    try:
-        for request in requests:
-            result = execute(settings, request, on_progress=printer.progress(), cancel=cancel)
-            results.append(result)
-            if not args.json:
+    several = len(runs) > 1
+    lock = threading.Lock()
+
+    def progress_for(run: InstanceRun):  # noqa: ANN202 - a ProgressCallback
+        if args.json:
+            return None
+        return printer.progress() if not several else _prefixed(printer, run.label, lock)
+
+    def on_result(result: BackupResult) -> None:
+        if not args.json:
+            with lock:
                 print_result(result, printer)
-            if cancel.cancelled:
-                break
+
+    try:
+        results = run_instances(settings, runs, lambda s, r, p, c: execute(s, r, on_progress=p, cancel=c),
+                                progress_for, cancel, on_result)
     finally:
         _restore_handlers(previous)
     if args.json:
         printer.data(results[0].as_json() if len(results) == 1 else {"results": [r.as_json() for r in results]})
+    elif several:
+        print_summary(results, printer)
     return exit_code_for_results(results)
+
+
+def _prefixed(printer: Printer, label: str, lock: threading.Lock):  # noqa: ANN202 - a ProgressCallback
+    """One line per phase, named by its instance: several instances' bars cannot share one terminal line."""
+    from console.progress import ProgressEvent
+
+    def show(event: ProgressEvent) -> None:
+        if event.message or event.finished:
+            with lock:
+                printer.info(f"[{label}] {event.phase}: {event.message or 'done'}")
+
+    return show
+
+
+def print_summary(results: list[BackupResult], printer: Printer) -> None:
+    from console.formatting import duration
+
+    ok = sum(result.ok for result in results)
+    printer.line(f"{ok} of {len(results)} backups ok")
+    printer.table(["target", "result", "time", "set / reason"],
+                  [[result.label, result.status.upper(), duration(result.duration_seconds),
+                    result.set_id if result.ok else result.message] for result in results])
 
 
 def exit_code_for_results(results: list[BackupResult]) -> int:
@@ -94,7 +134,9 @@ def exit_code_for_results(results: list[BackupResult]) -> int:
 def print_result(result: BackupResult, printer: Printer) -> None:
     from console.formatting import duration, size
 
-    what = f"{result.kind} backup" + (f" of {result.target}" if result.target else "")
+    from console.instances import label
+
+    what = f"{label(result.kind, result.instance)} backup" + (f" of {result.target}" if result.target else "")
     # A pre-flight failure already names its failed checks in the message; list only the rest.
     stopped_by_preflight = not result.ok and result.message.startswith("pre-flight failed")
     for check in result.checks:

@@ -14,6 +14,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
 
 from console.artifacts import ArtifactInfo
+from console.instances import DEFAULT
+from console.instances import label as instance_label
 from console.layout import Layout
 from console.preflight import Check, CheckResult
 
@@ -51,6 +53,13 @@ class BackupRequest:
     upload: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
     """Kind-specific switches, e.g. {"no_sql": True}, {"no_aof": True}, {"archive": True}."""
+    instance: str = DEFAULT
+    """Which configured instance of the kind (``Settings.for_instance``)."""
+
+    @property
+    def label(self) -> str:
+        """``postgres/analytics/shop``, ``redis``: what a person calls this run's target."""
+        return "/".join(part for part in (instance_label(self.kind, self.instance), self.target) if part)
 
 
 @dataclass(frozen=True)
@@ -66,14 +75,20 @@ class BackupResult:
     duration_seconds: float = 0.0
     checks: tuple[CheckResult, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    instance: str = DEFAULT
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
 
+    @property
+    def label(self) -> str:
+        return "/".join(part for part in (instance_label(self.kind, self.instance), self.target) if part)
+
     def as_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
+            "instance": self.instance,
             "target": self.target,
             "status": self.status,
             "message": self.message,
@@ -138,24 +153,28 @@ class Kind:
     """True when these options back up the whole server rather than each target (``--physical``)."""
 
     def request(self, settings: Settings, target: str | None = None, options: Mapping[str, Any] | None = None,
-                force_reason: str | None = None, upload: bool = False) -> BackupRequest:
-        """One run of this kind, its options completed from the settings."""
+                force_reason: str | None = None, upload: bool = False, instance: str | None = None) -> BackupRequest:
+        """One run of this kind, its options completed from the (instance's) settings."""
+        instance = instance or settings.instance_of(self.name)
+        scoped = settings if instance == settings.instance_of(self.name) else settings.for_instance(self.name, instance)
         given = options or {}
         chosen = {option.name: bool(given.get(option.name)) if option.type == "switch" else (given.get(option.name) or None)
                   for option in self.options}
         if self.option_defaults is not None:
-            chosen = self.option_defaults(settings, chosen)
-        return BackupRequest(self.name, target, force_reason=force_reason, upload=upload, options=chosen)
+            chosen = self.option_defaults(scoped, chosen)
+        return BackupRequest(self.name, target, force_reason=force_reason, upload=upload, options=chosen, instance=instance)
 
     def requests(self, settings: Settings, targets: list[str] | None = None, options: Mapping[str, Any] | None = None,
-                 force_reason: str | None = None, upload: bool = False) -> list[BackupRequest]:
-        """The runs one "back up this kind" asks for: one per target (configured ones by default)."""
+                 force_reason: str | None = None, upload: bool = False, instance: str | None = None) -> list[BackupRequest]:
+        """The runs one "back up this kind" (instance) asks for: one per target (its configured ones by default)."""
+        instance = instance or settings.instance_of(self.name)
+        scoped = settings if instance == settings.instance_of(self.name) else settings.for_instance(self.name, instance)
         names: list[str | None] = list(targets or [])
         if not names and self.whole_target(options or {}):
             names = [None]
         if not names:
-            names = list(self.default_targets(settings)) if self.default_targets else [None]
-        requests = [self.request(settings, name, options, force_reason, upload) for name in names]
+            names = list(self.default_targets(scoped)) if self.default_targets else [None]
+        requests = [self.request(settings, name, options, force_reason, upload, instance) for name in names]
         if self.check_request is not None:
             for request in requests:
                 self.check_request(request)

@@ -19,6 +19,7 @@ from console import jsondoc
 from console.artifacts import ArtifactSet
 from console.catalog import BackupSet
 from console.errors import BackupFailed
+from console.instances import set_id_of
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.certs.layout import LAYOUT
 from console.kinds.common_metadata import crypto_tool_versions, fresh_stamp
@@ -91,7 +92,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
     return BackupResult(
         "certs", "", "ok",
         f"{len(inventory.files)} file(s) archived, {summary['count']} certificate(s), {summary['keys']} key(s)",
-        set_id=f"certs/{stamp}", files=tuple(files.infos), metadata_path=metadata.path,
+        set_id=set_id_of("certs", "", stamp, settings.instance_of("certs")), files=tuple(files.infos), metadata_path=metadata.path,
         duration_seconds=time.time() - started, extra={"summary": summary},
     )
 

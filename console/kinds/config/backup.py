@@ -22,6 +22,7 @@ from urllib.parse import quote, unquote
 from console import __version__
 from console.artifacts import ArtifactSet
 from console.errors import BackupFailed
+from console.instances import set_id_of
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.common_metadata import crypto_tool_versions, fresh_stamp
 from console.kinds.config.layout import LAYOUT
@@ -291,7 +292,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
     return BackupResult(
         "config", "", "ok",
         f"{len(plan.archived)} file(s) archived, {len(plan.secrets)} secret file(s) encrypted",
-        set_id=f"config/{stamp}", files=tuple(files.infos), metadata_path=metadata.path,
+        set_id=set_id_of("config", "", stamp, settings.instance_of("config")), files=tuple(files.infos), metadata_path=metadata.path,
         duration_seconds=time.time() - started,
     )
 

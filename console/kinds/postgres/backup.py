@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from console import __version__
 from console.artifacts import ArtifactInfo, ArtifactSet, partial_path
 from console.errors import ConfigError, UsageError
+from console.instances import set_id_of
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.common_metadata import fresh_stamp
 from console.kinds.postgres.client import Tool, check_server_version, child_environment, conninfo, find_tool
@@ -154,7 +155,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
     return BackupResult(
         "postgres", database, "ok",
         f"{database}: {facts.table_count} tables, {facts.row_count} rows, {len(produced)} files",
-        set_id=f"postgres/{database}/{stamp}", files=produced, metadata_path=directory / json_name,
+        set_id=set_id_of("postgres", database, stamp, settings.instance_of("postgres")), files=produced, metadata_path=directory / json_name,
         duration_seconds=duration,
         extra={"rows": facts.row_count, "tables": facts.table_count, "dump_bytes": stats.dump_bytes,
                "directory": str(directory)},

@@ -16,8 +16,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from console.artifacts import ArtifactSet
-
 from console.errors import BackupFailed
+from console.instances import set_id_of
 from console.formatting import size
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.common_metadata import artifact_entry, common_fields, fresh_stamp, iso_timestamp
@@ -122,7 +122,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
     summary = ", ".join(f"{counts[key]} {key}" for key in ("vhosts", "exchanges", "queues", "bindings", "policies", "users"))
     return BackupResult(
         "rabbitmq", "", "ok", f"definitions of {summary}; {size(total)} in {len(files.infos)} files; {MESSAGES_NOTE}",
-        set_id=f"rabbitmq/{stamp}", files=tuple(files.infos), metadata_path=directory / metadata_name,
+        set_id=set_id_of("rabbitmq", "", stamp, settings.instance_of("rabbitmq")), files=tuple(files.infos), metadata_path=directory / metadata_name,
         duration_seconds=time.monotonic() - started, extra={"definitions_summary": counts},
     )
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from console.artifacts import ArtifactSet, partial_path
 from console.errors import BackupFailed, ServiceUnreachable
 from console.formatting import size
+from console.instances import set_id_of
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.common_metadata import artifact_entry, common_fields, fresh_stamp, iso_timestamp
 from console.kinds.redis.layout import LAYOUT
@@ -112,7 +113,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
     return BackupResult(
         "redis", "", "ok",
         f"RDB {size(rdb_info.raw_bytes)} -> {size(rdb_info.size_bytes)}, {keys} keys, {validation.message}; {aof_text}",
-        set_id=f"redis/{stamp}", files=tuple(files.infos), metadata_path=directory / metadata_name,
+        set_id=set_id_of("redis", "", stamp, settings.instance_of("redis")), files=tuple(files.infos), metadata_path=directory / metadata_name,
         duration_seconds=time.monotonic() - started,
         extra={"rdb_source": source, "aof_status": aof.status, "keys_count": keys},
     )
