@@ -169,13 +169,15 @@ def restore_run(settings: Settings, kind: str, set_id: str, target: str) -> Iter
     if settings.read_only:
         raise ReadOnlyRefused(f"restore {kind}")
     run = RestoreRun()
-    lock = BackupLock(settings.backup_dir, "restore-" + _LOCK_UNSAFE.sub("_", f"{kind}-{target}".strip("-"))[:120],
-                      f"{kind} restore into {target or 'its target'}")
+    instance = settings.instance_of(kind)
+    where = instance_label(kind, instance)
+    lock = BackupLock(settings.backup_dir, "restore-" + _LOCK_UNSAFE.sub("_", f"{where}-{target}".strip("-"))[:120],
+                      f"{where} restore into {target or 'its target'}")
     started = time.time()
     with lock:
         if lock.stale is not None and lock.stale.pid != os.getpid():
-            _record_interrupted(settings, kind, target, lock.stale)
-        run.interrupted = _interrupted_since_last_good(settings, kind, target)
+            _record_interrupted(settings, kind, instance, target, lock.stale)
+        run.interrupted = _interrupted_since_last_good(settings, kind, instance, target)
         try:
             yield run
         except Cancelled as exc:
@@ -191,23 +193,23 @@ def restore_run(settings: Settings, kind: str, set_id: str, target: str) -> Iter
         finally:
             record_run(settings.backup_dir, RunRecord(
                 action="restore", kind=kind, target=target, status=run.status, started=started,
-                finished=time.time(), message=run.message, set_id=set_id))
+                finished=time.time(), message=run.message, set_id=set_id, instance=instance))
 
 
-def _record_interrupted(settings: Settings, kind: str, target: str, dead: LockInfo) -> None:
+def _record_interrupted(settings: Settings, kind: str, instance: str, target: str, dead: LockInfo) -> None:
     """A run killed before it could record itself gets its record from the next run of the same target."""
     since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(dead.started))
     record_run(settings.backup_dir, RunRecord(
         action="restore", kind=kind, target=target, status="failed", started=dead.started, finished=time.time(),
         message=f"interrupted: the restore into {target or 'its target'} by pid {dead.pid} (started {since}) ended "
                 "without finishing (killed?); found by the next restore of that target",
-        pid=dead.pid, host=dead.host, extra={"interrupted": True}))
+        pid=dead.pid, host=dead.host, instance=instance, extra={"interrupted": True}))
 
 
-def _interrupted_since_last_good(settings: Settings, kind: str, target: str) -> RunRecord | None:
+def _interrupted_since_last_good(settings: Settings, kind: str, instance: str, target: str) -> RunRecord | None:
     interrupted = None
     for record in read_runs(settings.backup_dir):
-        if record.action != "restore" or record.kind != kind or record.target != target:
+        if (record.action, record.kind, record.instance, record.target) != ("restore", kind, instance, target):
             continue
         if record.status == "ok":
             interrupted = None

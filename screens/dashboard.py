@@ -150,7 +150,7 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
         app = self.console_app
         results = app.prober(app.settings, None, lambda result: self.post_message(ProbeFinished(result)))
         monitor_due = time.monotonic() - self._monitored_at >= MONITOR_INTERVAL_SECONDS
-        summary = scan_backups(app.settings, {result.name: result for result in results} if monitor_due else None,
+        summary = scan_backups(app.settings, {result.label: result for result in results} if monitor_due else None,
                                now=app.clock().timestamp())
         if monitor_due:
             self._monitored_at = time.monotonic()
@@ -160,9 +160,9 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
     @on(ProbeFinished)
     def _show_probe(self, message: ProbeFinished) -> None:
         result = message.result
-        self._results[result.name] = result
+        self._results[result.label] = result
         for panel in self.query(ServicePanel):
-            if panel.service == result.name:
+            if panel.service == result.label:
                 panel.result = result
 
     @on(BackupsScanned)

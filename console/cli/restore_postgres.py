@@ -44,7 +44,7 @@ def register_kind(kinds: argparse._SubParsersAction, parents: list[argparse.Argu
 def run_restore_postgres(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.kinds.postgres.restore import RestoreOptions, restore_postgres
     from console.kinds.postgres.roles import parse_role_map
-    from console.sets import resolve_set
+    from console.sets import resolve_set, restore_scope
     from console.errors import ReadOnlyRefused
 
     if settings.read_only:
@@ -58,6 +58,7 @@ def run_restore_postgres(args: argparse.Namespace, settings: Settings, printer: 
 
         raise UsageError("restore postgres needs BACKUP and --target-db (or --pitr with a target and --to)")
     backup_set = resolve_set(settings, "postgres", args.backup)
+    settings = restore_scope(settings, backup_set, getattr(args, "instance", None))
     options = RestoreOptions(args.target_db, create=args.create, jobs=args.jobs, clean=args.clean, yes=args.yes,
                              no_owner=args.no_owner, role_map=parse_role_map(args.role_map))
     report = restore_postgres(settings, backup_set, options, on_progress=printer.progress())
