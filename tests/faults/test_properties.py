@@ -94,7 +94,7 @@ def test_metadata_reader_and_its_consumers_never_fail_internally(document: dict,
         path.write_bytes(data)
         backup_set = BackupSet("redis", "", __import__("datetime").datetime(2025, 1, 1).astimezone(),
                                (BackupFile(path, "metadata", None),))
-        _target_state("redis", "", backup_set)
+        _target_state("redis", "default", "", backup_set)
         try:
             recorded_checksums(backup_set, action="upload")
         except VerifyFailed:

@@ -58,14 +58,18 @@ def test_postgres_stopped_immediately_mid_backup(base_env: dict[str, str], own_p
     assert again.code == 0, again.err
 
 
-def test_redis_killed_mid_transfer(base_env: dict[str, str], backup_dir: Path) -> None:
+def test_redis_killed_mid_transfer(base_env: dict[str, str], backup_dir: Path, tmp_path: Path) -> None:
     server = RedisServer(password=CANARIES.redis).start()
     try:
         client = server.client()
         client.mset({f"k{n}": os.urandom(32).hex() for n in range(3000)})
         client.config_set("rdb-key-save-delay", 2000)  # 2 ms per key: the transfer lasts seconds
+        # over the network (redis-cli --rdb), a save streamed with the same delay: a copy of the local
+        # file would be done before the kill
+        config = tmp_path / "network-rdb.yaml"
+        config.write_text(f"redis:\n  data_dir: {tmp_path / 'not-mounted-here'}\n")
         console = Console({**base_env, "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(server.port),
-                           "REDIS_PASSWORD": CANARIES.redis})
+                           "REDIS_PASSWORD": CANARIES.redis, "BACKUP_CONSOLE_CONFIG": str(config)})
         with ArgvWatcher() as watcher:
             running = console.spawn("backup", "redis", "--json", "--force", "--reason", "fault test")
             assert wait_for(lambda: bool(_partials(backup_dir)), timeout=30)
