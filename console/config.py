@@ -539,8 +539,9 @@ def _instance(settings: Settings, kind: str, declared: DeclaredInstance) -> Inst
             sources[f"{section}.{key}"] = where
     if "password" in declared.keys:  # its own password wins over a password_file it inherits
         values[f"{section}.password_file"] = ""
-    elif "password_file" in declared.keys:
-        values[f"{section}.password"] = _SECTION_TYPES[section]().password  # the file's, not the section's
+    elif "password_file" in declared.keys:  # the file's password, not the one the section inherits
+        values[f"{section}.password"] = _SECTION_TYPES[section]().password
+        sources[f"{section}.password"] = "default"
     _check_relations(values, sources)
     before = values.get(f"{section}.password")
     _read_password_file(values, sources, section)

@@ -36,7 +36,7 @@ _LOCK_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 def scoped(settings: Settings, request: BackupRequest) -> Settings:
     """The settings as the request's instance sees them (its server, its directory)."""
-    if settings.instance_of(request.kind) == request.instance:
+    if settings.scope.get(request.kind) == request.instance:
         return settings
     return settings.for_instance(request.kind, request.instance)
 
@@ -66,6 +66,7 @@ def execute(
         LockHeld: another run of the same target holds the lock (nothing is recorded).
     """
     kind = registry.get(request.kind)
+    unscoped = settings
     settings = scoped(settings, request)
     target = request.target or ""
     what = f"{instance_label(request.kind, request.instance)} backup {target}".strip()
@@ -122,7 +123,25 @@ def execute(
                 finished=time.time(), message=result.message, set_id=result.set_id,
                 force_reason=request.force_reason, instance=request.instance,
             ))
+        result = _publish_fleet_record(unscoped, result, target)
     return result
+
+
+def _publish_fleet_record(settings: Settings, result: BackupResult, target: str) -> BackupResult:
+    """The run's fleet record (``console.fleet``), with the shared ``s3.prefix`` of the unscoped settings.
+    A failure to publish leaves the run as it was, says so in its message and extra, and in the run log."""
+    from console import fleet
+
+    started = time.time()
+    outcome = fleet.publish(settings, [fleet.Target(result.kind, result.instance, target)])
+    if outcome is None:
+        return result
+    if not outcome.ok:
+        record_run(settings.backup_dir, RunRecord(
+            action="fleet", kind=result.kind, target=target, status="failed", started=started, finished=time.time(),
+            message=outcome.note, set_id=result.set_id, instance=result.instance))
+    message = result.message if outcome.ok else f"{result.message}; {outcome.note}"
+    return replace(result, message=message, extra={**result.extra, "fleet": outcome.as_extra()})
 
 
 def _upload(settings: Settings, result: BackupResult, on_progress: ProgressCallback | None,

@@ -41,6 +41,7 @@ SCREEN_FACTORIES: dict[str, str] = {
     "backup": "screens.backup:BackupScreen",
     "certificates": "screens.certificates:CertificatesScreen",
     "pitr": "screens.pitr:PitrScreen",
+    "fleet": "screens.fleet:FleetScreen",
     # --- add screens here: "name": "module:Class" (open with app.open_screen("name", **kwargs)) ---
 }
 
@@ -70,6 +71,7 @@ class BackupConsoleApp(App[int]):
         THEMES_DIR / "backup.tcss",
         THEMES_DIR / "certificates.tcss",
         THEMES_DIR / "pitr.tcss",
+        THEMES_DIR / "fleet.tcss",
         # --- add one stylesheet per screen here ---
     ]
     COMMANDS = App.COMMANDS | {ConsoleCommands}

@@ -37,6 +37,8 @@ PALETTE: list[PaletteEntry] = [
                  "open('certificates')"),
     PaletteEntry("PITR: restore PostgreSQL to a moment", "The recovery window, a target, pre-flight, restore",
                  "open('pitr')"),
+    PaletteEntry("Fleet: every backup host", "Each host's targets from the bucket: result, age, verification, stale",
+                 "open('fleet')"),
     # --- add entries here: PaletteEntry("Title", "what it does", "open('screen-name')") ---
 ]
 

@@ -43,7 +43,8 @@ One panel per service: its state as a word (UP, DEGRADED, DOWN, TIMEOUT, OFF = n
 and its key figures. The Backups panel has one line per target (each database, each kind): the
 age of its newest set, that set's own verification (verified, unverified, warning, FAILED) and
 the target's own last run when it did not succeed; then backups running now (cron runs too)
-and alerts. Enter on it shows every line whole; `d` opens the newest drill transcript.
+and alerts. Enter on it shows every line whole; `d` opens the newest drill transcript; `f` the
+fleet view (every backup host publishing to the bucket, stale ones named).
 
 Probes refresh every few seconds (`ui.refresh_seconds`); a round starts only when the last one
 ended. Select a panel with the arrow keys or tab and press enter for every metric.
@@ -69,6 +70,8 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
         Binding("up,k", "move_row(-1)", "Up", id="focus-up", show=False),
         keys.bind("pitr", "app.open('pitr')", id="open-pitr", show=False,
                   tooltip="PostgreSQL recovery window; restore to a moment"),
+        keys.bind("fleet", "app.open('fleet')", id="open-fleet", show=False,
+                  tooltip="Every backup host's targets from the bucket; stale hosts and targets named"),
         # --- add bindings that open other screens here, with a verb of screens/keys.py ---
     ]
 

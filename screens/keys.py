@@ -38,6 +38,7 @@ VERBS: dict[str, Verb] = {
     "retention": Verb("t", "Retention", "open retention: what is kept, what the plan removes"),
     "pitr": Verb("m", "PITR", "open point-in-time recovery: the recovery window, restore to a moment"),
     "drill": Verb("d", "Drill", "open the newest drill's transcript (every drill from there)"),
+    "fleet": Verb("f", "Fleet", "open the fleet view: every backup host's targets from the bucket, stale ones named"),
     "apply": Verb("a", "Apply", "carry the retention plan out (typed confirmation)"),
     "restore": Verb("ctrl+r", "Restore", "restore to the checked target (a control key: it writes a new cluster)"),
     "tick": Verb("space", "Tick", "tick or untick a manual checklist item"),

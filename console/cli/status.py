@@ -32,8 +32,22 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     parser.add_argument("--service", metavar="SERVICE[/INSTANCE]",
                         help=f"probe only this service ({', '.join(sorted(SERVICES))}), or one instance of it "
                              "(postgres/analytics); every configured instance is probed by default")
-    parser.set_defaults(handler=lambda args, settings, printer: run_status(
-        StatusOptions(args.service, args.json), settings, printer))
+    parser.add_argument("--fleet", action="store_true",
+                        help="every backup host's targets from the fleet records in the bucket (result, age, "
+                             "verification, stale); exit 1 when something is stale or failed")
+    parser.set_defaults(handler=_dispatch_status)
+
+
+def _dispatch_status(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
+    if args.fleet:
+        from console.cli.fleet import run_fleet_status
+        from console.errors import UsageError
+
+        if args.service:
+            raise UsageError("--fleet shows every host's records; --service probes this host's services")
+
+        return run_fleet_status(args.json, settings, printer)
+    return run_status(StatusOptions(args.service, args.json), settings, printer)
 
 
 def collect_status(settings: Settings, service: str | None = None) -> dict[str, Any]:
