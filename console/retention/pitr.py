@@ -47,10 +47,16 @@ class BaseSubject:
     kind: str = BASE_KIND
     name: str = ""
     is_backup: bool = True
+    instance: str = "default"
+    """Base backups are the default PostgreSQL instance's (``--physical`` is refused for the others)."""
 
     @property
     def set_id(self) -> str:
         return self.base.set_id
+
+    @property
+    def target_key(self) -> tuple[str, str, str]:
+        return (self.kind, self.instance, self.name)
 
     @property
     def keys(self) -> tuple[str, ...]:
