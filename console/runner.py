@@ -8,6 +8,7 @@ alerts see failed runs as well as good ones.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from contextlib import contextmanager
@@ -21,11 +22,11 @@ from console.instances import label as instance_label
 from console.instances import lock_name as instance_lock_name
 from console.kinds import registry
 from console.kinds.base import BackupRequest, BackupResult
-from console.lock import BackupLock
+from console.lock import BackupLock, LockInfo
 from console.preflight import (CheckContext, CheckResult, blocking_failures, describe_failures,
                                unfixable_by_override)
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, emit
-from console.runlog import RunRecord, record_run
+from console.runlog import RunRecord, read_runs, record_run
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -170,6 +171,9 @@ class RestoreRun:
     def __init__(self) -> None:
         self.status = "failed"
         self.message = ""
+        self.interrupted: RunRecord | None = None
+        """The record of a restore into this target that died mid-way (SIGKILL, OOM, power cut) with no
+        good restore of it since: the target may hold what that run left half-written."""
 
     def done(self, message: str, ok: bool = True) -> None:
         self.status, self.message = ("ok" if ok else "failed"), message
@@ -189,6 +193,9 @@ def restore_run(settings: Settings, kind: str, set_id: str, target: str) -> Iter
                       f"{where} restore into {target or 'its target'}")
     started = time.time()
     with lock:
+        if lock.stale is not None and lock.stale.pid != os.getpid():
+            _record_interrupted(settings, kind, instance, target, lock.stale)
+        run.interrupted = _interrupted_since_last_good(settings, kind, instance, target)
         try:
             yield run
         except Cancelled as exc:
@@ -205,3 +212,25 @@ def restore_run(settings: Settings, kind: str, set_id: str, target: str) -> Iter
             record_run(settings.backup_dir, RunRecord(
                 action="restore", kind=kind, target=target, status=run.status, started=started,
                 finished=time.time(), message=run.message, set_id=set_id, instance=instance))
+
+
+def _record_interrupted(settings: Settings, kind: str, instance: str, target: str, dead: LockInfo) -> None:
+    """A run killed before it could record itself gets its record from the next run of the same target."""
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(dead.started))
+    record_run(settings.backup_dir, RunRecord(
+        action="restore", kind=kind, target=target, status="failed", started=dead.started, finished=time.time(),
+        message=f"interrupted: the restore into {target or 'its target'} by pid {dead.pid} (started {since}) ended "
+                "without finishing (killed?); found by the next restore of that target",
+        pid=dead.pid, host=dead.host, instance=instance, extra={"interrupted": True}))
+
+
+def _interrupted_since_last_good(settings: Settings, kind: str, instance: str, target: str) -> RunRecord | None:
+    interrupted = None
+    for record in read_runs(settings.backup_dir):
+        if (record.action, record.kind, record.instance, record.target) != ("restore", kind, instance, target):
+            continue
+        if record.status == "ok":
+            interrupted = None
+        elif isinstance(record.extra, dict) and record.extra.get("interrupted"):
+            interrupted = record
+    return interrupted

@@ -128,7 +128,7 @@ class BackupConsoleApp(App[int]):
 
     # --- quitting ---------------------------------------------------------------------------------
 
-    WRITING_GROUPS = ("checklist-backup", "reports-verify", "drill-verify", "retention-apply")
+    WRITING_GROUPS = ("reports-verify", "drill-verify", "retention-apply")
     """Workers that write (a backup, metadata, deletions): quitting waits for them to end."""
 
     def _running_work(self) -> tuple[list[Any], list[Any], list[str]]:

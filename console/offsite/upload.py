@@ -35,6 +35,7 @@ from console.kinds import registry
 from console.layout import TIMESTAMP_FORMAT
 from console.offsite.bucket import OffsiteSet, group_objects
 from console.offsite.keys import offsite_prefixes, set_directory
+from console.provenance import recorded_checksums
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 from console.runlog import RunRecord, read_runs, record_run
 
@@ -194,11 +195,11 @@ def _upload(settings: Settings, bucket: str, backup_set: BackupSet, on_progress:
     from botocore import exceptions as bexc
 
     progress = Throttle(on_progress)
+    recorded = recorded_checksums(backup_set, action="upload")  # before S3 is touched: a legacy set has none
     client = transfer_client(settings)
     abort_pending(settings, client)
     check_bucket(settings, client)
     metadata = read_metadata(backup_set)
-    recorded = _recorded_sha256(metadata.document)
     uploaded: list[UploadedObject] = []
     metadata_item: tuple[BackupFile, str] | None = None
     for item, key in plan_keys(settings, backup_set):
@@ -250,17 +251,6 @@ def _upload(settings: Settings, bucket: str, backup_set: BackupSet, on_progress:
 def _damaged(name: str) -> UploadFailed:
     return UploadFailed(f"{name} does not match the SHA-256 in its metadata: refusing to upload a damaged file",
                         hint="run `backup-console verify` on this set")
-
-
-def _recorded_sha256(document: Mapping[str, Any] | None) -> dict[str, str]:
-    """file name -> sha256 from our metadata's ``artifacts`` (the manual records none)."""
-    if not document:
-        return {}
-    found = {}
-    for artifact in document.get("artifacts") or []:
-        if isinstance(artifact, dict) and isinstance(artifact.get("name"), str) and isinstance(artifact.get("sha256"), str):
-            found[artifact["name"].rsplit("/", 1)[-1]] = artifact["sha256"]
-    return found
 
 
 def _rewritable(path: Path) -> bool:

@@ -12,11 +12,9 @@ metadata (atomic rewrite; the manual's unreadable metadata is left alone) and in
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from console import jsondoc
 from console.artifacts import write_json_atomic
 from console.catalog import KINDS, BackupSet, read_metadata, scan
 from console.errors import UsageError
@@ -26,7 +24,7 @@ from console.runlog import RunRecord, record_run
 from console.verify import reports
 from console.verify.checks import (check_age, check_date, check_metadata, check_missing_artifacts, check_offsite, check_recorded,
                                    settle_recorded)
-from console.verify.model import (FAILED, PASSED, WARNING, CheckOutcome, SetContext, SetVerification, VerifyReport,
+from console.verify.model import (FAILED, PASSED, WARNING, SetContext, SetVerification, VerifyReport,
                                   overall, primary_name)
 
 if TYPE_CHECKING:
@@ -189,50 +187,3 @@ def _record(ctx: SetContext, status: str, report_name: str | None) -> bool:
     except OSError:
         return False
     return True
-
-
-# --- for the dashboard ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LastVerification:
-    """The most recent verification result of one kind."""
-
-    kind: str
-    status: str
-    """"passed", "warning" or "failed" (the worst of the kind's sets in that report)."""
-    finished_at: str
-    report: str
-    sets: int
-    failed_sets: int
-    warnings: int
-
-    def as_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "status": self.status, "finished_at": self.finished_at, "report": self.report,
-                "sets": self.sets, "failed_sets": self.failed_sets, "warnings": self.warnings}
-
-
-def last_results(settings: Settings, limit: int = 50) -> dict[str, LastVerification]:
-    """kind -> its last verification result, from the newest reports under BACKUP_DIR/reports.
-
-    Cheap enough for a dashboard refresh: reports are read newest first, and only until every
-    kind has been seen (at most ``limit`` files).
-    """
-    found: dict[str, LastVerification] = {}
-    for path in reports.report_paths(settings)[:limit]:
-        missing = [kind for kind in KINDS if kind not in found]
-        if not missing:
-            break
-        try:
-            report = VerifyReport.from_json(jsondoc.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError, AttributeError):
-            continue
-        for kind in missing:
-            kind_sets = [item for item in report.sets if item.kind == kind]
-            if not kind_sets:
-                continue
-            found[kind] = LastVerification(
-                kind, overall(CheckOutcome("set", item.status, "") for item in kind_sets), report.finished_at,
-                report.report_name, len(kind_sets), sum(item.status == FAILED for item in kind_sets),
-                sum(item.counts[WARNING] for item in kind_sets))
-    return found

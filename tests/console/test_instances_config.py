@@ -152,3 +152,9 @@ def test_physical_backup_is_refused_for_a_named_instance(fleet):
     settings = load_settings(fleet, env={})
     with pytest.raises(UsageError, match="only for the default PostgreSQL instance"):
         get("postgres").requests(settings, options={"physical": True}, instance="analytics")
+
+
+@pytest.mark.parametrize("written, read", [("off", "off"), ("03:30", "03:30"), ('"03:30"', "03:30"), ("nightly", "nightly")])
+def test_schedule_as_yaml_1_1_reads_it(tmp_path, written, read):
+    config = write(tmp_path / "c.yaml", f"redis:\n  instances:\n    a: {{schedule: {written}}}\n")
+    assert load_settings(config, env={}).instance("redis", "a").schedule == read
