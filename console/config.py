@@ -539,8 +539,9 @@ def _instance(settings: Settings, kind: str, declared: DeclaredInstance) -> Inst
             sources[f"{section}.{key}"] = where
     if "password" in declared.keys:  # its own password wins over a password_file it inherits
         values[f"{section}.password_file"] = ""
-    elif "password_file" in declared.keys:
-        values[f"{section}.password"] = _SECTION_TYPES[section]().password  # the file's, not the section's
+    elif "password_file" in declared.keys:  # the file's password, not the one the section inherits
+        values[f"{section}.password"] = _SECTION_TYPES[section]().password
+        sources[f"{section}.password"] = "default"
     _check_relations(values, sources)
     before = values.get(f"{section}.password")
     _read_password_file(values, sources, section)
@@ -586,6 +587,10 @@ def _validate_instance_key(key: str, value: Any, where: str) -> Any:
             raise ConfigError(f"{where}: 's3_prefix' must be text, got {value!r}")
         return value.strip("/")
     if key == "schedule":
+        if value is False:  # YAML 1.1 reads a bare `off` as false
+            return "off"
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+            value = f"{value // 60:02d}:{value % 60:02d}"  # and a bare 03:30 as the base-60 number 210
         text = str(value).strip() if isinstance(value, str) else ""
         if text in ("nightly", "off") or _is_clock_time(text):
             return text

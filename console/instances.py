@@ -54,6 +54,17 @@ def set_id_of(kind: str, name: str, stamp: str, instance: str = DEFAULT) -> str:
     return "/".join(part for part in parts if part)
 
 
+def lock_name(kind_lock: str, instance: str = DEFAULT) -> str:
+    """A kind's lock name for one instance: ``postgres-shop`` (default), ``postgres-shop@analytics``."""
+    return kind_lock if instance == DEFAULT else f"{kind_lock}{SEPARATOR}{instance}"
+
+
+def split_lock_name(name: str) -> tuple[str, str]:
+    """``postgres-shop@analytics`` -> (``postgres-shop``, ``analytics``); ``redis`` -> (``redis``, ``default``)."""
+    kind_lock, separator, instance = name.partition(SEPARATOR)
+    return kind_lock, instance if separator else DEFAULT
+
+
 @dataclass(frozen=True)
 class Target:
     """What a command names: ``kind[/instance[/database]]``. ``instance`` None means "not named"."""

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from console.catalog import KINDS, BackupSet, Catalog, read_metadata, scan
 from console.formatting import ago, size
 from console.freshness import is_fresh
+from console.instances import DEFAULT
+from console.instances import label as instance_label
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -60,6 +62,11 @@ class TargetState:
     size_bytes: int | None
     duration_seconds: float | None
     verification: str
+    instance: str = DEFAULT
+
+    @property
+    def label(self) -> str:
+        return "/".join(part for part in (instance_label(self.kind, self.instance), self.name) if part)
 
 
 @dataclass
@@ -89,7 +96,8 @@ def evaluate(settings: Settings, now: float | None = None) -> list[Finding]:
 
 def collect(settings: Settings, now: float | None = None, probes: dict[str, ProbeResult] | None = None,
             certificates: bool = True) -> MonitorReport:
-    """Evaluate everything; ``probes`` may pass results the caller already has (by service name).
+    """Evaluate everything; ``probes`` may pass results the caller already has (by their ``label``:
+    ``postgres``, ``postgres/analytics``).
 
     ``certificates=False`` skips the certificate walk (the dashboard has its own Certificates panel).
     """
@@ -98,58 +106,65 @@ def collect(settings: Settings, now: float | None = None, probes: dict[str, Prob
     now = time.time() if now is None else now
     if probes is None:
         wanted = ["storage"] + (["postgres"] if "postgres" in settings.alerts.scheduled_kinds else [])
-        probes = {result.name: result for result in probe_all(settings, wanted)}
+        probes = {result.label: result for result in probe_all(settings, wanted)}
     catalog = scan(settings.backup_dir)
     report = MonitorReport(now, [])
     _freshness(settings, catalog, now, report)
     _storage(probes.get("storage"), report)
-    _tools(settings, catalog, probes.get("postgres"), report)
-    _wal(probes.get("postgres"), report)
+    postgres = [result for result in probes.values() if result.name == "postgres"]
+    _tools(settings, catalog, postgres, report)
+    for result in postgres:
+        _wal(result, report)
     if certificates:
         _certificates(settings, report)
     report.findings.sort(key=lambda f: (-SEVERITIES.index(f.severity), f.category, f.subject))
     return report
 
 
-def expected_targets(settings: Settings, catalog: Catalog) -> list[tuple[str, str]]:
-    """(kind, name) pairs the schedule should produce: each database for postgres, once for the rest."""
+def expected_targets(settings: Settings, catalog: Catalog) -> list[tuple[str, str, str]]:
+    """(kind, instance, name) the schedule should produce: each database of each scheduled postgres
+    instance, each scheduled instance once for the other kinds."""
     targets = []
     for kind in settings.alerts.scheduled_kinds:
         if kind not in KINDS:
             continue
-        if kind == "postgres":
-            databases = list(settings.postgres.databases) or [settings.postgres.database]
-            targets.extend(("postgres", name) for name in databases)
-        else:
-            targets.append((kind, ""))
+        for instance in settings.instances_of(kind):
+            if not instance.scheduled:
+                continue
+            if kind == "postgres":
+                databases = list(instance.section.databases) or [instance.section.database]
+                targets.extend(("postgres", instance.name, name) for name in databases)
+            else:
+                targets.append((kind, instance.name, ""))
     return targets
 
 
-def _target_state(kind: str, name: str, latest: BackupSet | None) -> TargetState:
+def _target_state(kind: str, instance: str, name: str, latest: BackupSet | None) -> TargetState:
     if latest is None:
-        return TargetState(kind, name, None, None, None, None, "unknown")
+        return TargetState(kind, name, None, None, None, None, "unknown", instance)
     document = read_metadata(latest).document or {}
     status = document.get("verification_status")
     duration = document.get("duration_seconds", document.get("backup_time_seconds"))
     return TargetState(kind, name, latest.set_id, latest.timestamp.timestamp(), latest.size_bytes,
                        float(duration) if isinstance(duration, (int, float)) and not isinstance(duration, bool) else None,
-                       status if status in VERIFICATION_VALUES else "unknown")
+                       status if status in VERIFICATION_VALUES else "unknown", instance)
 
 
 def _freshness(settings: Settings, catalog: Catalog, now: float, report: MonitorReport) -> None:
     from console.runlog import read_runs
 
-    last_run: dict[tuple[str, str], Any] = {}
+    last_run: dict[tuple[str, str, str], Any] = {}
     for record in read_runs(settings.backup_dir):
         if record.action == "backup":
-            last_run[(record.kind, record.target or "")] = record
-    for kind, name in expected_targets(settings, catalog):
-        label = f"{kind}/{name}" if name else kind
-        state = _target_state(kind, name, catalog.latest(kind, name if kind == "postgres" else None))
+            last_run[(record.kind, record.instance, record.target or "")] = record
+    for kind, instance, name in expected_targets(settings, catalog):
+        label = "/".join(part for part in (instance_label(kind, instance), name) if part)
+        state = _target_state(kind, instance, name, catalog.latest(kind, name if kind == "postgres" else None, instance))
         report.targets.append(state)
         if state.timestamp is None:
             report.findings.append(Finding(f"freshness:{label}", "freshness", "critical", label,
-                                           f"no {label} backup found", f"nothing under {settings.root.kind_dir(kind)}"))
+                                           f"no {label} backup found",
+                                           f"nothing under {settings.root.kind_dir(kind, instance)}"))
         else:
             age = now - state.timestamp
             evidence = f"newest {state.set_id}, {ago(age)}; stale after {settings.alerts.stale_hours} h"
@@ -159,7 +174,7 @@ def _freshness(settings: Settings, catalog: Catalog, now: float, report: Monitor
             else:
                 report.findings.append(Finding(f"freshness:{label}", "freshness", "ok", label,
                                                f"{label} backed up {ago(age)}", evidence))
-        record = last_run.get((kind, name)) or (last_run.get((kind, "")) if not name else None)
+        record = last_run.get((kind, instance, name)) or (last_run.get((kind, instance, "")) if not name else None)
         if record is not None and record.status == "failed" and record.finished > (state.timestamp or 0):
             report.findings.append(Finding(f"backup_failed:{label}", "backup_failed", "critical", label,
                                            f"last {label} backup failed: {record.message}",
@@ -189,7 +204,7 @@ def _storage(result: ProbeResult | None, report: MonitorReport) -> None:
     report.findings.append(Finding("storage:backup_dir", "storage", severity, "BACKUP_DIR", result.detail, evidence))
 
 
-def _tools(settings: Settings, catalog: Catalog, postgres: ProbeResult | None, report: MonitorReport) -> None:
+def _tools(settings: Settings, catalog: Catalog, postgres_probes: list[ProbeResult], report: MonitorReport) -> None:
     scheduled = settings.alerts.scheduled_kinds
     if "postgres" in scheduled:
         from console.kinds.postgres.client import find_tool
@@ -200,12 +215,17 @@ def _tools(settings: Settings, catalog: Catalog, postgres: ProbeResult | None, r
         except ConsoleError as exc:
             report.findings.append(Finding("tools:pg_dump", "tools", "critical", "pg_dump", exc.message, exc.hint or ""))
         else:
-            server = str((postgres.metrics if postgres else {}).get("version") or "")
-            server_major = int(server.split(".")[0]) if server.split(".")[0].isdigit() else None
-            evidence = f"{tool.path}: {tool.version}" + (f"; server {server.split()[0]}" if server else "; server not reached")
-            if server_major is not None and tool.major < server_major:
+            versions = [(result, str(result.metrics.get("version") or "")) for result in postgres_probes]
+            majors = [(result, int(v.split(".")[0])) for result, v in versions if v.split(".")[0].isdigit()]
+            newest = max(majors, key=lambda pair: pair[1], default=None)
+            shown = "; ".join(f"server {'' if result.instance == DEFAULT else result.label + ' '}{v.split()[0]}"
+                              for result, v in versions if v)
+            evidence = f"{tool.path}: {tool.version}" + (f"; {shown}" if shown else "; server not reached")
+            if newest is not None and tool.major < newest[1]:
                 report.findings.append(Finding("tools:pg_dump", "tools", "critical", "pg_dump",
-                                               f"pg_dump {tool.major} is older than the server ({server_major})", evidence))
+                                               f"pg_dump {tool.major} is older than the server "
+                                               f"{'' if newest[0].instance == DEFAULT else newest[0].label + ' '}"
+                                               f"({newest[1]})", evidence))
             else:
                 report.findings.append(Finding("tools:pg_dump", "tools", "ok", "pg_dump", f"pg_dump {tool.major}", evidence))
     if "redis" in scheduled:
@@ -228,28 +248,30 @@ def _wal(postgres: ProbeResult | None, report: MonitorReport) -> None:
         return
     metrics = postgres.metrics
     if not metrics:
-        report.findings.append(Finding("service:postgres", "service", "warning", "postgres", postgres.detail))
+        report.findings.append(Finding(f"service:{postgres.label}", "service", "warning", postgres.label, postgres.detail))
         return
-    report.wal = {key: metrics.get(key) for key in ("recovery_window", "archive_mode", "archived_count",
+    wal = {key: metrics.get(key) for key in ("recovery_window", "archive_mode", "archived_count",
                                                      "archive_failed_count",
                                                      "last_archived_wal", "last_archived_at", "last_failed_wal",
                                                      "last_failed_at")}
+    if postgres.instance == DEFAULT or not report.wal:  # the default instance's, else the first one's
+        report.wal = wal
     mode = metrics.get("archive_mode")
     failed = metrics.get("archive_failed_count") or 0
     evidence = (f"archive_mode {mode}, archived {metrics.get('archived_count')}, failed {failed}, "
                 f"last failed {metrics.get('last_failed_wal') or '-'}")
     if mode == "off":
-        report.findings.append(Finding("wal_archiver:postgres", "wal_archiver", "warning", "postgres",
+        report.findings.append(Finding(f"wal_archiver:{postgres.label}", "wal_archiver", "warning", postgres.label,
                                        "WAL archiving is off (no point-in-time recovery)", evidence))
     elif failed and (metrics.get("last_archived_at") or 0) < (metrics.get("last_failed_at") or 0):
-        report.findings.append(Finding("wal_archiver:postgres", "wal_archiver", "critical", "postgres",
+        report.findings.append(Finding(f"wal_archiver:{postgres.label}", "wal_archiver", "critical", postgres.label,
                                        f"WAL archiving is failing ({metrics.get('last_failed_wal')})", evidence))
     else:
-        report.findings.append(Finding("wal_archiver:postgres", "wal_archiver", "ok", "postgres",
+        report.findings.append(Finding(f"wal_archiver:{postgres.label}", "wal_archiver", "ok", postgres.label,
                                        "WAL archiving working", evidence))
     window = metrics.get("recovery_window") or {}
     if window.get("first_gap"):
-        report.findings.append(Finding("wal_continuity:postgres", "wal_archiver", "critical", "postgres",
+        report.findings.append(Finding(f"wal_continuity:{postgres.label}", "wal_archiver", "critical", postgres.label,
                                        f"WAL archive has a gap at {window['first_gap']}: recovery cannot pass it",
                                        window.get("summary", "")))
 

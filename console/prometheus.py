@@ -1,11 +1,15 @@
 """The monitoring report as a node_exporter textfile (Prometheus text format 0.0.4), written
 atomically so the collector never reads half a file.
 
-Metrics (all gauges; labels kind, name, where named):
-  backup_console_last_success_timestamp_seconds{kind,name}  newest backup's time (Unix seconds)
-  backup_console_last_size_bytes{kind,name}                  its total size
-  backup_console_last_duration_seconds{kind,name}            how long it took (when recorded)
-  backup_console_verification_status{kind,name,status}       1 for its verification status, else 0
+Metrics (all gauges; labels kind, instance, name, where named):
+  backup_console_last_success_timestamp_seconds{kind,instance,name}  newest backup's time (Unix seconds)
+  backup_console_last_size_bytes{kind,instance,name}                  its total size
+  backup_console_last_duration_seconds{kind,instance,name}            how long it took (when recorded)
+  backup_console_verification_status{kind,instance,name,status}       1 for its verification status, else 0
+
+``instance`` is the console's instance name (``default`` for the manual's single one). Prometheus
+also calls its scrape target ``instance``: a textfile scraped without ``honor_labels`` shows ours
+as ``exported_instance``.
   backup_console_free_bytes{path} / _total_bytes{path}       the disk of BACKUP_DIR
   backup_console_used_bytes{kind}                            bytes under BACKUP_DIR/<kind>
   backup_console_wal_archive_failed_count                    pg_stat_archiver.failed_count
@@ -62,7 +66,7 @@ def render(report: MonitorReport) -> str:
     """The report in Prometheus text format."""
     samples: dict[str, list[str]] = {name: [] for name in _HELP}
     for target in report.targets:
-        labels = {"kind": target.kind, "name": target.name}
+        labels = {"kind": target.kind, "instance": target.instance, "name": target.name}
         if target.timestamp is not None:
             samples["last_success_timestamp_seconds"].append(_sample("last_success_timestamp_seconds", labels, target.timestamp))
         if target.size_bytes is not None:

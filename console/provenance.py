@@ -59,8 +59,8 @@ def _backup_dir(backup_set: BackupSet) -> Path | None:
     return None
 
 
-def recorded_checksums(backup_set: BackupSet, allow_unverified: bool = False) -> dict[str, str]:
-    """file name -> sha256 from our metadata, before a restore trusts any file of the set.
+def recorded_checksums(backup_set: BackupSet, allow_unverified: bool = False, action: str = "restore") -> dict[str, str]:
+    """file name -> sha256 from our metadata, before a restore (or an upload) trusts any file of the set.
 
     A legacy set (the manual's scripts) has none: an empty dict. A set backup-console wrote whose
     metadata is missing, unreadable or lists no checksums is refused unless ``allow_unverified``.
@@ -82,9 +82,15 @@ def recorded_checksums(backup_set: BackupSet, allow_unverified: bool = False) ->
         why = read.error or "it is not backup-console's metadata (no producer, no checksums)"
     if allow_unverified:
         return {}
+    metadata = backup_set.metadata_path.name if backup_set.metadata_path is not None else "(no metadata file)"
+    if action != "restore":  # an upload would put files on S3 that nothing can prove whole
+        raise VerifyFailed(
+            f"refusing to {action} {backup_set.set_id} without checksums: backup-console wrote it ({proof}), "
+            f"but its metadata {metadata} is unusable: {why}",
+            hint="`backup-console verify` says more; upload an older verified set, or make a new backup")
     raise VerifyFailed(
         f"refusing to restore {backup_set.set_id} without checksums: backup-console wrote it ({proof}), "
-        f"but its metadata is unusable: {why}",
+        f"but its metadata {metadata} is unusable: {why}",
         hint=f"restore an older verified set, or accept unchecked files with {ALLOW_FLAG}")
 
 

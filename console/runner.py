@@ -8,6 +8,7 @@ alerts see failed runs as well as good ones.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from contextlib import contextmanager
@@ -17,15 +18,15 @@ from typing import TYPE_CHECKING, Iterator
 from console.artifacts import remove_stale_partials
 from console.errors import (Cancelled, ConsoleError, NotConfigured, PreflightFailed, ReadOnlyRefused,
                             as_console_error)
-from console.instances import DEFAULT
 from console.instances import label as instance_label
+from console.instances import lock_name as instance_lock_name
 from console.kinds import registry
 from console.kinds.base import BackupRequest, BackupResult
-from console.lock import BackupLock
+from console.lock import BackupLock, LockInfo
 from console.preflight import (CheckContext, CheckResult, blocking_failures, describe_failures,
                                unfixable_by_override)
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, emit
-from console.runlog import RunRecord, record_run
+from console.runlog import RunRecord, read_runs, record_run
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -35,15 +36,14 @@ _LOCK_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 def scoped(settings: Settings, request: BackupRequest) -> Settings:
     """The settings as the request's instance sees them (its server, its directory)."""
-    if settings.instance_of(request.kind) == request.instance:
+    if settings.scope.get(request.kind) == request.instance:
         return settings
     return settings.for_instance(request.kind, request.instance)
 
 
 def lock_name(settings: Settings, request: BackupRequest) -> str:
     """The kind's lock name, and the instance's name beside it when it is not the default."""
-    name = registry.get(request.kind).lock_name(settings, request)
-    return name if request.instance == DEFAULT else f"{name}@{request.instance}"
+    return instance_lock_name(registry.get(request.kind).lock_name(settings, request), request.instance)
 
 
 def preflight(settings: Settings, request: BackupRequest) -> list[CheckResult]:
@@ -65,6 +65,7 @@ def execute(
         LockHeld: another run of the same target holds the lock (nothing is recorded).
     """
     kind = registry.get(request.kind)
+    unscoped = settings
     settings = scoped(settings, request)
     target = request.target or ""
     what = f"{instance_label(request.kind, request.instance)} backup {target}".strip()
@@ -121,7 +122,25 @@ def execute(
                 finished=time.time(), message=result.message, set_id=result.set_id,
                 force_reason=request.force_reason, instance=request.instance,
             ))
+        result = _publish_fleet_record(unscoped, result, target)
     return result
+
+
+def _publish_fleet_record(settings: Settings, result: BackupResult, target: str) -> BackupResult:
+    """The run's fleet record (``console.fleet``), with the shared ``s3.prefix`` of the unscoped settings.
+    A failure to publish leaves the run as it was, says so in its message and extra, and in the run log."""
+    from console import fleet
+
+    started = time.time()
+    outcome = fleet.publish(settings, [fleet.Target(result.kind, result.instance, target)])
+    if outcome is None:
+        return result
+    if not outcome.ok:
+        record_run(settings.backup_dir, RunRecord(
+            action="fleet", kind=result.kind, target=target, status="failed", started=started, finished=time.time(),
+            message=outcome.note, set_id=result.set_id, instance=result.instance))
+    message = result.message if outcome.ok else f"{result.message}; {outcome.note}"
+    return replace(result, message=message, extra={**result.extra, "fleet": outcome.as_extra()})
 
 
 def _upload(settings: Settings, result: BackupResult, on_progress: ProgressCallback | None,
@@ -152,6 +171,9 @@ class RestoreRun:
     def __init__(self) -> None:
         self.status = "failed"
         self.message = ""
+        self.interrupted: RunRecord | None = None
+        """The record of a restore into this target that died mid-way (SIGKILL, OOM, power cut) with no
+        good restore of it since: the target may hold what that run left half-written."""
 
     def done(self, message: str, ok: bool = True) -> None:
         self.status, self.message = ("ok" if ok else "failed"), message
@@ -165,10 +187,15 @@ def restore_run(settings: Settings, kind: str, set_id: str, target: str) -> Iter
     if settings.read_only:
         raise ReadOnlyRefused(f"restore {kind}")
     run = RestoreRun()
-    lock = BackupLock(settings.backup_dir, "restore-" + _LOCK_UNSAFE.sub("_", f"{kind}-{target}".strip("-"))[:120],
-                      f"{kind} restore into {target or 'its target'}")
+    instance = settings.instance_of(kind)
+    where = instance_label(kind, instance)
+    lock = BackupLock(settings.backup_dir, "restore-" + _LOCK_UNSAFE.sub("_", f"{where}-{target}".strip("-"))[:120],
+                      f"{where} restore into {target or 'its target'}")
     started = time.time()
     with lock:
+        if lock.stale is not None and lock.stale.pid != os.getpid():
+            _record_interrupted(settings, kind, instance, target, lock.stale)
+        run.interrupted = _interrupted_since_last_good(settings, kind, instance, target)
         try:
             yield run
         except Cancelled as exc:
@@ -184,4 +211,26 @@ def restore_run(settings: Settings, kind: str, set_id: str, target: str) -> Iter
         finally:
             record_run(settings.backup_dir, RunRecord(
                 action="restore", kind=kind, target=target, status=run.status, started=started,
-                finished=time.time(), message=run.message, set_id=set_id))
+                finished=time.time(), message=run.message, set_id=set_id, instance=instance))
+
+
+def _record_interrupted(settings: Settings, kind: str, instance: str, target: str, dead: LockInfo) -> None:
+    """A run killed before it could record itself gets its record from the next run of the same target."""
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(dead.started))
+    record_run(settings.backup_dir, RunRecord(
+        action="restore", kind=kind, target=target, status="failed", started=dead.started, finished=time.time(),
+        message=f"interrupted: the restore into {target or 'its target'} by pid {dead.pid} (started {since}) ended "
+                "without finishing (killed?); found by the next restore of that target",
+        pid=dead.pid, host=dead.host, instance=instance, extra={"interrupted": True}))
+
+
+def _interrupted_since_last_good(settings: Settings, kind: str, instance: str, target: str) -> RunRecord | None:
+    interrupted = None
+    for record in read_runs(settings.backup_dir):
+        if (record.action, record.kind, record.instance, record.target) != ("restore", kind, instance, target):
+            continue
+        if record.status == "ok":
+            interrupted = None
+        elif isinstance(record.extra, dict) and record.extra.get("interrupted"):
+            interrupted = record
+    return interrupted

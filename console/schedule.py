@@ -9,12 +9,15 @@ after verification, so the newest verified set it protects is tonight's.
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from console.instances import DEFAULT
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -34,6 +37,31 @@ class Job:
     calendar: str | None
     """systemd OnCalendar; None for jobs started by the nightly target."""
     after: tuple[str, ...] = ()
+
+
+_UNIT_CHAR = re.compile(r"[A-Za-z0-9:_.-]")
+_UNIT_NAME = re.compile(r"[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.(service|timer|target)")
+
+
+def unit_escape(text: str) -> str:
+    """``text`` as systemd would escape it for a unit (instance) name: other bytes as ``\\xNN``.
+
+    Instance names are already safe (lower-case letters, digits, ``-``, ``_``); this is the guard
+    that keeps a unit name valid whatever a name holds.
+    """
+    return "".join(char if _UNIT_CHAR.fullmatch(char) else "".join(f"\\x{byte:02x}" for byte in char.encode())
+                   for char in text)
+
+
+def valid_unit_name(name: str) -> bool:
+    """A name systemd takes for a unit file (at most 255 bytes, allowed characters, one ``@``)."""
+    return len(name.encode()) <= 255 and bool(_UNIT_NAME.fullmatch(name))
+
+
+def unit_name(job_name: str, suffix: str) -> str:
+    """``backup-console-<job>.<suffix>``; an instance's job keeps its ``@`` (a systemd instance name)."""
+    base, at, instance = job_name.partition("@")
+    return f"{UNIT_PREFIX}-{base}{at}{unit_escape(instance)}.{suffix}"
 
 
 def binary_path() -> list[str]:
@@ -56,12 +84,39 @@ def _kind_available(kind: str) -> bool:
     return kind in KINDS
 
 
+def backup_jobs(settings: Settings) -> list[Job]:
+    """One job per scheduled instance of each scheduled kind, honouring the instance's ``schedule``:
+    ``nightly`` joins the 02:00 chain, ``HH:MM`` gets a timer of its own, ``off`` no job at all.
+
+    A kind with only its ``default`` instance keeps the manual's names (``backup-postgres``,
+    ``backup postgres``); otherwise each instance is named (``backup-postgres@analytics``,
+    ``backup postgres/analytics``): a systemd instance name, and a command that is never ambiguous.
+    """
+    upload = ("--upload",) if settings.s3.bucket else ()
+    found = []
+    for kind in settings.alerts.scheduled_kinds:
+        if not _kind_available(kind):
+            continue
+        instances = settings.instances_of(kind)
+        alone = len(instances) == 1 and instances[0].name == DEFAULT
+        for instance in instances:
+            if not instance.scheduled:
+                continue
+            name = f"backup-{kind}" if alone else f"backup-{kind}@{instance.name}"
+            target = kind if alone else f"{kind}/{instance.name}"
+            cron, calendar = "0 2 * * *", None
+            if instance.schedule != "nightly":
+                hours, _, minutes = instance.schedule.partition(":")
+                cron, calendar = f"{int(minutes)} {int(hours)} * * *", f"*-*-* {int(hours):02d}:{int(minutes):02d}:00"
+            found.append(Job(name, f"back up {target}", (("backup", target, *upload),), cron, calendar))
+    return found
+
+
 def jobs(settings: Settings, textfile: str | None = None) -> list[Job]:
     """The jobs of the schedule, nightly chain first."""
-    upload = ("--upload",) if settings.s3.bucket else ()
     kinds = [kind for kind in settings.alerts.scheduled_kinds if _kind_available(kind)]
-    backups = [Job(f"backup-{kind}", f"back up {kind}", (("backup", kind, *upload),), "0 2 * * *", None)
-               for kind in kinds]
+    scheduled = backup_jobs(settings)
+    backups = [job for job in scheduled if job.calendar is None]
     nightly = [
         *backups,
         Job("verify", "verify the backups", (("verify",),), "0 2 * * *", None, tuple(job.name for job in backups)),
@@ -71,9 +126,10 @@ def jobs(settings: Settings, textfile: str | None = None) -> list[Job]:
             "0 2 * * *", None, ("verify",)),
     ]
     monitor = ("monitor",) + (("--prometheus", textfile) if textfile else ())
-    periodic = [Job("monitor", "check freshness, verification and space; alert", (monitor,), "*/5 * * * *", "*:0/5")]
+    periodic = [job for job in scheduled if job.calendar is not None]
+    periodic.append(Job("monitor", "check freshness, verification and space; alert", (monitor,), "*/5 * * * *", "*:0/5"))
     if "postgres" in kinds:
-        periodic.insert(0, Job("wal-status", "check WAL archiving", (("wal", "status"),), "0 * * * *", "hourly"))
+        periodic.insert(len(periodic) - 1, Job("wal-status", "check WAL archiving", (("wal", "status"),), "0 * * * *", "hourly"))
     return nightly + periodic
 
 
@@ -108,24 +164,24 @@ def systemd_units(settings: Settings, env_file: str = DEFAULT_ENV_FILE, textfile
     all_jobs = jobs(settings, textfile)
     nightly = [job for job in all_jobs if job.calendar is None]
     for job in all_jobs:
-        after = " ".join(f"{UNIT_PREFIX}-{name}.service" for name in job.after)
+        after = " ".join(unit_name(name, "service") for name in job.after)
         execs = "\n".join(f"ExecStart={shlex.join(_command(binary, config, argv))}" for argv in job.commands)
-        units[f"{UNIT_PREFIX}-{job.name}.service"] = (
+        units[unit_name(job.name, "service")] = (
             f"[Unit]\nDescription=backup-console: {job.description}\n"
             f"Wants=network-online.target\nAfter=network-online.target{' ' + after if after else ''}\n\n"
             f"[Service]\nType=oneshot\nWorkingDirectory=-{pinned['BACKUP_DIR']}\n{environment}"
             f"EnvironmentFile={env_file}\n{execs}\n"
             f"Nice=10\nIOSchedulingClass=best-effort\nIOSchedulingPriority=7\n"
         )
-    wants = " ".join(f"{UNIT_PREFIX}-{job.name}.service" for job in nightly)
+    wants = " ".join(unit_name(job.name, "service") for job in nightly)
     units[f"{UNIT_PREFIX}-nightly.target"] = (
         f"[Unit]\nDescription=backup-console: nightly backups, verification and retention\nWants={wants}\n")
     units[f"{UNIT_PREFIX}-nightly.timer"] = _timer("nightly backups at 02:00", NIGHTLY_CALENDAR,
                                                    f"{UNIT_PREFIX}-nightly.target")
     for job in all_jobs:
         if job.calendar is not None:
-            units[f"{UNIT_PREFIX}-{job.name}.timer"] = _timer(job.description, job.calendar,
-                                                              f"{UNIT_PREFIX}-{job.name}.service")
+            units[unit_name(job.name, "timer")] = _timer(job.description, job.calendar,
+                                                         unit_name(job.name, "service"))
     return units
 
 

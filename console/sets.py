@@ -58,5 +58,16 @@ def newest_set(settings: Settings, kind: str) -> BackupSet:
     return found
 
 
+def restore_scope(settings: Settings, backup_set: BackupSet, instance: str | None = None) -> Settings:
+    """The settings a restore of ``backup_set`` speaks with: those of the instance named (``--instance``),
+    else of the set's own instance. A set whose instance is no longer configured names where to restore."""
+    name = instance or backup_set.instance
+    configured = [item.name for item in settings.instances_of(backup_set.kind)]
+    if instance is None and name not in configured:
+        raise UsageError(f"{backup_set.set_id} belongs to the {backup_set.kind} instance '{name}', which is not "
+                         f"configured: choose where to restore it with --instance ({', '.join(configured)})")
+    return settings.for_instance(backup_set.kind, name)
+
+
 def _holding(sets: list[BackupSet], path: Path) -> BackupSet | None:
     return next((s for s in sets if any(f.path.absolute() == path for f in s.files)), None)

@@ -41,6 +41,7 @@ SCREEN_FACTORIES: dict[str, str] = {
     "backup": "screens.backup:BackupScreen",
     "certificates": "screens.certificates:CertificatesScreen",
     "pitr": "screens.pitr:PitrScreen",
+    "fleet": "screens.fleet:FleetScreen",
     # --- add screens here: "name": "module:Class" (open with app.open_screen("name", **kwargs)) ---
 }
 
@@ -78,6 +79,7 @@ class BackupConsoleApp(App[int]):
         THEMES_DIR / "backup.tcss",
         THEMES_DIR / "certificates.tcss",
         THEMES_DIR / "pitr.tcss",
+        THEMES_DIR / "fleet.tcss",
         # --- add one stylesheet per screen here ---
     ]
     COMMANDS = App.COMMANDS | {ConsoleCommands}
@@ -134,7 +136,7 @@ class BackupConsoleApp(App[int]):
 
     # --- quitting ---------------------------------------------------------------------------------
 
-    WRITING_GROUPS = ("checklist-backup", "reports-verify", "drill-verify", "retention-apply")
+    WRITING_GROUPS = ("reports-verify", "drill-verify", "retention-apply")
     """Workers that write (a backup, metadata, deletions): quitting waits for them to end."""
 
     def _running_work(self) -> tuple[list[Any], list[Any], list[str]]:
@@ -146,7 +148,7 @@ class BackupConsoleApp(App[int]):
                   if getattr(screen, "recording", False) and getattr(screen, "drill", None) is not None]
         lines = []
         for job in jobs:
-            what = " ".join(filter(None, (job.request.kind, job.request.target)))
+            what = job.request.label.replace("/", " ")
             lines.append(f"a {what} backup is running: it is cancelled, its partial files removed")
         for drill in drills:
             lines.append(f"drill '{drill.name}' is not ended: its transcript is written as INCOMPLETE")

@@ -1,4 +1,5 @@
-"""BackupScreen: pick a kind and target, see its pre-flight checks, run it, watch it, read the result.
+"""BackupScreen: pick a kind (its instance when it has several) and target, see its pre-flight checks,
+run it, watch it, read the result.
 
 One screen for every kind of console.kinds.registry: it only uses ``runner.preflight`` and
 ``runner.execute`` (through screens.backup_job), the kind's ``offered_targets`` for the target
@@ -21,6 +22,8 @@ from textual.timer import Timer
 from textual.widgets import Checkbox, DataTable, Footer, Header, Label, RichLog, Select, Static
 from textual.worker import Worker, WorkerState
 
+from console.instances import DEFAULT
+from console.instances import label as instance_label
 from console.kinds import registry
 from screens.backup_job import BackupEngine, BackupJob, find_job, job_key, start_job
 from screens.widgets.backup_progress import PhaseRow, summary_text
@@ -40,23 +43,25 @@ MODES = (IDLE, RUNNING, FINISHED)
 
 
 class PreflightFinished(Message):
-    def __init__(self, key: tuple[str, str | None], results: list[CheckResult]) -> None:
+    def __init__(self, key: tuple[str, str, str | None], results: list[CheckResult]) -> None:
         super().__init__()
         self.key = key
         self.results = results
 
 
 class TargetsLoaded(Message):
-    def __init__(self, kind: str, targets: list[str]) -> None:
+    def __init__(self, kind: str, instance: str, targets: list[str]) -> None:
         super().__init__()
         self.kind = kind
+        self.instance = instance
         self.targets = targets
 
 
 class BackupScreen(Screen[None]):
     HELP = """\
 ## Backup
-Pick what to back up (kind, and database where the kind has several targets). The pre-flight
+Pick what to back up (kind, its instance where the config names several, and database where
+the kind has several targets). The pre-flight
 checks run at once and show PASS / WARN / FAIL / SKIP with their evidence. `b` starts the backup;
 if a check fails, `o` starts it anyway after you type a reason (kept in the metadata and run log).
 
@@ -75,10 +80,12 @@ the backup; the dashboard shows it as running and coming back here shows its pro
     ]
 
     def __init__(self, kind: str | None = None, target: str | None = None, force_reason: str | None = None,
-                 engine: BackupEngine | None = None) -> None:
+                 engine: BackupEngine | None = None, instance: str | None = None) -> None:
         super().__init__()
         self.kinds = list(registry.KINDS)
         self.kind = kind if kind in self.kinds else self.kinds[0]
+        self.instance = instance or DEFAULT
+        """The kind's instance to back up (its only one, or the one picked)."""
         self.target = target
         self.force_reason = force_reason
         self.options: dict[str, dict[str, bool]] = {}
@@ -101,6 +108,10 @@ the backup; the dashboard shows it as running and coming back here shows its pro
             yield Label("kind", classes="picker-label")
             yield Select([(k, k) for k in self.kinds], value=self.kind, allow_blank=False, compact=True,
                          id="backup-kind")
+            yield Label("instance", classes="picker-label instance-picker")
+            names = [instance.name for instance in self.settings.instances_of(self.kind)]
+            yield Select([(name, name) for name in names], value=self.instance if self.instance in names else names[0],
+                         allow_blank=False, compact=True, id="backup-instance", classes="instance-picker")
             yield Label("target", classes="picker-label")
             yield Select([], prompt="(none)", compact=True, id="backup-target")
         yield Horizontal(id="backup-options")
@@ -124,8 +135,21 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         self.query_one("#backup-log", RichLog).border_title = "Log"
         self._show_mode(IDLE)
         self._show_options()
-        self._load_targets(self.kind)
+        self._show_instances()
+        self._load_targets(self.kind, self.instance)
         self.query_one("#backup-kind", Select).focus()
+
+    def _show_instances(self) -> None:
+        """The instance picker, shown only when the kind has several instances; keeps a valid choice."""
+        names = [instance.name for instance in self.settings.instances_of(self.kind)]
+        if self.instance not in names:
+            self.instance = names[0]
+        picker = self.query_one("#backup-instance", Select)
+        with picker.prevent(Select.Changed):
+            picker.set_options([(name, name) for name in names])
+            picker.value = self.instance
+        for widget in self.query(".instance-picker"):
+            widget.display = len(names) > 1
 
     def _show_options(self) -> None:
         """The kind's switches (``--no-sql``, ``--archive``, ``--no-aof``) as checkboxes."""
@@ -145,13 +169,14 @@ the backup; the dashboard shows it as running and coming back here shows its pro
     # --- picking ------------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="backup-targets", exit_on_error=False)
-    def _load_targets(self, kind: str) -> None:
+    def _load_targets(self, kind: str, instance: str) -> None:
         offer = registry.get(kind).offered_targets
-        self.post_message(TargetsLoaded(kind, list(offer(self.settings)) if offer else []))
+        settings = self.settings if instance == DEFAULT else self.settings.for_instance(kind, instance)
+        self.post_message(TargetsLoaded(kind, instance, list(offer(settings)) if offer else []))
 
     @on(TargetsLoaded)
     def _show_targets(self, message: TargetsLoaded) -> None:
-        if message.kind != self.kind:
+        if (message.kind, message.instance) != (self.kind, self.instance):
             return
         select = self.query_one("#backup-target", Select)
         targets = list(message.targets)
@@ -174,7 +199,15 @@ the backup; the dashboard shows it as running and coming back here shows its pro
             return
         self.kind, self.target = str(event.value), None
         self._show_options()
-        self._load_targets(self.kind)
+        self._show_instances()
+        self._load_targets(self.kind, self.instance)
+
+    @on(Select.Changed, "#backup-instance")
+    def _instance_changed(self, event: Select.Changed) -> None:
+        if event.value is Select.BLANK or event.value == self.instance:
+            return
+        self.instance, self.target = str(event.value), None
+        self._load_targets(self.kind, self.instance)
 
     @on(Select.Changed, "#backup-target")
     def _target_changed(self, event: Select.Changed) -> None:
@@ -186,7 +219,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
 
     def _request(self, force_reason: str | None = None) -> BackupRequest:
         return registry.get(self.kind).request(self.settings, self.target, self.options.get(self.kind),
-                                               force_reason=force_reason or self.force_reason)
+                                               force_reason=force_reason or self.force_reason, instance=self.instance)
 
     # --- pre-flight ---------------------------------------------------------------------------
 
@@ -210,11 +243,11 @@ the backup; the dashboard shows it as running and coming back here shows its pro
     @work(thread=True, exclusive=True, group="backup-preflight", exit_on_error=False)
     def _run_preflight(self, request: BackupRequest) -> None:
         results = self.engine.preflight(self.settings, request)
-        self.post_message(PreflightFinished((request.kind, request.target), results))
+        self.post_message(PreflightFinished((request.kind, request.instance, request.target), results))
 
     @on(PreflightFinished)
     def _show_preflight(self, message: PreflightFinished) -> None:
-        if message.key != (self.kind, self.target):
+        if message.key != (self.kind, self.instance, self.target):
             return
         self.checks = message.results
         table = self.query_one("#backup-checks", DataTable)
@@ -257,7 +290,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
     def on_resize(self) -> None:
         """The columns follow the width; only while the checks are shown (a result keeps its status line)."""
         if self.checks and self.has_class("-idle"):
-            self._show_preflight(PreflightFinished((self.kind, self.target), self.checks))
+            self._show_preflight(PreflightFinished((self.kind, self.instance, self.target), self.checks))
 
     @on(DataTable.RowHighlighted, "#backup-checks")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -359,8 +392,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
                 self._log_seen += len(fresh)
             current = job.current_phase
             if job.running:
-                what = " ".join(filter(None, (job.request.kind, job.request.target)))
-                self._set_status(f"RUNNING {what} - elapsed "
+                self._set_status(f"RUNNING {job.request.label.replace('/', ' ')} - elapsed "
                                  f"{duration(job.elapsed(now))}" + (f" - {current.name}" if current else "")
                                  + " - x cancels", "-running")
         if not job.running:
@@ -402,7 +434,8 @@ the backup; the dashboard shows it as running and coming back here shows its pro
                 job.cancel.cancel()
                 self._set_status("CANCELLING: stopping the tools and removing partial files ...", "-failed")
 
-        what = f"the {job.request.kind} backup" + (f" of {job.request.target}" if job.request.target else "")
+        what = f"the {instance_label(job.request.kind, job.request.instance)} backup" + (
+            f" of {job.request.target}" if job.request.target else "")
         self.app.push_screen(CancelBackupModal(what), answer)
 
     def action_close(self) -> None:

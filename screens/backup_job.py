@@ -13,7 +13,6 @@ import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from console.kinds import registry
 from console.progress import CancelToken, ProgressCallback, ProgressEvent
 
 if TYPE_CHECKING:
@@ -139,7 +138,10 @@ class BackupJob:
 
 
 def job_key(settings: Settings, request: BackupRequest) -> str:
-    return registry.get(request.kind).lock_name(settings, request)
+    """The run's lock name (``postgres-shop``, ``postgres-shop@analytics``): one job per lock, as one run per lock."""
+    from console.runner import lock_name
+
+    return lock_name(settings, request)
 
 
 def find_job(app: App[Any], key: str) -> BackupJob | None:

@@ -22,6 +22,7 @@ from textual.worker import Worker, WorkerState
 from console.checklists import ItemResult, ItemState, backup_request, evaluate_items, load_checklists, override_reason
 from console.drill import default_participant
 from console.errors import ConsoleError, one_line
+from console.progress import ProgressEvent
 from screens.widgets.checklist_view import (
     ChecklistItemChecked, ChecklistItemTicked, ChecklistNoteAdded, ChecklistView, GateOverridden,
 )
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from console.kinds.base import BackupRequest, BackupResult
     from console.checklists import Checklist, ChecklistItem
     from console.preflight import CheckContext
-    from console.progress import ProgressEvent
+    from screens.backup_job import BackupJob
 
 Evaluator = Callable[["ChecklistItem", "CheckContext"], ItemResult]
 
@@ -100,7 +101,6 @@ it is recorded in the backup's metadata and in the run log.
         self.backup_running = False
         self.upload = False
         self.backup_line = ""
-        self._last_request: BackupRequest | None = None
 
     # --- layout -------------------------------------------------------------------------------
 
@@ -337,38 +337,40 @@ it is recorded in the backup's metadata and in the run log.
             ["These required items do not pass:", *blocking]), start)
 
     def launch_backup(self, request: BackupRequest) -> None:
-        """Open the backup screen when there is one; otherwise run the backup here."""
-        import inspect
-
-        from screens.app import SCREEN_FACTORIES
-
-        kwargs = {"kind": request.kind, "target": request.target, "force_reason": request.force_reason}
+        """Open the backup screen; a backup with an upload (which that screen does not offer) runs here."""
         if request.upload:
-            kwargs["upload"] = True
-        if "backup" in SCREEN_FACTORIES:
-            screen_class = self.app.screen_class("backup")  # type: ignore[attr-defined]
-            parameters = inspect.signature(screen_class).parameters
-            if all(name in parameters for name in kwargs):
-                self.app.push_screen(screen_class(**kwargs))
-                return
-        self.run_backup(request)
+            self.run_backup(request)
+            return
+        self.app.push_screen(self.app.screen_class("backup")(  # type: ignore[attr-defined]
+            kind=request.kind, target=request.target, force_reason=request.force_reason))
 
     def run_backup(self, request: BackupRequest) -> None:
+        """Run the backup as the backup screen does (an app-level job), and follow it from here."""
+        from screens.backup_job import start_job
+
         self.backup_running = True
-        self._last_request = request
         self.backup_line = f"backup {request.kind}: starting"
         self.update_gate()
         self.post_message(ChecklistBackupStarted(request))
-        self._backup_worker(request)
+        job = start_job(self.app, self.app.settings, request)  # type: ignore[attr-defined]
+        self._follow_job(job, None)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="checklist-backup")
-    def _backup_worker(self, request: BackupRequest) -> None:
-        from console.runner import execute
-        from console.progress import Throttle
+    def _follow_job(self, job: BackupJob, shown: tuple[str, int] | None) -> None:
+        """Poll the job a few times a second (it records engine events in its thread): a line while it runs,
+        ChecklistBackupFinished once it ends."""
+        from console.kinds.base import BackupResult
 
-        progress = Throttle(lambda event: self.post_message(ChecklistBackupProgressed(event)), per_second=4)
-        result = execute(self.app.settings, request, on_progress=progress)  # type: ignore[attr-defined]
-        self.post_message(ChecklistBackupFinished(request, result))
+        if job.running:
+            phase = job.current_phase
+            if phase is not None and (phase.name, phase.done) != shown:
+                shown = (phase.name, phase.done)
+                self.post_message(ChecklistBackupProgressed(ProgressEvent(phase.name, phase.done, phase.total,
+                                                                          unit=phase.unit)))
+            self.set_timer(0.25, lambda: self._follow_job(job, shown))
+            return
+        result = job.result or BackupResult(job.request.kind, job.request.target or "", "failed",
+                                            job.error or "the backup ended without a result")
+        self.post_message(ChecklistBackupFinished(job.request, result))
 
     @on(ChecklistBackupProgressed)
     def _show_progress(self, message: ChecklistBackupProgressed) -> None:
@@ -392,16 +394,7 @@ it is recorded in the backup's metadata and in the run log.
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state is not WorkerState.ERROR:
             return
-        error = event.worker.error
-        text = one_line(error)
-        if event.worker.group == "checklist-backup" and self._last_request is not None:
-            from console.kinds.base import BackupResult
-
-            request = self._last_request  # a lock held by another run, or a bug: the run did not start
-            self.post_message(ChecklistBackupFinished(request, BackupResult(
-                request.kind, request.target or "", "failed", text)))
-            return
-        self.notify(text, title="checklist", severity="error")
+        self.notify(one_line(event.worker.error), title="checklist", severity="error")
 
 
 def _live_evaluator(item: ChecklistItem, context: CheckContext) -> ItemResult:

@@ -19,6 +19,9 @@ class PaletteEntry:
 PALETTE: list[PaletteEntry] = [
     PaletteEntry("Dashboard: refresh now", "Probe every service now", "screen.refresh_now"),
     PaletteEntry("Dashboard: pause / resume refresh", "Stop or restart the periodic probes", "screen.toggle_pause"),
+    PaletteEntry("Dashboard: filter instances", "Show the instances whose name, kind or tag contains a text (/)",
+                 "screen.start_filter"),
+    PaletteEntry("Dashboard: switch context", "Show one tag value, kind or instance only (:)", "screen.switch_context"),
     PaletteEntry("Help", "Keys and help for the current screen", "help"),
     PaletteEntry("Checklist: pre-backup checklists", "Walk a service's checklist, then start its backup",
                  "open('checklist')"),
@@ -37,6 +40,8 @@ PALETTE: list[PaletteEntry] = [
                  "open('certificates')"),
     PaletteEntry("PITR: restore PostgreSQL to a moment", "The recovery window, a target, pre-flight, restore",
                  "open('pitr')"),
+    PaletteEntry("Fleet: every backup host", "Each host's targets from the bucket: result, age, verification, stale",
+                 "open('fleet')"),
     # --- add entries here: PaletteEntry("Title", "what it does", "open('screen-name')") ---
 ]
 

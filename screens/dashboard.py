@@ -1,4 +1,9 @@
-"""DashboardScreen: a live panel per service, the newest backups, and what is running.
+"""DashboardScreen: a live panel per service instance, the newest backups, and what is running.
+
+A kind with several instances gets a group: a title line with their worst state in words over a
+panel per instance. When the panels do not fit (twenty instances at 80x24), one table row per
+instance replaces them. `/` filters the instances, `:` switches the context (a tag value, a kind,
+an instance); a line at the top says what is shown and escape clears it.
 
 Probes run in a worker; each result is posted as it arrives, so a hanging service shows as
 "timeout" without holding up the others. The next round is armed only when the previous one
@@ -16,15 +21,21 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 
 from screens import keys
-from textual.containers import Grid, Vertical
+from textual.containers import Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Header
+from textual.widget import Widget
+from textual.widgets import DataTable, Header, Input
 from textual.worker import Worker, WorkerState
 
+from console.formatting import short_ago
+from screens.instance_scope import Entry, Scope, contexts, entries_of, lock_is_of
 from screens.messages import BackupsScanned, BackupSummary, NewestDrillFound, ProbeFinished, ProbeRoundFinished
 from screens.widgets.backups_panel import BackupsPanel
+from screens.widgets.instance_panels import InstancePanels
+from screens.widgets.instance_table import InstanceTable
 from screens.widgets.quiet_footer import QuietFooter
+from screens.widgets.scope_bar import ScopeBar, ScopeChanged
 from screens.widgets.service_panel import BACKUP_KIND_OF_SERVICE, ServicePanel
 
 if TYPE_CHECKING:
@@ -33,6 +44,9 @@ if TYPE_CHECKING:
     from screens.app import BackupConsoleApp
 
 WIDE_COLUMNS = 110
+MIN_BACKUPS_LINES = 6
+"""Panels fit when they leave the Backups panel this many lines (four lines and its border)."""
+VERIFICATION_ORDER = ("failed", "warning", "unverified", "verified")
 MONITOR_INTERVAL_SECONDS = 60.0
 """Monitor findings (freshness, tools, WAL) are re-evaluated at most this often: they run subprocesses."""
 
@@ -44,10 +58,23 @@ One panel per service: its state as a word (UP, DEGRADED, DOWN, TIMEOUT, OFF = n
 and its key figures. The Backups panel has one line per target (each database, each kind): the
 age of its newest set, that set's own verification (verified, unverified, warning, FAILED) and
 the target's own last run when it did not succeed; then backups running now (cron runs too)
-and alerts. Enter on it shows every line whole; `d` opens the newest drill transcript.
+and alerts. Enter on it shows every line whole; `d` opens the newest drill transcript; `f` the
+fleet view (every backup host publishing to the bucket, stale ones named).
 
 Probes refresh every few seconds (`ui.refresh_seconds`); a round starts only when the last one
 ended. Select a panel with the arrow keys or tab and press enter for every metric.
+
+## Several instances
+A kind with several instances (`postgres.instances` in the config) gets a title line with how
+many are up and the worst states in words ("PostgreSQL  2/3 up · 1 DOWN") over one panel per
+instance, titled by its name (and tags when they fit). When the panels do not fit the terminal,
+a table replaces them: one row per instance with its state, latency, newest backup and its
+verification; arrows move, enter opens the instance's details.
+
+`/` filters the instances by name, kind or tag (`analytics`, `redis`, `env=prod`); enter keeps the
+filter. `:` switches the context: one tag value, one kind or one instance. The line at the top
+says what is shown; escape clears the filter and the context. At 80 columns `/` and `:` take the
+footer places of `t` (retention) and `d` (drill), which still work.
 """
 
     BINDINGS = [
@@ -57,11 +84,23 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
                   tooltip="Pre-backup checklists; the gate leads into the backup"),
         keys.bind("verify", "app.open('reports')", "Reports", id="open-reports",
                   tooltip="Verification reports; verify every backup set now"),
-        keys.bind("retention", "app.open('retention')", "Retain", id="open-retention",
+        keys.bind("retention", "open_screen('retention')", "Retain", id="open-retention",
                   tooltip="Retention state, planned deletions and lifecycle rules"),
         keys.bind("drill", "open_drill", id="open-drill", tooltip="The newest drill's transcript (every drill from there)"),
         keys.bind("refresh", "refresh_now", id="refresh", tooltip="Probe every service now"),
         keys.bind("pause", "toggle_pause", id="toggle-pause"),
+        keys.bind("filter", "start_filter", id="filter-instances",
+                  tooltip="Filter the instances by name, kind or tag; enter keeps it, escape clears it"),
+        keys.bind("context", "switch_context", id="switch-context",
+                  tooltip="Show only one tag value, kind or instance; escape leaves it"),
+        keys.bind("back", "clear_scope", "Clear", id="clear-scope", show=False,
+                  tooltip="Clear the filter and the context"),
+        # With several instances the footer has no room at 80 columns for t and d beside / and :
+        # (check_action hides the shown pair); these twins keep the keys working and in the help.
+        keys.bind("retention", "open_screen('retention', False)", "Retain", id="open-retention", show=False,
+                  tooltip="Retention state, planned deletions and lifecycle rules"),
+        keys.bind("drill", "open_drill(False)", id="open-drill", show=False,
+                  tooltip="The newest drill's transcript (every drill from there)"),
         keys.bind("open", "open_detail", "Details", id="open-detail", show=False,
                   tooltip="Every metric of the selected service, or every line of the Backups panel"),
         Binding("right,l", "move(1)", "Next", id="focus-next", show=False),
@@ -70,6 +109,8 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
         Binding("up,k", "move_row(-1)", "Up", id="focus-up", show=False),
         keys.bind("pitr", "app.open('pitr')", id="open-pitr", show=False,
                   tooltip="PostgreSQL recovery window; restore to a moment"),
+        keys.bind("fleet", "app.open('fleet')", id="open-fleet", show=False,
+                  tooltip="Every backup host's targets from the bucket; stale hosts and targets named"),
         # --- add bindings that open other screens here, with a verb of screens/keys.py ---
     ]
 
@@ -80,43 +121,113 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
         self._timer: Timer | None = None
         self._results: dict[str, object] = {}
         self._monitored_at = -MONITOR_INTERVAL_SECONDS
+        self.entries: list[Entry] = []
+        """One per probed instance, in service order (filled in compose, from the settings)."""
+        self._labels: set[str] = set()
+        """Labels of the instances the filter and context show now."""
+        self._summary: BackupSummary | None = None
+        """The last backups scan: the Backups panel is drawn again from it when the scope changes."""
+        self._shown: tuple[list[Entry], int] | None = None
+        """The entries (and width) the table shows now; None while the panels are shown."""
 
     @property
     def console_app(self) -> BackupConsoleApp:
         return self.app  # type: ignore[return-value]
 
+    @property
+    def several_instances(self) -> bool:
+        """Whether some kind has several instances: only then are there instances to filter."""
+        return len({entry.service for entry in self.entries}) < len(self.entries)
+
     def compose(self) -> ComposeResult:
         from console.probes import SERVICES
 
+        self.entries = entries_of(self.console_app.settings, SERVICES)
         yield Header(show_clock=False, icon="")
+        yield ScopeBar()
         # Not a scroll view: it would take the arrow keys, which move between panels here.
         with Vertical(id="dashboard-body"):
-            with Grid(id="dashboard-grid"):
-                for name in SERVICES:
-                    yield ServicePanel(name)
+            yield InstancePanels(self.entries)
+            yield InstanceTable()
             yield BackupsPanel()
         yield QuietFooter(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self._update_subtitle()
-        self._apply_width(self.size.width)
-        self.query(ServicePanel).first().focus()
+        self._arrange()
         # The first round imports psycopg, boto3 and friends in the worker: paint the screen first.
         self.call_after_refresh(self.refresh_now)
 
     def on_resize(self, event: object) -> None:
-        self._apply_width(self.size.width)
+        self._arrange()
 
-    def _apply_width(self, width: int) -> None:
-        wide = width >= WIDE_COLUMNS
-        self.query_one("#dashboard-grid").set_class(wide, "-wide")
+    @property
+    def wide(self) -> bool:
+        return self.size.width >= WIDE_COLUMNS
+
+    def _arrange(self) -> None:
+        """Show what the scope lets through: panels when they fit above a Backups panel of
+        MIN_BACKUPS_LINES, else the table; the scope line says it in words."""
+        wide = self.wide
+        self.set_class(wide, "-wide")
         for panel in self.query(ServicePanel):
             panel.compact = not wide
+        bar = self.query_one(ScopeBar)
+        shown = [entry for entry in self.entries if self.scope.shows(entry)]
+        labels = {entry.label for entry in shown}
+        bar.show_counts(len(shown), len(self.entries))
+        panels = self.query_one(InstancePanels)
+        panels.show_only(labels)
+        body_lines = self.size.height - 2 - (1 if bar.in_use else 0)  # header and footer
+        table_mode = panels.height_for(labels, wide) + MIN_BACKUPS_LINES > body_lines
+        self.set_class(table_mode, "-table")
+        table = self.query_one(InstanceTable)
+        table.styles.max_height = max(3, body_lines - MIN_BACKUPS_LINES)
+        inside_width = self.size.width - 4  # the table's margins and border
+        if table_mode and (shown, inside_width) != self._shown:
+            table.show_entries(shown, inside_width)
+        self._shown = (shown, inside_width) if table_mode else None
+        if self._summary is not None:
+            self.query_one(BackupsPanel).show(self._summary, self.console_app.clock().timestamp(), self._in_scope)
+        self._labels = labels
+        if not bar.editing:
+            self._keep_focus()
+            self.call_after_refresh(self._keep_focus)
+
+    def _in_scope(self, kind: str, instance: str) -> bool:
+        """Whether the filter and context show this instance (config trees, which have no panel, too)."""
+        if not self.scope.active:
+            return True
+        entry = next((entry for entry in self.entries if (entry.service, entry.instance) == (kind, instance)), None)
+        if entry is None:
+            entry = next((found for found in entries_of(self.console_app.settings, [kind])
+                          if found.instance == instance), Entry(kind, instance))
+        return self.scope.shows(entry)
+
+    def _keep_focus(self) -> None:
+        """Focus stays where it is when still shown; else the table, or the first panel shown.
+
+        Decided from the arrangement itself, not from the focus chain (whose styles may not be
+        updated yet), and done before the hidden widget would hand focus on by itself.
+        """
+        focused = self.focused
+        if isinstance(focused, BackupsPanel) or isinstance(focused, Input) and self.query_one(ScopeBar).editing:
+            return
+        table = self.query_one(InstanceTable)
+        if self.has_class("-table"):
+            if focused is not table:
+                table.focus()
+            return
+        labels = self._labels
+        if isinstance(focused, ServicePanel) and focused.label in labels:
+            return
+        panels = self.query_one(InstancePanels).panels
+        first = next((panel for label, panel in panels.items() if label in labels), None)
+        (first or self.query_one(BackupsPanel)).focus()
 
     @property
     def columns(self) -> int:
-        return 3 if self.query_one("#dashboard-grid").has_class("-wide") else 2
-
+        return 3 if self.wide else 2
     # --- refresh loop -------------------------------------------------------------------------
 
     def refresh_now(self) -> None:
@@ -151,7 +262,7 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
         app = self.console_app
         results = app.prober(app.settings, None, lambda result: self.post_message(ProbeFinished(result)))
         monitor_due = time.monotonic() - self._monitored_at >= MONITOR_INTERVAL_SECONDS
-        summary = scan_backups(app.settings, {result.name: result for result in results} if monitor_due else None,
+        summary = scan_backups(app.settings, {result.label: result for result in results} if monitor_due else None,
                                now=app.clock().timestamp())
         if monitor_due:
             self._monitored_at = time.monotonic()
@@ -161,25 +272,33 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
     @on(ProbeFinished)
     def _show_probe(self, message: ProbeFinished) -> None:
         result = message.result
-        self._results[result.name] = result
-        for panel in self.query(ServicePanel):
-            if panel.service == result.name:
-                panel.result = result
+        self._results[result.label] = result
+        self.query_one(InstancePanels).show_result(result)
+        self.query_one(InstanceTable).show_result(result)
 
     @on(BackupsScanned)
     def _show_backups(self, message: BackupsScanned) -> None:
+        """Each instance's panel (and table row) gets its own newest set, verification and running backup."""
         summary = message.summary
         now = self.console_app.clock().timestamp()
-        self.query_one(BackupsPanel).show(summary, now)
+        self._summary = summary
+        self.query_one(BackupsPanel).show(summary, now, self._in_scope)
+        table = self.query_one(InstanceTable)
         with self.app.batch_update():
             for panel in self.query(ServicePanel):
                 kind = BACKUP_KIND_OF_SERVICE.get(panel.service)
                 if kind is None:
+                    table.show_backup(panel.label, "", "")
                     continue
-                ages = [state.timestamp for state in summary.targets if state.kind == kind and state.timestamp]
+                mine = [state for state in summary.targets if state.kind == kind and state.instance == panel.instance]
+                ages = [state.timestamp for state in mine if state.timestamp]
                 panel.last_backup_age = (now - max(ages)) if ages else None
-                running = [lock for lock in summary.running if lock.name == kind or lock.name.startswith(kind + "-")]
+                running = [lock for lock in summary.running if lock_is_of(lock.name, kind, panel.instance)]
                 panel.running = f"{running[0].description} (pid {running[0].pid})" if running else None
+                verdicts = [state.verification for state in mine if state.verification in VERIFICATION_ORDER]
+                worst = min(verdicts, key=VERIFICATION_ORDER.index) if verdicts else ""
+                table.show_backup(panel.label, "running" if running else short_ago(panel.last_backup_age)
+                                  if ages else "never", "FAILED" if worst == "failed" else worst)
 
     @on(ProbeRoundFinished)
     def _round_finished(self) -> None:
@@ -221,9 +340,22 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
 
             self.app.push_screen(LinesModal("Backups", focused.lines))
         elif isinstance(focused, ServicePanel):
-            self.console_app.open_screen("service-detail", service=focused.service, result=focused.result)
+            self._open_instance(focused.label)
 
-    def action_open_drill(self) -> None:
+    @on(DataTable.RowSelected, "#instance-table")
+    def _row_chosen(self, event: DataTable.RowSelected) -> None:
+        self._open_instance(str(event.row_key.value))
+
+    def _open_instance(self, label: str) -> None:
+        """The service detail screen of one instance, scoped to it."""
+        panel = self.query_one(InstancePanels).panels[label]
+        self.console_app.open_screen("service-detail", service=panel.service, result=panel.result,
+                                     instance=panel.instance)
+
+    def action_open_screen(self, name: str, in_footer: bool = True) -> None:
+        self.console_app.open_screen(name)
+
+    def action_open_drill(self, in_footer: bool = True) -> None:
         self._find_newest_drill()
 
     @work(thread=True, exclusive=True, group="drill-open", exit_on_error=False)
@@ -244,26 +376,79 @@ ended. Select a panel with the arrow keys or tab and press enter for every metri
         else:
             self.app.push_screen(DrillTranscriptScreen(message.drill_id))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("start_filter", "switch_context"):
+            return self.several_instances
+        if action == "clear_scope":
+            return self.query_one(ScopeBar).in_use
+        if action in ("open_screen", "open_drill"):  # the footer twin (parameter False) with several instances
+            in_footer = parameters[-1] if parameters and isinstance(parameters[-1], bool) else True
+            return in_footer != self.several_instances
+        return True
+
+    # --- filter and context ---------------------------------------------------------------------
+
+    @property
+    def scope(self) -> Scope:
+        return self.query_one(ScopeBar).scope
+
+    def action_start_filter(self) -> None:
+        self.query_one(ScopeBar).open_filter()
+
+    def action_switch_context(self) -> None:
+        from screens.context_switch import ContextModal
+
+        def chosen(selector: str | None) -> None:
+            if selector is not None:
+                self.query_one(ScopeBar).set_context(selector)
+
+        self.app.push_screen(ContextModal(contexts(self.entries), self.scope.context), chosen)
+
+    def action_clear_scope(self) -> None:
+        self.query_one(ScopeBar).clear()
+
+    @on(ScopeChanged)
+    def _scope_changed(self) -> None:
+        self._arrange()
+        self.refresh_bindings()
+
+    # --- moving between panels --------------------------------------------------------------------
+
+    def _panels_shown(self) -> list[Widget]:
+        """The panels (and the table and Backups panel) that can take focus now, in screen order."""
+        return [widget for widget in self.focus_chain if widget.has_class("service-panel") or
+                isinstance(widget, InstanceTable)]
+
     def action_move(self, step: int) -> None:
-        panels = list(self.query(".service-panel"))
+        panels = self._panels_shown()
         if not panels:
             return
         index = panels.index(self.focused) if self.focused in panels else 0
         panels[(index + step) % len(panels)].focus()
 
     def action_move_row(self, step: int) -> None:
-        """Up and down by a grid row; below the last row is the Backups panel, and nothing wraps."""
-        panels = list(self.query(".service-panel"))
-        if not panels:
+        """Up and down to the nearest panel of the row above or below; below the last row is the
+        Backups panel, and nothing wraps."""
+        panels = self._panels_shown()
+        focused = self.focused
+        if not panels or focused not in panels:
+            if panels:
+                panels[0].focus()
             return
-        index = panels.index(self.focused) if self.focused in panels else 0
-        target = index + step * self.columns
-        if step > 0 and target >= len(panels):
-            target = len(panels) - 1
-        if step < 0 and index == len(panels) - 1:
-            target = 0  # from the Backups panel up to the first row's panel
-        if 0 <= target < len(panels):
-            panels[target].focus()
+        if isinstance(focused, InstanceTable) and 0 <= focused.cursor_row + step < focused.row_count:
+            focused.move_cursor(row=focused.cursor_row + step)  # j and k move in the table as the arrows do
+            return
+        here = focused.region
+        if step > 0:
+            candidates = [panel for panel in panels if panel.region.y >= here.bottom]
+            row = min((panel.region.y for panel in candidates), default=None)
+        else:
+            candidates = [panel for panel in panels if panel.region.bottom <= here.y]
+            row = max((panel.region.y for panel in candidates), default=None)
+        if row is None:
+            return
+        in_row = [panel for panel in candidates if panel.region.y == row]
+        min(in_row, key=lambda panel: abs(panel.region.x - here.x)).focus()
 
 
 def scan_backups(settings: Settings, probes: dict[str, ProbeResult] | None = None,
@@ -279,4 +464,7 @@ def scan_backups(settings: Settings, probes: dict[str, ProbeResult] | None = Non
 
         findings = [f for f in collect(settings, now=now, probes=probes, certificates=False).findings
                     if f.severity != "ok"]
-    return BackupSummary(target_states(settings), held_locks(settings.backup_dir), findings)
+    from console.catalog import KINDS
+
+    instances = [(kind, instance.name) for kind in KINDS for instance in settings.instances_of(kind)]
+    return BackupSummary(target_states(settings), held_locks(settings.backup_dir), findings, instances)

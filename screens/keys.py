@@ -38,6 +38,7 @@ VERBS: dict[str, Verb] = {
     "retention": Verb("t", "Retention", "open retention: what is kept, what the plan removes"),
     "pitr": Verb("m", "PITR", "open point-in-time recovery: the recovery window, restore to a moment"),
     "drill": Verb("d", "Drill", "open the newest drill's transcript (every drill from there)"),
+    "fleet": Verb("f", "Fleet", "open the fleet view: every backup host's targets from the bucket, stale ones named"),
     "apply": Verb("a", "Apply", "carry the retention plan out (typed confirmation)"),
     "restore": Verb("ctrl+r", "Restore", "restore to the checked target (a control key: it writes a new cluster)"),
     "tick": Verb("space", "Tick", "tick or untick a manual checklist item"),
@@ -45,6 +46,8 @@ VERBS: dict[str, Verb] = {
     "upload": Verb("u", "Upload", "also copy the backup to S3"),
     "next-driver": Verb("w", "Driver", "pass the keyboard to the next drill participant"),
     "end-drill": Verb("e", "End", "end the drill and write its transcript"),
+    "filter": Verb("slash", "Filter", "filter the instances by name, kind or tag (enter keeps it, esc clears it)"),
+    "context": Verb("colon", "Context", "focus on one tag value, kind or instance (esc leaves it)"),
 }
 
 
@@ -62,7 +65,7 @@ def bind(verb: str, action: str, label: str | None = None, *, id: str | None = N
 
 def key_table() -> list[tuple[str, str, str]]:
     """(keys as typed, verb, meaning) for README and the help screen."""
-    shown = {"question_mark": "?", "escape": "esc", "enter": "enter", "space": "space"}
+    shown = {"question_mark": "?", "escape": "esc", "enter": "enter", "space": "space", "slash": "/", "colon": ":"}
     rows = []
     for name, spec in VERBS.items():
         typed = " / ".join(shown.get(part, part) for part in spec.key.split(","))

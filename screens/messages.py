@@ -32,6 +32,8 @@ class BackupSummary:
     running: list[Any]
     findings: list[Any] | None = None
     """console.monitor.Finding list, worst first; None when not evaluated this round."""
+    instances: list[tuple[str, str]] | None = None
+    """(kind, instance) of every configured instance of every kind; None: the default instance of each."""
 
 
 class BackupsScanned(Message):

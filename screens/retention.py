@@ -50,9 +50,15 @@ archive class done by the bucket lifecycle) with its rule and reason.
 The `reports` row counts the verification reports in BACKUP_DIR/reports: those older than
 `retention.report_days` are removed too, except the newest and the newest per kind.
 
-`r` plans again. `a` applies the plan: type the number of sets and reports it removes to
-confirm (refused in read-only mode). The newest verified set and `min_keep` sets per kind are
-never removed.
+The `pg-base` row counts the PostgreSQL base backups (decided by the `postgres` rule), the
+`pg-wal` row the archived WAL files: those older than the start of the oldest base backup the
+plan keeps are removed (a base backup removed by the same plan protects nothing), shown as
+ranges of consecutive segments per timeline. Timeline history files are always kept, and no
+WAL is removed while no base backup is kept or one cannot be read.
+
+`r` plans again. `a` applies the plan: type the number of sets, base backups, WAL files and
+reports it removes to confirm (refused in read-only mode). The newest verified set and
+`min_keep` sets per kind are never removed.
 """
 
     BINDINGS = [
@@ -120,7 +126,7 @@ never removed.
         text = ""
         if table.id == "retention-kinds":
             reports = self.overview.reports
-            states = self.overview.kinds + ([reports] if reports is not None else [])
+            states = self.overview.kinds + self.overview.pitr + ([reports] if reports is not None else [])
             state = next((item for item in states if item.kind == key), None)
             if state is not None:
                 text = (f"{state.kind}: oldest {_day(state.oldest)}, newest {_day(state.newest)}, "
@@ -155,19 +161,21 @@ never removed.
         plans = overview.plans
         count = overview.sets_to_remove
         reports = overview.reports_to_remove
-        if count or reports:
-            text = f"PLAN: remove {count} set(s)" + (f", {reports} report(s)" if reports else "")
+        bases, wal = overview.base_backups_to_remove, overview.wal_files_to_remove
+        if count or reports or bases or wal:
+            text = f"PLAN: remove {count} set(s)" + (f", {bases} base backup(s)" if bases else "")
+            text += (f", {wal} WAL file(s)" if wal else "") + (f", {reports} report(s)" if reports else "")
             text += f", {size(plans.freed_bytes)} freed; `a` applies"
         else:
             text = "CLEAN: nothing to remove"
         text += f" | offsite: {plans.offsite_status} | lifecycle: {overview.lifecycle_status}"
-        self._set_summary(text, "-pending" if count or reports else "-clean")
+        self._set_summary(text, "-pending" if count or reports or bases or wal else "-clean")
         kinds = self.query_one("#retention-kinds", DataTable)
         actions = self.query_one("#retention-actions", DataTable)
         with self.app.batch_update():
             kinds.clear()
             reports = overview.reports
-            shown = overview.kinds + ([reports] if reports is not None and reports.local_count else [])
+            shown = overview.kinds + overview.pitr + ([reports] if reports is not None and reports.local_count else [])
             for state in shown:  # the reports row only once the first `verify` has written one
                 plan = f"remove {state.to_remove}" if state.to_remove else "keep all"
                 if state.to_transition:
@@ -180,9 +188,12 @@ never removed.
             if plans.offsite is not None:
                 rows += [("REMOVE S3", d, f"{d.rule}: {d.reasons[0]}") for d in plans.offsite.remove]
                 rows += [("ARCHIVE", d, d.reasons[0]) for d in plans.offsite.transition]
+            rows += [("REMOVE", d, f"{d.rule}: {d.reasons[0]}") for d in plans.base_removals]
+            rows += [("REMOVE", d, f"{d.rule}: through {d.subject.last}, {d.reasons[0]}") for d in plans.wal_removals]
             rows += [("REMOVE", d, f"{d.rule}: {d.reasons[0]}") for d in plans.report_removals]
             for index, (action, decision, why) in enumerate(rows):
-                actions.add_row(action, decision.set_id, f"{decision.age_days:.1f} d", size(decision.size_bytes), why,
+                label = f"WAL {decision.subject.first}" if decision in plans.wal_removals else decision.set_id
+                actions.add_row(action, label, f"{decision.age_days:.1f} d", size(decision.size_bytes), why,
                                 key=f"{index}:{decision.set_id}")
         if isinstance(self.focused, DataTable):
             self._describe(self.focused)
@@ -198,12 +209,16 @@ never removed.
             return
         plans = self.overview.plans
         sets, reports = self.overview.sets_to_remove, self.overview.reports_to_remove
-        count = sets + reports  # one typed number confirms the whole deletion, as `--yes` does
+        bases, wal = self.overview.base_backups_to_remove, self.overview.wal_files_to_remove
+        count = sets + reports + bases + wal  # one typed number confirms the whole deletion, as `--yes` does
         if not count:
             self.notify("nothing to remove", title="retention")
             return
         freed = size(plans.freed_bytes)
-        what = f"{sets} backup set(s)" + (f" and {reports} verification report(s)" if reports else "")
+        parts = [f"{sets} backup set(s)"] + ([f"{bases} base backup(s)"] if bases else [])
+        parts += [f"{wal} WAL file(s)"] if wal else []
+        parts += [f"{reports} verification report(s)"] if reports else []
+        what = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
 
         def answered(text: str | None) -> None:
             if text is None:
@@ -215,20 +230,23 @@ never removed.
             self._busy = True
             self._set_summary(f"deleting {what}...", "-busy")
             self.refresh_bindings()
-            self._apply(sets, reports)
+            self._apply(sets, reports, bases, wal)
 
         listed = [f"{d.set_id}  ({d.rule})" for d in plans.removals[:8]]
-        listed += [f"{d.name}  ({d.rule})" for d in plans.report_removals[:8 - len(listed)]]
+        listed += [f"{d.set_id}  ({d.rule})" for d in plans.base_removals[:max(0, 8 - len(listed))]]
+        listed += [f"WAL {d.subject.label}  ({d.subject.count} file(s))" for d in plans.wal_removals[:max(0, 8 - len(listed))]]
+        listed += [f"{d.name}  ({d.rule})" for d in plans.report_removals[:max(0, 8 - len(listed))]]
         self.app.push_screen(TextPromptModal("Apply retention", f"Type {count} to delete {what} ({freed}):", listed),
                              answered)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="retention-apply", description="retention apply")
-    def _apply(self, expected_sets: int, expected_reports: int) -> None:
+    def _apply(self, expected_sets: int, expected_reports: int, expected_bases: int, expected_wal: int) -> None:
         from console.retention.apply import apply_retention
 
         app = self.app
         _plans, result = apply_retention(app.settings, now=app.clock(), expected_sets=expected_sets,  # type: ignore[attr-defined]
-                                         expected_reports=expected_reports)
+                                         expected_reports=expected_reports, expected_bases=expected_bases,
+                                         expected_wal_files=expected_wal)
         self.post_message(RetentionApplied(result))
 
     @on(RetentionApplied)
@@ -236,6 +254,10 @@ never removed.
         result = message.result
         severity = "warning" if result.errors else "information"
         text = f"removed {len(result.deleted)} set(s)"
+        if result.deleted_bases:
+            text += f", {len(result.deleted_bases)} base backup(s)"
+        if result.deleted_wal_files:
+            text += f", {result.deleted_wal_files} WAL file(s)"
         if result.deleted_reports:
             text += f" and {len(result.deleted_reports)} report(s)"
         text += f", {size(result.freed_bytes)} freed"

@@ -1,4 +1,4 @@
-"""ServiceDetailScreen: every metric of one service, re-probed on demand."""
+"""ServiceDetailScreen: every metric of one service instance, re-probed on demand (scoped to that instance)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from console.formatting import metric_label, metric_value
+from console.instances import DEFAULT
 from screens.messages import ProbeFinished
 from screens.widgets.service_panel import STATE_WORDS, TITLES
 
@@ -33,13 +34,16 @@ opens point-in-time recovery; escape goes back.
         keys.bind("pitr", "open_pitr", id="open-pitr", tooltip="PostgreSQL recovery window; restore to a moment"),
     ]
 
-    def __init__(self, service: str, result: ProbeResult | None = None) -> None:
+    def __init__(self, service: str, result: ProbeResult | None = None, instance: str = DEFAULT) -> None:
         super().__init__()
         self.service = service
+        self.instance = instance
         self.result = result
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return self.service == "postgres" if action == "open_pitr" else True
+        if action == "open_pitr":  # the PITR screen speaks for the default cluster
+            return self.service == "postgres" and self.instance == DEFAULT
+        return True
 
     def action_open_pitr(self) -> None:
         self.app.open_screen("pitr")  # type: ignore[attr-defined]
@@ -51,7 +55,8 @@ opens point-in-time recovery; escape goes back.
         yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
-        self.sub_title = TITLES.get(self.service, self.service)
+        self.sub_title = " ".join(part for part in (TITLES.get(self.service, self.service),
+                                                    "" if self.instance == DEFAULT else self.instance) if part)
         table = self.query_one(DataTable)
         table.add_column("metric", key="metric")
         table.add_column("value", key="value")
@@ -80,9 +85,12 @@ opens point-in-time recovery; escape goes back.
 
     @work(thread=True, exclusive=True, group="detail-probe", exit_on_error=False)
     def _probe(self) -> None:
-        app = self.app
-        results = app.prober(app.settings, [self.service], None)  # type: ignore[attr-defined]
-        self.post_message(ProbeFinished(results[0]))
+        settings = self.app.settings  # type: ignore[attr-defined]
+        if self.instance != DEFAULT:
+            settings = settings.for_instance(self.service, self.instance)
+        results = self.app.prober(settings, [self.service], None)  # type: ignore[attr-defined]
+        mine = [result for result in results if result.instance == self.instance]
+        self.post_message(ProbeFinished((mine or results)[0]))
 
     @on(ProbeFinished)
     def _probed(self, message: ProbeFinished) -> None:

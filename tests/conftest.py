@@ -174,13 +174,28 @@ def s3_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def s3_bucket(s3_endpoint: str) -> dict[str, object]:
-    """A fresh bucket; returns the settings overrides pointing at it."""
+def s3_canary(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    """The S3 secret key is a unique canary for this test: afterwards no file the test left holds it."""
+    from tests.canary import file_hits
+
+    secret = f"s3CANARY{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    yield secret
+    assert file_hits(secret, tmp_path) == [], "the S3 secret key was written to disk"
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str, s3_canary: str) -> Iterator[dict[str, object]]:
+    """A fresh bucket; yields the settings overrides pointing at it. No object in it may hold the S3 secret."""
     import boto3
 
+    from tests.canary import bucket_hits
+
     name = f"bc-test-{uuid.uuid4().hex[:8]}"
-    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=name)
-    return {"s3.bucket": name, "s3.endpoint_url": s3_endpoint, "s3.region": "us-east-1"}
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    client.create_bucket(Bucket=name)
+    yield {"s3.bucket": name, "s3.endpoint_url": s3_endpoint, "s3.region": "us-east-1"}
+    assert bucket_hits(s3_canary, client, name) == [], "the S3 secret key was uploaded"
 
 
 # --- faults -----------------------------------------------------------------------------------

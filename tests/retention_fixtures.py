@@ -74,3 +74,63 @@ def make_scenario(backup_dir: Path) -> None:
         make_set(backup_dir, "certs", stamp_days_ago(days), status="passed", size=5)
     (backup_dir / "postgres" / "notes.txt").write_text("an operator's file")
     (backup_dir / "postgres" / "backup_app_20200101_000000.dump.partial").write_bytes(b"partial")
+
+
+# --- point-in-time recovery: base backups and an archive as `backup --physical` and `wal push` leave them
+
+SEG = 16 * 1024 * 1024
+
+
+def segment_name(timeline: int, number: int) -> str:
+    from console.pitr.walnames import Segment
+
+    return Segment(timeline, number).name(SEG)
+
+
+def make_base(backup_dir: Path, days: float, timeline: int, start_segment: int, status: str = "pending",
+              system: str = "7300000000000000001") -> str:
+    stamp = stamp_days_ago(days)
+    directory = backup_dir / "postgres" / "base" / stamp
+    directory.mkdir(parents=True)
+    (directory / "base.tar.zst").write_bytes(b"t" * 5000)
+    (directory / "backup_manifest").write_text("{}")
+    start = f"0/{start_segment:X}000028"
+    moment = now() - timedelta(days=days)
+    (directory / "backup.json").write_text(json.dumps({
+        "start_lsn": start, "stop_lsn": f"0/{start_segment:X}000100", "timeline": timeline,
+        "start_wal_file": segment_name(timeline, start_segment), "start_time": moment.isoformat(),
+        "stop_time": moment.isoformat(), "wal_segment_size": SEG, "system_identifier": system,
+        "verification_status": status}))
+    return stamp
+
+
+def archive_file(archive: Path, name: str, days: float = 3.0, compressed: bool = True) -> None:
+    stored = archive / (name + (".zst" if compressed else ""))
+    stored.write_bytes(b"w" * 100)
+    (archive / (name + ".sha256")).write_text(f"{'0' * 64}  {name}\n")
+    epoch = now().timestamp() - days * 86400
+    for path in (stored, archive / (name + ".sha256")):
+        os.utime(path, (epoch, epoch))
+
+
+def build_pitr_tree(backup_dir: Path, tmp_path: Path) -> dict:
+    """Base backups A (10 d, TL1 from segment 3), B (5 d, TL1 from 8), C (1 d, TL2 from 12); an
+    archive with TL1 1..10, TL2 9..14, a dead branch TL3 6, 7 and 9, history and backup-label files."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    a = make_base(backup_dir, 10, 1, 3)
+    b = make_base(backup_dir, 5, 1, 8)
+    c = make_base(backup_dir, 1, 2, 12)
+    for number in range(1, 11):
+        archive_file(archive, segment_name(1, number))
+    for number in range(9, 15):
+        archive_file(archive, segment_name(2, number))
+    for number in (6, 7, 9):
+        archive_file(archive, segment_name(3, number))
+    archive_file(archive, f"{segment_name(1, 3)}.00000028.backup", compressed=False)
+    archive_file(archive, f"{segment_name(1, 8)}.00000028.backup", compressed=False)
+    archive_file(archive, "00000002.history", days=30, compressed=False)
+    archive_file(archive, "00000003.history", days=30, compressed=False)
+    (archive / f".{segment_name(1, 2)}.4242.tmp").write_bytes(b"a push under way")
+    (archive / "README").write_text("not WAL")
+    return {"archive": archive, "a": a, "b": b, "c": c}

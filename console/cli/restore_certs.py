@@ -33,11 +33,12 @@ def register_kind(kind_subparsers: argparse._SubParsersAction, parents: list[arg
 def run_restore_certs(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.kinds.certs.restore import restore_certs
     from console.cli.cryptocmd import cli_passphrase
-    from console.sets import resolve_set
+    from console.sets import resolve_set, restore_scope
 
     if settings.read_only:
         raise ReadOnlyRefused("restore certs")
     backup_set = resolve_set(settings, "certs", args.backup)
+    settings = restore_scope(settings, backup_set, getattr(args, "instance", None))
     result = restore_certs(settings, backup_set, args.to, overwrite=args.yes, passphrase=cli_passphrase(settings),
                            on_progress=printer.progress(), allow_unverified=args.allow_unverified)
     if args.json:

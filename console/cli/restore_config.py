@@ -34,11 +34,12 @@ def register_kind(kind_subparsers: argparse._SubParsersAction, parents: list[arg
 def run_restore_config(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.kinds.config.restore import restore_config, secret_targets
     from console.cli.cryptocmd import cli_passphrase
-    from console.sets import resolve_set
+    from console.sets import resolve_set, restore_scope
 
     if settings.read_only:
         raise ReadOnlyRefused("restore config")
     backup_set = resolve_set(settings, "config", args.backup)
+    settings = restore_scope(settings, backup_set, getattr(args, "instance", None))
     passphrase = cli_passphrase(settings) if secret_targets(backup_set) else None
     result = restore_config(settings, backup_set, args.to, overwrite=args.yes, passphrase=passphrase,
                             on_progress=printer.progress(), allow_unverified=args.allow_unverified)

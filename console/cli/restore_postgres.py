@@ -1,4 +1,5 @@
-"""``backup-console restore postgres BACKUP --target-db NAME [--create] [--jobs N] [--clean --yes]``."""
+"""``backup-console restore postgres BACKUP --target-db NAME [--create] [--jobs N] [--clean --yes]
+[--no-owner | --role-map OLD=NEW ...]``."""
 
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ def register_kind(kinds: argparse._SubParsersAction, parents: list[argparse.Argu
     parser.add_argument("--no-owner", action="store_true",
                         help="skip the dump's ownership and privileges: everything belongs to the restoring user "
                              "(for a server without the dump's roles)")
+    parser.add_argument("--role-map", action="append", metavar="OLD=NEW",
+                        help="give what the dump's role OLD owns or was granted to the target's role NEW "
+                             "(repeatable; roles not mapped keep their names and must exist)")
     from console.cli.restore_pitr import add_pitr_arguments
 
     add_pitr_arguments(parser)
@@ -39,7 +43,8 @@ def register_kind(kinds: argparse._SubParsersAction, parents: list[argparse.Argu
 
 def run_restore_postgres(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.kinds.postgres.restore import RestoreOptions, restore_postgres
-    from console.sets import resolve_set
+    from console.kinds.postgres.roles import parse_role_map
+    from console.sets import resolve_set, restore_scope
     from console.errors import ReadOnlyRefused
 
     if settings.read_only:
@@ -53,8 +58,9 @@ def run_restore_postgres(args: argparse.Namespace, settings: Settings, printer: 
 
         raise UsageError("restore postgres needs BACKUP and --target-db (or --pitr with a target and --to)")
     backup_set = resolve_set(settings, "postgres", args.backup)
+    settings = restore_scope(settings, backup_set, getattr(args, "instance", None))
     options = RestoreOptions(args.target_db, create=args.create, jobs=args.jobs, clean=args.clean, yes=args.yes,
-                             no_owner=args.no_owner)
+                             no_owner=args.no_owner, role_map=parse_role_map(args.role_map))
     report = restore_postgres(settings, backup_set, options, on_progress=printer.progress())
     if args.json:
         printer.data(report.as_json())

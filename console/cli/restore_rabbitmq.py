@@ -35,12 +35,13 @@ def register_kind(kinds: argparse._SubParsersAction, parents: list[argparse.Argu
 
 def run_restore_rabbitmq(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.kinds.rabbitmq.restore import apply_import, plan_import
-    from console.sets import resolve_set
+    from console.sets import resolve_set, restore_scope
     from console.errors import ReadOnlyRefused
 
     if args.yes and settings.read_only:
         raise ReadOnlyRefused("restore rabbitmq")
     backup_set = resolve_set(settings, "rabbitmq", args.backup)
+    settings = restore_scope(settings, backup_set, getattr(args, "instance", None))
     plan = plan_import(settings, backup_set, args.vhost)
     if not args.yes:
         if args.json:

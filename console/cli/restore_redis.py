@@ -41,12 +41,13 @@ def register_kind(kinds: argparse._SubParsersAction, parents: list[argparse.Argu
 
 def run_restore_redis(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.kinds.redis.restore import restore
-    from console.sets import resolve_set
+    from console.sets import resolve_set, restore_scope
     from console.errors import ReadOnlyRefused
 
     if settings.read_only:
         raise ReadOnlyRefused("restore redis")
     backup_set = resolve_set(settings, "redis", args.backup)
+    settings = restore_scope(settings, backup_set, getattr(args, "instance", None))
     result = restore(settings, backup_set, Path(args.data_dir), with_aof=args.with_aof, yes=args.yes,
                      verify_load=args.verify_load, on_progress=printer.progress(),
                      allow_unverified=args.allow_unverified)

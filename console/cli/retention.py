@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from console.cli.output import Printer
     from console.config import Settings
     from console.retention.apply import RetentionPlans
+    from console.retention.pitr import PitrPlan
     from console.retention.reports import ReportPlan
     from console.retention.plan import Decision
 
@@ -30,7 +31,9 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
                     "longer. Works on whole sets; never deletes the newest verified set of a kind/database, "
                     "keeps at least retention.min_keep sets each, never touches unrecognised files. Also removes "
                     "verification reports older than retention.report_days (the newest report, and the newest "
-                    "per kind, are kept). " + _EXIT,
+                    "per kind, are kept), PostgreSQL base backups past the postgres rule (postgres-base when the "
+                    "policy has one) and the archived WAL no kept base backup needs (every file from the oldest "
+                    "kept base backup's start on is kept, on every timeline, and every .history file). " + _EXIT,
     )
     verbs = parser.add_subparsers(dest="retention_verb", metavar="ACTION", required=True)
     plan = verbs.add_parser("plan", parents=parents,
@@ -80,17 +83,16 @@ def run_apply_cli(args: argparse.Namespace, settings: Settings, printer: Printer
         raise ReadOnlyRefused("retention apply")
     if not args.yes and not args.dry_run:
         plans = plan_retention(settings, offsite=not args.local_only, allow_delete_all=args.allow_delete_all)
-        if not plans.removals and not plans.report_removals:  # nothing to confirm: not an error
+        if plans.nothing_to_remove:  # nothing to confirm: not an error
             if args.json:
                 printer.data({**plans.as_json(), "nothing_to_do": True})
             else:
                 print_plans(plans, settings, printer)
-                printer.line("nothing to delete: every set and report is kept by the policy")
+                printer.line("nothing to delete: every set, base backup, WAL file and report is kept by the policy")
             return ExitCode.OK
         if not args.json:
             print_plans(plans, settings, printer)
-        raise ConfirmationRequired(f"retention apply would remove {len(plans.removals)} set(s) and "
-                                   f"{len(plans.report_removals)} report(s); nothing was deleted",
+        raise ConfirmationRequired(f"retention apply would remove {_counted(plans)}; nothing was deleted",
                                    hint="run `backup-console retention apply --yes` to delete them")
     plans, result = apply_retention(settings, dry_run=args.dry_run, offsite=not args.local_only,
                                     allow_delete_all=args.allow_delete_all)
@@ -99,18 +101,28 @@ def run_apply_cli(args: argparse.Namespace, settings: Settings, printer: Printer
     else:
         print_plans(plans, settings, printer)
         verb = "would remove" if result.dry_run else "removed"
-        printer.line(f"{verb} {len(result.deleted)} set(s) and {len(result.deleted_reports)} report(s), "
+        pitr = (f", {len(result.deleted_bases)} base backup(s), {result.deleted_wal_files} WAL file(s)"
+                if plans.pitr is not None else "")
+        printer.line(f"{verb} {len(result.deleted)} set(s){pitr} and {len(result.deleted_reports)} report(s), "
                      f"{size(result.freed_bytes)} freed")
         for error in result.errors:
             printer.info(f"  error: {error}")
     if result.errors:
-        return ExitCode.PARTIAL if result.deleted else ExitCode.FAILED
+        anything = result.deleted or result.deleted_reports or result.deleted_bases or result.deleted_wal_files
+        return ExitCode.PARTIAL if anything else ExitCode.FAILED
     return _offsite_outcome(plans, printer)
+
+
+def _counted(plans: RetentionPlans) -> str:
+    """``3 set(s), 1 base backup(s), 147 WAL file(s) and 2 report(s)`` (the PITR part once it exists)."""
+    pitr = (f", {len(plans.base_removals)} base backup(s), {plans.wal_files_to_remove} WAL file(s)"
+            if plans.pitr is not None else "")
+    return f"{len(plans.removals)} set(s){pitr} and {len(plans.report_removals)} report(s)"
 
 
 def print_plans(plans: RetentionPlans, settings: Settings, printer: Printer) -> None:
     from console.formatting import size
-    from console.offsite.upload import bucket_prefix
+    from console.offsite.keys import bucket_prefix
 
     printer.line(f"policy: {plans.policy.source} (min_keep {plans.policy.min_keep})")
     for note in plans.policy.notes:
@@ -136,6 +148,8 @@ def print_plans(plans: RetentionPlans, settings: Settings, printer: Printer) -> 
     if plans.offsite is None:
         printer.line()
         printer.line(f"offsite: {plans.offsite_status}")
+    if plans.pitr is not None:
+        print_pitr(plans.pitr, printer)
     if plans.reports is not None:
         print_reports(plans.reports, printer)
     if plans.unrecognised:
@@ -148,6 +162,30 @@ def _row(action: str, label: str, item: Decision, why: str) -> list[str]:
     from console.formatting import size
 
     return [action, label, f"{item.age_days:.1f} d", size(item.size_bytes), why]
+
+
+def print_pitr(plan: PitrPlan, printer: Printer) -> None:
+    """Base backups like sets; the WAL archive as ranges removed and one line for what is kept."""
+    from console.formatting import size
+
+    printer.line()
+    wal = plan.wal
+    where = f", WAL archive {wal.archive_dir}" if wal is not None else ""
+    printer.line(f"point-in-time recovery: base backups in {plan.base_dir}{where} (rule {plan.rule})")
+    rows = [_row("REMOVE", item.set_id, item, f"{item.rule}: {item.reasons[0]}") for item in plan.remove]
+    rows += [_row("keep", item.set_id, item, ", ".join(item.reasons)) for item in plan.keep]
+    rows += [_row("REMOVE", f"WAL {item.subject.label}", item, f"{item.rule}: {item.reasons[0]}")
+             for item in plan.wal_remove]
+    if rows:
+        printer.table(["action", "set", "age", "size", "why"], rows)
+    if wal is not None and wal.protected_by is not None:
+        printer.line(f"  keep {wal.keep_files} WAL file(s) ({size(wal.keep_bytes)}) from {wal.oldest_needed} on "
+                     f"(the start of {wal.protected_by.set_id}, the oldest kept base backup), on every timeline; "
+                     f"{wal.history_files} timeline history file(s) always kept")
+    printer.line(f"  remove {len(plan.remove)} base backup(s) and {plan.wal_files_to_remove} WAL file(s) in "
+                 f"{len(plan.wal_remove)} range(s), {size(plan.freed_bytes)} freed; keep {len(plan.keep)} base backup(s)")
+    for note in plan.notes:
+        printer.line(f"  note: {note}")
 
 
 def print_reports(plan: ReportPlan, printer: Printer) -> None:

@@ -27,18 +27,39 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     style = printing.add_mutually_exclusive_group()
     style.add_argument("--systemd", action="store_true", help="systemd services, a target and timers (default)")
     style.add_argument("--cron", action="store_true", help="crontab lines")
+    style.add_argument("--kubernetes", action="store_true",
+                       help="Kubernetes CronJobs (YAML, one document each): credentials from a Secret, the config "
+                            "from a ConfigMap, BACKUP_DIR on a PersistentVolumeClaim")
     printing.add_argument("--env-file", default="/etc/backup-console/env",
                           help="environment file with the secrets (default /etc/backup-console/env)")
     printing.add_argument("--textfile", metavar="FILE",
                           help="let `monitor` write a node_exporter textfile here (e.g. "
                                "/var/lib/prometheus/node-exporter/backup_console.prom)")
     printing.add_argument("--output-dir", metavar="DIR", help="write the unit files into DIR instead of printing")
+    kube = printing.add_argument_group("with --kubernetes")
+    kube.add_argument("--image", help="container image with backup-console (default backup-console:<version>)")
+    kube.add_argument("--config-map", metavar="NAME", help="ConfigMap with the config file under the key config.yaml "
+                                                           "(default backup-console-config)")
+    kube.add_argument("--secret", metavar="NAME", help="Secret with the environment's KEY=value pairs and the "
+                                                       "password files (default backup-console-env)")
+    kube.add_argument("--namespace", metavar="NS", help="namespace of the CronJobs (default: kubectl's)")
+    kube.add_argument("--volume-claim", metavar="NAME",
+                      help="PersistentVolumeClaim holding BACKUP_DIR (default backup-console-backups)")
+    kube.add_argument("--time-zone", metavar="TZ", help="the CronJobs' timeZone (default: the controller's, often UTC)")
     printing.set_defaults(handler=run_schedule_print)
+
+
+_KUBERNETES_OPTIONS = ("image", "config_map", "secret", "namespace", "volume_claim", "time_zone")
 
 
 def run_schedule_print(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console import schedule
 
+    given = [name for name in _KUBERNETES_OPTIONS if getattr(args, name) is not None]
+    if args.kubernetes:
+        return _print_kubernetes(args, settings, printer)
+    if given:
+        raise UsageError(f"--{given[0].replace('_', '-')} goes with --kubernetes")
     if args.cron:
         if args.output_dir:
             raise UsageError("--output-dir goes with --systemd; for cron, redirect the output")
@@ -65,4 +86,18 @@ def run_schedule_print(args: argparse.Namespace, settings: Settings, printer: Pr
             printer.line(f"# ---- {name} ----")
             printer.out.write(content)
             printer.line()
+    return ExitCode.OK
+
+
+def _print_kubernetes(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
+    from console import kubernetes
+
+    if args.output_dir or args.textfile:
+        raise UsageError("--kubernetes prints one YAML stream (redirect it); --output-dir and --textfile go with "
+                         "--systemd")
+    options = {name: getattr(args, name) for name in _KUBERNETES_OPTIONS if getattr(args, name) is not None}
+    if args.json:
+        printer.data({"cronjobs": kubernetes.cronjobs(settings, **options)})
+    else:
+        printer.out.write(kubernetes.manifests_yaml(settings, **options))
     return ExitCode.OK

@@ -29,9 +29,25 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
                     "and list the newest backup of each kind. Exit 0 when every configured service is up, "
                     "1 when any is degraded, down or timing out, 2 on a configuration error.",
     )
-    parser.add_argument("--service", choices=sorted(SERVICES), help="probe only this service")
-    parser.set_defaults(handler=lambda args, settings, printer: run_status(
-        StatusOptions(args.service, args.json), settings, printer))
+    parser.add_argument("--service", metavar="SERVICE[/INSTANCE]",
+                        help=f"probe only this service ({', '.join(sorted(SERVICES))}), or one instance of it "
+                             "(postgres/analytics); every configured instance is probed by default")
+    parser.add_argument("--fleet", action="store_true",
+                        help="every backup host's targets from the fleet records in the bucket (result, age, "
+                             "verification, stale); exit 1 when something is stale or failed")
+    parser.set_defaults(handler=_dispatch_status)
+
+
+def _dispatch_status(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
+    if args.fleet:
+        from console.cli.fleet import run_fleet_status
+        from console.errors import UsageError
+
+        if args.service:
+            raise UsageError("--fleet shows every host's records; --service probes this host's services")
+
+        return run_fleet_status(args.json, settings, printer)
+    return run_status(StatusOptions(args.service, args.json), settings, printer)
 
 
 def collect_status(settings: Settings, service: str | None = None) -> dict[str, Any]:
@@ -40,7 +56,20 @@ def collect_status(settings: Settings, service: str | None = None) -> dict[str, 
     from console.probes import probe_all
     from console.verify.state import target_states
 
+    from console.probes import SERVICES
+
+    instance = None
+    if service and "/" in service:
+        service, instance = service.split("/", 1)
+    if service and service not in SERVICES:
+        from console.errors import UsageError
+
+        raise UsageError(f"unknown service '{service}': choose from {', '.join(sorted(SERVICES))}")
+    if instance is not None:
+        settings.instance(service, instance)  # a UsageError naming the configured ones
     results = probe_all(settings, [service] if service else None)
+    if instance is not None:
+        results = [result for result in results if result.instance == instance]
     now = dt.datetime.now().astimezone()
     # Targets with a set; a target whose only record is a failed run is in "last_runs_without_backup".
     states = target_states(settings)
@@ -73,19 +102,21 @@ def run_status(options: StatusOptions, settings: Settings, printer: Printer) -> 
     else:
         printer.table(
             ["service", "state", "latency", "detail"],
-            [[r.name, r.state.value.upper(), "-" if r.latency_ms is None else f"{r.latency_ms:.0f} ms", r.detail]
+            [[r.label, r.state.value.upper(), "-" if r.latency_ms is None else f"{r.latency_ms:.0f} ms", r.detail]
              for r in results],
         )
         if not options.service:
             printer.line()
             if document["last_backups"]:
-                printer.table(["kind", "name", "age", "verified", "last run", "path"],
-                              [[b["kind"], b["name"], ago(b["age_seconds"]), _verified_word(b),
+                printer.table(["kind", "instance", "name", "age", "verified", "last run", "path"],
+                              [[b["kind"], b["instance"], b["name"], ago(b["age_seconds"]), _verified_word(b),
                                 _last_run_word(b), b["path"]] for b in document["last_backups"]])
             else:
                 printer.line(f"no backups found under {settings.backup_dir}")
             for item in document["last_runs_without_backup"]:
-                printer.line(f"{item['kind']}/{item['name']}: no backup yet; last run {_last_run_word(item)}")
+                where = "/".join(part for part in (item["kind"], "" if item["instance"] == "default" else item["instance"],
+                                                    item["name"] if item["name"] != item["kind"] else "") if part)
+                printer.line(f"{where}: no backup yet; last run {_last_run_word(item)}")
             for run in document["running"]:
                 printer.line(f"running: {run['description']} (pid {run['pid']} since {run['started_at']})")
             if document.get("recovery_window"):

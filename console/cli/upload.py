@@ -95,7 +95,7 @@ def run_s3_ls(options: ListOptions, settings: Settings, printer: Printer) -> int
     if not found:
         printer.line(f"no backup sets in s3://{settings.s3.bucket}/{settings.s3.prefix}")
         return ExitCode.OK
-    printer.table(["kind", "name", "stamp", "objects", "size", "storage class", "prefix"],
-                  [[item.kind, item.name or "-", item.stamp, len(item.keys), size(item.size_bytes),
+    printer.table(["kind", "instance", "name", "stamp", "objects", "size", "storage class", "prefix"],
+                  [[item.kind, item.instance, item.name or "-", item.stamp, len(item.keys), size(item.size_bytes),
                     ",".join(item.storage_classes), item.directory] for item in found])
     return ExitCode.OK

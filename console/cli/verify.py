@@ -34,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
                     "BACKUP_DIR/reports/backup_verification_<ts>.report (+ .json). "
                     "Exit 0 nothing failed (warnings allowed), 1 a check failed, 2 usage error.",
     )
-    parser.add_argument("--kind", choices=KINDS, help="only sets of this kind")
+    parser.add_argument("--kind", metavar="KIND[/INSTANCE]",
+                        help=f"only sets of this kind ({', '.join(KINDS)}), or of one instance of it (redis/cache)")
     parser.add_argument("--set", dest="set_id", metavar="ID", help="only this set (e.g. redis/20260101_020000)")
     parser.add_argument("--deep", action="store_true", help="also restore into scratch targets (slow)")
     parser.add_argument("--physical", action="store_true",

@@ -48,7 +48,9 @@ def register_pitr(actions: argparse._SubParsersAction, parents: list[argparse.Ar
         "prune", parents=parents, help="remove archived WAL no kept base backup needs (preview first)",
         description="Plan which base backups to keep (--keep-base N newest, default all; the newest verified is "
                     "always kept) and which archived WAL files are older than the oldest kept base backup's start. "
-                    "Without --yes only the preview is shown. Exit 0 done or previewed, 2 usage or read-only.")
+                    "Without --yes only the preview is shown. The same WAL selection as `retention plan|apply`, "
+                    "which decides base backups by the retention policy instead of --keep-base. Exit 0 done or "
+                    "previewed, 2 usage or read-only, 11 locked (a retention apply runs).")
     prune.add_argument("--keep-base", type=int, metavar="N", help="keep the newest N base backups (default: all)")
     prune.add_argument("--archive-dir", metavar="DIR", help="WAL archive (default postgres.wal_archive_dir)")
     prune.add_argument("--dry-run", action="store_true", help="only show the plan (the default without --yes)")
@@ -86,8 +88,13 @@ def run_wal_prune(args: argparse.Namespace, settings: Settings, printer: Printer
     if apply and settings.read_only:
         raise ReadOnlyRefused("wal prune --yes")
     started = time.time()
-    removed = apply_wal_prune(plan) if apply else 0
+    removed = 0
     if apply:
+        from console.lock import BackupLock
+
+        with BackupLock(settings.backup_dir, "retention", "wal prune"):  # not beside a retention apply
+            plan = plan_wal_prune(settings.backup_dir, Path(archive_dir), args.keep_base)
+            removed = apply_wal_prune(plan)
         record_run(settings.backup_dir, RunRecord(
             action="retention", kind="postgres", target="wal", status="ok", started=started, finished=time.time(),
             message=f"removed {len(plan.remove_wal)} WAL file(s), {len(plan.remove_bases)} base backup(s), "
@@ -99,10 +106,9 @@ def run_wal_prune(args: argparse.Namespace, settings: Settings, printer: Printer
         printer.line(f"keep    {base.set_id}  ({reason})")
     for item in plan.remove_bases:
         printer.line(f"remove  {item.path}  {size(item.size_bytes)}  ({item.reason})")
-    if plan.remove_wal:
-        first, last = plan.remove_wal[0].path.name, plan.remove_wal[-1].path.name
-        printer.line(f"remove  {len(plan.remove_wal)} WAL file(s) {first} .. {last}  "
-                     f"(before {plan.oldest_needed}, the start of the oldest kept base backup)")
+    for wal_range in plan.selection.remove if plan.selection else []:
+        printer.line(f"remove  WAL {wal_range.label}  {wal_range.count} file(s), {size(wal_range.size_bytes)}  "
+                     f"({wal_range.reason})")
     for note in plan.notes:
         printer.line(f"note: {note}")
     printer.line(f"{'freed' if apply else 'would free'} {size(plan.bytes_freed)}"

@@ -156,7 +156,7 @@ class Kind:
                 force_reason: str | None = None, upload: bool = False, instance: str | None = None) -> BackupRequest:
         """One run of this kind, its options completed from the (instance's) settings."""
         instance = instance or settings.instance_of(self.name)
-        scoped = settings if instance == settings.instance_of(self.name) else settings.for_instance(self.name, instance)
+        scoped = settings if settings.scope.get(self.name) == instance else settings.for_instance(self.name, instance)
         given = options or {}
         chosen = {option.name: bool(given.get(option.name)) if option.type == "switch" else (given.get(option.name) or None)
                   for option in self.options}
@@ -168,7 +168,7 @@ class Kind:
                  force_reason: str | None = None, upload: bool = False, instance: str | None = None) -> list[BackupRequest]:
         """The runs one "back up this kind" (instance) asks for: one per target (its configured ones by default)."""
         instance = instance or settings.instance_of(self.name)
-        scoped = settings if instance == settings.instance_of(self.name) else settings.for_instance(self.name, instance)
+        scoped = settings if settings.scope.get(self.name) == instance else settings.for_instance(self.name, instance)
         names: list[str | None] = list(targets or [])
         if not names and self.whole_target(options or {}):
             names = [None]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from console import __version__
+from console.instances import set_id_of
 from console.layout import new_stamp, parse_stamp
 
 if TYPE_CHECKING:
@@ -76,7 +77,8 @@ def common_fields(
     """The uniform fields; the caller puts the manual's fields first and these after them."""
     fields: dict[str, Any] = {
         "producer": f"backup-console {__version__}",
-        "set_id": f"{kind}/{stamp}",
+        "set_id": set_id_of(kind, "", stamp, request.instance),
+        "instance": request.instance,
         "timestamp": iso_timestamp(stamp),
         "finished_at": datetime.now().astimezone().isoformat(timespec="seconds"),
         "duration_seconds": round(duration_seconds, 3),

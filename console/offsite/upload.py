@@ -1,12 +1,12 @@
 """Offsite copies on S3: upload a backup set under the manual's key layout, check it, list it.
 
-Keys are ``<prefix><kind>/<stamp>/<object>`` as the manual's upload snippets write them
+Keys (console.offsite.keys) are ``<prefix><kind>/<stamp>/<object>`` as the manual's upload snippets write them
 (``postgres/<ts>/backup.dump``, ``postgres/<ts>/backup.sql.gz``, ``postgres/<ts>/metadata.json``,
 ``redis/<ts>/snapshot.rdb.gz``, ``redis/<ts>/aof.aof.gz``, ``redis/<ts>/metadata.json``); RabbitMQ,
 config and certificate sets keep their file names. A PostgreSQL set goes to
 ``postgres/<db>/<ts>/`` unless its database is the only one configured (``postgres.database``
 with ``postgres.databases`` empty or naming just it), so two databases dumped in the same
-second never share keys.
+second never share keys. A named instance's sets go below ``<kind>@<instance>/``.
 
 Every data object carries a SHA-256 checksum the server checks on receipt and we check after
 (``head_object`` size + ``ChecksumSHA256``). Big files go in parts; a failed multipart upload is
@@ -21,18 +21,21 @@ import hashlib
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from console import __version__
 from console import jsondoc
 from console.artifacts import sha256_file, write_json_atomic
-from console.catalog import KINDS, BackupFile, BackupSet, read_metadata
+from console.catalog import BackupFile, BackupSet, read_metadata
 from console.errors import Cancelled, ConsoleError
 from console.kinds import registry
 from console.layout import TIMESTAMP_FORMAT
+from console.offsite.bucket import OffsiteSet, group_objects
+from console.offsite.keys import offsite_prefixes, set_directory
+from console.provenance import recorded_checksums
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 from console.runlog import RunRecord, read_runs, record_run
 
@@ -94,49 +97,7 @@ class UploadResult:
                 **self.s3_section()}
 
 
-@dataclass(frozen=True)
-class OffsiteSet:
-    """One set's objects on S3, grouped by their key directory."""
-
-    kind: str
-    name: str
-    stamp: str
-    directory: str
-    size_bytes: int
-    storage_classes: tuple[str, ...]
-    last_modified: datetime | None
-    keys: tuple[str, ...] = field(default_factory=tuple)
-
-    def as_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "stamp": self.stamp, "prefix": self.directory,
-                "objects": len(self.keys), "size_bytes": self.size_bytes, "storage_classes": list(self.storage_classes),
-                "last_modified": self.last_modified.isoformat(timespec="seconds") if self.last_modified else None,
-                "keys": list(self.keys)}
-
-
 # --- key layout ------------------------------------------------------------------------------
-
-
-def bucket_prefix(settings: Settings) -> str:
-    """The configured prefix as a key prefix ("prod" and "prod/" both give "prod/")."""
-    prefix = settings.s3.prefix.strip("/")
-    return f"{prefix}/" if prefix else ""
-
-
-def set_directory(settings: Settings, backup_set: BackupSet) -> str:
-    """The key directory of a set, e.g. ``prod/postgres/20261125_020000/``."""
-    parts = [backup_set.kind]
-    if backup_set.kind == "postgres" and backup_set.name and not _only_database(settings, backup_set.name):
-        parts.append(backup_set.name)
-    elif backup_set.kind != "postgres" and backup_set.name:
-        parts.append(backup_set.name)
-    parts.append(backup_set.stamp)
-    return bucket_prefix(settings) + "/".join(parts) + "/"
-
-
-def _only_database(settings: Settings, name: str) -> bool:
-    configured = list(settings.postgres.databases)
-    return name == settings.postgres.database and configured in ([], [name])
 
 
 def object_name(backup_set: BackupSet, item: BackupFile) -> str:
@@ -234,11 +195,11 @@ def _upload(settings: Settings, bucket: str, backup_set: BackupSet, on_progress:
     from botocore import exceptions as bexc
 
     progress = Throttle(on_progress)
+    recorded = recorded_checksums(backup_set, action="upload")  # before S3 is touched: a legacy set has none
     client = transfer_client(settings)
     abort_pending(settings, client)
     check_bucket(settings, client)
     metadata = read_metadata(backup_set)
-    recorded = _recorded_sha256(metadata.document)
     uploaded: list[UploadedObject] = []
     metadata_item: tuple[BackupFile, str] | None = None
     for item, key in plan_keys(settings, backup_set):
@@ -290,17 +251,6 @@ def _upload(settings: Settings, bucket: str, backup_set: BackupSet, on_progress:
 def _damaged(name: str) -> UploadFailed:
     return UploadFailed(f"{name} does not match the SHA-256 in its metadata: refusing to upload a damaged file",
                         hint="run `backup-console verify` on this set")
-
-
-def _recorded_sha256(document: Mapping[str, Any] | None) -> dict[str, str]:
-    """file name -> sha256 from our metadata's ``artifacts`` (the manual records none)."""
-    if not document:
-        return {}
-    found = {}
-    for artifact in document.get("artifacts") or []:
-        if isinstance(artifact, dict) and isinstance(artifact.get("name"), str) and isinstance(artifact.get("sha256"), str):
-            found[artifact["name"].rsplit("/", 1)[-1]] = artifact["sha256"]
-    return found
 
 
 def _rewritable(path: Path) -> bool:
@@ -579,48 +529,22 @@ def uploads_recorded(settings: Settings, backup_set: BackupSet, document: Mappin
 
 
 def list_offsite(settings: Settings, kind: str | None = None) -> list[OffsiteSet]:
-    """Sets on S3 under the prefix (optionally one kind), oldest first."""
+    """Sets in the bucket below every prefix that may hold them (optionally one kind), oldest first."""
     from botocore import exceptions as bexc
 
     _require_bucket(settings)
     client = transfer_client(settings)
-    prefix = bucket_prefix(settings) + (f"{kind}/" if kind else "")
-    groups: dict[str, list[dict[str, Any]]] = {}
+    prefixes = offsite_prefixes(settings)
+    objects: dict[str, dict[str, Any]] = {}
     try:
         abort_pending(settings, client)
         paginator = client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=settings.s3.bucket, Prefix=prefix):
-            for entry in page.get("Contents", []):
-                directory = entry["Key"].rsplit("/", 1)[0] + "/"
-                groups.setdefault(directory, []).append(entry)
+        for prefix in prefixes:
+            for page in paginator.paginate(Bucket=settings.s3.bucket, Prefix=prefix):
+                for entry in page.get("Contents", []):
+                    objects[entry["Key"]] = entry
     except (bexc.BotoCoreError, bexc.ClientError) as exc:
         raise UploadFailed(describe(exc, settings)) from None
-    found = [_offsite_set(settings, directory, entries) for directory, entries in groups.items()
-             if _is_set_directory(settings, directory)]
-    return sorted(found, key=lambda item: (item.stamp, item.kind, item.name))
-
-
-def _is_set_directory(settings: Settings, directory: str) -> bool:
-    """``<kind>/[<name>/]<YYYYmmdd_HHMMSS>/``: other keys (WAL segments, an operator's files) are not sets."""
-    parts = directory[len(bucket_prefix(settings)):].strip("/").split("/")
-    if len(parts) < 2 or parts[0] not in KINDS:
-        return False
-    try:
-        datetime.strptime(parts[-1], TIMESTAMP_FORMAT)
-    except ValueError:
-        return False
-    return True
-
-
-def _offsite_set(settings: Settings, directory: str, entries: Iterable[dict[str, Any]]) -> OffsiteSet:
-    entries = list(entries)
-    relative = directory[len(bucket_prefix(settings)):].strip("/").split("/")
-    kind = relative[0]
-    stamp = relative[-1]
-    name = "/".join(relative[1:-1])
-    if kind == "postgres" and not name:
-        name = settings.postgres.database
-    modified = [entry["LastModified"] for entry in entries if entry.get("LastModified")]
-    return OffsiteSet(kind, name, stamp, directory, sum(int(entry.get("Size", 0)) for entry in entries),
-                      tuple(sorted({str(entry.get("StorageClass", "STANDARD")) for entry in entries})),
-                      max(modified) if modified else None, tuple(entry["Key"] for entry in entries))
+    found, _stray = group_objects(objects.values(), prefixes, settings.postgres.database)
+    found = [item for item in found if kind is None or item.kind == kind]
+    return sorted(found, key=lambda item: (item.stamp, item.kind, item.instance, item.name))

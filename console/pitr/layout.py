@@ -23,7 +23,7 @@ TAR_NAME = "base.tar.zst"
 MANIFEST_NAME = "backup_manifest"
 METADATA_NAME = "backup.json"
 RESTORE_POINTS = "restore-points.jsonl"
-_STAMP = re.compile(r"^\d{8}_\d{6}$")
+STAMP = re.compile(r"^\d{8}_\d{6}$")
 
 
 def base_root(backup_dir: Path) -> Path:
@@ -82,7 +82,7 @@ def list_base_backups(backup_dir: Path) -> list[BaseBackup]:
     if not root.is_dir():
         return found
     for entry in sorted(root.iterdir()):
-        if not (_STAMP.match(entry.name) and entry.is_dir()):
+        if not (STAMP.match(entry.name) and entry.is_dir()):
             continue
         try:
             metadata = json.loads((entry / METADATA_NAME).read_text())

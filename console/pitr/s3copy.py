@@ -20,7 +20,7 @@ WAL_PREFIX = "postgres/wal/"
 
 
 def wal_key(settings: Settings, name: str) -> str:
-    from console.offsite.upload import bucket_prefix
+    from console.offsite.keys import bucket_prefix
 
     return bucket_prefix(settings) + WAL_PREFIX + name
 

@@ -32,10 +32,18 @@ class ProbeResult:
     latency_ms: float | None = None
     metrics: Mapping[str, Any] = field(default_factory=dict)
     checked_at: float = field(default_factory=time.time)
+    instance: str = "default"
+    """Which configured instance of the service (s3 and storage have only ``default``)."""
+
+    @property
+    def label(self) -> str:
+        """``postgres`` for the default instance, ``postgres/analytics`` for another."""
+        return self.name if self.instance == "default" else f"{self.name}/{self.instance}"
 
     def as_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "instance": self.instance,
             "kind": self.kind,
             "state": self.state.value,
             "detail": self.detail,

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from console.catalog import Catalog, read_metadata, scan
 from console.errors import ConsoleError, ReadOnlyRefused
-from console.offsite.upload import bucket_prefix
+from console.offsite.keys import bucket_prefix, offsite_prefixes
+from console.retention.pitr import PitrPlan, delete_pitr, plan_pitr
 from console.retention.plan import Decision, RetentionPlan, apply_policy
 from console.retention.policy import Policy, load_policy
 from console.retention.reports import ReportPlan, plan_reports
@@ -46,6 +47,8 @@ class RetentionPlans:
     unrecognised: tuple[str, ...] = ()
     reports: ReportPlan | None = None
     """Old verification reports under BACKUP_DIR/reports (their own category: not backup sets)."""
+    pitr: PitrPlan | None = None
+    """Base backups and the archived WAL they need (console.retention.pitr); None without either."""
 
     @property
     def offsite_unplanned(self) -> bool:
@@ -62,9 +65,27 @@ class RetentionPlans:
         return list(self.reports.remove) if self.reports else []
 
     @property
+    def base_removals(self) -> list[Decision]:
+        return list(self.pitr.remove) if self.pitr else []
+
+    @property
+    def wal_removals(self) -> list[Decision]:
+        """Ranges of archived WAL files (``wal_files_to_remove`` counts the files)."""
+        return list(self.pitr.wal_remove) if self.pitr else []
+
+    @property
+    def wal_files_to_remove(self) -> int:
+        return self.pitr.wal_files_to_remove if self.pitr else 0
+
+    @property
+    def nothing_to_remove(self) -> bool:
+        return not (self.removals or self.report_removals or self.base_removals or self.wal_removals)
+
+    @property
     def freed_bytes(self) -> int:
-        """Everything apply frees: sets of both tiers and reports."""
-        return sum(item.size_bytes for item in self.removals + self.report_removals)
+        """Everything apply frees: sets of both tiers, base backups, WAL and reports."""
+        return sum(item.size_bytes for item in self.removals + self.report_removals + self.base_removals
+                   + self.wal_removals)
 
     def as_json(self) -> dict[str, Any]:
         return {"policy": self.policy.as_json(), "local": self.local.as_json(),
@@ -72,6 +93,8 @@ class RetentionPlans:
                 "offsite_unplanned": self.offsite_unplanned,
                 "reports": self.reports.as_json() if self.reports else None,
                 "sets_to_remove": len(self.removals), "reports_to_remove": len(self.report_removals),
+                "pitr": self.pitr.as_json() if self.pitr else None,
+                "base_backups_to_remove": len(self.base_removals), "wal_files_to_remove": self.wal_files_to_remove,
                 "freed_bytes": self.freed_bytes,
                 "unrecognised_files": list(self.unrecognised)}
 
@@ -83,14 +106,23 @@ class ApplyResult:
     errors: list[str] = field(default_factory=list)
     dry_run: bool = False
     deleted_reports: list[Decision] = field(default_factory=list)
+    deleted_bases: list[Decision] = field(default_factory=list)
+    deleted_wal: list[Decision] = field(default_factory=list)
+    """Ranges of WAL files removed whole."""
+    deleted_wal_files: int = 0
+    deleted_wal_bytes: int = 0
 
     @property
     def freed_bytes(self) -> int:
-        return sum(item.size_bytes for item in self.deleted + self.deleted_reports)
+        return sum(item.size_bytes for item in self.deleted + self.deleted_reports + self.deleted_bases) \
+            + self.deleted_wal_bytes
 
     def as_json(self) -> dict[str, Any]:
         return {"dry_run": self.dry_run, "deleted": [item.set_id for item in self.deleted],
                 "deleted_sets": len(self.deleted), "deleted_reports": [item.name for item in self.deleted_reports],
+                "deleted_base_backups": [item.set_id for item in self.deleted_bases],
+                "deleted_wal_files": self.deleted_wal_files,
+                "deleted_wal_ranges": [item.subject.as_json() for item in self.deleted_wal],
                 "freed_bytes": self.freed_bytes, "errors": list(self.errors)}
 
 
@@ -169,15 +201,16 @@ def plan_retention(
                                         allow_delete_all=allow_delete_all)
             status = "planned"
     unrecognised = tuple(str(path.relative_to(settings.backup_dir)) for path in catalog.unrecognised)
-    wal_note = _wal_note(settings, policy, now)
+    pitr = plan_pitr(settings, policy, now, allow_delete_all)
+    wal_note = _wal_note(settings, policy, now) if pitr is None else None
     if wal_note:
         local = replace(local, notes=local.notes + (wal_note,))
-    return RetentionPlans(policy, local, offsite_plan, status, unrecognised, plan_reports(settings, now))
+    return RetentionPlans(policy, local, offsite_plan, status, unrecognised, plan_reports(settings, now), pitr)
 
 
 def _wal_note(settings: Settings, policy: Policy, now: datetime) -> str | None:
-    """WAL segments past the postgres-wal local age: reported, never deleted (the catalog does not
-    list them, and a segment may still be needed to replay from an older base backup)."""
+    """Without any base backup, WAL segments past the postgres-wal local age: reported, never
+    deleted (with base backups, the PITR part of the plan removes what no kept one needs)."""
     from pathlib import Path
 
     from console.formatting import size
@@ -185,12 +218,6 @@ def _wal_note(settings: Settings, policy: Policy, now: datetime) -> str | None:
 
     rule = policy.rule("postgres-wal")
     directory = Path(settings.postgres.wal_archive_dir) if settings.postgres.wal_archive_dir else None
-    if directory is not None and directory.is_dir():
-        from console.pitr.prune import wal_prune_note
-
-        note = wal_prune_note(settings.backup_dir, directory)
-        if note:
-            return note
     if rule is None or rule.local_days is None or directory is None or not directory.is_dir():
         return None
     cutoff = now.timestamp() - rule.local_days * 86400
@@ -199,8 +226,9 @@ def _wal_note(settings: Settings, policy: Policy, now: datetime) -> str | None:
     if not old:
         return None
     return (f"WAL archive {directory}: {len(old)} segment(s) older than {days_label(rule.local_days)} "
-            f"({size(sum(old))}); not deleted by retention: clean it with pg_archivecleanup against your "
-            f"oldest base backup")
+            f"({size(sum(old))}); not deleted by retention while no base backup exists "
+            f"(`backup postgres --physical` takes one; from then on retention removes the WAL no kept base backup "
+            f"needs)")
 
 
 def apply_retention(
@@ -210,6 +238,8 @@ def apply_retention(
     dry_run: bool = False,
     expected_sets: int | None = None,
     expected_reports: int | None = None,
+    expected_bases: int | None = None,
+    expected_wal_files: int | None = None,
     offsite: bool = True,
     allow_delete_all: bool = False,
     s3_client: Any | None = None,
@@ -220,6 +250,7 @@ def apply_retention(
         dry_run: go through the motions on DryRunStorage (nothing is deleted).
         expected_sets: the number of sets the operator confirmed; refused if the plan differs.
         expected_reports: the same for verification reports.
+        expected_bases, expected_wal_files: the same for base backups and archived WAL files.
 
     Raises:
         ReadOnlyRefused: in read-only mode (unless dry_run). LockHeld: another apply runs.
@@ -238,8 +269,15 @@ def apply_retention(
         if expected_reports is not None and expected_reports != len(plans.report_removals):
             raise ConsoleError(f"the plan now removes {len(plans.report_removals)} reports, not the "
                                f"{expected_reports} confirmed", hint="review the plan again and confirm the new number")
+        if expected_bases is not None and expected_bases != len(plans.base_removals):
+            raise ConsoleError(f"the plan now removes {len(plans.base_removals)} base backups, not the "
+                               f"{expected_bases} confirmed", hint="review the plan again and confirm the new number")
+        if expected_wal_files is not None and expected_wal_files != plans.wal_files_to_remove:
+            raise ConsoleError(f"the plan now removes {plans.wal_files_to_remove} WAL files, not the "
+                               f"{expected_wal_files} confirmed", hint="review the plan again and confirm the new number")
         local_storage: Any = LocalStorage(settings.backup_dir)
-        s3_storage: Any = S3Storage(s3_client, settings.s3.bucket, bucket_prefix(settings)) if plans.offsite else None
+        s3_storage: Any = S3Storage(s3_client, settings.s3.bucket, bucket_prefix(settings),
+                                        also=tuple(offsite_prefixes(settings))) if plans.offsite else None
         if dry_run:
             local_storage = DryRunStorage(local_storage)
             s3_storage = DryRunStorage(s3_storage) if s3_storage else None
@@ -249,6 +287,11 @@ def apply_retention(
         if plans.offsite and s3_storage is not None:
             _delete_sets(plans.offsite, s3_storage, settings, result)
         _delete_reports(plans.report_removals, local_storage, settings, result)
+        if plans.pitr is not None:
+            done = delete_pitr(plans.pitr, settings, dry_run)
+            result.deleted_bases, result.deleted_wal = done.bases, done.wal
+            result.deleted_wal_files, result.deleted_wal_bytes = done.wal_files, done.wal_bytes
+            result.errors.extend(done.errors)
         if not dry_run:
             _record(settings, plans, result, started)
     return plans, result
@@ -323,3 +366,20 @@ def _record(settings: Settings, plans: RetentionPlans, result: ApplyResult, star
         failed = [error for error in result.errors if error.startswith("reports/")]
         record("reports", "local", "verification report(s)", result.deleted_reports, failed,
                lambda item: {"report": item.name})
+    if plans.base_removals:
+        failed = [error for error in result.errors if error.startswith("base backup ")]
+        record("postgres-base", "local", "base backup(s)", result.deleted_bases, failed,
+               lambda item: {"set_id": item.set_id, "rule": item.rule})
+    if plans.wal_removals:
+        failed = [error for error in result.errors if error.startswith("postgres-wal/")]
+        wal = plans.pitr.wal if plans.pitr else None
+        record_run(settings.backup_dir, RunRecord(
+            action="retention", kind="postgres-wal", target="local", status="failed" if failed else "ok",
+            started=started, finished=finished,
+            message=f"removed {result.deleted_wal_files} WAL file(s) in {len(result.deleted_wal)} range(s), freed "
+                    f"{size(result.deleted_wal_bytes)}" + (f"; {len(failed)} failed" if failed else ""),
+            extra={"archive_dir": str(wal.archive_dir) if wal else None,
+                   "oldest_needed_segment": wal.oldest_needed if wal else None,
+                   "protected_by": wal.protected_by.set_id if wal and wal.protected_by else None,
+                   "deleted": [item.subject.as_json() for item in result.deleted_wal], "errors": failed},
+        ))

@@ -137,7 +137,7 @@ def compare(settings: Settings, client: Any | None = None, policy: Policy | None
     """Read the bucket's rules and compare them with the policy's."""
     from botocore import exceptions as bexc
 
-    from console.offsite.upload import bucket_prefix
+    from console.offsite.keys import bucket_prefix
     from console.probes.s3 import describe_error, make_client
 
     policy = policy or load_policy(settings)

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from console.catalog import CLOCK_SKEW_SECONDS
 from console.errors import ConsoleError, ExitCode
+from console.instances import label as instance_label
 from console.retention.policy import ARCHIVE_CLASSES, Policy, days_label
 
 TIERS = ("local", "s3")
@@ -31,9 +32,13 @@ class RetentionSubject(Protocol):
     kind: str
     name: str
     timestamp: datetime
+    instance: str
 
     @property
     def set_id(self) -> str: ...
+
+    @property
+    def target_key(self) -> tuple[str, str, str]: ...
 
     @property
     def size_bytes(self) -> int: ...
@@ -58,9 +63,11 @@ class Decision:
     rule: str | None = None
     """For removals and transitions: the rule that applies ("local 7 d", "offsite 7 y")."""
     subject: Any = field(default=None, compare=False, repr=False)
+    instance: str = "default"
 
     def as_json(self) -> dict[str, Any]:
-        document = {"set_id": self.set_id, "kind": self.kind, "name": self.name, "stamp": self.stamp,
+        document = {"set_id": self.set_id, "kind": self.kind, "instance": self.instance, "name": self.name,
+                    "stamp": self.stamp,
                     "age_days": round(self.age_days, 1), "size_bytes": self.size_bytes, "files": list(self.files),
                     "reasons": list(self.reasons)}
         if self.rule is not None:
@@ -128,15 +135,16 @@ def apply_policy(
     if tier not in TIERS:
         raise ValueError(f"unknown tier {tier!r}")
     verified = verified or {}
-    groups: dict[tuple[str, str], list[RetentionSubject]] = {}
+    groups: dict[tuple[str, str, str], list[RetentionSubject]] = {}
     for item in sets:
-        groups.setdefault((item.kind, item.name), []).append(item)
+        groups.setdefault(item.target_key, []).append(item)
     keep: list[Decision] = []
     remove: list[Decision] = []
     transition: list[Decision] = []
     notes: list[str] = list(policy.notes)
-    for (kind, name), members in sorted(groups.items()):
-        rule = policy.rule(kind)
+    for (kind, instance, name), members in sorted(groups.items()):
+        rule = policy.rule(kind, instance)
+        min_keep = policy.min_keep_for(kind, instance)
         members.sort(key=lambda item: item.timestamp, reverse=True)
         if rule is None:
             keep.extend(_decision(item, now, (f"no rule for kind '{kind}'",)) for item in members)
@@ -160,8 +168,8 @@ def apply_policy(
                 continue
             if item is newest_verified:
                 reasons.append("newest verified")
-            if id(item) in rank and rank[id(item)] < policy.min_keep:
-                reasons.append(f"min_keep {rank[id(item)] + 1}/{policy.min_keep}")
+            if id(item) in rank and rank[id(item)] < min_keep:
+                reasons.append(f"min_keep {rank[id(item)] + 1}/{min_keep}")
             if days is None:
                 reasons.append("indefinite")
             elif age <= days:
@@ -179,7 +187,7 @@ def apply_policy(
                 why += " (incomplete set: no primary file)"
             group_remove.append(_decision(item, now, (why,), rule=label))
         if backups and not any(d.subject.is_backup for d in group_keep) and not allow_delete_all:
-            target = f"{kind}/{name}" if name else kind
+            target = "/".join(part for part in (instance_label(kind, instance), name) if part)
             raise UnsafePlan(f"retention would delete every {target} backup ({len(backups)} sets)",
                              hint="raise min_keep, or pass the unsafe flag (--allow-delete-all) if that is intended")
         keep.extend(group_keep)
@@ -213,4 +221,4 @@ def _files(item: RetentionSubject) -> tuple[str, ...]:
 
 def _decision(item: RetentionSubject, now: datetime, reasons: Sequence[str], rule: str | None = None) -> Decision:
     return Decision(item.set_id, item.kind, item.name, item.timestamp.strftime("%Y%m%d_%H%M%S"), _age_days(item, now),
-                    item.size_bytes, _files(item), tuple(reasons), rule, item)
+                    item.size_bytes, _files(item), tuple(reasons), rule, item, getattr(item, "instance", "default"))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import yaml
 
 from console.errors import ConfigError
+from console.instances import DEFAULT
 from console.kinds import registry
 
 if TYPE_CHECKING:
@@ -66,8 +67,25 @@ class Policy:
     source: str = "built-in"
     notes: tuple[str, ...] = field(default=())
 
-    def rule(self, kind: str) -> Rule | None:
-        return self.rules.get(kind)
+    instance_overrides: Mapping[tuple[str, str], Mapping[str, int]] = field(default_factory=dict)
+    """(kind, instance) -> its own ``retention:`` keys (local_days, s3_days, min_keep)."""
+
+    def rule(self, kind: str, instance: str = DEFAULT) -> Rule | None:
+        """The kind's rule, with a named instance's own local_days / s3_days over it."""
+        rule = self.rules.get(kind)
+        own = self.instance_overrides.get((kind, instance))
+        if rule is None or not own:
+            return rule
+        changes: dict[str, Any] = {}
+        if "local_days" in own:
+            changes["local_days"] = own["local_days"]
+        if "s3_days" in own:
+            changes["s3_standard_days"] = own["s3_days"]
+        labels = [f"{name} <- {kind}.instances.{instance}.retention" for name in changes]
+        return replace(rule, **changes, overridden=tuple(rule.overridden) + tuple(labels))
+
+    def min_keep_for(self, kind: str, instance: str = DEFAULT) -> int:
+        return int(self.instance_overrides.get((kind, instance), {}).get("min_keep", self.min_keep))
 
     def as_json(self) -> dict[str, Any]:
         return {"source": self.source, "min_keep": self.min_keep,
@@ -143,7 +161,9 @@ def load_policy(settings: Settings) -> Policy:
         raise ConfigError(f"{where}: invalid YAML in the retention policy") from None
     policy = policy_from_mapping(data, "shipped policy" if path == SHIPPED_POLICY else str(path),
                                  settings.retention.min_keep)
-    return apply_overrides(policy, settings)
+    overrides = {(kind, instance.name): dict(instance.retention)
+                 for kind, instances in settings.instances.items() for instance in instances if instance.retention}
+    return replace(apply_overrides(policy, settings), instance_overrides=overrides)
 
 
 def apply_overrides(policy: Policy, settings: Settings) -> Policy:

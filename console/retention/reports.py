@@ -3,8 +3,8 @@ BACKUP_DIR/reports, so ``retention apply`` removes the pairs older than ``retent
 
 Some reports are kept whatever their age, because something still reads them: the newest
 report (the Reports screen's LAST line, ``reports show latest``) and, per kind, the newest
-report holding results for that kind (the dashboard's last verification of the kind,
-``console.verify.run.last_results``). A report's two files go together. Only files named the way
+report holding results for that kind (where ``console.verify.state`` finds the verification of
+a set whose metadata carries none, such as the manual's). A report's two files go together. Only files named the way
 ``console.verify.reports`` names them are considered; anything else in the directory is left alone.
 
 ``plan_reports`` only reads; console/prune.py deletes what it removes.

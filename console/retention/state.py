@@ -42,10 +42,20 @@ class RetentionOverview:
     lifecycle_rules: dict[str, str] = field(default_factory=dict)
     reports: KindState | None = None
     """The verification reports as one more category (kind "reports", local only)."""
+    pitr: list[KindState] = field(default_factory=list)
+    """Base backups ("pg-base") and the WAL archive ("pg-wal", counted in files) once either exists."""
 
     @property
     def sets_to_remove(self) -> int:
         return len(self.plans.removals)
+
+    @property
+    def base_backups_to_remove(self) -> int:
+        return len(self.plans.base_removals)
+
+    @property
+    def wal_files_to_remove(self) -> int:
+        return self.plans.wal_files_to_remove
 
     @property
     def reports_to_remove(self) -> int:
@@ -54,7 +64,9 @@ class RetentionOverview:
     def as_json(self) -> dict[str, Any]:
         return {"kinds": [vars(state) for state in self.kinds], "lifecycle_status": self.lifecycle_status,
                 "reports": vars(self.reports) if self.reports else None, "sets_to_remove": self.sets_to_remove,
-                "reports_to_remove": self.reports_to_remove, "plan": self.plans.as_json()}
+                "reports_to_remove": self.reports_to_remove, "pitr": [vars(state) for state in self.pitr],
+                "base_backups_to_remove": self.base_backups_to_remove, "wal_files_to_remove": self.wal_files_to_remove,
+                "plan": self.plans.as_json()}
 
 
 def overview(settings: Settings, now: datetime | None = None, s3_client: Any | None = None) -> RetentionOverview:
@@ -103,7 +115,32 @@ def overview(settings: Settings, now: datetime | None = None, s3_client: Any | N
             rules.get(kind, "-"), len(removed) + (len([d for d in plans.offsite.remove if d.kind == kind]) if plans.offsite else 0),
             sum(d.size_bytes for d in removed), len([d for d in plans.offsite.transition if d.kind == kind]) if plans.offsite else 0,
         ))
-    return RetentionOverview(plans, kinds, status, rules, _reports_state(plans))
+    return RetentionOverview(plans, kinds, status, rules, _reports_state(plans), _pitr_states(plans, now, rules))
+
+
+def _pitr_states(plans: RetentionPlans, now: datetime, rules: dict[str, str]) -> list[KindState]:
+    """Base backups like a kind; the WAL archive counted in files, its S3 lifecycle rule shown."""
+    from console.retention.pitr import WAL_KIND
+
+    pitr = plans.pitr
+    if pitr is None:
+        return []
+    every = [*pitr.keep, *pitr.remove]
+    stamps = sorted(d.stamp for d in every)
+    rule = plans.policy.rule("postgres-base") or plans.policy.rule("postgres")
+    upcoming = sorted(d.subject.timestamp + timedelta(days=rule.local_days) for d in pitr.keep
+                      if rule is not None and rule.local_days is not None
+                      and d.subject.timestamp + timedelta(days=rule.local_days) > now)
+    states = [KindState("pg-base", len(every), stamps[0] if stamps else None, stamps[-1] if stamps else None,
+                        sum(d.size_bytes for d in every), None, None,
+                        upcoming[0].strftime("%Y-%m-%d %H:%M") if upcoming else None, "-", len(pitr.remove),
+                        sum(d.size_bytes for d in pitr.remove), 0)]
+    wal = pitr.wal
+    if wal is not None:
+        removing = pitr.wal_files_to_remove
+        states.append(KindState("pg-wal", wal.keep_files + removing, None, None, wal.keep_bytes + wal.bytes_to_remove,
+                                None, None, None, rules.get(WAL_KIND, "-"), removing, wal.bytes_to_remove, 0))
+    return states
 
 
 def _reports_state(plans: RetentionPlans) -> KindState | None:

@@ -73,10 +73,14 @@ class S3Storage:
     bucket: str
     prefix: str = ""
     name: str = "s3"
+    also: tuple[str, ...] = ()
+    """Other prefixes whose keys may be deleted (named instances' own ``s3_prefix``)."""
 
     def _check(self, key: str) -> None:
-        if self.prefix and not key.startswith(self.prefix):
-            raise StorageError(f"refusing to touch s3://{self.bucket}/{key}: it is outside prefix '{self.prefix}'")
+        allowed = (self.prefix, *self.also)
+        if self.prefix and not any(key.startswith(prefix) for prefix in allowed):
+            raise StorageError(f"refusing to touch s3://{self.bucket}/{key}: it is outside prefix "
+                               f"'{', '.join(allowed)}'")
 
     def list(self, prefix: str = "") -> Iterator[tuple[str, int]]:
         for obj in self.list_objects(prefix):

@@ -3,7 +3,7 @@
 Each run writes ``BACKUP_DIR/reports/backup_verification_<ts>.report`` (the layout of the
 manual's ``backup-verify.sh``: a section per service, "Checking: <file>", one ✓/✗/⚠ line per
 check, the summary counts and the final Status line) and ``backup_verification_<ts>.json``
-(the same run with every detail; the report browser and ``last_results`` read it).
+(the same run with every detail; the report browser and ``console.verify.state`` read it).
 """
 
 from __future__ import annotations

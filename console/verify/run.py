@@ -12,11 +12,9 @@ metadata (atomic rewrite; the manual's unreadable metadata is left alone) and in
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from console import jsondoc
 from console.artifacts import write_json_atomic
 from console.catalog import KINDS, BackupSet, read_metadata, scan
 from console.errors import UsageError
@@ -26,7 +24,7 @@ from console.runlog import RunRecord, record_run
 from console.verify import reports
 from console.verify.checks import (check_age, check_date, check_metadata, check_missing_artifacts, check_offsite, check_recorded,
                                    settle_recorded)
-from console.verify.model import (FAILED, PASSED, WARNING, CheckOutcome, SetContext, SetVerification, VerifyReport,
+from console.verify.model import (FAILED, PASSED, WARNING, SetContext, SetVerification, VerifyReport,
                                   overall, primary_name)
 
 if TYPE_CHECKING:
@@ -37,11 +35,18 @@ if TYPE_CHECKING:
 
 def select_sets(settings: Settings, kind: str | None = None, set_id: str | None = None) -> tuple[list[BackupSet], set[str]]:
     """The sets to verify, and the ids of the newest set of each kind/name (for the age check)."""
-    if kind is not None and kind not in KINDS:
+    kind, _, instance = (kind or "").partition("/")
+    if kind and kind not in KINDS:
         raise UsageError(f"unknown kind '{kind}' (choose from {', '.join(KINDS)})")
     catalog = scan(settings.backup_dir, [kind] if kind else KINDS)
     newest = {item.set_id for item in catalog.latest_per_target()}
     sets = catalog.sets
+    if instance:
+        sets = [item for item in sets if item.instance == instance]
+        if not sets:
+            found = ", ".join(catalog.instances(kind)) or "none"
+            raise UsageError(f"no {kind} sets of instance '{instance}' under {settings.backup_dir} (instances with "
+                             f"sets: {found})")
     if set_id is not None:
         sets = [item for item in sets if item.set_id == set_id]
         if not sets:
@@ -51,6 +56,14 @@ def select_sets(settings: Settings, kind: str | None = None, set_id: str | None 
 
 
 # --- running -----------------------------------------------------------------------------------
+
+
+def _speaking_for(settings: Settings, backup_set: BackupSet) -> Settings:
+    """The settings of the set's instance (a deep check restores with its server's tools); the
+    unscoped ones for an instance no longer configured (its files are still checked)."""
+    if backup_set.instance not in {item.name for item in settings.instances_of(backup_set.kind)}:
+        return settings
+    return settings.for_instance(backup_set.kind, backup_set.instance)
 
 
 def verify(
@@ -77,24 +90,36 @@ def verify(
     for index, backup_set in enumerate(sets):
         check_cancel(cancel)
         emit(on_progress, ProgressEvent("verify", index, len(sets), unit="sets", message=f"checking {backup_set.set_id}"))
-        result = verify_set(settings, backup_set, deep=deep, newest=backup_set.set_id in newest,
+        result = verify_set(_speaking_for(settings, backup_set), backup_set, deep=deep, newest=backup_set.set_id in newest,
                             now=now or datetime.now().astimezone(), cancel=cancel, on_progress=on_progress,
                             report_name=report_name)
         results.append(result)
     emit(on_progress, ProgressEvent("verify", len(sets), len(sets), unit="sets", finished=True))
     finished_at = datetime.now().astimezone()
-    kinds = (kind,) if kind else KINDS
+    kinds = (kind.partition("/")[0],) if kind else KINDS
     report = VerifyReport(started_at.isoformat(timespec="seconds"), finished_at.isoformat(timespec="seconds"),
                           time.time() - started, deep, kinds, tuple(results), report_name)
     if write_report:
         reports.write_report(settings, report)
     counts = report.counts
+    message = f"{len(results)} set(s): {counts[PASSED]} passed, {counts[FAILED]} failed, {counts[WARNING]} warnings"
+    extra: dict[str, Any] = {"report": report_name, "deep": deep}
+    published = _publish_fleet_records(settings, sets)
+    if published is not None:
+        extra["fleet"] = published.as_extra()
+        message += "" if published.ok else f"; {published.note}"
     record_run(settings.backup_dir, RunRecord(
-        action="verify", kind=kind or "all", target=set_id or "", status="ok" if report.ok else "failed",
-        started=started, finished=time.time(),
-        message=f"{len(results)} set(s): {counts[PASSED]} passed, {counts[FAILED]} failed, {counts[WARNING]} warnings",
-        extra={"report": report_name, "deep": deep}))
+        action="verify", kind=(kind or "all").partition("/")[0], target=set_id or "",
+        instance=(kind or "").partition("/")[2] or "default", status="ok" if report.ok else "failed",
+        started=started, finished=time.time(), message=message, extra=extra))
     return report
+
+
+def _publish_fleet_records(settings: Settings, sets: list[BackupSet]) -> Any:
+    """The fleet records (``console.fleet``) of the targets whose sets were verified; None without S3."""
+    from console import fleet
+
+    return fleet.publish(settings, [fleet.Target(*item.target_key) for item in sets if item.is_backup])
 
 
 def verify_set(
@@ -162,50 +187,3 @@ def _record(ctx: SetContext, status: str, report_name: str | None) -> bool:
     except OSError:
         return False
     return True
-
-
-# --- for the dashboard ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LastVerification:
-    """The most recent verification result of one kind."""
-
-    kind: str
-    status: str
-    """"passed", "warning" or "failed" (the worst of the kind's sets in that report)."""
-    finished_at: str
-    report: str
-    sets: int
-    failed_sets: int
-    warnings: int
-
-    def as_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "status": self.status, "finished_at": self.finished_at, "report": self.report,
-                "sets": self.sets, "failed_sets": self.failed_sets, "warnings": self.warnings}
-
-
-def last_results(settings: Settings, limit: int = 50) -> dict[str, LastVerification]:
-    """kind -> its last verification result, from the newest reports under BACKUP_DIR/reports.
-
-    Cheap enough for a dashboard refresh: reports are read newest first, and only until every
-    kind has been seen (at most ``limit`` files).
-    """
-    found: dict[str, LastVerification] = {}
-    for path in reports.report_paths(settings)[:limit]:
-        missing = [kind for kind in KINDS if kind not in found]
-        if not missing:
-            break
-        try:
-            report = VerifyReport.from_json(jsondoc.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError, AttributeError):
-            continue
-        for kind in missing:
-            kind_sets = [item for item in report.sets if item.kind == kind]
-            if not kind_sets:
-                continue
-            found[kind] = LastVerification(
-                kind, overall(CheckOutcome("set", item.status, "") for item in kind_sets), report.finished_at,
-                report.report_name, len(kind_sets), sum(item.status == FAILED for item in kind_sets),
-                sum(item.counts[WARNING] for item in kind_sets))
-    return found

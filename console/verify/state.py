@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console.catalog import KINDS, BackupSet, read_metadata, scan
+from console.instances import DEFAULT
+from console.instances import label as instance_label
 from console.kinds.layouts import LAYOUTS
 from console.runlog import RunRecord, read_runs
 from console.verify import reports
@@ -50,17 +52,20 @@ class TargetState:
     report: str | None
     last_run: RunRecord | None
     """The target's own last backup run (cron or console), whatever its outcome."""
+    instance: str = DEFAULT
 
     @property
     def label(self) -> str:
-        return f"{self.kind}/{self.name}" if self.name != self.kind else self.kind
+        """``postgres/shop``, ``redis``, ``postgres/analytics/shop``, ``redis/cache``."""
+        return "/".join(part for part in (instance_label(self.kind, self.instance),
+                                          self.name if self.name != self.kind else "") if part)
 
     def age_seconds(self, now: float) -> float | None:
         return None if self.timestamp is None else max(0.0, now - self.timestamp)
 
     def as_json(self, now: float) -> dict[str, Any]:
         run = self.last_run
-        return {"kind": self.kind, "name": self.name, "path": self.path, "set_id": self.set_id,
+        return {"kind": self.kind, "instance": self.instance, "name": self.name, "path": self.path, "set_id": self.set_id,
                 "age_seconds": None if self.timestamp is None else round(max(0.0, now - self.timestamp)),
                 "verification_status": self.verification, "verified_at": self.verified_at,
                 "verification_report": self.report,
@@ -108,12 +113,12 @@ def reported_sets(settings: Settings, limit: int = REPORTS_READ) -> dict[str, tu
     return found
 
 
-def last_runs_by_target(backup_dir: Path) -> dict[tuple[str, str], RunRecord]:
-    """(kind, target) -> that target's last backup run; a kind with one target has target "" (its kind)."""
-    latest: dict[tuple[str, str], RunRecord] = {}
+def last_runs_by_target(backup_dir: Path) -> dict[tuple[str, str, str], RunRecord]:
+    """(kind, instance, target) -> that target's last backup run; a kind with one target has target its kind."""
+    latest: dict[tuple[str, str, str], RunRecord] = {}
     for record in read_runs(backup_dir):
         if record.action == "backup":
-            latest[(record.kind, record.target or record.kind)] = record
+            latest[(record.kind, record.instance, record.target or record.kind)] = record
     return latest
 
 
@@ -125,7 +130,7 @@ def target_states(settings: Settings) -> list[TargetState]:
     newest = catalog.latest_per_target()
     legacy_reports: dict[str, tuple[str, str, str]] | None = None
     states: list[TargetState] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str]] = set()
     for backup_set in newest:
         name = backup_set.name or backup_set.kind
         document = read_metadata(backup_set).document or {}
@@ -133,11 +138,13 @@ def target_states(settings: Settings) -> list[TargetState]:
             legacy_reports = reported_sets(settings)
         verification, verified_at, report = set_verification(backup_set, legacy_reports)
         path = primary_file(backup_set)
+        key = (backup_set.kind, backup_set.instance, name)
         states.append(TargetState(backup_set.kind, name, backup_set.set_id, backup_set.timestamp.timestamp(),
                                   str(path) if path else None, verification, verified_at, report,
-                                  runs.get((backup_set.kind, name))))
-        seen.add((backup_set.kind, name))
-    for (kind, name), run in runs.items():
-        if (kind, name) not in seen and kind in KINDS:
-            states.append(TargetState(kind, name, None, None, None, None, None, None, run))
-    return sorted(states, key=lambda state: (KINDS.index(state.kind), state.name))
+                                  runs.get(key), backup_set.instance))
+        seen.add(key)
+    for (kind, instance, name), run in runs.items():
+        if (kind, instance, name) not in seen and kind in KINDS:
+            states.append(TargetState(kind, name, None, None, None, None, None, None, run, instance))
+    return sorted(states, key=lambda state: (KINDS.index(state.kind), state.instance != DEFAULT, state.instance,
+                                             state.name))

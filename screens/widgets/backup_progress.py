@@ -77,7 +77,10 @@ def summary_text(job: BackupJob) -> str:
     from console.formatting import duration, size
 
     result = job.result
-    what = f"{job.request.kind} backup" + (f" of {job.request.target}" if job.request.target else "")
+    from console.instances import label as instance_label
+
+    what = f"{instance_label(job.request.kind, job.request.instance)} backup" + (
+        f" of {job.request.target}" if job.request.target else "")
     if result is None:
         lines = [f"FAILED: {what}: {job.error or 'no result'}"]
         if job.hint:

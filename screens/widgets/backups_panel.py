@@ -4,13 +4,15 @@ set's own verification and the target's last run; then what runs now and the mon
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from rich.text import Text
 from textual.widgets import Static
 
 from console.catalog import KINDS
 from console.formatting import short_ago
+from console.instances import DEFAULT
+from console.instances import label as instance_label
 
 if TYPE_CHECKING:
     from console.verify.state import TargetState
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
 PER_TARGET_CATEGORIES = ("freshness", "backup_failed", "verification")
 """Findings about a target shown on its own line (age, last run, verification) are not listed again."""
 LABEL_WIDTH = 16
+InScope = Callable[[str, str], bool]
+"""(kind, instance) -> whether the dashboard shows that instance now."""
 
 
 def verification_word(state: TargetState, now: float) -> str:
@@ -36,8 +40,8 @@ def verification_word(state: TargetState, now: float) -> str:
     return state.verification or ""
 
 
-def target_line(state: TargetState, now: float, stale: bool = False) -> str:
-    parts = [f"{state.label:<{LABEL_WIDTH}}", f"{short_ago(state.age_seconds(now)):>7}" if state.set_id else "  never"]
+def target_line(state: TargetState, now: float, stale: bool = False, width: int = LABEL_WIDTH) -> str:
+    parts = [f"{state.label:<{width}}", f"{short_ago(state.age_seconds(now)):>7}" if state.set_id else "  never"]
     if stale:
         parts.append("STALE")
     if state.set_id:
@@ -46,6 +50,15 @@ def target_line(state: TargetState, now: float, stale: bool = False) -> str:
     if run is not None and run.status != "ok":
         parts.append(f"last run {run.status.upper()} {short_ago(now - run.finished)}")
     return "  ".join(parts)
+
+
+def instance_of_subject(subject: str, configured: list[tuple[str, str]]) -> tuple[str, str]:
+    """(kind, instance) a monitor finding's subject speaks of: ``postgres/analytics/shop`` names the
+    instance analytics when one is configured, ``postgres/shop`` the default instance's database."""
+    parts = subject.split("/")
+    if len(parts) > 1 and (parts[0], parts[1]) in configured:
+        return parts[0], parts[1]
+    return parts[0], DEFAULT
 
 
 class BackupsPanel(Static, can_focus=True):
@@ -57,28 +70,37 @@ class BackupsPanel(Static, can_focus=True):
         self.lines: list[str] = []
         """Every line whole (the panel cuts them at its width; enter shows them in full)."""
 
-    def show(self, summary: BackupSummary, now: float) -> None:
+    def show(self, summary: BackupSummary, now: float, in_scope: InScope | None = None) -> None:
+        """``in_scope(kind, instance)``: whether the dashboard's filter and context show that instance;
+        the lines (and findings) of the others are left out, the ALERT count still counts them."""
         if summary.findings is not None:
             self.findings = summary.findings
+        shown = in_scope or (lambda kind, instance: True)
         lines = []
         represented: set[int] = set()
         bad_runs = failed_verify = 0
-        shown_kinds = {state.kind for state in summary.targets}
+        configured = summary.instances or [(kind, DEFAULT) for kind in KINDS]
+        unseen = [(kind, instance) for kind, instance in configured
+                  if not any(state.kind == kind and state.instance == instance for state in summary.targets)]
+        width = max([LABEL_WIDTH] + [len(state.label) for state in summary.targets if shown(state.kind, state.instance)]
+                    + [len(instance_label(kind, instance)) for kind, instance in unseen if shown(kind, instance)])
         for state in summary.targets:
             stale = False
             for index, finding in enumerate(self.findings):
                 if finding.category in PER_TARGET_CATEGORIES and finding.subject in (state.label, state.kind):
                     represented.add(index)
                     stale = stale or (finding.category == "freshness" and finding.severity == "critical")
-            lines.append(target_line(state, now, stale and state.set_id is not None))
+            if shown(state.kind, state.instance):
+                lines.append(target_line(state, now, stale and state.set_id is not None, width))
             bad_runs += state.last_run is not None and state.last_run.status != "ok"
             failed_verify += state.verification == "failed"
-        for kind in KINDS:
-            if kind not in shown_kinds:
-                for index, finding in enumerate(self.findings):
-                    if finding.category in PER_TARGET_CATEGORIES and finding.subject.split("/")[0] == kind:
-                        represented.add(index)
-                lines.append(f"{kind:<{LABEL_WIDTH}}    never")
+        for kind, instance in unseen:
+            for index, finding in enumerate(self.findings):
+                if finding.category in PER_TARGET_CATEGORIES and instance_of_subject(finding.subject, configured) \
+                        == (kind, instance):
+                    represented.add(index)
+            if shown(kind, instance):
+                lines.append(f"{instance_label(kind, instance):<{width}}    never")
         for lock in summary.running:
             lines.append(f"running: {lock.description} (pid {lock.pid})")
         critical = [f for f in self.findings if f.severity == "critical"]

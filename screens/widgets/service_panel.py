@@ -1,4 +1,4 @@
-"""ServicePanel: one service's state as a word and a colour, key metrics and its last backup."""
+"""ServicePanel: one instance of a service: its state as a word and a colour, key metrics and its last backup."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from console.formatting import ago, metric_value
+from console.instances import DEFAULT
+from console.instances import label as instance_label
 
 if TYPE_CHECKING:
     from console.probes import ProbeResult
@@ -62,12 +64,29 @@ class ServicePanel(Static, can_focus=True):
     compact: reactive[bool] = reactive(False)
     """Two lines at 80x24: detail, then a running backup or the key figures (the Backups panel has the ages)."""
 
-    def __init__(self, name: str, **kwargs: Any) -> None:
-        super().__init__(id=f"panel-{name}", classes="service-panel -pending", **kwargs)
+    def __init__(self, name: str, instance: str = DEFAULT, tags: str = "", grouped: bool = False, **kwargs: Any) -> None:
+        """``grouped``: one of several instances under their kind's group title (the panel is titled by its name)."""
+        panel_id = f"panel-{name}" if instance == DEFAULT else f"panel-{name}-{instance}"
+        super().__init__(id=panel_id, classes="service-panel -pending", **kwargs)
         self.service = name
-        self.border_title = TITLES.get(name, name)
+        self.instance = instance
+        self.tags = tags
+        """``env=prod team=data``: in the title when there is room."""
+        self.name_title = instance if grouped else " ".join(
+            part for part in (TITLES.get(name, name), "" if instance == DEFAULT else instance) if part)
+        self.border_title = self.name_title
         self.border_subtitle = "..."
         self.has_backups = name in BACKUP_KIND_OF_SERVICE
+
+    @property
+    def label(self) -> str:
+        """``postgres``, ``postgres/analytics``: the probe result's label this panel shows."""
+        return instance_label(self.service, self.instance)
+
+    def on_resize(self) -> None:
+        """Tags join the name in the title when they fit on the top border."""
+        with_tags = f"{self.name_title}  {self.tags}" if self.tags else self.name_title
+        self.border_title = with_tags if len(with_tags) + 6 <= self.outer_size.width else self.name_title
 
     def watch_result(self, result: ProbeResult | None) -> None:
         for state in ("up", "degraded", "down", "timeout", "unconfigured", "pending"):

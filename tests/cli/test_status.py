@@ -32,7 +32,7 @@ def test_status_json_schema_and_exit_0_when_all_up(pg_cluster, redis_server, rab
     names = [service["name"] for service in document["services"]]
     assert names[:5] == ["postgres", "redis", "rabbitmq", "s3", "storage"]
     for service in document["services"]:
-        assert set(service) == {"name", "kind", "state", "detail", "latency_ms", "metrics"}
+        assert set(service) == {"name", "instance", "kind", "state", "detail", "latency_ms", "metrics"}
         assert service["state"] in ("up", "unconfigured")
     (backup,) = document["last_backups"]
     assert backup["kind"] == "redis" and backup["path"].endswith("snapshot_20241101_020000.rdb.gz")
@@ -74,7 +74,7 @@ def test_config_error_in_json_mode_is_an_exit_error_object(tmp_path):
 
 def test_usage_error_exit_2():
     proc = run(["status", "--service", "nosuch"])
-    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+    assert proc.returncode == 2 and "unknown service 'nosuch'" in proc.stderr
 
 
 def test_config_show_json_sources_and_masking(tmp_path):

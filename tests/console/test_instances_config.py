@@ -135,3 +135,26 @@ def test_split_target_returns_a_target_or_a_reason(text):
         assert str(exc)
     else:
         assert str(target) == text.strip()
+
+
+def test_an_instance_password_file_wins_over_the_section_password(tmp_path):
+    secret = write(tmp_path / "b.pass", "broker-b-secret\n")
+    config = write(tmp_path / "c.yaml", f"rabbitmq:\n  password: section-secret\n  instances:\n"
+                                        f"    a: {{}}\n    b: {{password_file: {secret}}}\n")
+    settings = load_settings(config, env={})
+    assert settings.instance("rabbitmq", "a").section.password == "section-secret"
+    assert settings.instance("rabbitmq", "b").section.password == "broker-b-secret"
+
+
+def test_physical_backup_is_refused_for_a_named_instance(fleet):
+    from console.kinds.registry import get
+
+    settings = load_settings(fleet, env={})
+    with pytest.raises(UsageError, match="only for the default PostgreSQL instance"):
+        get("postgres").requests(settings, options={"physical": True}, instance="analytics")
+
+
+@pytest.mark.parametrize("written, read", [("off", "off"), ("03:30", "03:30"), ('"03:30"', "03:30"), ("nightly", "nightly")])
+def test_schedule_as_yaml_1_1_reads_it(tmp_path, written, read):
+    config = write(tmp_path / "c.yaml", f"redis:\n  instances:\n    a: {{schedule: {written}}}\n")
+    assert load_settings(config, env={}).instance("redis", "a").schedule == read

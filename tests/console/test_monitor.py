@@ -102,7 +102,7 @@ def test_prometheus_textfile_parses(backup_dir, settings_for, tmp_path, monkeypa
     assert json.loads(capsys.readouterr().out)["alerting"] == 0
     families = {family.name: family for family in text_string_to_metric_families(target.read_text())}
     last = families["backup_console_last_success_timestamp_seconds"].samples[0]
-    assert last.labels == {"kind": "redis", "name": ""} and abs(last.value - time.time()) < 3 * 3600
+    assert last.labels == {"kind": "redis", "instance": "default", "name": ""} and abs(last.value - time.time()) < 3 * 3600
     assert families["backup_console_last_size_bytes"].samples[0].value == 4096 * 2 + 1 + metadata.stat().st_size
     assert families["backup_console_last_duration_seconds"].samples[0].value == 12.5
     statuses = {s.labels["status"]: s.value for s in families["backup_console_verification_status"].samples}

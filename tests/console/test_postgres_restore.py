@@ -151,3 +151,17 @@ def _toc_offsets(path):
             handle.seek(where + 1)
             found[dump_id] = (state, int.from_bytes(handle.read(off_size), "little"))
     return found
+
+
+@pytest.mark.parametrize("pairs", [["backup_user"], ["=new"], ["old="], ["a=b", "a=c"]])
+def test_a_role_map_that_is_not_old_equals_new_is_a_usage_error(pairs) -> None:
+    from console.kinds.postgres.roles import parse_role_map
+
+    with pytest.raises(UsageError, match="--role-map"):
+        parse_role_map(pairs)
+
+
+def test_a_role_map_is_parsed_in_order_and_repeats_are_allowed() -> None:
+    from console.kinds.postgres.roles import parse_role_map
+
+    assert parse_role_map(["a=b", " c = d ", "a=b"]) == (("a", "b"), ("c", "d"))

@@ -15,7 +15,7 @@ from console.retention.apply import apply_retention, plan_retention
 from console.retention.state import overview
 from console.runlog import read_runs
 from console.verify import reports
-from console.verify.run import last_results
+from console.verify.state import reported_sets
 from tests.report_fixtures import KEPT, REMOVED, existing, files_of, history, write_run
 from tests.retention_fixtures import now
 
@@ -48,7 +48,7 @@ def test_plan_lists_old_reports_and_keeps_the_newest_per_kind(make_settings):
 def test_apply_deletes_exactly_the_plan_and_the_browser_still_works(make_settings):
     settings = make_settings()
     names = history(settings, now())
-    latest_before = last_results(settings)
+    reported_before = reported_sets(settings)
     plans, result = apply_retention(settings, now=now())
     assert not result.errors
     assert {item.name for item in result.deleted_reports} == {names[key] for key in REMOVED}
@@ -59,8 +59,10 @@ def test_apply_deletes_exactly_the_plan_and_the_browser_still_works(make_setting
     # what the report browser and the dashboard read is unchanged
     assert reports.list_reports(settings)[0].name == names["newest_2d"]
     assert reports.load_report(settings, "latest").report_name == names["newest_2d"]
-    assert last_results(settings) == latest_before
-    assert set(last_results(settings)) == set(KINDS)
+    kept_names = {names[key] for key in KEPT}
+    reported = reported_sets(settings)
+    assert reported == {set_id: found for set_id, found in reported_before.items() if found[2] in kept_names}
+    assert {set_id.split("/")[0] for set_id in reported} == set(KINDS)  # every kind's newest report stays
     record = next(run for run in read_runs(settings.backup_dir) if run.action == "retention" and run.kind == "reports")
     assert record.status == "ok" and {item["report"] for item in record.extra["deleted"]} == {names[k] for k in REMOVED}
     again, second = apply_retention(settings, now=now())
@@ -194,7 +196,7 @@ def test_a_real_report_is_kept_and_old_ones_go(redis_server, make_settings):
 
     redis_server.client().set("a", "1")
     settings = make_settings(redis_server.overrides())
-    our_backup(settings, "redis")
+    backup_set = our_backup(settings, "redis")
     real = verify(settings).report_name
     current = datetime.now().astimezone()
     old = write_run(settings, current - timedelta(days=120), ("redis",))
@@ -204,5 +206,5 @@ def test_a_real_report_is_kept_and_old_ones_go(redis_server, make_settings):
     assert all(path.exists() for path in files_of(settings, real))
     assert all(path.exists() for path in files_of(settings, older))  # still the newest with postgres, certs ...
     assert not any(path.exists() for path in files_of(settings, old))
-    assert last_results(settings)["redis"].report == real
+    assert reported_sets(settings)[backup_set.set_id][2] == real
     assert reports.load_report(settings, "latest").report_name == real

@@ -1,5 +1,5 @@
 """Reports: the manual's text layout (golden file), a stable JSON schema (golden keys), files on disk,
-listing newest first, and the dashboard's last result per kind."""
+listing newest first, and the verification the dashboard reads from them per set."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 
 from console.verify import reports
 from console.verify.model import CheckOutcome, SetVerification, VerifyReport
-from console.verify.run import last_results, verify
+from console.verify.run import verify
+from console.verify.state import reported_sets
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -91,10 +92,10 @@ def test_reports_are_written_listed_newest_first_and_loaded(make_settings: Any) 
     with pytest.raises(UsageError, match="no verification report"):
         reports.load_report(settings, "backup_verification_19990101_000000")
 
-    latest = last_results(settings)
-    assert latest["postgres"].status == "failed" and latest["postgres"].report == newer.report_name
-    assert latest["redis"].status == "warning" and latest["redis"].warnings == 2
-    assert "rabbitmq" not in latest
+    latest = reported_sets(settings)  # the newest report naming a set wins
+    assert latest["postgres/app/20261125_010000"] == ("failed", newer.finished_at, newer.report_name)
+    assert latest["redis/20261124_020000"] == ("warning", newer.finished_at, newer.report_name)
+    assert not any(set_id.startswith("rabbitmq/") for set_id in latest)
 
 
 def test_a_real_run_writes_both_files_in_the_layout(redis_server: Any, make_settings: Any) -> None:

@@ -281,3 +281,38 @@ def test_backup_with_upload_and_a_failed_upload_keeps_the_set(redis_server: Any,
     assert failed.status == "failed"
     assert "kept locally" in failed.message and "bucket 'bc-no-such-bucket' does not exist" in failed.message
     assert scan(wrong.backup_dir, ["redis"]).find(failed.set_id) is not None
+
+
+@pytest.mark.parametrize("damage", ["corrupt-json", "no-checksums", "deleted"])
+def test_our_set_with_unusable_metadata_is_not_uploaded(redis_set: tuple[Any, Any], s3_bucket: dict[str, Any],
+                                                        tmp_path: Path, damage: str,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from console.cli import main
+
+    settings, backup_set = redis_set
+    metadata = backup_set.metadata_path
+    if damage == "corrupt-json":
+        metadata.write_bytes(b'{"producer": "backup-console 1", "artifacts": [')
+    elif damage == "no-checksums":
+        document = json.loads(metadata.read_text())
+        document["artifacts"] = [{k: v for k, v in a.items() if k != "sha256"} for a in document["artifacts"]]
+        metadata.write_text(json.dumps(document))
+    else:
+        metadata.unlink()
+    config = tmp_path / "backup-console.yaml"
+    config.write_text(f"backup_dir: {settings.backup_dir}\ns3:\n  bucket: {s3_bucket['s3.bucket']}\n"
+                      f"  endpoint_url: {s3_bucket['s3.endpoint_url']}\n  region: us-east-1\n")
+    capsys.readouterr()
+
+    code = main(["--config", str(config), "upload", backup_set.set_id])
+
+    out, err = capsys.readouterr()
+    errors = [line for line in err.splitlines() if line.startswith("backup-console: error:")]
+    assert code == 1 and len(errors) == 1, err
+    named = metadata.name if damage != "deleted" else "(no metadata file)"
+    assert "without checksums" in errors[0] and backup_set.set_id in errors[0] and named in errors[0], errors[0]
+    assert "Traceback" not in err and "uploaded" not in out
+    listed = s3_client(s3_bucket).list_objects_v2(Bucket=s3_bucket["s3.bucket"]).get("Contents", [])
+    assert not [item["Key"] for item in listed if backup_set.stamp in item["Key"]]  # nothing of the set on S3
+    runs = [r for r in read_runs(settings.backup_dir) if r.action == "upload"]
+    assert [r.status for r in runs] == ["failed"] and "without checksums" in runs[0].message

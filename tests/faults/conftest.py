@@ -8,7 +8,6 @@ as a configured secret the console must still keep to itself (the RabbitMQ passw
 
 from __future__ import annotations
 
-import gzip
 import os
 import signal
 import subprocess
@@ -23,6 +22,7 @@ from typing import Iterator
 import pytest
 
 from tests.postgres_fixtures import password_cluster_role, pg_seed_template, seeded_db  # noqa: F401
+from tests.canary import decompressed
 from tests.servers import PgCluster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,19 +88,6 @@ class ArgvWatcher:
             self._stop.wait(0.02)
 
 
-def _decompressed(path: Path, data: bytes) -> bytes:
-    try:
-        if data[:2] == b"\x1f\x8b":
-            return gzip.decompress(data)
-        if data[:4] == b"\x28\xb5\x2f\xfd":
-            import zstandard
-
-            return zstandard.ZstdDecompressor().decompressobj().decompress(data)
-    except Exception:  # noqa: BLE001 - a damaged file is searched as it is
-        return data
-    return data
-
-
 def canary_hits(*places: Path | str) -> list[str]:
     """Every file under ``places`` (files decompressed) and every string given that holds a canary."""
     hits: list[str] = []
@@ -116,7 +103,7 @@ def canary_hits(*places: Path | str) -> list[str]:
                 data = path.read_bytes()
             except OSError:
                 continue
-            plain = _decompressed(path, data)
+            plain = decompressed(data)
             hits += [f"{path}: {name}" for name, secret in secrets.items()
                      if secret.encode() in data or secret.encode() in plain]
     FIGURES["canary_hits"] += len(hits)

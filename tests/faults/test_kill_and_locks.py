@@ -132,6 +132,72 @@ def test_sigkill_mid_restore_leaves_the_target_as_it_was_and_the_rerun_succeeds(
     assert sorted(p.name for p in target.iterdir()) == ["a.txt", "big.bin", "z.txt"]  # the stale staging is gone
 
 
+def test_sigkill_mid_postgres_restore_is_on_record_and_the_half_restored_target_is_named(
+        console_pg: Console, pg_cluster: PgCluster, backup_dir: Path) -> None:
+    unique = uuid.uuid4().hex[:8]
+    source, target = f"src_{unique}", f"restored_{unique}"
+    pg_cluster.create_database(source)
+    with pg_cluster.connect(source) as conn:
+        conn.execute("CREATE TABLE a_rows (id int, note text)")
+        conn.execute("INSERT INTO a_rows SELECT g, md5(g::text) FROM generate_series(1, 300000) g")
+        conn.execute("CREATE TABLE z_held (id int)")  # its data comes after a_rows': held, the restore waits
+        conn.execute("INSERT INTO z_held SELECT generate_series(1, 10)")
+    backed_up = console_pg.run("backup", "postgres", "--db", source, "--json")
+    assert backed_up.code == 0, backed_up.err
+    set_id = json.loads(backed_up.out)["set_id"]
+    held = None
+    try:
+        running = console_pg.spawn("restore", "postgres", set_id, "--target-db", target, "--create")
+
+        def take_z_held() -> bool:
+            nonlocal held
+            try:
+                conn = pg_cluster.connect(target, autocommit=False)
+            except Exception:  # noqa: BLE001 - the database is not created yet
+                return False
+            try:
+                conn.execute("LOCK TABLE z_held IN ACCESS EXCLUSIVE MODE")
+            except Exception:  # noqa: BLE001 - the table is not created yet
+                conn.close()
+                return False
+            held = conn
+            return True
+
+        assert wait_for(take_z_held, timeout=60)
+        with pg_cluster.connect() as conn:
+            assert wait_for(lambda: conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
+                (target,)).fetchone()[0] > 0, timeout=60)
+        kill_group(running)  # the console and its pg_restore, mid-restore
+        count_fault()
+        held.rollback()
+        held.close()
+        records = len(_runs(backup_dir))
+        again = console_pg.run("restore", "postgres", set_id, "--target-db", target, "--create")
+        assert again.code == 2, again.err
+        assert "interrupted restore" in again.err and f"pid {running.pid}" in again.err and target in again.err
+        assert "--clean --yes" in again.err and "Traceback" not in again.err
+        dead, refused = _runs(backup_dir)[records:]
+        assert (dead["status"], dead["pid"], dead["target"]) == ("failed", running.pid, target)
+        assert "interrupted" in dead["message"]
+        assert refused["status"] == "failed" and refused["pid"] != running.pid
+        restored = console_pg.run("restore", "postgres", set_id, "--target-db", target, "--clean", "--yes",
+                                  "--json")
+        assert restored.code == 0, restored.err
+        report = json.loads(restored.out)
+        assert report["ok"] and any("interrupted restore" in note for note in report["notes"])
+        assert _runs(backup_dir)[-1]["status"] == "ok" and len(_runs(backup_dir)) == records + 3  # no second record
+        with pg_cluster.connect(target) as conn:
+            assert conn.execute("SELECT count(*) FROM z_held").fetchone()[0] == 10
+        locks = list((backup_dir / ".locks").glob("restore-postgres-*.lock"))
+        assert locks and all(lock.read_text() == "" for lock in locks)  # released cleanly this time
+    finally:
+        if held is not None and not held.closed:
+            held.close()
+        drop_database(pg_cluster, target)
+        drop_database(pg_cluster, source)
+
+
 def test_a_second_run_of_the_same_backup_is_refused_with_exit_11(
         console_pg: Console, pg_cluster: PgCluster, seeded_db: str, backup_dir: Path) -> None:
     lock = TableLock(pg_cluster, seeded_db)

@@ -58,14 +58,18 @@ def test_postgres_stopped_immediately_mid_backup(base_env: dict[str, str], own_p
     assert again.code == 0, again.err
 
 
-def test_redis_killed_mid_transfer(base_env: dict[str, str], backup_dir: Path) -> None:
+def test_redis_killed_mid_transfer(base_env: dict[str, str], backup_dir: Path, tmp_path: Path) -> None:
     server = RedisServer(password=CANARIES.redis).start()
     try:
         client = server.client()
         client.mset({f"k{n}": os.urandom(32).hex() for n in range(3000)})
         client.config_set("rdb-key-save-delay", 2000)  # 2 ms per key: the transfer lasts seconds
+        # over the network (redis-cli --rdb), a save streamed with the same delay: a copy of the local
+        # file would be done before the kill
+        config = tmp_path / "network-rdb.yaml"
+        config.write_text(f"redis:\n  data_dir: {tmp_path / 'not-mounted-here'}\n")
         console = Console({**base_env, "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(server.port),
-                           "REDIS_PASSWORD": CANARIES.redis})
+                           "REDIS_PASSWORD": CANARIES.redis, "BACKUP_CONSOLE_CONFIG": str(config)})
         with ArgvWatcher() as watcher:
             running = console.spawn("backup", "redis", "--json", "--force", "--reason", "fault test")
             assert wait_for(lambda: bool(_partials(backup_dir)), timeout=30)
@@ -80,6 +84,58 @@ def test_redis_killed_mid_transfer(base_env: dict[str, str], backup_dir: Path) -
         assert watcher.hits == []
         server.start()
         server.client().config_set("rdb-key-save-delay", 0)
+        again = console.run("backup", "redis", "--force", "--reason", "fault test")
+        assert again.code == 0, again.err
+        assert canary_hits(backup_dir, *console.outputs) == []
+    finally:
+        server.destroy()
+
+
+def _bgsave_child(server: RedisServer) -> int | None:
+    """The pid of the server's save child (a fork titled redis-rdb-bgsave), once it runs."""
+    assert server.process is not None
+    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text().split()
+    for pid in children:
+        try:
+            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"redis-rdb-bgsave"):  # its process title
+                return int(pid)
+        except FileNotFoundError:
+            continue
+    return None
+
+
+def test_redis_bgsave_child_killed_mid_save(base_env: dict[str, str], backup_dir: Path) -> None:
+    server = RedisServer(password=CANARIES.redis).start()
+    try:
+        client = server.client()
+        client.mset({f"k{n}": os.urandom(32).hex() for n in range(3000)})
+        console = Console({**base_env, "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(server.port),
+                           "REDIS_PASSWORD": CANARIES.redis})
+        first = console.run("backup", "redis", "--force", "--reason", "fault test")
+        assert first.code == 0, first.err
+        older = {path: path.read_bytes() for path in (backup_dir / "redis").rglob("*") if path.is_file()}
+        client.config_set("rdb-key-save-delay", 2000)  # 2 ms per key: the save lasts seconds
+        running = console.spawn("backup", "redis", "--json", "--force", "--reason", "fault test")
+        assert wait_for(lambda: int(client.info("persistence")["rdb_bgsave_in_progress"]) == 1, timeout=30)
+        assert wait_for(lambda: _bgsave_child(server) is not None, timeout=10)
+        child = _bgsave_child(server)
+        assert child is not None
+        os.kill(child, 9)
+        count_fault()
+        failed = console.finish(running)
+        assert failed.code == 1, failed.err
+        document = json.loads(failed.out)
+        assert document["status"] == "failed" and "Traceback" not in failed.err
+        message = document["message"]
+        assert "BGSAVE failed" in message and f"127.0.0.1:{server.port}" in message and "\n" not in message, message
+        assert "killed" in json.dumps(document), document  # the hint names a likely cause (the OOM killer)
+        record = _runs(backup_dir)[-1]
+        assert record["status"] == "failed" and "BGSAVE" in record["message"]
+        assert not _partials(backup_dir)
+        now = {path: path.read_bytes() for path in (backup_dir / "redis").rglob("*") if path.is_file()}
+        assert now == older  # nothing of the failed run, nothing older changed
+        assert server.process is not None and server.process.poll() is None  # the server itself lives on
+        client.config_set("rdb-key-save-delay", 0)
         again = console.run("backup", "redis", "--force", "--reason", "fault test")
         assert again.code == 0, again.err
         assert canary_hits(backup_dir, *console.outputs) == []

@@ -36,18 +36,68 @@ def fixed_prober(states: dict[str, tuple[ServiceState, str]] | None = None) -> C
     overrides = states or {}
 
     def prober(settings, names=None, on_result=None):  # noqa: ANN001
+        from console.probes import jobs
+
         results = []
-        for name in names or list(SERVICES):
+        for name, instance in jobs(settings, names):
+            label = name if instance == "default" else f"{name}/{instance}"
             state, detail, metrics = defaults.get(name, (ServiceState.UP, f"{name} fine", {}))
-            if name in overrides:
-                state, detail = overrides[name]
-            result = ProbeResult(name, SERVICES[name][1], state, detail, 5.0, metrics, checked_at=FROZEN_NOW.timestamp())
+            if label in overrides or name in overrides:
+                state, detail = overrides.get(label) or overrides[name]
+            result = ProbeResult(name, SERVICES[name][1], state, detail, 5.0, metrics, checked_at=FROZEN_NOW.timestamp(),
+                                 instance=instance)
             results.append(result)
             if on_result:
                 on_result(result)
         return results
 
     return prober
+
+
+FLEET = """\
+backup_dir: {backup_dir}
+timeout_seconds: 2
+postgres:
+  databases: [shop]
+  instances:
+    main: {{host: db1.internal}}
+    analytics: {{host: db2.internal, port: 5433, tags: {{env: prod, team: data}}}}
+    reporting: {{host: db3.internal, tags: {{env: staging}}}}
+redis:
+  instances:
+    cache: {{host: 127.0.0.1, port: 6379}}
+    queue: {{host: 127.0.0.1, port: 6380, tags: {{env: prod}}}}
+"""
+"""Three PostgreSQL clusters (main, analytics, reporting) and two Redis servers (cache, queue)."""
+
+FLEET_STATES = {"postgres/analytics": (ServiceState.DOWN, "connection refused (db2.internal:5433)")}
+"""In the fleet, analytics is down."""
+
+
+def twenty_instances_yaml(backup_dir) -> str:  # noqa: ANN001
+    """Fourteen PostgreSQL clusters and six Redis servers, every third one tagged env=prod."""
+    lines = [f"backup_dir: {backup_dir}", "timeout_seconds: 2", "postgres:", "  instances:"]
+    for number in range(1, 15):
+        tags = ", tags: {env: prod}" if number % 3 == 0 else ""
+        lines.append(f"    pg{number:02d}: {{host: db{number}.internal{tags}}}")
+    lines += ["redis:", "  instances:"]
+    for number in range(1, 7):
+        tags = ", tags: {env: prod}" if number % 3 == 0 else ""
+        lines.append(f"    cache{number}: {{port: {6380 + number}{tags}}}")
+    return "\n".join(lines) + "\n"
+
+
+TWENTY_STATES = {"postgres/pg04": (ServiceState.DOWN, "connection refused (db4.internal:5432)"),
+                 "redis/cache2": (ServiceState.TIMEOUT, "no answer within 2 s")}
+
+
+def fleet_settings(tmp_path, backup_dir, text: str | None = None):  # noqa: ANN001
+    """Settings loaded from a config file with named instances (FLEET unless ``text``)."""
+    from console.config import load_settings
+
+    path = tmp_path / "fleet.yaml"
+    path.write_text(text if text is not None else FLEET.format(backup_dir=backup_dir))
+    return load_settings(path, env={})
 
 
 async def wait_until(pilot, condition: Callable[[], bool], timeout: float = 15.0) -> None:

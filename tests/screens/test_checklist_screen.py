@@ -164,3 +164,37 @@ async def test_upload_toggle_rechecks_s3_for_real(make_settings, s3_bucket) -> N
                 assert s3_bucket["s3.bucket"] in s3_item.evidence
             else:
                 assert "no bucket configured" in s3_item.evidence
+
+
+async def test_a_backup_with_upload_runs_from_the_checklist_as_an_app_backup_job(
+        redis_server, make_settings, s3_bucket, backup_dir) -> None:
+    """The backup screen offers no upload, so `u` then `b` runs the backup here: as the same kind of job
+    the backup screen starts, which the dashboard and quitting see."""
+    pytest.importorskip("console.kinds.redis.backup")
+    from screens.backup_job import job_key, find_job, running_jobs
+    from screens.checklist import ChecklistBackupFinished
+
+    client = redis_server.client()
+    client.mset({f"k{n}": "v" for n in range(1000)})
+    client.config_set("rdb-key-save-delay", 2000)  # 2 ms per key: the backup runs for seconds
+    settings = make_settings(redis_server.overrides(), s3_bucket)
+    app = checklist_app(settings, service="redis")
+    finished: list[ChecklistBackupFinished] = []
+    async with app.run_test(size=(80, 24),
+                            message_hook=lambda m: finished.append(m) if isinstance(m, ChecklistBackupFinished) else None
+                            ) as pilot:
+        await wait_until(pilot, lambda: checks_done(app))
+        await pilot.press("u")
+        await wait_until(pilot, lambda: checks_done(app))
+        assert gate_text(app).startswith("GATE OPEN"), gate_text(app)
+        await pilot.press("b")
+        assert isinstance(app.screen, ChecklistScreen) and app.screen.backup_running
+        assert [job.request.kind for job in running_jobs(app)] == ["redis"]  # what quitting asks about
+        await wait_until(pilot, lambda: bool(finished), timeout=60)
+        [done] = set(finished)  # seen by the screen, then by the app it bubbles to
+        assert done.result.ok and done.request.upload, done.result.message
+        job = find_job(app, job_key(settings, done.request))
+        assert job is not None and job.result is done.result and not running_jobs(app)
+        assert "OK" in app.screen.backup_line
+    [run] = [record for record in read_runs(backup_dir) if record.action == "backup"]
+    assert run.status == "ok" and "uploaded" in run.message

@@ -66,7 +66,8 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
         archive = files.infos[-1]
         document = {
             "producer": f"backup-console {__version__}",
-            "set_id": f"certs/{stamp}",
+            "set_id": set_id_of("certs", "", stamp, request.instance),
+            "instance": request.instance,
             "timestamp": when.isoformat(timespec="seconds"),
             "duration_seconds": round(time.time() - started, 3),
             "cert_dir": str(source),

@@ -8,16 +8,19 @@ child's minimal environment, where the password travels (PGPASSWORD: nothing is 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
+from console.artifacts import CHUNK_SIZE
 from console.childenv import child_env
-from console.errors import BackupFailed
+from console.errors import BackupFailed, VerifyFailed, describe_unexpected
 
 if TYPE_CHECKING:
     from console.config import PostgresSettings
@@ -122,3 +125,61 @@ def error_line(stderr_lines: list[str], program: str) -> str:
             text = line.split("error:", 1)[-1].strip() if "error:" in line else line.strip()
             return text.rsplit("failed:", 1)[-1].strip() or text
     return stderr_lines[-1].strip() if stderr_lines else f"{program} gave no message"
+
+
+def dump_stream(path: Path, source: Any = None) -> Iterator[bytes]:
+    """A compressed dump's content; read from ``source`` (a file object over ``path``) when given."""
+    with (open(path, "rb") if source is None else contextlib.nullcontext(source)) as raw:
+        if path.name.endswith(".zst"):
+            import zstandard
+
+            with zstandard.ZstdDecompressor().stream_reader(raw, closefd=False) as reader:
+                while chunk := reader.read(CHUNK_SIZE):
+                    yield chunk
+        else:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as reader:
+                while chunk := reader.read(CHUNK_SIZE):
+                    yield chunk
+
+
+def pg_restore_text(argv: list[str], dump: Path) -> list[str]:
+    """Run a printing pg_restore (``--list``, ``--file=-``) over ``dump`` and return its stdout lines.
+
+    A compressed dump is decompressed into its stdin; pg_restore may stop reading once it has what it prints.
+
+    Raises:
+        VerifyFailed: the file is not a (readable) custom-format dump, or its compression is damaged.
+    """
+    compressed = dump.name.endswith((".zst", ".gz"))
+    argv = argv + ([] if compressed else [str(dump)])
+    with tempfile.TemporaryFile() as output, tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE if compressed else subprocess.DEVNULL, stdout=output,
+                                stderr=errors, env=child_env())
+        feed_error: list[BaseException] = []
+        if compressed:
+            assert proc.stdin is not None
+            try:
+                for chunk in dump_stream(dump):
+                    proc.stdin.write(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            except Exception as exc:  # noqa: BLE001 - zstd/gzip errors: the file is not what its name says
+                feed_error.append(exc)
+            finally:
+                try:
+                    proc.stdin.close()
+                except BrokenPipeError:
+                    pass
+        code = proc.wait()
+        errors.seek(0)
+        stderr_lines = errors.read(64 * 1024).decode(errors="replace").splitlines()
+        output.seek(0)
+        lines = output.read().decode(errors="replace").splitlines()
+    if feed_error and (code != 0 or not lines):
+        raise VerifyFailed(f"{dump} is not a readable dump: its {'zstd' if dump.name.endswith('.zst') else 'gzip'} "
+                           f"stream is damaged ({describe_unexpected(feed_error[0])})",
+                           hint="nothing was touched; restore another set")
+    if code != 0:
+        raise VerifyFailed(f"{dump} is not a PostgreSQL custom-format dump: {error_line(stderr_lines, 'pg_restore')}",
+                           hint="nothing was touched; restore another set")
+    return lines

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from console.errors import UsageError
+from console.instances import DEFAULT
 from console.kinds.base import BackupRequest, Kind, Option
 from console.kinds.postgres import backup, checks, verify
 from console.kinds.postgres.layout import LAYOUT
@@ -33,6 +34,11 @@ def _check(request: BackupRequest) -> None:
     options = request.options
     if _physical(options) and (request.target or request.upload or options.get("no_sql") or options.get("archive")):
         raise UsageError("--physical backs up the whole cluster: it takes no --db, --no-sql, --archive or --upload")
+    if _physical(options) and request.instance != DEFAULT:
+        # base backups and the WAL archive have one place (postgres/base/, postgres.wal_archive_dir): a second
+        # cluster's would mix its WAL with the first's and make both unrestorable
+        raise UsageError(f"--physical (point-in-time recovery) is only for the default PostgreSQL instance so far, "
+                         f"not '{request.instance}'", hint="logical backups of every instance work as usual")
 
 
 KIND = Kind(

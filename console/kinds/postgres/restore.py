@@ -10,7 +10,6 @@ compare every table's row count, the large-object count and the schema hash with
 from __future__ import annotations
 
 import collections
-import contextlib
 import gzip
 import hashlib
 import os
@@ -29,13 +28,13 @@ from psycopg import sql
 
 from console.artifacts import CHUNK_SIZE
 from console.catalog import read_metadata
-from console.childenv import child_env
-from console.kinds.postgres.client import child_environment, conninfo, error_line, find_tool
+from console.kinds.postgres.client import child_environment, conninfo, dump_stream, error_line, find_tool
 from console.kinds.postgres.dump_offsets import fill_offsets
+from console.kinds.postgres.roles import OwnershipPlan, ownership_plan, owners_of, read_toc
 from console.kinds.postgres.stats import count_tables, list_tables, schema_hash
 from console.root import BackupRoot
 from console.errors import (BackupFailed, Cancelled, ConfirmationRequired, ServiceUnreachable,
-                            UsageError, VerifyFailed, describe_unexpected)
+                            UsageError, VerifyFailed)
 from console.probes.postgres import connect, describe_error
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 from console.runner import restore_run
@@ -43,6 +42,7 @@ from console.runner import restore_run
 if TYPE_CHECKING:
     from console.catalog import BackupSet
     from console.config import Settings
+    from console.runlog import RunRecord
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ class RestoreOptions:
     yes: bool = False
     no_owner: bool = False
     """Restore without the dump's ownership and privileges (everything then belongs to the restoring user)."""
+    role_map: tuple[tuple[str, str], ...] = ()
+    """(dump's role, target's role) pairs: the dump's owners and privileges, with these roles replaced."""
 
 
 @dataclass(frozen=True)
@@ -125,17 +127,20 @@ def restore_postgres(settings: Settings, backup_set: BackupSet, options: Restore
         raise ConfirmationRequired("--clean drops objects in the target database; add --yes to confirm")
     if options.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if options.role_map and options.no_owner:
+        raise UsageError("--role-map and --no-owner exclude each other",
+                         hint="--role-map keeps owners and privileges under new names; --no-owner drops them")
     started = time.time()
     progress = Throttle(on_progress)
     with restore_run(settings, "postgres", backup_set.set_id, options.target_db) as run:
-        report = _restore(settings, backup_set, options, progress, cancel, started)
+        report = _restore(settings, backup_set, options, progress, cancel, started, run.interrupted)
         run.done("restored; counts and schema match" if report.ok else "restored, but the comparison differs",
                  ok=report.ok)
         return report
 
 
 def _restore(settings: Settings, backup_set: BackupSet, options: RestoreOptions, progress: ProgressCallback,
-             cancel: CancelToken | None, started: float) -> RestoreReport:
+             cancel: CancelToken | None, started: float, interrupted: RunRecord | None) -> RestoreReport:
     pg = settings.postgres
     dump_file = backup_set.file("dump")
     if dump_file is None:
@@ -150,15 +155,16 @@ def _restore(settings: Settings, backup_set: BackupSet, options: RestoreOptions,
     with _restore_input(dump, options.jobs, settings.backup_dir, document, notes, progress, cancel) as source:
         checksum = source.checksum  # checked before the target is touched: a damaged dump restores nothing
         emit(progress, ProgressEvent("validate", message=f"reading the table of contents of {dump.name}"))
-        owners = dump_owners(pg_restore.path, dump)
-        _check_roles(settings, owners, options, notes)
-        nonempty, created = _prepare_target(settings, options)
+        toc = read_toc(pg_restore.path, dump)
+        plan = ownership_plan(pg_restore.path, dump, toc, options.role_map) if options.role_map else None
+        _check_roles(settings, owners_of(toc), options, notes, plan)
+        nonempty, created = _prepare_target(settings, options, interrupted, notes)
         try:
             argv = [pg_restore.path, "--no-password", "--verbose", "--exit-on-error",
                     f"--dbname={conninfo(pg, target)}"]
             if nonempty:
                 argv += ["--clean", "--if-exists"]
-            if options.no_owner:
+            if options.no_owner or plan is not None:
                 argv += ["--no-owner", "--no-privileges"]
             if options.jobs > 1:
                 argv.append(f"--jobs={options.jobs}")
@@ -166,6 +172,8 @@ def _restore(settings: Settings, backup_set: BackupSet, options: RestoreOptions,
                 argv.append(str(source.path))
             with child_environment(pg) as env:
                 _run_pg_restore(argv, env, source.stream, dump.stat().st_size, progress, cancel)
+            if plan is not None:
+                _apply_plan(settings, target, plan, progress)
         except BaseException:
             if created:  # leave the server as it was: no empty or half-restored database behind
                 _drop_created(settings, target, notes)
@@ -178,6 +186,9 @@ def _restore(settings: Settings, backup_set: BackupSet, options: RestoreOptions,
         if schema_expected and options.no_owner:
             schema_expected = None  # the schema hash covers owners and grants, which --no-owner leaves out
             notes.append("--no-owner: ownership and privileges differ from the dump by design; schema not compared")
+        elif schema_expected and options.role_map:
+            schema_expected = None  # the schema hash covers role names, which the map changes
+            notes.append("--role-map: owners and privileges are renamed by design; schema not compared")
         elif schema_expected:
             pg_dump = find_tool("pg_dump", pg.bin_dir)
             schema_actual = schema_hash(pg_dump, conninfo(pg, target), env)
@@ -232,63 +243,11 @@ def _compare_sha256(dump: Path, expected: str, actual: str) -> str:
     return "ok"
 
 
-def dump_owners(pg_restore: str, dump: Path) -> set[str]:
-    """The roles owning objects in ``dump``, from its table of contents (``pg_restore --list``).
-
-    Reading the TOC also proves the file is a custom-format dump before any database is touched.
-
-    Raises:
-        VerifyFailed: the file is not a (readable) custom-format dump, or its compression is damaged.
-    """
-    compressed = dump.name.endswith((".zst", ".gz"))
-    argv = [pg_restore, "--list"] + ([] if compressed else [str(dump)])
-    with tempfile.TemporaryFile() as listing, tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE if compressed else subprocess.DEVNULL, stdout=listing,
-                                stderr=errors, env=child_env())
-        feed_error: list[BaseException] = []
-        if compressed:
-            assert proc.stdin is not None
-            try:
-                for chunk in _decompressed(dump):
-                    proc.stdin.write(chunk)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # pg_restore --list stops reading once it has the TOC
-            except Exception as exc:  # noqa: BLE001 - zstd/gzip errors: the file is not what its name says
-                feed_error.append(exc)
-            finally:
-                try:
-                    proc.stdin.close()
-                except BrokenPipeError:
-                    pass
-        code = proc.wait()
-        errors.seek(0)
-        stderr_lines = errors.read(64 * 1024).decode(errors="replace").splitlines()
-        listing.seek(0)
-        toc = listing.read().decode(errors="replace").splitlines()
-    if feed_error and (code != 0 or not toc):
-        raise VerifyFailed(f"{dump} is not a readable dump: its {'zstd' if dump.name.endswith('.zst') else 'gzip'} "
-                           f"stream is damaged ({describe_unexpected(feed_error[0])})",
-                           hint="nothing was touched; restore another set")
-    if code != 0:
-        raise VerifyFailed(f"{dump} is not a PostgreSQL custom-format dump: {error_line(stderr_lines, 'pg_restore')}",
-                           hint="nothing was touched; restore another set")
-    owners: set[str] = set()
-    for line in toc:
-        if not line or line.startswith(";"):
-            continue
-        # "<id>; <tableoid> <oid> <TYPE...> <schema> <name> <owner>": the owner is the last field, and
-        # empty (the line ends in a space) for entries without one (BLOBS, ENCODING, ...)
-        if not line.split(" ", 1)[0].endswith(";"):
-            continue
-        owner = line.rsplit(" ", 1)[-1]
-        if owner and len(line.split()) >= 6:
-            owners.add(owner)
-    return owners
-
-
-def _check_roles(settings: Settings, owners: set[str], options: RestoreOptions, notes: list[str]) -> None:
-    """Refuse before touching anything when the dump's owners are missing on the target server."""
-    if not owners:
+def _check_roles(settings: Settings, owners: set[str], options: RestoreOptions, notes: list[str],
+                 plan: OwnershipPlan | None) -> None:
+    """Refuse before touching anything when the dump's owners (or, under a map, any role the restored
+    owners and privileges name) are missing on the target server."""
+    if not owners and plan is None:
         return
     pg = settings.postgres
     try:
@@ -296,6 +255,19 @@ def _check_roles(settings: Settings, owners: set[str], options: RestoreOptions, 
             existing = {row[0] for row in conn.execute("SELECT rolname FROM pg_roles").fetchall()}
     except psycopg.Error as exc:
         raise ServiceUnreachable(f"cannot list the roles at {pg.host}:{pg.port}: {describe_error(exc, pg)[1]}") from None
+    if plan is not None:
+        unknown = sorted(old for old, _ in options.role_map if old not in plan.dump_roles | owners)
+        if unknown:
+            raise UsageError(f"--role-map names role(s) the dump does not have: {', '.join(unknown)}",
+                             hint=f"the dump's roles: {', '.join(sorted(plan.dump_roles | owners)) or 'none'}")
+        missing = sorted(plan.roles - existing)
+        if missing:
+            raise UsageError(f"roles the restored owners and privileges need are missing at {pg.host}:{pg.port}: "
+                             f"{', '.join(missing)}",
+                             hint="create them first (CREATE ROLE ...), or map them with --role-map OLD=NEW")
+        mapped = ", ".join(f"{old} -> {new}" for old, new in options.role_map)
+        notes.append(f"--role-map: owners and privileges of {mapped}")
+        return
     missing = sorted(owners - existing)
     if not missing:
         return
@@ -303,8 +275,20 @@ def _check_roles(settings: Settings, owners: set[str], options: RestoreOptions, 
         notes.append(f"--no-owner: objects owned by {', '.join(missing)} in the dump now belong to '{pg.user}'")
         return
     raise UsageError(f"the dump's objects belong to role(s) missing at {pg.host}:{pg.port}: {', '.join(missing)}",
-                     hint="create them first (CREATE ROLE ...), or restore with --no-owner to give everything "
-                          f"to '{pg.user}'")
+                     hint="create them first (CREATE ROLE ...), map them with --role-map OLD=NEW, or restore with "
+                          f"--no-owner to give everything to '{pg.user}'")
+
+
+def _apply_plan(settings: Settings, target: str, plan: OwnershipPlan, progress: ProgressCallback) -> None:
+    pg = settings.postgres
+    emit(progress, ProgressEvent("restore", message=f"owners and privileges under --role-map "
+                                                    f"({len(plan.statements)} statements)"))
+    try:
+        with connect(pg, settings.timeout_seconds, dbname=target) as conn:
+            plan.apply(conn)
+    except psycopg.Error as exc:
+        raise BackupFailed(f"restored, but setting owners and privileges under --role-map failed: "
+                           f"{describe_error(exc, pg)[1]}") from None
 
 
 def _drop_created(settings: Settings, target: str, notes: list[str]) -> None:
@@ -320,8 +304,10 @@ def _maintenance_db(settings: Settings, target: str) -> str:
     return settings.postgres.database if settings.postgres.database != target else "postgres"
 
 
-def _prepare_target(settings: Settings, options: RestoreOptions) -> tuple[bool, bool]:
-    """Create the target when asked; refuse a non-empty one without clean+yes.
+def _prepare_target(settings: Settings, options: RestoreOptions, interrupted: RunRecord | None,
+                    notes: list[str]) -> tuple[bool, bool]:
+    """Create the target when asked; refuse a non-empty one without clean+yes (naming an interrupted
+    restore into it, whose leftovers it then holds).
 
     Returns:
         (whether the target holds objects, whether this call created it).
@@ -346,6 +332,15 @@ def _prepare_target(settings: Settings, options: RestoreOptions) -> tuple[bool, 
     except psycopg.Error as exc:
         raise ServiceUnreachable(f"cannot prepare database '{target}': {describe_error(exc, pg)[1]}") from None
     objects = int(row[0]) if row else 0
+    if objects and interrupted is not None:
+        left = (f"an interrupted restore (pid {interrupted.pid}, started "
+                f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(interrupted.started))}) left '{target}' "
+                f"half-restored ({objects} tables, views, sequences or large objects)")
+        if not (options.clean and options.yes):
+            raise ConfirmationRequired(f"{left}; refusing to restore into it",
+                                       hint="add --clean --yes to drop what it left and restore over it, "
+                                            f"or drop the database '{target}'")
+        notes.append(f"{left}; dropped its objects and restored over them")
     if objects and not (options.clean and options.yes):
         raise ConfirmationRequired(f"database '{target}' is not empty ({objects} tables, views, sequences or "
                                    "large objects); refusing to restore into it",
@@ -374,7 +369,7 @@ class _restore_input:  # noqa: N801 - used as a context manager like a function
         if not compressed or self.jobs == 1:
             self.checksum = _check_sha256(self.dump, self.document, self.notes, self.progress, self.cancel)
             if compressed:
-                self.stream = _decompressed(self.dump)
+                self.stream = dump_stream(self.dump)
             else:
                 self.path = self.dump
             return self
@@ -402,7 +397,7 @@ class _restore_input:  # noqa: N801 - used as a context manager like a function
         with open(self.dump, "rb") as raw, os.fdopen(fd, "wb") as out:
             hashed = _HashingReader(raw, digest)
             try:
-                for chunk in _decompressed(self.dump, hashed):
+                for chunk in dump_stream(self.dump, hashed):
                     check_cancel(self.cancel)
                     out.write(chunk)
                     emit(self.progress, ProgressEvent("decompress", hashed.done, total))
@@ -446,21 +441,6 @@ class _HashingReader:
 
     def readable(self) -> bool:
         return True
-
-
-def _decompressed(path: Path, source: Any = None) -> Iterator[bytes]:
-    """The dump's content; read from ``source`` (a file object over ``path``) when given."""
-    with (open(path, "rb") if source is None else contextlib.nullcontext(source)) as raw:
-        if path.name.endswith(".zst"):
-            import zstandard
-
-            with zstandard.ZstdDecompressor().stream_reader(raw, closefd=False) as reader:
-                while chunk := reader.read(CHUNK_SIZE):
-                    yield chunk
-        else:
-            with gzip.GzipFile(fileobj=raw, mode="rb") as reader:
-                while chunk := reader.read(CHUNK_SIZE):
-                    yield chunk
 
 
 def _run_pg_restore(argv: list[str], env: dict[str, str], stream: Iterator[bytes] | None, total: int,

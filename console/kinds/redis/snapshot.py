@@ -152,7 +152,8 @@ def bgsave(conn: redis.Redis, rs: RedisSettings, timeout: float, on_progress: Pr
             if status != "ok":
                 raise BackupFailed(
                     f"BGSAVE failed on {where(rs)} (rdb_last_bgsave_status:{status})",
-                    hint="the Redis log says why: usually the data dir is not writable or the disk is full")
+                    hint="the Redis log says why: usually the data dir is not writable, the disk is full, or the "
+                         "save's child process was killed (the OOM killer: see dmesg)")
             lastsave = _lastsave(conn)
             if lastsave > before:
                 keys = sum(int(db.get("keys", 0)) for db in conn.info("keyspace").values() if isinstance(db, dict))
