@@ -34,6 +34,14 @@ def _scratch_on_tmpfs() -> None:
 
 _scratch_on_tmpfs()
 
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection loaded (Textual, moto, hypothesis, every test module) lives for the whole run:
+    freeze it, so the collector's full passes, frequent in Pilot tests, stop walking it each time."""
+    import gc
+
+    gc.freeze()
+
 from tests.servers import RABBIT_API, RABBIT_AUTH, HangingServer, PgCluster, RedisServer, free_port, rabbit_api_available
 
 MANUAL_ENV = ("POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_DB", "POSTGRES_PASSWORD", "REDIS_HOST",

@@ -23,6 +23,7 @@ from console.progress import CancelToken, ProgressEvent
 from console.root import BackupRoot
 from console.runlog import read_runs
 from console.runner import execute
+from tests.clock import next_second
 from tests.postgres_fixtures import (EXPECTED_TABLES, TableLock, drop_database, password_cluster_role,  # noqa: F401
                                      pg_seed_template, processes_named, run_in_thread, seeded_db, table_counts,
                                      wait_until)
@@ -100,7 +101,7 @@ def test_metadata_has_every_field_and_correct_sha256(pg_cluster, seeded_db, make
 def test_schema_hash_is_stable_across_runs(pg_cluster, seeded_db, make_settings):
     settings = make_settings(pg_cluster.overrides(seeded_db))
     first = execute(settings, BackupRequest("postgres", seeded_db))
-    time.sleep(1.05)  # a new stamp
+    next_second()  # a new stamp
     second = execute(settings, BackupRequest("postgres", seeded_db))
     hashes = [json.loads(r.metadata_path.read_text())["database_stats"]["schema_hash"] for r in (first, second)]
     assert hashes[0] == hashes[1]

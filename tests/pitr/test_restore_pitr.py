@@ -20,6 +20,7 @@ import psycopg
 import pytest
 
 from console.cli import main
+from tests.clock import next_second
 from tests.pitr.conftest import ArchivedCluster, postgres_owned_dir, stop_restored
 from tests.servers import PgCluster
 
@@ -50,7 +51,7 @@ def archived(wal_launcher: Path) -> Iterator[ArchivedCluster]:
         result = execute(state.settings(), BackupRequest("postgres", None, options={"physical": True}))
         assert result.ok, result.message
         state.base_stop = datetime.fromisoformat(result.extra["stop_time"])
-        time.sleep(1.1)  # stop times have one-second resolution: the first row commits after it
+        next_second()  # stop times have one-second resolution: the first row commits after it
         with cluster.connect() as conn:
             for row in range(1, ROWS + 1):
                 before = conn.execute("SELECT clock_timestamp()").fetchone()[0]

@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from console.cli import main
+from tests.clock import next_second
 from tests.pitr.conftest import ArchivedCluster, postgres_owned_dir, stop_restored
 from tests.servers import PgCluster
 
@@ -57,13 +58,13 @@ def two_bases(wal_launcher: Path) -> Iterator[ArchivedCluster]:
         state.wait_archived()
         state.wait_archived()  # WAL older than either base backup
         state.extra["a_stop"] = base_backup()
-        time.sleep(1.1)
+        next_second()
         commit(1)  # only base backup A can replay to just after row 1
         state.wait_archived()
         state.wait_archived()
-        time.sleep(1.1)  # base backup stamps have one-second resolution
+        next_second()  # base backup stamps have one-second resolution
         state.base_stop = base_backup()
-        time.sleep(1.1)
+        next_second()
         commit(2)
         time.sleep(0.3)
         commit(3)

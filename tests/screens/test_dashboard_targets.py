@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
@@ -15,6 +14,7 @@ from console.verify.run import verify
 from console.verify.state import target_states
 from screens.app import BackupConsoleApp
 from screens.widgets.backups_panel import BackupsPanel
+from tests.clock import next_second
 from tests.screens.conftest import fixed_prober, wait_until
 
 
@@ -31,7 +31,7 @@ def two_databases(pg_cluster):
 
 def _backup(settings, database, cancel=None):
     result = execute(settings, registry.get("postgres").request(settings, database), cancel=cancel)
-    time.sleep(1.1)  # set ids have one-second stamps
+    next_second()  # set ids have one-second stamps
     return result
 
 
