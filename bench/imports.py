@@ -7,7 +7,7 @@ chain of modules that pulled each one in. Then times each heavy library alone (`
 minus a bare interpreter), which is the price paid the first time a function imports it lazily.
 Every figure is a median of ``--runs`` fresh processes, all taken round-robin in one run.
 
-    .venv/bin/python bench/imports.py [--runs 5] [--chains]
+    .venv/bin/python bench/imports.py [--runs 5] [--chains] [--before COMMIT]
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import argparse
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,9 +33,10 @@ ENTRIES = {
 }
 
 
-def importtime(statement: str) -> tuple[float, dict[str, tuple[int, list[str]]]]:
-    """(total seconds of imports, {heavy top-level package: (cumulative us, chain)}) for one fresh process."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", statement], cwd=ROOT, capture_output=True,
+def importtime(statement: str, tree: Path = ROOT) -> tuple[float, dict[str, tuple[int, list[str]]]]:
+    """(total seconds of imports, {heavy top-level package: (cumulative us, chain)}) for one fresh process
+    (``-c`` puts the working directory first on sys.path: ``tree``'s packages are the ones imported)."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", statement], cwd=tree, capture_output=True,
                           text=True, check=True)
     entries = []
     for line in proc.stderr.splitlines():
@@ -71,25 +73,34 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--chains", action="store_true", help="print the chain that pulled in each heavy library")
+    parser.add_argument("--before", metavar="COMMIT", help="also import each entry point as of this commit")
     args = parser.parse_args()
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "console", "screens"], cwd=ROOT, check=True,
-                   stdout=subprocess.DEVNULL)  # as an installed package would have them (PYTHONDONTWRITEBYTECODE)
+    trees = {"": ROOT}
+    if args.before:
+        before_root = Path(tempfile.mkdtemp(prefix="bc-bench-imports-"))
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.before], check=True, capture_output=True)
+        subprocess.run(["tar", "-x", "-C", str(before_root)], input=archive.stdout, check=True)
+        trees[f", as of {args.before}"] = before_root
+    for tree in trees.values():  # as an installed package would have them (PYTHONDONTWRITEBYTECODE)
+        subprocess.run([sys.executable, "-m", "compileall", "-q", "console", "screens"], cwd=tree, check=True,
+                       stdout=subprocess.DEVNULL)
     libraries = ["psycopg", "redis", "requests", "boto3", "cryptography.x509", "cryptography.hazmat.primitives.ciphers.aead",
                  "yaml", "anycrc", "isal.isal_zlib", "zstandard", "textual.app"]
-    totals: dict[str, list[float]] = {name: [] for name in ENTRIES}
+    totals: dict[str, list[float]] = {}
     heavy: dict[str, dict[str, tuple[int, list[str]]]] = {}
     costs: dict[str, list[float]] = {name: [] for name in libraries}
     for _ in range(args.runs):
         for name, statement in ENTRIES.items():
-            total, found = importtime(statement)
-            totals[name].append(total)
-            heavy[name] = found
+            for label, tree in trees.items():
+                total, found = importtime(statement, tree)
+                totals.setdefault(name + label, []).append(total)
+                heavy[name + label] = found
         for library in libraries:
             costs[library].append(alone(library))
     print(f"\n{args.runs} fresh processes each, round-robin, median\n")
     print("| entry point | imports | heavy libraries loaded |")
     print("|---|---|---|")
-    for name in ENTRIES:
+    for name in totals:
         loaded = ", ".join(f"{lib} ({cumulative / 1000:.0f} ms)" for lib, (cumulative, _) in heavy[name].items()) or "none"
         print(f"| {name} | {statistics.median(totals[name]) * 1000:.0f} ms | {loaded} |")
     print("\n| library, imported alone | cost |")
@@ -97,7 +108,7 @@ def main() -> int:
     for library in libraries:
         print(f"| `{library}` | {statistics.median(costs[library]) * 1000:.0f} ms |")
     if args.chains:
-        for name in ENTRIES:
+        for name in totals:
             for lib, (_, chain) in heavy[name].items():
                 print(f"{name}: {' <- '.join(chain)}", file=sys.stderr)
     return 0
