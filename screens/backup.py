@@ -19,7 +19,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Checkbox, DataTable, Header, Label, RichLog, Select, Static
+from textual.widgets import Checkbox, DataTable, Footer, Header, Label, RichLog, Select, Static
 from textual.worker import Worker, WorkerState
 
 from console.instances import DEFAULT
@@ -28,7 +28,6 @@ from console.kinds import registry
 from screens.backup_job import BackupEngine, BackupJob, find_job, job_key, start_job
 from screens.widgets.backup_progress import PhaseRow, summary_text
 from screens.widgets.option_box import OptionBox
-from screens.widgets.quiet_footer import QuietFooter
 
 if TYPE_CHECKING:
     from console.kinds.base import BackupRequest
@@ -128,7 +127,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         yield phases
         yield Static("ready", id="backup-status", markup=False)
         yield RichLog(id="backup-log", max_lines=2000, wrap=False, markup=False)
-        yield QuietFooter(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = "Backup" + (" | READ-ONLY" if self.settings.read_only else "")

@@ -11,10 +11,8 @@ from textual import on, work
 from screens import keys
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
-
-from screens.widgets.quiet_footer import QuietFooter
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -54,7 +52,7 @@ key are listed last as PROBLEM. `r` reads the directory again; escape goes back.
         yield Header(show_clock=False, icon="")
         yield Static("reading certificates...", id="certs-summary", classes="-busy", markup=False)
         yield DataTable(id="certs-table", cursor_type="row", zebra_stripes=True)
-        yield QuietFooter(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = "Certificates"

@@ -16,7 +16,7 @@ from textual.binding import Binding
 from screens import keys
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Header, ListView, Static, Tab, Tabs
+from textual.widgets import ContentSwitcher, Footer, Header, ListView, Static, Tab, Tabs
 from textual.worker import Worker, WorkerState
 
 from console.checklists import ItemResult, ItemState, backup_request, evaluate_items, load_checklists, override_reason
@@ -26,7 +26,6 @@ from console.progress import ProgressEvent
 from screens.widgets.checklist_view import (
     ChecklistItemChecked, ChecklistItemTicked, ChecklistNoteAdded, ChecklistView, GateOverridden,
 )
-from screens.widgets.quiet_footer import QuietFooter
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -113,7 +112,7 @@ it is recorded in the backup's metadata and in the run log.
         except ConsoleError as exc:
             self.load_error = exc.message
             yield Static(f"cannot load the checklists: {exc.message}", id="checklist-error", markup=False)
-            yield QuietFooter(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+            yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
             return
         names = self.wanted_services or list(loaded)
         self.checklists = {name: loaded[name] for name in names if name in loaded}
@@ -124,7 +123,7 @@ it is recorded in the backup's metadata and in the run log.
         with ContentSwitcher(initial=f"checklist-{first}" if first else None, id="checklist-switcher"):
             for checklist in self.checklists.values():
                 yield ChecklistView(checklist)
-        yield QuietFooter(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def screen_title(self) -> str:
         return "Pre-backup checklist"

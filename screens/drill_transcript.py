@@ -8,9 +8,7 @@ from textual import on, work
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Header, Markdown
-
-from screens.widgets.quiet_footer import QuietFooter
+from textual.widgets import Footer, Header, Markdown
 
 from screens import keys
 
@@ -43,7 +41,7 @@ the same text as BACKUP_DIR/drills/<id>.md and `backup-console drill show ID --m
         # read by the worker never arrives before the widget that shows it.
         with VerticalScroll(id="transcript"):
             yield Markdown("", id="transcript-text")
-        yield QuietFooter(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.title = f"Drill {self.drill_id}"

@@ -10,9 +10,7 @@ from textual import on, work
 from screens import keys
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static
-
-from screens.widgets.quiet_footer import QuietFooter
+from textual.widgets import DataTable, Footer, Header, Static
 
 from console.drill import DrillSummary, duration_text
 
@@ -48,7 +46,7 @@ the transcript; `r` reads the directory again.
         yield Header(show_clock=False, icon="")
         yield DataTable(id="drills-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="drills-empty", markup=False)
-        yield QuietFooter(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.title = "Past drills"

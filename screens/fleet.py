@@ -9,10 +9,8 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
-
-from screens.widgets.quiet_footer import QuietFooter
 
 from screens import keys
 
@@ -64,7 +62,7 @@ the bucket again; escape goes back. `backup-console status --fleet` prints the s
         yield Header(show_clock=False, icon="")
         yield Static("reading the fleet records...", id="fleet-summary", classes="-busy", markup=False)
         yield DataTable(id="fleet-table", cursor_type="row", zebra_stripes=True)
-        yield QuietFooter(compact=True, show_command_palette=False)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.sub_title = "Fleet"

@@ -11,11 +11,10 @@ from textual import on, work
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Header, Input, Static
+from textual.widgets import Footer, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
 from screens import keys
-from screens.widgets.quiet_footer import QuietFooter
 from screens.widgets.recovery_timeline import RecoveryTimeline
 from screens.widgets.text_bar import TextBar
 
@@ -98,7 +97,7 @@ port; the live cluster is never touched. `r` reloads the window; escape goes bac
                      classes="pitr-state", markup=False)
         yield TextBar(id="pitr-progress")
         yield Static("", id="pitr-result", classes="pitr-state", markup=False)
-        yield QuietFooter(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = "PostgreSQL point-in-time recovery"

@@ -10,10 +10,8 @@ from screens import keys
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
-
-from screens.widgets.quiet_footer import QuietFooter
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -63,7 +61,7 @@ Enter opens the set: its files with sizes and SHA-256, its metadata and its S3 k
         yield DataTable(id="report-sets", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="report-checks-scroll"):
             yield Static("", id="report-checks", markup=False)
-        yield QuietFooter(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = self.report_name

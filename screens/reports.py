@@ -7,11 +7,10 @@ from typing import TYPE_CHECKING
 from textual import on, work
 
 from screens import keys
-from screens.widgets.quiet_footer import QuietFooter
 from screens.widgets.text_bar import TextBar
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
 if TYPE_CHECKING:
@@ -80,7 +79,7 @@ The text reports live in BACKUP_DIR/reports/backup_verification_<ts>.report.
         yield Static("reading reports...", id="reports-status", markup=False)
         yield TextBar(id="verify-progress")
         yield DataTable(id="reports-table", cursor_type="row", zebra_stripes=True)
-        yield QuietFooter(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = "Verification reports"

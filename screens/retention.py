@@ -11,10 +11,8 @@ from textual import on, work
 from screens import keys
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
-
-from screens.widgets.quiet_footer import QuietFooter
 
 from console.formatting import size
 
@@ -80,7 +78,7 @@ reports it removes to confirm (refused in read-only mode). The newest verified s
         yield DataTable(id="retention-kinds", cursor_type="row", zebra_stripes=True)
         yield DataTable(id="retention-actions", cursor_type="row", zebra_stripes=True)
         yield Static("", id="retention-detail", markup=False)
-        yield QuietFooter(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = "Retention" + (" | READ-ONLY" if self.app.settings.read_only else "")  # type: ignore[attr-defined]

@@ -10,12 +10,11 @@ from textual.app import ComposeResult
 
 from screens import keys
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Footer, Header, Static
 
 from console.formatting import metric_label, metric_value
 from console.instances import DEFAULT
 from screens.messages import ProbeFinished
-from screens.widgets.quiet_footer import QuietFooter
 from screens.widgets.service_panel import STATE_WORDS, TITLES
 
 if TYPE_CHECKING:
@@ -53,7 +52,7 @@ opens point-in-time recovery; escape goes back.
         yield Header(show_clock=False, icon="")
         yield Static(id="detail-summary")
         yield DataTable(id="detail-metrics", cursor_type="row", zebra_stripes=True)
-        yield QuietFooter(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = " ".join(part for part in (TITLES.get(self.service, self.service),

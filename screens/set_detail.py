@@ -12,10 +12,8 @@ from screens import keys
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
-
-from screens.widgets.quiet_footer import QuietFooter
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -91,7 +89,7 @@ was uploaded, and its metadata document.
         with VerticalScroll(id="set-detail-scroll"):
             yield Static("", id="set-s3", markup=False)
             yield Static("loading...", id="set-metadata", markup=False)
-        yield QuietFooter(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.verified.set_id} ({self.verified.status.upper()})"

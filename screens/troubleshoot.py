@@ -12,9 +12,7 @@ from screens import keys
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static
-
-from screens.widgets.quiet_footer import QuietFooter
+from textual.widgets import DataTable, Footer, Header, Static
 
 from console.errors import ConsoleError
 from console.formatting import size
@@ -71,7 +69,7 @@ again.
                 if key == "transactions":
                     yield DataTable(id="troubleshoot-transactions", cursor_type="row", zebra_stripes=True)
                 yield Static("", id=f"detail-{key}", classes="diagnosis-detail", markup=False)
-        yield QuietFooter(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
         self.sub_title = "Troubleshooting" + (" | READ-ONLY" if self.app.settings.read_only else "")  # type: ignore[attr-defined]
