@@ -33,8 +33,8 @@ from console.catalog import BackupFile, BackupSet, read_metadata
 from console.errors import Cancelled, ConsoleError
 from console.kinds import registry
 from console.layout import TIMESTAMP_FORMAT
-from console.offsite.bucket import OffsiteSet, group_objects
-from console.offsite.keys import offsite_prefixes, set_directory
+from console.offsite.bucket import OffsiteSet, list_offsite_sets
+from console.offsite.keys import set_directory
 from console.provenance import recorded_checksums
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 from console.runlog import RunRecord, read_runs, record_run
@@ -529,22 +529,15 @@ def uploads_recorded(settings: Settings, backup_set: BackupSet, document: Mappin
 
 
 def list_offsite(settings: Settings, kind: str | None = None) -> list[OffsiteSet]:
-    """Sets in the bucket below every prefix that may hold them (optionally one kind), oldest first."""
+    """Sets in the bucket below every prefix that may hold them (optionally one kind), oldest first;
+    multipart uploads left by a failed run are aborted first."""
     from botocore import exceptions as bexc
 
     _require_bucket(settings)
     client = transfer_client(settings)
-    prefixes = offsite_prefixes(settings)
-    objects: dict[str, dict[str, Any]] = {}
     try:
         abort_pending(settings, client)
-        paginator = client.get_paginator("list_objects_v2")
-        for prefix in prefixes:
-            for page in paginator.paginate(Bucket=settings.s3.bucket, Prefix=prefix):
-                for entry in page.get("Contents", []):
-                    objects[entry["Key"]] = entry
+        found, _stray = list_offsite_sets(settings, client)
     except (bexc.BotoCoreError, bexc.ClientError) as exc:
         raise UploadFailed(describe(exc, settings)) from None
-    found, _stray = group_objects(objects.values(), prefixes, settings.postgres.database)
-    found = [item for item in found if kind is None or item.kind == kind]
-    return sorted(found, key=lambda item: (item.stamp, item.kind, item.instance, item.name))
+    return [item for item in found if kind is None or item.kind == kind]
