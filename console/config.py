@@ -269,7 +269,10 @@ class Settings:
 
     def for_instance(self, kind: str, name: str) -> Settings:
         """These settings as ``kind``'s instance ``name`` sees them: its own section, S3 prefix and
-        retention, and its own directory under BACKUP_DIR (``root``)."""
+        retention, and its own directory under BACKUP_DIR (``root``). Settings already scoped to it
+        are returned as they are, so callers need not check."""
+        if self.scope.get(kind) == name:
+            return self
         instance = self.instance(kind, name)
         changes: dict[str, Any] = {"scope": {**self.scope, kind: name}}
         section = SECTION_OF_KIND.get(kind)

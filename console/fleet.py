@@ -28,8 +28,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import quote
 
 from console import __version__
-from console.instances import DEFAULT
-from console.instances import label as instance_label
+from console.instances import DEFAULT, target_label
 
 if TYPE_CHECKING:
     from console.catalog import BackupSet
@@ -76,7 +75,7 @@ class Target:
 
     @property
     def label(self) -> str:
-        return "/".join(part for part in (instance_label(self.kind, self.instance), self.target) if part)
+        return target_label(self.kind, self.instance, self.target)
 
 
 def safe_host(name: str) -> str:

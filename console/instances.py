@@ -65,6 +65,11 @@ def split_lock_name(name: str) -> tuple[str, str]:
     return kind_lock, instance if separator else DEFAULT
 
 
+def target_label(kind: str, instance: str = DEFAULT, name: str = "") -> str:
+    """How people see a target: ``postgres/shop``, ``redis``, ``postgres/analytics/shop``, ``redis/cache``."""
+    return "/".join(part for part in (label(kind, instance), name) if part)
+
+
 @dataclass(frozen=True)
 class Target:
     """What a command names: ``kind[/instance[/database]]``. ``instance`` None means "not named"."""

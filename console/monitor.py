@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 from console.catalog import KINDS, BackupSet, Catalog, read_metadata, scan
 from console.formatting import ago, size
 from console.freshness import is_fresh
-from console.instances import DEFAULT
-from console.instances import label as instance_label
+from console.instances import DEFAULT, target_label
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -66,7 +65,7 @@ class TargetState:
 
     @property
     def label(self) -> str:
-        return "/".join(part for part in (instance_label(self.kind, self.instance), self.name) if part)
+        return target_label(self.kind, self.instance, self.name)
 
 
 @dataclass
@@ -158,7 +157,7 @@ def _freshness(settings: Settings, catalog: Catalog, now: float, report: Monitor
         if record.action == "backup":
             last_run[(record.kind, record.instance, record.target or "")] = record
     for kind, instance, name in expected_targets(settings, catalog):
-        label = "/".join(part for part in (instance_label(kind, instance), name) if part)
+        label = target_label(kind, instance, name)
         state = _target_state(kind, instance, name, catalog.latest(kind, name if kind == "postgres" else None, instance))
         report.targets.append(state)
         if state.timestamp is None:

@@ -36,8 +36,6 @@ _LOCK_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 def scoped(settings: Settings, request: BackupRequest) -> Settings:
     """The settings as the request's instance sees them (its server, its directory)."""
-    if settings.scope.get(request.kind) == request.instance:
-        return settings
     return settings.for_instance(request.kind, request.instance)
 
 

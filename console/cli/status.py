@@ -93,6 +93,7 @@ def collect_status(settings: Settings, service: str | None = None) -> dict[str, 
 
 def run_status(options: StatusOptions, settings: Settings, printer: Printer) -> int:
     from console.formatting import ago
+    from console.instances import target_label
 
     document = collect_status(settings, options.service)
     results = document.pop("_results")
@@ -114,8 +115,7 @@ def run_status(options: StatusOptions, settings: Settings, printer: Printer) -> 
             else:
                 printer.line(f"no backups found under {settings.backup_dir}")
             for item in document["last_runs_without_backup"]:
-                where = "/".join(part for part in (item["kind"], "" if item["instance"] == "default" else item["instance"],
-                                                    item["name"] if item["name"] != item["kind"] else "") if part)
+                where = target_label(item["kind"], item["instance"], item["name"] if item["name"] != item["kind"] else "")
                 printer.line(f"{where}: no backup yet; last run {_last_run_word(item)}")
             for run in document["running"]:
                 printer.line(f"running: {run['description']} (pid {run['pid']} since {run['started_at']})")

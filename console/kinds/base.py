@@ -14,8 +14,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
 
 from console.artifacts import ArtifactInfo
-from console.instances import DEFAULT
-from console.instances import label as instance_label
+from console.instances import DEFAULT, target_label
 from console.layout import Layout
 from console.preflight import Check, CheckResult
 
@@ -59,7 +58,7 @@ class BackupRequest:
     @property
     def label(self) -> str:
         """``postgres/analytics/shop``, ``redis``: what a person calls this run's target."""
-        return "/".join(part for part in (instance_label(self.kind, self.instance), self.target) if part)
+        return target_label(self.kind, self.instance, self.target or "")
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ class BackupResult:
 
     @property
     def label(self) -> str:
-        return "/".join(part for part in (instance_label(self.kind, self.instance), self.target) if part)
+        return target_label(self.kind, self.instance, self.target or "")
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -156,7 +155,7 @@ class Kind:
                 force_reason: str | None = None, upload: bool = False, instance: str | None = None) -> BackupRequest:
         """One run of this kind, its options completed from the (instance's) settings."""
         instance = instance or settings.instance_of(self.name)
-        scoped = settings if settings.scope.get(self.name) == instance else settings.for_instance(self.name, instance)
+        scoped = settings.for_instance(self.name, instance)
         given = options or {}
         chosen = {option.name: bool(given.get(option.name)) if option.type == "switch" else (given.get(option.name) or None)
                   for option in self.options}
@@ -168,7 +167,7 @@ class Kind:
                  force_reason: str | None = None, upload: bool = False, instance: str | None = None) -> list[BackupRequest]:
         """The runs one "back up this kind" (instance) asks for: one per target (its configured ones by default)."""
         instance = instance or settings.instance_of(self.name)
-        scoped = settings if settings.scope.get(self.name) == instance else settings.for_instance(self.name, instance)
+        scoped = settings.for_instance(self.name, instance)
         names: list[str | None] = list(targets or [])
         if not names and self.whole_target(options or {}):
             names = [None]

@@ -45,8 +45,7 @@ def probe(name: str, settings: Settings, instance: str = DEFAULT) -> ProbeResult
     """Run one probe of one instance; a bug inside it becomes a DOWN result rather than an exception."""
     run, kind = SERVICES[name]
     try:
-        scoped = settings if settings.scope.get(name) == instance else settings.for_instance(name, instance)
-        return replace(run(scoped), instance=instance)
+        return replace(run(settings.for_instance(name, instance)), instance=instance)
     except Exception as exc:  # a probe must never take the dashboard down
         return ProbeResult(name, kind, ServiceState.DOWN, f"probe error: {type(exc).__name__}: {exc}", instance=instance)
 

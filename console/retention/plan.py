@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from console.catalog import CLOCK_SKEW_SECONDS
 from console.errors import ConsoleError, ExitCode
-from console.instances import label as instance_label
+from console.instances import target_label
 from console.retention.policy import ARCHIVE_CLASSES, Policy, days_label
 
 TIERS = ("local", "s3")
@@ -187,7 +187,7 @@ def apply_policy(
                 why += " (incomplete set: no primary file)"
             group_remove.append(_decision(item, now, (why,), rule=label))
         if backups and not any(d.subject.is_backup for d in group_keep) and not allow_delete_all:
-            target = "/".join(part for part in (instance_label(kind, instance), name) if part)
+            target = target_label(kind, instance, name)
             raise UnsafePlan(f"retention would delete every {target} backup ({len(backups)} sets)",
                              hint="raise min_keep, or pass the unsafe flag (--allow-delete-all) if that is intended")
         keep.extend(group_keep)

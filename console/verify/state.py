@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console.catalog import KINDS, BackupSet, read_metadata, scan
-from console.instances import DEFAULT
-from console.instances import label as instance_label
+from console.instances import DEFAULT, target_label
 from console.kinds.layouts import LAYOUTS
 from console.runlog import RunRecord, read_runs
 from console.verify import reports
@@ -57,8 +56,7 @@ class TargetState:
     @property
     def label(self) -> str:
         """``postgres/shop``, ``redis``, ``postgres/analytics/shop``, ``redis/cache``."""
-        return "/".join(part for part in (instance_label(self.kind, self.instance),
-                                          self.name if self.name != self.kind else "") if part)
+        return target_label(self.kind, self.instance, self.name if self.name != self.kind else "")
 
     def age_seconds(self, now: float) -> float | None:
         return None if self.timestamp is None else max(0.0, now - self.timestamp)
