@@ -158,3 +158,22 @@ def test_physical_backup_is_refused_for_a_named_instance(fleet):
 def test_schedule_as_yaml_1_1_reads_it(tmp_path, written, read):
     config = write(tmp_path / "c.yaml", f"redis:\n  instances:\n    a: {{schedule: {written}}}\n")
     assert load_settings(config, env={}).instance("redis", "a").schedule == read
+
+
+def test_previous_backup_check_reads_its_own_instance(tmp_path, pg_cluster):
+    """A failed run of postgres/analytics is analytics' problem, not main's: each reads its own."""
+    import time as _time
+
+    from console.kinds.postgres.checks import previous_backup
+    from console.preflight import CheckContext, CheckStatus
+    from console.runlog import RunRecord, record_run
+
+    config = write(tmp_path / "c.yaml", f"backup_dir: {tmp_path / 'b'}\npostgres:\n  instances:\n"
+                                        f"    main: {{port: {pg_cluster.port}}}\n    analytics: {{port: {pg_cluster.port}}}\n")
+    settings = load_settings(config, env={})
+    now = _time.time()
+    record_run(settings.backup_dir, RunRecord("backup", "postgres", "postgres", "failed", now - 1, now, "disk full",
+                                              instance="analytics"))
+    main = previous_backup(CheckContext(settings.for_instance("postgres", "main"), "postgres", False, {}))
+    analytics = previous_backup(CheckContext(settings.for_instance("postgres", "analytics"), "postgres", False, {}))
+    assert main[0] is CheckStatus.PASS and analytics[0] is CheckStatus.WARN and "disk full" in analytics[1]

@@ -102,9 +102,10 @@ def previous_backup(context: CheckContext) -> CheckOutcome:
 
     database = _database(context)
     backup_dir = context.settings.backup_dir
+    instance = context.settings.instance_of("postgres")
     runs = [run for run in read_runs(backup_dir) if run.action == "backup" and run.kind == "postgres"
-            and run.target == database]
-    latest = scan(backup_dir, ["postgres"]).latest("postgres", database)
+            and run.instance == instance and run.target == database]
+    latest = scan(backup_dir, ["postgres"]).latest("postgres", database, instance)
     details: dict[str, Any] = {"latest_set": latest.set_id if latest else None}
     if runs and runs[-1].status != "ok":
         last = runs[-1]
