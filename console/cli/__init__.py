@@ -26,9 +26,10 @@ EXIT_CODES_HELP = """exit codes:
 """
 
 
-def build_parser(verbs: bool = True) -> argparse.ArgumentParser:
+def build_parser(verbs: bool = True, command: str | None = None) -> argparse.ArgumentParser:
     """The whole command line; ``verbs=False`` leaves the sub-commands out (``backup-console`` alone opens
-    the console, and its first frame need not wait for every verb's imports: 0.1-0.2 s)."""
+    the console, and its first frame need not wait for every verb's imports: 0.1-0.2 s); ``command``, when it
+    names a sub-command, registers only that one (what argparse would pick anyway)."""
     parser = argparse.ArgumentParser(
         prog="backup-console",
         description="Back up and verify PostgreSQL, Redis, RabbitMQ, configuration and TLS certificates. "
@@ -45,9 +46,9 @@ def build_parser(verbs: bool = True) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     if not verbs:
         return parser
-    from console.cli.verbs import VERBS  # here, not at the top: `wal push` runs per WAL segment without them
+    from console.cli.verbs import verb_modules  # here, not at the top: `wal push` runs per WAL segment without them
 
-    for verb in VERBS:
+    for verb in verb_modules(command):
         verb.register(subparsers, [common, json_parent])
     _add_exit_codes_to_leaves(parser)
     return parser
@@ -91,9 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from console.cli.output import Printer
 
     given = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(verbs=bool(given))  # nothing given: the console, whose first frame needs no verb
-    if given:
-        from console.cli.targets import expand_argv
+    from console.cli.targets import command_of, expand_argv
+
+    command = command_of(given)
+    parser = build_parser(verbs=bool(given), command=command)  # nothing given: the console needs no verb
+    if command in ("backup", "restore"):  # the only commands that take KIND/... targets
         from console.kinds.registry import KINDS
 
         try:

@@ -43,6 +43,13 @@ def expand_argv(argv: Sequence[str], kinds: Sequence[str]) -> list[str]:
     return args[:kind_at] + [kind] + extra + args[kind_at + 1:]
 
 
+def command_of(argv: Sequence[str]) -> str | None:
+    """The sub-command an argument list names (its first positional argument), if any."""
+    args = list(argv)
+    at = _first_positional(args, 0)
+    return None if at is None else args[at]
+
+
 def _first_positional(args: list[str], start: int) -> int | None:
     index = start
     while index < len(args):

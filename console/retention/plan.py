@@ -214,8 +214,8 @@ def _files(item: RetentionSubject) -> tuple[str, ...]:
         return tuple(keys)
     names = []
     for backup_file in getattr(item, "files", ()):
-        path = backup_file.path
-        names.append(f"archives/{path.name}" if path.parent.name == "archives" else path.name)
+        name = backup_file.name
+        names.append(f"archives/{name}" if backup_file.parent_name == "archives" else name)
     return tuple(sorted(names))
 
 
