@@ -16,7 +16,7 @@ import os
 import time
 import zlib
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -270,11 +270,17 @@ def _scan_kind(kind: str, root: Path, instance: str = DEFAULT) -> tuple[list[Bac
     unrecognised: list[Path] = []
     matched: list[tuple[str, BackupFile]] = []
     legacy_untimed: list[BackupFile] = []
+    when_of: dict[str, datetime | None] = {}  # the files of a set share their stamp: parse it once
     for relative in _walk(root, layout.subdirs):
-        found = _match(kind, relative)
+        found = layout.match(relative)
+        when = None
         if found is not None:
-            name, item = found
-            matched.append((name, BackupFile.under(root, relative, item[0], item[1])))
+            role, stamp, groups = found
+            when = when_of.get(stamp, _UNPARSED)
+            if when is _UNPARSED:
+                when = when_of[stamp] = _when(stamp)
+        if when is not None:
+            matched.append((groups.get("name") or "", BackupFile.under(root, relative, role, when)))
         elif layout.legacy_untimed is not None and layout.legacy_untimed.match(relative):
             legacy_untimed.append(BackupFile.under(root, relative, f"legacy:{relative}", None))
         elif not relative.endswith(".partial"):
@@ -303,16 +309,16 @@ def _walk(root: Path, subdirs: tuple[str, ...]) -> Iterable[str]:
                             yield f"{entry.name}/{sub.name}"
 
 
-def _match(kind: str, relative: str) -> tuple[str, tuple[str, datetime]] | None:
-    found = LAYOUTS[kind].match(relative)
-    if found is None:
-        return None
-    role, stamp, groups = found
+_UNPARSED = datetime.min
+
+
+def _when(stamp: str) -> datetime | None:
+    """The stamp's moment, None when it is no date (or one the platform cannot place in local time):
+    then the name is not a backup file."""
     try:
-        when = parse_stamp(stamp)
-    except (ValueError, OverflowError):  # not a date, or one the platform cannot place in local time
+        return parse_stamp(stamp)
+    except (ValueError, OverflowError):
         return None
-    return groups.get("name") or "", (role, when)
 
 
 def _group(kind: str, matched: list[tuple[str, BackupFile]], instance: str) -> list[BackupSet]:
@@ -323,25 +329,27 @@ def _group(kind: str, matched: list[tuple[str, BackupFile]], instance: str) -> l
         ((name, item) for name, item in matched if item.role not in stamp_only),
         key=lambda pair: (pair[0], pair[1].timestamp, pair[1].role != "metadata"),
     )
-    groups: list[tuple[str, list[BackupFile]]] = []
-    open_group: dict[str, tuple[str, list[BackupFile]]] = {}
+    window = timedelta(seconds=LEGACY_RUN_WINDOW_SECONDS)
+    groups: list[tuple[str, list[BackupFile], set[str]]] = []
+    open_group: dict[str, tuple[str, list[BackupFile], set[str]]] = {}
     for name, item in others:
         current = open_group.get(name)
         if current is not None:
-            first = current[1][0].timestamp
-            roles = {existing.role for existing in current[1]}
-            close_enough = (item.timestamp - first).total_seconds() <= LEGACY_RUN_WINDOW_SECONDS  # type: ignore[operator]
-            if close_enough and item.role not in roles:
-                current[1].append(item)
+            files, roles = current[1], current[2]
+            if item.timestamp - files[0].timestamp <= window and item.role not in roles:  # type: ignore[operator]
+                files.append(item)
+                roles.add(item.role)
                 continue
-        current = (name, [item])
+        current = (name, [item], {item.role})
         groups.append(current)
         open_group[name] = current
-    sets = [BackupSet(kind, name, min(f.timestamp for f in files if f.timestamp), tuple(files), instance)  # type: ignore[type-var]
-            for name, files in groups]
+    # sorted by time within a name, so a group's first file is its earliest
+    sets = [BackupSet(kind, name, files[0].timestamp, tuple(files), instance)  # type: ignore[arg-type]
+            for name, files, _ in groups]
     by_stamp: dict[str, int] = {}  # first set of each stamp, as the linear search found it (10,000 sets: no n^2)
-    for index, backup_set in enumerate(sets):
-        by_stamp.setdefault(backup_set.stamp, index)
+    if archives:
+        for index, backup_set in enumerate(sets):
+            by_stamp.setdefault(backup_set.stamp, index)
     for archive in archives:  # e.g. the manual's archive carries only a timestamp: join the set it was made from
         stamp = archive.timestamp.strftime(TIMESTAMP_FORMAT)  # type: ignore[union-attr]
         index = by_stamp.get(stamp)

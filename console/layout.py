@@ -116,8 +116,26 @@ class Layout:
         return self.template(role).format(ts, suffix, **values)
 
     def match(self, relative: str) -> tuple[str, str, dict[str, str]] | None:
-        for template in self.templates:
-            found = template.match(relative)
-            if found is not None:
-                return found
-        return None
+        """(role, stamp, fields) of the first template ``relative`` matches, as ``Template.match`` says it."""
+        pattern, table = self._matcher
+        found = pattern.match(relative)
+        if found is None:
+            return None
+        template, groups = table[int(found.lastgroup[1:])]  # type: ignore[index]
+        fields = {field: found.group(group) for group, field in groups}
+        return (template.role.format(**fields) if "{" in template.role else template.role), fields["ts"], fields
+
+    @functools.cached_property
+    def _matcher(self) -> tuple[re.Pattern[str], tuple[tuple[Template, tuple[tuple[str, str], ...]], ...]]:
+        """One alternation of every template, in order: one regular-expression call per name instead of
+        one per template (a 10,000-set catalog matches 26,666 names). Alternative ``t<i>`` is template i,
+        its fields renamed ``t<i>_<field>``; a full match of an earlier alternative wins, as in a loop."""
+        alternatives, table = [], []
+        for index, template in enumerate(self.templates):
+            body = template.regex.pattern[1:-1]  # without ^ and $
+            names = _FIELD.findall(template.pattern)
+            for name in names:
+                body = body.replace(f"(?P<{name}>", f"(?P<t{index}_{name}>")
+            alternatives.append(f"(?P<t{index}>{body})")
+            table.append((template, tuple((f"t{index}_{name}", name) for name in names)))
+        return re.compile("^(?:" + "|".join(alternatives) + ")$"), tuple(table)

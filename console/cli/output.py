@@ -19,7 +19,9 @@ class Printer:
         self.err = err or sys.stderr
 
     def data(self, document: Any) -> None:
-        self.out.write(json.dumps(document, indent=2, default=str) + "\n")
+        from console.jsonout import dumps  # json.dumps(indent=2, default=str), byte for byte, faster
+
+        self.out.write(dumps(document) + "\n")
         self.out.flush()
 
     def json_line(self, message_type: str, **fields: Any) -> None:
