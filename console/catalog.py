@@ -208,15 +208,22 @@ def scan(backup_dir: Path, kinds: Iterable[str] | None = None) -> Catalog:
     A kind whose directories have not changed since the last scan in this process is not read
     again (see :func:`_scan_kind`): the dashboard refreshes every few seconds over thousands of sets.
     """
-    catalog = Catalog(backup_dir)
     wanted = list(LAYOUTS if kinds is None else kinds)
-    for kind, instance in instance_dirs(backup_dir, wanted):
-        root = BackupRoot(backup_dir).kind_dir(kind, instance)
-        sets, unrecognised = _scan_kind(kind, root, instance)
-        catalog.sets.extend(sets)
-        catalog.unrecognised.extend(unrecognised)
-    catalog.sets.sort(key=lambda item: (item.timestamp, item.kind, item.instance, item.name))
-    return catalog
+    parts = [_scan_kind(kind, BackupRoot(backup_dir).kind_dir(kind, instance), instance)
+             for kind, instance in instance_dirs(backup_dir, wanted)]
+    identity = tuple(id(sets) for sets, _ in parts)  # the same lists: every kind came from the cache
+    merged = _MERGED.get((backup_dir, tuple(wanted)))
+    if merged is None or merged[0] != identity:
+        sets = [item for part, _ in parts for item in part]
+        sets.sort(key=lambda item: (item.timestamp, item.kind, item.instance, item.name))
+        merged = (identity, sets, [path for _, unrecognised in parts for path in unrecognised], parts)
+        _MERGED[(backup_dir, tuple(wanted))] = merged
+    return Catalog(backup_dir, list(merged[1]), list(merged[2]))
+
+
+_MERGED: dict[tuple[Path, tuple[str, ...]], tuple[tuple[int, ...], list[BackupSet], list[Path], object]] = {}
+"""The last merged and sorted catalog per directory, reused while every kind's part is the cached one
+(10,000 sets: the sort is most of a refresh's scan). It holds the parts too, so their ids stay theirs."""
 
 
 def instance_dirs(backup_dir: Path, kinds: Iterable[str]) -> list[tuple[str, str]]:
@@ -238,6 +245,8 @@ def instance_dirs(backup_dir: Path, kinds: Iterable[str]) -> list[tuple[str, str
 
 
 _CACHE: dict[Path, tuple[tuple[int, ...], list[BackupSet], list[Path]]] = {}
+_NOTHING: tuple[list[BackupSet], list[Path]] = ([], [])
+"""A missing kind directory's part: always the same lists, so a scan over it can reuse its merged result."""
 _SETTLED_NS = 2_000_000_000
 """A directory changed less than this long ago is read again next time: a file system with coarse
 timestamps could show the same mtime before and after a change made within the same tick."""
@@ -262,11 +271,11 @@ def _scan_kind(kind: str, root: Path, instance: str = DEFAULT) -> tuple[list[Bac
     layout = LAYOUTS[kind]
     if not root.is_dir():
         _CACHE.pop(root, None)
-        return [], []
+        return _NOTHING
     signature = _signature(root, layout.subdirs)
     cached = _CACHE.get(root)
     if signature is not None and cached is not None and cached[0] == signature:
-        return list(cached[1]), list(cached[2])
+        return cached[1], cached[2]  # shared: scan() copies what it hands out
     unrecognised: list[Path] = []
     matched: list[tuple[str, BackupFile]] = []
     legacy_untimed: list[BackupFile] = []
@@ -293,7 +302,7 @@ def _scan_kind(kind: str, root: Path, instance: str = DEFAULT) -> tuple[list[Bac
         unrecognised.extend(item.path for item in legacy_untimed)
     if signature is not None:
         _CACHE[root] = (signature, sets, unrecognised)
-    return list(sets), list(unrecognised)
+    return sets, unrecognised
 
 
 def _walk(root: Path, subdirs: tuple[str, ...]) -> Iterable[str]:
@@ -443,3 +452,56 @@ def read_metadata(backup_set: BackupSet) -> MetadataRead:
     except OSError as exc:
         return MetadataRead(None, f"cannot read {path.name}: {exc.strerror or exc}")
     return parse_metadata(raw, path.name)
+
+
+# --- reading metadata again only when it changed ----------------------------------------------
+# The dashboard refreshes every few seconds: each round reads the newest set of every target, and
+# every minute the monitor asks of each encrypted config and certs set whether we wrote it (4,000
+# files at 10,000 sets). Those read-only views use these; restore, verify and upload read afresh.
+
+_SEEN_METADATA: dict[Path, tuple[tuple[int, int, int, int], MetadataRead]] = {}
+_OURS: dict[Path, tuple[tuple[int, int, int, int], bool]] = {}
+METADATA_CACHE_SIZE = 256
+"""Documents kept (the newest set of each target, with room); the ``ours`` answers are one bool each."""
+
+
+def _file_signature(path: Path) -> tuple[int, int, int, int] | None:
+    """(inode, size, mtime, ctime) of the file; None when it is missing or changed too recently to trust."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    if time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) < _SETTLED_NS:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def read_metadata_unchanged(backup_set: BackupSet) -> MetadataRead:
+    """``read_metadata``, parsed again only when the file changed since this process last read it.
+    For views only: the document is shared between callers and must not be modified."""
+    path = backup_set.metadata_path
+    signature = None if path is None else _file_signature(path)
+    if path is not None and signature is not None:
+        cached = _SEEN_METADATA.get(path)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+    read = read_metadata(backup_set)
+    if path is not None and signature is not None:
+        if len(_SEEN_METADATA) >= METADATA_CACHE_SIZE:
+            _SEEN_METADATA.pop(next(iter(_SEEN_METADATA)))  # the oldest entry
+        _SEEN_METADATA[path] = (signature, read)
+    return read
+
+
+def metadata_is_ours(backup_set: BackupSet) -> bool:
+    """``read_metadata(backup_set).ours``, remembered per file for as long as the file is unchanged."""
+    path = backup_set.metadata_path
+    signature = None if path is None else _file_signature(path)
+    if path is not None and signature is not None:
+        cached = _OURS.get(path)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+    ours = read_metadata(backup_set).ours
+    if path is not None and signature is not None:
+        _OURS[path] = (signature, ours)
+    return ours

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from console.catalog import KINDS, BackupSet, Catalog, read_metadata, scan
+from console.catalog import KINDS, BackupSet, Catalog, metadata_is_ours, read_metadata_unchanged, scan
 from console.formatting import ago, size
 from console.freshness import is_fresh
 from console.instances import DEFAULT, target_label
@@ -141,7 +141,7 @@ def expected_targets(settings: Settings, catalog: Catalog) -> list[tuple[str, st
 def _target_state(kind: str, instance: str, name: str, latest: BackupSet | None) -> TargetState:
     if latest is None:
         return TargetState(kind, name, None, None, None, None, "unknown", instance)
-    document = read_metadata(latest).document or {}
+    document = read_metadata_unchanged(latest).document or {}  # a view: read again only when changed
     status = document.get("verification_status")
     duration = document.get("duration_seconds", document.get("backup_time_seconds"))
     return TargetState(kind, name, latest.set_id, latest.timestamp.timestamp(), latest.size_bytes,
@@ -233,7 +233,7 @@ def _tools(settings: Settings, catalog: Catalog, postgres_probes: list[ProbeResu
                                        "redis-cli available" if found else "redis-cli not installed "
                                        "(the manual's AOF fallback `redis-cli --pipe` needs it)", found or "not on PATH"))
     legacy = [s for s in catalog.sets if s.kind in ("config", "certs")
-              and any(f.path.name.endswith(".enc") for f in s.files) and not read_metadata(s).ours]
+              and any(f.name.endswith(".enc") for f in s.files) and not metadata_is_ours(s)]
     if legacy:
         found = shutil.which("openssl")
         report.findings.append(Finding(

@@ -8,6 +8,7 @@ check, the summary counts and the final Status line) and ``backup_verification_<
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -135,12 +136,52 @@ def report_paths(settings: Settings) -> list[Path]:
     return sorted(directory.glob(f"{PREFIX}*.json"), key=lambda path: path.name, reverse=True)
 
 
+_SETS_KEY = b'"sets": ['
+"""Where a report's list of sets begins: ``as_json`` puts it last, after every field the list needs."""
+_HEADS: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+"""path -> (its (inode, size, mtime), its fields but ``sets``): the Reports screen reloads the same files."""
+
+
+def report_head(path: Path) -> dict[str, Any]:
+    """A report's fields without its list of sets (what the report list shows).
+
+    A report over 10,000 sets is several MB; the list needs its first few hundred bytes. The fields
+    before ``"sets": [`` are parsed with the object closed after them; a report that does not end
+    its object (a truncated file), or whose head does not parse, is parsed whole, as before, so a
+    damaged file is still skipped. Raises OSError or ValueError like ``jsondoc.loads``.
+    """
+    info = os.stat(path)
+    signature = (info.st_ino, info.st_size, info.st_mtime_ns)
+    cached = _HEADS.get(path)
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    head = None
+    at = raw.find(_SETS_KEY)
+    if at > 0 and raw.rstrip().endswith(b"}"):
+        try:
+            head = jsondoc.loads(raw[:at].rstrip().rstrip(b",") + b"}")
+        except ValueError:
+            head = None
+    if not isinstance(head, dict) or "summary" not in head:
+        head = jsondoc.loads(raw)
+        if isinstance(head, dict):
+            head = {key: value for key, value in head.items() if key != "sets"}
+    if isinstance(head, dict):
+        _HEADS[path] = (signature, head)
+    return head
+
+
 def list_reports(settings: Settings) -> list[ReportSummary]:
     """Every readable JSON report, newest first (unreadable files are skipped)."""
     summaries = []
-    for path in report_paths(settings):
+    paths = report_paths(settings)
+    for gone in set(_HEADS) - set(paths):
+        _HEADS.pop(gone, None)
+    for path in paths:
         try:
-            data = jsondoc.loads(path.read_text(encoding="utf-8"))
+            data = report_head(path)
             summary = data["summary"]
             summaries.append(ReportSummary(
                 str(data.get("report") or path.stem), path, path.with_suffix(".report"), str(data.get("started_at", "")),

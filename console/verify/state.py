@@ -10,12 +10,13 @@ earlier sets were.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Collection
 
-from console.catalog import KINDS, BackupSet, read_metadata, scan
+from console.catalog import KINDS, BackupSet, read_metadata, read_metadata_unchanged, scan
 from console.instances import DEFAULT, target_label
 from console.kinds.layouts import LAYOUTS
 from console.runlog import RunRecord, read_runs
@@ -81,11 +82,12 @@ def primary_file(backup_set: BackupSet) -> Path | None:
     return None
 
 
-def set_verification(backup_set: BackupSet, report_sets: dict[str, tuple[str, str, str]] | None = None
-                     ) -> tuple[str, str | None, str | None]:
-    """(state, verified_at, report) of one set, from its metadata, else from ``report_sets`` (set id ->
-    (status, finished_at, report name), newest report first)."""
-    document = read_metadata(backup_set).document or {}
+def set_verification(backup_set: BackupSet, report_sets: dict[str, tuple[str, str, str]] | None = None,
+                     document: dict[str, Any] | None = None) -> tuple[str, str | None, str | None]:
+    """(state, verified_at, report) of one set, from its metadata (``document`` when the caller has read
+    it already), else from ``report_sets`` (set id -> (status, finished_at, report name), newest report first)."""
+    if document is None:
+        document = read_metadata(backup_set).document or {}
     status = document.get("verification_status")
     if status in _STATE_OF_STATUS:
         verification = document.get("verification") if isinstance(document.get("verification"), dict) else {}
@@ -96,19 +98,68 @@ def set_verification(backup_set: BackupSet, report_sets: dict[str, tuple[str, st
     return UNVERIFIED, None, None
 
 
-def reported_sets(settings: Settings, limit: int = REPORTS_READ) -> dict[str, tuple[str, str, str]]:
-    """set id -> (status, finished_at, report) from the newest ``limit`` reports (the newest wins)."""
+def reported_sets(settings: Settings, limit: int = REPORTS_READ, wanted: Collection[str] | None = None
+                  ) -> dict[str, tuple[str, str, str]]:
+    """set id -> (status, finished_at, report) from the newest ``limit`` reports (the newest wins).
+
+    With ``wanted``, only those set ids: a report whose bytes do not name one of them still missing is
+    not parsed (a report over 10,000 sets is several MB; the dashboard asks for a handful of ids on
+    every refresh), the reading stops once every one is found, and what each report said of them is
+    kept in this process for as long as the file is unchanged.
+    """
     found: dict[str, tuple[str, str, str]] = {}
-    for path in reports.report_paths(settings)[:limit]:
+    missing = None if wanted is None else set(wanted)
+    paths = reports.report_paths(settings)[:limit]
+    for path in paths:
+        if missing is not None and not missing:
+            break
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-            finished = str(document.get("finished_at", ""))
-            name = str(document.get("report") or path.stem)
-            for item in document.get("sets") or []:
-                found.setdefault(str(item.get("set_id", "")), (str(item.get("status", "")), finished, name))
+            if missing is None:
+                raw = path.read_bytes()
+            else:
+                answers = _answers_of(path, missing)
+                for set_id in [set_id for set_id in missing if answers.get(set_id) is not None]:
+                    found[set_id] = answers[set_id]  # type: ignore[assignment]
+                    missing.discard(set_id)
+                continue
+            _add_sets(found, json.loads(raw), path)
         except (OSError, ValueError, TypeError, AttributeError):
             continue
     return found
+
+
+def _add_sets(found: dict[str, tuple[str, str, str]], document: Any, path: Path) -> None:
+    finished = str(document.get("finished_at", ""))
+    name = str(document.get("report") or path.stem)
+    for item in document.get("sets") or []:
+        found.setdefault(str(item.get("set_id", "")), (str(item.get("status", "")), finished, name))
+
+
+_ANSWERS: dict[Path, tuple[tuple[int, int, int], dict[str, tuple[str, str, str] | None]]] = {}
+"""path -> (its (inode, size, mtime), what it says of each set id asked so far: None when nothing)."""
+
+
+def _answers_of(path: Path, set_ids: set[str]) -> dict[str, tuple[str, str, str] | None]:
+    """What the report at ``path`` says of each of ``set_ids``; OSError/ValueError when it is unreadable."""
+    info = os.stat(path)
+    signature = (info.st_ino, info.st_size, info.st_mtime_ns)
+    cached = _ANSWERS.get(path)
+    answers = cached[1] if cached is not None and cached[0] == signature else {}
+    asked = [set_id for set_id in set_ids if set_id not in answers]
+    if asked:
+        raw = path.read_bytes()
+        named = [set_id for set_id in asked if json.dumps(set_id).encode() in raw]  # as the writer quotes it
+        for set_id in asked:
+            answers[set_id] = None
+        if named:
+            found: dict[str, tuple[str, str, str]] = {}
+            _add_sets(found, json.loads(raw), path)
+            for set_id in named:
+                answers[set_id] = found.get(set_id)
+        if len(_ANSWERS) > 4 * REPORTS_READ:
+            _ANSWERS.clear()
+        _ANSWERS[path] = (signature, answers)
+    return answers
 
 
 def last_runs_by_target(backup_dir: Path) -> dict[tuple[str, str, str], RunRecord]:
@@ -126,15 +177,16 @@ def target_states(settings: Settings) -> list[TargetState]:
     catalog = scan(settings.backup_dir)
     runs = last_runs_by_target(settings.backup_dir)
     newest = catalog.latest_per_target()
-    legacy_reports: dict[str, tuple[str, str, str]] | None = None
+    documents = [read_metadata_unchanged(backup_set).document or {} for backup_set in newest]
+    # Sets whose metadata carries no result (the manual's) are looked up in the reports: only those ids.
+    unstated = [backup_set.set_id for backup_set, document in zip(newest, documents)
+                if document.get("verification_status") not in _STATE_OF_STATUS]
+    legacy_reports = reported_sets(settings, wanted=unstated) if unstated else None
     states: list[TargetState] = []
     seen: set[tuple[str, str, str]] = set()
-    for backup_set in newest:
+    for backup_set, document in zip(newest, documents):
         name = backup_set.name or backup_set.kind
-        document = read_metadata(backup_set).document or {}
-        if legacy_reports is None and document.get("verification_status") not in _STATE_OF_STATUS:
-            legacy_reports = reported_sets(settings)
-        verification, verified_at, report = set_verification(backup_set, legacy_reports)
+        verification, verified_at, report = set_verification(backup_set, legacy_reports, document)
         path = primary_file(backup_set)
         key = (backup_set.kind, backup_set.instance, name)
         states.append(TargetState(backup_set.kind, name, backup_set.set_id, backup_set.timestamp.timestamp(),
