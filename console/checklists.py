@@ -15,13 +15,12 @@ import time
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
-
-import yaml
+from typing import TYPE_CHECKING, Callable
 
 from console.errors import ConfigError, UsageError
 from console.kinds import registry
 from console.preflight import CheckContext, CheckResult, CheckStatus
+from console.yamlfile import YamlNode, read_yaml
 
 if TYPE_CHECKING:
     from console.kinds.base import BackupRequest
@@ -157,18 +156,11 @@ def get_checklist(checklists: dict[str, Checklist], service: str) -> Checklist:
 
 def parse_checklist_file(path: Path) -> Checklist:
     """Read one YAML file, keeping line numbers for every error; title may be empty (a merging file)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError(f"cannot read checklist file {path}: {reason}") from None
-    loader = yaml.SafeLoader(text)
-    try:
-        root = loader.get_single_node()
-        if root is None or not isinstance(root, yaml.MappingNode):
-            line = 1 if root is None else root.start_mark.line + 1
-            raise ConfigError(f"{path}:{line}: a checklist file must be a mapping with 'service', 'title' and 'items'")
-        top = _Fields(loader, root, path, _FILE_KEYS, "checklist file")
+    with read_yaml(path, "checklist file") as root:
+        if root is None or not root.is_mapping:
+            where = f"{path}:1" if root is None else root.where
+            raise ConfigError(f"{where}: a checklist file must be a mapping with 'service', 'title' and 'items'")
+        top = root.fields(_FILE_KEYS, "checklist file")
         service = top.text("service", default=path.stem)
         if not _NAME.match(service):
             raise ConfigError(f"{top.where('service')}: bad service name '{service}' "
@@ -180,81 +172,26 @@ def parse_checklist_file(path: Path) -> Checklist:
                 raise ConfigError(f"{top.where('backup')}: unknown backup kind '{backup}' "
                                   f"(choose from {', '.join(registry.KINDS)})")
         if "items" not in top:
-            raise ConfigError(f"{path}:{root.start_mark.line + 1}: missing 'items' (a list of checklist items)")
-        items_node = top.entries["items"][1]
-        if not isinstance(items_node, yaml.SequenceNode):
-            raise ConfigError(f"{path}:{items_node.start_mark.line + 1}: 'items' must be a list of items")
+            raise ConfigError(f"{root.where}: missing 'items' (a list of checklist items)")
+        items_node = top.node("items")
+        if not items_node.is_sequence:
+            raise ConfigError(f"{items_node.where}: 'items' must be a list of items")
         items: list[ChecklistItem] = []
         seen: dict[str, str] = {}
-        for node in items_node.value:
-            item = _parse_item(loader, node, path)
+        for node in items_node.items():
+            item = _parse_item(node)
             if item.id in seen:
                 raise ConfigError(f"{item.source}: duplicate item id '{item.id}' (already defined at {seen[item.id]})")
             seen[item.id] = item.source
             items.append(item)
-        return Checklist(service, title, backup, tuple(items), (f"{path}:{root.start_mark.line + 1}",))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: invalid YAML: {exc.problem or exc.context}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
-    finally:
-        loader.dispose()
+        return Checklist(service, title, backup, tuple(items), (root.where,))
 
 
-class _Fields:
-    """The keys of one YAML mapping node, checked against the allowed ones, with their lines."""
-
-    def __init__(self, loader: yaml.SafeLoader, node: yaml.MappingNode, path: Path, allowed: tuple[str, ...],
-                 what: str) -> None:
-        self.loader, self.node, self.path = loader, node, path
-        self.entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        for key_node, value_node in node.value:
-            key = str(loader.construct_object(key_node))
-            line = key_node.start_mark.line + 1
-            if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1)
-                hint = f" Did you mean '{close[0]}'?" if close else f" Valid keys: {', '.join(allowed)}."
-                raise ConfigError(f"{path}:{line}: unknown key '{key}' in {what}.{hint}")
-            if key in self.entries:
-                raise ConfigError(f"{path}:{line}: '{key}' given twice in {what}")
-            self.entries[key] = (key_node, value_node)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.entries
-
-    def value(self, key: str, default: Any = None) -> Any:
-        if key not in self.entries:
-            return default
-        return self.loader.construct_object(self.entries[key][1], deep=True)
-
-    def line(self, key: str) -> int:
-        return (self.entries[key][0] if key in self.entries else self.node).start_mark.line + 1
-
-    def where(self, key: str) -> str:
-        return f"{self.path}:{self.line(key)}"
-
-    def text(self, key: str, default: Any, nullable: bool = False) -> Any:
-        if key not in self.entries:
-            return default
-        value = self.value(key)
-        if value is None and nullable:
-            return None
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str):
-            got = "nothing" if value is None else type(value).__name__
-            raise ConfigError(f"{self.where(key)}: '{key}' must be text, got {got}")
-        return value.strip()
-
-
-def _parse_item(loader: yaml.SafeLoader, node: yaml.Node, path: Path) -> ChecklistItem:
-    line = node.start_mark.line + 1
-    if not isinstance(node, yaml.MappingNode):
-        raise ConfigError(f"{path}:{line}: a checklist item must be a mapping with 'id' and 'title'")
-    fields = _Fields(loader, node, path, _ITEM_KEYS, "checklist item")
-    where = f"{path}:{line}"
+def _parse_item(node: YamlNode) -> ChecklistItem:
+    if not node.is_mapping:
+        raise ConfigError(f"{node.where}: a checklist item must be a mapping with 'id' and 'title'")
+    fields = node.fields(_ITEM_KEYS, "checklist item")
+    where = node.where
     item_id = fields.text("id", default=None)
     if not item_id:
         raise ConfigError(f"{where}: checklist item without an 'id'")

@@ -25,6 +25,7 @@ from console.errors import ConfigError, UsageError
 from console.instances import DEFAULT, NAME_PATTERN
 from console.instances import label as instance_label
 from console.root import BackupRoot
+from console.yamlfile import YamlNode, read_yaml
 
 MASK = "********"
 
@@ -620,124 +621,67 @@ def _is_clock_time(text: str) -> bool:
 
 def _read_yaml(path: Path, specs: dict[str, FieldSpec]) -> tuple[dict[str, tuple[Any, int]], dict[str, list[DeclaredInstance]]]:
     """Parse the file into dotted key -> (validated value, 1-based line), and each section's instances."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError(f"cannot read config file {path}: {reason}") from None
-    loader = yaml.SafeLoader(text)
-    try:
-        root = loader.get_single_node()
+    with read_yaml(path, "config file") as root:
         if root is None:
             return {}, {}
-        if not isinstance(root, yaml.MappingNode):
-            raise ConfigError(f"{path}:{root.start_mark.line + 1}: the file must be a mapping of settings")
+        if not root.is_mapping:
+            raise ConfigError(f"{root.where}: the file must be a mapping of settings")
         found: dict[str, tuple[Any, int]] = {}
         declared: dict[str, list[DeclaredInstance]] = {}
         sections = {key.split(".")[0] for key in specs if "." in key}
-        top_keys = sorted({key.split(".")[0] for key in specs})
-        seen: dict[str, int] = {}
-        for key_node, value_node in root.value:
-            name = _key(loader, key_node, path, seen)
-            line = key_node.start_mark.line + 1
-            if name in sections:
-                if isinstance(value_node, yaml.ScalarNode) and value_node.value in ("", "~", "null"):
-                    continue  # an empty section means "all defaults"
-                if not isinstance(value_node, yaml.MappingNode):
-                    raise ConfigError(f"{path}:{line}: '{name}' must be a mapping of settings")
-                section_keys = sorted(key.split(".", 1)[1] for key in specs if key.startswith(name + "."))
-                sub_seen: dict[str, int] = {}
-                for sub_key_node, sub_value_node in value_node.value:
-                    sub_name = _key(loader, sub_key_node, path, sub_seen, section=name)
-                    sub_line = sub_key_node.start_mark.line + 1
-                    dotted = f"{name}.{sub_name}"
-                    if sub_name == "instances" and name in SECTION_OF_KIND.values():
-                        declared[name] = _read_instances(loader, sub_value_node, path, name, specs)
-                        continue
-                    if dotted not in specs:
-                        valid = section_keys + (["instances"] if name in SECTION_OF_KIND.values() else [])
-                        raise ConfigError(_unknown(path, sub_line, str(sub_name), valid, section=name))
-                    value = loader.construct_object(sub_value_node, deep=True)
-                    found[dotted] = (_validate(specs[dotted], value, f"{path}:{sub_line}"), sub_line)
-            elif name in specs:
-                value = loader.construct_object(value_node, deep=True)
-                found[name] = (_validate(specs[name], value, f"{path}:{line}"), line)
-            else:
-                raise ConfigError(_unknown(path, line, str(name), top_keys))
+        top = root.fields(sorted({key.split(".")[0] for key in specs}))
+        for name in top:
+            line, value_node = top.line(name), top.node(name)
+            if name not in sections:
+                found[name] = (_validate(specs[name], value_node.value(), top.where(name)), line)
+                continue
+            if value_node.is_null:
+                continue  # an empty section means "all defaults"
+            if not value_node.is_mapping:
+                raise ConfigError(f"{top.where(name)}: '{name}' must be a mapping of settings")
+            has_instances = name in SECTION_OF_KIND.values()
+            valid = sorted(key.split(".", 1)[1] for key in specs if key.startswith(name + "."))
+            section = value_node.fields(valid + (["instances"] if has_instances else []), f"section '{name}'")
+            for sub_name in section:
+                if sub_name == "instances":
+                    declared[name] = _read_instances(section.node(sub_name), name, specs)
+                    continue
+                dotted = f"{name}.{sub_name}"
+                found[dotted] = (_validate(specs[dotted], section.value(sub_name), section.where(sub_name)),
+                                 section.line(sub_name))
         return found, declared
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: invalid YAML: {exc.problem or exc.context}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
-    finally:
-        loader.dispose()
 
 
-def _read_instances(loader: yaml.SafeLoader, node: yaml.Node, path: Path, section: str,
-                    specs: dict[str, FieldSpec]) -> list[DeclaredInstance]:
+def _read_instances(node: YamlNode, section: str, specs: dict[str, FieldSpec]) -> list[DeclaredInstance]:
     """``<section>.instances``: name -> the section's keys plus INSTANCE_KEYS, each checked with its line."""
-    line = node.start_mark.line + 1
-    if not isinstance(node, yaml.MappingNode) or not node.value:
-        raise ConfigError(f"{path}:{line}: '{section}.instances' must map instance names to their settings "
+    if not node.is_mapping or not node.node.value:
+        raise ConfigError(f"{node.where}: '{section}.instances' must map instance names to their settings "
                           "(main: {host: db1.internal})")
     section_keys = sorted(key.split(".", 1)[1] for key in specs if key.startswith(section + "."))
     valid = sorted(set(section_keys) | set(INSTANCE_KEYS))
+    names = node.fields(None, f"section '{section}.instances'")
     declared = []
-    seen: dict[str, int] = {}
-    for name_node, value_node in node.value:
-        name = _key(loader, name_node, path, seen, section=f"{section}.instances")
-        name_line = name_node.start_mark.line + 1
+    for name in names:
+        where_name = names.where(name)
         if not NAME_PATTERN.fullmatch(name):
-            raise ConfigError(f"{path}:{name_line}: instance name '{name}' in '{section}.instances' must be lower-case "
+            raise ConfigError(f"{where_name}: instance name '{name}' in '{section}.instances' must be lower-case "
                               "letters, digits, - and _ (it names a directory, a lock and an S3 prefix)")
-        if isinstance(value_node, yaml.ScalarNode) and value_node.value in ("", "~", "null"):
-            declared.append(DeclaredInstance(name, f"{path}:{name_line}", {}))
+        value_node = names.node(name)
+        if value_node.is_null:
+            declared.append(DeclaredInstance(name, where_name, {}))
             continue  # `cache:` alone: every key from the section
-        if not isinstance(value_node, yaml.MappingNode):
-            raise ConfigError(f"{path}:{name_line}: instance '{name}' of '{section}' must be a mapping of settings")
+        if not value_node.is_mapping:
+            raise ConfigError(f"{where_name}: instance '{name}' of '{section}' must be a mapping of settings")
+        fields = value_node.fields(valid, f"section '{section}.instances.{name}'")
         keys: dict[str, tuple[Any, str]] = {}
-        key_seen: dict[str, int] = {}
-        where_instance = f"{section}.instances.{name}"
-        for key_node, item_node in value_node.value:
-            key = _key(loader, key_node, path, key_seen, section=where_instance)
-            where = f"{path}:{key_node.start_mark.line + 1}"
-            value = loader.construct_object(item_node, deep=True)
+        for key in fields:
+            where, value = fields.where(key), fields.value(key)
             if key in INSTANCE_KEYS:
                 keys[key] = (_validate_instance_key(key, value, where), where)
-            elif key in section_keys:
-                keys[key] = (_validate(specs[f"{section}.{key}"], value, where), where)
             else:
-                raise ConfigError(_unknown(path, key_node.start_mark.line + 1, key, valid, section=where_instance))
-        declared.append(DeclaredInstance(name, f"{path}:{name_line}", keys))
+                keys[key] = (_validate(specs[f"{section}.{key}"], value, where), where)
+        declared.append(DeclaredInstance(name, where_name, keys))
     return declared
-
-
-def _key(loader: yaml.SafeLoader, node: yaml.Node, path: Path, seen: dict[str, int], section: str | None = None) -> str:
-    """A mapping key as text; a key that is not a plain scalar, or one given twice, is an error."""
-    line = node.start_mark.line + 1
-    where = f" in section '{section}'" if section else ""
-    if not isinstance(node, yaml.ScalarNode):
-        raise ConfigError(f"{path}:{line}: a key{where} must be a plain name, not a "
-                          f"{'list' if isinstance(node, yaml.SequenceNode) else 'mapping'}")
-    name = loader.construct_object(node)
-    if not isinstance(name, str):
-        name = str(name)
-    if name in seen:
-        raise ConfigError(f"{path}:{line}: '{name}'{where} is given twice (first at line {seen[name]}); "
-                          "keep one of them")
-    seen[name] = line
-    return name
-
-
-def _unknown(path: Path, line: int, name: str, valid: list[str], section: str | None = None) -> str:
-    where = f" in section '{section}'" if section else ""
-    message = f"{path}:{line}: unknown key '{name}'{where}."
-    close = difflib.get_close_matches(name, valid, n=1)
-    if close:
-        message += f" Did you mean '{close[0]}'?"
-    return message
 
 
 _TYPE_WORDS = {int: "a whole number", float: "a number", bool: "true or false", str: "text", Path: "a path",

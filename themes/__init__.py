@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from console.errors import ConfigError
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -15,19 +17,28 @@ THEME_KEYS = ("primary", "secondary", "accent", "warning", "error", "success", "
 
 def register_themes(app: App[object], directory: Path = THEMES_DIR) -> list[str]:
     """Register every theme file; return one problem line per broken file (the app falls back)."""
-    import yaml
     from textual.theme import Theme
 
     problems = []
     for path in sorted(directory.glob("*.yaml")):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict) or "name" not in data or "primary" not in data:
-                raise ValueError("needs at least 'name' and 'primary'")
-            unknown = set(data) - {"name", "variables", *THEME_KEYS}
-            if unknown:
-                raise ValueError(f"unknown keys {', '.join(sorted(unknown))}")
-            app.register_theme(Theme(**data))
-        except (OSError, ValueError, TypeError, yaml.YAMLError) as exc:
+            app.register_theme(Theme(**read_theme(path)))
+        except ConfigError as exc:
+            problems.append(f"theme file {path.name} ignored: {exc.message}")
+        except (ValueError, TypeError) as exc:  # a colour Textual cannot parse
             problems.append(f"theme file {path.name} ignored: {exc}")
     return problems
+
+
+def read_theme(path: Path) -> dict[str, Any]:
+    """A theme file's keys, checked like every YAML file an operator writes (file:line, nearest key)."""
+    from console.yamlfile import read_yaml
+
+    with read_yaml(path, "theme file") as root:
+        if root is None or not root.is_mapping:
+            raise ConfigError(f"{root or path}: a theme file must be a mapping with at least 'name' and 'primary'")
+        fields = root.fields(("name", "variables", *THEME_KEYS), "the theme")
+        for required in ("name", "primary"):
+            if required not in fields:
+                raise ConfigError(f"{root.where}: the theme needs '{required}'")
+        return {key: fields.value(key) for key in fields}

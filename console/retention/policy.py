@@ -11,11 +11,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-import yaml
-
 from console.errors import ConfigError
 from console.instances import DEFAULT
 from console.kinds import registry
+from console.yamlfile import read_yaml
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -101,41 +100,41 @@ def days_label(days: int | None) -> str:
     return f"{days} d"
 
 
-def policy_from_mapping(data: Any, source: str, min_keep: int = 3) -> Policy:
-    """Validate a parsed policy document; ConfigError naming the source and rule when wrong."""
-    if not isinstance(data, dict) or not isinstance(data.get("rules"), dict) or not data["rules"]:
-        raise ConfigError(f"{source}: the retention policy has no rules",
-                          hint="an empty policy would keep or delete everything; give a rule per kind")
-    unknown_top = set(data) - {"rules"}
-    if unknown_top:
-        raise ConfigError(f"{source}: unknown key '{sorted(unknown_top)[0]}' in the retention policy (only 'rules')")
-    rules: dict[str, Rule] = {}
-    for kind, raw in data["rules"].items():
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{source}: rule '{kind}' must be a mapping")
-        unknown = set(raw) - set(_RULE_KEYS)
-        if unknown:
-            import difflib
+def read_policy(path: Path, source: str | None = None, min_keep: int = 3) -> Policy:
+    """Read and validate a policy file; a mistake is a ConfigError naming ``file:line`` and the rule.
 
-            name = sorted(unknown)[0]
-            close = difflib.get_close_matches(name, _RULE_KEYS, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise ConfigError(f"{source}: unknown key '{name}' in rule '{kind}'.{hint}")
-        values = {}
-        for key in ("local_days", "s3_standard_days", "archive_days"):
-            value = raw.get(key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ConfigError(f"{source}: rule '{kind}': {key} must be a whole number of days >= 1 or null, "
-                                  f"got {value!r}")
-            values[key] = value
-        archive_class = str(raw.get("archive_class") or "GLACIER")
-        if archive_class not in ARCHIVE_CLASSES:
-            raise ConfigError(f"{source}: rule '{kind}': archive_class must be one of {', '.join(ARCHIVE_CLASSES)}, "
-                              f"got '{archive_class}'")
-        prefix = str(raw.get("prefix") or f"{kind}/")
-        rules[str(kind)] = Rule(str(kind), str(raw.get("title") or kind), prefix if prefix.endswith("/") else prefix + "/",
-                                values["local_days"], values["s3_standard_days"], values["archive_days"], archive_class)
-    return Policy(rules, min_keep, source)
+    ``source`` is how the policy names itself in plans (``shipped policy``); the file's path by default.
+    """
+    with read_yaml(path, "retention policy") as root:
+        no_rules = "an empty policy would keep or delete everything; give a rule per kind"
+        if root is None or not root.is_mapping:
+            raise ConfigError(f"{root or path}: the retention policy has no rules", hint=no_rules)
+        top = root.fields(("rules",), "the retention policy")
+        rules_node = top.node("rules") if "rules" in top else root
+        if not rules_node.is_mapping or not rules_node.node.value or rules_node is root:
+            raise ConfigError(f"{rules_node.where}: the retention policy has no rules", hint=no_rules)
+        named = rules_node.fields(None, "the retention policy's rules")
+        rules: dict[str, Rule] = {}
+        for kind in named:
+            rule_node = named.node(kind)
+            if not rule_node.is_mapping:
+                raise ConfigError(f"{named.where(kind)}: rule '{kind}' must be a mapping")
+            raw = rule_node.fields(_RULE_KEYS, f"rule '{kind}'")
+            values = {}
+            for key in ("local_days", "s3_standard_days", "archive_days"):
+                value = raw.value(key)
+                if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                    raise ConfigError(f"{raw.where(key)}: rule '{kind}': {key} must be a whole number of days >= 1 "
+                                      f"or null, got {value!r}")
+                values[key] = value
+            archive_class = str(raw.value("archive_class") or "GLACIER")
+            if archive_class not in ARCHIVE_CLASSES:
+                raise ConfigError(f"{raw.where('archive_class')}: rule '{kind}': archive_class must be one of "
+                                  f"{', '.join(ARCHIVE_CLASSES)}, got '{archive_class}'")
+            prefix = str(raw.value("prefix") or f"{kind}/")
+            rules[kind] = Rule(kind, str(raw.value("title") or kind), prefix if prefix.endswith("/") else prefix + "/",
+                               values["local_days"], values["s3_standard_days"], values["archive_days"], archive_class)
+    return Policy(rules, min_keep, source or str(path))
 
 
 def policy_path(settings: Settings) -> Path:
@@ -151,16 +150,7 @@ def policy_path(settings: Settings) -> Path:
 def load_policy(settings: Settings) -> Policy:
     """The effective policy: the file, then the settings' overrides."""
     path = policy_path(settings)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read retention policy {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: invalid YAML in the retention policy") from None
-    policy = policy_from_mapping(data, "shipped policy" if path == SHIPPED_POLICY else str(path),
-                                 settings.retention.min_keep)
+    policy = read_policy(path, "shipped policy" if path == SHIPPED_POLICY else str(path), settings.retention.min_keep)
     overrides = {(kind, instance.name): dict(instance.retention)
                  for kind, instances in settings.instances.items() for instance in instances if instance.retention}
     return replace(apply_overrides(policy, settings), instance_overrides=overrides)

@@ -8,13 +8,12 @@ import boto3
 
 from console.cli import main
 from console.retention import lifecycle
-import yaml
 
-from console.retention.policy import SHIPPED_POLICY, policy_from_mapping
+from console.retention.policy import SHIPPED_POLICY, read_policy
 
 
 def test_rules_follow_the_policy():
-    rules, notes = lifecycle.build_rules(policy_from_mapping(yaml.safe_load(SHIPPED_POLICY.read_text()), "test"), "prod/")
+    rules, notes = lifecycle.build_rules(read_policy(SHIPPED_POLICY, "test"), "prod/")
     by_id = {rule["ID"]: rule for rule in rules}
     assert by_id["backup-console-postgres"]["Filter"] == {"Prefix": "prod/postgres/"}
     assert by_id["backup-console-postgres"]["Transitions"] == [{"Days": 30, "StorageClass": "DEEP_ARCHIVE"}]

@@ -8,18 +8,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 
 from console.catalog import scan
 from console.errors import ConfigError, ReadOnlyRefused
 from console.offsite.bucket import OffsiteSet, group_objects, parse_key
 from console.retention.apply import apply_retention, plan_retention, verification_map
 from console.retention.plan import UnsafePlan, apply_policy
-from console.retention.policy import SHIPPED_POLICY, Policy, load_policy, policy_from_mapping
+from console.retention.policy import SHIPPED_POLICY, Policy, load_policy, read_policy
 from console.runlog import read_runs
 from tests.retention_fixtures import make_scenario, make_set, now, stamp_days_ago
 
-SHIPPED = yaml.safe_load(SHIPPED_POLICY.read_text())
 
 GOLDEN = Path(__file__).parent.parent / "golden"
 
@@ -52,7 +50,7 @@ def test_policy_reflects_the_manuals_table(make_settings):
 def test_golden_local_plan(backup_dir):
     make_scenario(backup_dir)
     catalog = scan(backup_dir)
-    plan = apply_policy(catalog.sets, policy_from_mapping(SHIPPED, "built-in"), now(),
+    plan = apply_policy(catalog.sets, read_policy(SHIPPED_POLICY, "built-in"), now(),
                         verified=verification_map(catalog))
     check_golden("retention_local.json", plan.as_json())
     removed = {item.set_id for item in plan.remove}
@@ -79,7 +77,7 @@ def test_golden_offsite_plan():
     sets = [offsite("postgres", d) for d in (1, 29, 31, 400, 2600)]
     sets += [offsite("redis", d) for d in (5, 35, 91, 100)]
     sets += [offsite("redis", 60, ("GLACIER",))]
-    plan = apply_policy(sets, policy_from_mapping(SHIPPED, "built-in"), now(), tier="s3")
+    plan = apply_policy(sets, read_policy(SHIPPED_POLICY, "built-in"), now(), tier="s3")
     check_golden("retention_offsite.json", plan.as_json())
     assert {item.set_id for item in plan.remove} == {f"postgres/{stamp_days_ago(2600)}", f"redis/{stamp_days_ago(91)}", f"redis/{stamp_days_ago(100)}"}
     assert {item.set_id for item in plan.transition} == {f"postgres/{stamp_days_ago(d)}" for d in (31, 400)} | {
@@ -124,7 +122,7 @@ def test_policy_typo_names_the_key(tmp_path, make_settings):
 def test_deleting_everything_needs_the_unsafe_flag(backup_dir):
     for days in (10, 11):
         make_set(backup_dir, "redis", stamp_days_ago(days), status="pending")
-    policy = policy_from_mapping(SHIPPED, "test", min_keep=3)
+    policy = read_policy(SHIPPED_POLICY, "test", min_keep=3)
     zero = Policy(policy.rules, min_keep=0, source="test")
     sets = scan(backup_dir).sets
     with pytest.raises(UnsafePlan, match="every redis backup"):
