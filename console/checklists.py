@@ -13,18 +13,18 @@ import difflib
 import re
 import time
 from dataclasses import dataclass, field, replace
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from console.errors import ConfigError, UsageError
 from console.kinds import registry
-from console.preflight import CheckContext, CheckResult, CheckStatus
+from console.preflight import CheckContext, CheckResult
+from console.status import Status
 from console.yamlfile import YamlNode, read_yaml
 
 if TYPE_CHECKING:
-    from console.kinds.base import BackupRequest
     from console.config import Settings
+    from console.kinds.base import BackupRequest
 
 SHIPPED_DIR = Path(__file__).with_name("shipped_checklists")
 """The checklists that ship with the console, as package data (``config/checklists`` links here)."""
@@ -34,33 +34,6 @@ SHIPPED_ORDER = ("postgres", "redis", "rabbitmq", "config", "certs")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _FILE_KEYS = ("service", "title", "backup", "items")
 _ITEM_KEYS = ("id", "title", "why", "on_fail", "check", "manual", "required")
-
-
-class ItemState(str, Enum):
-    """What an item shows; its ``mark`` reads without colour (NO_COLOR, transcripts)."""
-
-    OK = "ok"
-    WARN = "warn"
-    FAIL = "fail"
-    SKIP = "skip"
-    """The check did not apply this time (no upload, so no S3): passes the gate, says SKIP as the Backup screen does."""
-    RUNNING = "running"
-    PENDING = "pending"
-
-    @property
-    def mark(self) -> str:
-        return _MARKS[self]
-
-    @property
-    def passes(self) -> bool:
-        """OK and WARN pass the gate, as a warning does not stop the backup runner either."""
-        return self in (ItemState.OK, ItemState.WARN, ItemState.SKIP)
-
-
-_MARKS = {ItemState.OK: "[ OK ]", ItemState.WARN: "[WARN]", ItemState.FAIL: "[FAIL]", ItemState.SKIP: "[SKIP]",
-          ItemState.RUNNING: "[ .. ]", ItemState.PENDING: "[    ]"}
-_FROM_CHECK = {CheckStatus.PASS: ItemState.OK, CheckStatus.WARN: ItemState.WARN, CheckStatus.FAIL: ItemState.FAIL,
-               CheckStatus.SKIP: ItemState.SKIP}
 
 
 @dataclass(frozen=True)
@@ -242,7 +215,7 @@ class ItemResult:
     """The evaluated state of one item."""
 
     item_id: str
-    state: ItemState
+    state: Status
     evidence: str
     started: float | None = None
     ended: float | None = None
@@ -260,11 +233,11 @@ def evaluate_items(items: list[ChecklistItem], context: CheckContext,
     results = []
     for item in items:
         if item.manual:
-            results.append(ItemResult(item.id, ItemState.PENDING, "needs a person"))
+            results.append(ItemResult(item.id, Status.PENDING, "needs a person"))
         else:
             check = by_item[item.id]
-            evidence = check.evidence if check.status is not CheckStatus.SKIP else f"skipped: {check.evidence}"
-            results.append(ItemResult(item.id, _FROM_CHECK[check.status], evidence, started, ended, check))
+            evidence = check.evidence if check.status is not Status.SKIP else f"skipped: {check.evidence}"
+            results.append(ItemResult(item.id, check.status, evidence, started, ended, check))
     return results
 
 
@@ -282,7 +255,7 @@ class ItemStatus:
     """An item's current state during an interactive run (ticks and notes included)."""
 
     item: ChecklistItem
-    state: ItemState = ItemState.PENDING
+    state: Status = Status.PENDING
     evidence: str = ""
     ticked_by: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -313,7 +286,7 @@ class ChecklistRun:
 
     def mark_running(self, item_id: str) -> None:
         status = self.statuses[item_id]
-        status.state, status.evidence = ItemState.RUNNING, "running ..."
+        status.state, status.evidence = Status.RUNNING, "running ..."
 
     def apply(self, result: ItemResult) -> ItemStatus:
         status = self.statuses[result.item_id]
@@ -326,10 +299,10 @@ class ChecklistRun:
         status = self.statuses[item_id]
         if not status.item.manual:
             raise UsageError(f"'{status.item.title}' is checked automatically; it cannot be ticked")
-        if status.state is ItemState.OK:
-            status.state, status.ticked_by, status.evidence = ItemState.PENDING, None, ""
+        if status.state is Status.OK:
+            status.state, status.ticked_by, status.evidence = Status.PENDING, None, ""
         else:
-            status.state, status.ticked_by, status.evidence = ItemState.OK, who, f"ticked by {who}"
+            status.state, status.ticked_by, status.evidence = Status.OK, who, f"ticked by {who}"
         return status
 
     def add_note(self, item_id: str, text: str) -> ItemStatus:

@@ -26,18 +26,20 @@ from console.artifacts import write_json_atomic, write_text_atomic
 from console.errors import UsageError
 from console.layout import new_stamp
 from console.root import BackupRoot
+from console.status import Status
 
 FORMAT_VERSION = 1
-OUTCOMES = ("ok", "warn", "fail", "override", "skipped", "cancelled")
+OUTCOMES = tuple(status.outcome for status in (Status.OK, Status.WARN, Status.FAIL, Status.OVERRIDE, Status.SKIP,
+                                                Status.CANCELLED))
+"""A step's outcome as the transcript writes it: ok, warn, fail, override, skipped, cancelled."""
 
-_FROM_STATES = {"ok": "ok", "warn": "warn", "fail": "fail", "skip": "skipped", "failed": "fail",
-                "cancelled": "cancelled", "passed": "ok", "warning": "warn"}
 
-
-def outcome_of(state: str) -> str:
+def outcome_of(state: str | Status) -> str:
     """The transcript's outcome for any state word the engine reports (a check's ``warn``, a backup's
     ``failed``, a verification's ``passed`` ...); anything unknown is a failure, never a pass."""
-    return _FROM_STATES.get(state, "fail")
+    outcome = Status.of(state).outcome
+    return outcome if outcome in OUTCOMES else Status.FAIL.outcome  # running, pending: never ended
+
 
 _OPEN_DRILLS: weakref.WeakSet[Drill] = weakref.WeakSet()
 """Drills not yet ended in this process: stamped incomplete if the process exits first."""

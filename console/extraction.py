@@ -10,17 +10,16 @@ replaced only when the caller allows it (``--yes``).
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
 import shutil
 import tarfile
 import tempfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Callable, Iterable, Iterator
 
+from console.compressed import DamagedStream, DecompressedReader, decompress_chunks, stream_chunks
 from console.errors import ConfirmationRequired, VerifyFailed
 from console.lock import pid_alive
 from console.progress import CancelToken, check_cancel
@@ -148,7 +147,7 @@ def plan_archive(stream: IO[bytes], destination: Path, plan: ExtractionPlan | No
                 if checked is not None and checked.name.rstrip("/") not in ("", "."):
                     plan.add(os.path.normpath(checked.name.rstrip("/")), is_dir=checked.isdir())
             _read_to_the_end(tar)
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+    except (tarfile.TarError, EOFError, OSError, DamagedStream) as exc:
         raise VerifyFailed(f"damaged archive: {exc}") from None
     return plan
 
@@ -181,13 +180,14 @@ class _Prefixed(io.RawIOBase):
 
 
 def open_tar(stream: IO[bytes]) -> tarfile.TarFile:
-    """A streaming tar reader; gzip is decoded by the gzip module, whose end-of-stream and CRC
-    checks turn a truncated archive into an error (tarfile's own stream reader would end early
-    and silently, after the last complete member)."""
+    """A streaming tar reader; gzip (detected from its bytes) is decoded by :mod:`console.compressed`,
+    whose end-of-stream and CRC checks turn a truncated archive into an error (tarfile's own stream
+    reader would end early and silently, after the last complete member)."""
     head = stream.read(2)
     source: IO[bytes] = io.BufferedReader(_Prefixed(head, stream))
     if head == b"\x1f\x8b":
-        source = gzip.GzipFile(fileobj=source, mode="rb")  # type: ignore[assignment]
+        chunks = decompress_chunks(stream_chunks(source, "gzip"), "gzip", "the archive")
+        source = DecompressedReader(chunks)  # type: ignore[assignment]
     return tarfile.open(fileobj=source, mode="r|")
 
 
@@ -271,7 +271,7 @@ def _extract_to(stream: IO[bytes], staging: Path, destination: Path,
                         os.fsync(out.fileno())
                     os.chmod(target, (checked.mode if checked.mode is not None else 0o600) & 0o777)
                     entries.append((name, "file"))
-    except (tarfile.TarError, EOFError, zlib.error) as exc:
+    except (tarfile.TarError, EOFError, DamagedStream) as exc:
         raise VerifyFailed(f"damaged archive while extracting: {exc}") from None
     except OSError as exc:
         raise VerifyFailed(f"cannot stage the restore in {destination}: {exc.strerror or exc}"

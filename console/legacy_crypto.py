@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
+from console.compressed import DamagedStream, StreamDecoder
 from console.crypto import DecryptResult, read_exact
 from console.errors import CryptoError
 from console.progress import CancelToken, check_cancel
@@ -71,13 +72,11 @@ class _ContentCheck:
 
     def __init__(self, kind: str) -> None:
         import codecs
-        import zlib
 
         self.kind = kind
         self.error: str | None = None
         self.seen = 0
-        self._zlib = zlib
-        self._inflate = zlib.decompressobj(31) if kind == "gzip" else None
+        self._inflate = StreamDecoder("gzip", "the decrypted data") if kind == "gzip" else None
         self._text = codecs.getincrementaldecoder("utf-8")() if kind == "text" else None
         self._tar_head = b""
 
@@ -87,7 +86,8 @@ class _ContentCheck:
         self.seen += len(data)
         try:
             if self._inflate is not None:
-                self._feed_gzip(data)
+                for _ in self._inflate.feed(data):  # inflated only to check it; memory stays flat
+                    pass
             elif self._text is not None:
                 text = self._text.decode(data)
                 if self._CONTROL.search(text):
@@ -96,24 +96,20 @@ class _ContentCheck:
                 self._tar_head += data[: 512 - len(self._tar_head)]
                 if len(self._tar_head) == 512 and not _tar_header_ok(self._tar_head):
                     self.error = "not a tar archive (bad header checksum)"
-        except (self._zlib.error, UnicodeDecodeError) as exc:
+        except DamagedStream as exc:
+            self.error = exc.message
+        except UnicodeDecodeError as exc:
             self.error = f"not valid {self.kind} ({exc})"
-
-    def _feed_gzip(self, data: bytes) -> None:
-        assert self._inflate is not None
-        pending = data
-        while pending:
-            if self._inflate.eof:  # more data after a member: it must be another gzip member
-                self._inflate = self._zlib.decompressobj(31)
-            # Bounded output per call keeps memory flat even on very compressible data.
-            self._inflate.decompress(pending, 1 << 20)
-            pending = self._inflate.unused_data if self._inflate.eof else self._inflate.unconsumed_tail
 
     def finish(self) -> None:
         if self.error:
             return
-        if self._inflate is not None and not self._inflate.eof:
-            self.error = "the gzip stream ends early"
+        if self._inflate is not None:
+            try:
+                for _ in self._inflate.finish():
+                    pass
+            except DamagedStream as exc:
+                self.error = exc.message
         elif self._text is not None:
             try:
                 self._text.decode(b"", final=True)

@@ -20,15 +20,18 @@ from console.catalog import KINDS, BackupSet, Catalog, metadata_is_ours, read_me
 from console.formatting import ago, size
 from console.freshness import is_fresh
 from console.instances import DEFAULT, target_label
+from console.status import Status
 
 if TYPE_CHECKING:
     from console.config import Settings
     from console.probes import ProbeResult
 
-SEVERITIES = ("ok", "warning", "critical")
+SEVERITIES = tuple(status.severity for status in (Status.OK, Status.WARN, Status.FAIL))
+"""ok, warning, critical: console.status.Status as a finding says it."""
 ALERT_CATEGORIES = ("backup_failed", "verification", "freshness", "wal_archiver", "certificates")
 """Categories whose critical findings are sent to the webhook (console.alerts)."""
 VERIFICATION_VALUES = ("passed", "warning", "failed", "pending", "unknown")
+_VERDICTS = tuple(status.report_word for status in (Status.OK, Status.WARN, Status.FAIL))
 
 
 @dataclass(frozen=True)
@@ -182,14 +185,15 @@ def _freshness(settings: Settings, catalog: Catalog, now: float, report: Monitor
             continue
         verdict = state.verification
         evidence = f"verification_status of {state.set_id}: {verdict}"
-        if verdict == "failed":
-            report.findings.append(Finding(f"verification:{label}", "verification", "critical", label,
+        status = Status.of(verdict) if verdict in _VERDICTS else Status.PENDING  # pending, unknown, none yet
+        if status is Status.FAIL:
+            report.findings.append(Finding(f"verification:{label}", "verification", status.severity, label,
                                            f"newest {label} backup failed verification", evidence))
-        elif verdict == "warning":
-            report.findings.append(Finding(f"verification:{label}", "verification", "warning", label,
+        elif status is Status.WARN:
+            report.findings.append(Finding(f"verification:{label}", "verification", status.severity, label,
                                            f"newest {label} backup verified with warnings", evidence))
-        elif verdict != "passed" and state.timestamp is not None and not is_fresh(settings, now - state.timestamp):
-            report.findings.append(Finding(f"verification:{label}", "verification", "warning", label,
+        elif status is Status.PENDING and state.timestamp is not None and not is_fresh(settings, now - state.timestamp):
+            report.findings.append(Finding(f"verification:{label}", "verification", status.severity, label,
                                            f"newest {label} backup not verified", evidence))
 
 
@@ -298,7 +302,7 @@ def _certificates(settings: Settings, report: MonitorReport) -> None:
                                     "days_left": cert.days_left, "state": cert.state})
         if cert.state == "ok":
             continue
-        severity = "warning" if cert.state == "warn" else "critical"
+        severity = Status.of(cert.state).severity  # warn; expired and critical are failures
         subject = f"{cert.file}#{cert.index}" if cert.index else cert.file
         what = "expired" if cert.state == "expired" else f"expires in {cert.days_left} d"
         report.findings.append(Finding(f"certificates:{subject}", "certificates", severity, subject,

@@ -13,19 +13,13 @@ import concurrent.futures
 import shutil
 import time
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from console.status import Status
+
 if TYPE_CHECKING:
     from console.config import Settings
-
-
-class CheckStatus(str, Enum):
-    PASS = "pass"
-    WARN = "warn"
-    FAIL = "fail"
-    SKIP = "skip"
 
 
 @dataclass(frozen=True)
@@ -43,13 +37,13 @@ class CheckContext:
 class CheckResult:
     id: str
     title: str
-    status: CheckStatus
+    status: Status
     evidence: str
     details: Mapping[str, Any] = field(default_factory=dict)
     duration_ms: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "status": self.status.value, "evidence": self.evidence,
+        return {"id": self.id, "title": self.title, "status": self.status.check_word, "evidence": self.evidence,
                 "details": dict(self.details), "duration_ms": round(self.duration_ms, 1)}
 
 
@@ -57,7 +51,7 @@ class CheckResult:
 class Check:
     id: str
     title: str
-    run: Callable[[CheckContext], tuple[CheckStatus, str, Mapping[str, Any]] | tuple[CheckStatus, str]]
+    run: Callable[[CheckContext], tuple[Status, str, Mapping[str, Any]] | tuple[Status, str]]
 
 
 def run_check(check: Check, context: CheckContext) -> CheckResult:
@@ -67,9 +61,9 @@ def run_check(check: Check, context: CheckContext) -> CheckResult:
     try:
         outcome = check.run(context)
     except NotConfigured as exc:  # the run refuses it as a configuration error (exit 2), not a failed check
-        outcome = (CheckStatus.FAIL, exc.message, {"not_configured": True, "overridable": False, "fix": exc.message})
+        outcome = (Status.FAIL, exc.message, {"not_configured": True, "overridable": False, "fix": exc.message})
     except Exception as exc:  # a broken check is a failed check, not a crash
-        outcome = (CheckStatus.FAIL, f"check error: {type(exc).__name__}: {exc}")
+        outcome = (Status.FAIL, f"check error: {type(exc).__name__}: {exc}")
     status, evidence = outcome[0], outcome[1]
     details = outcome[2] if len(outcome) > 2 else {}  # type: ignore[misc]
     return CheckResult(check.id, check.title, status, evidence, details, (time.perf_counter() - started) * 1000)
@@ -82,7 +76,7 @@ def run_checks(checks: list[Check], context: CheckContext) -> list[CheckResult]:
 
 
 def blocking_failures(results: list[CheckResult]) -> list[CheckResult]:
-    return [result for result in results if result.status is CheckStatus.FAIL]
+    return [result for result in results if result.status is Status.FAIL]
 
 
 def describe_failures(failures: list[CheckResult]) -> str:
@@ -102,20 +96,20 @@ def unfixable_by_override(results: list[CheckResult]) -> list[CheckResult]:
 # --- checks shared by every kind ---------------------------------------------------------------
 
 
-def destination_writable(directory: Path) -> tuple[CheckStatus, str]:
+def destination_writable(directory: Path) -> tuple[Status, str]:
     """The backup destination exists (or can be created) and accepts a new file."""
     from console.probes.storage import is_writable, nearest_existing
 
     existing = nearest_existing(directory)
     ok, why = is_writable(existing)
     if not ok:
-        return CheckStatus.FAIL, f"{existing} is not writable ({why})"
+        return Status.FAIL, f"{existing} is not writable ({why})"
     if existing != directory:
-        return CheckStatus.PASS, f"{directory} will be created under {existing} (writable)"
-    return CheckStatus.PASS, f"{directory} is writable"
+        return Status.OK, f"{directory} will be created under {existing} (writable)"
+    return Status.OK, f"{directory} is writable"
 
 
-def free_space(directory: Path, needed_bytes: int, what: str) -> tuple[CheckStatus, str, dict[str, int]]:
+def free_space(directory: Path, needed_bytes: int, what: str) -> tuple[Status, str, dict[str, int]]:
     """At least ``needed_bytes`` free at the destination; evidence says how it compares."""
     from console.formatting import size
     from console.probes.storage import nearest_existing
@@ -123,20 +117,20 @@ def free_space(directory: Path, needed_bytes: int, what: str) -> tuple[CheckStat
     free = shutil.disk_usage(nearest_existing(directory)).free
     details = {"free_bytes": free, "needed_bytes": needed_bytes}
     if free >= needed_bytes:
-        return CheckStatus.PASS, f"free {size(free)} >= {what} ({size(needed_bytes)})", details
-    return CheckStatus.FAIL, f"free {size(free)} < {what} ({size(needed_bytes)})", details
+        return Status.OK, f"free {size(free)} >= {what} ({size(needed_bytes)})", details
+    return Status.FAIL, f"free {size(free)} < {what} ({size(needed_bytes)})", details
 
 
-def s3_reachable(context: CheckContext) -> tuple[CheckStatus, str]:
+def s3_reachable(context: CheckContext) -> tuple[Status, str]:
     """The configured bucket answers (skipped when this run does not upload)."""
     if not context.upload:
-        return CheckStatus.SKIP, "not uploading in this run"
+        return Status.SKIP, "not uploading in this run"
     from console.probes import s3
 
     result = s3.probe(context.settings)
     if result.state.value == "up":
-        return CheckStatus.PASS, result.detail
-    return CheckStatus.FAIL, result.detail
+        return Status.OK, result.detail
+    return Status.FAIL, result.detail
 
 
 COMMON_CHECKS: dict[str, Check] = {

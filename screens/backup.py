@@ -25,13 +25,14 @@ from textual.worker import Worker, WorkerState
 from console.instances import DEFAULT
 from console.instances import label as instance_label
 from console.kinds import registry
+from console.status import Status
 from screens.backup_job import BackupEngine, BackupJob, find_job, job_key, start_job
 from screens.widgets.backup_progress import PhaseRow, summary_text
 from screens.widgets.option_box import OptionBox
 
 if TYPE_CHECKING:
-    from console.kinds.base import BackupRequest
     from console.config import Settings
+    from console.kinds.base import BackupRequest
     from console.preflight import CheckResult
 
 TICK_SECONDS = 0.1
@@ -253,9 +254,9 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         table = self.query_one("#backup-checks", DataTable)
         self._set_columns([check.title for check in message.results])
         for check in message.results:
-            table.add_row(check.status.value.upper(), check.title, check.evidence, key=check.id)
-        failed = [check for check in message.results if check.status.value == "fail"]
-        warned = [check for check in message.results if check.status.value == "warn"]
+            table.add_row(check.status.check_word.upper(), check.title, check.evidence, key=check.id)
+        failed = [check for check in message.results if check.status is Status.FAIL]
+        warned = [check for check in message.results if check.status is Status.WARN]
         table.set_class(bool(failed), "-fail")
         table.set_class(not failed and bool(warned), "-warn")
         table.set_class(not failed and not warned, "-pass")
@@ -301,7 +302,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         if not self.checks or not 0 <= row < len(self.checks):
             return
         check = self.checks[row]
-        self.query_one("#check-detail", Static).update(f"{check.status.value.upper()} {check.title}: {check.evidence}")
+        self.query_one("#check-detail", Static).update(f"{check.status.check_word.upper()} {check.title}: {check.evidence}")
 
     # --- running ------------------------------------------------------------------------------
 
@@ -316,7 +317,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
     def action_start(self) -> None:
         if self.job is not None and self.job.running:
             return
-        failed = [c for c in self.checks or [] if c.status.value == "fail"]
+        failed = [c for c in self.checks or [] if c.status is Status.FAIL]
         if failed and not self.force_reason:
             self.notify("a pre-flight check fails: fix it, or press o to start anyway with a reason",
                         title="backup", severity="warning")
@@ -332,7 +333,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
             self.notify(str(unfixable[0].details.get("fix")), title="no override for this", severity="warning")
             return
 
-        failing = [f"FAIL {c.title}: {c.evidence}" for c in self.checks or [] if c.status.value == "fail"]
+        failing = [f"FAIL {c.title}: {c.evidence}" for c in self.checks or [] if c.status is Status.FAIL]
 
         def start(reason: str | None) -> None:
             if reason:

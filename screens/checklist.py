@@ -19,10 +19,11 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Header, ListView, Static, Tab, Tabs
 from textual.worker import Worker, WorkerState
 
-from console.checklists import ItemResult, ItemState, backup_request, evaluate_items, load_checklists, override_reason
+from console.checklists import ItemResult, backup_request, evaluate_items, load_checklists, override_reason
 from console.drill import default_participant
 from console.errors import ConsoleError, one_line
 from console.progress import ProgressEvent
+from console.status import Status
 from screens.widgets.checklist_view import (
     ChecklistItemChecked, ChecklistItemTicked, ChecklistNoteAdded, ChecklistView, GateOverridden,
 )
@@ -30,8 +31,8 @@ from screens.widgets.checklist_view import (
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
-    from console.kinds.base import BackupRequest, BackupResult
     from console.checklists import Checklist, ChecklistItem
+    from console.kinds.base import BackupRequest, BackupResult
     from console.preflight import CheckContext
     from screens.backup_job import BackupJob
 
@@ -195,7 +196,7 @@ it is recorded in the backup's metadata and in the run log.
         if not self.backup_running:
             self.backup_line = ""
         for item in view.checklist.automated:
-            if view.run[item.id].state.value == "running":
+            if view.run[item.id].state is Status.RUNNING:
                 continue
             view.run.mark_running(item.id)
             view.redraw_item(item.id)
@@ -216,7 +217,7 @@ it is recorded in the backup's metadata and in the run log.
         try:
             result = self.evaluator(item, context)
         except Exception as exc:  # a broken check is a failed item, never an item stuck at [ .. ]
-            result = ItemResult(item.id, ItemState.FAIL, f"check error: {type(exc).__name__}: {exc}")
+            result = ItemResult(item.id, Status.FAIL, f"check error: {type(exc).__name__}: {exc}")
         self.post_message(ChecklistItemChecked(service, result))
 
     @on(ChecklistItemChecked)
@@ -276,7 +277,7 @@ it is recorded in the backup's metadata and in the run log.
             return
         line = self.query_one("#gate-line", Static)
         gate = view.run.gate()
-        running = sum(status.state.value == "running" for status in view.run.statuses.values())
+        running = sum(status.state is Status.RUNNING for status in view.run.statuses.values())
         if self.backup_line:
             text = self.backup_line
         elif running:

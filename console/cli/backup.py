@@ -15,6 +15,7 @@ from console.cli.targets import add_instance_arguments, chosen_instances
 from console.errors import ExitCode, UsageError
 from console.kinds import registry
 from console.kinds.base import BackupResult, Kind
+from console.status import Status
 
 if TYPE_CHECKING:
     from console.cli.output import Printer
@@ -140,8 +141,8 @@ def print_result(result: BackupResult, printer: Printer) -> None:
     # A pre-flight failure already names its failed checks in the message; list only the rest.
     stopped_by_preflight = not result.ok and result.message.startswith("pre-flight failed")
     for check in result.checks:
-        if check.status.value == "warn" or (check.status.value == "fail" and not stopped_by_preflight):
-            printer.info(f"  [{check.status.value.upper():4}] {check.title}: {check.evidence}")
+        if check.status is Status.WARN or (check.status is Status.FAIL and not stopped_by_preflight):
+            printer.info(f"  [{check.status.check_word.upper():4}] {check.title}: {check.evidence}")
     if result.ok:
         printer.line(f"{what}: ok in {duration(result.duration_seconds)} ({result.set_id})")
         for info in result.files:

@@ -131,18 +131,12 @@ def _compressed(chunks: Iterator[bytes], level: int) -> Iterator[bytes]:
     yield compressor.flush()
 
 
-def _decompressed(path: Path) -> Iterator[bytes]:
-    import zstandard
-
-    with open(path, "rb") as handle, zstandard.ZstdDecompressor().stream_reader(handle) as reader:
-        while chunk := reader.read(CHUNK):
-            yield chunk
-
-
 def stored_bytes(stored: StoredWal) -> Iterator[bytes]:
     """The original bytes of an archived file (decompressed when needed)."""
     if stored.compressed:
-        yield from _decompressed(stored.path)
+        from console.compressed import iter_decompressed  # not on wal push's path: kept out of its start-up
+
+        yield from iter_decompressed(stored.path, compression="zstd")
     else:
         with open(stored.path, "rb") as handle:
             yield from _read(handle)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import subprocess
 from typing import Any, Mapping
 
-from console.preflight import Check, CheckContext, CheckStatus, destination_writable, free_space
+from console.preflight import Check, CheckContext, destination_writable, free_space
 from console.probes.postgres import connect, describe_error
+from console.status import Status
 
-CheckOutcome = tuple[CheckStatus, str, Mapping[str, Any]] | tuple[CheckStatus, str]
+CheckOutcome = tuple[Status, str, Mapping[str, Any]] | tuple[Status, str]
 
 
 def _settings(context: CheckContext) -> dict[str, Any]:
@@ -33,23 +34,23 @@ def _guarded(body: Any) -> Any:
         try:
             return body(context, _settings(context))
         except psycopg.Error as exc:
-            return CheckStatus.FAIL, f"cannot ask the server: {describe_error(exc, context.settings.postgres)[1]}"
+            return Status.FAIL, f"cannot ask the server: {describe_error(exc, context.settings.postgres)[1]}"
     return run
 
 
 def wal_level(context: CheckContext, facts: dict[str, Any]) -> CheckOutcome:
     if facts["wal_level"] in ("replica", "logical"):
-        return CheckStatus.PASS, f"wal_level = {facts['wal_level']}"
-    return CheckStatus.FAIL, f"wal_level = {facts['wal_level']}: base backups need replica (restart after changing it)"
+        return Status.OK, f"wal_level = {facts['wal_level']}"
+    return Status.FAIL, f"wal_level = {facts['wal_level']}: base backups need replica (restart after changing it)"
 
 
 def archiving(context: CheckContext, facts: dict[str, Any]) -> CheckOutcome:
     if facts["archive_mode"] == "off":
-        return CheckStatus.FAIL, "archive_mode = off: a base backup without archived WAL cannot be rolled forward " \
+        return Status.FAIL, "archive_mode = off: a base backup without archived WAL cannot be rolled forward " \
                                  "(see `backup-console wal enable`)"
     if facts["failing"]:
-        return CheckStatus.FAIL, f"the archiver is failing now ({facts['failed_count']} failures; see `wal status`)"
-    return CheckStatus.PASS, f"archive_mode = {facts['archive_mode']}, the archiver's last attempt succeeded"
+        return Status.FAIL, f"the archiver is failing now ({facts['failed_count']} failures; see `wal status`)"
+    return Status.OK, f"archive_mode = {facts['archive_mode']}, the archiver's last attempt succeeded"
 
 
 def replication(context: CheckContext, facts: dict[str, Any]) -> CheckOutcome:
@@ -58,9 +59,9 @@ def replication(context: CheckContext, facts: dict[str, Any]) -> CheckOutcome:
 
     pg = context.settings.postgres
     if not facts["may_replicate"]:
-        return CheckStatus.FAIL, f"role {pg.user} has neither REPLICATION nor SUPERUSER"
+        return Status.FAIL, f"role {pg.user} has neither REPLICATION nor SUPERUSER"
     if facts["max_wal_senders"] < 1:
-        return CheckStatus.FAIL, "max_wal_senders = 0"
+        return Status.FAIL, "max_wal_senders = 0"
     psql = find_tool("psql", pg.bin_dir)
     target = (f"host={pg.host} port={pg.port} user={pg.user} replication=true dbname=replication "
               f"connect_timeout={max(2, int(context.settings.timeout_seconds))}")
@@ -69,8 +70,8 @@ def replication(context: CheckContext, facts: dict[str, Any]) -> CheckOutcome:
                               capture_output=True, text=True, env=env, timeout=context.settings.timeout_seconds + 10)
     if done.returncode != 0:
         reason = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        return CheckStatus.FAIL, f"replication connection refused: {reason} (pg_hba.conf needs a 'replication' line)"
-    return CheckStatus.PASS, f"replication connection as {pg.user} allowed (IDENTIFY_SYSTEM answered)"
+        return Status.FAIL, f"replication connection refused: {reason} (pg_hba.conf needs a 'replication' line)"
+    return Status.OK, f"replication connection as {pg.user} allowed (IDENTIFY_SYSTEM answered)"
 
 
 def disk_space(context: CheckContext, facts: dict[str, Any]) -> CheckOutcome:

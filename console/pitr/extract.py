@@ -12,6 +12,7 @@ import tarfile
 from pathlib import Path
 from typing import Callable
 
+from console.compressed import DecompressedReader
 from console.errors import VerifyFailed
 
 
@@ -37,12 +38,10 @@ def extract(tar_path: Path, target: Path, on_bytes: Callable[[int], None] | None
     Raises:
         VerifyFailed: the file is not a readable zstd tar (damaged, truncated).
     """
-    import zstandard
-
     target.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(target, 0o700)  # PostgreSQL refuses a data directory readable by others
     try:
-        with open(tar_path, "rb") as handle, zstandard.ZstdDecompressor().stream_reader(handle) as reader:
+        with DecompressedReader(tar_path) as reader:
             counting = _Counting(reader, on_bytes)
             with tarfile.open(fileobj=counting, mode="r|") as tar:  # type: ignore[call-overload]
                 tar.copybufsize = 1024 * 1024  # PostgreSQL's files are up to 1 GiB: copy in large blocks
@@ -51,9 +50,12 @@ def extract(tar_path: Path, target: Path, on_bytes: Callable[[int], None] | None
                         tar.extract(member, target, filter="data")
                     else:
                         _extract_checked(tar, member, target)
+            reader.drain()  # to the end of the stream: zstd's checksum is checked
             return counting.done
-    except (tarfile.TarError, zstandard.ZstdError, EOFError) as exc:
+    except (tarfile.TarError, EOFError) as exc:
         raise VerifyFailed(f"{tar_path} cannot be unpacked: {exc}") from None
+    except VerifyFailed as exc:
+        raise VerifyFailed(f"{tar_path} cannot be unpacked: {exc.message}") from None
 
 
 def _has_filters() -> bool:

@@ -12,8 +12,8 @@ from typing import Any
 
 from console.artifacts import sha256_file
 from console.catalog import BackupFile
-from console.progress import check_cancel
 from console.freshness import is_fresh, stale_after_hours
+from console.progress import check_cancel
 from console.verify.model import FAILED, PASSED, SKIPPED, WARNING, SetContext, primary_name
 
 
@@ -227,7 +227,8 @@ def check_stream(ctx: SetContext, item: BackupFile, tail_bytes: int = 0) -> byte
 
     An uncompressed file gets no compression line; its tail is read directly.
     """
-    from console.integrity import compression_of, stream_check
+    from console.compressed import compression_of
+    from console.integrity import stream_check
 
     name = item.path.name
     kind = compression_of(name)
@@ -246,7 +247,8 @@ def check_stream(ctx: SetContext, item: BackupFile, tail_bytes: int = 0) -> byte
 
 def check_by_name(ctx: SetContext, item: BackupFile) -> None:
     """The checks a file's name calls for: decrypt (.enc), tar listing, JSON parsing, compression."""
-    from console.integrity import compression_of, load_json, tar_listing
+    from console.compressed import compression_of
+    from console.integrity import load_json, tar_listing
 
     name = item.path.name
     if name.endswith(".enc"):

@@ -14,11 +14,13 @@ from console.catalog import BackupSet, MetadataRead
 from console.errors import Cancelled, ConfigError, ConsoleError
 from console.kinds.layouts import LAYOUTS
 from console.progress import CancelToken, ProgressCallback, check_cancel
+from console.status import Status
 
 if TYPE_CHECKING:
     from console.config import Settings
 
-PASSED, FAILED, WARNING, SKIPPED = "passed", "failed", "warning", "skipped"
+PASSED, FAILED, WARNING, SKIPPED = (status.report_word for status in (Status.OK, Status.FAIL, Status.WARN, Status.SKIP))
+"""A report's words for console.status.Status (reports and metadata keep them: scripts read them)."""
 STATUS_ORDER = {FAILED: 0, WARNING: 1, PASSED: 2, SKIPPED: 3}
 
 

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 from textual.widgets import Label, ListItem, ListView
 
-from console.checklists import Checklist, ChecklistRun, ItemResult, ItemState, ItemStatus
+from console.checklists import Checklist, ChecklistRun, ItemResult, ItemStatus
+from console.status import Status
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -80,7 +81,7 @@ class ItemRow(ListItem):
             evidence += f" | note: {status.notes[-1]}"
         self.query_one(".item-head", Label).update(head)
         self.query_one(".item-evidence", Label).update(evidence)
-        for state in ItemState:
+        for state in Status:
             self.set_class(status.state is state, f"-{state.value}")
 
 

@@ -11,8 +11,9 @@ from cryptography.hazmat.primitives import hashes
 
 from console.kinds.certs.checks import CHECKS
 from console.kinds.certs.inventory import build_inventory, discover, expiry_state
-from console.preflight import CheckContext, CheckStatus, run_check
+from console.preflight import CheckContext, run_check
 from console.probes import ServiceState, probe
+from console.status import Status
 from tests.certs_fixtures import NOW, P12_PASSWORD, build_cert_tree, ec_key, key_pem, make_cert, pem
 
 
@@ -125,18 +126,18 @@ def test_configured_thresholds_change_states(tree, cert_settings):
 
 def test_expiry_check_warns_but_never_blocks(cert_settings):
     result = run_check(CHECKS["expiry"], CheckContext(cert_settings()))
-    assert result.status is CheckStatus.WARN
+    assert result.status is Status.WARN
     assert "old.example.com" in result.evidence and "expired" in result.evidence
 
 
 def test_cert_dir_and_key_checks(cert_settings, tmp_path):
-    assert run_check(CHECKS["cert_dir_readable"], CheckContext(cert_settings())).status is CheckStatus.PASS
+    assert run_check(CHECKS["cert_dir_readable"], CheckContext(cert_settings())).status is Status.OK
     missing = cert_settings(**{"certs.cert_dir": str(tmp_path / "nope")})
-    assert run_check(CHECKS["cert_dir_readable"], CheckContext(missing)).status is CheckStatus.FAIL
-    assert run_check(CHECKS["encryption_key"], CheckContext(cert_settings())).status is CheckStatus.FAIL
+    assert run_check(CHECKS["cert_dir_readable"], CheckContext(missing)).status is Status.FAIL
+    assert run_check(CHECKS["encryption_key"], CheckContext(cert_settings())).status is Status.FAIL
     keyed = cert_settings(**{"encryption.key": "a long enough key"})
     result = run_check(CHECKS["encryption_key"], CheckContext(keyed))
-    assert result.status is CheckStatus.PASS and "a long enough key" not in result.evidence
+    assert result.status is Status.OK and "a long enough key" not in result.evidence
 
 
 def test_probe_states_and_detail(tmp_path, make_settings, cert_settings):

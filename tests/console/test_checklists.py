@@ -9,7 +9,7 @@ import pytest
 
 from console.kinds import registry
 from console.checklists import (
-    SHIPPED_DIR, ChecklistRun, ItemResult, ItemState, backup_request, evaluate, load_checklists, override_reason,
+    SHIPPED_DIR, ChecklistRun, ItemResult, Status, backup_request, evaluate, load_checklists, override_reason,
     parse_checklist_file,
 )
 from console.errors import ConfigError, UsageError
@@ -188,9 +188,9 @@ def test_redis_checklist_against_a_real_redis(redis_server, make_settings) -> No
     pytest.importorskip("console.kinds.redis.checks")
     checklist = load_checklists()["redis"]
     results = {r.item_id: r for r in evaluate(checklist, make_settings(redis_server.overrides()))}
-    assert results["healthy"].state is ItemState.OK
+    assert results["healthy"].state is Status.OK
     assert str(redis_server.port) in results["healthy"].evidence
-    assert results["s3_reachable"].state is ItemState.SKIP and results["s3_reachable"].state.mark == "[SKIP]"  # passes the gate, named as the Backup screen names it
+    assert results["s3_reachable"].state is Status.SKIP and results["s3_reachable"].state.mark == "[SKIP]"  # passes the gate, named as the Backup screen names it
     assert results["s3_reachable"].evidence.startswith("skipped: ")
     run = ChecklistRun(checklist)
     for result in results.values():
@@ -204,9 +204,9 @@ def test_stopped_postgres_fails_with_evidence_and_closes_the_gate(own_pg_cluster
     own_pg_cluster.stop()
     checklist = load_checklists()["postgres"]
     results = {r.item_id: r for r in evaluate(checklist, settings)}
-    assert results["healthy"].state is ItemState.FAIL
+    assert results["healthy"].state is Status.FAIL
     assert str(own_pg_cluster.port) in results["healthy"].evidence
-    assert results["wal_archiving"].state is ItemState.PENDING  # manual: needs a person
+    assert results["wal_archiving"].state is Status.PENDING  # manual: needs a person
     run = ChecklistRun(checklist)
     for result in results.values():
         run.apply(result)
@@ -225,18 +225,18 @@ def test_manual_ticks_and_notes_drive_the_gate(tmp_path: Path) -> None:
     checklist = load_checklists(extra_dir=lists)["postgres"]
     run = ChecklistRun(checklist)
     for item in checklist.automated:
-        run.apply(ItemResult(item.id, ItemState.OK, "fine"))
+        run.apply(ItemResult(item.id, Status.OK, "fine"))
     assert [s.item.id for s in run.gate().blocking] == ["ticket"]
     assert run.toggle_tick("ticket", "alice").evidence == "ticked by alice"
     assert run.gate().open and override_reason(run.gate(), None) is None
     assert backup_request(checklist, run.gate()).force_reason is None
     assert run.add_note("ticket", " CHG-42 ").notes == ["CHG-42"]
     run.toggle_tick("ticket", "alice")
-    assert run["ticket"].state is ItemState.PENDING and not run.gate().open
+    assert run["ticket"].state is Status.PENDING and not run.gate().open
     with pytest.raises(UsageError, match="checked automatically"):
         run.toggle_tick("healthy", "alice")
 
 
 def test_states_read_without_colour() -> None:
-    assert [state.mark for state in ItemState] == ["[ OK ]", "[WARN]", "[FAIL]", "[SKIP]", "[ .. ]", "[    ]"]
-    assert ItemState.WARN.passes and not ItemState.PENDING.passes and not ItemState.RUNNING.passes
+    assert [state.mark for state in Status] == ["[ OK ]", "[WARN]", "[FAIL]", "[SKIP]", "[ .. ]", "[    ]", "[STOP]", "[OVRD]"]
+    assert Status.WARN.passes and not Status.PENDING.passes and not Status.RUNNING.passes

@@ -165,8 +165,9 @@ def test_previous_backup_check_reads_its_own_instance(tmp_path, pg_cluster):
     import time as _time
 
     from console.kinds.postgres.checks import previous_backup
-    from console.preflight import CheckContext, CheckStatus
+    from console.preflight import CheckContext
     from console.runlog import RunRecord, record_run
+    from console.status import Status
 
     config = write(tmp_path / "c.yaml", f"backup_dir: {tmp_path / 'b'}\npostgres:\n  instances:\n"
                                         f"    main: {{port: {pg_cluster.port}}}\n    analytics: {{port: {pg_cluster.port}}}\n")
@@ -176,4 +177,4 @@ def test_previous_backup_check_reads_its_own_instance(tmp_path, pg_cluster):
                                               instance="analytics"))
     main = previous_backup(CheckContext(settings.for_instance("postgres", "main"), "postgres", False, {}))
     analytics = previous_backup(CheckContext(settings.for_instance("postgres", "analytics"), "postgres", False, {}))
-    assert main[0] is CheckStatus.PASS and analytics[0] is CheckStatus.WARN and "disk full" in analytics[1]
+    assert main[0] is Status.OK and analytics[0] is Status.WARN and "disk full" in analytics[1]

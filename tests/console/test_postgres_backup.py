@@ -18,11 +18,12 @@ import zstandard
 
 from console.kinds.base import BackupRequest
 from console.kinds.registry import run_checks
-from console.preflight import CheckContext, CheckStatus
+from console.preflight import CheckContext
 from console.progress import CancelToken, ProgressEvent
 from console.root import BackupRoot
 from console.runlog import read_runs
 from console.runner import execute
+from console.status import Status
 from tests.clock import next_second
 from tests.postgres_fixtures import (EXPECTED_TABLES, TableLock, drop_database, password_cluster_role,  # noqa: F401
                                      pg_seed_template, processes_named, run_in_thread, seeded_db, table_counts,
@@ -175,7 +176,7 @@ def test_long_open_transaction_is_reported(pg_cluster, seeded_db, make_settings)
         [check] = run_checks(["postgres.long_transactions"], CheckContext(settings, seeded_db))
     finally:
         conn.close()
-    assert check.status is CheckStatus.FAIL
+    assert check.status is Status.FAIL
     assert f"pid {pid}" in check.evidence
     listed = {t["pid"]: t for t in check.details["transactions"]}
     assert listed[pid]["user"] == "postgres" and listed[pid]["age_seconds"] >= 1
@@ -187,10 +188,10 @@ def test_preflight_passes_on_a_healthy_database(pg_cluster, seeded_db, make_sett
 
     results = preflight(make_settings(pg_cluster.overrides(seeded_db)), BackupRequest("postgres", seeded_db))
     by_id = {r.id: r for r in results}
-    assert by_id["postgres.healthy"].status is CheckStatus.PASS
+    assert by_id["postgres.healthy"].status is Status.OK
     assert by_id["postgres.disk_space"].evidence.startswith("free ")
-    assert by_id["postgres.credentials"].status is CheckStatus.PASS
-    assert by_id["common.s3_reachable"].status is CheckStatus.SKIP
+    assert by_id["postgres.credentials"].status is Status.OK
+    assert by_id["common.s3_reachable"].status is Status.SKIP
     assert "first run" in by_id["postgres.previous_backup"].evidence
 
 
@@ -210,7 +211,7 @@ def test_disk_full_fails_the_run_and_leaves_nothing(pg_cluster, seeded_db, make_
     stopped = execute(settings, BackupRequest("postgres", seeded_db))
     assert stopped.status == "failed" and "pre-flight" in stopped.message
     disk = next(check for check in stopped.checks if check.id == "postgres.disk_space")
-    assert disk.status is CheckStatus.FAIL and "< 2 x database size" in disk.evidence, disk.evidence
+    assert disk.status is Status.FAIL and "< 2 x database size" in disk.evidence, disk.evidence
     result = execute(settings, BackupRequest("postgres", seeded_db, force_reason="testing a full disk"))
     assert result.status == "failed"
     assert "no space left" in result.message

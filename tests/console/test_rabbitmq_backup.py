@@ -18,8 +18,9 @@ from console.errors import ReadOnlyRefused
 from console.kinds.base import BackupRequest
 from console.kinds.rabbitmq.restore import apply_import, plan_import
 from console.kinds.registry import run_checks
-from console.preflight import CheckContext, CheckStatus
+from console.preflight import CheckContext
 from console.runner import execute
+from console.status import Status
 from tests.servers import RABBIT_API, RABBIT_AUTH
 
 
@@ -169,13 +170,13 @@ def test_preflight_checks_pass_and_wrong_credentials_fail_clearly(rabbitmq_vhost
            "rabbitmq.pending_operations", "rabbitmq.disk_space"]
     results = {r.id: r for r in run_checks(ids, CheckContext(make_settings(**{"rabbitmq.vhost": rabbitmq_vhost})))}
     for check_id in ids:
-        assert results[check_id].status is CheckStatus.PASS, (check_id, results[check_id].evidence)
+        assert results[check_id].status is Status.OK, (check_id, results[check_id].evidence)
     assert "administrator" in results["rabbitmq.management_api"].evidence
     assert "nodes running" in results["rabbitmq.nodes"].evidence
 
     bad = make_settings(**{"rabbitmq.password": "definitely-wrong"})
     failed = run_checks(["rabbitmq.management_api"], CheckContext(bad))[0]
-    assert failed.status is CheckStatus.FAIL
+    assert failed.status is Status.FAIL
     assert failed.evidence.startswith("wrong RabbitMQ credentials")
     assert "definitely-wrong" not in failed.evidence
 
@@ -237,7 +238,7 @@ def test_pending_operations_warns_with_unacknowledged_counts_per_queue(populated
             assert time.monotonic() < deadline, "unacknowledged count never reached the API"
             time.sleep(0.25)
         result = run_checks(["rabbitmq.pending_operations"], CheckContext(settings))[0]
-    assert result.status is CheckStatus.WARN
+    assert result.status is Status.WARN
     assert result.evidence == f"unacknowledged messages in 1 queue(s): {vhost}/orders: 3"
     assert result.details["unacknowledged"] == {f"{vhost}/orders": 3}
 

@@ -15,9 +15,10 @@ from console.errors import ConfirmationRequired, ConsoleError, ReadOnlyRefused, 
 from console.kinds.base import BackupRequest
 from console.kinds.redis.restore import restore
 from console.kinds.registry import run_checks
-from console.preflight import CheckContext, CheckStatus
+from console.preflight import CheckContext
 from console.progress import CancelToken
 from console.runner import execute
+from console.status import Status
 from tests.redis_fixtures import FAST_SYNC, ChildWatcher, dataset, populate
 from tests.servers import RedisServer
 
@@ -253,13 +254,13 @@ def test_preflight_checks_report_evidence(make_redis_server, make_settings):
     master.client().config_set("maxmemory", str(int(used * 1.02)))
     results = {r.id: r for r in run_checks(ids, CheckContext(settings))}
 
-    assert results["redis.healthy"].status is CheckStatus.PASS and "PONG" in results["redis.healthy"].evidence
-    assert results["redis.memory"].status is CheckStatus.WARN and ">= 90 %" in results["redis.memory"].evidence
-    assert results["redis.disk_space"].status is CheckStatus.PASS and "2 x used memory" in results["redis.disk_space"].evidence
-    assert results["redis.destination_writable"].status is CheckStatus.PASS
-    assert results["redis.replication"].status is CheckStatus.PASS, results["redis.replication"].evidence
+    assert results["redis.healthy"].status is Status.OK and "PONG" in results["redis.healthy"].evidence
+    assert results["redis.memory"].status is Status.WARN and ">= 90 %" in results["redis.memory"].evidence
+    assert results["redis.disk_space"].status is Status.OK and "2 x used memory" in results["redis.disk_space"].evidence
+    assert results["redis.destination_writable"].status is Status.OK
+    assert results["redis.replication"].status is Status.OK, results["redis.replication"].evidence
     assert "1 replica(s) online" in results["redis.replication"].evidence
-    assert results["redis.aof"].status is CheckStatus.PASS
+    assert results["redis.aof"].status is Status.OK
 
     replica_settings = make_settings(replica.overrides())
     master.stop()
@@ -268,9 +269,9 @@ def test_preflight_checks_report_evidence(make_redis_server, make_settings):
             break
         pause.wait(0.05)
     replica_results = {r.id: r for r in run_checks(["redis.replication", "redis.aof"], CheckContext(replica_settings))}
-    assert replica_results["redis.replication"].status is CheckStatus.FAIL
+    assert replica_results["redis.replication"].status is Status.FAIL
     assert "link is down" in replica_results["redis.replication"].evidence
-    assert replica_results["redis.aof"].status is CheckStatus.SKIP
+    assert replica_results["redis.aof"].status is Status.SKIP
 
 
 def test_unreachable_redis_is_a_failed_run_with_one_line(make_settings):
@@ -355,7 +356,7 @@ def test_missing_configured_data_dir_is_a_preflight_warning_and_the_backup_still
     assert result.ok, result.message
     checks = {check.id: check for check in result.checks}
     warning = checks["redis.data_dir"]
-    assert warning.status is CheckStatus.WARN
+    assert warning.status is Status.WARN
     assert warning.evidence == (f"redis.data_dir {missing} does not exist here: the RDB will be fetched over the "
                                 "network and the AOF will not be archived")
     metadata = json.loads(result.metadata_path.read_text())
@@ -365,10 +366,10 @@ def test_missing_configured_data_dir_is_a_preflight_warning_and_the_backup_still
     assert not list((backup_dir / "redis").glob("aof_*"))
 
     unset = {r.id: r for r in run_checks(["redis.data_dir"], CheckContext(make_settings(source.overrides())))}
-    assert unset["redis.data_dir"].status is CheckStatus.SKIP
+    assert unset["redis.data_dir"].status is Status.SKIP
     present = make_settings(source.overrides(), **{"redis.data_dir": str(source.dir)})
     found = {r.id: r for r in run_checks(["redis.data_dir"], CheckContext(present))}
-    assert found["redis.data_dir"].status is CheckStatus.PASS and str(source.dir) in found["redis.data_dir"].evidence
+    assert found["redis.data_dir"].status is Status.OK and str(source.dir) in found["redis.data_dir"].evidence
 
 
 def test_the_throwaway_server_listens_on_a_private_socket_only(redis_server, make_settings, tmp_path) -> None:

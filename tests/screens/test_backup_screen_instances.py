@@ -6,7 +6,8 @@ from __future__ import annotations
 from textual.widgets import Select
 
 from console.kinds.base import BackupResult
-from console.preflight import CheckResult, CheckStatus
+from console.preflight import CheckResult
+from console.status import Status
 from screens.app import BackupConsoleApp
 from screens.backup import BackupScreen
 from screens.backup_job import BackupEngine
@@ -32,7 +33,7 @@ class RecordingEngine:
 
     def preflight(self, settings, request):  # noqa: ANN001
         self.preflights.append(request)
-        return [CheckResult("common.backup_dir", "backup directory writable", CheckStatus.PASS, "ok")]
+        return [CheckResult("common.backup_dir", "backup directory writable", Status.OK, "ok")]
 
     def execute(self, settings, request, on_progress=None, cancel=None):  # noqa: ANN001
         self.runs.append(request)

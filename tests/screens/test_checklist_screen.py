@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from console.checklists import ItemState
 from console.runlog import read_runs
+from console.status import Status
 from screens.app import BackupConsoleApp
 from screens.checklist import ChecklistScreen
 from screens.checklist_item import ChecklistItemModal
@@ -38,7 +38,7 @@ def view_of(app) -> ChecklistView:
 
 def checks_done(app) -> bool:
     view = view_of(app)
-    return all(view.run[item.id].state not in (ItemState.RUNNING, ItemState.PENDING) for item in view.checklist.automated)
+    return all(view.run[item.id].state not in (Status.RUNNING, Status.PENDING) for item in view.checklist.automated)
 
 
 def gate_text(app) -> str:
@@ -59,7 +59,7 @@ async def test_walk_the_postgres_checklist_with_keys_only(pg_cluster, make_setti
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: checks_done(app))
         view = view_of(app)
-        assert view.run["healthy"].state is ItemState.OK
+        assert view.run["healthy"].state is Status.OK
         assert str(pg_cluster.port) in view.run["healthy"].evidence
         assert view.query_one("#item-healthy", ItemRow).has_class("-ok")
         assert gate_text(app).startswith("GATE CLOSED: 1 required not passed (change_ticket)")
@@ -74,12 +74,12 @@ async def test_walk_the_postgres_checklist_with_keys_only(pg_cluster, make_setti
         assert isinstance(app.screen, ChecklistScreen)
 
         await pilot.press("space")  # an automated item cannot be ticked
-        assert view.run["healthy"].state is ItemState.OK
+        assert view.run["healthy"].state is Status.OK
 
         for item_id in ("wal_archiving", "quiet_window", "change_ticket"):
             await highlight(pilot, item_id)
             await pilot.press("space")
-            assert view.run[item_id].state is ItemState.OK
+            assert view.run[item_id].state is Status.OK
         await pilot.press("n")
         assert isinstance(app.screen, TextPromptModal)
         await pilot.press(*"CHG-1234", "enter")
@@ -99,7 +99,7 @@ async def test_walk_the_postgres_checklist_with_keys_only(pg_cluster, make_setti
         await pilot.press("tab")
         assert view_of(app).service == "redis"
         await pilot.press("1")
-        assert view_of(app).run["change_ticket"].state is ItemState.PENDING  # each list keeps its state
+        assert view_of(app).run["change_ticket"].state is Status.PENDING  # each list keeps its state
 
 
 async def test_stopped_postgres_fails_with_evidence_and_the_override_reason_is_recorded(
@@ -112,7 +112,7 @@ async def test_stopped_postgres_fails_with_evidence_and_the_override_reason_is_r
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: checks_done(app))
         healthy = view_of(app).run["healthy"]
-        assert healthy.state is ItemState.FAIL
+        assert healthy.state is Status.FAIL
         assert str(own_pg_cluster.port) in healthy.evidence
         assert view_of(app).query_one("#item-healthy", ItemRow).has_class("-fail")
         assert "[FAIL] Database is healthy" in str(view_of(app).query_one("#item-healthy .item-head").render())
@@ -150,12 +150,12 @@ async def test_a_bad_checklist_file_shows_the_error_instead_of_the_lists(make_se
 
 async def test_upload_toggle_rechecks_s3_for_real(make_settings, s3_bucket) -> None:
     pytest.importorskip("console.kinds.redis.checks")
-    for overrides, state in (({}, ItemState.FAIL), (s3_bucket, ItemState.OK)):
+    for overrides, state in (({}, Status.FAIL), (s3_bucket, Status.OK)):
         app = checklist_app(make_settings(overrides), service="redis")
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_until(pilot, lambda: checks_done(app))
             assert view_of(app).run["s3_reachable"].evidence.startswith("skipped: ")
-            assert view_of(app).run["s3_reachable"].state is ItemState.SKIP
+            assert view_of(app).run["s3_reachable"].state is Status.SKIP
             await pilot.press("u")
             await wait_until(pilot, lambda: checks_done(app))
             s3_item = view_of(app).run["s3_reachable"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from console.checklists import ItemState
+from console.status import Status
 from screens.app import BackupConsoleApp
 from screens.dashboard import DashboardScreen
 from screens.drill import DrillScreen
@@ -38,14 +38,14 @@ async def test_palette_opens_the_drill_and_r_reruns_the_checks(pg_cluster, make_
         await pilot.press("2")
         await wait_until(pilot, lambda: view_of(app).service == "redis" and checks_done(app), timeout=30)
         view = view_of(app)
-        assert view.run["healthy"].state is ItemState.OK, view.run["healthy"].evidence
+        assert view.run["healthy"].state is Status.OK, view.run["healthy"].evidence
         assert [step["outcome"] for step in stamped(screen, "redis.healthy")] == ["ok"]
 
         redis.stop()
         await pilot.press("r")
-        await wait_until(pilot, lambda: checks_done(app) and view.run["healthy"].state is not ItemState.OK, timeout=30)
+        await wait_until(pilot, lambda: checks_done(app) and view.run["healthy"].state is not Status.OK, timeout=30)
 
-        assert view.run["healthy"].state is ItemState.FAIL
+        assert view.run["healthy"].state is Status.FAIL
         assert str(redis.port) in view.run["healthy"].evidence
         steps = stamped(screen, "redis.healthy")
         assert [step["outcome"] for step in steps] == ["ok", "fail"]  # evaluated again, and stamped again

@@ -9,8 +9,8 @@ import signal
 
 import pytest
 
-from console.checklists import ItemState
 from console.drill import Drill, list_drills
+from console.status import Status
 from screens.app import BackupConsoleApp
 from screens.dashboard import DashboardScreen
 from screens.drill import DrillScreen
@@ -163,7 +163,7 @@ async def test_ticks_without_a_drill_recorder_still_work_in_the_drill_screen(mak
         assert isinstance(app.screen, DrillScreen) and app.screen.recording
         await pilot.press("space", "e", "space")  # after the end, ticks change the list but stamp nothing
         drill = app.screen.drill
-        assert view_of(app).run["wal_archiving"].state is ItemState.PENDING
+        assert view_of(app).run["wal_archiving"].state is Status.PENDING
         await pilot.press("escape")  # once ended, escape goes back
         assert isinstance(app.screen, DashboardScreen)
     document, _ = read(drill)

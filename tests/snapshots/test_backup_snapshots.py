@@ -20,8 +20,9 @@ import pytest
 from console.artifacts import ArtifactInfo
 from console.kinds.base import BackupResult
 from console.kinds.registry import get_check
-from console.preflight import CheckResult, CheckStatus
+from console.preflight import CheckResult
 from console.progress import ProgressEvent
+from console.status import Status
 from screens.app import BackupConsoleApp
 from screens.backup_job import BackupEngine
 from tests.screens.conftest import fixed_prober, frozen_clock, redraw_tables, wait_until
@@ -36,13 +37,13 @@ TRANSFER_PAUSE = 10.1
 """Seconds into the run where the "running" snapshot holds the transfer (46 % done)."""
 
 REDIS_CHECKS = {
-    "redis.healthy": (CheckStatus.PASS, "PONG from 127.0.0.1:6379 in 0.4 ms, Redis 7.0.15"),
-    "redis.memory": (CheckStatus.PASS, "used 1.2 GB = 31 % of maxmemory 4.0 GB < 90 %"),
-    "redis.disk_space": (CheckStatus.PASS, "free 41.0 GB >= 2 x used memory (2.5 GB)"),
-    "redis.destination_writable": (CheckStatus.PASS, "/backups/redis is writable"),
-    "redis.replication": (CheckStatus.PASS, "1 replica(s) online, max lag 0 s <= 10 s"),
-    "redis.aof": (CheckStatus.PASS, "last write ok, last rewrite ok"),
-    "common.s3_reachable": (CheckStatus.SKIP, "not uploading in this run"),
+    "redis.healthy": (Status.OK, "PONG from 127.0.0.1:6379 in 0.4 ms, Redis 7.0.15"),
+    "redis.memory": (Status.OK, "used 1.2 GB = 31 % of maxmemory 4.0 GB < 90 %"),
+    "redis.disk_space": (Status.OK, "free 41.0 GB >= 2 x used memory (2.5 GB)"),
+    "redis.destination_writable": (Status.OK, "/backups/redis is writable"),
+    "redis.replication": (Status.OK, "1 replica(s) online, max lag 0 s <= 10 s"),
+    "redis.aof": (Status.OK, "last write ok, last rewrite ok"),
+    "common.s3_reachable": (Status.SKIP, "not uploading in this run"),
 }
 
 SCRIPT: list[tuple[float, ProgressEvent]] = [

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import os
 
-from console.checklists import ItemResult, ItemState
+from console.checklists import ItemResult
+from console.status import Status
 from screens.app import BackupConsoleApp
 from tests.screens.conftest import FROZEN_NOW, fixed_prober
 
 FIXED_RESULTS = {
-    "healthy": (ItemState.FAIL, "connection refused at 127.0.0.1:5432"),
-    "disk_space": (ItemState.OK, "free 41.0 GB >= 2 x database size (3.2 GB)"),
-    "destination_writable": (ItemState.OK, "/backups/postgres is writable"),
-    "previous_backup": (ItemState.WARN, "last run failed 26 hours ago (pg_dump: connection refused)"),
-    "long_transactions": (ItemState.OK, "oldest transaction 12 s (pid 4242, app)"),
-    "s3_reachable": (ItemState.SKIP, "skipped: not uploading in this run"),
-    "credentials": (ItemState.OK, "password for 'backup' from POSTGRES_PASSWORD"),
+    "healthy": (Status.FAIL, "connection refused at 127.0.0.1:5432"),
+    "disk_space": (Status.OK, "free 41.0 GB >= 2 x database size (3.2 GB)"),
+    "destination_writable": (Status.OK, "/backups/postgres is writable"),
+    "previous_backup": (Status.WARN, "last run failed 26 hours ago (pg_dump: connection refused)"),
+    "long_transactions": (Status.OK, "oldest transaction 12 s (pid 4242, app)"),
+    "s3_reachable": (Status.SKIP, "skipped: not uploading in this run"),
+    "credentials": (Status.OK, "password for 'backup' from POSTGRES_PASSWORD"),
 }
 
 
 def fixed_evaluator(item, context) -> ItemResult:
     """Fixed evidence per item id, so the snapshot does not depend on the machine's services."""
-    state, evidence = FIXED_RESULTS.get(item.id, (ItemState.OK, "fine"))
+    state, evidence = FIXED_RESULTS.get(item.id, (Status.OK, "fine"))
     return ItemResult(item.id, state, evidence)
 
 

@@ -7,60 +7,61 @@ from __future__ import annotations
 import os
 
 from console.errors import ConsoleError
-from console.preflight import Check, CheckContext, CheckStatus
+from console.preflight import Check, CheckContext
+from console.status import Status
 
 
-def cert_dir_readable(context: CheckContext) -> tuple[CheckStatus, str]:
+def cert_dir_readable(context: CheckContext) -> tuple[Status, str]:
     from console.kinds.certs.inventory import cert_dir_of, discover
 
     directory = cert_dir_of(context.settings, context.options.get("cert_dir"))
     if not directory.is_dir():
-        return CheckStatus.FAIL, f"{directory} is not a directory (set CERT_DIR)"
+        return Status.FAIL, f"{directory} is not a directory (set CERT_DIR)"
     if not os.access(directory, os.R_OK | os.X_OK):
-        return CheckStatus.FAIL, f"{directory} is not readable"
+        return Status.FAIL, f"{directory} is not readable"
     files, truncated = discover(directory, [context.settings.backup_dir])
     unreadable = [path for path in files if not os.access(path, os.R_OK)]
     if unreadable:
-        return CheckStatus.FAIL, f"{len(unreadable)} unreadable file(s), e.g. {unreadable[0]}"
+        return Status.FAIL, f"{len(unreadable)} unreadable file(s), e.g. {unreadable[0]}"
     if not files:
-        return CheckStatus.FAIL, f"no *.crt *.pem *.key *.p12 *.pfx *.der files under {directory}"
+        return Status.FAIL, f"no *.crt *.pem *.key *.p12 *.pfx *.der files under {directory}"
     extra = " (stopped early: very large directory)" if truncated else ""
-    return CheckStatus.PASS, f"{directory} readable: {len(files)} certificate/key file(s){extra}"
+    return Status.OK, f"{directory} readable: {len(files)} certificate/key file(s){extra}"
 
 
-def encryption_key(context: CheckContext) -> tuple[CheckStatus, str]:
-    from console.kinds.config.checks import usable_key
+def encryption_key(context: CheckContext) -> tuple[Status, str]:
     from console.crypto import passphrase_from_settings
+    from console.kinds.config.checks import usable_key
 
     try:
         passphrase = passphrase_from_settings(context.settings)
     except ConsoleError as exc:
-        return CheckStatus.FAIL, exc.message
+        return Status.FAIL, exc.message
     if passphrase is None:
         from console.kinds.config.checks import NO_KEY_FIX
 
-        return CheckStatus.FAIL, "no encryption key (set BACKUP_ENCRYPTION_KEY or encryption.key_file)", NO_KEY_FIX
+        return Status.FAIL, "no encryption key (set BACKUP_ENCRYPTION_KEY or encryption.key_file)", NO_KEY_FIX
     return usable_key(context, passphrase, "the archive is always encrypted")
 
 
-def expiry(context: CheckContext) -> tuple[CheckStatus, str, dict[str, object]]:
+def expiry(context: CheckContext) -> tuple[Status, str, dict[str, object]]:
     """Warns about certificates expiring soon; never blocks the backup of those very certificates."""
     from console.kinds.certs.inventory import build_inventory, cert_dir_of, iter_expiring
 
     directory = cert_dir_of(context.settings, context.options.get("cert_dir"))
     if not directory.is_dir():
-        return CheckStatus.SKIP, f"{directory} is not a directory", {}
+        return Status.SKIP, f"{directory} is not a directory", {}
     inventory = build_inventory(directory, context.settings)
     summary = inventory.summary()
     urgent = list(iter_expiring(inventory))
     if not inventory.certificates:
-        return CheckStatus.SKIP, "no certificates found", summary
+        return Status.SKIP, "no certificates found", summary
     if not urgent:
-        return CheckStatus.PASS, (f"{summary['count']} certificate(s), next expiry in {summary['soonest_days']} days "
+        return Status.OK, (f"{summary['count']} certificate(s), next expiry in {summary['soonest_days']} days "
                                   f"({summary['soonest_name']})"), summary
     first = urgent[0]
     what = "expired" if first.state == "expired" else f"expires in {first.days_left} days"
-    return CheckStatus.WARN, (f"{len(urgent)} certificate(s) need attention: {first.common_name or first.subject} "
+    return Status.WARN, (f"{len(urgent)} certificate(s) need attention: {first.common_name or first.subject} "
                               f"({first.file}) {what} [{first.state}]"), summary
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 
 from console.errors import ConsoleError
-from console.preflight import Check, CheckContext, CheckStatus, destination_writable
+from console.preflight import Check, CheckContext, destination_writable
+from console.status import Status
 
 
 def _source(context: CheckContext) -> Path:
@@ -19,23 +20,23 @@ def _source(context: CheckContext) -> Path:
         else source_dir(context.settings)
 
 
-def source_readable(context: CheckContext) -> tuple[CheckStatus, str]:
+def source_readable(context: CheckContext) -> tuple[Status, str]:
     source = _source(context)
     if not source.is_dir():
-        return CheckStatus.FAIL, f"{source} is not a directory"
+        return Status.FAIL, f"{source} is not a directory"
     if not os.access(source, os.R_OK | os.X_OK):
-        return CheckStatus.FAIL, f"{source} is not readable"
+        return Status.FAIL, f"{source} is not readable"
     from console.kinds.config.backup import build_plan
 
     try:
         plan = build_plan(context.settings, source)
     except ConsoleError as exc:
-        return CheckStatus.FAIL, exc.message
+        return Status.FAIL, exc.message
     unreadable = [relative for relative in plan.archived + plan.secrets
                   if not (source / relative).is_symlink() and not os.access(source / relative, os.R_OK)]
     if unreadable:
-        return CheckStatus.FAIL, f"{len(unreadable)} unreadable file(s) under {source}, e.g. {unreadable[0]}"
-    return CheckStatus.PASS, f"{source} readable: {len(plan.archived)} file(s) to archive, {len(plan.secrets)} to encrypt"
+        return Status.FAIL, f"{len(unreadable)} unreadable file(s) under {source}, e.g. {unreadable[0]}"
+    return Status.OK, f"{source} readable: {len(plan.archived)} file(s) to archive, {len(plan.secrets)} to encrypt"
 
 
 NO_KEY_FIX = {"overridable": False,
@@ -43,28 +44,28 @@ NO_KEY_FIX = {"overridable": False,
 """A missing key is not a risk to accept: the run would fail when it encrypts, so no override is offered."""
 
 
-def encryption_key(context: CheckContext) -> tuple[CheckStatus, str] | tuple[CheckStatus, str, dict[str, object]]:
+def encryption_key(context: CheckContext) -> tuple[Status, str] | tuple[Status, str, dict[str, object]]:
     """A key is needed only when there are secret files to encrypt; it must derive a working key."""
-    from console.kinds.config.backup import build_plan
     from console.crypto import passphrase_from_settings
+    from console.kinds.config.backup import build_plan
 
     try:
         passphrase = passphrase_from_settings(context.settings)
     except ConsoleError as exc:
-        return CheckStatus.FAIL, exc.message
+        return Status.FAIL, exc.message
     try:
         secrets = build_plan(context.settings, _source(context)).secrets
     except ConsoleError:
         secrets = []
     if passphrase is None:
         if secrets:
-            return CheckStatus.FAIL, (f"no encryption key (BACKUP_ENCRYPTION_KEY or encryption.key_file) but "
+            return Status.FAIL, (f"no encryption key (BACKUP_ENCRYPTION_KEY or encryption.key_file) but "
                                       f"{len(secrets)} secret file(s) to encrypt, e.g. {secrets[0]}"), NO_KEY_FIX
-        return CheckStatus.PASS, "no secret files to encrypt; no key needed"
+        return Status.OK, "no secret files to encrypt; no key needed"
     return usable_key(context, passphrase, f"{len(secrets)} secret file(s) to encrypt")
 
 
-def usable_key(context: CheckContext, passphrase: str, what: str) -> tuple[CheckStatus, str]:
+def usable_key(context: CheckContext, passphrase: str, what: str) -> tuple[Status, str]:
     """Encrypt and decrypt a few bytes with the key: proves it works before any real data is touched."""
     import io
 
@@ -76,14 +77,14 @@ def usable_key(context: CheckContext, passphrase: str, what: str) -> tuple[Check
     opened = io.BytesIO()
     crypto.decrypt_stream(io.BytesIO(sealed.getvalue()), opened, passphrase)
     if opened.getvalue() != sample:
-        return CheckStatus.FAIL, "the key does not round-trip"
+        return Status.FAIL, "the key does not round-trip"
     source = "encryption.key_file" if not context.settings.encryption.key else "encryption.key"
     weak = len(passphrase) < 12
-    return (CheckStatus.WARN if weak else CheckStatus.PASS,
+    return (Status.WARN if weak else Status.OK,
             f"key from {source} works ({what})" + ("; it is shorter than 12 characters" if weak else ""))
 
 
-def destination(context: CheckContext) -> tuple[CheckStatus, str]:
+def destination(context: CheckContext) -> tuple[Status, str]:
     return destination_writable(context.settings.root.kind_dir("config"))
 
 

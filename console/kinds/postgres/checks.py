@@ -10,13 +10,14 @@ import time
 from typing import TYPE_CHECKING, Any, Mapping
 
 from console.catalog import scan
-from console.preflight import Check, CheckContext, CheckStatus, destination_writable, free_space
+from console.preflight import Check, CheckContext, destination_writable, free_space
 from console.probes.postgres import connect, describe_error
+from console.status import Status
 
 if TYPE_CHECKING:
     import psycopg  # imported by the checks that connect: the kind registry must load without it
 
-CheckOutcome = tuple[CheckStatus, str, Mapping[str, Any]] | tuple[CheckStatus, str]
+CheckOutcome = tuple[Status, str, Mapping[str, Any]] | tuple[Status, str]
 
 _LONG_SQL = """
 SELECT pid, coalesce(usename, '?'), coalesce(datname, '?'), coalesce(application_name, ''),
@@ -36,7 +37,7 @@ def _connect(context: CheckContext) -> psycopg.Connection[Any]:
 
 
 def _unreachable(exc: psycopg.Error, context: CheckContext) -> CheckOutcome:
-    return CheckStatus.SKIP, f"not checked: {describe_error(exc, context.settings.postgres)[1]}"
+    return Status.SKIP, f"not checked: {describe_error(exc, context.settings.postgres)[1]}"
 
 
 def healthy(context: CheckContext) -> CheckOutcome:
@@ -50,9 +51,9 @@ def healthy(context: CheckContext) -> CheckOutcome:
             conn.execute("SELECT 1")
             version = conn.execute("SHOW server_version").fetchone()
     except psycopg.Error as exc:
-        return CheckStatus.FAIL, f"database '{_database(context)}': {describe_error(exc, pg)[1]}"
+        return Status.FAIL, f"database '{_database(context)}': {describe_error(exc, pg)[1]}"
     ms = (time.perf_counter() - started) * 1000
-    return CheckStatus.PASS, f"{_database(context)} at {pg.host}:{pg.port} answers SELECT 1 in {ms:.0f} ms " \
+    return Status.OK, f"{_database(context)} at {pg.host}:{pg.port} answers SELECT 1 in {ms:.0f} ms " \
                              f"(PostgreSQL {version[0].split()[0] if version else '?'})"
 
 
@@ -67,14 +68,14 @@ def credentials(context: CheckContext) -> CheckOutcome:
     except psycopg.Error as exc:
         text = str(exc).lower()
         if "no password supplied" in text or "fe_sendauth" in text:
-            return CheckStatus.FAIL, (f"the server asks a password for user '{pg.user}' and none is configured "
+            return Status.FAIL, (f"the server asks a password for user '{pg.user}' and none is configured "
                                       "(POSTGRES_PASSWORD or postgres.password)")
         if "authentication failed" in text:
-            return CheckStatus.FAIL, f"authentication failed for user '{pg.user}' at {pg.host}:{pg.port}"
+            return Status.FAIL, f"authentication failed for user '{pg.user}' at {pg.host}:{pg.port}"
         return _unreachable(exc, context)
     if pg.password:
-        return CheckStatus.PASS, f"password for '{pg.user}' configured and accepted"
-    return CheckStatus.PASS, f"no password needed for '{pg.user}' (trust, peer or ~/.pgpass)"
+        return Status.OK, f"password for '{pg.user}' configured and accepted"
+    return Status.OK, f"no password needed for '{pg.user}' (trust, peer or ~/.pgpass)"
 
 
 def disk_space(context: CheckContext) -> CheckOutcome:
@@ -110,15 +111,15 @@ def previous_backup(context: CheckContext) -> CheckOutcome:
     if runs and runs[-1].status != "ok":
         last = runs[-1]
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(last.finished))
-        return CheckStatus.WARN, f"the last backup of {database} {last.status} at {when}: {last.message}", details
+        return Status.WARN, f"the last backup of {database} {last.status} at {when}: {last.message}", details
     if latest is None:
-        return CheckStatus.PASS, f"no previous backup of {database} (first run)", details
+        return Status.OK, f"no previous backup of {database} (first run)", details
     if latest.file("metadata") is None or latest.file("dump") is None:
-        return CheckStatus.WARN, f"{latest.set_id} is incomplete (roles: {', '.join(sorted(latest.roles()))})", details
+        return Status.WARN, f"{latest.set_id} is incomplete (roles: {', '.join(sorted(latest.roles()))})", details
     meta = read_metadata(latest)
     if meta.error:
-        return CheckStatus.WARN, f"{latest.set_id}: {meta.error} (a legacy set?)", details
-    return CheckStatus.PASS, f"{latest.set_id} completed ({_age(latest.age_seconds())} ago)", details
+        return Status.WARN, f"{latest.set_id}: {meta.error} (a legacy set?)", details
+    return Status.OK, f"{latest.set_id} completed ({_age(latest.age_seconds())} ago)", details
 
 
 def _age(seconds: float) -> str:
@@ -141,7 +142,7 @@ def long_transactions(context: CheckContext) -> CheckOutcome:
               "query": query} for pid, user, db, app, age, query in rows]
     details = {"threshold_seconds": threshold, "transactions": [t for t in found if t["age_seconds"] >= threshold]}
     if not found:
-        return CheckStatus.PASS, "no open transaction", details
+        return Status.OK, "no open transaction", details
     oldest = found[0]
     evidence = f"oldest transaction {oldest['age_seconds']:.0f} s (pid {oldest['pid']}, {oldest['user']}" \
                f"{', ' + oldest['application'] if oldest['application'] else ''})"
@@ -149,8 +150,8 @@ def long_transactions(context: CheckContext) -> CheckOutcome:
     if long:
         listed = "; ".join(f"pid {t['pid']} {t['user']} {t['age_seconds']:.0f} s: {t['query']!r}" for t in long[:3])
         more = f" (+{len(long) - 3} more)" if len(long) > 3 else ""
-        return CheckStatus.FAIL, f"{len(long)} transaction(s) open >= {threshold} s: {listed}{more}", details
-    return CheckStatus.PASS, f"{evidence} < {threshold} s", details
+        return Status.FAIL, f"{len(long)} transaction(s) open >= {threshold} s: {listed}{more}", details
+    return Status.OK, f"{evidence} < {threshold} s", details
 
 
 CHECKS: dict[str, Check] = {

@@ -8,7 +8,6 @@ child's minimal environment, where the password travels (PGPASSWORD: nothing is 
 from __future__ import annotations
 
 import contextlib
-import gzip
 import os
 import re
 import shutil
@@ -16,10 +15,10 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from console.artifacts import CHUNK_SIZE
 from console.childenv import child_env
+from console.compressed import compression_of, iter_decompressed
 from console.errors import BackupFailed, VerifyFailed, describe_unexpected
 
 if TYPE_CHECKING:
@@ -127,21 +126,6 @@ def error_line(stderr_lines: list[str], program: str) -> str:
     return stderr_lines[-1].strip() if stderr_lines else f"{program} gave no message"
 
 
-def dump_stream(path: Path, source: Any = None) -> Iterator[bytes]:
-    """A compressed dump's content; read from ``source`` (a file object over ``path``) when given."""
-    with (open(path, "rb") if source is None else contextlib.nullcontext(source)) as raw:
-        if path.name.endswith(".zst"):
-            import zstandard
-
-            with zstandard.ZstdDecompressor().stream_reader(raw, closefd=False) as reader:
-                while chunk := reader.read(CHUNK_SIZE):
-                    yield chunk
-        else:
-            with gzip.GzipFile(fileobj=raw, mode="rb") as reader:
-                while chunk := reader.read(CHUNK_SIZE):
-                    yield chunk
-
-
 def pg_restore_text(argv: list[str], dump: Path) -> list[str]:
     """Run a printing pg_restore (``--list``, ``--file=-``) over ``dump`` and return its stdout lines.
 
@@ -159,7 +143,7 @@ def pg_restore_text(argv: list[str], dump: Path) -> list[str]:
         if compressed:
             assert proc.stdin is not None
             try:
-                for chunk in dump_stream(dump):
+                for chunk in iter_decompressed(dump):
                     proc.stdin.write(chunk)
             except (BrokenPipeError, ConnectionResetError):
                 pass
@@ -176,7 +160,7 @@ def pg_restore_text(argv: list[str], dump: Path) -> list[str]:
         output.seek(0)
         lines = output.read().decode(errors="replace").splitlines()
     if feed_error and (code != 0 or not lines):
-        raise VerifyFailed(f"{dump} is not a readable dump: its {'zstd' if dump.name.endswith('.zst') else 'gzip'} "
+        raise VerifyFailed(f"{dump} is not a readable dump: its {compression_of(dump.name)} "
                            f"stream is damaged ({describe_unexpected(feed_error[0])})",
                            hint="nothing was touched; restore another set")
     if code != 0:

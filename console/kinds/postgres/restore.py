@@ -10,7 +10,6 @@ compare every table's row count, the large-object count and the schema hash with
 from __future__ import annotations
 
 import collections
-import gzip
 import hashlib
 import os
 import queue
@@ -18,7 +17,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Iterator
@@ -28,7 +26,8 @@ from psycopg import sql
 
 from console.artifacts import CHUNK_SIZE
 from console.catalog import read_metadata
-from console.kinds.postgres.client import child_environment, conninfo, dump_stream, error_line, find_tool
+from console.compressed import iter_decompressed
+from console.kinds.postgres.client import child_environment, conninfo, error_line, find_tool
 from console.kinds.postgres.dump_offsets import fill_offsets
 from console.kinds.postgres.roles import OwnershipPlan, ownership_plan, owners_of, read_toc
 from console.kinds.postgres.stats import count_tables, list_tables, schema_hash
@@ -369,7 +368,7 @@ class _restore_input:  # noqa: N801 - used as a context manager like a function
         if not compressed or self.jobs == 1:
             self.checksum = _check_sha256(self.dump, self.document, self.notes, self.progress, self.cancel)
             if compressed:
-                self.stream = dump_stream(self.dump)
+                self.stream = iter_decompressed(self.dump, self.cancel)
             else:
                 self.path = self.dump
             return self
@@ -393,20 +392,27 @@ class _restore_input:  # noqa: N801 - used as a context manager like a function
                                           message=f"checking the sha256 of {self.dump.name} while decompressing it "
                                                   "for --jobs"))
         digest = hashlib.sha256()
+        read = 0
+
+        def hash_stored(chunk: bytes) -> None:
+            nonlocal read
+            digest.update(chunk)
+            read += len(chunk)
+
         broken: str | None = None
-        with open(self.dump, "rb") as raw, os.fdopen(fd, "wb") as out:
-            hashed = _HashingReader(raw, digest)
+        with os.fdopen(fd, "wb") as out:
             try:
-                for chunk in dump_stream(self.dump, hashed):
-                    check_cancel(self.cancel)
+                for chunk in iter_decompressed(self.dump, self.cancel, on_raw=hash_stored):
                     out.write(chunk)
-                    emit(self.progress, ProgressEvent("decompress", hashed.done, total))
-            except (OSError, EOFError, zlib.error, _zstd_error()) as exc:
-                if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile) and exc.errno is not None:
-                    raise  # the disk, not the dump
-                broken = str(exc) or type(exc).__name__
-            while hashed.read(CHUNK_SIZE):  # the rest (padding, or what follows the damage): hashed too
-                check_cancel(self.cancel)
+                    emit(self.progress, ProgressEvent("decompress", read, total))
+            except VerifyFailed as exc:
+                broken = exc.message
+        if broken is not None:  # what follows the damage is hashed too: a damaged dump is named as a mismatch
+            with open(self.dump, "rb") as raw:
+                raw.seek(read)
+                while chunk := raw.read(CHUNK_SIZE):
+                    check_cancel(self.cancel)
+                    digest.update(chunk)
         emit(self.progress, ProgressEvent("decompress", total, total, finished=True))
         if expected is not None:
             self.checksum = _compare_sha256(self.dump, expected, digest.hexdigest())  # damage: named as a mismatch
@@ -419,28 +425,6 @@ class _restore_input:  # noqa: N801 - used as a context manager like a function
     def __exit__(self, *exc_info: object) -> None:
         if self.temp is not None:
             self.temp.unlink(missing_ok=True)
-
-
-def _zstd_error() -> type[Exception]:
-    import zstandard
-
-    return zstandard.ZstdError
-
-
-class _HashingReader:
-    """A file object that hashes what is read through it."""
-
-    def __init__(self, raw: IO[bytes], digest: Any) -> None:
-        self.raw, self.digest, self.done = raw, digest, 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.raw.read(size)
-        self.digest.update(data)
-        self.done += len(data)
-        return data
-
-    def readable(self) -> bool:
-        return True
 
 
 def _run_pg_restore(argv: list[str], env: dict[str, str], stream: Iterator[bytes] | None, total: int,

@@ -13,8 +13,9 @@ import uuid
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from console.catalog import BackupFile
+from console.compressed import compression_of, iter_decompressed
 from console.errors import VerifyFailed
-from console.integrity import compression_of, iter_decompressed, run_tool, tar_listing
+from console.integrity import run_tool, tar_listing
 from console.verify.checks import check_stream
 from console.verify.model import FAILED, PASSED, WARNING, SetContext
 

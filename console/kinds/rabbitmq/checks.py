@@ -10,9 +10,10 @@ from typing import Any, Callable, Mapping
 
 
 from console.errors import ServiceUnreachable
-from console.preflight import Check, CheckContext, CheckStatus, free_space
+from console.preflight import Check, CheckContext, free_space
+from console.status import Status
 
-Outcome = tuple[CheckStatus, str] | tuple[CheckStatus, str, Mapping[str, Any]]
+Outcome = tuple[Status, str] | tuple[Status, str, Mapping[str, Any]]
 MIN_FREE_BYTES = 64 * 1024 * 1024
 """A definitions export is small; this floor keeps a nearly full disk from passing."""
 
@@ -32,8 +33,8 @@ def _with_api(body: Callable[[CheckContext, Any], Outcome], *, reports_access: b
             return body(context, api)
         except ServiceUnreachable as exc:
             if reports_access:
-                return CheckStatus.FAIL, exc.message
-            return CheckStatus.SKIP, f"not checked: {exc.message}"
+                return Status.FAIL, exc.message
+            return Status.SKIP, f"not checked: {exc.message}"
         finally:
             api.close()
 
@@ -46,9 +47,9 @@ def _management_api(context: CheckContext, api: Any) -> Outcome:
     tags = tags if isinstance(tags, list) else [tag for tag in str(tags).split(",") if tag]
     details = {"user": who.get("name"), "tags": tags, "url": api.shown_url}
     if "administrator" not in tags:
-        return (CheckStatus.FAIL, f"authenticated as {who.get('name')} at {api.shown_url}, but without the administrator "
+        return (Status.FAIL, f"authenticated as {who.get('name')} at {api.shown_url}, but without the administrator "
                 "tag the definitions (users, permissions) cannot be exported", details)
-    return CheckStatus.PASS, f"authenticated as {who.get('name')} (administrator) at {api.shown_url}", details
+    return Status.OK, f"authenticated as {who.get('name')} (administrator) at {api.shown_url}", details
 
 
 def _healthy(context: CheckContext, api: Any) -> Outcome:
@@ -58,14 +59,14 @@ def _healthy(context: CheckContext, api: Any) -> Outcome:
         vhosts = api.get("health/checks/virtual-hosts")
     except ServiceUnreachable as exc:
         if "HTTP 503" in exc.message:
-            return CheckStatus.FAIL, f"RabbitMQ {version}: some virtual hosts are down ({exc.message})"
+            return Status.FAIL, f"RabbitMQ {version}: some virtual hosts are down ({exc.message})"
         if "HTTP 404" not in exc.message:  # brokers before 3.8 lack the health endpoints
             raise
         vhosts = {"status": "unknown"}
     details = {"version": version, "cluster": overview.get("cluster_name"), "vhosts": vhosts.get("status")}
     if vhosts.get("status") not in ("ok", "unknown"):
-        return CheckStatus.FAIL, f"RabbitMQ {version}: virtual hosts check says {vhosts}", details
-    return CheckStatus.PASS, f"RabbitMQ {version} on {overview.get('node')} answers; virtual hosts {vhosts.get('status')}", details
+        return Status.FAIL, f"RabbitMQ {version}: virtual hosts check says {vhosts}", details
+    return Status.OK, f"RabbitMQ {version} on {overview.get('node')} answers; virtual hosts {vhosts.get('status')}", details
 
 
 def _healthy_or_denied(context: CheckContext, api: Any) -> Outcome:
@@ -74,7 +75,7 @@ def _healthy_or_denied(context: CheckContext, api: Any) -> Outcome:
         return _healthy(context, api)
     except ServiceUnreachable as exc:
         if "HTTP 401" in exc.message:
-            return CheckStatus.SKIP, f"not checked: {exc.message}"
+            return Status.SKIP, f"not checked: {exc.message}"
         raise
 
 
@@ -83,8 +84,8 @@ def _nodes(context: CheckContext, api: Any) -> Outcome:
     down = [node["name"] for node in nodes if not node.get("running")]
     details = {"nodes": [node["name"] for node in nodes], "down": down}
     if down:
-        return CheckStatus.FAIL, f"{len(nodes) - len(down)}/{len(nodes)} nodes running; down: {', '.join(down)}", details
-    return CheckStatus.PASS, f"{len(nodes)}/{len(nodes)} nodes running ({', '.join(details['nodes'])})", details
+        return Status.FAIL, f"{len(nodes) - len(down)}/{len(nodes)} nodes running; down: {', '.join(down)}", details
+    return Status.OK, f"{len(nodes)}/{len(nodes)} nodes running ({', '.join(details['nodes'])})", details
 
 
 def _alarms(context: CheckContext, api: Any) -> Outcome:
@@ -96,8 +97,8 @@ def _alarms(context: CheckContext, api: Any) -> Outcome:
         if node.get("disk_free_alarm"):
             alarms.append(f"{node['name']}: disk alarm (free {node.get('disk_free')} below {node.get('disk_free_limit')})")
     if alarms:
-        return CheckStatus.FAIL, "; ".join(alarms), {"alarms": alarms}
-    return CheckStatus.PASS, f"no memory or disk alarm on {len(nodes)} node(s)", {"alarms": []}
+        return Status.FAIL, "; ".join(alarms), {"alarms": alarms}
+    return Status.OK, f"no memory or disk alarm on {len(nodes)} node(s)", {"alarms": []}
 
 
 def _pending_operations(context: CheckContext, api: Any) -> Outcome:
@@ -110,10 +111,10 @@ def _pending_operations(context: CheckContext, api: Any) -> Outcome:
     pending = [item for item in pending if item[2]]
     details = {"queues": len(queues), "unacknowledged": {f"{v}/{n}": count for v, n, count in pending}}
     if not pending:
-        return CheckStatus.PASS, f"no unacknowledged messages in {len(queues)} queue(s)", details
+        return Status.OK, f"no unacknowledged messages in {len(queues)} queue(s)", details
     shown = ", ".join(f"{v}/{n}: {count}" for v, n, count in pending[:5])
     more = f" and {len(pending) - 5} more" if len(pending) > 5 else ""
-    return CheckStatus.WARN, f"unacknowledged messages in {len(pending)} queue(s): {shown}{more}", details
+    return Status.WARN, f"unacknowledged messages in {len(pending)} queue(s): {shown}{more}", details
 
 
 def _disk_space(context: CheckContext) -> Outcome:

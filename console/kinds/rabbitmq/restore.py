@@ -10,13 +10,13 @@ backup is imported into. Messages are not part of a backup: queues come back emp
 
 from __future__ import annotations
 
-import gzip
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from console import jsondoc
 from console.catalog import read_metadata
+from console.compressed import DamagedStream, decompress_chunks
 from console.errors import UsageError, VerifyFailed
 from console.progress import ProgressCallback, ProgressEvent, emit
 from console.runner import restore_run
@@ -141,11 +141,11 @@ def load_definitions(backup_set: BackupSet, settings: Settings | None = None) ->
             raw = _decrypt(raw, name, settings)
             name = name[: -len(".enc")]
         if name.endswith(".gz"):
-            raw = gzip.decompress(raw)
+            raw = b"".join(decompress_chunks([raw], "gzip", name))
         document = jsondoc.loads(raw)
     except OSError as exc:
         raise VerifyFailed(f"cannot read {item.path}: {exc.strerror}") from None
-    except (ValueError, EOFError, gzip.BadGzipFile) as exc:
+    except (ValueError, DamagedStream) as exc:
         raise VerifyFailed(f"{item.path.name} is damaged: {exc}") from None
     problem = definitions_problem(document)
     if problem:

@@ -8,8 +8,9 @@ vhosts; a per-vhost export does not, which is noted but not a failure. The listi
 from __future__ import annotations
 
 from console.catalog import BackupFile
+from console.compressed import compression_of
 from console.errors import VerifyFailed
-from console.integrity import compression_of, load_json
+from console.integrity import load_json
 from console.verify.checks import check_by_name, check_stream
 from console.verify.model import FAILED, WARNING, SetContext
 

@@ -11,9 +11,10 @@ from typing import Any, Callable, Mapping
 
 
 from console.formatting import size
-from console.preflight import Check, CheckContext, CheckStatus, destination_writable, free_space
+from console.preflight import Check, CheckContext, destination_writable, free_space
+from console.status import Status
 
-Outcome = tuple[CheckStatus, str] | tuple[CheckStatus, str, Mapping[str, Any]]
+Outcome = tuple[Status, str] | tuple[Status, str, Mapping[str, Any]]
 
 
 def _with_info(section: str | None, body: Callable[[CheckContext, dict[str, Any]], Outcome]) -> Callable[[CheckContext], Outcome]:
@@ -29,7 +30,7 @@ def _with_info(section: str | None, body: Callable[[CheckContext, dict[str, Any]
         try:
             info = conn.info(section) if section else conn.info()
         except redis.exceptions.RedisError as exc:
-            return CheckStatus.FAIL, describe_error(exc, rs)[1]
+            return Status.FAIL, describe_error(exc, rs)[1]
         finally:
             conn.close()
         return body(context, info)
@@ -41,8 +42,8 @@ def healthy(context: CheckContext) -> Outcome:
     """PING answers (with AUTH when a password is configured)."""
     import redis
 
-    from console.probes.result import Stopwatch
     from console.probes.redis import client, describe_error
+    from console.probes.result import Stopwatch
 
     rs = context.settings.redis
     conn = client(rs, context.settings.timeout_seconds)
@@ -52,11 +53,11 @@ def healthy(context: CheckContext) -> Outcome:
         latency = watch.ms
         version = conn.info("server").get("redis_version", "?")
     except redis.exceptions.RedisError as exc:
-        return CheckStatus.FAIL, describe_error(exc, rs)[1]
+        return Status.FAIL, describe_error(exc, rs)[1]
     finally:
         conn.close()
     auth = " (authenticated)" if rs.password else ""
-    return (CheckStatus.PASS, f"PONG from {rs.host}:{rs.port} in {latency:.1f} ms{auth}, Redis {version}",
+    return (Status.OK, f"PONG from {rs.host}:{rs.port} in {latency:.1f} ms{auth}, Redis {version}",
             {"latency_ms": round(latency, 2), "version": version})
 
 
@@ -66,12 +67,12 @@ def _memory(context: CheckContext, info: dict[str, Any]) -> Outcome:
     threshold = context.settings.redis.memory_threshold_pct
     details = {"used_memory_bytes": used, "maxmemory_bytes": maxmemory or None, "threshold_pct": threshold}
     if not maxmemory:
-        return CheckStatus.PASS, f"used {size(used)}; no maxmemory set (nothing to compare with)", details
+        return Status.OK, f"used {size(used)}; no maxmemory set (nothing to compare with)", details
     pct = 100.0 * used / maxmemory
     evidence = f"used {size(used)} = {pct:.0f} % of maxmemory {size(maxmemory)}"
     if pct < threshold:
-        return CheckStatus.PASS, f"{evidence} < {threshold} %", details
-    return CheckStatus.WARN, f"{evidence} >= {threshold} % (BGSAVE's fork may push it over)", details
+        return Status.OK, f"{evidence} < {threshold} %", details
+    return Status.WARN, f"{evidence} >= {threshold} % (BGSAVE's fork may push it over)", details
 
 
 def _disk_space(context: CheckContext, info: dict[str, Any]) -> Outcome:
@@ -93,14 +94,14 @@ def _replication(context: CheckContext, info: dict[str, Any]) -> Outcome:
         where = f"{info.get('master_host')}:{info.get('master_port')}"
         details = {"role": "replica", "master_link_status": link, "master_last_io_seconds_ago": last_io}
         if link != "up":
-            return CheckStatus.FAIL, f"replica of {where}: link is {link}", details
+            return Status.FAIL, f"replica of {where}: link is {link}", details
         if last_io is not None and int(last_io) > max_lag:
-            return CheckStatus.FAIL, f"replica of {where}: last contact {last_io} s ago > {max_lag} s", details
-        return CheckStatus.PASS, f"replica of {where}: link up, last contact {last_io} s ago <= {max_lag} s", details
+            return Status.FAIL, f"replica of {where}: last contact {last_io} s ago > {max_lag} s", details
+        return Status.OK, f"replica of {where}: link up, last contact {last_io} s ago <= {max_lag} s", details
     replicas = parse_replicas(info)
     details = {"role": "master", "replicas": replicas}
     if not replicas:
-        return CheckStatus.PASS, "master with no replicas (no replication lag possible)", details
+        return Status.OK, "master with no replicas (no replication lag possible)", details
     problems = []
     for replica in replicas:
         name = f"{replica['ip']}:{replica['port']}"
@@ -109,36 +110,36 @@ def _replication(context: CheckContext, info: dict[str, Any]) -> Outcome:
         elif replica["lag"] is not None and int(replica["lag"]) > max_lag:
             problems.append(f"{name} lags {replica['lag']} s > {max_lag} s")
     if problems:
-        return CheckStatus.FAIL, "; ".join(problems), details
+        return Status.FAIL, "; ".join(problems), details
     worst = max(int(replica["lag"] or 0) for replica in replicas)
-    return CheckStatus.PASS, f"{len(replicas)} replica(s) online, max lag {worst} s <= {max_lag} s", details
+    return Status.OK, f"{len(replicas)} replica(s) online, max lag {worst} s <= {max_lag} s", details
 
 
 def _data_dir(context: CheckContext) -> Outcome:
     """A configured redis.data_dir that is not there makes the backup fall back without failing: say so first."""
     configured = context.settings.redis.data_dir
     if not configured:
-        return CheckStatus.SKIP, "redis.data_dir is not set: the data dir comes from CONFIG GET dir"
+        return Status.SKIP, "redis.data_dir is not set: the data dir comes from CONFIG GET dir"
     path = Path(configured).expanduser()
     details = {"data_dir": str(path)}
     if path.is_dir():
-        return CheckStatus.PASS, f"redis.data_dir {path} exists here", details
+        return Status.OK, f"redis.data_dir {path} exists here", details
     missing = "is not a directory" if path.exists() else "does not exist"
-    return (CheckStatus.WARN, f"redis.data_dir {path} {missing} here: the RDB will be fetched over the network "
+    return (Status.WARN, f"redis.data_dir {path} {missing} here: the RDB will be fetched over the network "
             "and the AOF will not be archived", details)
 
 
 def _aof(context: CheckContext, info: dict[str, Any]) -> Outcome:
     if not int(info.get("aof_enabled", 0)):
-        return CheckStatus.SKIP, "AOF is off (appendonly no): nothing to check"
+        return Status.SKIP, "AOF is off (appendonly no): nothing to check"
     write = info.get("aof_last_write_status")
     rewrite = info.get("aof_last_bgrewrite_status")
     details = {"aof_last_write_status": write, "aof_last_bgrewrite_status": rewrite,
                "aof_rewrite_in_progress": int(info.get("aof_rewrite_in_progress", 0))}
     evidence = f"last write {write}, last rewrite {rewrite}"
     if write == "ok" and rewrite == "ok":
-        return CheckStatus.PASS, evidence, details
-    return CheckStatus.FAIL, evidence + " (see the Redis log)", details
+        return Status.OK, evidence, details
+    return Status.FAIL, evidence + " (see the Redis log)", details
 
 
 CHECKS: dict[str, Check] = {

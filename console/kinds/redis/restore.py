@@ -9,7 +9,6 @@ so the result always says which file the instance will read.
 
 from __future__ import annotations
 
-import gzip
 import os
 import shutil
 import tarfile
@@ -17,10 +16,11 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from console.artifacts import sha256_file
 from console.catalog import read_metadata
+from console.compressed import DecompressedReader, iter_decompressed
 from console.errors import ConfirmationRequired, ConsoleError, UsageError, VerifyFailed
 from console.kinds.redis import rdb as rdb_check
 from console.kinds.redis.aof import parse_manifest
@@ -209,12 +209,17 @@ def _place(source: Path, target: Path, stamp: str, report: Throttle, cancel: Can
         if source.name.endswith(".tar.gz"):
             _extract_aof_dir(source, staging, target.name, cancel)
         else:
-            with _open_plain(source) as reader, open(staging, "xb") as out:
-                total = source.stat().st_size
-                while chunk := reader.read(CHUNK_SIZE):
-                    check_cancel(cancel)
+            total = source.stat().st_size
+            read = 0
+
+            def count(chunk: bytes) -> None:
+                nonlocal read
+                read += len(chunk)
+
+            with open(staging, "xb") as out:
+                for chunk in iter_decompressed(source, cancel, on_raw=count):
                     out.write(chunk)
-                    emit(report, ProgressEvent("restore", _position(reader), total))
+                    emit(report, ProgressEvent("restore", read, total))
                 out.flush()
                 os.fsync(out.fileno())
         _set_modes(staging, file_mode, dir_mode)  # private by default (settings file_mode/dir_mode), not the umask's
@@ -233,22 +238,10 @@ def _place(source: Path, target: Path, stamp: str, report: Throttle, cancel: Can
         raise
 
 
-def _open_plain(source: Path) -> IO[bytes]:
-    return gzip.open(source, "rb") if source.name.endswith(".gz") else open(source, "rb")
-
-
-def _position(reader: Any) -> int:
-    raw = getattr(reader, "fileobj", None) or reader
-    try:
-        return int(raw.tell())
-    except (OSError, ValueError):
-        return 0
-
-
 def _extract_aof_dir(source: Path, staging: Path, dir_name: str, cancel: CancelToken | None) -> None:
     """Extract ``<dir>/<file>`` members only (regular files, no paths outside the directory)."""
     staging.mkdir(mode=0o750)
-    with tarfile.open(source, "r:gz") as tar:
+    with DecompressedReader(source, cancel) as reader, tarfile.open(fileobj=reader, mode="r|") as tar:
         for member in tar:
             check_cancel(cancel)
             parts = member.name.split("/")
@@ -259,6 +252,7 @@ def _extract_aof_dir(source: Path, staging: Path, dir_name: str, cancel: CancelT
             with handle, open(staging / parts[1], "xb") as out:
                 shutil.copyfileobj(handle, out, CHUNK_SIZE)
                 os.fsync(out.fileno())
+        reader.drain()  # to the end of the gzip stream: its CRC and length are checked
     manifests = [path for path in staging.iterdir() if path.name.endswith(".manifest")]
     if len(manifests) != 1:
         raise VerifyFailed(f"{source.name} holds {len(manifests)} AOF manifests (expected one)")

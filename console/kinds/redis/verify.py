@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from console.catalog import BackupFile
+from console.compressed import compression_of, iter_decompressed
 from console.errors import VerifyFailed
-from console.integrity import compression_of, iter_decompressed, tar_listing
+from console.integrity import tar_listing
 from console.kinds.redis.load import load_in_throwaway_server
 from console.verify.checks import check_stream
 from console.verify.model import FAILED, PASSED, WARNING, SetContext
