@@ -1,16 +1,20 @@
 """Physical base backups: ``pg_basebackup -Ft -D - -X fetch`` streamed through our zstd and
 sha256 into ``postgres/base/<ts>/`` (see console.pitr.layout), all or nothing.
 
-The tar stream is read once: a reader thread hands 1 MiB chunks (and their tar headers, to
-keep ``backup_label`` and ``backup_manifest``) to a writer thread that compresses and hashes.
-The start LSN, timeline and start time come from backup_label, the stop LSN from the manifest's
-WAL range, the stop time from the ``.backup`` history file PostgreSQL archives at the end.
+The tar stream is read once: a reader thread hands 4 MiB chunks (and their tar headers, to
+keep ``backup_label`` and ``backup_manifest`` and every file's size) to a writer thread that
+compresses and hashes. The manifest is checked on the way out: its own checksum, and every file
+it lists present in the stream with its size (``pg_verifybackup``, which needs the tar unpacked,
+is part of ``verify``). The start LSN, timeline and start time come from backup_label, the stop
+LSN from the manifest's WAL range, the stop time from the moment pg_basebackup reports the end
+point, on the server's clock: no query and no wait for the archiver after the copy.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import hashlib
 import json
 import queue
 import re
@@ -22,14 +26,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+import zstandard
+
 from console import __version__
 from console.artifacts import ArtifactSet, ArtifactWriter
 from console.errors import BackupFailed, Cancelled
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.postgres.client import Tool, child_environment, error_line, find_tool
+from console.kinds.postgres.pipeline import enlarge_pipe
 from console.pitr.layout import MANIFEST_NAME, METADATA_NAME, TAR_NAME, base_root
 from console.pitr.tarstream import TarTap
 from console.pitr.walnames import format_lsn, parse_lsn
+from console.probes.postgres import connect, describe_error
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, emit
 
 if TYPE_CHECKING:
@@ -40,16 +48,15 @@ QUEUE_DEPTH = 6
 ZSTD_THREADS = 2
 """pg_basebackup copies files faster than one zstd thread compresses them (the opposite of
 pg_dump): two compression workers with 4 MiB chunks measured about 1.6x one (bench/README.md)."""
-STOP_FILE_WAIT_SECONDS = 2.0
-"""How long to wait for the archiver to store the ``.backup`` file that records the stop time.
-A busy archiver may take longer; then the time pg_basebackup exited is recorded instead, which
-is a little after the server's stop time and so never makes the window look earlier than it is."""
+END_POINT = "write-ahead log end point"
+"""pg_basebackup's --verbose line once the server has stopped the backup and sent the rest."""
 
 _FACTS_SQL = """
 SELECT current_setting('server_version'), current_setting('server_version_num')::int,
        (SELECT system_identifier FROM pg_control_system())::text,
        (SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size'),
-       (SELECT sum(pg_database_size(oid)) FROM pg_database)::bigint
+       (SELECT sum(pg_database_size(oid)) FROM pg_database)::bigint,
+       clock_timestamp()
 """
 
 
@@ -76,18 +83,43 @@ def _pg_time(text: str) -> datetime:
 
 
 def _server_facts(pg: PostgresSettings, timeout: float) -> dict[str, Any]:
+    """The server's version, identity and size, and how far its clock is ahead of ours (seconds)."""
     import psycopg
-
-    from console.probes.postgres import connect, describe_error
 
     try:
         with connect(pg, timeout) as conn:
+            asked = time.time()
             row = conn.execute(_FACTS_SQL).fetchone()
+            answered = time.time()
     except psycopg.Error as exc:
         raise BackupFailed(f"cannot read the server's facts: {describe_error(exc, pg)[1]}") from None
     assert row is not None
-    return dict(zip(("server_version", "server_version_num", "system_identifier", "wal_segment_size",
-                     "cluster_bytes"), row))
+    facts = dict(zip(("server_version", "server_version_num", "system_identifier", "wal_segment_size",
+                      "cluster_bytes"), row[:5]))
+    facts["clock_offset"] = row[5].timestamp() - (asked + answered) / 2
+    return facts
+
+
+def check_manifest(manifest: bytes, sizes: dict[str, int]) -> int:
+    """The manifest's own checksum, and every file it lists in the tar with its size; returns the
+    number of files. Raises BackupFailed naming the first difference."""
+    try:
+        parsed = json.loads(manifest)
+        expected = parsed["Manifest-Checksum"]
+        files = parsed["Files"]
+    except (ValueError, KeyError, TypeError):
+        raise BackupFailed("backup_manifest is not a PostgreSQL backup manifest (no Files or Manifest-Checksum)") \
+            from None
+    # the checksum covers every byte before the line that holds it
+    line_start = manifest.rfind(b"\n", 0, manifest.rfind(b'"Manifest-Checksum"')) + 1
+    if hashlib.sha256(manifest[:line_start]).hexdigest() != expected:
+        raise BackupFailed("backup_manifest's own checksum does not match its contents")
+    for entry in files:
+        path = entry.get("Path") or bytes.fromhex(entry.get("Encoded-Path", "")).decode(errors="replace")
+        if sizes.get(path) != entry.get("Size"):
+            found = "missing from" if path not in sizes else f"{sizes[path]} bytes in"
+            raise BackupFailed(f"backup_manifest lists {path} ({entry.get('Size')} bytes), {found} the tar stream")
+    return len(files)
 
 
 class _Stream:
@@ -100,6 +132,8 @@ class _Stream:
         self.abort = threading.Event()
         self.stderr: collections.deque[str] = collections.deque(maxlen=60)
         self.process: subprocess.Popen[bytes] | None = None
+        self.end_point_at: float | None = None
+        """When pg_basebackup reported the end point (time.time())."""
 
     def _put(self, channel: queue.Queue[bytes | None], item: bytes | None) -> None:
         while not self.abort.is_set():
@@ -121,8 +155,6 @@ class _Stream:
             self.abort.set()
 
     def _write(self, channel: queue.Queue[bytes | None]) -> None:
-        import zstandard
-
         compressor = zstandard.ZstdCompressor(level=self.level, threads=ZSTD_THREADS, write_checksum=True).compressobj()
         try:
             while True:
@@ -144,18 +176,18 @@ class _Stream:
         for raw in stream:
             line = raw.decode(errors="replace").rstrip()
             if line:
+                if self.end_point_at is None and END_POINT in line:
+                    self.end_point_at = time.time()
                 self.stderr.append(line)
 
     def run(self, progress: ProgressCallback, cancel: CancelToken | None, expected: int | None) -> None:
-        from console.kinds.postgres.pipeline import _enlarge_pipe
-
         try:
             self.process = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                             stdin=subprocess.DEVNULL, env=self.env)
         except OSError as exc:
             raise BackupFailed(f"cannot start {self.argv[0]}: {exc.strerror or exc}") from None
         assert self.process.stdout is not None and self.process.stderr is not None
-        _enlarge_pipe(self.process.stdout)
+        enlarge_pipe(self.process.stdout)
         channel: queue.Queue[bytes | None] = queue.Queue(QUEUE_DEPTH)
         workers = [threading.Thread(target=self._read, args=(channel, self.process.stdout), name="base-read"),
                    threading.Thread(target=self._write, args=(channel,), name="base-write")]
@@ -165,7 +197,7 @@ class _Stream:
         cancelled = False
         try:
             while any(thread.is_alive() for thread in workers):
-                self.abort.wait(0.1)
+                workers[-1].join(0.1)  # returns as soon as the writer is done, not at the next tick
                 emit(progress, ProgressEvent("base backup", self.raw_bytes, expected))
                 if cancel is not None and cancel.cancelled:
                     cancelled = True
@@ -205,24 +237,6 @@ def _basebackup_argv(tool: Tool, pg: PostgresSettings, timeout: float, label: st
             "--checkpoint=fast", f"--label={label}", "--no-password", "--verbose"]
 
 
-def _stop_file(archive_dir: str, start_lsn: int, timeline: int, segment_size: int) -> dict[str, str] | None:
-    """The ``.backup`` file PostgreSQL archives when the backup ends (it carries STOP TIME)."""
-    from console.pitr import archive
-    from console.pitr.walnames import segment_of
-
-    if not archive_dir:
-        return None
-    name = f"{segment_of(start_lsn, timeline, segment_size).name(segment_size)}.{start_lsn % segment_size:08X}.backup"
-    deadline = time.monotonic() + STOP_FILE_WAIT_SECONDS
-    while True:
-        stored = archive.find(Path(archive_dir), name)
-        if stored is not None:
-            return _label_fields(b"".join(archive.stored_bytes(stored)).decode(errors="replace"))
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(0.2)
-
-
 def remove_abandoned(root: Path) -> list[Path]:
     """Directories a killed run left (metadata is committed last, so they have none); call under the lock."""
     removed = []
@@ -253,22 +267,24 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
     label = f"backup-console {stamp}"
     emit(progress, ProgressEvent("base backup", 0, facts["cluster_bytes"],
                                  message=f"pg_basebackup -Ft -D - -X fetch from {pg.host}:{pg.port} | zstd "
-                                         f"-{pg.zstd_level} into {directory}"))
+                                         f"{_level_flag(pg.base_zstd_level)} into {directory}"))
     tap = TarTap({"backup_label", "backup_manifest"})
     try:
         with child_environment(pg) as env, ArtifactSet(directory, settings.dir_mode_bits, settings.file_mode_bits) as files:
             with files.create(TAR_NAME) as out:  # compressed by the stream itself, with worker threads
                 stream = _Stream(_basebackup_argv(tool, pg, settings.timeout_seconds, label), env, out, tap,
-                                 pg.zstd_level)
+                                 pg.base_zstd_level)
                 stream.run(progress, cancel, facts["cluster_bytes"])
             if "backup_label" not in tap.captured or "backup_manifest" not in tap.captured:
                 raise BackupFailed("pg_basebackup's tar has no backup_label or backup_manifest "
                                    f"({tap.members} members read)")
+            emit(progress, ProgressEvent("metadata", message="checking the manifest against the stream, reading "
+                                                             "backup_label"))
+            manifest_files = check_manifest(tap.captured["backup_manifest"], tap.sizes)
             files.write_bytes(MANIFEST_NAME, tap.captured["backup_manifest"])
-            emit(progress, ProgressEvent("metadata", message="reading backup_label, the manifest and the archived "
-                                                             ".backup file"))
-            metadata = _metadata(settings, request, stamp, label, facts, tool, tap, files, stream.raw_bytes,
+            metadata = _metadata(settings, request, stamp, label, facts, tool, tap, files, stream,
                                  time.perf_counter() - started)
+            metadata["manifest_files_checked"] = manifest_files
             files.write_json(METADATA_NAME, metadata)
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
@@ -287,7 +303,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
 
 
 def _metadata(settings: Settings, request: BackupRequest, stamp: str, label: str, facts: dict[str, Any],
-              tool: Tool, tap: TarTap, files: ArtifactSet, raw_bytes: int, seconds: float) -> dict[str, Any]:
+              tool: Tool, tap: TarTap, files: ArtifactSet, stream: _Stream, seconds: float) -> dict[str, Any]:
     pg = settings.postgres
     backup_label = _label_fields(tap.captured["backup_label"].decode(errors="replace"))
     manifest = json.loads(tap.captured["backup_manifest"])
@@ -297,11 +313,16 @@ def _metadata(settings: Settings, request: BackupRequest, stamp: str, label: str
     start_lsn = parse_lsn(backup_label["START WAL LOCATION"].split()[0])
     timeline = int(backup_label.get("START TIMELINE", ranges[0]["Timeline"]))
     stop_lsn = parse_lsn(ranges[-1]["End-LSN"])
-    stop = _stop_file(pg.wal_archive_dir, start_lsn, timeline, int(facts["wal_segment_size"]))
-    if stop and "STOP TIME" in stop:
-        stop_time, stop_source = _pg_time(stop["STOP TIME"]), "archived .backup file"
+    # The server stops the backup, sends the WAL and the manifest, then the end point: the moment
+    # pg_basebackup reports it is a few milliseconds after the server's stop time (never before it),
+    # and unlike the .backup file's STOP TIME it is not truncated to the second.
+    raw_bytes = stream.raw_bytes
+    if stream.end_point_at is not None:
+        stop_time = datetime.fromtimestamp(stream.end_point_at + facts["clock_offset"], timezone.utc).astimezone()
+        stop_source = "pg_basebackup's end-point report, on the server's clock"
     else:
-        stop_time, stop_source = datetime.now().astimezone(), "pg_basebackup exit (no .backup file in the archive)"
+        stop_time = datetime.fromtimestamp(time.time() + facts["clock_offset"], timezone.utc).astimezone()
+        stop_source = "pg_basebackup exit, on the server's clock"
     tar = next(info for info in files.infos if info.name == TAR_NAME)
     manifest_info = next(info for info in files.infos if info.name == MANIFEST_NAME)
     return {
@@ -322,12 +343,12 @@ def _metadata(settings: Settings, request: BackupRequest, stamp: str, label: str
         "start_wal_file": re.sub(r".*\(file (\w+)\).*", r"\1", backup_label["START WAL LOCATION"]),
         "checkpoint_lsn": backup_label.get("CHECKPOINT LOCATION"),
         "start_time": _pg_time(backup_label["START TIME"]).isoformat(),
-        "stop_time": stop_time.isoformat(),
+        "stop_time": stop_time.isoformat(timespec="milliseconds"),
         "stop_time_source": stop_source,
         "wal_archive_dir": pg.wal_archive_dir or None,
         "raw_bytes": raw_bytes,
         "cluster_bytes": facts["cluster_bytes"],
-        "compression": f"zstd level {pg.zstd_level}",
+        "compression": f"zstd level {pg.base_zstd_level}",
         "manifest_checksum": manifest.get("Manifest-Checksum"),
         "artifacts": [{"role": "base", "format": "tar", **tar.as_metadata(), "uncompressed_bytes": raw_bytes},
                       {"role": "manifest", "format": "json", **manifest_info.as_metadata()}],
@@ -337,6 +358,10 @@ def _metadata(settings: Settings, request: BackupRequest, stamp: str, label: str
         "verification_status": "pending",
         "force_reason": request.force_reason,
     }
+
+
+def _level_flag(level: int) -> str:
+    return f"--fast={-level}" if level < 0 else f"-{level}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -4,8 +4,11 @@ allowed, wal_level is replica or logical, archiving works, and there is room for
 from __future__ import annotations
 
 import subprocess
+import threading
 from typing import Any, Mapping
 
+from console.kinds.postgres.client import child_environment, find_tool
+from console.pitr.layout import base_root
 from console.preflight import Check, CheckContext, destination_writable, free_space
 from console.probes.postgres import connect, describe_error
 from console.status import Status
@@ -13,7 +16,23 @@ from console.status import Status
 CheckOutcome = tuple[Status, str, Mapping[str, Any]] | tuple[Status, str]
 
 
+_facts_lock = threading.Lock()
+_facts: tuple[CheckContext, dict[str, Any]] | None = None
+
+
 def _settings(context: CheckContext) -> dict[str, Any]:
+    """The server's settings the checks judge, asked once per pre-flight (the checks run concurrently
+    on one context: the first asks, the others wait for its answer)."""
+    global _facts
+    with _facts_lock:
+        if _facts is not None and _facts[0] is context:
+            return _facts[1]
+        facts = _ask(context)
+        _facts = (context, facts)
+        return facts
+
+
+def _ask(context: CheckContext) -> dict[str, Any]:
     pg = context.settings.postgres
     with connect(pg, context.settings.timeout_seconds) as conn:
         row = conn.execute(
@@ -55,8 +74,6 @@ def archiving(context: CheckContext, facts: dict[str, Any]) -> CheckOutcome:
 
 def replication(context: CheckContext, facts: dict[str, Any]) -> CheckOutcome:
     """pg_hba.conf must allow a replication connection; only a real one proves it."""
-    from console.kinds.postgres.client import child_environment, find_tool
-
     pg = context.settings.postgres
     if not facts["may_replicate"]:
         return Status.FAIL, f"role {pg.user} has neither REPLICATION nor SUPERUSER"
@@ -75,15 +92,11 @@ def replication(context: CheckContext, facts: dict[str, Any]) -> CheckOutcome:
 
 
 def disk_space(context: CheckContext, facts: dict[str, Any]) -> CheckOutcome:
-    from console.pitr.layout import base_root
-
     # zstd level 1 rarely makes a cluster bigger; the raw size leaves room for incompressible data
     return free_space(base_root(context.settings.backup_dir), int(facts["cluster_bytes"] or 0), "the cluster's size")
 
 
 def destination(context: CheckContext) -> CheckOutcome:
-    from console.pitr.layout import base_root
-
     return destination_writable(base_root(context.settings.backup_dir))
 
 

@@ -1,5 +1,6 @@
 """Reads tar headers out of a byte stream as it passes, keeping the few small members asked for
-(``backup_label``, ``backup_manifest``) without buffering the rest."""
+(``backup_label``, ``backup_manifest``) without buffering the rest, and every regular file's size
+(to check the stream against the manifest without a second pass)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ def _size(header: bytes) -> int:
 
 
 class TarTap:
-    """Feed it the tar stream chunk by chunk; ``captured`` holds the wanted members' bytes."""
+    """Feed it the tar stream chunk by chunk; ``captured`` holds the wanted members' bytes, ``sizes``
+    every regular file's size by its path (without a leading ``./``)."""
 
     def __init__(self, wanted: set[str]) -> None:
         self.wanted = wanted
         self.captured: dict[str, bytes] = {}
+        self.sizes: dict[str, int] = {}
         self.members = 0
         self._header = bytearray()
         self._remaining = 0
@@ -62,7 +65,10 @@ class TarTap:
         self.members += 1
         self._remaining = size
         self._padding = (-size) % BLOCK
-        self._name = name if name in self.wanted and header[156:157] in (b"0", b"\0") else None
+        regular = header[156:157] in (b"0", b"\0")
+        if regular:
+            self.sizes[name.removeprefix("./")] = size
+        self._name = name if name in self.wanted and regular else None
         self._parts = []
         if self._name is not None and size == 0:
             self._finish_member()

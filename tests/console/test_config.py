@@ -178,3 +178,17 @@ def test_warn_days_below_critical_days_exits_2_from_the_cli(tmp_path):
     assert proc.stderr.strip() == (f"backup-console: error: {config}:2: 'certs.warn_days' (3) must not be smaller than "
                                    "'certs.critical_days' (7): a certificate must warn before it turns critical")
     assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("level", [-7, -1, 1, 19])
+def test_base_zstd_level_takes_zstd_fast_levels(tmp_path, level):
+    settings = load_settings(write(tmp_path / "c.yaml", f"postgres:\n  base_zstd_level: {level}\n"), env={})
+    assert settings.postgres.base_zstd_level == level
+
+
+@pytest.mark.parametrize("level", [0, -8, 20])
+def test_base_zstd_level_outside_zstd_is_refused_with_its_line(tmp_path, level):
+    with pytest.raises(ConfigError, match=r"c.yaml:2: 'postgres.base_zstd_level' must be a zstd level from -7 to 19") \
+            as caught:
+        load_settings(write(tmp_path / "c.yaml", f"postgres:\n  base_zstd_level: {level}\n"), env={})
+    assert caught.value.exit_code == ExitCode.USAGE

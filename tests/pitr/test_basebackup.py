@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import io
+import json
+import subprocess
 import tarfile
 
+import pytest
+
+from console.errors import BackupFailed
+from console.kinds.postgres.client import find_tool
+from console.pitr.basebackup import check_manifest
 from console.pitr.tarstream import TarTap
 
 
@@ -48,6 +55,29 @@ def test_tar_tap_captures_small_members_across_any_chunking():
             tap.feed(stream[start:start + chunk_size])
         assert tap.captured == {"backup_label": members["backup_label"], "backup_manifest": members["backup_manifest"]}
         assert tap.members == len(members)
+        assert tap.sizes == {name: len(data) for name, data in members.items()}
+
+
+def test_the_manifest_is_checked_against_the_stream_it_came_in(pg_cluster):
+    """A real pg_basebackup tar: the manifest's own checksum and every file's size, from the headers alone."""
+    tool = find_tool("pg_basebackup")
+    done = subprocess.run([tool.path, "-h", pg_cluster.host, "-p", str(pg_cluster.port), "-U", pg_cluster.user,
+                           "-D", "-", "-Ft", "-X", "fetch", "-c", "fast"], capture_output=True, check=True)
+    tap = TarTap({"backup_manifest"})
+    tap.feed(done.stdout)
+    manifest = tap.captured["backup_manifest"]
+    assert check_manifest(manifest, tap.sizes) == len(json.loads(manifest)["Files"]) > 100
+
+    listed = json.loads(manifest)["Files"][-1]["Path"]
+    with pytest.raises(BackupFailed, match=f"lists {listed} .* missing from the tar stream"):
+        check_manifest(manifest, {path: size for path, size in tap.sizes.items() if path != listed})
+    with pytest.raises(BackupFailed, match=f"lists {listed} .* 1 bytes in the tar stream"):
+        check_manifest(manifest, {**tap.sizes, listed: 1})
+    edited = manifest.replace(b'"Size": ', b'"Size":  ', 1)  # same JSON, other bytes: the checksum no longer fits
+    with pytest.raises(BackupFailed, match="own checksum does not match"):
+        check_manifest(edited, tap.sizes)
+    with pytest.raises(BackupFailed, match="not a PostgreSQL backup manifest"):
+        check_manifest(b'{"PostgreSQL-Backup-Manifest-Version": 1}', tap.sizes)
 
 
 def test_directories_left_by_a_killed_run_are_removed_but_complete_ones_kept(tmp_path):

@@ -61,7 +61,7 @@ class PipelineStats:
     warnings: list[str] = field(default_factory=list)
 
 
-def _enlarge_pipe(stream: IO[bytes] | None) -> None:
+def enlarge_pipe(stream: IO[bytes] | None) -> None:
     """A 1 MiB pipe lets the producer run ahead instead of waiting for every 64 KiB."""
     if stream is None:
         return
@@ -180,15 +180,15 @@ class _Pipeline:
         try:
             self.dump = subprocess.Popen(spec.dump_argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                          stdin=subprocess.DEVNULL, env=spec.env)
-            _enlarge_pipe(self.dump.stdout)
+            enlarge_pipe(self.dump.stdout)
             custom_q: queue.Queue[bytes | None] = queue.Queue(QUEUE_DEPTH)
             outputs = [custom_q]
             threads.append(threading.Thread(target=self._guard(self._write, custom_q, spec.custom_out), name="pg-custom"))
             if spec.restore_argv is not None and spec.sql_out is not None:
                 self.restore = subprocess.Popen(spec.restore_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                                 stderr=subprocess.PIPE, env=spec.env)
-                _enlarge_pipe(self.restore.stdin)
-                _enlarge_pipe(self.restore.stdout)
+                enlarge_pipe(self.restore.stdin)
+                enlarge_pipe(self.restore.stdout)
                 feed_q: queue.Queue[bytes | None] = queue.Queue(QUEUE_DEPTH)
                 sql_q: queue.Queue[bytes | None] = queue.Queue(QUEUE_DEPTH)
                 outputs.append(feed_q)
