@@ -6,7 +6,8 @@ fills a database of about ``--scale`` GB (bench/pg_backup.py's data), and measur
 
 * **raw**: ``pg_basebackup -Ft -D - -X fetch`` to a file (the floor for the same stream);
 * **ours**: ``backup postgres --physical`` (console.runner.execute in a fresh Python:
-  pre-flight, the stream through zstd-1 and sha256, manifest, metadata, fsync and rename);
+  pre-flight, the stream through zstd and sha256, the manifest checked against the stream,
+  metadata, fsync and rename), once per ``--levels`` value of ``postgres.base_zstd_level``;
 * **pgBackRest** (when installed): a full backup to a local repository, zstd level 1,
   process-max 2, archive-check off (the cluster archives through ours).
 
@@ -100,8 +101,10 @@ def contender_raw(tool: str, cluster, out: Path) -> tuple[float, int]:  # noqa: 
     return seconds, size
 
 
-def contender_ours(config: Path, backup_dir: Path) -> tuple[float, int]:
+def contender_ours(config: Path, backup_dir: Path, level: int | None = None) -> tuple[float, int]:
     shutil.rmtree(backup_dir / "postgres" / "base", ignore_errors=True)
+    if level is not None:
+        config = config.with_name(f"config-level{level}.yaml")
     seconds, printed = timed([sys.executable, "-c", OURS_CODE, str(ROOT), str(config)])
     return seconds, int(json.loads(printed.strip().splitlines()[-1])["bytes"])
 
@@ -155,6 +158,8 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="database size in GB, roughly (default 1.0)")
     parser.add_argument("--runs", type=int, default=1, help="runs per contender; the median is reported")
     parser.add_argument("--out", default="/dev/shm/bc-bench-pitr", help="scratch directory (tmpfs is best)")
+    parser.add_argument("--levels", default="1,-1",
+                        help="postgres.base_zstd_level values to run ours at, comma-separated (default 1,-1)")
     parser.add_argument("--parts", default="base,restore,push",
                         help="comma-separated: base (the three base backups), restore, push (default all)")
     args = parser.parse_args()
@@ -179,6 +184,10 @@ def main() -> int:
     config = out / "config.yaml"
     config.write_text(f"backup_dir: {backup_dir}\npostgres:\n  host: {cluster.host}\n  port: {cluster.port}\n"
                       f"  user: {cluster.user}\n  wal_archive_dir: {archive}\n")
+    levels = [int(level) for level in args.levels.split(",") if level.strip()]
+    for level in levels:
+        config.with_name(f"config-level{level}.yaml").write_text(
+            f"{config.read_text()}  base_zstd_level: {level}\n")
     try:
         started = time.perf_counter()
         db_size = build_database(cluster, args.scale)
@@ -190,10 +199,11 @@ def main() -> int:
         parts = set(args.parts.split(","))
         basebackup = find_tool("pg_basebackup").path
         contenders = {} if "base" not in parts else {
-            "raw `pg_basebackup -Ft -D - -X fetch` to a file (floor)": lambda: contender_raw(basebackup, cluster, out),
-            "ours: `backup postgres --physical` (zstd-1 + sha256, manifest, metadata)":
-                lambda: contender_ours(config, backup_dir),
-        }
+            "raw `pg_basebackup -Ft -D - -X fetch` to a file (floor)": lambda: contender_raw(basebackup, cluster, out)}
+        for level in levels if "base" in parts else []:
+            flag = f"--fast={-level}" if level < 0 else f"-{level}"
+            contenders[f"ours: `backup postgres --physical`, zstd {flag} (base_zstd_level {level}) + sha256, manifest "
+                       f"checked, metadata"] = lambda level=level: contender_ours(config, backup_dir, level)
         if shutil.which("pgbackrest") and "base" in parts:
             contenders["pgBackRest 2.45 full, local repo, zstd-1, process-max 2"] = lambda: contender_pgbackrest(
                 cluster, out)
@@ -204,16 +214,20 @@ def main() -> int:
             for name, run in contenders.items():
                 drain(cluster)
                 samples[name].append(run())
-                print(f"# round {round_no + 1}: {name}: {samples[name][-1][0]:.1f} s", file=sys.stderr)
+                print(f"# round {round_no + 1}: {name}: {samples[name][-1][0]:.2f} s (load "
+                      f"{os.getloadavg()[0]:.2f})", file=sys.stderr)
         raw_seconds = statistics.median(s[0] for s in samples[next(iter(contenders))]) if contenders else 1.0
         print(f"\nCluster: {cluster_size / 1e9:.2f} GB (database {db_size / 1e9:.2f} GB), scale {args.scale}, "
               f"{args.runs} run(s) each, outputs on {out}\n")
         if contenders:
-            print("| base backup | time | x raw | size |")
-            print("|---|---|---|---|")
+            print("| base backup | median | range | x raw (median) | x raw per round | size |")
+            print("|---|---|---|---|---|---|")
+        raw_runs = [s[0] for s in samples[next(iter(contenders))]] if contenders else []
         for name, taken in samples.items():
             seconds = statistics.median(s[0] for s in taken)
-            print(f"| {name} | {seconds:.1f} s | {seconds / raw_seconds:.2f} | {taken[-1][1] / 1e6:.0f} MB |")
+            per_round = ", ".join(f"{s[0] / raw:.2f}" for s, raw in zip(taken, raw_runs))
+            print(f"| {name} | {seconds:.2f} s | {min(s[0] for s in taken):.2f}-{max(s[0] for s in taken):.2f} s | "
+                  f"{seconds / raw_seconds:.2f} | {per_round} | {taken[-1][1] / 1e6:.0f} MB |")
 
         if "restore" in parts:
             restore_to_moment(cluster, config, backup_dir, out, launcher, cluster_size)
