@@ -501,6 +501,7 @@ def load_settings(
     settings = _build(values, sources, path)
     instances = {kind: tuple(_instance(settings, kind, item) for item in declared[section])
                  for kind, section in SECTION_OF_KIND.items() if declared.get(section)}
+    _check_wal_archives(settings, instances.get("postgres", ()), declared.get("postgres", []))
     return dataclasses.replace(settings, instances=instances)
 
 
@@ -554,10 +555,36 @@ def _instance(settings: Settings, kind: str, declared: DeclaredInstance) -> Inst
     _read_password_file(values, sources, section)
     if values.get(f"{section}.password") != before:
         own["password"] = sources[f"{section}.password"]
+    if kind == "postgres" and declared.name != DEFAULT and "wal_archive_dir" not in declared.keys:
+        # a WAL archive holds one cluster's WAL: a named instance never inherits the section's
+        values["postgres.wal_archive_dir"] = str(wal_archive_default(settings.backup_dir, declared.name))
     fields = {key.split(".", 1)[1]: value for key, value in values.items()}
     return Instance(kind, declared.name, _SECTION_TYPES[section](**fields), tags=extra.get("tags", {}),
                     s3_prefix=extra.get("s3_prefix", ""), schedule=extra.get("schedule", "nightly"),
                     retention=extra.get("retention", {}), sources=own)
+
+
+def wal_archive_default(backup_dir: Path, instance: str) -> Path:
+    """A named PostgreSQL instance's WAL archive when it sets no ``wal_archive_dir``: ``postgres@<name>/wal``."""
+    return BackupRoot(backup_dir).kind_dir("postgres", instance) / "wal"
+
+
+def _check_wal_archives(settings: Settings, instances: tuple[Instance, ...], declared: list[DeclaredInstance]) -> None:
+    """Two clusters archiving into one directory would mix their WAL (the same file names, other
+    contents) and make both unrestorable: refuse it, naming the line."""
+    where = {item.name: item.where for item in declared}
+    seen: dict[str, str] = {}
+    if settings.postgres.wal_archive_dir:
+        seen[os.path.normpath(settings.postgres.wal_archive_dir)] = "postgres.wal_archive_dir"
+    for instance in instances:
+        if instance.name == DEFAULT or not instance.section.wal_archive_dir:
+            continue
+        directory = os.path.normpath(instance.section.wal_archive_dir)
+        if directory in seen:
+            raise ConfigError(f"{where.get(instance.name, 'config')}: postgres.instances.{instance.name} archives WAL "
+                              f"into {directory}, as {seen[directory]} does: each cluster needs its own WAL archive",
+                              hint=f"remove its wal_archive_dir (it then uses {wal_archive_default(settings.backup_dir, instance.name)})")
+        seen[directory] = f"postgres.instances.{instance.name}.wal_archive_dir"
 
 
 def _read_password_file(values: dict[str, Any], sources: dict[str, str], section: str) -> None:

@@ -78,6 +78,9 @@ class MonitorReport:
     targets: list[TargetState] = field(default_factory=list)
     storage: dict[str, Any] = field(default_factory=dict)
     wal: dict[str, Any] = field(default_factory=dict)
+    """The default PostgreSQL instance's archiver and recovery window (else the first instance's)."""
+    wal_instances: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The same for every PostgreSQL instance probed, by instance name."""
     certificates: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -88,7 +91,7 @@ class MonitorReport:
         return {"generated_at": datetime.fromtimestamp(self.generated_at).astimezone().isoformat(timespec="seconds"),
                 "alerting": len(self.alerting), "findings": [f.as_json() for f in self.findings],
                 "targets": [vars(t) for t in self.targets], "storage": self.storage, "wal": self.wal,
-                "certificates": self.certificates}
+                "wal_instances": self.wal_instances, "certificates": self.certificates}
 
 
 def evaluate(settings: Settings, now: float | None = None) -> list[Finding]:
@@ -259,6 +262,7 @@ def _wal(postgres: ProbeResult | None, report: MonitorReport) -> None:
                                                      "last_failed_at")}
     if postgres.instance == DEFAULT or not report.wal:  # the default instance's, else the first one's
         report.wal = wal
+    report.wal_instances[postgres.instance] = wal
     mode = metrics.get("archive_mode")
     failed = metrics.get("archive_failed_count") or 0
     evidence = (f"archive_mode {mode}, archived {metrics.get('archived_count')}, failed {failed}, "

@@ -13,8 +13,8 @@ as ``exported_instance``.
   backup_console_free_bytes{path} / _total_bytes{path}       the disk of BACKUP_DIR
   backup_console_used_bytes{kind}                            bytes under BACKUP_DIR/<kind>
   backup_console_wal_archive_failed_count                    pg_stat_archiver.failed_count
-  backup_console_postgres_recovery_window_start_timestamp_seconds / _end_  the PITR window
-  backup_console_postgres_wal_archive_lag_seconds            seconds since the newest segment was archived
+  backup_console_postgres_recovery_window_start_timestamp_seconds{instance} / _end_  the PITR window
+  backup_console_postgres_wal_archive_lag_seconds{instance}  seconds since the newest segment was archived
   backup_console_certificate_days_left{file,index}           days until expiry
   backup_console_findings{severity}                          findings by severity
   backup_console_alerting                                    1 when anything is critical
@@ -86,12 +86,13 @@ def render(report: MonitorReport) -> str:
                 samples["used_bytes"].append(_sample("used_bytes", {"kind": kind}, storage[f"{kind}_bytes"]))
     if report.wal.get("archive_failed_count") is not None:
         samples["wal_archive_failed_count"].append(_sample("wal_archive_failed_count", {}, report.wal["archive_failed_count"]))
-    window = report.wal.get("recovery_window") or {}
-    for name, key in (("postgres_recovery_window_start_timestamp_seconds", "start_timestamp"),
-                      ("postgres_recovery_window_end_timestamp_seconds", "end_timestamp"),
-                      ("postgres_wal_archive_lag_seconds", "archive_lag_seconds")):
-        if window.get(key) is not None:
-            samples[name].append(_sample(name, {}, round(window[key], 3)))
+    for instance, wal in sorted(report.wal_instances.items()):
+        window = wal.get("recovery_window") or {}
+        for name, key in (("postgres_recovery_window_start_timestamp_seconds", "start_timestamp"),
+                          ("postgres_recovery_window_end_timestamp_seconds", "end_timestamp"),
+                          ("postgres_wal_archive_lag_seconds", "archive_lag_seconds")):
+            if window.get(key) is not None:
+                samples[name].append(_sample(name, {"instance": instance}, round(window[key], 3)))
     for cert in report.certificates:
         samples["certificate_days_left"].append(
             _sample("certificate_days_left", {"file": cert["file"], "index": cert["index"]}, cert["days_left"]))

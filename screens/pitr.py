@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
+from console.instances import DEFAULT
 from screens import keys
 from screens.widgets.recovery_timeline import RecoveryTimeline
 from screens.widgets.text_bar import TextBar
@@ -79,8 +80,10 @@ port; the live cluster is never touched. `r` reloads the window; escape goes bac
                   tooltip="Restore to the checked target into the new directory and start it"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, instance: str = DEFAULT) -> None:
         super().__init__()
+        self.instance = instance
+        """The PostgreSQL instance whose base backups and WAL archive the screen shows."""
         self.plan: Any = None
         self.running = False
         self._last_progress = 0.0
@@ -100,7 +103,7 @@ port; the live cluster is never touched. `r` reloads the window; escape goes bac
         yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
-        self.sub_title = "PostgreSQL point-in-time recovery"
+        self.sub_title = "PostgreSQL point-in-time recovery" + ("" if self.instance == DEFAULT else f" - {self.instance}")
         self.query_one("#pitr-to", Input).value = f"/var/tmp/pitr-{self.app.clock():%Y%m%d_%H%M%S}"  # type: ignore[attr-defined]
         self.query_one("#pitr-target", Input).focus()
         self.action_reload()
@@ -120,11 +123,11 @@ port; the live cluster is never touched. `r` reloads the window; escape goes bac
 
         from console.pitr.window import pitr_status
 
-        settings = self.app.settings  # type: ignore[attr-defined]
+        settings = self._settings()
         if not settings.postgres.wal_archive_dir:
             self.post_message(WindowLoaded(None))
             return
-        self.post_message(WindowLoaded(pitr_status(settings.backup_dir, Path(settings.postgres.wal_archive_dir),
+        self.post_message(WindowLoaded(pitr_status(settings.root, Path(settings.postgres.wal_archive_dir),
                                                    settings.postgres.bin_dir)))
 
     @on(WindowLoaded)
@@ -157,13 +160,13 @@ port; the live cluster is never touched. `r` reloads the window; escape goes bac
         from console.pitr.restore import RestoreOptions, check_destination
         from console.pitr.targets import parse_target
 
-        settings = self.app.settings  # type: ignore[attr-defined]
+        settings = self._settings()
         try:
             target = parse_target(*parse_typed_target(typed))
             if not to.strip():
                 raise ConsoleError("type a new data directory")
             check_destination(RestoreOptions(Path(to).absolute()))
-            plan = plan_restore(settings.backup_dir, Path(settings.postgres.wal_archive_dir), target,
+            plan = plan_restore(settings.root, Path(settings.postgres.wal_archive_dir), target,
                                 bin_dir=settings.postgres.bin_dir)
         except ConsoleError as exc:
             self.post_message(PlanChecked(None, exc.message))
@@ -200,12 +203,17 @@ port; the live cluster is never touched. `r` reloads the window; escape goes bac
 
         from console.pitr.restore import RestoreOptions, restore_to_target
 
-        settings = self.app.settings  # type: ignore[attr-defined]
+        settings = self._settings()
         program = str(Path(shutil.which("backup-console") or "backup-console").absolute())
         program = getattr(self.app, "pitr_program", None) or program
         options = RestoreOptions(Path(to).absolute(), start=True, program=program, wait_seconds=3600)
         outcome = restore_to_target(plan, options, settings.postgres, on_progress=self._progress_from_worker)
         self.post_message(RestoreFinished(outcome))
+
+    def _settings(self) -> Any:
+        """The app's settings as the chosen instance sees them (its server, base backups and archive)."""
+        settings = self.app.settings  # type: ignore[attr-defined]
+        return settings if self.instance == DEFAULT else settings.for_instance("postgres", self.instance)
 
     def _progress_from_worker(self, event: ProgressEvent) -> None:
         now = time.monotonic()

@@ -41,12 +41,12 @@ opens point-in-time recovery; escape goes back.
         self.result = result
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "open_pitr":  # the PITR screen speaks for the default cluster
-            return self.service == "postgres" and self.instance == DEFAULT
+        if action == "open_pitr":  # for the cluster shown: its own base backups and WAL archive
+            return self.service == "postgres"
         return True
 
     def action_open_pitr(self) -> None:
-        self.app.open_screen("pitr")  # type: ignore[attr-defined]
+        self.app.open_screen("pitr", instance=self.instance)  # type: ignore[attr-defined]
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="")

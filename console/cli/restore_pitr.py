@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from console.cli.targets import one_instance
 from console.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ def run_restore_pitr(args: argparse.Namespace, settings: Settings, printer: Prin
                          "--create or --clean")
     if not args.to:
         raise UsageError("--pitr needs --to DIR (the new data directory)")
+    settings = one_instance(settings, "postgres", args.instance)  # its base backups, its archive, its server
     archive_dir = args.archive_dir or settings.postgres.wal_archive_dir
     if not archive_dir:
         raise UsageError("no WAL archive: pass --archive-dir or set postgres.wal_archive_dir")
@@ -74,7 +76,7 @@ def run_restore_pitr(args: argparse.Namespace, settings: Settings, printer: Prin
     started = time.time()
     try:
         check_destination(options)
-        plan = plan_restore(settings.backup_dir, Path(archive_dir), target, args.timeline, settings.postgres.bin_dir)
+        plan = plan_restore(settings.root, Path(archive_dir), target, args.timeline, settings.postgres.bin_dir)
     except TargetRefused as exc:
         _record(settings, started, "refused", exc.message)
         if args.json:
@@ -115,4 +117,5 @@ def _record(settings: Settings, started: float, status: str, message: str) -> No
     from console.runlog import RunRecord, record_run
 
     record_run(settings.backup_dir, RunRecord(action="restore", kind="postgres", target="pitr", status=status,
-                                              started=started, finished=time.time(), message=message))
+                                              started=started, finished=time.time(), message=message,
+                                              instance=settings.instance_of("postgres")))

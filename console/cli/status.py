@@ -88,6 +88,8 @@ def collect_status(settings: Settings, service: str | None = None) -> dict[str, 
         "services": [result.as_json() for result in results],
         "recovery_window": next((result.metrics.get("recovery_window") for result in results
                                  if result.name == "postgres"), None),
+        "recovery_windows": {result.instance: result.metrics.get("recovery_window") for result in results
+                             if result.name == "postgres"},
         "last_backups": last_backups,
         "last_runs_without_backup": never_backed_up,
         "running": running,
@@ -123,8 +125,9 @@ def run_status(options: StatusOptions, settings: Settings, printer: Printer) -> 
                 printer.line(f"{where}: no backup yet; last run {_last_run_word(item)}")
             for run in document["running"]:
                 printer.line(f"running: {run['description']} (pid {run['pid']} since {run['started_at']})")
-            if document.get("recovery_window"):
-                printer.line(f"postgres point-in-time recovery: {document['recovery_window']['summary']}")
+            for instance, window in document["recovery_windows"].items():
+                if window:
+                    printer.line(f"{target_label('postgres', instance)} point-in-time recovery: {window['summary']}")
     return ExitCode.OK if healthy else ExitCode.FAILED
 
 

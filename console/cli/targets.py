@@ -43,6 +43,18 @@ def expand_argv(argv: Sequence[str], kinds: Sequence[str]) -> list[str]:
     return args[:kind_at] + [kind] + extra + args[kind_at + 1:]
 
 
+def add_one_instance_argument(parser: argparse.ArgumentParser, kind: str = "postgres") -> None:
+    """``--instance NAME``: the one instance a command works on (default: the default instance)."""
+    parser.add_argument("--instance", metavar="NAME",
+                        help=f"the {kind} instance to work on ({kind}.instances.NAME in the config file); "
+                             "default: the default instance")
+
+
+def one_instance(settings: Settings, kind: str, name: str | None) -> Settings:
+    """The settings scoped to ``--instance NAME`` (UsageError naming the configured ones), else as they are."""
+    return settings.for_instance(kind, name) if name else settings
+
+
 def command_of(argv: Sequence[str]) -> str | None:
     """The sub-command an argument list names (its first positional argument), if any."""
     args = list(argv)

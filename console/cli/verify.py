@@ -40,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     parser.add_argument("--deep", action="store_true", help="also restore into scratch targets (slow)")
     parser.add_argument("--physical", action="store_true",
                         help="verify PostgreSQL base backups instead (sha256, manifest, pg_verifybackup on an "
-                             "unpacked copy); --set postgres/base/<ts> picks one")
+                             "unpacked copy); --set postgres/base/<ts> picks one, --kind postgres/NAME (or --set "
+                             "postgres/NAME/base/<ts>) a named instance's")
     parser.set_defaults(handler=_dispatch_verify)
 
     reports = subparsers.add_parser("reports", help="list or show verification reports",
@@ -58,10 +59,11 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
 
 
 def _dispatch_verify(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
-    if args.physical or (args.set_id or "").startswith("postgres/base/"):
-        from console.cli.verify_base import run_verify_base
+    from console.cli.verify_base import base_instance, run_verify_base
 
-        return run_verify_base(args.set_id, args.json, settings, printer)
+    instance = base_instance(args.kind, args.set_id)
+    if args.physical or instance is not None:
+        return run_verify_base(args.set_id, args.json, settings, printer, instance)
     return run_verify(VerifyOptions(args.kind, args.set_id, args.deep, args.json), settings, printer)
 
 

@@ -1,11 +1,17 @@
-"""``backup-console wal status [--json]`` and ``wal enable --archive-dir DIR [--apply]``."""
+"""``backup-console wal status [--json]`` and ``wal enable [--archive-dir DIR] [--apply]``, each for one
+PostgreSQL instance (``--instance NAME``, default the default one)."""
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from console.errors import ExitCode
+from console.cli.targets import add_one_instance_argument, one_instance
+from console.cli.wal_pitr import register_pitr
+from console.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from console.cli.output import Printer
@@ -25,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
                     "Exit 0 when archiving works, 1 when it is off or failed since the last check "
                     "(the last failed_count is kept in BACKUP_DIR/.state), 2 on a configuration error.",
     )
+    add_one_instance_argument(status)
     status.set_defaults(handler=run_wal_status)
     enable = actions.add_parser(
         "enable", parents=parents, help="show (or --apply) the ALTER SYSTEM statements that enable archiving",
@@ -32,8 +39,10 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
                     "(refused in read-only mode, needs a superuser) run them. archive_mode and wal_level only "
                     "take effect after a server restart; a reload is not enough.",
     )
-    enable.add_argument("--archive-dir", required=True, metavar="DIR",
-                        help="directory on the database server where WAL files are copied")
+    enable.add_argument("--archive-dir", metavar="DIR",
+                        help="directory on the database server where WAL files are copied (default: "
+                             "postgres.wal_archive_dir, for a named instance BACKUP_DIR/postgres@NAME/wal)")
+    add_one_instance_argument(enable)
     enable.add_argument("--apply", action="store_true", help="run the statements against the server")
     enable.add_argument("--cp", action="store_true",
                         help="the manual's `test ! -f ... && cp` archive_command instead of `wal push` "
@@ -42,8 +51,6 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
                         help="the backup-console the server's OS user runs in archive_command "
                              "(default: this one's absolute path)")
     enable.set_defaults(handler=run_wal_enable)
-    from console.cli.wal_pitr import register_pitr
-
     register_pitr(actions, parents)
 
 
@@ -51,6 +58,7 @@ def run_wal_status(args: argparse.Namespace, settings: Settings, printer: Printe
     from console.formatting import size
     from console.wal import wal_status
 
+    settings = one_instance(settings, "postgres", args.instance)
     status = wal_status(settings)
     pitr = _pitr_status(settings, status.archive_dir) if status.archive_dir_readable else None
     pitr_problems = pitr.problems if pitr is not None and pitr.base_backups else []
@@ -87,11 +95,9 @@ def run_wal_status(args: argparse.Namespace, settings: Settings, printer: Printe
 
 
 def _pitr_status(settings: Settings, archive_dir: str | None):  # noqa: ANN202 - PitrStatus, imported lazily
-    from pathlib import Path
-
     from console.pitr.window import pitr_status
 
-    return pitr_status(settings.backup_dir, Path(archive_dir or ""), settings.postgres.bin_dir)
+    return pitr_status(settings.root, Path(archive_dir or ""), settings.postgres.bin_dir)
 
 
 def _program(args: argparse.Namespace) -> str | None:
@@ -99,10 +105,6 @@ def _program(args: argparse.Namespace) -> str | None:
         return None
     if args.program:
         return str(args.program)
-    import shutil
-    import sys
-    from pathlib import Path
-
     found = shutil.which("backup-console") or sys.argv[0]
     return str(Path(found).absolute())
 
@@ -110,9 +112,13 @@ def _program(args: argparse.Namespace) -> str | None:
 def run_wal_enable(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.wal import apply_enable, enable_statements
 
+    settings = one_instance(settings, "postgres", args.instance)
+    archive_dir = args.archive_dir or settings.postgres.wal_archive_dir
+    if not archive_dir:
+        raise UsageError("wal enable: no archive directory: pass --archive-dir or set postgres.wal_archive_dir")
     program = _program(args)
     if not args.apply:
-        statements = enable_statements(args.archive_dir, program=program)
+        statements = enable_statements(archive_dir, program=program)
         if args.json:
             printer.data({"statements": statements, "applied": False})
         else:
@@ -122,9 +128,9 @@ def run_wal_enable(args: argparse.Namespace, settings: Settings, printer: Printe
             printer.line("-- then RESTART PostgreSQL: archive_mode and wal_level need a restart, not a reload.")
             if program:
                 printer.line(f"-- the server's OS user (postgres) must be able to run {program}; "
-                             "restore_command: backup-console wal get --archive-dir DIR %f %p")
+                             f"restore_command: backup-console wal get --archive-dir {archive_dir} %f %p")
         return ExitCode.OK
-    result = apply_enable(settings, args.archive_dir, program)
+    result = apply_enable(settings, archive_dir, program)
     if args.json:
         printer.data({"statements": result.statements, "applied": True, "pending_restart": result.pending_restart})
         return ExitCode.OK
@@ -135,5 +141,5 @@ def run_wal_enable(args: argparse.Namespace, settings: Settings, printer: Printe
                      "(pg_reload_conf() is not enough).")
     else:
         printer.line("all settings are in effect.")
-    printer.info(f"make sure {args.archive_dir} exists on the database server and the server's OS user can write it")
+    printer.info(f"make sure {archive_dir} exists on the database server and the server's OS user can write it")
     return ExitCode.OK

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from console.cli.targets import add_one_instance_argument, one_instance
 from console.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -38,11 +39,12 @@ def register_pitr(actions: argparse._SubParsersAction, parents: list[argparse.Ar
     get.set_defaults(handler=_run_walcmd, wal_action="get")
     mark = actions.add_parser(
         "mark", parents=parents, help="create a named restore point (pg_create_restore_point)",
-        description="Create a named restore point on the server and record it under BACKUP_DIR/postgres/base, so "
+        description="Create a named restore point on the server and record it under BACKUP_DIR/postgres/base (postgres@NAME/base with --instance), so "
                     "`restore postgres --pitr --target-name NAME` and the PITR screen know it. Exit 0 created, "
                     "1 server error, 2 usage or read-only.")
     mark.add_argument("name", metavar="NAME", help="the restore point's name (up to 63 characters)")
     mark.add_argument("--switch", action="store_true", help="also switch WAL so the point is archived now")
+    add_one_instance_argument(mark)
     mark.set_defaults(handler=run_wal_mark)
     prune = actions.add_parser(
         "prune", parents=parents, help="remove archived WAL no kept base backup needs (preview first)",
@@ -55,13 +57,14 @@ def register_pitr(actions: argparse._SubParsersAction, parents: list[argparse.Ar
     prune.add_argument("--archive-dir", metavar="DIR", help="WAL archive (default postgres.wal_archive_dir)")
     prune.add_argument("--dry-run", action="store_true", help="only show the plan (the default without --yes)")
     prune.add_argument("--yes", action="store_true", help="delete what the plan lists")
+    add_one_instance_argument(prune)
     prune.set_defaults(handler=run_wal_prune)
 
 
 def run_wal_mark(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.pitr.marks import create_restore_point
 
-    point = create_restore_point(settings, args.name, args.switch)
+    point = create_restore_point(one_instance(settings, "postgres", args.instance), args.name, args.switch)
     if args.json:
         printer.data(point.as_json())
     else:
@@ -78,12 +81,13 @@ def run_wal_prune(args: argparse.Namespace, settings: Settings, printer: Printer
     from console.pitr.prune import apply_wal_prune, plan_wal_prune
     from console.runlog import RunRecord, record_run
 
+    settings = one_instance(settings, "postgres", args.instance)
     archive_dir = args.archive_dir or settings.postgres.wal_archive_dir
     if not archive_dir:
         raise UsageError("no WAL archive: pass --archive-dir or set postgres.wal_archive_dir")
     if args.yes and args.dry_run:
         raise UsageError("--dry-run and --yes contradict each other")
-    plan = plan_wal_prune(settings.backup_dir, Path(archive_dir), args.keep_base)
+    plan = plan_wal_prune(settings.root, Path(archive_dir), args.keep_base)
     apply = args.yes
     if apply and settings.read_only:
         raise ReadOnlyRefused("wal prune --yes")
@@ -93,10 +97,10 @@ def run_wal_prune(args: argparse.Namespace, settings: Settings, printer: Printer
         from console.lock import BackupLock
 
         with BackupLock(settings.backup_dir, "retention", "wal prune"):  # not beside a retention apply
-            plan = plan_wal_prune(settings.backup_dir, Path(archive_dir), args.keep_base)
+            plan = plan_wal_prune(settings.root, Path(archive_dir), args.keep_base)
             removed = apply_wal_prune(plan)
         record_run(settings.backup_dir, RunRecord(
-            action="retention", kind="postgres", target="wal", status="ok", started=started, finished=time.time(),
+            action="retention", kind="postgres", target="wal", status="ok", instance=settings.instance_of("postgres"), started=started, finished=time.time(),
             message=f"removed {len(plan.remove_wal)} WAL file(s), {len(plan.remove_bases)} base backup(s), "
                     f"{plan.bytes_freed} bytes"))
     if args.json:
@@ -127,6 +131,8 @@ def _walcmd_argv(args: argparse.Namespace) -> list[str]:
     argv = ["--archive-dir", args.archive_dir] if args.archive_dir else []
     if getattr(args, "config", None):
         argv += ["--config", args.config]
+    if args.instance:
+        argv += ["--instance", args.instance]
     if args.wal_action == "push":
         return argv + ["--compress", args.compress, "--level", str(args.level), *(["--s3"] if args.s3 else []),
                        args.path] + ([args.name] if args.name else [])

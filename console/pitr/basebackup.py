@@ -34,7 +34,8 @@ from console.errors import BackupFailed, Cancelled
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.postgres.client import Tool, child_environment, error_line, find_tool
 from console.kinds.postgres.pipeline import enlarge_pipe
-from console.pitr.layout import MANIFEST_NAME, METADATA_NAME, TAR_NAME, base_root
+from console.instances import set_id_of
+from console.pitr.layout import MANIFEST_NAME, METADATA_NAME, TAR_NAME
 from console.pitr.tarstream import TarTap
 from console.pitr.walnames import format_lsn, parse_lsn
 from console.probes.postgres import connect, describe_error
@@ -256,7 +257,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
     started = time.perf_counter()
     tool = find_tool("pg_basebackup", pg.bin_dir)
     facts = _server_facts(pg, settings.timeout_seconds)
-    root = base_root(settings.backup_dir)
+    root = settings.root.base_backups  # postgres/base/, or postgres@<instance>/base/
     for leftover in remove_abandoned(root):
         emit(progress, ProgressEvent("base backup", message=f"removed {leftover}, left by a run that was killed"))
     stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
@@ -295,7 +296,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
         "postgres", "cluster", "ok",
         f"base backup {metadata['start_lsn']} .. {metadata['stop_lsn']} on timeline {metadata['timeline']}, "
         f"{metadata['raw_bytes']} bytes",
-        set_id=f"postgres/base/{stamp}", files=infos, metadata_path=directory / METADATA_NAME,
+        set_id=metadata["set_id"], files=infos, metadata_path=directory / METADATA_NAME,
         duration_seconds=duration,
         extra={"physical": True, "start_lsn": metadata["start_lsn"], "stop_lsn": metadata["stop_lsn"],
                "timeline": metadata["timeline"], "stop_time": metadata["stop_time"], "directory": str(directory)},
@@ -328,7 +329,7 @@ def _metadata(settings: Settings, request: BackupRequest, stamp: str, label: str
     return {
         "backup_type": "physical_base",
         "backup_method": "pg_basebackup -Ft -D - -X fetch",
-        "set_id": f"postgres/base/{stamp}",
+        "set_id": set_id_of("postgres", "base", stamp, settings.instance_of("postgres")),
         "label": label,
         "timestamp": datetime.now().astimezone().isoformat(timespec="seconds"),
         "host": pg.host,

@@ -8,7 +8,6 @@ import threading
 from typing import Any, Mapping
 
 from console.kinds.postgres.client import child_environment, find_tool
-from console.pitr.layout import base_root
 from console.preflight import Check, CheckContext, destination_writable, free_space
 from console.probes.postgres import connect, describe_error
 from console.status import Status
@@ -93,11 +92,11 @@ def replication(context: CheckContext, facts: dict[str, Any]) -> CheckOutcome:
 
 def disk_space(context: CheckContext, facts: dict[str, Any]) -> CheckOutcome:
     # zstd level 1 rarely makes a cluster bigger; the raw size leaves room for incompressible data
-    return free_space(base_root(context.settings.backup_dir), int(facts["cluster_bytes"] or 0), "the cluster's size")
+    return free_space(context.settings.root.base_backups, int(facts["cluster_bytes"] or 0), "the cluster's size")
 
 
 def destination(context: CheckContext) -> CheckOutcome:
-    return destination_writable(base_root(context.settings.backup_dir))
+    return destination_writable(context.settings.root.base_backups)
 
 
 CHECKS: dict[str, Check] = {

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from console.pitr.layout import Where
     from console.pitr.window import PitrStatus
 
 
@@ -54,7 +55,7 @@ def window_lines(status: PitrStatus) -> list[str]:
     return lines
 
 
-def recovery_window_facts(backup_dir: Path, archive_dir: str, bin_dir: str = "") -> dict[str, Any] | None:
+def recovery_window_facts(backup_dir: Where, archive_dir: str, bin_dir: str = "") -> dict[str, Any] | None:
     """The window as plain data for probes, ``status --json``, monitoring and the dashboard;
     None when there is no archive directory or no base backup to measure from."""
     from console.pitr.layout import list_base_backups

@@ -5,7 +5,10 @@
     postgres/base/<YYYYmmdd_HHMMSS>/backup.json       metadata, written last
     postgres/base/restore-points.jsonl                named restore points (``wal mark``)
 
-The catalog of logical sets reads ``postgres/`` one level deep, so these stay out of its way.
+A named instance has the same under ``postgres@<name>/base/``, and its WAL archive defaults to
+``postgres@<name>/wal/`` (console.config). Functions here take BACKUP_DIR (the default instance)
+or a BackupRoot scoped to an instance (``settings.root``). The catalog of logical sets reads
+``postgres/`` one level deep, so these stay out of its way.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
+from console.instances import DEFAULT, set_id_of
 from console.root import BackupRoot
 
 TAR_NAME = "base.tar.zst"
@@ -26,12 +30,24 @@ RESTORE_POINTS = "restore-points.jsonl"
 STAMP = re.compile(r"^\d{8}_\d{6}$")
 
 
-def base_root(backup_dir: Path) -> Path:
-    return BackupRoot(backup_dir).base_backups
+Where = Union[Path, BackupRoot]
+"""BACKUP_DIR (the default instance's PITR files) or a root scoped to an instance."""
 
 
-def restore_points_path(backup_dir: Path) -> Path:
-    return base_root(backup_dir) / RESTORE_POINTS
+def as_root(where: Where) -> BackupRoot:
+    return where if isinstance(where, BackupRoot) else BackupRoot(where)
+
+
+def instance_of(where: Where) -> str:
+    return as_root(where).instances.get("postgres", DEFAULT)
+
+
+def base_root(where: Where) -> Path:
+    return as_root(where).base_backups
+
+
+def restore_points_path(where: Where) -> Path:
+    return base_root(where) / RESTORE_POINTS
 
 
 @dataclass(frozen=True)
@@ -41,10 +57,12 @@ class BaseBackup:
     stamp: str
     directory: Path
     metadata: dict[str, Any]
+    instance: str = DEFAULT
 
     @property
     def set_id(self) -> str:
-        return f"postgres/base/{self.stamp}"
+        """``postgres/base/<stamp>``, ``postgres/<instance>/base/<stamp>`` for a named instance."""
+        return set_id_of("postgres", "base", self.stamp, self.instance)
 
     @property
     def timeline(self) -> int:
@@ -75,9 +93,10 @@ class BaseBackup:
         return self.directory / MANIFEST_NAME
 
 
-def list_base_backups(backup_dir: Path) -> list[BaseBackup]:
+def list_base_backups(where: Where) -> list[BaseBackup]:
     """Complete base backups (those with metadata), oldest first; unreadable metadata is skipped."""
-    root = base_root(backup_dir)
+    root = base_root(where)
+    instance = instance_of(where)
     found = []
     if not root.is_dir():
         return found
@@ -89,7 +108,7 @@ def list_base_backups(backup_dir: Path) -> list[BaseBackup]:
         except (OSError, ValueError):
             continue
         if isinstance(metadata, dict) and metadata.get("stop_lsn") and metadata.get("stop_time"):
-            found.append(BaseBackup(entry.name, entry, metadata))
+            found.append(BaseBackup(entry.name, entry, metadata, instance))
     return found
 
 
@@ -105,8 +124,8 @@ class RestorePoint:
         return dict(self.__dict__)
 
 
-def read_restore_points(backup_dir: Path) -> list[RestorePoint]:
-    path = restore_points_path(backup_dir)
+def read_restore_points(where: Where) -> list[RestorePoint]:
+    path = restore_points_path(where)
     points = []
     try:
         lines = path.read_text().splitlines()

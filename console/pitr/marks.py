@@ -35,7 +35,7 @@ def create_restore_point(settings: Settings, name: str, switch: bool = False) ->
         raise ServiceUnreachable(f"cannot create restore point {name!r}: {describe_error(exc, pg)[1]}") from None
     assert row is not None
     point = RestorePoint(name, row[0], row[2].isoformat(), int(row[1][:8], 16), row[1])
-    path = restore_points_path(settings.backup_dir)
+    path = restore_points_path(settings.root)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from console.errors import UsageError
-from console.pitr.layout import BaseBackup, list_base_backups, read_restore_points
+from console.pitr.layout import BaseBackup, Where, as_root, base_root, list_base_backups, read_restore_points
 from console.pitr.targets import Target
 from console.pitr.timelines import Branch, scan_archive
 from console.pitr.walnames import format_lsn, parse_lsn
@@ -57,7 +57,7 @@ def _describe(window: dict[str, Any] | None) -> str:
     return f"window {window['start']} .. {window['end']} (LSN {window['start_lsn']} .. {window['end_lsn']})"
 
 
-def plan_restore(backup_dir: Path, archive_dir: Path, target: Target, timeline: int | None = None,
+def plan_restore(backup_dir: Where, archive_dir: Path, target: Target, timeline: int | None = None,
                  bin_dir: str = "") -> RestorePlan:
     """Choose the base backup (the newest that ends before the target) and check the WAL chain.
 
@@ -67,7 +67,7 @@ def plan_restore(backup_dir: Path, archive_dir: Path, target: Target, timeline: 
     """
     bases = list_base_backups(backup_dir)
     if not bases:
-        raise TargetRefused(f"no base backup under {backup_dir}/postgres/base", None,
+        raise TargetRefused(f"no base backup under {base_root(backup_dir)}", None,
                             hint="take one with `backup-console backup postgres --physical`")
     size = bases[-1].segment_size
     index = scan_archive(archive_dir, size)
@@ -99,12 +99,12 @@ def plan_restore(backup_dir: Path, archive_dir: Path, target: Target, timeline: 
     if not before:
         oldest = usable[0]
         window = _window_json(oldest, chain_end(index, parse_lsn(oldest.start_lsn) // size, path, bin_dir,
-                                                backup_dir))
+                                                as_root(backup_dir).path))
         raise TargetRefused(f"target {target.describe()} is before the end of the oldest base backup "
                             f"({oldest.set_id} ends {oldest.stop_time.isoformat()}, LSN {oldest.stop_lsn}); "
                             f"{_describe(window)}", window)
     base = before[-1]
-    chain = chain_end(index, parse_lsn(base.start_lsn) // size, path, bin_dir, backup_dir)
+    chain = chain_end(index, parse_lsn(base.start_lsn) // size, path, bin_dir, as_root(backup_dir).path)
     window = _window_json(base, chain)
     if chain is None:
         missing = index.expected(parse_lsn(base.start_lsn) // size, path).name(size)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from console.errors import UsageError
-from console.pitr.layout import METADATA_NAME, STAMP, BaseBackup, base_root, list_base_backups
+from console.pitr.layout import METADATA_NAME, STAMP, BaseBackup, Where, base_root, list_base_backups
 from console.pitr.walnames import BACKUP_LABEL, HISTORY, Segment, parse_lsn, parse_segment
 
 
@@ -71,7 +71,7 @@ def wal_segments_needed(bases: list[BaseBackup]) -> int | None:
     return min(parse_lsn(base.start_lsn) // base.segment_size for base in bases)
 
 
-def read_base_backups(backup_dir: Path) -> tuple[list[BaseBackup], list[str]]:
+def read_base_backups(backup_dir: Where) -> tuple[list[BaseBackup], list[str]]:
     """The finished base backups, and what could not be read.
 
     ``list_base_backups`` skips a directory whose ``backup.json`` is unreadable; before deleting
@@ -256,7 +256,7 @@ def select_wal(archive_dir: Path, kept: list[BaseBackup], problems: list[str] | 
     return selection
 
 
-def plan_wal_prune(backup_dir: Path, archive_dir: Path, keep_base: int | None = None) -> WalPrunePlan:
+def plan_wal_prune(backup_dir: Where, archive_dir: Path, keep_base: int | None = None) -> WalPrunePlan:
     """Keep the newest ``keep_base`` base backups (all when None) and the WAL they need."""
     if keep_base is not None and keep_base < 1:
         raise UsageError("--keep-base must be at least 1: removing every base backup leaves no recovery window")

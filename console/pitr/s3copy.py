@@ -1,5 +1,6 @@
 """The optional offsite copy of each archived WAL file: ``wal push --s3`` puts the stored file
-and its ``.sha256`` under ``<s3.prefix>postgres/wal/`` (the prefix the retention table names).
+and its ``.sha256`` under ``<s3.prefix>postgres/wal/`` (the prefix the retention table names), or
+``<prefix>postgres@<instance>/wal/`` for a named instance (its own ``s3_prefix`` when it sets one).
 
 Only imported with --s3, so an ordinary push never loads boto3.
 """
@@ -12,17 +13,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console.errors import ConsoleError
+from console.instances import dir_name
 
 if TYPE_CHECKING:
     from console.config import Settings
 
-WAL_PREFIX = "postgres/wal/"
+WAL_DIR = "wal"
 
 
 def wal_key(settings: Settings, name: str) -> str:
-    from console.offsite.keys import bucket_prefix
+    """The key of one archived file, for the instance ``settings`` are scoped to."""
+    from console.offsite.keys import bucket_prefix  # with console.config: not on the plain push's path
 
-    return bucket_prefix(settings) + WAL_PREFIX + name
+    return f"{bucket_prefix(settings)}{dir_name('postgres', settings.instance_of('postgres'))}/{WAL_DIR}/{name}"
 
 
 def copy_to_s3(settings: Settings, paths: list[Path]) -> list[str]:

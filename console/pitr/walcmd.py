@@ -2,7 +2,9 @@
 
 console.cli routes these two verbs here before building its full parser, so a push costs a
 Python start, argparse and hashlib (plus zstandard when compressing), not the whole console.
-The configuration file is read only when --archive-dir is not given.
+The configuration file is read only when --archive-dir is not given (or with --s3). A named
+instance (``--instance NAME``) has its own archive (``postgres.instances.NAME.wal_archive_dir``,
+by default ``BACKUP_DIR/postgres@NAME/wal``) and its own S3 keys.
 
 Exit codes: 0 done, 1 failed or not in the archive (restore_command: recovery ends there),
 2 usage or configuration error, 126 ``wal get`` found a damaged file (PostgreSQL aborts
@@ -17,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from console.errors import ConsoleError, ExitCode
+from console.errors import ConfigError, ConsoleError, ExitCode
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +34,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--archive-dir", metavar="DIR",
                         help="the WAL archive; default postgres.wal_archive_dir from the configuration")
     parser.add_argument("--config", metavar="PATH", help="configuration file (read only without --archive-dir)")
+    parser.add_argument("--instance", metavar="NAME",
+                        help="the PostgreSQL instance whose archive this is (postgres.instances.NAME); default: "
+                             "the default instance")
 
 
 def add_push_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +45,8 @@ def add_push_arguments(parser: argparse.ArgumentParser) -> None:
                         help="compress segments with zstd (default) or store them as they are")
     parser.add_argument("--level", type=int, default=1, help="zstd level (default 1)")
     parser.add_argument("--s3", action="store_true",
-                        help="also copy the file to the configured S3 bucket (postgres/wal/); a failed copy fails "
+                        help="also copy the file to the configured S3 bucket (postgres/wal/, or postgres@NAME/wal/ "
+                             "with --instance); a failed copy fails "
                              "the push so PostgreSQL retries it")
     parser.add_argument("path", metavar="PATH", help="the file to archive (%%p)")
     parser.add_argument("name", metavar="NAME", nargs="?", help="its name in the archive (%%f; default: PATH's name)")
@@ -53,9 +59,10 @@ def add_get_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace):  # noqa: ANN202 - Settings, loaded only when needed
-    from console.config import load_settings
+    from console.config import load_settings  # not at the top: a push with --archive-dir never reads YAML
 
-    return load_settings(args.config, os.environ, {})
+    settings = load_settings(args.config, os.environ, {})
+    return settings.for_instance("postgres", args.instance) if args.instance else settings
 
 
 def archive_dir(args: argparse.Namespace) -> Path:
@@ -63,8 +70,6 @@ def archive_dir(args: argparse.Namespace) -> Path:
         return Path(args.archive_dir)
     settings = _settings(args)
     if not settings.postgres.wal_archive_dir:
-        from console.errors import ConfigError
-
         raise ConfigError("no WAL archive directory: pass --archive-dir or set postgres.wal_archive_dir")
     return Path(settings.postgres.wal_archive_dir)
 

@@ -55,8 +55,9 @@ def segment_times(archive_dir: Path, name: str, bin_dir: str = "", cache_dir: Pa
     from console.pitr import archive
 
     cache = _load_cache(cache_dir)
-    if name in cache:
-        return SegmentTimes(**cache[name])
+    key = f"{archive_dir}/{name}"  # one cache for every instance's archive: the same names, other WAL
+    if key in cache:
+        return SegmentTimes(**cache[key])
     stored = archive.find(archive_dir, name)
     if stored is None:
         return None
@@ -75,7 +76,7 @@ def segment_times(archive_dir: Path, name: str, bin_dir: str = "", cache_dir: Pa
                               timeout=120)
     times = _parse(done.stdout)
     if times.last_record_lsn is not None:
-        cache[name] = times.__dict__
+        cache[key] = times.__dict__
         _save_cache(cache_dir, cache)
     return times
 

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from console.pitr.layout import BaseBackup, list_base_backups, read_restore_points
+from console.pitr.layout import BaseBackup, Where, as_root, list_base_backups, read_restore_points
 from console.pitr.timelines import ArchiveIndex, Branch, scan_archive
 from console.pitr.walnames import Segment, format_lsn, parse_lsn
 
@@ -173,12 +173,13 @@ def timeline_window(index: ArchiveIndex, timeline: int, bases: list[BaseBackup],
     return TimelineWindow(timeline, path, chosen, chosen.stop_time, end, first_gap, checked_from, newest, problems)
 
 
-def pitr_status(backup_dir: Path, archive_dir: Path, bin_dir: str = "") -> PitrStatus:
-    """Everything `wal status`, the dashboard and restore need to know about the window."""
+def pitr_status(backup_dir: Where, archive_dir: Path, bin_dir: str = "") -> PitrStatus:
+    """Everything `wal status`, the dashboard and restore need to know about the window (of the
+    default instance for BACKUP_DIR, of another for a root scoped to it)."""
     bases = list_base_backups(backup_dir)
     size = bases[-1].segment_size if bases else 16 * 1024 * 1024
     index = scan_archive(archive_dir, size)
-    cache_dir = backup_dir if backup_dir.is_dir() else None
+    cache_dir = as_root(backup_dir).path if as_root(backup_dir).path.is_dir() else None
     windows = [timeline_window(index, timeline, bases, bin_dir, cache_dir) for timeline in index.timelines]
     newest_time = max(index.segments.values(), default=None)
     return PitrStatus(archive_dir, size, windows, index.latest_timeline, bases,

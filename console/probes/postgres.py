@@ -75,7 +75,7 @@ def _recovery_window(settings: Settings) -> dict[str, Any] | None:
     from console.pitr.describe import recovery_window_facts
 
     try:
-        return recovery_window_facts(settings.backup_dir, settings.postgres.wal_archive_dir, settings.postgres.bin_dir)
+        return recovery_window_facts(settings.root, settings.postgres.wal_archive_dir, settings.postgres.bin_dir)
     except Exception as exc:  # noqa: BLE001 - shown as text instead of a failed probe
         return {"summary": f"recovery window unknown: {type(exc).__name__}: {exc}"}
 

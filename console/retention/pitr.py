@@ -128,7 +128,7 @@ def plan_pitr(settings: Settings, policy: Policy, now: datetime, allow_delete_al
     Raises:
         UnsafePlan: every base backup would be removed, and ``allow_delete_all`` was not given.
     """
-    bases, problems = read_base_backups(settings.backup_dir)
+    bases, problems = read_base_backups(settings.root)
     archive = Path(settings.postgres.wal_archive_dir) if settings.postgres.wal_archive_dir else None
     if not bases and not problems:
         return None
@@ -162,7 +162,7 @@ def plan_pitr(settings: Settings, policy: Policy, now: datetime, allow_delete_al
         if wal.refused:
             notes.append(wal.refused)
         wal_remove = tuple(_wal_decision(item, now) for item in wal.remove)
-    return PitrPlan(str(base_root(settings.backup_dir)), rule_name, tuple(keep), tuple(remove), wal, wal_remove,
+    return PitrPlan(str(base_root(settings.root)), rule_name, tuple(keep), tuple(remove), wal, wal_remove,
                     tuple(notes))
 
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings as hsettings
 from hypothesis import strategies as st
 
 from console.config import MASK, load_settings
-from console.errors import ConfigError, UsageError
+from console.errors import ConfigError, ExitCode, UsageError
 from console.instances import DEFAULT, dir_name, parse_dir_name, split_target, valid_name
 
 FLEET = """\
@@ -146,12 +146,32 @@ def test_an_instance_password_file_wins_over_the_section_password(tmp_path):
     assert settings.instance("rabbitmq", "b").section.password == "broker-b-secret"
 
 
-def test_physical_backup_is_refused_for_a_named_instance(fleet):
+def test_a_physical_backup_of_a_named_instance_is_planned_like_the_default_one(fleet):
     from console.kinds.registry import get
 
     settings = load_settings(fleet, env={})
-    with pytest.raises(UsageError, match="only for the default PostgreSQL instance"):
-        get("postgres").requests(settings, options={"physical": True}, instance="analytics")
+    requests = get("postgres").requests(settings, options={"physical": True}, instance="analytics")
+    assert [(request.instance, request.options.get("physical")) for request in requests] == [("analytics", True)]
+
+
+def test_each_named_instance_archives_wal_into_its_own_directory(tmp_path):
+    """The section's wal_archive_dir is the default instance's; a named instance never inherits it."""
+    config = write(tmp_path / "c.yaml", f"backup_dir: {tmp_path / 'b'}\npostgres:\n  wal_archive_dir: /srv/wal\n"
+                                        f"  instances:\n    main: {{}}\n    analytics: {{wal_archive_dir: /srv/wal-a}}\n")
+    settings = load_settings(config, env={})
+    assert settings.postgres.wal_archive_dir == "/srv/wal"
+    assert settings.for_instance("postgres", "main").postgres.wal_archive_dir == str(tmp_path / "b" / "postgres@main" / "wal")
+    assert settings.for_instance("postgres", "analytics").postgres.wal_archive_dir == "/srv/wal-a"
+    assert settings.for_instance("postgres", "main").root.base_backups == tmp_path / "b" / "postgres@main" / "base"
+
+
+def test_two_instances_archiving_into_one_directory_are_refused_with_the_line(tmp_path):
+    config = write(tmp_path / "c.yaml", "postgres:\n  wal_archive_dir: /srv/wal\n  instances:\n    main: {}\n"
+                                        "    analytics: {wal_archive_dir: /srv/wal/}\n")
+    with pytest.raises(ConfigError, match=r"c.yaml:5: postgres.instances.analytics archives WAL into /srv/wal, as "
+                                          r"postgres.wal_archive_dir does") as caught:
+        load_settings(config, env={})
+    assert caught.value.exit_code == ExitCode.USAGE
 
 
 @pytest.mark.parametrize("written, read", [("off", "off"), ("03:30", "03:30"), ('"03:30"', "03:30"), ("nightly", "nightly")])

@@ -20,7 +20,6 @@ import psycopg
 import pytest
 
 from console.cli import main
-from tests.clock import next_second
 from tests.pitr.conftest import ArchivedCluster, postgres_owned_dir, stop_restored
 from tests.servers import PgCluster
 
@@ -51,7 +50,7 @@ def archived(wal_launcher: Path) -> Iterator[ArchivedCluster]:
         result = execute(state.settings(), BackupRequest("postgres", None, options={"physical": True}))
         assert result.ok, result.message
         state.base_stop = datetime.fromisoformat(result.extra["stop_time"])
-        next_second()  # stop times have one-second resolution: the first row commits after it
+        time.sleep(1.0)  # the first row commits a second after the stop time: targets fit between them
         with cluster.connect() as conn:
             for row in range(1, ROWS + 1):
                 before = conn.execute("SELECT clock_timestamp()").fetchone()[0]
@@ -234,10 +233,10 @@ def test_wal_status_reports_the_window_and_continuity(archived, capsys):
     probes = {result.name: result for result in probe_all(archived.settings(), ["postgres", "storage"])}
     text = render(collect(archived.settings(), probes=probes, certificates=False))
     end_line = next(line for line in text.splitlines()
-                    if line.startswith("backup_console_postgres_recovery_window_end_timestamp_seconds "))
+                    if line.startswith('backup_console_postgres_recovery_window_end_timestamp_seconds{instance="default"} '))
     assert abs(float(end_line.split()[1]) - end.timestamp()) < 0.01
-    assert "backup_console_postgres_recovery_window_start_timestamp_seconds " in text
-    assert "backup_console_postgres_wal_archive_lag_seconds " in text
+    assert 'backup_console_postgres_recovery_window_start_timestamp_seconds{instance="default"} ' in text
+    assert 'backup_console_postgres_wal_archive_lag_seconds{instance="default"} ' in text
     from screens.widgets.service_panel import window_line
 
     line = window_line(probes["postgres"].metrics, now=end.timestamp() + 180)

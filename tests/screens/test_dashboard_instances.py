@@ -150,7 +150,12 @@ async def test_enter_on_an_instance_panel_opens_its_detail(fleet):
         assert isinstance(app.screen, ServiceDetailScreen)
         assert (app.screen.service, app.screen.instance, app.screen.result.state.value) == ("postgres", "analytics",
                                                                                              "down")
-        assert not app.screen.check_action("open_pitr", ())  # the PITR screen speaks for the default cluster
+        assert app.screen.check_action("open_pitr", ())  # point-in-time recovery of this instance's cluster
+        app.screen.action_open_pitr()
+        await pilot.pause()
+        assert (app.screen.__class__.__name__, app.screen.instance) == ("PitrScreen", "analytics")
+        assert app.screen.sub_title.endswith("- analytics")
+        await app.workers.wait_for_complete()
 
 
 async def test_arrow_keys_move_between_panels_across_groups(fleet):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from console.errors import UsageError
-from console.instances import DEFAULT
 from console.kinds.base import BackupRequest, Kind, Option
 from console.kinds.postgres import backup, checks, verify
 from console.kinds.postgres.layout import LAYOUT
@@ -34,11 +33,6 @@ def _check(request: BackupRequest) -> None:
     options = request.options
     if _physical(options) and (request.target or request.upload or options.get("no_sql") or options.get("archive")):
         raise UsageError("--physical backs up the whole cluster: it takes no --db, --no-sql, --archive or --upload")
-    if _physical(options) and request.instance != DEFAULT:
-        # base backups and the WAL archive have one place (postgres/base/, postgres.wal_archive_dir): a second
-        # cluster's would mix its WAL with the first's and make both unrestorable
-        raise UsageError(f"--physical (point-in-time recovery) is only for the default PostgreSQL instance so far, "
-                         f"not '{request.instance}'", hint="logical backups of every instance work as usual")
 
 
 KIND = Kind(
@@ -56,7 +50,7 @@ KIND = Kind(
         Option("no_sql", "write only the custom dump, not the SQL text dump"),
         Option("archive", "also write archives/backup_<ts>.tar of the set (the manual's Step 6)"),
         Option("physical", "a base backup of the whole cluster (pg_basebackup) for point-in-time recovery, "
-                           "under BACKUP_DIR/postgres/base/<ts>/"),
+                           "under BACKUP_DIR/postgres/base/<ts>/ (postgres@NAME/base/<ts>/ for a named instance)"),
     ),
     extra_checks={"pitr": pitr_checks.CHECKS},
     preflight_for=_preflight,
