@@ -8,6 +8,9 @@ fills a database of about ``--scale`` GB (bench/pg_backup.py's data), and measur
 * **ours**: ``backup postgres --physical`` (console.runner.execute in a fresh Python:
   pre-flight, the stream through zstd and sha256, the manifest checked against the stream,
   metadata, fsync and rename), once per ``--levels`` value of ``postgres.base_zstd_level``;
+* **C pipeline** (when ``zstd`` is installed): ``pg_basebackup ... | zstd -1 -T2`` to a file, the
+  same compression with no checksum, no manifest check and no metadata: what the work costs
+  without Python;
 * **pgBackRest** (when installed): a full backup to a local repository, zstd level 1,
   process-max 2, archive-check off (the cluster archives through ours).
 
@@ -95,6 +98,23 @@ def contender_raw(tool: str, cluster, out: Path) -> tuple[float, int]:  # noqa: 
     with open(target, "wb") as handle:
         subprocess.run([tool, "-h", cluster.host, "-p", str(cluster.port), "-U", cluster.user, "-D", "-", "-Ft",
                         "-X", "fetch", "-c", "fast"], stdout=handle, stderr=subprocess.DEVNULL, check=True)
+    seconds = time.perf_counter() - started
+    size = target.stat().st_size
+    target.unlink()
+    return seconds, size
+
+
+def contender_pipe(tool: str, cluster, out: Path) -> tuple[float, int]:  # noqa: ANN001
+    target = out / "pipe-base.tar.zst"
+    started = time.perf_counter()
+    with open(target, "wb") as handle:
+        dump = subprocess.Popen([tool, "-h", cluster.host, "-p", str(cluster.port), "-U", cluster.user, "-D", "-",
+                                 "-Ft", "-X", "fetch", "-c", "fast"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        subprocess.run(["zstd", "-1", "-T2", "-q", "-c"], stdin=dump.stdout, stdout=handle, check=True)
+        assert dump.stdout is not None
+        dump.stdout.close()
+        if dump.wait():
+            raise RuntimeError("pg_basebackup failed")
     seconds = time.perf_counter() - started
     size = target.stat().st_size
     target.unlink()
@@ -204,6 +224,9 @@ def main() -> int:
             flag = f"--fast={-level}" if level < 0 else f"-{level}"
             contenders[f"ours: `backup postgres --physical`, zstd {flag} (base_zstd_level {level}) + sha256, manifest "
                        f"checked, metadata"] = lambda level=level: contender_ours(config, backup_dir, level)
+        if shutil.which("zstd") and "base" in parts:
+            contenders["C pipeline `pg_basebackup ... \\| zstd -1 -T2` to a file (no checksum, no manifest check)"] = \
+                lambda: contender_pipe(basebackup, cluster, out)
         if shutil.which("pgbackrest") and "base" in parts:
             contenders["pgBackRest 2.45 full, local repo, zstd-1, process-max 2"] = lambda: contender_pgbackrest(
                 cluster, out)
