@@ -12,6 +12,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from console.errors import ConfirmationRequired, ExitCode, ReadOnlyRefused, UsageError
+from console.instances import DEFAULT
 
 if TYPE_CHECKING:
     from console.cli.output import Printer
@@ -148,8 +149,8 @@ def print_plans(plans: RetentionPlans, settings: Settings, printer: Printer) -> 
     if plans.offsite is None:
         printer.line()
         printer.line(f"offsite: {plans.offsite_status}")
-    if plans.pitr is not None:
-        print_pitr(plans.pitr, printer)
+    for pitr in plans.pitr_plans:
+        print_pitr(pitr, printer)
     if plans.reports is not None:
         print_reports(plans.reports, printer)
     if plans.unrecognised:
@@ -171,7 +172,8 @@ def print_pitr(plan: PitrPlan, printer: Printer) -> None:
     printer.line()
     wal = plan.wal
     where = f", WAL archive {wal.archive_dir}" if wal is not None else ""
-    printer.line(f"point-in-time recovery: base backups in {plan.base_dir}{where} (rule {plan.rule})")
+    whose = "" if plan.instance == DEFAULT else f" of postgres/{plan.instance}"
+    printer.line(f"point-in-time recovery{whose}: base backups in {plan.base_dir}{where} (rule {plan.rule})")
     rows = [_row("REMOVE", item.set_id, item, f"{item.rule}: {item.reasons[0]}") for item in plan.remove]
     rows += [_row("keep", item.set_id, item, ", ".join(item.reasons)) for item in plan.keep]
     rows += [_row("REMOVE", f"WAL {item.subject.label}", item, f"{item.rule}: {item.reasons[0]}")

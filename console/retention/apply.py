@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from console.catalog import Catalog, read_metadata, scan
 from console.errors import ConsoleError, ReadOnlyRefused
+from console.instances import DEFAULT
 from console.offsite.keys import bucket_prefix, offsite_prefixes
 from console.retention.pitr import PitrPlan, delete_pitr, plan_pitr
 from console.retention.plan import Decision, RetentionPlan, apply_policy
@@ -49,6 +50,13 @@ class RetentionPlans:
     """Old verification reports under BACKUP_DIR/reports (their own category: not backup sets)."""
     pitr: PitrPlan | None = None
     """Base backups and the archived WAL they need (console.retention.pitr); None without either."""
+    pitr_instances: tuple[PitrPlan, ...] = ()
+    """The same for each named PostgreSQL instance that has base backups."""
+
+    @property
+    def pitr_plans(self) -> list[PitrPlan]:
+        """Every instance's PITR plan, the default instance's first."""
+        return ([self.pitr] if self.pitr else []) + list(self.pitr_instances)
 
     @property
     def offsite_unplanned(self) -> bool:
@@ -66,16 +74,16 @@ class RetentionPlans:
 
     @property
     def base_removals(self) -> list[Decision]:
-        return list(self.pitr.remove) if self.pitr else []
+        return [item for plan in self.pitr_plans for item in plan.remove]
 
     @property
     def wal_removals(self) -> list[Decision]:
         """Ranges of archived WAL files (``wal_files_to_remove`` counts the files)."""
-        return list(self.pitr.wal_remove) if self.pitr else []
+        return [item for plan in self.pitr_plans for item in plan.wal_remove]
 
     @property
     def wal_files_to_remove(self) -> int:
-        return self.pitr.wal_files_to_remove if self.pitr else 0
+        return sum(plan.wal_files_to_remove for plan in self.pitr_plans)
 
     @property
     def nothing_to_remove(self) -> bool:
@@ -94,6 +102,7 @@ class RetentionPlans:
                 "reports": self.reports.as_json() if self.reports else None,
                 "sets_to_remove": len(self.removals), "reports_to_remove": len(self.report_removals),
                 "pitr": self.pitr.as_json() if self.pitr else None,
+                "pitr_instances": [plan.as_json() for plan in self.pitr_instances],
                 "base_backups_to_remove": len(self.base_removals), "wal_files_to_remove": self.wal_files_to_remove,
                 "freed_bytes": self.freed_bytes,
                 "unrecognised_files": list(self.unrecognised)}
@@ -202,10 +211,13 @@ def plan_retention(
             status = "planned"
     unrecognised = tuple(str(path.relative_to(settings.backup_dir)) for path in catalog.unrecognised)
     pitr = plan_pitr(settings, policy, now, allow_delete_all)
+    named = [plan_pitr(settings.for_instance("postgres", item.name), policy, now, allow_delete_all)
+             for item in settings.instances_of("postgres") if item.name != DEFAULT]
     wal_note = _wal_note(settings, policy, now) if pitr is None else None
     if wal_note:
         local = replace(local, notes=local.notes + (wal_note,))
-    return RetentionPlans(policy, local, offsite_plan, status, unrecognised, plan_reports(settings, now), pitr)
+    return RetentionPlans(policy, local, offsite_plan, status, unrecognised, plan_reports(settings, now), pitr,
+                          tuple(plan for plan in named if plan is not None))
 
 
 def _wal_note(settings: Settings, policy: Policy, now: datetime) -> str | None:
@@ -287,10 +299,12 @@ def apply_retention(
         if plans.offsite and s3_storage is not None:
             _delete_sets(plans.offsite, s3_storage, settings, result)
         _delete_reports(plans.report_removals, local_storage, settings, result)
-        if plans.pitr is not None:
-            done = delete_pitr(plans.pitr, settings, dry_run)
-            result.deleted_bases, result.deleted_wal = done.bases, done.wal
-            result.deleted_wal_files, result.deleted_wal_bytes = done.wal_files, done.wal_bytes
+        for pitr in plans.pitr_plans:
+            done = delete_pitr(pitr, settings, dry_run)
+            result.deleted_bases += done.bases
+            result.deleted_wal += done.wal
+            result.deleted_wal_files += done.wal_files
+            result.deleted_wal_bytes += done.wal_bytes
             result.errors.extend(done.errors)
         if not dry_run:
             _record(settings, plans, result, started)
@@ -379,6 +393,7 @@ def _record(settings: Settings, plans: RetentionPlans, result: ApplyResult, star
             message=f"removed {result.deleted_wal_files} WAL file(s) in {len(result.deleted_wal)} range(s), freed "
                     f"{size(result.deleted_wal_bytes)}" + (f"; {len(failed)} failed" if failed else ""),
             extra={"archive_dir": str(wal.archive_dir) if wal else None,
+                   "archive_dirs": {plan.instance: str(plan.wal.archive_dir) for plan in plans.pitr_plans if plan.wal},
                    "oldest_needed_segment": wal.oldest_needed if wal else None,
                    "protected_by": wal.protected_by.set_id if wal and wal.protected_by else None,
                    "deleted": [item.subject.as_json() for item in result.deleted_wal], "errors": failed},

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from console.instances import DEFAULT
 from console.pitr.layout import METADATA_NAME, BaseBackup, base_root
 from console.pitr.prune import WalRange, WalSelection, read_base_backups, select_wal
 from console.retention.plan import Decision, apply_policy
@@ -47,8 +48,8 @@ class BaseSubject:
     kind: str = BASE_KIND
     name: str = ""
     is_backup: bool = True
-    instance: str = "default"
-    """Base backups are the default PostgreSQL instance's (``--physical`` is refused for the others)."""
+    instance: str = DEFAULT
+    """The PostgreSQL instance whose base backup this is."""
 
     @property
     def set_id(self) -> str:
@@ -76,6 +77,8 @@ class PitrPlan:
     wal_remove: tuple[Decision, ...] = ()
     """One per range of WAL files (subject: console.pitr.prune.WalRange)."""
     notes: tuple[str, ...] = ()
+    instance: str = DEFAULT
+    """The PostgreSQL instance whose base backups and WAL archive these are."""
 
     @property
     def wal_files_to_remove(self) -> int:
@@ -86,7 +89,7 @@ class PitrPlan:
         return sum(item.size_bytes for item in self.remove + self.wal_remove)
 
     def as_json(self) -> dict[str, Any]:
-        return {"base_dir": self.base_dir, "rule": self.rule,
+        return {"instance": self.instance, "base_dir": self.base_dir, "rule": self.rule,
                 "base_backups": {"keep": [item.as_json() for item in self.keep],
                                  "remove": [item.as_json() for item in self.remove]},
                 "wal": None if self.wal is None else {
@@ -111,19 +114,21 @@ def _subject(base: BaseBackup) -> BaseSubject:
             continue
     from console.layout import parse_stamp
 
-    return BaseSubject(base, parse_stamp(base.stamp), tuple(paths), size)
+    return BaseSubject(base, parse_stamp(base.stamp), tuple(paths), size, instance=base.instance)
 
 
-def _wal_decision(wal_range: WalRange, now: datetime) -> Decision:
+def _wal_decision(wal_range: WalRange, now: datetime, instance: str = DEFAULT) -> Decision:
     newest = datetime.fromtimestamp(wal_range.newest_mtime, timezone.utc)
     age = max(0.0, (now - newest).total_seconds() / 86400.0)
-    return Decision(f"{WAL_KIND}/{wal_range.label}", WAL_KIND, f"timeline {wal_range.timeline}",
+    subject = wal_range.label if instance == DEFAULT else f"{instance}/{wal_range.label}"
+    return Decision(f"{WAL_KIND}/{subject}", WAL_KIND, f"timeline {wal_range.timeline}",
                     newest.astimezone(now.tzinfo).strftime("%Y%m%d_%H%M%S"), age, wal_range.size_bytes,
                     (), (f"{wal_range.count} file(s), {wal_range.reason}",), WAL_RULE, wal_range)
 
 
 def plan_pitr(settings: Settings, policy: Policy, now: datetime, allow_delete_all: bool = False) -> PitrPlan | None:
-    """Plan base backups and the WAL archive; None when there is neither a base backup nor an archive.
+    """Plan base backups and the WAL archive of the PostgreSQL instance ``settings`` are scoped to;
+    None when there is neither a base backup nor an archive.
 
     Raises:
         UnsafePlan: every base backup would be removed, and ``allow_delete_all`` was not given.
@@ -161,9 +166,9 @@ def plan_pitr(settings: Settings, policy: Policy, now: datetime, allow_delete_al
         wal = select_wal(archive, kept, problems)
         if wal.refused:
             notes.append(wal.refused)
-        wal_remove = tuple(_wal_decision(item, now) for item in wal.remove)
+        wal_remove = tuple(_wal_decision(item, now, settings.instance_of("postgres")) for item in wal.remove)
     return PitrPlan(str(base_root(settings.root)), rule_name, tuple(keep), tuple(remove), wal, wal_remove,
-                    tuple(notes))
+                    tuple(notes), settings.instance_of("postgres"))
 
 
 @dataclass

@@ -11,10 +11,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from console.catalog import KINDS
+from console.instances import DEFAULT
 from console.retention.apply import RetentionPlans, plan_retention
 
 if TYPE_CHECKING:
     from console.config import Settings
+    from console.retention.pitr import PitrPlan
 
 
 @dataclass(frozen=True)
@@ -119,26 +121,29 @@ def overview(settings: Settings, now: datetime | None = None, s3_client: Any | N
 
 
 def _pitr_states(plans: RetentionPlans, now: datetime, rules: dict[str, str]) -> list[KindState]:
-    """Base backups like a kind; the WAL archive counted in files, its S3 lifecycle rule shown."""
+    """Base backups like a kind; the WAL archive counted in files, its S3 lifecycle rule shown; a
+    named PostgreSQL instance's rows carry its name (``pg-base/analytics``)."""
+    return [state for pitr in plans.pitr_plans for state in _pitr_plan_states(plans, pitr, now, rules)]
+
+
+def _pitr_plan_states(plans: RetentionPlans, pitr: PitrPlan, now: datetime, rules: dict[str, str]) -> list[KindState]:
     from console.retention.pitr import WAL_KIND
 
-    pitr = plans.pitr
-    if pitr is None:
-        return []
+    suffix = "" if pitr.instance == DEFAULT else f"/{pitr.instance}"
     every = [*pitr.keep, *pitr.remove]
     stamps = sorted(d.stamp for d in every)
     rule = plans.policy.rule("postgres-base") or plans.policy.rule("postgres")
     upcoming = sorted(d.subject.timestamp + timedelta(days=rule.local_days) for d in pitr.keep
                       if rule is not None and rule.local_days is not None
                       and d.subject.timestamp + timedelta(days=rule.local_days) > now)
-    states = [KindState("pg-base", len(every), stamps[0] if stamps else None, stamps[-1] if stamps else None,
+    states = [KindState(f"pg-base{suffix}", len(every), stamps[0] if stamps else None, stamps[-1] if stamps else None,
                         sum(d.size_bytes for d in every), None, None,
                         upcoming[0].strftime("%Y-%m-%d %H:%M") if upcoming else None, "-", len(pitr.remove),
                         sum(d.size_bytes for d in pitr.remove), 0)]
     wal = pitr.wal
     if wal is not None:
         removing = pitr.wal_files_to_remove
-        states.append(KindState("pg-wal", wal.keep_files + removing, None, None, wal.keep_bytes + wal.bytes_to_remove,
+        states.append(KindState(f"pg-wal{suffix}", wal.keep_files + removing, None, None, wal.keep_bytes + wal.bytes_to_remove,
                                 None, None, None, rules.get(WAL_KIND, "-"), removing, wal.bytes_to_remove, 0))
     return states
 

@@ -177,3 +177,32 @@ class _FrozenDatetime:
         return now() if tz is None else now().astimezone(tz)
 
     fromisoformat = staticmethod(__import__("datetime").datetime.fromisoformat)
+
+
+def test_a_named_instance_base_backups_and_wal_are_planned_and_applied_as_its_own(backup_dir, pitr_tree, monkeypatch,
+                                                                               capsys):
+    """The same tree as postgres@analytics's: its plan is its own (set ids, WAL decisions, JSON) and
+    apply deletes exactly it; the default instance has none."""
+    (backup_dir / "postgres").rename(backup_dir / "postgres@analytics")
+    archive = pitr_tree["archive"]
+    config = backup_dir.parent / "config.yaml"
+    config.write_text(f"backup_dir: {backup_dir}\npostgres:\n  instances:\n    default: {{}}\n"
+                      f"    analytics: {{wal_archive_dir: {archive}}}\nretention:\n  min_keep: 1\n")
+    monkeypatch.setattr("console.retention.apply.datetime", _FrozenDatetime)
+    assert main(["retention", "plan", "--json", "--config", str(config)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["pitr"] is None
+    (named,) = document["pitr_instances"]
+    assert named["instance"] == "analytics" and named["base_dir"] == str(backup_dir / "postgres@analytics" / "base")
+    assert [item["set_id"] for item in named["base_backups"]["remove"]] == [f"postgres/analytics/base/{pitr_tree['a']}"]
+    assert named["wal"]["protected_by"] == f"postgres/analytics/base/{pitr_tree['b']}"
+    assert document["base_backups_to_remove"] == 1 and document["wal_files_to_remove"] == 10
+    assert main(["retention", "plan", "--config", str(config)]) == 0
+    assert "point-in-time recovery of postgres/analytics: base backups in" in capsys.readouterr().out
+    assert main(["retention", "apply", "--yes", "--json", "--config", str(config)]) == 0
+    result = json.loads(capsys.readouterr().out)["result"]
+    assert result["deleted_base_backups"] == [f"postgres/analytics/base/{pitr_tree['a']}"]
+    assert result["deleted_wal_files"] == 10
+    assert not (backup_dir / "postgres@analytics" / "base" / pitr_tree["a"]).exists()
+    assert (backup_dir / "postgres@analytics" / "base" / pitr_tree["b"]).is_dir()
+    assert "00000002.history" in {p.name for p in archive.iterdir()}
