@@ -236,3 +236,43 @@ def test_wal_push_to_s3_for_a_named_instance_uses_its_own_keys(two, tmp_path, s3
                                                       f"prod/postgres@analytics/wal/{segment.name}.zst"]
     body = client.get_object(Bucket=s3_bucket["s3.bucket"], Key=f"prod/postgres@analytics/wal/{segment.name}.zst")
     assert body["Body"].read() == (archive / f"{segment.name}.zst").read_bytes()
+
+
+async def test_pitr_screen_shows_and_restores_the_chosen_instance(two):
+    """Pilot: the PITR screen opened for analytics reads its window, plans from its base backup and
+    restores its rows."""
+    from console.config import load_settings
+    from screens.app import BackupConsoleApp
+    from tests.screens.conftest import fixed_prober, wait_until
+
+    app = BackupConsoleApp(load_settings(str(two.config), env={}, overrides={}), prober=fixed_prober())
+    app.pitr_program = str(two.analytics.launcher)
+    to = two.work / "from-the-screen"
+    after, before = two.commits[3][2], two.commits[4][1]
+    moment = after + (before - after) / 2
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            def text(selector: str) -> str:
+                return str(app.screen.query_one(selector).render())
+
+            app.open_screen("pitr", instance="analytics")
+            await wait_until(pilot, lambda: bool(app.screen.query("#pitr-summary")))
+            assert app.screen.sub_title.endswith("- analytics")
+            await wait_until(pilot, lambda: text("#pitr-summary").startswith("recoverable"))
+            assert "R restore point after-row-3" in text("#pitr-timeline")
+            app.screen.query_one("#pitr-to").value = str(to)
+            app.screen.query_one("#pitr-target").value = moment.isoformat()
+            app.screen.query_one("#pitr-target").focus()
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: text("#pitr-preflight").startswith("PASS"))
+            assert "base backup postgres/analytics/base/" in text("#pitr-preflight")
+            await pilot.press("ctrl+r")
+            await wait_until(pilot, lambda: text("#pitr-result").startswith(("DONE", "FAILED")), timeout=120)
+            result = text("#pitr-result")
+            assert result.startswith("DONE"), result
+            port = int(result.split("running on port ")[1].split(":")[0])
+        with psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres", connect_timeout=5) as conn:
+            assert [row[0] for row in conn.execute("SELECT id FROM marker ORDER BY id").fetchall()] == [1, 2, 3, 4]
+    finally:
+        stop_restored(to)
+        shutil.rmtree(to, ignore_errors=True)
