@@ -193,6 +193,12 @@ def test_wal_status_verify_and_prune_speak_for_the_chosen_instance(two, capsys):
     code, _ = _cli(capsys, "wal", "status", "--instance", "nope", "--config", str(two.config))
     assert code == 2
 
+    code, enable = _cli(capsys, "wal", "enable", "--instance", "analytics", "--program", "/opt/bc/backup-console",
+                        "--config", str(two.config))
+    assert code == 0 and not enable["applied"]
+    command = next(statement for statement in enable["statements"] if "archive_command" in statement)
+    assert f"/opt/bc/backup-console wal push --archive-dir {two.analytics.archive} %p %f" in command
+
 
 def test_status_and_the_prometheus_file_carry_each_instance_window(two, capsys):
     from console.config import load_settings
