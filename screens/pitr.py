@@ -4,7 +4,9 @@ moment run in a worker with progress, and what to do next."""
 
 from __future__ import annotations
 
+import shutil
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
@@ -14,6 +16,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
+from console.errors import ConsoleError
+from console.pitr.describe import window_summary
+from console.pitr.plan import plan_restore
+from console.pitr.targets import parse_target
+from console.pitr.window import pitr_status
 from screens import keys
 from screens.widgets.recovery_timeline import RecoveryTimeline
 from screens.widgets.text_bar import TextBar
@@ -116,9 +123,6 @@ port; the live cluster is never touched. `r` reloads the window; escape goes bac
 
     @work(thread=True, exclusive=True, group="pitr-window", exit_on_error=False)
     def _load_window(self) -> None:
-        from pathlib import Path
-
-        from console.pitr.window import pitr_status
 
         settings = self.app.settings  # type: ignore[attr-defined]
         if not settings.postgres.wal_archive_dir:
@@ -129,8 +133,6 @@ port; the live cluster is never touched. `r` reloads the window; escape goes bac
 
     @on(WindowLoaded)
     def _window_loaded(self, message: WindowLoaded) -> None:
-        from console.pitr.describe import window_summary
-
         if message.status is None:
             self._state("#pitr-summary", "no WAL archive configured (postgres.wal_archive_dir)", "-warn")
             return
@@ -150,12 +152,7 @@ port; the live cluster is never touched. `r` reloads the window; escape goes bac
 
     @work(thread=True, exclusive=True, group="pitr-plan", exit_on_error=False)
     def _plan(self, typed: str, to: str) -> None:
-        from pathlib import Path
-
-        from console.errors import ConsoleError
-        from console.pitr.plan import plan_restore
         from console.pitr.restore import RestoreOptions, check_destination
-        from console.pitr.targets import parse_target
 
         settings = self.app.settings  # type: ignore[attr-defined]
         try:
@@ -195,9 +192,6 @@ port; the live cluster is never touched. `r` reloads the window; escape goes bac
 
     @work(thread=True, exclusive=True, group="pitr-restore", exit_on_error=False)
     def _restore(self, plan: Any, to: str) -> None:
-        import shutil
-        from pathlib import Path
-
         from console.pitr.restore import RestoreOptions, restore_to_target
 
         settings = self.app.settings  # type: ignore[attr-defined]

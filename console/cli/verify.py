@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from console.catalog import KINDS
+from console.cli.verify_base import run_verify_base
 from console.errors import ExitCode
+from console.verify.reports import list_reports, load_report, read_text, report_dir
 
 if TYPE_CHECKING:
     from console.cli.output import Printer
@@ -59,14 +61,11 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
 
 def _dispatch_verify(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     if args.physical or (args.set_id or "").startswith("postgres/base/"):
-        from console.cli.verify_base import run_verify_base
-
         return run_verify_base(args.set_id, args.json, settings, printer)
     return run_verify(VerifyOptions(args.kind, args.set_id, args.deep, args.json), settings, printer)
 
 
 def run_verify(options: VerifyOptions, settings: Settings, printer: Printer) -> int:
-    from console.verify.reports import read_text, report_dir
     from console.verify.run import verify
 
     report = verify(settings, kind=options.kind, set_id=options.set_id, deep=options.deep,
@@ -94,7 +93,6 @@ def _print_failures(report: VerifyReport, printer: Printer) -> None:
 
 def run_reports_list(json_mode: bool, settings: Settings, printer: Printer) -> int:
     from console.formatting import duration
-    from console.verify.reports import list_reports
 
     found = list_reports(settings)
     if json_mode:
@@ -110,8 +108,6 @@ def run_reports_list(json_mode: bool, settings: Settings, printer: Printer) -> i
 
 
 def run_reports_show(reference: str, json_mode: bool, settings: Settings, printer: Printer) -> int:
-    from console.verify.reports import load_report, read_text
-
     report = load_report(settings, reference)
     if json_mode:
         printer.data(report.as_json())

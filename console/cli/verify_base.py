@@ -5,7 +5,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from console.artifacts import write_json_atomic
 from console.errors import ExitCode, UsageError
+from console.pitr.layout import METADATA_NAME, list_base_backups
+from console.runlog import RunRecord, record_run
 
 if TYPE_CHECKING:
     from console.cli.output import Printer
@@ -13,10 +16,7 @@ if TYPE_CHECKING:
 
 
 def run_verify_base(set_id: str | None, json_mode: bool, settings: Settings, printer: Printer) -> int:
-    from console.artifacts import write_json_atomic
-    from console.pitr.layout import METADATA_NAME, list_base_backups
     from console.pitr.verify import verify_base_backup
-    from console.runlog import RunRecord, record_run
 
     bases = list_base_backups(settings.backup_dir)
     if set_id:

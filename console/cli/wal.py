@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import shutil
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from console.cli.wal_pitr import register_pitr
 from console.errors import ExitCode
+from console.pitr.describe import window_lines
+from console.pitr.window import pitr_status
 
 if TYPE_CHECKING:
     from console.cli.output import Printer
@@ -42,7 +48,6 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
                         help="the backup-console the server's OS user runs in archive_command "
                              "(default: this one's absolute path)")
     enable.set_defaults(handler=run_wal_enable)
-    from console.cli.wal_pitr import register_pitr
 
     register_pitr(actions, parents)
 
@@ -76,8 +81,6 @@ def run_wal_status(args: argparse.Namespace, settings: Settings, printer: Printe
             for item in status.newest_files:
                 printer.line(f"  {item.name}  {size(item.size_bytes)}")
         if pitr is not None:
-            from console.pitr.describe import window_lines
-
             for line in window_lines(pitr):
                 printer.line(line)
         for problem in status.problems + pitr_problems:
@@ -87,9 +90,6 @@ def run_wal_status(args: argparse.Namespace, settings: Settings, printer: Printe
 
 
 def _pitr_status(settings: Settings, archive_dir: str | None):  # noqa: ANN202 - PitrStatus, imported lazily
-    from pathlib import Path
-
-    from console.pitr.window import pitr_status
 
     return pitr_status(settings.backup_dir, Path(archive_dir or ""), settings.postgres.bin_dir)
 
@@ -99,9 +99,6 @@ def _program(args: argparse.Namespace) -> str | None:
         return None
     if args.program:
         return str(args.program)
-    import shutil
-    import sys
-    from pathlib import Path
 
     found = shutil.which("backup-console") or sys.argv[0]
     return str(Path(found).absolute())

@@ -27,9 +27,11 @@ from console.artifacts import ArtifactSet, ArtifactWriter
 from console.errors import BackupFailed, Cancelled
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.postgres.client import Tool, child_environment, error_line, find_tool
+from console.kinds.postgres.pipeline import _enlarge_pipe
+from console.pitr import archive
 from console.pitr.layout import MANIFEST_NAME, METADATA_NAME, TAR_NAME, base_root
 from console.pitr.tarstream import TarTap
-from console.pitr.walnames import format_lsn, parse_lsn
+from console.pitr.walnames import format_lsn, parse_lsn, segment_of
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, emit
 
 if TYPE_CHECKING:
@@ -147,8 +149,6 @@ class _Stream:
                 self.stderr.append(line)
 
     def run(self, progress: ProgressCallback, cancel: CancelToken | None, expected: int | None) -> None:
-        from console.kinds.postgres.pipeline import _enlarge_pipe
-
         try:
             self.process = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                             stdin=subprocess.DEVNULL, env=self.env)
@@ -207,9 +207,6 @@ def _basebackup_argv(tool: Tool, pg: PostgresSettings, timeout: float, label: st
 
 def _stop_file(archive_dir: str, start_lsn: int, timeline: int, segment_size: int) -> dict[str, str] | None:
     """The ``.backup`` file PostgreSQL archives when the backup ends (it carries STOP TIME)."""
-    from console.pitr import archive
-    from console.pitr.walnames import segment_of
-
     if not archive_dir:
         return None
     name = f"{segment_of(start_lsn, timeline, segment_size).name(segment_size)}.{start_lsn % segment_size:08X}.backup"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 from typing import Any, Mapping
 
+from console.pitr.layout import base_root
 from console.preflight import Check, CheckContext, destination_writable, free_space
 from console.probes.postgres import connect, describe_error
 from console.status import Status
@@ -75,15 +76,11 @@ def replication(context: CheckContext, facts: dict[str, Any]) -> CheckOutcome:
 
 
 def disk_space(context: CheckContext, facts: dict[str, Any]) -> CheckOutcome:
-    from console.pitr.layout import base_root
-
     # zstd level 1 rarely makes a cluster bigger; the raw size leaves room for incompressible data
     return free_space(base_root(context.settings.backup_dir), int(facts["cluster_bytes"] or 0), "the cluster's size")
 
 
 def destination(context: CheckContext) -> CheckOutcome:
-    from console.pitr.layout import base_root
-
     return destination_writable(base_root(context.settings.backup_dir))
 
 

@@ -11,7 +11,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from console.catalog import KINDS
+from console.errors import ConsoleError
+from console.retention import lifecycle
 from console.retention.apply import RetentionPlans, plan_retention
+from console.retention.pitr import WAL_KIND
+from console.retention.policy import days_label
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -71,16 +75,11 @@ class RetentionOverview:
 
 def overview(settings: Settings, now: datetime | None = None, s3_client: Any | None = None) -> RetentionOverview:
     """Plan both tiers and read the bucket's lifecycle; S3 problems become status text."""
-    from console.retention.policy import days_label
-
     now = now or datetime.now().astimezone()
     plans = plan_retention(settings, now, offsite=True, s3_client=s3_client)
     rules: dict[str, str] = {}
     status = "not configured (no bucket)"
     if settings.s3.bucket:
-        from console.retention import lifecycle
-        from console.errors import ConsoleError
-
         try:
             comparison = lifecycle.compare(settings, s3_client, plans.policy)
         except ConsoleError as exc:
@@ -120,8 +119,6 @@ def overview(settings: Settings, now: datetime | None = None, s3_client: Any | N
 
 def _pitr_states(plans: RetentionPlans, now: datetime, rules: dict[str, str]) -> list[KindState]:
     """Base backups like a kind; the WAL archive counted in files, its S3 lifecycle rule shown."""
-    from console.retention.pitr import WAL_KIND
-
     pitr = plans.pitr
     if pitr is None:
         return []

@@ -26,11 +26,13 @@ from console.kinds.common_metadata import fresh_stamp
 from console.kinds.postgres.client import Tool, check_server_version, child_environment, conninfo, find_tool
 from console.kinds.postgres.layout import LAYOUT
 from console.kinds.postgres.pipeline import PipelineSpec, PipelineStats, run_pipeline
+from console.pitr.basebackup import lock_name as base_lock_name
+from console.pitr.basebackup import run as run_physical
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 
 if TYPE_CHECKING:
-    from console.kinds.postgres.stats import CopyRowCounter, DatabaseFacts
     from console.config import PostgresSettings, Settings
+    from console.kinds.postgres.stats import CopyRowCounter, DatabaseFacts
 
 CONSISTENCY = "sql derived from the custom dump via pg_restore -f -"
 _BAD_NAME = re.compile(r"[/\x00]")
@@ -38,8 +40,6 @@ _BAD_NAME = re.compile(r"[/\x00]")
 
 def lock_name(settings: Settings, request: BackupRequest) -> str:
     if request.options.get("physical"):
-        from console.pitr.basebackup import lock_name as base_lock_name
-
         return base_lock_name()
     database = request.target or settings.postgres.database
     return "postgres-" + re.sub(r"[^A-Za-z0-9_.-]", "_", database)
@@ -98,8 +98,6 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
         cancel: CancelToken | None = None) -> BackupResult:
     """Back up one database; raises a ConsoleError (the runner records it) when it cannot."""
     if request.options.get("physical"):
-        from console.pitr.basebackup import run as run_physical
-
         return run_physical(settings, request, on_progress, cancel)
     from console.kinds.postgres.stats import CopyRowCounter, SnapshotSession, schema_hash  # psycopg: not at start-up
 
