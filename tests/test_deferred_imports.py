@@ -20,14 +20,24 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("console", "screens", "themes")
 
 HEAVY = frozenset({
-    "psycopg", "psycopg_binary", "psycopg_c", "redis", "boto3", "botocore", "s3transfer", "requests", "urllib3",
-    "cryptography", "textual", "rich", "yaml", "humanize", "anycrc", "zstandard", "isal", "moto",
-    "ssl", "asyncio", "http", "urllib", "email", "multiprocessing", "zipfile", "tarfile", "statistics",
-    "concurrent", "sqlite3", "xml", "csv", "decimal", "difflib",
+    "psycopg", "redis", "boto3", "botocore", "s3transfer", "requests", "urllib3", "cryptography", "moto",
+    "textual", "rich", "asyncio", "ssl", "http", "email", "urllib",
     "textual.widgets.Markdown", "textual.widgets.MarkdownViewer", "textual.widgets._markdown",
+    "yaml", "humanize", "zstandard", "isal", "anycrc", "tarfile", "zipfile", "concurrent", "multiprocessing",
+    "statistics", "difflib", "sqlite3", "xml", "csv", "decimal",
 })
-"""Top-level packages, or dotted names inside one (Textual's Markdown widget alone costs 0.27 s:
-markdown-it and Pygments), whose import costs start-up time."""
+"""What a module pays for when it loads one of these (bench/README.md, "Imports", measured alone):
+the server clients 0.1-0.4 s each (psycopg, redis, boto3, requests), cryptography.x509 65 ms,
+Textual 0.14 s and its Markdown widget another 0.2 s (markdown-it, Pygments), asyncio 40 ms,
+urllib.request 30 ms. The data-path libraries (yaml, humanize, zstandard, isal, anycrc, tarfile,
+concurrent.futures ...) cost 1-15 ms each; they count too, because they mark the code that reads
+and writes backups, which the dashboard's first frame and a probe should not load: hoisting them
+(tried) put 60 engine modules in front of the console's first frame (+60 ms importing screens.app)
+and 40 ms on every `status`."""
+
+HEAVY_MODULES = frozenset({"console.kinds.registry"})
+"""Our own modules that cost as much: the registry loads every kind's code (0.15 s, bench/README.md,
+"Imports"), so the console's first frame and a probe do not wait for it."""
 
 KEPT_LIGHT = frozenset({"console.cli", "console.cli.__main__", "console.pitr.walcmd", "console.pitr.archive"})
 """Entry points whose every import is counted: the CLI's front door (which verb loads what is
@@ -167,7 +177,9 @@ class ImportMap:
         return self._reach[module]
 
     def heavy(self, module: str) -> set[str]:
-        return {key for reached in self.reach(module) for lib in self.external[reached] if (key := heavy_key(lib))}
+        reached = self.reach(module)
+        return ({key for each in reached for lib in self.external[each] if (key := heavy_key(lib))}
+                | (reached & HEAVY_MODULES))
 
     def reason_to_defer(self, item: Deferred) -> str | None:
         """Why ``item`` may stay inside its function, or None when it belongs at the top."""
@@ -215,9 +227,9 @@ def test_a_light_import_in_a_function_is_found(tmp_path: Path) -> None:
     package = tmp_path / "console"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    (package / "a.py").write_text("import json\n\ndef f():\n    import os\n    import yaml\n    from console import b\n")
+    (package / "a.py").write_text("import json\n\ndef f():\n    import os\n    import redis\n    from console import b\n")
     (package / "b.py").write_text("from console import a\n")
     imports = ImportMap(tmp_path)
     reasons = {ast.unparse(item.node): imports.reason_to_defer(item) for item in imports.deferred}
-    assert reasons == {"import os": None, "import yaml": "loads yaml",
+    assert reasons == {"import os": None, "import redis": "loads redis",
                        "from console import b": "would close a cycle through console.b"}
