@@ -28,7 +28,9 @@ def register_kind(kinds: argparse._SubParsersAction, parents: list[argparse.Argu
                         help="set id (postgres/DB/YYYYmmdd_HHMMSS) or path of a file of the set")
     parser.add_argument("--target-db", metavar="NAME", help="database to restore into")
     parser.add_argument("--create", action="store_true", help="create the target database if it does not exist")
-    parser.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel pg_restore jobs (default 1)")
+    parser.add_argument("--jobs", type=int, default=0, metavar="N",
+                        help="parallel pg_restore jobs (default: one per CPU, up to 4, when there is room to "
+                             "decompress the dump; else 1)")
     parser.add_argument("--clean", action="store_true", help="drop the target's objects before restoring (needs --yes)")
     parser.add_argument("--yes", action="store_true", help="confirm overwriting a non-empty target")
     parser.add_argument("--no-owner", action="store_true",
