@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from console import jsondoc
+from console.artifacts import write_json_atomic
+from console.errors import LockHeld
+from console.lock import BackupLock
 from console.monitor import ALERT_CATEGORIES, Finding
 from console.root import BackupRoot
 
@@ -93,8 +96,6 @@ def load_state(backup_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def save_state(backup_dir: Path, alerts: dict[str, dict[str, Any]]) -> None:
-    from console.artifacts import write_json_atomic
-
     write_json_atomic(BackupRoot(backup_dir).alert_state, {"alerts": alerts})
 
 
@@ -110,8 +111,6 @@ def process(
     """
     if not settings.alerts.webhook_url:
         return []
-    from console.errors import LockHeld
-    from console.lock import BackupLock
 
     now = time.time() if now is None else now
     try:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from console.errors import ConsoleError, LockHeld
+from console.instances import label
 from console.kinds.base import BackupRequest, BackupResult
 from console.progress import CancelToken, ProgressCallback
 
@@ -30,8 +31,6 @@ class InstanceRun:
 
     @property
     def label(self) -> str:
-        from console.instances import label
-
         return label(self.kind, self.instance)
 
 

@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Callable
 
 from console.errors import ConfigError, UsageError
 from console.kinds import registry
+from console.kinds.base import BackupRequest
 from console.preflight import CheckContext, CheckResult
 from console.status import Status
 from console.yamlfile import YamlNode, read_yaml
 
 if TYPE_CHECKING:
     from console.config import Settings
-    from console.kinds.base import BackupRequest
 
 SHIPPED_DIR = Path(__file__).with_name("shipped_checklists")
 """The checklists that ship with the console, as package data (``config/checklists`` links here)."""
@@ -334,8 +334,6 @@ def override_reason(gate: Gate, reason: str | None) -> str | None:
 def backup_request(checklist: Checklist, gate: Gate, reason: str | None = None, target: str | None = None,
                    upload: bool = False) -> BackupRequest:
     """The BackupRequest that "Start backup" runs; the override reason lands in metadata and run log."""
-    from console.kinds.base import BackupRequest
-
     if checklist.backup is None:
         raise UsageError(f"checklist '{checklist.service}' does not lead to a backup")
     return BackupRequest(checklist.backup, target=target, force_reason=override_reason(gate, reason), upload=upload)

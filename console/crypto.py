@@ -25,6 +25,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from console.artifacts import ArtifactSet
 from console.errors import ConfigError, CryptoError
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 
@@ -400,8 +401,6 @@ class IterReader(io.RawIOBase):
 def encrypt_file(src: Path, dst: Path, passphrase: str, *, on_progress: ProgressCallback | None = None,
                  cancel: CancelToken | None = None) -> int:
     """Encrypt ``src`` into a new file ``dst`` (through an ArtifactSet: all or nothing, mode 0600)."""
-    from console.artifacts import ArtifactSet
-
     with _open_input(src) as handle, ArtifactSet(dst.parent) as files, files.create(dst.name) as out:
         return encrypt_stream(handle, out, passphrase, total=_size(src), on_progress=on_progress, cancel=cancel)
 
@@ -409,8 +408,6 @@ def encrypt_file(src: Path, dst: Path, passphrase: str, *, on_progress: Progress
 def decrypt_file(src: Path, dst: Path, passphrase: str, *, expect: str = "auto",
                  on_progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> DecryptResult:
     """Decrypt ``src`` (ours or legacy) into a new file ``dst``; on any failure ``dst`` does not exist."""
-    from console.artifacts import ArtifactSet
-
     with _open_input(src) as handle, ArtifactSet(dst.parent) as files, files.create(dst.name) as out:
         return decrypt_stream(handle, out, passphrase, where=str(src), expect=expect, total=_size(src),
                               on_progress=on_progress, cancel=cancel)

@@ -28,7 +28,12 @@ from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import quote
 
 from console import __version__
+from console.catalog import scan
+from console.errors import describe_unexpected
 from console.instances import DEFAULT, target_label
+from console.redact import mask_urls_in
+from console.runlog import read_runs
+from console.verify.state import set_verification
 
 if TYPE_CHECKING:
     from console.catalog import BackupSet
@@ -113,8 +118,6 @@ def _last_run(runs: list[RunRecord], target: Target) -> RunRecord | None:
 
 
 def _newest_set(settings: Settings, target: Target) -> BackupSet | None:
-    from console.catalog import scan
-
     wanted = (target.kind, target.instance, target.target)
     newest = [item for item in scan(settings.backup_dir, [target.kind]).latest_per_target() if item.target_key == wanted]
     return newest[0] if newest else None
@@ -124,10 +127,6 @@ def build_record(settings: Settings, target: Target, host: str | None = None, no
                  runs: list[RunRecord] | None = None) -> dict[str, Any]:
     """The record of one target from the local state: its last backup run, its newest set and that
     set's own verification. ``settings`` are the unscoped ones (the target names its instance)."""
-    from console.redact import mask_urls_in
-    from console.runlog import read_runs
-    from console.verify.state import set_verification
-
     now = time.time() if now is None else now
     run = _last_run(read_runs(settings.backup_dir) if runs is None else runs, target)
     newest = _newest_set(settings, target)
@@ -187,7 +186,6 @@ def publish(settings: Settings, targets: Iterable[Target], client: Any | None = 
 
         from console.probes.s3 import describe_error, make_client
 
-        from console.runlog import read_runs
 
         host = host_of(settings)
         runs = read_runs(settings.backup_dir)
@@ -210,7 +208,5 @@ def publish(settings: Settings, targets: Iterable[Target], client: Any | None = 
                 return PublishOutcome(tuple(written), describe_error(exc, settings)[1], len(wanted))
             written.append(key)
     except Exception as exc:  # noqa: BLE001 - best effort: whatever it is, the run it follows stands
-        from console.errors import describe_unexpected
-
         return PublishOutcome(tuple(written), describe_unexpected(exc), len(wanted))
     return PublishOutcome(tuple(written), None, len(wanted))

@@ -21,6 +21,7 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable
 
 from console.errors import ConsoleError, NotConfigured
@@ -127,8 +128,6 @@ class FleetView:
                 f"target(s), {stale_hosts} stale host(s)")
 
     def as_json(self) -> dict[str, Any]:
-        from datetime import datetime
-
         return {"generated_at": datetime.fromtimestamp(self.generated).astimezone().isoformat(timespec="seconds"),
                 "location": self.location, "ok": self.ok, "summary": self.summary(),
                 "hosts": [host.as_json(self.generated) for host in self.hosts], "unreadable": list(self.unreadable)}

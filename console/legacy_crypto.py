@@ -8,10 +8,15 @@ is valid and the plaintext is what a backup should be (gzip, tar or text).
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
+
+from cryptography.hazmat.primitives import hashes, padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from console.compressed import DamagedStream, StreamDecoder
 from console.crypto import DecryptResult, read_exact
@@ -40,9 +45,6 @@ def legacy_key_iv(passphrase: str, salt: bytes, variant: str) -> tuple[bytes, by
     """OpenSSL's key and IV for AES-256-CBC from ``-k passphrase`` and the file's salt."""
     secret = passphrase.encode("utf-8")
     if variant == "pbkdf2":
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
-
         material = PBKDF2HMAC(hashes.SHA256(), 48, salt, PBKDF2_ITERATIONS).derive(secret)
     else:
         # EVP_BytesToKey with one iteration: D_i = H(D_{i-1} || pass || salt).
@@ -54,8 +56,6 @@ def legacy_key_iv(passphrase: str, salt: bytes, variant: str) -> tuple[bytes, by
 
 
 def _legacy_decryptor(passphrase: str, salt: bytes, variant: str):  # noqa: ANN202 - cryptography's CipherContext
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
     key, iv = legacy_key_iv(passphrase, salt, variant)
     return Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
 
@@ -71,8 +71,6 @@ class _ContentCheck:
     _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
 
     def __init__(self, kind: str) -> None:
-        import codecs
-
         self.kind = kind
         self.error: str | None = None
         self.seen = 0
@@ -149,8 +147,6 @@ def _classify(sample: bytes, complete: bool, expect: str) -> str | None:
 
 def iter_legacy(src: BinaryIO, passphrase: str, where: str, expect: str, cancel: CancelToken | None,
                  chosen: list[DecryptResult]) -> Iterator[bytes]:
-    from cryptography.hazmat.primitives import padding
-
     salt = read_exact(src, 8)
     head = read_exact(src, _TRIAL_BYTES + 16)
     complete = len(head) <= _TRIAL_BYTES

@@ -17,9 +17,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from console.catalog import KINDS, BackupSet, Catalog, metadata_is_ours, read_metadata_unchanged, scan
+from console.errors import ConsoleError
 from console.formatting import ago, size
 from console.freshness import is_fresh
 from console.instances import DEFAULT, target_label
+from console.runlog import read_runs
 from console.status import Status
 
 if TYPE_CHECKING:
@@ -156,8 +158,6 @@ def _target_state(kind: str, instance: str, name: str, latest: BackupSet | None)
 
 
 def _freshness(settings: Settings, catalog: Catalog, now: float, report: MonitorReport) -> None:
-    from console.runlog import read_runs
-
     last_run: dict[tuple[str, str, str], Any] = {}
     for record in read_runs(settings.backup_dir):
         if record.action == "backup":
@@ -214,7 +214,6 @@ def _tools(settings: Settings, catalog: Catalog, postgres_probes: list[ProbeResu
     scheduled = settings.alerts.scheduled_kinds
     if "postgres" in scheduled:
         from console.kinds.postgres.client import find_tool
-        from console.errors import ConsoleError
 
         try:
             tool = find_tool("pg_dump", settings.postgres.bin_dir)

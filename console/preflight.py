@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from console.errors import NotConfigured
 from console.status import Status
 
 if TYPE_CHECKING:
@@ -56,7 +57,6 @@ class Check:
 
 def run_check(check: Check, context: CheckContext) -> CheckResult:
     started = time.perf_counter()
-    from console.errors import NotConfigured
 
     try:
         outcome = check.run(context)

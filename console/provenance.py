@@ -14,6 +14,7 @@ from typing import Any
 
 from console.catalog import BackupSet, read_metadata
 from console.errors import VerifyFailed
+from console.runlog import read_runs
 
 ALLOW_FLAG = "--allow-unverified"
 
@@ -35,8 +36,6 @@ def evidence(backup_set: BackupSet) -> str | None:
                 continue
     backup_dir = _backup_dir(backup_set)
     if backup_dir is not None:
-        from console.runlog import read_runs
-
         if any(r.action == "backup" and r.set_id == backup_set.set_id for r in read_runs(backup_dir, limit=100_000)):
             return "the run log records backup-console writing it"
     path = backup_set.metadata_path

@@ -15,16 +15,17 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Iterator
 
+from console import fleet
 from console.artifacts import remove_stale_partials
-from console.errors import (Cancelled, ConsoleError, NotConfigured, PreflightFailed, ReadOnlyRefused,
-                            as_console_error)
+from console.catalog import scan
+from console.errors import Cancelled, ConsoleError, NotConfigured, PreflightFailed, ReadOnlyRefused, as_console_error
 from console.instances import label as instance_label
 from console.instances import lock_name as instance_lock_name
 from console.kinds import registry
 from console.kinds.base import BackupRequest, BackupResult
 from console.lock import BackupLock, LockInfo
-from console.preflight import (CheckContext, CheckResult, blocking_failures, describe_failures,
-                               unfixable_by_override)
+from console.offsite.upload import upload_set
+from console.preflight import CheckContext, CheckResult, blocking_failures, describe_failures, unfixable_by_override
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, emit
 from console.runlog import RunRecord, read_runs, record_run
 
@@ -127,8 +128,6 @@ def execute(
 def _publish_fleet_record(settings: Settings, result: BackupResult, target: str) -> BackupResult:
     """The run's fleet record (``console.fleet``), with the shared ``s3.prefix`` of the unscoped settings.
     A failure to publish leaves the run as it was, says so in its message and extra, and in the run log."""
-    from console import fleet
-
     started = time.time()
     outcome = fleet.publish(settings, [fleet.Target(result.kind, result.instance, target)])
     if outcome is None:
@@ -144,9 +143,6 @@ def _publish_fleet_record(settings: Settings, result: BackupResult, target: str)
 def _upload(settings: Settings, result: BackupResult, on_progress: ProgressCallback | None,
             cancel: CancelToken | None) -> BackupResult:
     """``backup ... --upload``: copy the new set to S3; a failed upload fails the run but keeps the set."""
-    from console.catalog import scan
-    from console.offsite.upload import upload_set
-
     backup_set = scan(settings.backup_dir, [result.kind]).find(result.set_id or "")  # set ids name the instance
     try:
         if backup_set is None:

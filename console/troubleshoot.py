@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import heapq
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from console.catalog import KINDS, scan
 from console.errors import ConsoleError, ReadOnlyRefused, ServiceUnreachable
 
 if TYPE_CHECKING:
@@ -132,9 +134,6 @@ def terminate_backend(settings: Settings, pid: int, wait_seconds: float = 5.0) -
 
 def disk_usage(settings: Settings, top: int = 10) -> Diagnosis:
     """The largest files and the usage per kind under BACKUP_DIR, with free space."""
-    import shutil
-
-    from console.catalog import KINDS, scan
     from console.formatting import size
     from console.probes.storage import nearest_existing
 

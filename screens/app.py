@@ -7,6 +7,8 @@ heavy modules load; other modules open them with ``app.open_screen(name, **kwarg
 from __future__ import annotations
 
 import asyncio
+import atexit
+import gc
 import importlib
 import os
 import sys
@@ -20,7 +22,10 @@ from typing import TYPE_CHECKING, Any, Callable
 from textual.app import App
 
 from screens import keys
+from screens.backup_job import running_jobs
 from screens.commands import ConsoleCommands
+from screens.quit_confirm import QuitModal
+from themes import register_themes
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -58,8 +63,6 @@ def _default_prober(settings: Settings, names: list[str] | None = None,
 
     _ROUNDS[0] += 1
     if _ROUNDS[0] == 2:  # the first round imported psycopg, redis, requests and the catalog's code, for good:
-        import gc
-
         gc.freeze()  # the collector's full passes (on the UI thread too) need not walk them again
     return probe_all(settings, names, on_result)
 
@@ -108,8 +111,6 @@ class BackupConsoleApp(App[int]):
             self.add_class("-no-color")
 
     def on_mount(self) -> None:
-        from themes import register_themes
-
         for problem in register_themes(self):
             self.notify(problem, title="theme", severity="warning")
         if self.settings.ui.theme in self.available_themes:
@@ -141,8 +142,6 @@ class BackupConsoleApp(App[int]):
 
     def _running_work(self) -> tuple[list[Any], list[Any], list[str]]:
         """(backup jobs, drills being recorded, descriptions) of what quitting would stop."""
-        from screens.backup_job import running_jobs
-
         jobs = running_jobs(self)
         drills = [screen.drill for screen in self.screen_stack
                   if getattr(screen, "recording", False) and getattr(screen, "drill", None) is not None]
@@ -163,7 +162,6 @@ class BackupConsoleApp(App[int]):
         if not lines:
             self.exit()
             return
-        from screens.quit_confirm import QuitModal
 
         if isinstance(self.screen, QuitModal):
             return
@@ -244,8 +242,6 @@ def run_app(settings: Settings, start_screen: str = "dashboard", **start_kwargs:
     screen). A backup still running (the app ended by a signal or an error, not by the quit
     dialog) is cancelled and waited for, so its partial files are removed.
     """
-    from screens.backup_job import running_jobs
-
     app = BackupConsoleApp(settings, start_screen=start_screen, start_kwargs=start_kwargs)
     loop = asyncio.new_event_loop()
     returned = app.run(loop=loop)  # run_until_complete: no wait for the executor's threads here
@@ -260,8 +256,6 @@ def run_app(settings: Settings, start_screen: str = "dashboard", **start_kwargs:
         while running_jobs(app):
             threading.Event().wait(0.1)
     if threading.active_count() > 1:  # only read-only probe threads are left: do not wait for them
-        import atexit
-
         # os._exit skips atexit: run its handlers (a drill not ended is stamped incomplete there);
         # the interpreter's join of executor threads is not one of them.
         atexit._run_exitfuncs()

@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
-
-from screens import keys
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -22,11 +20,16 @@ from textual.timer import Timer
 from textual.widgets import Checkbox, DataTable, Footer, Header, Label, RichLog, Select, Static
 from textual.worker import Worker, WorkerState
 
+from console.formatting import duration
 from console.instances import DEFAULT
 from console.instances import label as instance_label
 from console.kinds import registry
+from console.preflight import unfixable_by_override
 from console.status import Status
+from screens import keys
+from screens.backup_cancel import CancelBackupModal
 from screens.backup_job import BackupEngine, BackupJob, find_job, job_key, start_job
+from screens.text_prompt import TextPromptModal
 from screens.widgets.backup_progress import PhaseRow, summary_text
 from screens.widgets.option_box import OptionBox
 
@@ -265,8 +268,6 @@ the backup; the dashboard shows it as running and coming back here shows its pro
             table.move_cursor(row=message.results.index(worst[0]))
         self._describe_row(table.cursor_row)
         if self.job is None or not self.job.running:
-            from console.preflight import unfixable_by_override
-
             unfixable = unfixable_by_override(message.results)
             if unfixable:
                 self._set_status(f"pre-flight FAILED: {unfixable[0].details.get('fix')}", "-failed")
@@ -325,9 +326,6 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         self._start(self._request())
 
     def action_override(self) -> None:
-        from console.preflight import unfixable_by_override
-        from screens.text_prompt import TextPromptModal
-
         unfixable = unfixable_by_override(self.checks or [])
         if unfixable:  # a reason would not make the run succeed
             self.notify(str(unfixable[0].details.get("fix")), title="no override for this", severity="warning")
@@ -372,7 +370,6 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         job = self.job
         if job is None:
             return
-        from console.formatting import duration
 
         now = job.engine.clock()
         phases = self.query_one("#backup-phases", VerticalScroll)
@@ -412,8 +409,6 @@ the backup; the dashboard shows it as running and coming back here shows its pro
 
     @staticmethod
     def _duration(job: BackupJob) -> str:
-        from console.formatting import duration
-
         return duration(job.elapsed())
 
     def _set_status(self, text: str, state: str) -> None:
@@ -424,8 +419,6 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         status.update(text)
 
     def action_cancel_backup(self) -> None:
-        from screens.backup_cancel import CancelBackupModal
-
         job = self.job
         if job is None or not job.running:
             return

@@ -13,13 +13,14 @@ import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from console.errors import ConsoleError
 from console.progress import CancelToken, ProgressCallback, ProgressEvent
 
 if TYPE_CHECKING:
     from textual.app import App
 
-    from console.kinds.base import BackupRequest, BackupResult
     from console.config import Settings
+    from console.kinds.base import BackupRequest, BackupResult
     from console.preflight import CheckResult
 
 _JOBS: weakref.WeakKeyDictionary[Any, dict[str, BackupJob]] = weakref.WeakKeyDictionary()
@@ -116,8 +117,6 @@ class BackupJob:
 
     def run(self, settings: Settings) -> None:
         """The worker body: run the backup through the engine, keep the outcome."""
-        from console.errors import ConsoleError
-
         try:
             self.result = self.engine.execute(settings, self.request, on_progress=self.record, cancel=self.cancel)
         except ConsoleError as exc:

@@ -7,12 +7,13 @@ from datetime import timezone
 from typing import TYPE_CHECKING
 
 from textual import on, work
-
-from screens import keys
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
+
+from console.errors import NotConfigured
+from screens import keys
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -103,8 +104,6 @@ key are listed last as PROBLEM. `r` reads the directory again; escape goes back.
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
-            from console.errors import NotConfigured
-
             error = event.worker.error
             if isinstance(error, NotConfigured):  # nothing to read yet: say which setting, not "ERROR"
                 self._set_summary(f"NOT CONFIGURED: {error.message}", "-warn")

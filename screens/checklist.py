@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Callable
 
 from textual import on, work
 from textual.binding import Binding
-
-from screens import keys
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Header, ListView, Static, Tab, Tabs
@@ -22,18 +20,22 @@ from textual.worker import Worker, WorkerState
 from console.checklists import ItemResult, backup_request, evaluate_items, load_checklists, override_reason
 from console.drill import default_participant
 from console.errors import ConsoleError, one_line
+from console.formatting import size
+from console.kinds.base import BackupResult
+from console.preflight import CheckContext
 from console.progress import ProgressEvent
 from console.status import Status
-from screens.widgets.checklist_view import (
-    ChecklistItemChecked, ChecklistItemTicked, ChecklistNoteAdded, ChecklistView, GateOverridden,
-)
+from screens import keys
+from screens.backup_job import start_job
+from screens.text_prompt import TextPromptModal
+from screens.widgets.checklist_view import (ChecklistItemChecked, ChecklistItemTicked, ChecklistNoteAdded,
+                                            ChecklistView, GateOverridden)
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
     from console.checklists import Checklist, ChecklistItem
-    from console.kinds.base import BackupRequest, BackupResult
-    from console.preflight import CheckContext
+    from console.kinds.base import BackupRequest
     from screens.backup_job import BackupJob
 
 Evaluator = Callable[["ChecklistItem", "CheckContext"], ItemResult]
@@ -189,8 +191,6 @@ it is recorded in the backup's metadata and in the run log.
             self.run_checks(self.view)
 
     def run_checks(self, view: ChecklistView) -> None:
-        from console.preflight import CheckContext
-
         settings = self.app.settings  # type: ignore[attr-defined]
         context = CheckContext(settings, target=self.backup_target(view.checklist), upload=self.upload)
         if not self.backup_running:
@@ -246,8 +246,6 @@ it is recorded in the backup's metadata and in the run log.
         self.post_message(ChecklistItemTicked(view.service, status, self.who()))
 
     def action_note(self) -> None:
-        from screens.text_prompt import TextPromptModal
-
         view = self.view
         status = view.current_status if view else None
         if view is None or status is None:
@@ -318,8 +316,6 @@ it is recorded in the backup's metadata and in the run log.
                                               upload=self.upload))
 
     def action_override(self) -> None:
-        from screens.text_prompt import TextPromptModal
-
         view = self.view
         if view is None:
             return
@@ -347,8 +343,6 @@ it is recorded in the backup's metadata and in the run log.
 
     def run_backup(self, request: BackupRequest) -> None:
         """Run the backup as the backup screen does (an app-level job), and follow it from here."""
-        from screens.backup_job import start_job
-
         self.backup_running = True
         self.backup_line = f"backup {request.kind}: starting"
         self.update_gate()
@@ -359,8 +353,6 @@ it is recorded in the backup's metadata and in the run log.
     def _follow_job(self, job: BackupJob, shown: tuple[str, int] | None) -> None:
         """Poll the job a few times a second (it records engine events in its thread): a line while it runs,
         ChecklistBackupFinished once it ends."""
-        from console.kinds.base import BackupResult
-
         if job.running:
             phase = job.current_phase
             if phase is not None and (phase.name, phase.done) != shown:
@@ -375,8 +367,6 @@ it is recorded in the backup's metadata and in the run log.
 
     @on(ChecklistBackupProgressed)
     def _show_progress(self, message: ChecklistBackupProgressed) -> None:
-        from console.formatting import size
-
         event = message.event
         amount = f" {size(event.done)}" if event.unit == "bytes" and event.done else ""
         self.backup_line = f"backup running: {event.phase}{amount}"

@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-
-from screens import keys
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.timer import Timer
@@ -28,8 +26,16 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Header, Input
 from textual.worker import Worker, WorkerState
 
+from console.catalog import KINDS
+from console.drill import list_drills
 from console.formatting import short_ago
+from console.lock import held_locks
+from console.monitor import collect
+from console.verify.state import target_states
+from screens import keys
+from screens.context_switch import ContextModal
 from screens.instance_scope import Entry, Scope, contexts, entries_of, lock_is_of
+from screens.lines_view import LinesModal
 from screens.messages import BackupsScanned, BackupSummary, NewestDrillFound, ProbeFinished, ProbeRoundFinished
 from screens.widgets.backups_panel import BackupsPanel
 from screens.widgets.instance_panels import InstancePanels
@@ -336,8 +342,6 @@ footer places of `t` (retention) and `d` (drill), which still work.
     def action_open_detail(self) -> None:
         focused = self.focused
         if isinstance(focused, BackupsPanel):
-            from screens.lines_view import LinesModal
-
             self.app.push_screen(LinesModal("Backups", focused.lines))
         elif isinstance(focused, ServicePanel):
             self._open_instance(focused.label)
@@ -360,8 +364,6 @@ footer places of `t` (retention) and `d` (drill), which still work.
 
     @work(thread=True, exclusive=True, group="drill-open", exit_on_error=False)
     def _find_newest_drill(self) -> None:
-        from console.drill import list_drills
-
         drills = list_drills(self.console_app.settings.backup_dir)
         self.post_message(NewestDrillFound(drills[0].id if drills else None))
 
@@ -396,8 +398,6 @@ footer places of `t` (retention) and `d` (drill), which still work.
         self.query_one(ScopeBar).open_filter()
 
     def action_switch_context(self) -> None:
-        from screens.context_switch import ContextModal
-
         def chosen(selector: str | None) -> None:
             if selector is not None:
                 self.query_one(ScopeBar).set_context(selector)
@@ -455,16 +455,10 @@ def scan_backups(settings: Settings, probes: dict[str, ProbeResult] | None = Non
                  now: float | None = None) -> BackupSummary:
     """Every target's newest set (its own verification) and last run, locks held now; with ``probes``,
     monitor findings. Runs in the worker thread."""
-    from console.lock import held_locks
-    from console.verify.state import target_states
-
     findings = None
     if probes is not None:
-        from console.monitor import collect
-
         findings = [f for f in collect(settings, now=now, probes=probes, certificates=False).findings
                     if f.severity != "ok"]
-    from console.catalog import KINDS
 
     instances = [(kind, instance.name) for kind in KINDS for instance in settings.instances_of(kind)]
     return BackupSummary(target_states(settings), held_locks(settings.backup_dir), findings, instances)

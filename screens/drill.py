@@ -14,16 +14,16 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
 from textual import on, work
-
-from screens import keys
 from textual.message import Message
 from textual.widgets import Static
+from textual.worker import WorkerState
 
 from console.drill import Drill, DrillStep, duration_text, outcome_of, signals_end_drills
+from console.verify.run import verify
+from screens import keys
 from screens.checklist import ChecklistBackupFinished, ChecklistBackupStarted, ChecklistScreen
-from screens.widgets.checklist_view import (
-    ChecklistItemChecked, ChecklistItemTicked, ChecklistNoteAdded, ChecklistView, GateOverridden,
-)
+from screens.widgets.checklist_view import (ChecklistItemChecked, ChecklistItemTicked, ChecklistNoteAdded,
+                                            ChecklistView, GateOverridden)
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -210,8 +210,6 @@ transcript incomplete.
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="drill-verify")
     def _verify_worker(self, kind: str, set_id: str) -> None:
-        from console.verify.run import verify
-
         report = verify(self.app.settings, kind=kind, set_id=set_id)  # type: ignore[attr-defined]
         counts = report.counts
         self.post_message(DrillVerified(outcome_of(report.status),
@@ -226,8 +224,6 @@ transcript incomplete.
         self.notify(message.evidence, title="verification", severity="information" if message.outcome == "ok" else "error")
 
     def on_worker_state_changed(self, event) -> None:  # noqa: ANN001 - Worker.StateChanged
-        from textual.worker import WorkerState
-
         if event.worker.group == "drill-verify" and event.state is WorkerState.ERROR and self.verify_step is not None:
             self.post_message(DrillVerified("fail", f"verification could not run: {event.worker.error}"))
 

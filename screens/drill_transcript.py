@@ -10,6 +10,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Markdown
 
+from console.drill import read_drill, render_markdown
 from screens import keys
 
 if TYPE_CHECKING:
@@ -49,8 +50,6 @@ the same text as BACKUP_DIR/drills/<id>.md and `backup-console drill show ID --m
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="transcript")
     def _read(self) -> None:
-        from console.drill import read_drill, render_markdown
-
         document = read_drill(self.app.settings.backup_dir, self.drill_id)  # type: ignore[attr-defined]
         self.post_message(TranscriptRead(render_markdown(document, steps_as_list=True)))
 

@@ -6,13 +6,12 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from textual import on, work
-
-from screens import keys
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from console.drill import DrillSummary, duration_text
+from console.drill import DrillSummary, duration_text, list_drills
+from screens import keys
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -60,8 +59,6 @@ the transcript; `r` reads the directory again.
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="drills")
     def _list_drills(self) -> None:
-        from console.drill import list_drills
-
         self.post_message(DrillsListed(list_drills(self.app.settings.backup_dir)))  # type: ignore[attr-defined]
 
     @on(DrillsListed)

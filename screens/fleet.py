@@ -12,7 +12,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
+from console.errors import NotConfigured, one_line
 from screens import keys
+from screens.lines_view import LinesModal
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -109,8 +111,6 @@ the bucket again; escape goes back. `backup-console status --fleet` prints the s
         self.action_open_target()
 
     def action_open_target(self) -> None:
-        from screens.lines_view import LinesModal
-
         if self.view is None:
             return
         table = self.query_one(DataTable)
@@ -133,8 +133,6 @@ the bucket again; escape goes back. `backup-console status --fleet` prints the s
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
-            from console.errors import NotConfigured, one_line
-
             error = event.worker.error
             if isinstance(error, NotConfigured):
                 self._set_summary(f"NOT CONFIGURED: {error.message}", "-warn")

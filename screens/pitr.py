@@ -4,7 +4,9 @@ moment run in a worker with progress, and what to do next."""
 
 from __future__ import annotations
 
+import shutil
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
@@ -14,7 +16,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
+from console.errors import ConsoleError
 from console.instances import DEFAULT
+from console.pitr.describe import window_summary
+from console.pitr.plan import plan_restore
+from console.pitr.targets import parse_target
+from console.pitr.window import pitr_status
 from screens import keys
 from screens.widgets.recovery_timeline import RecoveryTimeline
 from screens.widgets.text_bar import TextBar
@@ -119,9 +126,6 @@ port; the live cluster is never touched. `r` reloads the window; escape goes bac
 
     @work(thread=True, exclusive=True, group="pitr-window", exit_on_error=False)
     def _load_window(self) -> None:
-        from pathlib import Path
-
-        from console.pitr.window import pitr_status
 
         settings = self._settings()
         if not settings.postgres.wal_archive_dir:
@@ -132,8 +136,6 @@ port; the live cluster is never touched. `r` reloads the window; escape goes bac
 
     @on(WindowLoaded)
     def _window_loaded(self, message: WindowLoaded) -> None:
-        from console.pitr.describe import window_summary
-
         if message.status is None:
             self._state("#pitr-summary", "no WAL archive configured (postgres.wal_archive_dir)", "-warn")
             return
@@ -153,12 +155,7 @@ port; the live cluster is never touched. `r` reloads the window; escape goes bac
 
     @work(thread=True, exclusive=True, group="pitr-plan", exit_on_error=False)
     def _plan(self, typed: str, to: str) -> None:
-        from pathlib import Path
-
-        from console.errors import ConsoleError
-        from console.pitr.plan import plan_restore
         from console.pitr.restore import RestoreOptions, check_destination
-        from console.pitr.targets import parse_target
 
         settings = self._settings()
         try:
@@ -198,9 +195,6 @@ port; the live cluster is never touched. `r` reloads the window; escape goes bac
 
     @work(thread=True, exclusive=True, group="pitr-restore", exit_on_error=False)
     def _restore(self, plan: Any, to: str) -> None:
-        import shutil
-        from pathlib import Path
-
         from console.pitr.restore import RestoreOptions, restore_to_target
 
         settings = self._settings()

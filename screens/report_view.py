@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual import on, work
-
-from screens import keys
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
+
+from console.errors import one_line
+from console.verify.reports import load_report
+from screens import keys
+from screens.set_detail import SetDetailScreen
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -73,8 +76,6 @@ Enter opens the set: its files with sizes and SHA-256, its metadata and its S3 k
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="report-load")
     def _load(self) -> None:
-        from console.verify.reports import load_report
-
         self.post_message(ReportLoaded(load_report(self.app.settings, self.report_name)))  # type: ignore[attr-defined]
 
     @on(ReportLoaded)
@@ -119,7 +120,6 @@ Enter opens the set: its files with sizes and SHA-256, its metadata and its S3 k
         table = self.query_one("#report-sets", DataTable)
         if not self.ordered or table.cursor_row is None:
             return
-        from screens.set_detail import SetDetailScreen
 
         self.app.push_screen(SetDetailScreen(self.ordered[table.cursor_row]))
 
@@ -131,7 +131,6 @@ Enter opens the set: its files with sizes and SHA-256, its metadata and its S3 k
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state != WorkerState.ERROR:
             return
-        from console.errors import one_line
 
         error = event.worker.error
         text = one_line(error)

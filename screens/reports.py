@@ -5,20 +5,24 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual import on, work
-
-from screens import keys
-from screens.widgets.text_bar import TextBar
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
+from console.errors import one_line
+from console.progress import CancelToken, Throttle
+from console.verify.reports import list_reports
+from screens import keys
+from screens.report_view import ReportScreen
+from screens.widgets.text_bar import TextBar
+
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
-    from console.progress import CancelToken, ProgressEvent
-    from console.verify.reports import ReportSummary
+    from console.progress import ProgressEvent
     from console.verify.model import VerifyReport
+    from console.verify.reports import ReportSummary
 
 
 class ReportsLoaded(Message):
@@ -108,8 +112,6 @@ The text reports live in BACKUP_DIR/reports/backup_verification_<ts>.report.
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="reports-load")
     def _load(self) -> None:
-        from console.verify.reports import list_reports
-
         self.post_message(ReportsLoaded(list_reports(self.app.settings)))  # type: ignore[attr-defined]
 
     @on(ReportsLoaded)
@@ -154,14 +156,12 @@ The text reports live in BACKUP_DIR/reports/backup_verification_<ts>.report.
         bar.update(total=None, progress=0)
         bar.add_class("-running")
         self.refresh_bindings()
-        from console.progress import CancelToken
 
         self._cancel = CancelToken()
         self._verify(deep, self._cancel)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="reports-verify")
     def _verify(self, deep: bool, cancel: CancelToken) -> None:
-        from console.progress import Throttle
         from console.verify.run import verify
 
         progress = Throttle(lambda event: self.post_message(VerifyProgressed(event)), per_second=5)
@@ -199,7 +199,6 @@ The text reports live in BACKUP_DIR/reports/backup_verification_<ts>.report.
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state != WorkerState.ERROR:
             return
-        from console.errors import one_line
 
         error = event.worker.error
         text = one_line(error)
@@ -217,7 +216,6 @@ The text reports live in BACKUP_DIR/reports/backup_verification_<ts>.report.
         if not self.summaries or table.cursor_row is None:
             return
         name = self.summaries[table.cursor_row].name
-        from screens.report_view import ReportScreen
 
         self.app.push_screen(ReportScreen(name))
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual import on, work
-
-from screens import keys
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
 from console.formatting import size
+from screens import keys
+from screens.text_prompt import TextPromptModal
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -200,8 +200,6 @@ reports it removes to confirm (refused in read-only mode). The newest verified s
         self.refresh_bindings()
 
     def action_apply(self) -> None:
-        from screens.text_prompt import TextPromptModal
-
         if self.app.settings.read_only:  # type: ignore[attr-defined]
             self.notify("refused: retention apply is not allowed in read-only mode", title="retention", severity="error")
             return

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
-
-from screens import keys
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
+
+from console.catalog import read_metadata, scan
+from screens import keys
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -39,8 +40,6 @@ class SetDetailLoaded(Message):
 
 def load_detail(settings: Any, verified: SetVerification) -> SetDetail:
     """Read the set's files and metadata from disk (worker thread)."""
-    from console.catalog import read_metadata, scan
-
     backup_set = scan(settings.backup_dir, [verified.kind]).find(verified.set_id)
     recorded = {str(item.get("name")): item for item in verified.files}
     files: list[dict[str, Any]] = []

@@ -7,15 +7,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from textual import on, work
-
-from screens import keys
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from console import troubleshoot
 from console.errors import ConsoleError
 from console.formatting import size
+from screens import keys
+from screens.text_prompt import TextPromptModal
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -34,8 +35,6 @@ class DiagnosisReady(Message):
 
 
 def _runner(key: str) -> Callable[..., Diagnosis]:
-    from console import troubleshoot
-
     return {"transactions": troubleshoot.long_transactions, "disk": troubleshoot.disk_usage,
             "redis": troubleshoot.redis_persistence, "terminate": troubleshoot.terminate_backend}[key]
 
@@ -129,8 +128,6 @@ again.
                               row["state"], row["query"], key=str(row["pid"]))
 
     def action_terminate(self) -> None:
-        from screens.text_prompt import TextPromptModal
-
         if self.app.settings.read_only:  # type: ignore[attr-defined]
             self.notify("refused: terminating a backend is not allowed in read-only mode", title="terminate",
                         severity="error")

@@ -11,10 +11,15 @@ import signal
 import threading
 from typing import TYPE_CHECKING, Any
 
+from console.batch import InstanceRun, run_instances
 from console.cli.targets import add_instance_arguments, chosen_instances
 from console.errors import ExitCode, UsageError
+from console.formatting import duration, size
+from console.instances import label
 from console.kinds import registry
 from console.kinds.base import BackupResult, Kind
+from console.progress import CancelToken, ProgressEvent
+from console.runner import execute
 from console.status import Status
 
 if TYPE_CHECKING:
@@ -62,10 +67,6 @@ def requests_from_args(args: argparse.Namespace, settings: Settings, kind: Kind,
 
 
 def run_backup_cli(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
-    from console.batch import InstanceRun, run_instances
-    from console.progress import CancelToken
-    from console.runner import execute
-
     if args.force and not (args.reason or "").strip():
         raise UsageError('--force needs --reason "why" (it is recorded with the backup)')
     if args.reason and not args.force:
@@ -103,8 +104,6 @@ def run_backup_cli(args: argparse.Namespace, settings: Settings, printer: Printe
 
 def _prefixed(printer: Printer, label: str, lock: threading.Lock):  # noqa: ANN202 - a ProgressCallback
     """One line per phase, named by its instance: several instances' bars cannot share one terminal line."""
-    from console.progress import ProgressEvent
-
     def show(event: ProgressEvent) -> None:
         if event.message or event.finished:
             with lock:
@@ -114,8 +113,6 @@ def _prefixed(printer: Printer, label: str, lock: threading.Lock):  # noqa: ANN2
 
 
 def print_summary(results: list[BackupResult], printer: Printer) -> None:
-    from console.formatting import duration
-
     ok = sum(result.ok for result in results)
     printer.line(f"{ok} of {len(results)} backups ok")
     printer.table(["target", "result", "time", "set / reason"],
@@ -133,9 +130,6 @@ def exit_code_for_results(results: list[BackupResult]) -> int:
 
 
 def print_result(result: BackupResult, printer: Printer) -> None:
-    from console.formatting import duration, size
-
-    from console.instances import label
 
     what = f"{label(result.kind, result.instance)} backup" + (f" of {result.target}" if result.target else "")
     # A pre-flight failure already names its failed checks in the message; list only the rest.

@@ -8,6 +8,7 @@ encryption.key_file, or a prompt when stdin is a terminal.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from dataclasses import dataclass
@@ -73,7 +74,6 @@ def cli_passphrase(settings: Settings, confirm: bool = False) -> str:
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
         raise ConfigError("no encryption key configured",
                           hint="set BACKUP_ENCRYPTION_KEY or encryption.key_file, or run on a terminal to be prompted")
-    import getpass
 
     typed = getpass.getpass("Encryption key: ")
     if not typed:

@@ -7,8 +7,12 @@ drill mode; ``drill list`` and ``drill show ID`` read BACKUP_DIR/drills/ headles
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from typing import TYPE_CHECKING
 
+from console.cli.tui import launch
+from console.drill import (clock_time, drill_result, duration_text, interrupt_open_drills, list_drills, read_drill,
+                           render_markdown)
 from console.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -48,14 +52,12 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
 def run_drill_cli(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     """Open the console in drill mode; whatever ends it, the drill's transcript is stamped."""
     from console.checklists import get_checklist, load_checklists
-    from console.drill import interrupt_open_drills
 
     checklists = load_checklists(settings)  # a bad checklist file is exit 2 before the screen opens
     services = args.service or list(checklists)
     for service in services:
         get_checklist(checklists, service)
     participants = [who.strip() for who in args.participants.split(",") if who.strip()]
-    from console.cli.tui import launch
 
     try:
         return launch(settings, "drill", services=services, drill_name=args.name, participants=participants)
@@ -64,9 +66,6 @@ def run_drill_cli(args: argparse.Namespace, settings: Settings, printer: Printer
 
 
 def run_drill_list(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
-    import datetime as dt
-
-    from console.drill import duration_text, list_drills
 
     drills = list_drills(settings.backup_dir)
     if args.json:
@@ -81,8 +80,6 @@ def run_drill_list(args: argparse.Namespace, settings: Settings, printer: Printe
 
 
 def run_drill_show(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
-    from console.drill import clock_time, drill_result, duration_text, read_drill, render_markdown
-
     document = read_drill(settings.backup_dir, args.id)
     if args.json:
         printer.data(document)

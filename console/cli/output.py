@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import textwrap
 import time
 from typing import IO, Any, Sequence
 
+from console.jsonout import dumps
 from console.progress import ProgressCallback, ProgressEvent
 
 
@@ -19,8 +22,6 @@ class Printer:
         self.err = err or sys.stderr
 
     def data(self, document: Any) -> None:
-        from console.jsonout import dumps  # json.dumps(indent=2, default=str), byte for byte, faster
-
         self.out.write(dumps(document) + "\n")
         self.out.flush()
 
@@ -59,8 +60,6 @@ class Printer:
 
 def terminal_width(stream: IO[str]) -> int | None:
     """The terminal's width when ``stream`` is one (or $COLUMNS says so); None for a pipe or file."""
-    import shutil
-
     isatty = getattr(stream, "isatty", None)
     if isatty is None or not isatty():
         return None  # a pipe or a file gets whole lines: scripts cut them as they need
@@ -73,8 +72,6 @@ MIN_WRAPPED = 12
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], width: int | None = None) -> str:
     """Columns two spaces apart; with ``width``, the widest columns wrap so that no line is longer."""
-    import textwrap
-
     cells = [[str(value) for value in row] for row in rows]
     widths = [max([len(header)] + [len(row[i]) for row in cells]) for i, header in enumerate(headers)]
     if width is not None:

@@ -6,7 +6,9 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from console.cli.cryptocmd import cli_passphrase
 from console.errors import ExitCode, ReadOnlyRefused
+from console.sets import resolve_set, restore_scope
 
 if TYPE_CHECKING:
     from console.cli.output import Printer
@@ -32,8 +34,6 @@ def register_kind(kind_subparsers: argparse._SubParsersAction, parents: list[arg
 
 def run_restore_certs(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.kinds.certs.restore import restore_certs
-    from console.cli.cryptocmd import cli_passphrase
-    from console.sets import resolve_set, restore_scope
 
     if settings.read_only:
         raise ReadOnlyRefused("restore certs")

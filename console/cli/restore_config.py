@@ -7,7 +7,9 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from console.cli.cryptocmd import cli_passphrase
 from console.errors import ExitCode, ReadOnlyRefused
+from console.sets import resolve_set, restore_scope
 
 if TYPE_CHECKING:
     from console.cli.output import Printer
@@ -33,8 +35,6 @@ def register_kind(kind_subparsers: argparse._SubParsersAction, parents: list[arg
 
 def run_restore_config(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.kinds.config.restore import restore_config, secret_targets
-    from console.cli.cryptocmd import cli_passphrase
-    from console.sets import resolve_set, restore_scope
 
     if settings.read_only:
         raise ReadOnlyRefused("restore config")

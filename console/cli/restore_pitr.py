@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console.cli.targets import one_instance
 from console.errors import ExitCode, UsageError
+from console.pitr.plan import TargetRefused, plan_restore
+from console.pitr.targets import parse_target
+from console.runlog import RunRecord, record_run
 
 if TYPE_CHECKING:
     from console.cli.output import Printer
@@ -49,16 +54,12 @@ def add_pitr_arguments(parser: argparse.ArgumentParser) -> None:
 def _program(args: argparse.Namespace) -> str:
     if args.program:
         return str(args.program)
-    import shutil
-    import sys
 
     return str(Path(shutil.which("backup-console") or sys.argv[0]).absolute())
 
 
 def run_restore_pitr(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
-    from console.pitr.plan import TargetRefused, plan_restore
     from console.pitr.restore import RestoreOptions, check_destination, restore_to_target
-    from console.pitr.targets import parse_target
 
     if args.backup or args.target_db or args.create or args.clean:
         raise UsageError("--pitr restores a whole cluster from base backups: it takes no BACKUP, --target-db, "
@@ -114,8 +115,6 @@ def run_restore_pitr(args: argparse.Namespace, settings: Settings, printer: Prin
 
 
 def _record(settings: Settings, started: float, status: str, message: str) -> None:
-    from console.runlog import RunRecord, record_run
-
     record_run(settings.backup_dir, RunRecord(action="restore", kind="postgres", target="pitr", status=status,
                                               started=started, finished=time.time(), message=message,
                                               instance=settings.instance_of("postgres")))

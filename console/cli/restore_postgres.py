@@ -6,12 +6,14 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from console.errors import ExitCode
+from console.cli.restore_pitr import add_pitr_arguments, run_restore_pitr
+from console.errors import ExitCode, ReadOnlyRefused, UsageError
+from console.sets import resolve_set, restore_scope
 
 if TYPE_CHECKING:
-    from console.kinds.postgres.restore import RestoreReport
     from console.cli.output import Printer
     from console.config import Settings
+    from console.kinds.postgres.restore import RestoreReport
 
 
 def register_kind(kinds: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -26,7 +28,9 @@ def register_kind(kinds: argparse._SubParsersAction, parents: list[argparse.Argu
                         help="set id (postgres/DB/YYYYmmdd_HHMMSS) or path of a file of the set")
     parser.add_argument("--target-db", metavar="NAME", help="database to restore into")
     parser.add_argument("--create", action="store_true", help="create the target database if it does not exist")
-    parser.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel pg_restore jobs (default 1)")
+    parser.add_argument("--jobs", type=int, default=0, metavar="N",
+                        help="parallel pg_restore jobs (default: one per CPU, up to 4, when there is room to "
+                             "decompress the dump; else 1)")
     parser.add_argument("--clean", action="store_true", help="drop the target's objects before restoring (needs --yes)")
     parser.add_argument("--yes", action="store_true", help="confirm overwriting a non-empty target")
     parser.add_argument("--no-owner", action="store_true",
@@ -35,7 +39,6 @@ def register_kind(kinds: argparse._SubParsersAction, parents: list[argparse.Argu
     parser.add_argument("--role-map", action="append", metavar="OLD=NEW",
                         help="give what the dump's role OLD owns or was granted to the target's role NEW "
                              "(repeatable; roles not mapped keep their names and must exist)")
-    from console.cli.restore_pitr import add_pitr_arguments
 
     add_pitr_arguments(parser)
     parser.set_defaults(handler=run_restore_postgres)
@@ -44,18 +47,12 @@ def register_kind(kinds: argparse._SubParsersAction, parents: list[argparse.Argu
 def run_restore_postgres(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.kinds.postgres.restore import RestoreOptions, restore_postgres
     from console.kinds.postgres.roles import parse_role_map
-    from console.sets import resolve_set, restore_scope
-    from console.errors import ReadOnlyRefused
 
     if settings.read_only:
         raise ReadOnlyRefused("restore")
     if args.pitr:
-        from console.cli.restore_pitr import run_restore_pitr
-
         return run_restore_pitr(args, settings, printer)
     if not args.backup or not args.target_db:
-        from console.errors import UsageError
-
         raise UsageError("restore postgres needs BACKUP and --target-db (or --pitr with a target and --to)")
     backup_set = resolve_set(settings, "postgres", args.backup)
     settings = restore_scope(settings, backup_set, getattr(args, "instance", None))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from console.errors import ExitCode
+from console.errors import ExitCode, ReadOnlyRefused
+from console.sets import resolve_set, restore_scope
 
 if TYPE_CHECKING:
     from console.cli.output import Printer
@@ -35,8 +36,6 @@ def register_kind(kinds: argparse._SubParsersAction, parents: list[argparse.Argu
 
 def run_restore_rabbitmq(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.kinds.rabbitmq.restore import apply_import, plan_import
-    from console.sets import resolve_set, restore_scope
-    from console.errors import ReadOnlyRefused
 
     if args.yes and settings.read_only:
         raise ReadOnlyRefused("restore rabbitmq")

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from console.errors import ExitCode
+from console.errors import ExitCode, ReadOnlyRefused
+from console.sets import resolve_set, restore_scope
 
 if TYPE_CHECKING:
     from console.cli.output import Printer
@@ -41,8 +42,6 @@ def register_kind(kinds: argparse._SubParsersAction, parents: list[argparse.Argu
 
 def run_restore_redis(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     from console.kinds.redis.restore import restore
-    from console.sets import resolve_set, restore_scope
-    from console.errors import ReadOnlyRefused
 
     if settings.read_only:
         raise ReadOnlyRefused("restore redis")

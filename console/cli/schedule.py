@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from console import schedule
 from console.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -53,8 +54,6 @@ _KUBERNETES_OPTIONS = ("image", "config_map", "secret", "namespace", "volume_cla
 
 
 def run_schedule_print(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
-    from console import schedule
-
     given = [name for name in _KUBERNETES_OPTIONS if getattr(args, name) is not None]
     if args.kubernetes:
         return _print_kubernetes(args, settings, printer)

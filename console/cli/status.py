@@ -8,7 +8,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from console.errors import ExitCode
+from console.cli.fleet import run_fleet_status
+from console.errors import ExitCode, UsageError
+from console.instances import target_label
+from console.lock import held_locks
+from console.verify.state import target_states
 
 if TYPE_CHECKING:
     from console.cli.output import Printer
@@ -41,9 +45,6 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
 
 def _dispatch_status(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
     if args.fleet:
-        from console.cli.fleet import run_fleet_status
-        from console.errors import UsageError
-
         if args.service:
             raise UsageError("--fleet shows every host's records; --service probes this host's services")
 
@@ -53,18 +54,12 @@ def _dispatch_status(args: argparse.Namespace, settings: Settings, printer: Prin
 
 def collect_status(settings: Settings, service: str | None = None) -> dict[str, Any]:
     """The status document (also what ``--json`` prints)."""
-    from console.lock import held_locks
-    from console.probes import probe_all
-    from console.verify.state import target_states
-
-    from console.probes import SERVICES
+    from console.probes import SERVICES, probe_all
 
     instance = None
     if service and "/" in service:
         service, instance = service.split("/", 1)
     if service and service not in SERVICES:
-        from console.errors import UsageError
-
         raise UsageError(f"unknown service '{service}': choose from {', '.join(sorted(SERVICES))}")
     if instance is not None:
         settings.instance(service, instance)  # a UsageError naming the configured ones
@@ -99,7 +94,6 @@ def collect_status(settings: Settings, service: str | None = None) -> dict[str, 
 
 def run_status(options: StatusOptions, settings: Settings, printer: Printer) -> int:
     from console.formatting import ago
-    from console.instances import target_label
 
     document = collect_status(settings, options.service)
     results = document.pop("_results")

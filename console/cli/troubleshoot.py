@@ -7,6 +7,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from console.errors import ConfirmationRequired, ExitCode, ReadOnlyRefused
+from console.troubleshoot import disk_usage, long_transactions, redis_persistence, terminate_backend
 
 if TYPE_CHECKING:
     from console.cli.output import Printer
@@ -37,26 +38,18 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
 
 
 def _transactions(args: argparse.Namespace, settings: Settings) -> Diagnosis:
-    from console.troubleshoot import long_transactions
-
     return long_transactions(settings, args.min_seconds)
 
 
 def _disk(args: argparse.Namespace, settings: Settings) -> Diagnosis:
-    from console.troubleshoot import disk_usage
-
     return disk_usage(settings, max(1, args.top))
 
 
 def _redis(settings: Settings) -> Diagnosis:
-    from console.troubleshoot import redis_persistence
-
     return redis_persistence(settings)
 
 
 def run_terminate(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
-    from console.troubleshoot import terminate_backend
-
     if settings.read_only:
         raise ReadOnlyRefused(f"terminating backend {args.pid}")
     if not args.yes:

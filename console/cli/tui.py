@@ -5,6 +5,7 @@ Imported only when the console is opened, so cron and ``--json`` runs never load
 
 from __future__ import annotations
 
+import gc
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -12,8 +13,6 @@ if TYPE_CHECKING:
 
 
 def launch(settings: Settings, start_screen: str = "dashboard", **start_kwargs: Any) -> int:
-    import gc
-
     from screens.app import run_app  # the start-up cost of Textual is paid only here
 
     # A long-lived UI wants short collector pauses, not few ones: back to Python's thresholds (entry()

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from console.catalog import KINDS
+from console.cli.verify_base import base_instance, run_verify_base
 from console.errors import ExitCode
+from console.verify.reports import list_reports, load_report, read_text, report_dir
 
 if TYPE_CHECKING:
     from console.cli.output import Printer
@@ -59,8 +61,6 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
 
 
 def _dispatch_verify(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
-    from console.cli.verify_base import base_instance, run_verify_base
-
     instance = base_instance(args.kind, args.set_id)
     if args.physical or instance is not None:
         return run_verify_base(args.set_id, args.json, settings, printer, instance)
@@ -68,7 +68,6 @@ def _dispatch_verify(args: argparse.Namespace, settings: Settings, printer: Prin
 
 
 def run_verify(options: VerifyOptions, settings: Settings, printer: Printer) -> int:
-    from console.verify.reports import read_text, report_dir
     from console.verify.run import verify
 
     report = verify(settings, kind=options.kind, set_id=options.set_id, deep=options.deep,
@@ -96,7 +95,6 @@ def _print_failures(report: VerifyReport, printer: Printer) -> None:
 
 def run_reports_list(json_mode: bool, settings: Settings, printer: Printer) -> int:
     from console.formatting import duration
-    from console.verify.reports import list_reports
 
     found = list_reports(settings)
     if json_mode:
@@ -112,8 +110,6 @@ def run_reports_list(json_mode: bool, settings: Settings, printer: Printer) -> i
 
 
 def run_reports_show(reference: str, json_mode: bool, settings: Settings, printer: Printer) -> int:
-    from console.verify.reports import load_report, read_text
-
     report = load_report(settings, reference)
     if json_mode:
         printer.data(report.as_json())

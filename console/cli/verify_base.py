@@ -7,9 +7,12 @@ import re
 import time
 from typing import TYPE_CHECKING
 
+from console.artifacts import write_json_atomic
 from console.cli.targets import one_instance
 from console.errors import ExitCode, UsageError
 from console.instances import DEFAULT
+from console.pitr.layout import METADATA_NAME, list_base_backups
+from console.runlog import RunRecord, record_run
 
 if TYPE_CHECKING:
     from console.cli.output import Printer
@@ -32,10 +35,7 @@ def base_instance(kind: str | None, set_id: str | None) -> str | None:
 
 def run_verify_base(set_id: str | None, json_mode: bool, settings: Settings, printer: Printer,
                     instance: str | None = None) -> int:
-    from console.artifacts import write_json_atomic
-    from console.pitr.layout import METADATA_NAME, list_base_backups
     from console.pitr.verify import verify_base_backup
-    from console.runlog import RunRecord, record_run
 
     settings = one_instance(settings, "postgres", instance)
     base_dir = settings.root.base_backups

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from console.cli.targets import add_one_instance_argument, one_instance
 from console.cli.wal_pitr import register_pitr
 from console.errors import ExitCode, UsageError
+from console.pitr.describe import window_lines
+from console.pitr.window import pitr_status
 
 if TYPE_CHECKING:
     from console.cli.output import Printer
@@ -51,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
                         help="the backup-console the server's OS user runs in archive_command "
                              "(default: this one's absolute path)")
     enable.set_defaults(handler=run_wal_enable)
+
     register_pitr(actions, parents)
 
 
@@ -84,8 +87,6 @@ def run_wal_status(args: argparse.Namespace, settings: Settings, printer: Printe
             for item in status.newest_files:
                 printer.line(f"  {item.name}  {size(item.size_bytes)}")
         if pitr is not None:
-            from console.pitr.describe import window_lines
-
             for line in window_lines(pitr):
                 printer.line(line)
         for problem in status.problems + pitr_problems:
@@ -95,7 +96,6 @@ def run_wal_status(args: argparse.Namespace, settings: Settings, printer: Printe
 
 
 def _pitr_status(settings: Settings, archive_dir: str | None):  # noqa: ANN202 - PitrStatus, imported lazily
-    from console.pitr.window import pitr_status
 
     return pitr_status(settings.root, Path(archive_dir or ""), settings.postgres.bin_dir)
 
@@ -105,6 +105,7 @@ def _program(args: argparse.Namespace) -> str | None:
         return None
     if args.program:
         return str(args.program)
+
     found = shutil.which("backup-console") or sys.argv[0]
     return str(Path(found).absolute())
 

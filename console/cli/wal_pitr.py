@@ -8,10 +8,16 @@ that put global options first.
 from __future__ import annotations
 
 import argparse
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console.cli.targets import add_one_instance_argument, one_instance
-from console.errors import ExitCode
+from console.errors import ExitCode, ReadOnlyRefused, UsageError
+from console.lock import BackupLock
+from console.pitr import walcmd
+from console.pitr.prune import apply_wal_prune, plan_wal_prune
+from console.runlog import RunRecord, record_run
 
 if TYPE_CHECKING:
     from console.cli.output import Printer
@@ -21,8 +27,6 @@ if TYPE_CHECKING:
 def register_pitr(actions: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     """The PITR verbs: the per-segment push/get (normally reached through walcmd's fast path),
     plus mark and prune."""
-    from console.pitr import walcmd
-
     push = actions.add_parser(
         "push", help="archive one WAL file: use as archive_command",
         description="Archive one WAL file (PostgreSQL's %p) into the archive directory: temp name, fsync, "
@@ -73,13 +77,7 @@ def run_wal_mark(args: argparse.Namespace, settings: Settings, printer: Printer)
 
 
 def run_wal_prune(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
-    import time
-    from pathlib import Path
-
-    from console.errors import ReadOnlyRefused, UsageError
     from console.formatting import size
-    from console.pitr.prune import apply_wal_prune, plan_wal_prune
-    from console.runlog import RunRecord, record_run
 
     settings = one_instance(settings, "postgres", args.instance)
     archive_dir = args.archive_dir or settings.postgres.wal_archive_dir
@@ -94,8 +92,6 @@ def run_wal_prune(args: argparse.Namespace, settings: Settings, printer: Printer
     started = time.time()
     removed = 0
     if apply:
-        from console.lock import BackupLock
-
         with BackupLock(settings.backup_dir, "retention", "wal prune"):  # not beside a retention apply
             plan = plan_wal_prune(settings.root, Path(archive_dir), args.keep_base)
             removed = apply_wal_prune(plan)
@@ -121,8 +117,6 @@ def run_wal_prune(args: argparse.Namespace, settings: Settings, printer: Printer
 
 
 def _run_walcmd(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
-    from console.pitr import walcmd
-
     args.action = args.wal_action
     return walcmd.main([args.wal_action, *_walcmd_argv(args)])
 

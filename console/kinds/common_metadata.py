@@ -7,6 +7,7 @@ Verify, retention and the S3 upload read these fields the same way for every kin
 from __future__ import annotations
 
 import os
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -18,8 +19,8 @@ from console.layout import new_stamp, parse_stamp
 
 if TYPE_CHECKING:
     from console.artifacts import ArtifactInfo
-    from console.kinds.base import BackupRequest
     from console.config import Settings
+    from console.kinds.base import BackupRequest
 
 
 def fresh_stamp(*directories: Path) -> str:
@@ -46,8 +47,6 @@ def _carries(directory: Path, marker: str) -> bool:
 
 def crypto_tool_versions() -> dict[str, str]:
     """Versions recorded by the kinds that encrypt (config, certs): what wrote the file, with what."""
-    import sys
-
     import cryptography
     from cryptography.hazmat.backends.openssl import backend
 

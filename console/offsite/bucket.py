@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from console.instances import DEFAULT, set_id_of
 from console.layout import parse_stamp
 from console.offsite import keys
+from console.retention.storage import S3Storage
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -82,7 +83,6 @@ def group_objects(objects: Iterable[dict[str, Any]], prefix: str | list[str],
 def list_offsite_sets(settings: Settings, client: Any | None = None) -> tuple[list[OffsiteSet], list[str]]:
     """List the bucket's sets below every prefix that may hold them (raises botocore errors; callers describe them)."""
     from console.probes.s3 import make_client
-    from console.retention.storage import S3Storage
 
     client = client or make_client(settings, timeout=max(settings.timeout_seconds, 10.0), retries=3)
     prefixes = keys.offsite_prefixes(settings)

@@ -21,22 +21,23 @@ import hashlib
 import json
 import math
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from console import __version__
-from console import jsondoc
+from console import __version__, jsondoc
 from console.artifacts import sha256_file, write_json_atomic
-from console.catalog import BackupFile, BackupSet, read_metadata
+from console.catalog import BackupFile, BackupSet, parse_metadata, read_metadata
 from console.errors import Cancelled, ConsoleError
 from console.kinds import registry
 from console.layout import TIMESTAMP_FORMAT
 from console.offsite.bucket import OffsiteSet, list_offsite_sets
 from console.offsite.keys import set_directory
-from console.provenance import recorded_checksums
+from console.probes.s3 import describe_error, make_client
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
+from console.provenance import recorded_checksums
 from console.runlog import RunRecord, read_runs, record_run
 
 if TYPE_CHECKING:
@@ -130,15 +131,11 @@ def plan_keys(settings: Settings, backup_set: BackupSet) -> list[tuple[BackupFil
 
 
 def transfer_client(settings: Settings) -> Any:
-    from console.probes.s3 import make_client
-
     return make_client(settings, timeout=settings.s3.transfer_timeout_seconds, retries=settings.s3.max_attempts,
                        connections=max(10, settings.s3.upload_concurrency + 2))
 
 
 def describe(exc: Exception, settings: Settings) -> str:
-    from console.probes.s3 import describe_error
-
     return describe_error(exc, settings)[1]
 
 
@@ -267,8 +264,6 @@ def _rewrite_metadata(path: Path, document: dict[str, Any]) -> None:
 
 def read_metadata_path(path: Path) -> dict[str, Any] | None:
     """The metadata document at ``path`` if it is readable and well-typed, else None."""
-    from console.catalog import parse_metadata
-
     try:
         raw = path.read_bytes()
     except OSError:
@@ -351,8 +346,6 @@ def _put_multipart(settings: Settings, client: Any, bucket: str, key: str, path:
     at concurrency x part size; over a long link the parts' round trips overlap instead of adding
     up. One progress event per finished part, unthrottled: a part is at least 5 MiB.
     """
-    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-
     chunk_size = part_size(settings, size)
     window = settings.s3.upload_concurrency
     upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256", **args)["UploadId"]

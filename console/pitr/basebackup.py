@@ -26,8 +26,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import zstandard
-
 from console import __version__
 from console.artifacts import ArtifactSet, ArtifactWriter
 from console.errors import BackupFailed, Cancelled
@@ -156,6 +154,8 @@ class _Stream:
             self.abort.set()
 
     def _write(self, channel: queue.Queue[bytes | None]) -> None:
+        import zstandard  # the data path only: the kind registry loads this module without it
+
         compressor = zstandard.ZstdCompressor(level=self.level, threads=ZSTD_THREADS, write_checksum=True).compressobj()
         try:
             while True:

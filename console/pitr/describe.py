@@ -8,6 +8,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from console.pitr.layout import list_base_backups
+from console.pitr.window import pitr_status
+
 if TYPE_CHECKING:
     from console.pitr.layout import Where
     from console.pitr.window import PitrStatus
@@ -58,9 +61,6 @@ def window_lines(status: PitrStatus) -> list[str]:
 def recovery_window_facts(backup_dir: Where, archive_dir: str, bin_dir: str = "") -> dict[str, Any] | None:
     """The window as plain data for probes, ``status --json``, monitoring and the dashboard;
     None when there is no archive directory or no base backup to measure from."""
-    from console.pitr.layout import list_base_backups
-    from console.pitr.window import pitr_status
-
     if not archive_dir or not list_base_backups(backup_dir):
         return None
     status = pitr_status(backup_dir, Path(archive_dir), bin_dir)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console.errors import ConsoleError, UsageError
+from console.kinds.postgres.client import find_tool
 from console.pitr.extract import extract
 from console.pitr.walnames import parse_lsn
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
@@ -219,8 +220,6 @@ def _undo(target: Path, keep_directory: bool, moved: Path | None) -> None:
 
 
 def _pg_ctl(plan: RestorePlan, pg: PostgresSettings) -> str:
-    from console.kinds.postgres.client import find_tool
-
     major = int(plan.base.metadata.get("server_version_num", 0)) // 10000
     versioned = Path(f"/usr/lib/postgresql/{major}/bin")
     return find_tool("pg_ctl", pg.bin_dir or (str(versioned) if versioned.is_dir() else "")).path

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from console.pitr import archive
 from console.pitr.walnames import DEFAULT_SEGMENT_SIZE, HISTORY, Segment, parse_lsn, parse_segment
 
 SUFFIXES = (".zst",)
@@ -91,8 +92,6 @@ def _parse_history(text: str, timeline: int) -> list[Branch]:
 
 def scan_archive(directory: Path, segment_size: int = DEFAULT_SEGMENT_SIZE) -> ArchiveIndex:
     """Index the archive directory (an unreadable one is an empty index)."""
-    from console.pitr import archive
-
     index = ArchiveIndex(directory, segment_size)
     try:
         entries = list(os.scandir(directory))

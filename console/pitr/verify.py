@@ -13,6 +13,7 @@ from typing import Any
 
 from console.artifacts import sha256_file
 from console.errors import ConsoleError
+from console.kinds.postgres.client import find_tool
 from console.pitr.extract import extract
 from console.pitr.layout import MANIFEST_NAME, BaseBackup
 
@@ -29,8 +30,6 @@ class BaseVerifyReport:
 
 def verify_base_backup(base: BaseBackup, bin_dir: str = "", scratch: Path | None = None) -> BaseVerifyReport:
     """Run every check; a failed check is reported, not raised."""
-    from console.kinds.postgres.client import find_tool
-
     checks: list[dict[str, Any]] = []
 
     def record(name: str, ok: bool, message: str) -> bool:

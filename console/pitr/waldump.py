@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from console.artifacts import write_json_atomic
+from console.errors import ConsoleError
+from console.pitr import archive
 from console.pitr.walnames import parse_lsn
 from console.root import BackupRoot
 
@@ -51,8 +54,6 @@ def _parse(output: str) -> SegmentTimes:
 def segment_times(archive_dir: Path, name: str, bin_dir: str = "", cache_dir: Path | None = None) -> SegmentTimes | None:
     """Run pg_waldump on one archived segment; None when pg_waldump is missing or the file is gone."""
     from console.kinds.postgres.client import find_tool
-    from console.errors import ConsoleError
-    from console.pitr import archive
 
     cache = _load_cache(cache_dir)
     key = f"{archive_dir}/{name}"  # one cache for every instance's archive: the same names, other WAL
@@ -94,7 +95,6 @@ def _load_cache(cache_dir: Path | None) -> dict[str, dict[str, str | None]]:
 def _save_cache(cache_dir: Path | None, cache: dict[str, dict[str, str | None]]) -> None:
     if cache_dir is None:
         return
-    from console.artifacts import write_json_atomic
 
     if len(cache) > 2000:  # only the newest segments are ever asked again
         cache = dict(sorted(cache.items())[-1000:])

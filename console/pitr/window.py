@@ -18,6 +18,7 @@ from typing import Any
 
 from console.pitr.layout import BaseBackup, Where, as_root, list_base_backups, read_restore_points
 from console.pitr.timelines import ArchiveIndex, Branch, scan_archive
+from console.pitr.waldump import segment_times
 from console.pitr.walnames import Segment, format_lsn, parse_lsn
 
 WALDUMP_LOOKBACK = 4
@@ -117,8 +118,6 @@ def on_path(base: BaseBackup, path: list[Branch], segment_size: int) -> bool:
 def chain_end(index: ArchiveIndex, start: int, path: list[Branch], bin_dir: str = "",
               cache_dir: Path | None = None) -> ChainEnd | None:
     """Follow the archive from segment number ``start`` until the first missing segment."""
-    from console.pitr.waldump import segment_times
-
     newest = index.newest_on(path)
     if newest is None or newest.number < start:
         return None

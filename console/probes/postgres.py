@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from console.pitr.describe import recovery_window_facts
 from console.probes.result import ProbeResult, ServiceState, Stopwatch
 
 if TYPE_CHECKING:
@@ -72,8 +73,6 @@ def describe_error(exc: Exception, pg: PostgresSettings) -> tuple[ServiceState, 
 
 def _recovery_window(settings: Settings) -> dict[str, Any] | None:
     """The PITR window when base backups exist; a damaged archive must not break the probe."""
-    from console.pitr.describe import recovery_window_facts
-
     try:
         return recovery_window_facts(settings.root, settings.postgres.wal_archive_dir, settings.postgres.bin_dir)
     except Exception as exc:  # noqa: BLE001 - shown as text instead of a failed probe

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from console.errors import ServiceUnreachable
 from console.probes.result import ProbeResult, ServiceState, Stopwatch
+from console.redact import mask_url
 
 if TYPE_CHECKING:
     import requests  # imported where a session is made: loading the probes must not cost its 0.05-0.1 s
@@ -27,8 +28,6 @@ def base_url(rs: RabbitMQSettings) -> str:
 
 def redacted(url: str) -> str:
     """The URL with the password of any ``user:password@`` an operator put in management_url masked."""
-    from console.redact import mask_url
-
     return mask_url(url)
 
 

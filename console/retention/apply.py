@@ -14,17 +14,23 @@ import os
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from console.catalog import Catalog, read_metadata, scan
 from console.errors import ConsoleError, ReadOnlyRefused
+from console.formatting import size
 from console.instances import DEFAULT
+from console.lock import BackupLock
+from console.offsite.bucket import list_offsite_sets
 from console.offsite.keys import bucket_prefix, offsite_prefixes
+from console.probes.s3 import describe_error, make_client
 from console.retention.pitr import PitrPlan, delete_pitr, plan_pitr
 from console.retention.plan import Decision, RetentionPlan, apply_policy
-from console.retention.policy import Policy, load_policy
+from console.retention.policy import Policy, days_label, load_policy
 from console.retention.reports import ReportPlan, plan_reports
 from console.retention.storage import DryRunStorage, LocalStorage, S3Storage, StorageError
+from console.runlog import RunRecord, record_run
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -196,8 +202,6 @@ def plan_retention(
     else:
         from botocore import exceptions as bexc
 
-        from console.offsite.bucket import list_offsite_sets
-        from console.probes.s3 import describe_error
 
         try:
             sets, _stray = list_offsite_sets(settings, s3_client)
@@ -223,10 +227,6 @@ def plan_retention(
 def _wal_note(settings: Settings, policy: Policy, now: datetime) -> str | None:
     """Without any base backup, WAL segments past the postgres-wal local age: reported, never
     deleted (with base backups, the PITR part of the plan removes what no kept one needs)."""
-    from pathlib import Path
-
-    from console.formatting import size
-    from console.retention.policy import days_label
 
     rule = policy.rule("postgres-wal")
     directory = Path(settings.postgres.wal_archive_dir) if settings.postgres.wal_archive_dir else None
@@ -268,8 +268,6 @@ def apply_retention(
         ReadOnlyRefused: in read-only mode (unless dry_run). LockHeld: another apply runs.
         ConsoleError: the plan changed since the operator confirmed it.
     """
-    from console.lock import BackupLock
-
     if settings.read_only and not dry_run:
         raise ReadOnlyRefused("retention apply")
     with BackupLock(settings.backup_dir, LOCK_NAME, "retention apply"):
@@ -312,8 +310,6 @@ def apply_retention(
 
 
 def _client(settings: Settings) -> Any:
-    from console.probes.s3 import make_client
-
     return make_client(settings, timeout=max(settings.timeout_seconds, 10.0), retries=3)
 
 
@@ -350,9 +346,6 @@ def _delete_reports(removals: list[Decision], storage: Any, settings: Settings, 
 
 
 def _record(settings: Settings, plans: RetentionPlans, result: ApplyResult, started: float) -> None:
-    from console.formatting import size
-    from console.runlog import RunRecord, record_run
-
     finished = time.time()
 
     def record(kind: str, target: str, what: str, deleted: list[Decision], failed: list[str],

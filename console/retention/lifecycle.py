@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from console.errors import ConsoleError
+from console.offsite.keys import bucket_prefix
+from console.probes.s3 import describe_error, make_client
 from console.retention.policy import Policy, days_label, load_policy
 
 if TYPE_CHECKING:
@@ -137,8 +139,6 @@ def compare(settings: Settings, client: Any | None = None, policy: Policy | None
     """Read the bucket's rules and compare them with the policy's."""
     from botocore import exceptions as bexc
 
-    from console.offsite.keys import bucket_prefix
-    from console.probes.s3 import describe_error, make_client
 
     policy = policy or load_policy(settings)
     desired, notes = build_rules(policy, bucket_prefix(settings))
@@ -155,7 +155,6 @@ def apply(settings: Settings, comparison: Comparison, client: Any | None = None)
     """Write the desired rules plus the foreign ones to the bucket."""
     from botocore import exceptions as bexc
 
-    from console.probes.s3 import describe_error, make_client
 
     client = client or make_client(settings, timeout=max(settings.timeout_seconds, 10.0), retries=3)
     rules = comparison.foreign + comparison.desired

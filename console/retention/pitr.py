@@ -16,16 +16,19 @@ last; WAL oldest first, each file before its ``.sha256``).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console.instances import DEFAULT
+from console.layout import parse_stamp
 from console.pitr.layout import METADATA_NAME, BaseBackup, base_root
 from console.pitr.prune import WalRange, WalSelection, read_base_backups, select_wal
 from console.retention.plan import Decision, apply_policy
 from console.retention.policy import Policy
+from console.retention.storage import DryRunStorage, LocalStorage, StorageError
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -112,7 +115,6 @@ def _subject(base: BaseBackup) -> BaseSubject:
             size += path.lstat().st_size
         except OSError:
             continue
-    from console.layout import parse_stamp
 
     return BaseSubject(base, parse_stamp(base.stamp), tuple(paths), size, instance=base.instance)
 
@@ -185,9 +187,6 @@ def delete_pitr(plan: PitrPlan, settings: Settings, dry_run: bool) -> PitrDelete
     """Remove what the plan removes: each base backup's data then its metadata then its directory;
     the WAL oldest range first, each file before its sidecar. Deletes are confined to BACKUP_DIR and
     to the archive directory (console.retention.storage.LocalStorage)."""
-    import os
-
-    from console.retention.storage import DryRunStorage, LocalStorage, StorageError
 
     done = PitrDeleted()
     storage: Any = LocalStorage(settings.backup_dir)

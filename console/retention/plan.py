@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from console.catalog import CLOCK_SKEW_SECONDS
-from console.errors import ConsoleError, ExitCode
+from console.errors import ConfigError, ConsoleError, ExitCode
 from console.instances import target_label
 from console.retention.policy import ARCHIVE_CLASSES, Policy, days_label
 
@@ -129,8 +129,6 @@ def apply_policy(
         ConfigError: the policy is empty. UnsafePlan: everything of a target would go.
     """
     if not policy.rules:
-        from console.errors import ConfigError
-
         raise ConfigError("the retention policy has no rules; refusing to plan")
     if tier not in TIERS:
         raise ValueError(f"unknown tier {tier!r}")

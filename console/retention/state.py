@@ -11,12 +11,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from console.catalog import KINDS
+from console.errors import ConsoleError
 from console.instances import DEFAULT
+from console.retention import lifecycle
 from console.retention.apply import RetentionPlans, plan_retention
+from console.retention.pitr import WAL_KIND, PitrPlan
+from console.retention.policy import days_label
 
 if TYPE_CHECKING:
     from console.config import Settings
-    from console.retention.pitr import PitrPlan
 
 
 @dataclass(frozen=True)
@@ -73,16 +76,11 @@ class RetentionOverview:
 
 def overview(settings: Settings, now: datetime | None = None, s3_client: Any | None = None) -> RetentionOverview:
     """Plan both tiers and read the bucket's lifecycle; S3 problems become status text."""
-    from console.retention.policy import days_label
-
     now = now or datetime.now().astimezone()
     plans = plan_retention(settings, now, offsite=True, s3_client=s3_client)
     rules: dict[str, str] = {}
     status = "not configured (no bucket)"
     if settings.s3.bucket:
-        from console.retention import lifecycle
-        from console.errors import ConsoleError
-
         try:
             comparison = lifecycle.compare(settings, s3_client, plans.policy)
         except ConsoleError as exc:
@@ -127,8 +125,6 @@ def _pitr_states(plans: RetentionPlans, now: datetime, rules: dict[str, str]) ->
 
 
 def _pitr_plan_states(plans: RetentionPlans, pitr: PitrPlan, now: datetime, rules: dict[str, str]) -> list[KindState]:
-    from console.retention.pitr import WAL_KIND
-
     suffix = "" if pitr.instance == DEFAULT else f"/{pitr.instance}"
     every = [*pitr.keep, *pitr.remove]
     stamps = sorted(d.stamp for d in every)

@@ -11,9 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from console.artifacts import sha256_file
-from console.catalog import BackupFile
+from console.catalog import CLOCK_SKEW_SECONDS, BackupFile
 from console.freshness import is_fresh, stale_after_hours
 from console.progress import check_cancel
+from console.provenance import evidence
 from console.verify.model import FAILED, PASSED, SKIPPED, WARNING, SetContext, primary_name
 
 
@@ -21,8 +22,6 @@ def check_metadata(ctx: SetContext, verifier: Any) -> None:
     """Metadata present and sane; the manual's invalid JSON is a warning naming its defect."""
     path = ctx.backup_set.metadata_path
     if path is None:
-        from console.provenance import evidence
-
         proof = evidence(ctx.backup_set)
         if proof is not None:
             ctx.add("metadata", FAILED, f"metadata file missing, but backup-console wrote this set ({proof}): "
@@ -36,8 +35,6 @@ def check_metadata(ctx: SetContext, verifier: Any) -> None:
     name = path.name
     read = ctx.metadata
     if read.document is None or not read.ours:
-        from console.provenance import evidence
-
         proof = evidence(ctx.backup_set)
         if proof is not None:
             damage = read.error or "it is not backup-console's metadata (no producer, no checksums)"
@@ -155,8 +152,6 @@ def check_missing_artifacts(ctx: SetContext) -> None:
 
 def check_date(ctx: SetContext) -> None:
     """A set dated in the future (beyond a small clock skew) is a warning and is never the newest."""
-    from console.catalog import CLOCK_SKEW_SECONDS
-
     ahead = (ctx.backup_set.timestamp - ctx.now).total_seconds()
     if ahead > CLOCK_SKEW_SECONDS:
         ctx.add("date", WARNING, f"dated {ahead / 3600:.1f} h in the future ({ctx.backup_set.stamp}): a wrong clock or "

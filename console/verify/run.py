@@ -15,17 +15,19 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from console import fleet
 from console.artifacts import write_json_atomic
 from console.catalog import KINDS, BackupSet, read_metadata, scan
 from console.errors import UsageError
 from console.kinds import registry
+from console.offsite.upload import read_metadata_path
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, emit
 from console.runlog import RunRecord, record_run
 from console.verify import reports
-from console.verify.checks import (check_age, check_date, check_metadata, check_missing_artifacts, check_offsite, check_recorded,
-                                   settle_recorded)
-from console.verify.model import (FAILED, PASSED, WARNING, SetContext, SetVerification, VerifyReport,
-                                  overall, primary_name)
+from console.verify.checks import (check_age, check_date, check_metadata, check_missing_artifacts, check_offsite,
+                                   check_recorded, settle_recorded)
+from console.verify.model import (FAILED, PASSED, WARNING, SetContext, SetVerification, VerifyReport, overall,
+                                  primary_name)
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -117,8 +119,6 @@ def verify(
 
 def _publish_fleet_records(settings: Settings, sets: list[BackupSet]) -> Any:
     """The fleet records (``console.fleet``) of the targets whose sets were verified; None without S3."""
-    from console import fleet
-
     return fleet.publish(settings, [fleet.Target(*item.target_key) for item in sets if item.is_backup])
 
 
@@ -174,7 +174,6 @@ def _record(ctx: SetContext, status: str, report_name: str | None) -> bool:
     path = ctx.backup_set.metadata_path
     if path is None or not path.name.endswith(".json") or ctx.metadata.document is None:
         return False
-    from console.offsite.upload import read_metadata_path
 
     current = read_metadata_path(path)
     if current is None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Callable
 from textual.containers import Horizontal
 from textual.widgets import Label
 
+from console.instances import label as instance_label
 from screens.widgets.text_bar import TextBar
 
 if TYPE_CHECKING:
@@ -77,7 +78,6 @@ def summary_text(job: BackupJob) -> str:
     from console.formatting import duration, size
 
     result = job.result
-    from console.instances import label as instance_label
 
     what = f"{instance_label(job.request.kind, job.request.instance)} backup" + (
         f" of {job.request.target}" if job.request.target else "")

@@ -4,6 +4,7 @@ set's own verification and the target's last run; then what runs now and the mon
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable
 
 from rich.text import Text
@@ -28,8 +29,6 @@ InScope = Callable[[str, str], bool]
 def verification_word(state: TargetState, now: float) -> str:
     """The newest set's own state: "verified 2h ago", "unverified", "warning", "FAILED"."""
     if state.verification == "verified":
-        from datetime import datetime
-
         try:
             at = datetime.fromisoformat(state.verified_at).timestamp() if state.verified_at else None
         except ValueError:

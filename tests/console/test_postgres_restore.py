@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import uuid
 
@@ -11,7 +13,7 @@ import pytest
 from console.catalog import scan
 from console.errors import ConfirmationRequired, ReadOnlyRefused, UsageError, VerifyFailed
 from console.kinds.base import BackupRequest
-from console.kinds.postgres.restore import RestoreOptions, restore_postgres
+from console.kinds.postgres.restore import RestoreOptions, choose_jobs, restore_postgres
 from console.runner import execute
 from tests.postgres_fixtures import (EXPECTED_TABLES, drop_database, pg_seed_template, schema_text, seeded_db,  # noqa: F401
                                      table_counts)
@@ -165,3 +167,45 @@ def test_a_role_map_is_parsed_in_order_and_repeats_are_allowed() -> None:
     from console.kinds.postgres.roles import parse_role_map
 
     assert parse_role_map(["a=b", " c = d ", "a=b"]) == (("a", "b"), ("c", "d"))
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def test_jobs_asked_for_are_kept(tmp_path):
+    dump = tmp_path / "shop_20261207_010000.dump.zst"
+    dump.write_bytes(b"x" * 1000)
+    notes: list[str] = []
+    assert choose_jobs(3, dump, None, tmp_path / ".tmp", notes) == 3 and notes == []
+
+
+def test_automatic_jobs_follow_the_cpus_when_the_decompressed_dump_fits(tmp_path):
+    dump = tmp_path / "shop_20261207_010000.dump.zst"
+    dump.write_bytes(b"x" * 1000)
+    document = {"artifacts": [{"name": dump.name, "uncompressed_bytes": 5000}]}
+    notes: list[str] = []
+    jobs = choose_jobs(0, dump, document, tmp_path / "not-yet" / ".tmp", notes)
+    assert jobs == (min(_cpus(), 4) if _cpus() >= 2 else 1)
+    if jobs > 1:
+        assert notes == [f"{jobs} pg_restore jobs (chosen: {_cpus()} CPUs; --jobs sets it)"]
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one CPU: one job whatever the space")
+def test_automatic_jobs_fall_back_to_one_when_the_scratch_space_is_too_small(tmp_path):
+    dump = tmp_path / "shop_20261207_010000.dump.zst"
+    dump.write_bytes(b"x" * 1000)
+    free = shutil.disk_usage(tmp_path).free
+    document = {"artifacts": [{"name": dump.name, "uncompressed_bytes": free * 2}]}
+    notes: list[str] = []
+    assert choose_jobs(0, dump, document, tmp_path / ".tmp", notes) == 1
+    assert notes and notes[0].startswith("one pg_restore job: a parallel restore decompresses the dump first")
+    assert str(tmp_path) in notes[0]
+
+
+def test_a_plain_custom_dump_needs_no_scratch_space(tmp_path):
+    dump = tmp_path / "shop_20261207_010000.dump"
+    dump.write_bytes(b"x" * 1000)
+    notes: list[str] = []
+    assert choose_jobs(0, dump, {"artifacts": [{"name": dump.name, "uncompressed_bytes": 10**18}]},
+                       tmp_path / ".tmp", notes) == (min(_cpus(), 4) if _cpus() >= 2 else 1)

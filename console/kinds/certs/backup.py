@@ -14,14 +14,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from console import __version__
-from console import jsondoc
+from console import __version__, jsondoc
 from console.artifacts import ArtifactSet
 from console.catalog import BackupSet
 from console.errors import BackupFailed
 from console.instances import set_id_of
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.certs.layout import LAYOUT
+from console.kinds.certs.verify import split_legacy_inventory
 from console.kinds.common_metadata import crypto_tool_versions, fresh_stamp
 from console.layout import parse_stamp
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
@@ -146,8 +146,6 @@ def read_inventory(backup_set: BackupSet) -> tuple[dict[str, Any] | None, str | 
     except ValueError as exc:
         return None, f"{path.name} is not valid JSON ({exc})"
     if isinstance(document, list):
-        from console.kinds.certs.verify import split_legacy_inventory
-
         certificates, others = split_legacy_inventory(document)
         return {"legacy": True, "certificates": certificates, "other_files": others}, None
     if isinstance(document, dict):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 
 from console.errors import ConsoleError
+from console.kinds.config.checks import NO_KEY_FIX, usable_key
 from console.preflight import Check, CheckContext
 from console.status import Status
 
@@ -31,15 +32,12 @@ def cert_dir_readable(context: CheckContext) -> tuple[Status, str]:
 
 def encryption_key(context: CheckContext) -> tuple[Status, str]:
     from console.crypto import passphrase_from_settings
-    from console.kinds.config.checks import usable_key
 
     try:
         passphrase = passphrase_from_settings(context.settings)
     except ConsoleError as exc:
         return Status.FAIL, exc.message
     if passphrase is None:
-        from console.kinds.config.checks import NO_KEY_FIX
-
         return Status.FAIL, "no encryption key (set BACKUP_ENCRYPTION_KEY or encryption.key_file)", NO_KEY_FIX
     return usable_key(context, passphrase, "the archive is always encrypted")
 

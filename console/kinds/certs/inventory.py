@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from cryptography import x509
-from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.utils import CryptographyDeprecationWarning
+
+from console.errors import NotConfigured
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -370,8 +372,6 @@ def cert_dir_of(settings: Settings, override: str | None = None) -> Path:
     Raises:
         NotConfigured: neither ``--cert-dir`` nor CERT_DIR (certs.cert_dir) is set.
     """
-    from console.errors import NotConfigured
-
     chosen = override or settings.certs.cert_dir
     if not chosen:
         raise NotConfigured("the certificate directory is not configured: set CERT_DIR or certs.cert_dir "

@@ -21,7 +21,7 @@ from urllib.parse import quote, unquote
 
 from console import __version__
 from console.artifacts import ArtifactSet
-from console.errors import BackupFailed
+from console.errors import BackupFailed, NotConfigured
 from console.instances import set_id_of
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.common_metadata import crypto_tool_versions, fresh_stamp
@@ -48,8 +48,6 @@ def source_dir(settings: Settings, request: BackupRequest | None = None) -> Path
     Raises:
         NotConfigured: neither ``--source`` nor config_backup.source_dir (CONFIG_SOURCE_DIR) is set.
     """
-    from console.errors import NotConfigured
-
     chosen = (request.options.get("source") if request else None) or settings.config_backup.source_dir
     if not chosen:
         raise NotConfigured("the config backup source is not configured: set CONFIG_SOURCE_DIR or "

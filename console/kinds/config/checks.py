@@ -4,9 +4,9 @@ is there when secrets need encrypting, and the destination accepts files.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
-
 
 from console.errors import ConsoleError
 from console.preflight import Check, CheckContext, destination_writable
@@ -67,8 +67,6 @@ def encryption_key(context: CheckContext) -> tuple[Status, str] | tuple[Status, 
 
 def usable_key(context: CheckContext, passphrase: str, what: str) -> tuple[Status, str]:
     """Encrypt and decrypt a few bytes with the key: proves it works before any real data is touched."""
-    import io
-
     from console import crypto
 
     sample = b"backup-console key check\n"

@@ -17,7 +17,9 @@ from console.artifacts import sha256_file
 from console.catalog import BackupSet
 from console.errors import VerifyFailed
 from console.extraction import ExtractionPlan, commit_staged, extract_archive, plan_archive, safe_target, staged_file
+from console.kinds.config.backup import original_name
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, emit
+from console.provenance import recorded_checksums
 from console.runner import restore_run
 
 if TYPE_CHECKING:
@@ -44,8 +46,6 @@ def verify_checksums(backup_set: BackupSet, allow_unverified: bool = False) -> N
         VerifyFailed: a file is missing or damaged, or backup-console wrote the set and its
             metadata is unusable (unless ``allow_unverified``).
     """
-    from console.provenance import recorded_checksums
-
     recorded = recorded_checksums(backup_set, allow_unverified)
     directory = backup_set.files[0].path.parent
     for name, digest in recorded.items():
@@ -58,8 +58,6 @@ def verify_checksums(backup_set: BackupSet, allow_unverified: bool = False) -> N
 
 def secret_targets(backup_set: BackupSet) -> list[tuple[Path, str]]:
     """(encrypted file, original relative path) for our ``enc:`` files and the manual's ``.env*.enc``."""
-    from console.kinds.config.backup import original_name
-
     found = []
     for item in backup_set.files:
         if item.role.startswith("enc:"):

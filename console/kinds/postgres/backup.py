@@ -26,11 +26,14 @@ from console.kinds.common_metadata import fresh_stamp
 from console.kinds.postgres.client import Tool, check_server_version, child_environment, conninfo, find_tool
 from console.kinds.postgres.layout import LAYOUT
 from console.kinds.postgres.pipeline import PipelineSpec, PipelineStats, run_pipeline
+from console.pitr.basebackup import lock_name as base_lock_name
+from console.pitr.basebackup import run as run_physical
+from console.probes.postgres import connect
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
 
 if TYPE_CHECKING:
-    from console.kinds.postgres.stats import CopyRowCounter, DatabaseFacts
     from console.config import PostgresSettings, Settings
+    from console.kinds.postgres.stats import CopyRowCounter, DatabaseFacts
 
 CONSISTENCY = "sql derived from the custom dump via pg_restore -f -"
 _BAD_NAME = re.compile(r"[/\x00]")
@@ -38,8 +41,6 @@ _BAD_NAME = re.compile(r"[/\x00]")
 
 def lock_name(settings: Settings, request: BackupRequest) -> str:
     if request.options.get("physical"):
-        from console.pitr.basebackup import lock_name as base_lock_name
-
         return base_lock_name()
     database = request.target or settings.postgres.database
     return "postgres-" + re.sub(r"[^A-Za-z0-9_.-]", "_", database)
@@ -52,8 +53,6 @@ def databases(settings: Settings) -> list[str]:
 
 def targets(settings: Settings) -> list[str]:
     """Databases a picker offers: the configured ones first, then any other the server has."""
-    from console.probes.postgres import connect
-
     configured = databases(settings)
     try:
         with connect(settings.postgres, settings.timeout_seconds) as conn:
@@ -98,8 +97,6 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
         cancel: CancelToken | None = None) -> BackupResult:
     """Back up one database; raises a ConsoleError (the runner records it) when it cannot."""
     if request.options.get("physical"):
-        from console.pitr.basebackup import run as run_physical
-
         return run_physical(settings, request, on_progress, cancel)
     from console.kinds.postgres.stats import CopyRowCounter, SnapshotSession, schema_hash  # psycopg: not at start-up
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Mapping
 
-from console.catalog import scan
+from console.catalog import read_metadata, scan
 from console.preflight import Check, CheckContext, destination_writable, free_space
 from console.probes.postgres import connect, describe_error
+from console.runlog import read_runs
 from console.status import Status
 
 if TYPE_CHECKING:
@@ -98,9 +99,6 @@ def destination(context: CheckContext) -> CheckOutcome:
 
 def previous_backup(context: CheckContext) -> CheckOutcome:
     """The previous backup of this database completed (catalog and run log agree)."""
-    from console.catalog import read_metadata
-    from console.runlog import read_runs
-
     database = _database(context)
     backup_dir = context.settings.backup_dir
     instance = context.settings.instance_of("postgres")

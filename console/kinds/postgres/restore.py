@@ -13,6 +13,7 @@ import collections
 import hashlib
 import os
 import queue
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -32,6 +33,7 @@ from console.kinds.postgres.dump_offsets import fill_offsets
 from console.kinds.postgres.roles import OwnershipPlan, ownership_plan, owners_of, read_toc
 from console.kinds.postgres.stats import count_tables, list_tables, schema_hash
 from console.root import BackupRoot
+from console.formatting import size
 from console.errors import (BackupFailed, Cancelled, ConfirmationRequired, ServiceUnreachable,
                             UsageError, VerifyFailed)
 from console.probes.postgres import connect, describe_error
@@ -48,7 +50,8 @@ if TYPE_CHECKING:
 class RestoreOptions:
     target_db: str
     create: bool = False
-    jobs: int = 1
+    jobs: int = 0
+    """pg_restore's parallel jobs; 0 chooses (see :func:`choose_jobs`)."""
     clean: bool = False
     yes: bool = False
     no_owner: bool = False
@@ -124,8 +127,8 @@ def restore_postgres(settings: Settings, backup_set: BackupSet, options: Restore
     """
     if options.clean and not options.yes:
         raise ConfirmationRequired("--clean drops objects in the target database; add --yes to confirm")
-    if options.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
+    if options.jobs < 0:
+        raise UsageError("--jobs must be at least 1 (or 0: chosen from the CPUs and the free space)")
     if options.role_map and options.no_owner:
         raise UsageError("--role-map and --no-owner exclude each other",
                          hint="--role-map keeps owners and privileges under new names; --no-owner drops them")
@@ -151,7 +154,8 @@ def _restore(settings: Settings, backup_set: BackupSet, options: RestoreOptions,
     notes: list[str] = []
     pg_restore = find_tool("pg_restore", pg.bin_dir)
     target = options.target_db
-    with _restore_input(dump, options.jobs, settings.backup_dir, document, notes, progress, cancel) as source:
+    jobs = choose_jobs(options.jobs, dump, document, BackupRoot(settings.backup_dir).scratch, notes)
+    with _restore_input(dump, jobs, settings.backup_dir, document, notes, progress, cancel) as source:
         checksum = source.checksum  # checked before the target is touched: a damaged dump restores nothing
         emit(progress, ProgressEvent("validate", message=f"reading the table of contents of {dump.name}"))
         toc = read_toc(pg_restore.path, dump)
@@ -165,8 +169,8 @@ def _restore(settings: Settings, backup_set: BackupSet, options: RestoreOptions,
                 argv += ["--clean", "--if-exists"]
             if options.no_owner or plan is not None:
                 argv += ["--no-owner", "--no-privileges"]
-            if options.jobs > 1:
-                argv.append(f"--jobs={options.jobs}")
+            if jobs > 1:
+                argv.append(f"--jobs={jobs}")
             if source.path is not None:
                 argv.append(str(source.path))
             with child_environment(pg) as env:
@@ -196,6 +200,46 @@ def _restore(settings: Settings, backup_set: BackupSet, options: RestoreOptions,
     lo_expected = document.get("database_stats", {}).get("large_object_count") if document else None
     return RestoreReport(backup_set.set_id, target, str(dump), checksum, tuple(tables), schema_expected, schema_actual,
                          lo_expected, lo_actual, time.time() - started, tuple(notes))
+
+
+AUTO_JOBS_MAX = 4
+SCRATCH_MARGIN = 256 * 1024 * 1024
+
+
+def choose_jobs(requested: int, dump: Path, document: dict[str, Any] | None, scratch: Path, notes: list[str]) -> int:
+    """The jobs asked for; or, for 0, one per CPU (up to four) when parallel restore can run.
+
+    pg_restore restores tables in parallel only from a seekable file, so a compressed dump is
+    first decompressed into ``scratch``: that needs room for the whole dump (its recorded
+    uncompressed size, or four times the stored one). Without it, or with one CPU, one job.
+    bench/README.md ("Restore"): 2 jobs are 1.13x a plain ``pg_restore -j 2``, 1 job 1.26x.
+    """
+    if requested >= 1:
+        return requested
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    jobs = min(cpus, AUTO_JOBS_MAX)
+    if jobs < 2:
+        return 1
+    if dump.name.endswith((".zst", ".gz")):
+        needed = _uncompressed_size(dump, document) or 4 * dump.stat().st_size
+        place = scratch
+        while not place.exists() and place != place.parent:
+            place = place.parent
+        free = shutil.disk_usage(place).free
+        if free < needed + SCRATCH_MARGIN:
+            notes.append(f"one pg_restore job: a parallel restore decompresses the dump first (about "
+                         f"{size(needed)}) and {place} has {size(free)} free")
+            return 1
+    notes.append(f"{jobs} pg_restore jobs (chosen: {cpus} CPUs; --jobs sets it)")
+    return jobs
+
+
+def _uncompressed_size(dump: Path, document: dict[str, Any] | None) -> int | None:
+    for artifact in (document or {}).get("artifacts") or []:
+        if isinstance(artifact, dict) and artifact.get("name") == dump.name:
+            value = artifact.get("uncompressed_bytes")
+            return value if isinstance(value, int) and value > 0 else None
+    return None
 
 
 def _expected_sha256(dump: Path, document: dict[str, Any] | None) -> str | None:
@@ -417,7 +461,7 @@ class _restore_input:  # noqa: N801 - used as a context manager like a function
         if expected is not None:
             self.checksum = _compare_sha256(self.dump, expected, digest.hexdigest())  # damage: named as a mismatch
         if broken is not None:
-            raise VerifyFailed(f"{self.dump.name} does not decompress ({broken}); nothing was restored")
+            raise VerifyFailed(f"{self.dump.name}: the compressed stream is damaged ({broken}); nothing was restored")
         # our dump came through a pipe, without data offsets: parallel pg_restore would scan for each table
         fill_offsets(self.temp)
         self.path = self.temp

@@ -16,6 +16,7 @@ from console.catalog import BackupFile
 from console.compressed import compression_of, iter_decompressed
 from console.errors import VerifyFailed
 from console.integrity import run_tool, tar_listing
+from console.kinds.postgres.client import child_environment, conninfo, find_tool
 from console.verify.checks import check_stream
 from console.verify.model import FAILED, PASSED, WARNING, SetContext
 
@@ -61,8 +62,6 @@ def _feed(item: BackupFile, ctx: SetContext) -> tuple[list[str], Iterable[bytes]
 
 
 def _pg_restore() -> str:
-    from console.kinds.postgres.client import find_tool
-
     return find_tool("pg_restore").path
 
 
@@ -109,7 +108,6 @@ def deep_check(ctx: SetContext) -> None:
         return
     import psycopg
 
-    from console.kinds.postgres.client import child_environment, conninfo, find_tool
     from console.kinds.postgres.stats import count_tables, list_tables
     from console.probes.postgres import connect, describe_error
 

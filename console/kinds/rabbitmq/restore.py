@@ -10,14 +10,17 @@ backup is imported into. Messages are not part of a backup: queues come back emp
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from console import jsondoc
+from console.artifacts import sha256_file
 from console.catalog import read_metadata
 from console.compressed import DamagedStream, decompress_chunks
 from console.errors import UsageError, VerifyFailed
+from console.probes.rabbitmq import ManagementAPI, vhost_path
 from console.progress import ProgressCallback, ProgressEvent, emit
 from console.runner import restore_run
 
@@ -154,8 +157,6 @@ def load_definitions(backup_set: BackupSet, settings: Settings | None = None) ->
     metadata = read_metadata(backup_set).document or {}
     recorded = {a.get("name"): a.get("sha256") for a in metadata.get("artifacts", []) or [] if isinstance(a, dict)}
     if recorded.get(item.path.name):
-        from console.artifacts import sha256_file
-
         if sha256_file(item.path) != recorded[item.path.name]:
             raise VerifyFailed(f"{item.path.name} does not match the sha256 recorded in its metadata")
     return document, metadata.get("vhost") or None
@@ -183,8 +184,6 @@ def definitions_problem(document: Any) -> str | None:
 
 
 def _decrypt(raw: bytes, name: str, settings: Settings | None) -> bytes:
-    import io
-
     from console.crypto import Decryption, expected_content, require_passphrase
 
     if settings is None:
@@ -195,8 +194,6 @@ def _decrypt(raw: bytes, name: str, settings: Settings | None) -> bytes:
 
 def select(document: dict[str, Any], exported_vhost: str | None, vhost: str | None) -> tuple[dict[str, Any], str, str, str | None]:
     """(definitions to import, scope text, API endpoint, vhost to create first)."""
-    from console.probes.rabbitmq import vhost_path
-
     if exported_vhost is not None:
         target = vhost or exported_vhost
         scoped = {key: value for key, value in document.items() if key in PER_VHOST}
@@ -224,8 +221,6 @@ def _with_vhost(items: list[dict[str, Any]], vhost: str | None) -> list[dict[str
 
 def plan_import(settings: Settings, backup_set: BackupSet, vhost: str | None = None) -> ImportPlan:
     """Compare the backup (or its part for ``vhost``) with the broker now."""
-    from console.probes.rabbitmq import ManagementAPI
-
     document, exported_vhost = load_definitions(backup_set, settings)
     definitions, scope, endpoint, create_vhost = select(document, exported_vhost, vhost)
     api = ManagementAPI(settings.rabbitmq, max(settings.timeout_seconds, 30.0))
@@ -254,8 +249,6 @@ def plan_import(settings: Settings, backup_set: BackupSet, vhost: str | None = N
 
 def apply_import(settings: Settings, plan: ImportPlan, on_progress: ProgressCallback | None = None) -> None:
     """POST the planned definitions (creating a single-vhost export's vhost first)."""
-    from console.probes.rabbitmq import ManagementAPI, vhost_path
-
     with restore_run(settings, "rabbitmq", plan.set_id, plan.scope) as run:
         api = ManagementAPI(settings.rabbitmq, max(settings.timeout_seconds, IMPORT_TIMEOUT_SECONDS))
         try:

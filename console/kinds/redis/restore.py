@@ -24,8 +24,10 @@ from console.compressed import DecompressedReader, iter_decompressed
 from console.errors import ConfirmationRequired, ConsoleError, UsageError, VerifyFailed
 from console.kinds.redis import rdb as rdb_check
 from console.kinds.redis.aof import parse_manifest
+from console.kinds.redis.load import load_in_throwaway_server
 from console.layout import new_stamp
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
+from console.provenance import recorded_checksums
 from console.runner import restore_run
 
 if TYPE_CHECKING:
@@ -166,7 +168,6 @@ def _check_sources(backup_set: BackupSet, sources: list[Path], report: Throttle,
                    allow_unverified: bool = False) -> list[str]:
     """sha256 against the metadata (when it records them), then the RDB's own validation."""
     checks = []
-    from console.provenance import recorded_checksums
 
     recorded = recorded_checksums(backup_set, allow_unverified)
     for source in sources:
@@ -287,8 +288,6 @@ def _expected_keys(backup_set: BackupSet) -> int | None:
 
 def _verify_load(data_dir: Path, with_aof: bool, aof_source: Path | None, expected: int | None,
                  settings: Settings, report: Throttle) -> LoadReport:
-    from console.kinds.redis.load import load_in_throwaway_server
-
     emit(report, ProgressEvent("verify-load", message="starting a throw-away redis-server on the restored files"))
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bc-redis-load-") as scratch:
