@@ -193,6 +193,12 @@ def test_wal_status_verify_and_prune_speak_for_the_chosen_instance(two, capsys):
     code, _ = _cli(capsys, "wal", "status", "--instance", "nope", "--config", str(two.config))
     assert code == 2
 
+    segment = sorted(path.name.removesuffix(".zst") for path in two.analytics.archive.glob("0*.zst"))[0]
+    fetched = two.work / "fetched-segment"
+    assert main(["wal", "get", "--instance", "analytics", "--config", str(two.config), segment, str(fetched)]) == 0
+    assert fetched.stat().st_size == 16 * 1024 * 1024
+    fetched.unlink()
+
     code, enable = _cli(capsys, "wal", "enable", "--instance", "analytics", "--program", "/opt/bc/backup-console",
                         "--config", str(two.config))
     assert code == 0 and not enable["applied"]
