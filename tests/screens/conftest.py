@@ -131,3 +131,16 @@ async def redraw_tables(pilot) -> None:
 @pytest.fixture
 def clock() -> Callable[[], dt.datetime]:
     return frozen_clock
+
+
+def screen_lines(app) -> list[str]:  # noqa: ANN001
+    """The screen as plain text, one string per terminal row (what an operator reads, colours aside)."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), record=True, color_system=None,
+                      force_terminal=True, legacy_windows=False)
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text().splitlines()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pytest
@@ -81,3 +82,70 @@ def test_status_json_gives_each_last_backup_its_verification_status(history):
     assert entries[first]["verification_status"] == "unverified" and entries[first]["set_id"] == newer
     assert entries[second]["verification_status"] == "verified" and entries[second]["verified_at"]
     assert entries[second]["last_run"]["status"] == "cancelled"
+
+
+def crowded_summary(now: float):
+    """Five PostgreSQL databases with long names and every state, the other kinds, the monitor's findings
+    about them, and three it has besides: more than the Backups panel holds at 80x24."""
+    from console.monitor import Finding
+    from console.runlog import RunRecord
+    from console.verify.state import TargetState
+    from screens.messages import BackupSummary
+
+    def target(name, age, verification, run=None, kind="postgres", verified_ago=None):
+        verified_at = None if verified_ago is None else dt.datetime.fromtimestamp(now - verified_ago).astimezone() \
+            .isoformat(timespec="seconds")
+        return TargetState(kind, name, None if age is None else f"{kind}:{name}", None if age is None else now - age,
+                           None, verification, verified_at, None,
+                           None if run is None else RunRecord("backup", kind, name, run, now - 610, now - 600), )
+
+    targets = [target("analytics_events", 3600, "verified", "failed", verified_ago=7200),
+               target("billing_ledger", 7200, "unverified", "cancelled"),
+               target("app", 90000, "failed"),
+               target("reporting", 3600, "verified", verified_ago=1800),
+               target("audit_log", 3600, "verified", verified_ago=1800),
+               target("redis", 3600, "warning", kind="redis"),
+               target("rabbitmq", 3600, "verified", kind="rabbitmq", verified_ago=1800),
+               target("config", 3600, "verified", kind="config", verified_ago=1800),
+               target("certs", 3600, "verified", kind="certs", verified_ago=1800)]
+    findings = [Finding("backup_failed:postgres/analytics_events", "backup_failed", "critical",
+                        "postgres/analytics_events", "last postgres/analytics_events backup failed: pg_dump exited 1"),
+                Finding("freshness:postgres/app", "freshness", "critical", "postgres/app",
+                        "postgres/app backup is stale (1 day ago)"),
+                Finding("verification:postgres/app", "verification", "critical", "postgres/app",
+                        "newest postgres/app backup failed verification"),
+                Finding("wal", "wal_archiving", "critical", "postgres",
+                        "WAL archiving failing: 3 failures since 02:00 (000000010000000000000003)"),
+                Finding("space", "space", "warning", "storage", "backup volume 91% full: retention apply frees space"),
+                Finding("cert", "certificates", "critical", "certs", "api.example.com expires in 2 days")]
+    return BackupSummary(targets, [], findings, None)
+
+
+async def test_the_backups_panel_fits_80x24_alerts_and_troubled_targets_first(make_settings):
+    from screens.messages import BackupsScanned
+    from tests.screens.conftest import FROZEN_NOW, screen_lines
+
+    app = BackupConsoleApp(make_settings(), clock=lambda: FROZEN_NOW, prober=fixed_prober())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        app.screen._timer and app.screen._timer.stop()
+        backups = app.screen.query_one(BackupsPanel)
+        app.screen.post_message(BackupsScanned(crowded_summary(FROZEN_NOW.timestamp())))
+        await wait_until(pilot, lambda: "analytics_events" in " ".join(backups.lines))
+        await pilot.pause()
+        rows = screen_lines(app)
+        top = next(index for index, row in enumerate(rows) if "─ Backups ─" in row)
+        bottom = next(index for index, row in enumerate(rows) if "ALERT(S)" in row)
+        assert top < bottom < 23, rows  # the border is whole, above the footer
+        inside = [row[3:-3].rstrip() for row in rows[top + 1:bottom]]
+        assert not any(row.endswith("…") for row in inside), inside  # no target or alert line is cut
+        text = "\n".join(inside)
+        for troubled in ("postgres/analytics_events", "run FAILED", "postgres/billing_ledger", "run CANCELLED",
+                         "postgres/app", "STALE  FAILED", "ALERT: WAL archiving failing",
+                         "(000000010000000000000003)",  # an alert too long for a row goes on over the next
+                         "ALERT: api.example.com expires in 2 days"):
+            assert troubled in text, inside
+        assert "postgres/audit_log" not in text  # quiet lines wait behind enter
+        assert inside[-1].startswith("... ") and "enter shows every line" in inside[-1]
+        assert "verified 2h ago  last run FAILED 10m ago" in backups.lines[0]  # enter shows the long words

@@ -43,3 +43,22 @@ def test_dashboard_120x40(snap_compare, make_settings, backup_dir):
 
 def test_dashboard_80x24_no_color(snap_compare, make_settings, backup_dir, no_color):
     test_dashboard_80x24(snap_compare, make_settings, backup_dir)
+
+
+async def _crowded(pilot) -> None:
+    from screens.messages import BackupsScanned
+    from tests.screens.test_dashboard_targets import crowded_summary
+
+    await _settle(pilot)
+    pilot.app.screen.post_message(BackupsScanned(crowded_summary(FROZEN_NOW.timestamp())))
+    await pilot.pause()
+    await pilot.pause()
+
+
+def test_dashboard_crowded_backups_80x24(snap_compare, make_settings, backup_dir):
+    """More targets and alerts than the Backups panel holds: its border whole, alerts and failures kept."""
+    assert snap_compare(_app(make_settings, backup_dir), terminal_size=(80, 24), run_before=_crowded)
+
+
+def test_dashboard_crowded_backups_80x24_no_color(snap_compare, make_settings, backup_dir, no_color):
+    test_dashboard_crowded_backups_80x24(snap_compare, make_settings, backup_dir)
