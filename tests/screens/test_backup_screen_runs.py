@@ -16,7 +16,7 @@ from console.kinds.base import BackupResult
 from console.progress import ProgressEvent
 from screens.app import BackupConsoleApp
 from screens.backup_job import BackupEngine
-from tests.screens.conftest import fixed_prober, frozen_clock, wait_until
+from tests.screens.conftest import fixed_prober, frozen_clock, screen_lines, wait_until
 from tests.snapshots.test_backup_snapshots import ScriptedRedisBackup
 
 
@@ -130,6 +130,8 @@ async def test_quit_during_a_backup_asks_and_cancels_it_before_leaving(make_sett
         await pilot.press("q")
         await wait_until(pilot, lambda: isinstance(app.screen, QuitModal))
         assert "redis backup is running" in " ".join(app.screen.running)
+        shown = " ".join(" ".join(row.strip(" │").split()) for row in screen_lines(app))
+        assert "it is cancelled, its partial files removed" in shown  # the dialog's own words, not cut at its edge
         await pilot.press("n")  # stay: the backup runs on
         await wait_until(pilot, lambda: app.screen is screen)
         await pilot.pause(0.2)
