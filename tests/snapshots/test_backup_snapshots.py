@@ -173,3 +173,34 @@ def test_backup_running_80x24_no_color(snap_compare, make_settings, no_color):
 
 def test_backup_preflight_failed_80x24_no_color(snap_compare, make_settings, preflight_backup_dir, no_color):
     test_backup_preflight_failed_80x24(snap_compare, make_settings, preflight_backup_dir)
+
+
+def test_backup_finished_80x24_no_color(snap_compare, make_settings, no_color):
+    test_backup_finished_80x24(snap_compare, make_settings)
+
+
+def test_backup_cancelled_80x24(snap_compare, make_settings):
+    """Cancelled mid-transfer: the phase and the run say CANCELLED, the bar stays where it stopped."""
+    from tests.screens.test_backup_screen_runs import HeldBackup
+
+    held = HeldBackup()
+
+    async def run_before(pilot) -> None:  # noqa: ANN001
+        await _preflight_shown(pilot)
+        screen = pilot.app.screen
+        await pilot.press("b")
+        await wait_until(pilot, held.holding.is_set)
+        await pilot.press("x")
+        await wait_until(pilot, lambda: pilot.app.screen is not screen)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: screen.job is not None and not screen.job.running
+                         and screen.query_one("#backup-summary").display)
+        await pilot.pause(0.3)
+        await redraw_tables(pilot)
+
+    assert snap_compare(_app(make_settings(), kind="redis", engine=held.engine), terminal_size=(80, 24),
+                        run_before=run_before)
+
+
+def test_backup_cancelled_80x24_no_color(snap_compare, make_settings, no_color):
+    test_backup_cancelled_80x24(snap_compare, make_settings)
