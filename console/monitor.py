@@ -14,7 +14,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 from console.catalog import KINDS, BackupSet, Catalog, metadata_is_ours, read_metadata_unchanged, scan
 from console.formatting import ago, size
@@ -123,15 +123,17 @@ def collect(settings: Settings, now: float | None = None, probes: dict[str, Prob
     return report
 
 
-def expected_targets(settings: Settings, catalog: Catalog) -> list[tuple[str, str, str]]:
-    """(kind, instance, name) the schedule should produce: each database of each scheduled postgres
-    instance, each scheduled instance once for the other kinds."""
+def configured_targets(settings: Settings, kinds: Iterable[str] = KINDS,
+                       scheduled_only: bool = False) -> list[tuple[str, str, str]]:
+    """(kind, instance, name) of every target the configuration names: each database of each postgres
+    instance, each instance once for the other kinds (name ""); with ``scheduled_only``, only the
+    instances the schedule runs."""
     targets = []
-    for kind in settings.alerts.scheduled_kinds:
+    for kind in kinds:
         if kind not in KINDS:
             continue
         for instance in settings.instances_of(kind):
-            if not instance.scheduled:
+            if scheduled_only and not instance.scheduled:
                 continue
             if kind == "postgres":
                 databases = list(instance.section.databases) or [instance.section.database]
@@ -139,6 +141,12 @@ def expected_targets(settings: Settings, catalog: Catalog) -> list[tuple[str, st
             else:
                 targets.append((kind, instance.name, ""))
     return targets
+
+
+def expected_targets(settings: Settings, catalog: Catalog) -> list[tuple[str, str, str]]:
+    """(kind, instance, name) the schedule should produce: each database of each scheduled postgres
+    instance, each scheduled instance once for the other kinds."""
+    return configured_targets(settings, settings.alerts.scheduled_kinds, scheduled_only=True)
 
 
 def _target_state(kind: str, instance: str, name: str, latest: BackupSet | None) -> TargetState:

@@ -29,6 +29,7 @@ from textual.widgets import DataTable, Header, Input
 from textual.worker import Worker, WorkerState
 
 from console.formatting import short_ago
+from console.monitor import configured_targets
 from screens.instance_scope import Entry, Scope, contexts, entries_of, lock_is_of
 from screens.messages import BackupsScanned, BackupSummary, NewestDrillFound, ProbeFinished, ProbeRoundFinished
 from screens.widgets.backups_panel import BackupsPanel
@@ -488,4 +489,5 @@ def scan_backups(settings: Settings, probes: dict[str, ProbeResult] | None = Non
     from console.catalog import KINDS
 
     instances = [(kind, instance.name) for kind in KINDS for instance in settings.instances_of(kind)]
-    return BackupSummary(target_states(settings), held_locks(settings.backup_dir), findings, instances)
+    return BackupSummary(target_states(settings), held_locks(settings.backup_dir), findings, instances,
+                         configured_targets(settings))

@@ -14,6 +14,7 @@ from console.catalog import KINDS
 from console.formatting import short_ago
 from console.instances import DEFAULT
 from console.instances import label as instance_label
+from console.instances import target_label
 
 if TYPE_CHECKING:
     from console.verify.state import TargetState
@@ -105,6 +106,25 @@ def instance_of_subject(subject: str, configured: list[tuple[str, str]]) -> tupl
     return parts[0], DEFAULT
 
 
+def place(kind: str, instance: str, name: str) -> tuple[int, bool, str, str]:
+    """Where a target's line goes: kind order, the default instance first, then instance and name."""
+    return (KINDS.index(kind) if kind in KINDS else len(KINDS), instance != DEFAULT, instance, name)
+
+
+def never_backed_up(summary: BackupSummary, configured: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """(kind, instance, database or "") of the configured targets without a set or a run: every database
+    the config names, and every instance of a kind that has none at all."""
+    known = {(state.kind, state.instance, state.name) for state in summary.targets}
+    wanted = list(summary.configured or [])
+    wanted += [(kind, instance, "") for kind, instance in configured
+               if not any(target[:2] == (kind, instance) for target in wanted)]
+    missing = [(kind, instance, name) for kind, instance, name in wanted
+               if (kind, instance, name or kind) not in known
+               and not (name == "" and any(state.kind == kind and state.instance == instance
+                                           for state in summary.targets))]
+    return missing
+
+
 class BackupsPanel(Static, can_focus=True):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("scanning backups...", id="panel-backups", classes="service-panel -pending", **kwargs)
@@ -121,14 +141,15 @@ class BackupsPanel(Static, can_focus=True):
         if summary.findings is not None:
             self.findings = summary.findings
         shown = in_scope or (lambda kind, instance: True)
-        rows: list[PanelLine] = []
         represented: set[int] = set()
         bad_runs = failed_verify = 0
         configured = summary.instances or [(kind, DEFAULT) for kind in KINDS]
-        unseen = [(kind, instance) for kind, instance in configured
-                  if not any(state.kind == kind and state.instance == instance for state in summary.targets)]
+        unseen = [(kind, instance, name, target_label(kind, instance, name))
+                  for kind, instance, name in never_backed_up(summary, configured)]
+        keyed: list[tuple[tuple[int, bool, str, str], PanelLine]] = []
+        """Target lines with their place: kind order, the default instance first, then by name."""
         width = max([LABEL_WIDTH] + [len(state.label) for state in summary.targets if shown(state.kind, state.instance)]
-                    + [len(instance_label(kind, instance)) for kind, instance in unseen if shown(kind, instance)])
+                    + [len(label) for kind, instance, _, label in unseen if shown(kind, instance)])
         for state in summary.targets:
             stale = False
             severities: set[str] = set()
@@ -139,20 +160,23 @@ class BackupsPanel(Static, can_focus=True):
                     stale = stale or (finding.category == "freshness" and finding.severity == "critical")
             stale = stale and state.set_id is not None
             if shown(state.kind, state.instance):
-                rows.append(PanelLine(tuple(target_line(state, now, stale, width, brevity) for brevity in range(3)),
-                                      target_rank(state, stale, severities)))
+                keyed.append((place(state.kind, state.instance, state.name),
+                              PanelLine(tuple(target_line(state, now, stale, width, brevity) for brevity in range(3)),
+                                        target_rank(state, stale, severities))))
             bad_runs += state.last_run is not None and state.last_run.status != "ok"
             failed_verify += state.verification == "failed"
-        for kind, instance in unseen:
+        for kind, instance, name, label in unseen:
             severities = set()
             for index, finding in enumerate(self.findings):
-                if finding.category in PER_TARGET_CATEGORIES and instance_of_subject(finding.subject, configured) \
-                        == (kind, instance):
+                if finding.category in PER_TARGET_CATEGORIES and (
+                        finding.subject == label or instance_of_subject(finding.subject, configured) == (kind, instance)
+                        and label == instance_label(kind, instance)):
                     represented.add(index)
                     severities.add(finding.severity)
             if shown(kind, instance):
-                rows.append(PanelLine((f"{instance_label(kind, instance):<{width}}    never",),
-                                      0 if "critical" in severities else 1))
+                keyed.append((place(kind, instance, name or kind),
+                              PanelLine((f"{label:<{width}}    never",), 0 if "critical" in severities else 1)))
+        rows: list[PanelLine] = [line for _, line in sorted(keyed, key=lambda item: item[0])]
         for lock in summary.running:
             rows.append(PanelLine((f"running: {lock.description} (pid {lock.pid})",), 0))
         critical = [f for f in self.findings if f.severity == "critical"]

@@ -288,7 +288,7 @@ async def test_backups_panel_has_a_line_per_instance_target_and_panels_their_own
         assert words["postgres/main/shop"][:2] == ["1d", "ago"]
         assert words["postgres/analytics/shop"][:2] == ["1h", "ago"]
         assert words["redis/queue"][:2] == ["2h", "ago"]
-        assert words["postgres/reporting"] == ["never"] and words["redis/cache"] == ["never"]
+        assert words["postgres/reporting/shop"] == ["never"] and words["redis/cache"] == ["never"]  # its database
         analytics = app.screen.query_one("#panel-postgres-analytics", ServicePanel)
         main = app.screen.query_one("#panel-postgres-main", ServicePanel)
         await wait_until(pilot, lambda: analytics.last_backup_age is not None)

@@ -149,3 +149,23 @@ async def test_the_backups_panel_fits_80x24_alerts_and_troubled_targets_first(ma
         assert "postgres/audit_log" not in text  # quiet lines wait behind enter
         assert inside[-1].startswith("... ") and "enter shows every line" in inside[-1]
         assert "verified 2h ago  last run FAILED 10m ago" in backups.lines[0]  # enter shows the long words
+
+
+async def test_a_configured_database_never_backed_up_has_its_own_line(make_settings, backup_dir):
+    """Two databases configured, one backed up: the other is a target line saying "never", like config and
+    certs, not only an ALERT sentence at the bottom of the panel."""
+    from tests.screens.conftest import FROZEN_NOW
+
+    (backup_dir / "postgres").mkdir(parents=True)
+    (backup_dir / "postgres" / "backup_shop_20261125_020000.dump").write_bytes(b"x")
+    settings = make_settings(**{"postgres.databases": ["shop", "billing"]})
+    app = BackupConsoleApp(settings, clock=lambda: FROZEN_NOW, prober=fixed_prober())
+    async with app.run_test(size=(80, 24)) as pilot:
+        backups = app.screen.query_one(BackupsPanel)
+        await wait_until(pilot, lambda: any(line.startswith("ALERT") or "billing" in line for line in backups.lines))
+        words = {line.split()[0]: line.split()[1:] for line in backups.lines}
+        assert words["postgres/shop"][:2] == ["1h", "ago"]
+        assert words["postgres/billing"] == ["never"], backups.lines
+        assert not [line for line in backups.lines if "billing" in line and line.startswith("ALERT")], backups.lines
+        assert [line.split()[0] for line in backups.lines[:4]] == ["postgres/billing", "postgres/shop", "redis",
+                                                                   "rabbitmq"]  # in target order, as status lists them
