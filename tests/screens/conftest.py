@@ -144,3 +144,11 @@ def screen_lines(app) -> list[str]:  # noqa: ANN001
                       force_terminal=True, legacy_windows=False)
     console.print(app.screen._compositor.render_update(full=True))
     return console.export_text().splitlines()
+
+
+def widget_text(app, selector: str) -> str:  # noqa: ANN001
+    """What the screen shows inside one widget's region, its rows joined by spaces, runs of blanks as one
+    (a line the widget wraps reads whole; one it cuts at its edge does not)."""
+    region = app.screen.query_one(selector).region
+    rows = [row[region.x:region.right] for row in screen_lines(app)[region.y:region.bottom]]
+    return " ".join(" ".join(row.strip(" │║").split()) for row in rows)

@@ -16,7 +16,7 @@ from console.kinds.base import BackupResult
 from console.progress import ProgressEvent
 from screens.app import BackupConsoleApp
 from screens.backup_job import BackupEngine
-from tests.screens.conftest import fixed_prober, frozen_clock, screen_lines, wait_until
+from tests.screens.conftest import fixed_prober, frozen_clock, wait_until, widget_text
 from tests.snapshots.test_backup_snapshots import ScriptedRedisBackup
 
 
@@ -81,6 +81,9 @@ async def test_a_cancelled_run_never_looks_finished(make_settings):
         await wait_until(pilot, held.holding.is_set)
         await pilot.press("x")
         await wait_until(pilot, lambda: app.screen is not screen)
+        await pilot.pause(0.1)
+        shown = widget_text(app, "#cancel-box")
+        assert "Its partial files are removed and the run is recorded as cancelled." in shown, shown  # not cut
         await pilot.press("y")
         await wait_until(pilot, lambda: screen.job is not None and not screen.job.running)
         await wait_until(pilot, lambda: screen.query_one("#backup-summary").display)
@@ -130,8 +133,8 @@ async def test_quit_during_a_backup_asks_and_cancels_it_before_leaving(make_sett
         await pilot.press("q")
         await wait_until(pilot, lambda: isinstance(app.screen, QuitModal))
         assert "redis backup is running" in " ".join(app.screen.running)
-        shown = " ".join(" ".join(row.strip(" │").split()) for row in screen_lines(app))
-        assert "it is cancelled, its partial files removed" in shown  # the dialog's own words, not cut at its edge
+        shown = widget_text(app, "#quit-box")
+        assert "it is cancelled, its partial files removed" in shown, shown  # the dialog's own words, not cut
         await pilot.press("n")  # stay: the backup runs on
         await wait_until(pilot, lambda: app.screen is screen)
         await pilot.pause(0.2)

@@ -1,6 +1,6 @@
 """The screens and dialogs no other snapshot shows, at 80x24 with and without colour: help, a
 service's details, every line of the Backups panel, the quit dialog, the command palette, the past
-drills list and a backup set's details. Without colour, focus and selection show by shape."""
+drills list, the cancel dialog and the override reason prompt. Without colour, focus and selection show by shape."""
 
 from __future__ import annotations
 
@@ -81,8 +81,28 @@ async def _drills_list(pilot) -> None:
     await _screen_is("DrillsScreen")(pilot)
 
 
+async def _cancel_dialog(pilot) -> None:
+    from screens.backup_cancel import CancelBackupModal
+
+    await _settled(pilot)
+    pilot.app.push_screen(CancelBackupModal("the postgres backup of app"))
+    await _screen_is("CancelBackupModal")(pilot)
+
+
+async def _reason_prompt(pilot) -> None:
+    from screens.text_prompt import TextPromptModal
+
+    await _settled(pilot)
+    pilot.app.push_screen(TextPromptModal("Start anyway", "Why start the backup anyway? (recorded)",
+                                          ["FAIL Database is healthy (connect + SELECT 1): database 'app': "
+                                           "connection refused at 127.0.0.1:5432"]))
+    await _screen_is("TextPromptModal")(pilot)
+    await pilot.press(*"disk replaced")
+
+
 CASES = {"help": _help, "service_detail": _service_detail, "backups_lines": _backups_lines,
-         "quit_dialog": _quit_dialog, "palette": _palette, "drills_list": _drills_list}
+         "quit_dialog": _quit_dialog, "palette": _palette, "drills_list": _drills_list,
+         "cancel_dialog": _cancel_dialog, "reason_prompt": _reason_prompt}
 
 
 @pytest.mark.parametrize("colour", ["colour", "no_color"])
