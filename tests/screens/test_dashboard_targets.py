@@ -169,3 +169,20 @@ async def test_a_configured_database_never_backed_up_has_its_own_line(make_setti
         assert not [line for line in backups.lines if "billing" in line and line.startswith("ALERT")], backups.lines
         assert [line.split()[0] for line in backups.lines[:4]] == ["postgres/billing", "postgres/shop", "redis",
                                                                    "rabbitmq"]  # in target order, as status lists them
+
+
+async def test_the_database_called_postgres_is_named_like_any_other(pg_cluster, make_settings):
+    """The manual's default database is called postgres, like the kind: its line is postgres/postgres, the
+    same before and after its first backup, and the monitor's findings about it land on that line."""
+    settings = make_settings(pg_cluster.overrides("postgres"))
+    assert _backup(settings, "postgres").ok
+    (state,) = [state for state in target_states(settings) if state.kind == "postgres"]
+    assert state.label == "postgres/postgres"
+    app = BackupConsoleApp(settings, prober=fixed_prober())
+    async with app.run_test(size=(80, 24)) as pilot:
+        backups = app.screen.query_one(BackupsPanel)
+        await wait_until(pilot, lambda: bool(backups.lines) and backups.findings)
+        postgres_lines = [line for line in backups.lines if line.startswith("postgres")]
+        assert [line.split()[0] for line in postgres_lines] == ["postgres/postgres"], backups.lines
+        assert not [line for line in backups.lines if line.startswith(("ALERT", "warn")) and "postgres/postgres"
+                    in line], backups.lines
