@@ -14,13 +14,14 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from console.catalog import KINDS, BackupSet, Catalog, metadata_is_ours, read_metadata_unchanged, scan
 from console.formatting import ago, size
 from console.freshness import is_fresh
 from console.instances import DEFAULT, target_label
 from console.status import Status
+from console.verify.state import configured_targets
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -121,26 +122,6 @@ def collect(settings: Settings, now: float | None = None, probes: dict[str, Prob
         _certificates(settings, report)
     report.findings.sort(key=lambda f: (-SEVERITIES.index(f.severity), f.category, f.subject))
     return report
-
-
-def configured_targets(settings: Settings, kinds: Iterable[str] = KINDS,
-                       scheduled_only: bool = False) -> list[tuple[str, str, str]]:
-    """(kind, instance, name) of every target the configuration names: each database of each postgres
-    instance, each instance once for the other kinds (name ""); with ``scheduled_only``, only the
-    instances the schedule runs."""
-    targets = []
-    for kind in kinds:
-        if kind not in KINDS:
-            continue
-        for instance in settings.instances_of(kind):
-            if scheduled_only and not instance.scheduled:
-                continue
-            if kind == "postgres":
-                databases = list(instance.section.databases) or [instance.section.database]
-                targets.extend(("postgres", instance.name, name) for name in databases)
-            else:
-                targets.append((kind, instance.name, ""))
-    return targets
 
 
 def expected_targets(settings: Settings, catalog: Catalog) -> list[tuple[str, str, str]]:

@@ -29,7 +29,7 @@ from textual.widgets import DataTable, Header, Input
 from textual.worker import Worker, WorkerState
 
 from console.formatting import short_ago
-from console.monitor import configured_targets
+from console.verify.state import configured_targets
 from screens.instance_scope import Entry, Scope, contexts, entries_of, lock_is_of
 from screens.messages import BackupsScanned, BackupSummary, NewestDrillFound, ProbeFinished, ProbeRoundFinished
 from screens.widgets.backups_panel import BackupsPanel

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Collection
+from typing import TYPE_CHECKING, Any, Collection, Iterable
 
 from console.catalog import KINDS, BackupSet, read_metadata, read_metadata_unchanged, scan
 from console.instances import DEFAULT, target_label
@@ -202,3 +202,29 @@ def target_states(settings: Settings) -> list[TargetState]:
                                       named=bool(run.target)))
     return sorted(states, key=lambda state: (KINDS.index(state.kind), state.instance != DEFAULT, state.instance,
                                              state.name))
+
+
+def configured_targets(settings: Settings, kinds: Iterable[str] = KINDS,
+                       scheduled_only: bool = False) -> list[tuple[str, str, str]]:
+    """(kind, instance, name) of every target the configuration names: each database of each postgres
+    instance, each instance once for the other kinds (name ""); with ``scheduled_only``, only the
+    instances the schedule runs."""
+    targets = []
+    for kind in kinds:
+        if kind not in KINDS:
+            continue
+        for instance in settings.instances_of(kind):
+            if scheduled_only and not instance.scheduled:
+                continue
+            if kind == "postgres":
+                databases = list(instance.section.databases) or [instance.section.database]
+                targets.extend(("postgres", instance.name, name) for name in databases)
+            else:
+                targets.append((kind, instance.name, ""))
+    return targets
+
+
+def never_backed_up(states: list[TargetState], configured: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """The configured targets (``configured_targets``) without a set or a run among ``states``."""
+    known = {(state.kind, state.instance, state.name) for state in states}
+    return [(kind, instance, name) for kind, instance, name in configured if (kind, instance, name or kind) not in known]

@@ -15,9 +15,9 @@ from console.formatting import short_ago
 from console.instances import DEFAULT
 from console.instances import label as instance_label
 from console.instances import target_label
+from console.verify.state import TargetState, never_backed_up
 
 if TYPE_CHECKING:
-    from console.verify.state import TargetState
     from screens.messages import BackupSummary
 
 PER_TARGET_CATEGORIES = ("freshness", "backup_failed", "verification")
@@ -111,18 +111,14 @@ def place(kind: str, instance: str, name: str) -> tuple[int, bool, str, str]:
     return (KINDS.index(kind) if kind in KINDS else len(KINDS), instance != DEFAULT, instance, name)
 
 
-def never_backed_up(summary: BackupSummary, configured: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
-    """(kind, instance, database or "") of the configured targets without a set or a run: every database
-    the config names, and every instance of a kind that has none at all."""
-    known = {(state.kind, state.instance, state.name) for state in summary.targets}
+def targets_without_sets(summary: BackupSummary, configured: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """(kind, instance, database or "") of the configured targets without a set or a run: every target the
+    config names, and every instance of a kind that has none at all."""
     wanted = list(summary.configured or [])
     wanted += [(kind, instance, "") for kind, instance in configured
-               if not any(target[:2] == (kind, instance) for target in wanted)]
-    missing = [(kind, instance, name) for kind, instance, name in wanted
-               if (kind, instance, name or kind) not in known
-               and not (name == "" and any(state.kind == kind and state.instance == instance
-                                           for state in summary.targets))]
-    return missing
+               if not any(target[:2] == (kind, instance) for target in wanted)
+               and not any(state.kind == kind and state.instance == instance for state in summary.targets)]
+    return never_backed_up(summary.targets, wanted)
 
 
 class BackupsPanel(Static, can_focus=True):
@@ -145,7 +141,7 @@ class BackupsPanel(Static, can_focus=True):
         bad_runs = failed_verify = 0
         configured = summary.instances or [(kind, DEFAULT) for kind in KINDS]
         unseen = [(kind, instance, name, target_label(kind, instance, name))
-                  for kind, instance, name in never_backed_up(summary, configured)]
+                  for kind, instance, name in targets_without_sets(summary, configured)]
         keyed: list[tuple[tuple[int, bool, str, str], PanelLine]] = []
         """Target lines with their place: kind order, the default instance first, then by name."""
         width = max([LABEL_WIDTH] + [len(state.label) for state in summary.targets if shown(state.kind, state.instance)]
