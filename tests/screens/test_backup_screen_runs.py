@@ -163,3 +163,20 @@ async def test_an_unconfigured_source_is_named_and_not_overridable(make_settings
         await pilot.press("o")
         await pilot.pause(0.2)
         assert not isinstance(app.screen, TextPromptModal) and screen.job is None
+
+
+async def test_check_titles_are_whole_at_80_and_at_120_columns(make_settings):
+    """The check column takes its longest title; the evidence gets what is left (and is whole under the table)."""
+    from screens.backup import BackupScreen
+
+    for size in ((80, 24), (120, 40)):
+        script = ScriptedRedisBackup()
+        app = _app(make_settings(), script.engine)
+        async with app.run_test(size=size) as pilot:
+            screen = app.screen
+            assert isinstance(screen, BackupScreen)
+            await wait_until(pilot, lambda: screen.checks is not None)
+            await pilot.pause(0.3)
+            shown = widget_text(app, "#backup-checks")
+            for check in screen.checks:
+                assert f"{check.status.check_word.upper()} {check.title}" in shown, (size, shown)
