@@ -119,3 +119,16 @@ async def test_a_legacy_certs_set_shows_what_verify_read_of_its_inventory(make_s
         metadata = text_of(app, "#set-metadata")
         assert "not a JSON object" not in metadata, metadata
         assert "inventory lists 1 certificate(s)" in metadata and "a key copy?" in metadata, metadata
+
+
+async def test_a_reports_sets_are_worst_first_then_newest_first(make_settings: Any) -> None:
+    settings = make_settings()
+    reports.write_report(settings, sample_report(fail=False))  # postgres (25 Nov) and certs (20 Nov) both pass
+    app = BackupConsoleApp(settings, prober=fixed_prober(), clock=frozen_clock, start_screen="reports")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: rows(app, "#reports-table") == 1)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen) and rows(app, "#report-sets") == 3)
+        sets = app.screen.query_one("#report-sets", DataTable)
+        assert [str(sets.get_row_at(i)[1]) for i in range(3)] == [
+            "redis/20261124_020000", "postgres/app/20261125_010000", "certs/20261120_100000"]
