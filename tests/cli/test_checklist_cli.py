@@ -9,6 +9,7 @@ import pytest
 
 from console.cli import main
 from console.drill import Drill
+from tests.certs_fixtures import make_cert, pem, rsa_key
 
 
 @pytest.fixture
@@ -132,8 +133,6 @@ def test_drill_with_an_unknown_service_exits_2_before_opening_the_console(cli) -
 def test_the_certificate_expiry_item_says_one_thing(cli, tmp_path) -> None:
     """A WARN on an item titled "No certificate about to expire" said two things at once: the title is neutral
     and the state word and evidence say which way it went, as on the Backup screen."""
-    from tests.certs_fixtures import make_cert, pem, rsa_key
-
     cert_dir = tmp_path / "certs"
     cert_dir.mkdir()
     (cert_dir / "api.pem").write_bytes(pem(make_cert("api.example.com", rsa_key(), days_valid=5)))

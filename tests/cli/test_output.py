@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from console.cli.output import Printer, format_table
+from console.cli.retention import run_policy_cli
 
 ROWS = [["postgres", "UP", "4 ms", "PostgreSQL 15.20 primary, 4/100 connections, archive_mode on, 0 failed archivals"],
         ["redis", "DOWN", "9 ms", "authentication failed at 127.0.0.1:6379 (wrong password): set REDIS_PASSWORD"]]
@@ -52,8 +53,6 @@ def test_a_table_of_many_columns_wraps_its_headers_too(monkeypatch):
 
 
 def test_retention_policy_fits_an_80_column_terminal(monkeypatch, make_settings):
-    from console.cli.retention import run_policy_cli
-
     monkeypatch.setenv("COLUMNS", "80")
     out = Terminal()
     run_policy_cli(type("Args", (), {"json": False})(), make_settings(), Printer(out=out))

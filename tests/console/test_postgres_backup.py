@@ -17,6 +17,7 @@ import pytest
 import zstandard
 
 from console.kinds.base import BackupRequest
+from console.kinds.postgres.backup import targets
 from console.kinds.registry import run_checks
 from console.preflight import CheckContext
 from console.progress import CancelToken, ProgressEvent
@@ -300,8 +301,6 @@ def test_no_sql_counts_rows_in_the_snapshot(pg_cluster, seeded_db, make_settings
 def test_the_target_picker_offers_the_configured_databases_first(pg_cluster, make_settings):
     """The Backup screen's target list: the databases named in the config first (in their order), then
     every other one the server has; without the server, the configured ones alone."""
-    from console.kinds.postgres.backup import targets
-
     names = [f"t_{uuid.uuid4().hex[:8]}_{suffix}" for suffix in ("a", "z")]
     for name in names:
         pg_cluster.create_database(name)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
 from typing import Callable
 
 import pytest
+from rich.console import Console
 
 from console.probes import SERVICES, ProbeResult, ServiceState
 
@@ -135,10 +137,6 @@ def clock() -> Callable[[], dt.datetime]:
 
 def screen_lines(app) -> list[str]:  # noqa: ANN001
     """The screen as plain text, one string per terminal row (what an operator reads, colours aside)."""
-    import io
-
-    from rich.console import Console
-
     width, height = app.size
     console = Console(width=width, height=height, file=io.StringIO(), record=True, color_system=None,
                       force_terminal=True, legacy_windows=False)

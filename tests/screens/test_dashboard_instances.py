@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Input, OptionList, Select
 
 from console.lock import BackupLock
 from screens.app import BackupConsoleApp
+from screens.backup import BackupScreen
 from screens.widgets.instance_table import InstanceTable
 from screens.widgets.kind_group import KindGroup
 from screens.widgets.service_panel import ServicePanel
@@ -349,8 +350,6 @@ redis:
 
 
 async def test_b_opens_the_backup_screen_on_the_focused_instance(tmp_path, backup_dir):
-    from screens.backup import BackupScreen
-
     settings = fleet_settings(tmp_path, backup_dir, TWO_REFUSING_CLUSTERS.format(backup_dir=backup_dir))
     app = BackupConsoleApp(settings, clock=frozen_clock, prober=fixed_prober())
     async with app.run_test(size=(120, 40)) as pilot:
@@ -373,8 +372,6 @@ async def test_b_opens_the_backup_screen_on_the_focused_instance(tmp_path, backu
 
 
 async def test_b_on_a_table_row_opens_the_backup_screen_on_that_instance(twenty):
-    from screens.backup import BackupScreen
-
     app = BackupConsoleApp(twenty, clock=frozen_clock, prober=fixed_prober(TWENTY_STATES))
     async with app.run_test(size=(80, 24)) as pilot:
         table = app.screen.query_one(InstanceTable)

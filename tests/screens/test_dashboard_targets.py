@@ -9,14 +9,17 @@ import uuid
 import pytest
 
 from console.kinds import registry
+from console.monitor import Finding
 from console.progress import CancelToken
+from console.runlog import RunRecord
 from console.runner import execute
 from console.verify.run import verify
-from console.verify.state import target_states
+from console.verify.state import TargetState, target_states
 from screens.app import BackupConsoleApp
+from screens.messages import BackupsScanned, BackupSummary
 from screens.widgets.backups_panel import BackupsPanel
 from tests.clock import next_second
-from tests.screens.conftest import fixed_prober, wait_until
+from tests.screens.conftest import FROZEN_NOW, fixed_prober, screen_lines, wait_until
 
 
 @pytest.fixture
@@ -87,11 +90,6 @@ def test_status_json_gives_each_last_backup_its_verification_status(history):
 def crowded_summary(now: float):
     """Five PostgreSQL databases with long names and every state, the other kinds, the monitor's findings
     about them, and three it has besides: more than the Backups panel holds at 80x24."""
-    from console.monitor import Finding
-    from console.runlog import RunRecord
-    from console.verify.state import TargetState
-    from screens.messages import BackupSummary
-
     def target(name, age, verification, run=None, kind="postgres", verified_ago=None):
         verified_at = None if verified_ago is None else dt.datetime.fromtimestamp(now - verified_ago).astimezone() \
             .isoformat(timespec="seconds")
@@ -122,9 +120,6 @@ def crowded_summary(now: float):
 
 
 async def test_the_backups_panel_fits_80x24_alerts_and_troubled_targets_first(make_settings):
-    from screens.messages import BackupsScanned
-    from tests.screens.conftest import FROZEN_NOW, screen_lines
-
     app = BackupConsoleApp(make_settings(), clock=lambda: FROZEN_NOW, prober=fixed_prober())
     async with app.run_test(size=(80, 24)) as pilot:
         await app.workers.wait_for_complete()
@@ -154,8 +149,6 @@ async def test_the_backups_panel_fits_80x24_alerts_and_troubled_targets_first(ma
 async def test_a_configured_database_never_backed_up_has_its_own_line(make_settings, backup_dir):
     """Two databases configured, one backed up: the other is a target line saying "never", like config and
     certs, not only an ALERT sentence at the bottom of the panel."""
-    from tests.screens.conftest import FROZEN_NOW
-
     (backup_dir / "postgres").mkdir(parents=True)
     (backup_dir / "postgres" / "backup_shop_20261125_020000.dump").write_bytes(b"x")
     settings = make_settings(**{"postgres.databases": ["shop", "billing"]})

@@ -3,11 +3,13 @@ first, with reasons), open a set's detail, and `v` runs a real verification in a
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from textual.widgets import DataTable, Static
 
 from console.verify import reports
+from console.verify.run import verify
 from screens.app import BackupConsoleApp
 from screens.report_view import ReportScreen
 from screens.reports import ReportsScreen
@@ -94,10 +96,6 @@ async def test_dashboard_opens_the_reports(make_settings: Any) -> None:
 async def test_a_legacy_certs_set_shows_what_verify_read_of_its_inventory(make_settings: Any, backup_dir) -> None:
     """The manual's certificate inventory is a JSON array, not metadata of ours: the set's page says what
     verify made of it (certificates listed, a key copy set apart), not 'is not a JSON object'."""
-    import json
-
-    from console.verify.run import verify
-
     certs = backup_dir / "certs"
     certs.mkdir(parents=True)
     entries = [{"file": "/backups/certs/etc/ssl/api.pem", "subject": "CN = api.example.com", "issuer": "CN = CA",

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 
 from screens.app import BackupConsoleApp
+from screens.messages import BackupsScanned
 from tests.screens.conftest import FROZEN_NOW, fixed_prober
+from tests.screens.test_dashboard_targets import crowded_summary
 
 
 def make_backups(backup_dir):
@@ -46,9 +48,6 @@ def test_dashboard_80x24_no_color(snap_compare, make_settings, backup_dir, no_co
 
 
 async def _crowded(pilot) -> None:
-    from screens.messages import BackupsScanned
-    from tests.screens.test_dashboard_targets import crowded_summary
-
     await _settle(pilot)
     pilot.app.screen.post_message(BackupsScanned(crowded_summary(FROZEN_NOW.timestamp())))
     await pilot.pause()

@@ -9,6 +9,9 @@ import os
 import pytest
 
 from screens.app import BackupConsoleApp
+from screens.backup_cancel import CancelBackupModal
+from screens.quit_confirm import QuitModal
+from screens.text_prompt import TextPromptModal
 from tests.screens.conftest import FROZEN_NOW, fixed_prober, redraw_tables, wait_until
 from tests.snapshots.test_dashboard_snapshots import make_backups
 from tests.snapshots.test_drills_snapshots import _drills
@@ -57,8 +60,6 @@ async def _backups_lines(pilot) -> None:
 
 
 async def _quit_dialog(pilot) -> None:
-    from screens.quit_confirm import QuitModal
-
     await _settled(pilot)
     pilot.app.push_screen(QuitModal(["a postgres backup is running: it is cancelled, its partial files removed"]))
     await _screen_is("QuitModal")(pilot)
@@ -82,16 +83,12 @@ async def _drills_list(pilot) -> None:
 
 
 async def _cancel_dialog(pilot) -> None:
-    from screens.backup_cancel import CancelBackupModal
-
     await _settled(pilot)
     pilot.app.push_screen(CancelBackupModal("the postgres backup of app"))
     await _screen_is("CancelBackupModal")(pilot)
 
 
 async def _reason_prompt(pilot) -> None:
-    from screens.text_prompt import TextPromptModal
-
     await _settled(pilot)
     pilot.app.push_screen(TextPromptModal("Start anyway", "Why start the backup anyway? (recorded)",
                                           ["FAIL Database is healthy (connect + SELECT 1): database 'app': "
