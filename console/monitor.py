@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from console.catalog import KINDS, BackupSet, Catalog, metadata_is_ours, read_metadata_unchanged, scan
+from console.catalog import BackupSet, Catalog, metadata_is_ours, read_metadata_unchanged, scan
 from console.errors import ConsoleError
 from console.formatting import ago, size
 from console.freshness import is_fresh
 from console.instances import DEFAULT, target_label
 from console.runlog import read_runs
 from console.status import Status
+from console.verify.state import configured_targets
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -131,19 +132,7 @@ def collect(settings: Settings, now: float | None = None, probes: dict[str, Prob
 def expected_targets(settings: Settings, catalog: Catalog) -> list[tuple[str, str, str]]:
     """(kind, instance, name) the schedule should produce: each database of each scheduled postgres
     instance, each scheduled instance once for the other kinds."""
-    targets = []
-    for kind in settings.alerts.scheduled_kinds:
-        if kind not in KINDS:
-            continue
-        for instance in settings.instances_of(kind):
-            if not instance.scheduled:
-                continue
-            if kind == "postgres":
-                databases = list(instance.section.databases) or [instance.section.database]
-                targets.extend(("postgres", instance.name, name) for name in databases)
-            else:
-                targets.append((kind, instance.name, ""))
-    return targets
+    return configured_targets(settings, settings.alerts.scheduled_kinds, scheduled_only=True)
 
 
 def _target_state(kind: str, instance: str, name: str, latest: BackupSet | None) -> TargetState:

@@ -37,7 +37,9 @@ class CertificatesScreen(Screen[None]):
 Every certificate under CERT_DIR (PEM bundles, DER, PKCS#12), soonest expiry first: its state,
 days left, expiry date, name, file and whether its private key is in the set. WARN is within
 `certs.warn_days`, CRITICAL within `certs.critical_days`. Files that are neither certificate nor
-key are listed last as PROBLEM. `r` reads the directory again; escape goes back.
+key are listed last as PROBLEM. The line under the table shows the highlighted row whole (the
+columns cut long names, paths and problems at 80 columns). `r` reads the directory again; escape
+goes back.
 """
 
     BINDINGS = [
@@ -48,11 +50,14 @@ key are listed last as PROBLEM. `r` reads the directory again; escape goes back.
     def __init__(self) -> None:
         super().__init__()
         self.inventory: Inventory | None = None
+        self._details: dict[str, str] = {}
+        """Row key -> the row in full: the table's fixed columns cut long names, paths and problems."""
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="")
         yield Static("reading certificates...", id="certs-summary", classes="-busy", markup=False)
         yield DataTable(id="certs-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="certs-detail", markup=False)
         yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
@@ -81,12 +86,20 @@ key are listed last as PROBLEM. `r` reads the directory again; escape goes back.
         inventory = self.inventory = message.inventory
         table = self.query_one(DataTable)
         table.clear()
+        self._details = {}
         for cert in sorted(inventory.certificates, key=lambda c: c.days_left):
             file = cert.file + (f"#{cert.index}" if cert.index else "")
-            table.add_row(cert.state.upper(), str(cert.days_left), cert.valid_to[:10], cert.common_name or cert.subject,
-                          file, "yes" if cert.key_matched else "-", key=f"{file}:{cert.fingerprint_sha256}")
+            key = f"{file}:{cert.fingerprint_sha256}"
+            name = cert.common_name or cert.subject
+            table.add_row(cert.state.upper(), str(cert.days_left), cert.valid_to[:10], name,
+                          file, "yes" if cert.key_matched else "-", key=key)
+            self._details[key] = (f"{name} in {file}, expires {cert.valid_to[:10]} ({cert.days_left} days); "
+                                  f"key: {cert.private_key_file or 'not in the set'}")
         for problem in inventory.problems:
-            table.add_row("PROBLEM", "", "", problem.message, problem.file, "", key=f"problem:{problem.file}:{problem.message}")
+            key = f"problem:{problem.file}:{problem.message}"
+            table.add_row("PROBLEM", "", "", problem.message, problem.file, "", key=key)
+            self._details[key] = f"PROBLEM {problem.file}: {problem.message}"
+        self._describe(table)
         summary = inventory.summary()
         if not inventory.certificates:
             self._set_summary(f"no certificates under {inventory.cert_dir}", "-warn")
@@ -100,6 +113,18 @@ key are listed last as PROBLEM. `r` reads the directory again; escape goes back.
         text = (f"{worst.upper()}: {summary['count']} certificates, {summary['expired']} expired, "
                 f"{summary['expiring_critical']} critical, {summary['expiring_warn']} warn; {soonest}")
         self._set_summary(text, {"ok": "-ok", "warn": "-warn"}.get(worst, "-down"))
+
+    @on(DataTable.RowHighlighted, "#certs-table")
+    def _row_highlighted(self) -> None:
+        self._describe(self.query_one(DataTable))
+
+    def _describe(self, table: DataTable[object]) -> None:
+        """The highlighted row in full under the table."""
+        text = ""
+        if table.row_count and 0 <= table.cursor_row < table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            text = self._details.get(str(key), "")
+        self.query_one("#certs-detail", Static).update(text)
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:

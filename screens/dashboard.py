@@ -31,7 +31,7 @@ from console.drill import list_drills
 from console.formatting import short_ago
 from console.lock import held_locks
 from console.monitor import collect
-from console.verify.state import target_states
+from console.verify.state import configured_targets, target_states
 from screens import keys
 from screens.context_switch import ContextModal
 from screens.instance_scope import Entry, Scope, contexts, entries_of, lock_is_of
@@ -75,7 +75,7 @@ A kind with several instances (`postgres.instances` in the config) gets a title 
 many are up and the worst states in words ("PostgreSQL  2/3 up · 1 DOWN") over one panel per
 instance, titled by its name (and tags when they fit). When the panels do not fit the terminal,
 a table replaces them: one row per instance with its state, latency, newest backup and its
-verification; arrows move, enter opens the instance's details.
+verification; arrows move, enter opens the instance's details, `b` its Backup screen.
 
 `/` filters the instances by name, kind or tag (`analytics`, `redis`, `env=prod`); enter keeps the
 filter. `:` switches the context: one tag value, one kind or one instance. The line at the top
@@ -84,8 +84,8 @@ footer places of `t` (retention) and `d` (drill), which still work.
 """
 
     BINDINGS = [
-        keys.bind("backup", "app.open('backup')", id="open-backup",
-                  tooltip="Run a backup: pick it, check it, watch its progress"),
+        keys.bind("backup", "open_backup", id="open-backup",
+                  tooltip="Run a backup of the selected instance: pick it, check it, watch its progress"),
         keys.bind("checklist", "app.open('checklist')", "Checks", id="open-checklist",
                   tooltip="Pre-backup checklists; the gate leads into the backup"),
         keys.bind("verify", "app.open('reports')", "Reports", id="open-reports",
@@ -356,6 +356,27 @@ footer places of `t` (retention) and `d` (drill), which still work.
         self.console_app.open_screen("service-detail", service=panel.service, result=panel.result,
                                      instance=panel.instance)
 
+    def _selected_entry(self) -> Entry | None:
+        """The instance the focused panel or the table's cursor row stands for."""
+        focused = self.focused
+        if isinstance(focused, InstanceTable):
+            label = focused.selected_label()
+        elif isinstance(focused, ServicePanel):
+            label = focused.label
+        else:
+            return None
+        return next((entry for entry in self.entries if entry.label == label), None)
+
+    def action_open_backup(self) -> None:
+        """The Backup screen on the selected instance's kind and instance (its first target picked);
+        a service without backups of its own (S3, storage) opens it as it was left."""
+        entry = self._selected_entry()
+        kind = BACKUP_KIND_OF_SERVICE.get(entry.service) if entry is not None else None
+        if entry is None or kind is None:
+            self.console_app.open_screen("backup")
+        else:
+            self.console_app.open_screen("backup", kind=kind, instance=entry.instance)
+
     def action_open_screen(self, name: str, in_footer: bool = True) -> None:
         self.console_app.open_screen(name)
 
@@ -461,4 +482,5 @@ def scan_backups(settings: Settings, probes: dict[str, ProbeResult] | None = Non
                     if f.severity != "ok"]
 
     instances = [(kind, instance.name) for kind in KINDS for instance in settings.instances_of(kind)]
-    return BackupSummary(target_states(settings), held_locks(settings.backup_dir), findings, instances)
+    return BackupSummary(target_states(settings), held_locks(settings.backup_dir), findings, instances,
+                         configured_targets(settings))

@@ -34,6 +34,8 @@ class BackupSummary:
     """console.monitor.Finding list, worst first; None when not evaluated this round."""
     instances: list[tuple[str, str]] | None = None
     """(kind, instance) of every configured instance of every kind; None: the default instance of each."""
+    configured: list[tuple[str, str, str]] | None = None
+    """(kind, instance, database or "") of every configured target: each gets a line, "never" without a set."""
 
 
 class BackupsScanned(Message):

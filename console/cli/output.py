@@ -67,27 +67,52 @@ def terminal_width(stream: IO[str]) -> int | None:
 
 
 MIN_WRAPPED = 12
-"""A column is never narrowed below this many characters to make a table fit."""
+"""A column is narrowed below this many characters only when the table cannot fit otherwise."""
+MIN_NARROW = 6
+"""Nor below this many, or below its header's longest word (headers wrap at their spaces)."""
+
+
+def _narrow(widths: list[int], floors: list[int], budget: int) -> None:
+    """Take a column off the widest column above its floor until the widths fit ``budget`` or none can give."""
+    while sum(widths) > budget:
+        giving = [i for i in range(len(widths)) if widths[i] > floors[i]]
+        if not giving:
+            return
+        widest = max(giving, key=lambda i: widths[i])
+        widths[widest] -= 1
+
+
+def _wrap(value: str, width: int) -> list[str]:
+    if len(value) <= width:
+        return [value]
+    return textwrap.wrap(value, width, break_long_words=True, break_on_hyphens=False) or [""]
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], width: int | None = None) -> str:
-    """Columns two spaces apart; with ``width``, the widest columns wrap so that no line is longer."""
+    """Columns two spaces apart; with ``width``, the widest columns wrap so that no line is longer.
+
+    Columns are first narrowed to MIN_WRAPPED; a table with many columns that still does not fit
+    wraps its headers at their spaces ("STORAGE" over "CLASS") and narrows further to MIN_NARROW,
+    the wrapping columns first.
+    """
     cells = [[str(value) for value in row] for row in rows]
     widths = [max([len(header)] + [len(row[i]) for row in cells]) for i, header in enumerate(headers)]
     if width is not None:
         budget = width - 2 * (len(headers) - 1)
-        while sum(widths) > budget:
-            widest = max(range(len(widths)), key=lambda i: widths[i])
-            if widths[widest] <= MIN_WRAPPED:
-                break
-            widths[widest] -= 1
-    lines = ["  ".join(header.upper().ljust(widths[i]) for i, header in enumerate(headers)).rstrip()]
-    for row in cells:
-        wrapped = [textwrap.wrap(value, widths[i], break_long_words=True, break_on_hyphens=False) or [""]
-                   if len(value) > widths[i] else [value] for i, value in enumerate(row)]
-        for depth in range(max(len(parts) for parts in wrapped)):
-            lines.append("  ".join((parts[depth] if depth < len(parts) else "").ljust(widths[i])
-                                   for i, parts in enumerate(wrapped)).rstrip())
+        natural_widths = list(widths)
+        _narrow(widths, [MIN_WRAPPED] * len(widths), budget)
+        floors = [max([MIN_NARROW] + [len(word) for word in header.split()]) for header in headers]
+        # the columns that wrap already give first; short ones (a name, a size) stay whole if they can
+        wrapping = [floor if natural > MIN_WRAPPED else MIN_WRAPPED for floor, natural in zip(floors, natural_widths)]
+        _narrow(widths, wrapping, budget)
+        _narrow(widths, floors, budget)
+    lines = []
+    for parts in (_wrap(header.upper(), widths[i]) for i, header in enumerate(headers)), *(
+            (_wrap(value, widths[i]) for i, value in enumerate(row)) for row in cells):
+        wrapped = list(parts)
+        for depth in range(max(len(column) for column in wrapped)):
+            lines.append("  ".join((column[depth] if depth < len(column) else "").ljust(widths[i])
+                                   for i, column in enumerate(wrapped)).rstrip())
     return "\n".join(lines)
 
 

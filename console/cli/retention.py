@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from console.config import Settings
     from console.retention.apply import RetentionPlans
     from console.retention.pitr import PitrPlan
-    from console.retention.reports import ReportPlan
     from console.retention.plan import Decision
+    from console.retention.reports import ReportPlan
 
 _EXIT = "Exit 0 ok, 1 failed, 2 usage/config error (also: refused in read-only mode, --yes missing), 3 partial, 11 locked."
 
@@ -252,8 +252,9 @@ def run_policy_cli(args: argparse.Namespace, settings: Settings, printer: Printe
         printer.data({**policy.as_json(), "report_days": settings.retention.report_days})
         return ExitCode.OK
     printer.line(f"policy: {policy.source} (min_keep {policy.min_keep})")
-    printer.table(["kind", "title", "local", "s3 standard", "expires offsite", "archive class", "overridden by"],
-                  [[r.kind, r.title, days_label(r.local_days), days_label(r.s3_standard_days),
+    # the kinds' titles are in --json: the names say as much and the table fits 80 columns without them
+    printer.table(["kind", "local", "s3 standard", "expires offsite", "archive class", "overridden by"],
+                  [[r.kind, days_label(r.local_days), days_label(r.s3_standard_days),
                     days_label(r.expiration_days), r.archive_class if r.transition_days else "-",
                     "; ".join(r.overridden) or "-"] for r in policy.rules.values()])
     printer.line(f"verification reports: {days_label(settings.retention.report_days)} locally (retention.report_days), "

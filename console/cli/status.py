@@ -12,7 +12,7 @@ from console.cli.fleet import run_fleet_status
 from console.errors import ExitCode, UsageError
 from console.instances import target_label
 from console.lock import held_locks
-from console.verify.state import target_states
+from console.verify.state import configured_targets, never_backed_up, target_states
 
 if TYPE_CHECKING:
     from console.cli.output import Printer
@@ -73,7 +73,10 @@ def collect_status(settings: Settings, service: str | None = None) -> dict[str, 
     now = dt.datetime.now().astimezone()
     # Targets with a set; a target whose only record is a failed run is in "last_runs_without_backup".
     last_backups = [state.as_json(now.timestamp()) for state in states if state.set_id is not None]
-    never_backed_up = [state.as_json(now.timestamp()) for state in states if state.set_id is None]
+    runs_only = [state.as_json(now.timestamp()) for state in states if state.set_id is None]
+    # Configured targets with neither a set nor a run: the dashboard's "never" lines.
+    never = [{"kind": kind, "instance": instance, "name": name or kind, "label": target_label(kind, instance, name)}
+             for kind, instance, name in never_backed_up(states, configured_targets(settings))]
     running = [{"name": lock.name, "description": lock.description, "pid": lock.pid,
                 "started_at": dt.datetime.fromtimestamp(lock.started).astimezone().isoformat(timespec="seconds")}
                for lock in held_locks(settings.backup_dir)]
@@ -86,7 +89,8 @@ def collect_status(settings: Settings, service: str | None = None) -> dict[str, 
         "recovery_windows": {result.instance: result.metrics.get("recovery_window") for result in results
                              if result.name == "postgres"},
         "last_backups": last_backups,
-        "last_runs_without_backup": never_backed_up,
+        "last_runs_without_backup": runs_only,
+        "targets_never_backed_up": never,
         "running": running,
         "_results": results,
     }
@@ -117,6 +121,8 @@ def run_status(options: StatusOptions, settings: Settings, printer: Printer) -> 
             for item in document["last_runs_without_backup"]:
                 where = target_label(item["kind"], item["instance"], item["name"] if item["name"] != item["kind"] else "")
                 printer.line(f"{where}: no backup yet; last run {_last_run_word(item)}")
+            for item in document["targets_never_backed_up"]:
+                printer.line(f"{item['label']}: never backed up")
             for run in document["running"]:
                 printer.line(f"running: {run['description']} (pid {run['pid']} since {run['started_at']})")
             for instance, window in document["recovery_windows"].items():

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Collection
+from typing import TYPE_CHECKING, Any, Collection, Iterable
 
 from console.catalog import KINDS, BackupSet, read_metadata, read_metadata_unchanged, scan
 from console.instances import DEFAULT, target_label
@@ -53,11 +53,14 @@ class TargetState:
     last_run: RunRecord | None
     """The target's own last backup run (cron or console), whatever its outcome."""
     instance: str = DEFAULT
+    named: bool = False
+    """Whether ``name`` is a target of its own (a database), not the kind standing for its one target:
+    the manual's default database is called ``postgres``, like the kind."""
 
     @property
     def label(self) -> str:
-        """``postgres/shop``, ``redis``, ``postgres/analytics/shop``, ``redis/cache``."""
-        return target_label(self.kind, self.instance, self.name if self.name != self.kind else "")
+        """``postgres/shop``, ``redis``, ``postgres/analytics/shop``, ``redis/cache``, ``postgres/postgres``."""
+        return target_label(self.kind, self.instance, self.name if self.named or self.name != self.kind else "")
 
     def age_seconds(self, now: float) -> float | None:
         return None if self.timestamp is None else max(0.0, now - self.timestamp)
@@ -191,10 +194,37 @@ def target_states(settings: Settings) -> list[TargetState]:
         key = (backup_set.kind, backup_set.instance, name)
         states.append(TargetState(backup_set.kind, name, backup_set.set_id, backup_set.timestamp.timestamp(),
                                   str(path) if path else None, verification, verified_at, report,
-                                  runs.get(key), backup_set.instance))
+                                  runs.get(key), backup_set.instance, named=bool(backup_set.name)))
         seen.add(key)
     for (kind, instance, name), run in runs.items():
         if (kind, instance, name) not in seen and kind in KINDS:
-            states.append(TargetState(kind, name, None, None, None, None, None, None, run, instance))
+            states.append(TargetState(kind, name, None, None, None, None, None, None, run, instance,
+                                      named=bool(run.target)))
     return sorted(states, key=lambda state: (KINDS.index(state.kind), state.instance != DEFAULT, state.instance,
                                              state.name))
+
+
+def configured_targets(settings: Settings, kinds: Iterable[str] = KINDS,
+                       scheduled_only: bool = False) -> list[tuple[str, str, str]]:
+    """(kind, instance, name) of every target the configuration names: each database of each postgres
+    instance, each instance once for the other kinds (name ""); with ``scheduled_only``, only the
+    instances the schedule runs."""
+    targets = []
+    for kind in kinds:
+        if kind not in KINDS:
+            continue
+        for instance in settings.instances_of(kind):
+            if scheduled_only and not instance.scheduled:
+                continue
+            if kind == "postgres":
+                databases = list(instance.section.databases) or [instance.section.database]
+                targets.extend(("postgres", instance.name, name) for name in databases)
+            else:
+                targets.append((kind, instance.name, ""))
+    return targets
+
+
+def never_backed_up(states: list[TargetState], configured: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """The configured targets (``configured_targets``) without a set or a run among ``states``."""
+    known = {(state.kind, state.instance, state.name) for state in states}
+    return [(kind, instance, name) for kind, instance, name in configured if (kind, instance, name or kind) not in known]

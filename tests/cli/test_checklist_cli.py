@@ -9,6 +9,7 @@ import pytest
 
 from console.cli import main
 from console.drill import Drill
+from tests.certs_fixtures import make_cert, pem, rsa_key
 
 
 @pytest.fixture
@@ -127,3 +128,18 @@ def test_drill_list_and_show(cli, backup_dir) -> None:
 def test_drill_with_an_unknown_service_exits_2_before_opening_the_console(cli) -> None:
     code, out, err = cli("drill", "--service", "postgress")
     assert code == 2 and out == "" and "no checklist for 'postgress'" in err
+
+
+def test_the_certificate_expiry_item_says_one_thing(cli, tmp_path) -> None:
+    """A WARN on an item titled "No certificate about to expire" said two things at once: the title is neutral
+    and the state word and evidence say which way it went, as on the Backup screen."""
+    cert_dir = tmp_path / "certs"
+    cert_dir.mkdir()
+    (cert_dir / "api.pem").write_bytes(pem(make_cert("api.example.com", rsa_key(), days_valid=5)))
+    code, out, err = cli("checklist", "certs", env={"CERT_DIR": str(cert_dir),
+                                                      "BACKUP_ENCRYPTION_KEY": "a-test-key-of-some-length-0123"})
+    assert code == 0, out + err
+    lines = out.splitlines()
+    item = lines.index("[WARN] Certificate expiry (optional)")
+    assert lines[item + 1].strip().startswith("1 certificate(s) need attention: api.example.com (api.pem) expires in")
+    assert not any(line.startswith("[") and " No certificate" in line for line in lines), out

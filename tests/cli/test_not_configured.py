@@ -63,3 +63,22 @@ def test_a_missing_key_hint_names_the_key_not_force(tmp_path, backup_dir):
         output = proc.stdout + proc.stderr
         assert "hint: set BACKUP_ENCRYPTION_KEY or encryption.key_file" in output, output
         assert "--force" not in output
+
+
+@pytest.mark.parametrize(("args", "variable", "words"), [
+    (["backup", "config"], "CONFIG_SOURCE_DIR", "config_backup.source_dir"),
+    (["backup", "certs"], "CERT_DIR", "certs.cert_dir"),
+])
+def test_a_source_that_is_not_a_directory_hints_at_the_setting_not_force(args, variable, words, tmp_path,
+                                                                           backup_dir):
+    """An override cannot make a file (or a missing path) a directory: the hint names what would help."""
+    not_a_directory = tmp_path / "app.conf"
+    not_a_directory.write_text("x = 1\n")
+    for extra in ([], ["--force", "--reason", "try"]):
+        for path in (not_a_directory, tmp_path / "missing"):
+            proc = run([*args, *extra], tmp_path, backup_dir, {variable: str(path)})
+            output = proc.stdout + proc.stderr
+            assert proc.returncode == 1, output
+            assert f"{path} is not a directory" in output and f"hint: point {variable} ({words})" in output, output
+            assert "--force" not in output and "Traceback" not in output
+    assert not [path for kind in ("config", "certs") for path in (backup_dir / kind).rglob("*")]

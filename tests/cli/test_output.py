@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from console.cli.output import Printer, format_table
+from console.cli.retention import run_policy_cli
 
 ROWS = [["postgres", "UP", "4 ms", "PostgreSQL 15.20 primary, 4/100 connections, archive_mode on, 0 failed archivals"],
         ["redis", "DOWN", "9 ms", "authentication failed at 127.0.0.1:6379 (wrong password): set REDIS_PASSWORD"]]
@@ -31,3 +32,32 @@ def test_a_pipe_gets_whole_lines():
     Printer(out=out).table(["service", "state", "latency", "detail"], ROWS)
     assert any(len(line) > 80 for line in out.getvalue().splitlines())
     assert format_table(["a"], [["x" * 100]]) == "A\n" + "x" * 100
+
+
+UPLOAD_LS = (["kind", "instance", "name", "stamp", "objects", "size", "storage class", "prefix"],
+             [["postgres", "analytics", "application_database", "20261207_142554", "3", "1.2 MB", "STANDARD",
+               "backups/postgres@analytics/application_database/20261207_142554"],
+              ["redis", "default", "-", "20261207_142555", "2", "20.5 kB", "STANDARD,GLACIER",
+               "backups/redis/20261207_142555"]])
+"""`upload ls`: eight columns, more than 80 columns even with every wide one at the wrapping minimum."""
+
+
+def test_a_table_of_many_columns_wraps_its_headers_too(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    out = Terminal()
+    Printer(out=out).table(*UPLOAD_LS)
+    text = out.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 80, text
+    for word in ("STORAGE", "CLASS", "GLACIER", "analytics", "20261207_", "142554"):
+        assert word in text, text  # wrapped, nothing cut; the short columns stay whole
+
+
+def test_retention_policy_fits_an_80_column_terminal(monkeypatch, make_settings):
+    monkeypatch.setenv("COLUMNS", "80")
+    out = Terminal()
+    run_policy_cli(type("Args", (), {"json": False})(), make_settings(), Printer(out=out))
+    lines = out.getvalue().splitlines()
+    table = [line for line in lines if not line.startswith(("policy:", "verification reports:"))]
+    assert max(len(line) for line in table) <= 80, "\n".join(lines)
+    assert table[0].split()[:3] == ["KIND", "LOCAL", "S3"] and any("DEEP_ARCHIVE" in line for line in table)
+    assert any(line.split()[:1] == ["postgres-wal"] for line in table)  # no word is cut

@@ -140,3 +140,21 @@ def test_status_json_names_the_custom_dump_even_when_the_sql_file_sorts_first(ba
     (backup,) = json.loads(proc.stdout)["last_backups"]
     assert backup["set_id"] == "postgres/shop/20241101_020000"
     assert backup["path"] == str(postgres / "backup_shop_20241101_020004.dump")
+
+
+def test_status_names_the_configured_targets_never_backed_up(backup_dir):
+    """The dashboard gives a configured database with no set its own 'never' line; status says the same."""
+    postgres = backup_dir / "postgres"
+    postgres.mkdir(parents=True)
+    (postgres / "backup_shop_20241101_020000.dump").write_bytes(b"PGDMP")
+    env = {"BACKUP_DIR": str(backup_dir), "POSTGRES_PORT": str(free_port()), "REDIS_PORT": str(free_port())}
+    config = backup_dir.parent / "status-targets.yaml"
+    config.write_text("postgres:\n  databases: [shop, billing]\n")
+    proc = run(["--config", str(config), "status", "--json", "--service", "storage"], env)
+    assert proc.returncode == 0, proc.stderr
+    document = json.loads(proc.stdout)
+    never = {entry["label"] for entry in document["targets_never_backed_up"]}
+    assert "postgres/billing" in never and "postgres/shop" not in never and {"redis", "config", "certs"} <= never
+    proc = run(["--config", str(config), "status"], env)
+    lines = proc.stdout.splitlines()
+    assert "postgres/billing: never backed up" in lines and "postgres/shop: never backed up" not in lines, proc.stdout

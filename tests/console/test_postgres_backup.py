@@ -17,6 +17,7 @@ import pytest
 import zstandard
 
 from console.kinds.base import BackupRequest
+from console.kinds.postgres.backup import targets
 from console.kinds.registry import run_checks
 from console.preflight import CheckContext
 from console.progress import CancelToken, ProgressEvent
@@ -295,3 +296,21 @@ def test_no_sql_counts_rows_in_the_snapshot(pg_cluster, seeded_db, make_settings
     document = json.loads(result.metadata_path.read_text())
     assert document["table_row_counts"] == table_counts(pg_cluster, seeded_db)
     assert document["files"]["dump_sql"] is None and document["consistency"].startswith("custom dump only")
+
+
+def test_the_target_picker_offers_the_configured_databases_first(pg_cluster, make_settings):
+    """The Backup screen's target list: the databases named in the config first (in their order), then
+    every other one the server has; without the server, the configured ones alone."""
+    names = [f"t_{uuid.uuid4().hex[:8]}_{suffix}" for suffix in ("a", "z")]
+    for name in names:
+        pg_cluster.create_database(name)
+    try:
+        settings = make_settings({**pg_cluster.overrides(), "postgres.databases": [names[1], names[0]]})
+        offered = targets(settings)
+        assert offered[:2] == [names[1], names[0]] and "postgres" in offered[2:]
+        assert len(offered) == len(set(offered))
+        down = make_settings({**pg_cluster.overrides(), "postgres.port": 1, "postgres.databases": [names[1]]})
+        assert targets(down) == [names[1]]
+    finally:
+        for name in names:
+            drop_database(pg_cluster, name)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
 from typing import Callable
 
 import pytest
+from rich.console import Console
 
 from console.probes import SERVICES, ProbeResult, ServiceState
 
@@ -131,3 +133,20 @@ async def redraw_tables(pilot) -> None:
 @pytest.fixture
 def clock() -> Callable[[], dt.datetime]:
     return frozen_clock
+
+
+def screen_lines(app) -> list[str]:  # noqa: ANN001
+    """The screen as plain text, one string per terminal row (what an operator reads, colours aside)."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), record=True, color_system=None,
+                      force_terminal=True, legacy_windows=False)
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text().splitlines()
+
+
+def widget_text(app, selector: str) -> str:  # noqa: ANN001
+    """What the screen shows inside one widget's region, its rows joined by spaces, runs of blanks as one
+    (a line the widget wraps reads whole; one it cuts at its edge does not)."""
+    region = app.screen.query_one(selector).region
+    rows = [row[region.x:region.right] for row in screen_lines(app)[region.y:region.bottom]]
+    return " ".join(" ".join(row.strip(" │║").split()) for row in rows)

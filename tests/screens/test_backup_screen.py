@@ -7,7 +7,7 @@ from textual.widgets import DataTable, RichLog, Static
 from screens.app import BackupConsoleApp
 from screens.backup import BackupScreen
 from tests.postgres_fixtures import TableLock, pg_seed_template, processes_named, seeded_db  # noqa: F401
-from tests.screens.conftest import fixed_prober, frozen_clock, wait_until
+from tests.screens.conftest import fixed_prober, frozen_clock, wait_until, widget_text
 
 
 def _app(settings, **start):
@@ -93,6 +93,11 @@ async def test_failing_preflight_needs_an_override_reason(own_pg_cluster, make_s
         await pilot.press("b")
         await pilot.pause(0.2)
         assert screen.job is None  # refused without a reason
+        await pilot.press("o")
+        await wait_until(pilot, lambda: app.screen is not screen)
+        await pilot.pause(0.1)
+        shown = widget_text(app, "#prompt-box")
+        assert " ".join(f"FAIL {failing.title}: {failing.evidence}".split()) in shown, shown  # the reason, whole
 
 
 async def test_leaving_the_screen_keeps_the_backup_and_coming_back_shows_it(pg_cluster, seeded_db, make_settings):

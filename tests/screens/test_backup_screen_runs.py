@@ -7,17 +7,15 @@ exercised every time; the real services are driven in test_backup_screen*.py.
 
 from __future__ import annotations
 
-import threading
 import time
 
 from textual.widgets import Static
 
-from console.kinds.base import BackupResult
-from console.progress import ProgressEvent
 from screens.app import BackupConsoleApp
+from screens.backup import BackupScreen
 from screens.backup_job import BackupEngine
-from tests.screens.conftest import fixed_prober, frozen_clock, wait_until
-from tests.snapshots.test_backup_snapshots import ScriptedRedisBackup
+from tests.screens.conftest import fixed_prober, frozen_clock, wait_until, widget_text
+from tests.snapshots.test_backup_snapshots import HeldBackup, ScriptedRedisBackup
 
 
 def _app(settings, engine) -> BackupConsoleApp:  # noqa: ANN001
@@ -50,27 +48,6 @@ async def test_a_second_backup_on_the_same_screen_does_not_crash(make_settings):
         assert len({row.phase for row in rows if row.is_attached}) == len(rows)  # one row per phase, no leftovers
 
 
-class HeldBackup:
-    """Transfers part of a file, then waits for the cancel token, as a real dump would."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.holding = threading.Event()
-        self.engine = BackupEngine(preflight=ScriptedRedisBackup().preflight, execute=self.execute,
-                                   clock=lambda: self.now)
-
-    def execute(self, settings, request, on_progress=None, cancel=None) -> BackupResult:  # noqa: ANN001
-        on_progress(ProgressEvent("bgsave", 10, 10, unit="keys", finished=True))
-        self.now += 1.0
-        on_progress(ProgressEvent("transfer", 40_000_000, 100_000_000))
-        self.now += 5.5
-        self.holding.set()
-        deadline = time.monotonic() + 30
-        while not cancel.cancelled and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return BackupResult("redis", "", "cancelled", "cancelled by the operator", duration_seconds=6.5)
-
-
 async def test_a_cancelled_run_never_looks_finished(make_settings):
     held = HeldBackup()
     app = _app(make_settings(), held.engine)
@@ -81,6 +58,9 @@ async def test_a_cancelled_run_never_looks_finished(make_settings):
         await wait_until(pilot, held.holding.is_set)
         await pilot.press("x")
         await wait_until(pilot, lambda: app.screen is not screen)
+        await pilot.pause(0.1)
+        shown = widget_text(app, "#cancel-box")
+        assert "Its partial files are removed and the run is recorded as cancelled." in shown, shown  # not cut
         await pilot.press("y")
         await wait_until(pilot, lambda: screen.job is not None and not screen.job.running)
         await wait_until(pilot, lambda: screen.query_one("#backup-summary").display)
@@ -130,6 +110,8 @@ async def test_quit_during_a_backup_asks_and_cancels_it_before_leaving(make_sett
         await pilot.press("q")
         await wait_until(pilot, lambda: isinstance(app.screen, QuitModal))
         assert "redis backup is running" in " ".join(app.screen.running)
+        shown = widget_text(app, "#quit-box")
+        assert "it is cancelled, its partial files removed" in shown, shown  # the dialog's own words, not cut
         await pilot.press("n")  # stay: the backup runs on
         await wait_until(pilot, lambda: app.screen is screen)
         await pilot.pause(0.2)
@@ -158,3 +140,18 @@ async def test_an_unconfigured_source_is_named_and_not_overridable(make_settings
         await pilot.press("o")
         await pilot.pause(0.2)
         assert not isinstance(app.screen, TextPromptModal) and screen.job is None
+
+
+async def test_check_titles_are_whole_at_80_and_at_120_columns(make_settings):
+    """The check column takes its longest title; the evidence gets what is left (and is whole under the table)."""
+    for size in ((80, 24), (120, 40)):
+        script = ScriptedRedisBackup()
+        app = _app(make_settings(), script.engine)
+        async with app.run_test(size=size) as pilot:
+            screen = app.screen
+            assert isinstance(screen, BackupScreen)
+            await wait_until(pilot, lambda: screen.checks is not None)
+            await pilot.pause(0.3)
+            shown = widget_text(app, "#backup-checks")
+            for check in screen.checks:
+                assert f"{check.status.check_word.upper()} {check.title}" in shown, (size, shown)

@@ -10,7 +10,7 @@ from textual.widgets import DataTable
 from screens.app import BackupConsoleApp
 from screens.certificates import CertificatesScreen
 from tests.certs_fixtures import P12_PASSWORD, build_cert_tree, ec_key, make_cert, pem
-from tests.screens.conftest import fixed_prober, wait_until
+from tests.screens.conftest import fixed_prober, wait_until, widget_text
 
 
 def real_now() -> dt.datetime:
@@ -88,3 +88,29 @@ async def test_without_cert_dir_the_screen_says_not_configured_and_reads_nothing
         await wait_until(pilot, lambda: "NOT CONFIGURED" in summary(app))
         assert "CERT_DIR" in summary(app) and "certs.cert_dir" in summary(app)
         assert app.screen.query_one(DataTable).row_count == 0
+
+
+async def test_the_highlighted_row_is_shown_whole_under_the_table(tmp_path, make_settings) -> None:
+    """The table's fixed columns cut a long name, path or problem at 80 columns: the line under it says
+    the highlighted row in full (a PROBLEM row's message is the advice)."""
+    deep = tmp_path / "certs" / "services" / "payments-gateway" / "production"
+    deep.mkdir(parents=True)
+    (deep / "payments-gateway.internal.example.com.crt").write_bytes(
+        pem(make_cert("payments-gateway.internal.example.com", ec_key(), days_valid=90)))
+    (tmp_path / "certs" / "notes.pem").write_text("not a certificate\n")
+    app = BackupConsoleApp(make_settings(**{"certs.cert_dir": str(tmp_path / "certs")}), clock=real_now,
+                           prober=fixed_prober(), start_screen="certificates")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        table = app.screen.query_one(DataTable)
+        problem = app.screen.inventory.problems[0]
+        await pilot.press("down")
+        await pilot.pause()
+        detail = widget_text(app, "#certs-detail")
+        assert f"{problem.file}: {problem.message}" in detail, detail
+        await pilot.press("up")
+        await pilot.pause()
+        detail = widget_text(app, "#certs-detail")
+        assert "payments-gateway.internal.example.com" in detail and \
+            "services/payments-gateway/production/payments-gateway.internal.example.com.crt" in detail, detail
+        assert table.cursor_row == 0

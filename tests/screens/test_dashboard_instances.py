@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 
 import pytest
-from textual.widgets import DataTable, Input, OptionList
+from textual.widgets import DataTable, Input, OptionList, Select
 
 from console.lock import BackupLock
 from screens.app import BackupConsoleApp
+from screens.backup import BackupScreen
 from screens.widgets.instance_table import InstanceTable
 from screens.widgets.kind_group import KindGroup
 from screens.widgets.service_panel import ServicePanel
@@ -293,7 +294,7 @@ async def test_backups_panel_has_a_line_per_instance_target_and_panels_their_own
         assert words["postgres/main/shop"][:2] == ["1d", "ago"]
         assert words["postgres/analytics/shop"][:2] == ["1h", "ago"]
         assert words["redis/queue"][:2] == ["2h", "ago"]
-        assert words["postgres/reporting"] == ["never"] and words["redis/cache"] == ["never"]
+        assert words["postgres/reporting/shop"] == ["never"] and words["redis/cache"] == ["never"]  # its database
         analytics = app.screen.query_one("#panel-postgres-analytics", ServicePanel)
         main = app.screen.query_one("#panel-postgres-main", ServicePanel)
         await wait_until(pilot, lambda: analytics.last_backup_age is not None)
@@ -335,3 +336,52 @@ async def test_the_backups_panel_follows_the_filter_and_context_but_counts_every
         assert backups.border_subtitle == alerts  # alerts of instances filtered out still count
         await pilot.press("escape")
         assert "postgres/main/shop" in " ".join(backups.lines) and "config" in " ".join(backups.lines)
+
+
+TWO_REFUSING_CLUSTERS = """\
+backup_dir: {backup_dir}
+timeout_seconds: 1
+postgres:
+  host: 127.0.0.1
+  port: 1
+  instances:
+    main: {{databases: [shop]}}
+    analytics: {{databases: [events, clicks]}}
+redis:
+  host: 127.0.0.1
+  port: 1
+"""
+"""Two PostgreSQL clusters that refuse at once (the Backup screen's pre-flight ends fast)."""
+
+
+async def test_b_opens_the_backup_screen_on_the_focused_instance(tmp_path, backup_dir):
+    settings = fleet_settings(tmp_path, backup_dir, TWO_REFUSING_CLUSTERS.format(backup_dir=backup_dir))
+    app = BackupConsoleApp(settings, clock=frozen_clock, prober=fixed_prober())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: probed(app))
+        app.screen.query_one("#panel-postgres-analytics").focus()
+        await pilot.press("b")
+        screen = app.screen
+        assert isinstance(screen, BackupScreen)
+        await wait_until(pilot, lambda: screen.target is not None)
+        assert (screen.kind, screen.instance, screen.target) == ("postgres", "analytics", "events")
+        assert app.screen.query_one("#backup-instance", Select).value == "analytics"
+        await pilot.press("escape")
+        app.screen.query_one("#panel-redis").focus()
+        await pilot.press("b")
+        assert (app.screen.kind, app.screen.instance) == ("redis", "default")
+        await pilot.press("escape")
+        app.screen.query_one("#panel-storage").focus()  # no kind of its own: the Backup screen as always
+        await pilot.press("b")
+        assert isinstance(app.screen, BackupScreen) and app.screen.kind == "postgres"
+
+
+async def test_b_on_a_table_row_opens_the_backup_screen_on_that_instance(twenty):
+    app = BackupConsoleApp(twenty, clock=frozen_clock, prober=fixed_prober(TWENTY_STATES))
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.screen.query_one(InstanceTable)
+        await wait_until(pilot, lambda: table.row_count == 24 and app.focused is table)
+        table.move_cursor(row=table_labels(table).index("redis/cache3"))
+        await pilot.press("b")
+        assert isinstance(app.screen, BackupScreen)
+        assert (app.screen.kind, app.screen.instance) == ("redis", "cache3")

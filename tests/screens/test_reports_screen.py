@@ -3,11 +3,13 @@ first, with reasons), open a set's detail, and `v` runs a real verification in a
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from textual.widgets import DataTable, Static
 
 from console.verify import reports
+from console.verify.run import verify
 from screens.app import BackupConsoleApp
 from screens.report_view import ReportScreen
 from screens.reports import ReportsScreen
@@ -89,3 +91,42 @@ async def test_dashboard_opens_the_reports(make_settings: Any) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("v")
         await wait_until(pilot, lambda: isinstance(app.screen, ReportsScreen))
+
+
+async def test_a_legacy_certs_set_shows_what_verify_read_of_its_inventory(make_settings: Any, backup_dir) -> None:
+    """The manual's certificate inventory is a JSON array, not metadata of ours: the set's page says what
+    verify made of it (certificates listed, a key copy set apart), not 'is not a JSON object'."""
+    certs = backup_dir / "certs"
+    certs.mkdir(parents=True)
+    entries = [{"file": "/backups/certs/etc/ssl/api.pem", "subject": "CN = api.example.com", "issuer": "CN = CA",
+                "valid_from": "Jan  1 00:00:00 2026 GMT", "valid_to": "Jan  1 00:00:00 2027 GMT"},
+               {"file": "/backups/certs/etc/ssl/api-key.pem", "subject": "", "issuer": "", "valid_from": "",
+                "valid_to": ""}]
+    (certs / "cert_inventory_20261101_020000.json").write_text(json.dumps(entries))
+    (certs / "certificates_20261101_020000.tar.gz.enc").write_bytes(b"Salted__" + b"\0" * 40)
+    settings = make_settings()
+    verify(settings, kind="certs")
+    app = BackupConsoleApp(settings, prober=fixed_prober(), clock=frozen_clock, start_screen="reports")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: rows(app, "#reports-table") == 1)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen) and rows(app, "#report-sets") == 1)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, SetDetailScreen)
+                         and "loading" not in text_of(app, "#set-metadata"))
+        metadata = text_of(app, "#set-metadata")
+        assert "not a JSON object" not in metadata, metadata
+        assert "inventory lists 1 certificate(s)" in metadata and "a key copy?" in metadata, metadata
+
+
+async def test_a_reports_sets_are_worst_first_then_newest_first(make_settings: Any) -> None:
+    settings = make_settings()
+    reports.write_report(settings, sample_report(fail=False))  # postgres (25 Nov) and certs (20 Nov) both pass
+    app = BackupConsoleApp(settings, prober=fixed_prober(), clock=frozen_clock, start_screen="reports")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: rows(app, "#reports-table") == 1)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen) and rows(app, "#report-sets") == 3)
+        sets = app.screen.query_one("#report-sets", DataTable)
+        assert [str(sets.get_row_at(i)[1]) for i in range(3)] == [
+            "redis/20261124_020000", "postgres/app/20261125_010000", "certs/20261120_100000"]

@@ -108,6 +108,27 @@ class ScriptedRedisBackup:
             time.sleep(0.02)
 
 
+class HeldBackup:
+    """Transfers part of a file, then waits for the cancel token, as a real dump would."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.holding = threading.Event()
+        self.engine = BackupEngine(preflight=ScriptedRedisBackup().preflight, execute=self.execute,
+                                   clock=lambda: self.now)
+
+    def execute(self, settings, request, on_progress=None, cancel=None) -> BackupResult:  # noqa: ANN001
+        on_progress(ProgressEvent("bgsave", 10, 10, unit="keys", finished=True))
+        self.now += 1.0
+        on_progress(ProgressEvent("transfer", 40_000_000, 100_000_000))
+        self.now += 5.5
+        self.holding.set()
+        deadline = time.monotonic() + 30
+        while not cancel.cancelled and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return BackupResult("redis", "", "cancelled", "cancelled by the operator", duration_seconds=6.5)
+
+
 def _app(settings, **start) -> BackupConsoleApp:  # noqa: ANN001
     os.environ["TEXTUAL_CURSOR_BLINK"] = "0"
     return BackupConsoleApp(settings, clock=frozen_clock, prober=fixed_prober(), start_screen="backup",
@@ -173,3 +194,32 @@ def test_backup_running_80x24_no_color(snap_compare, make_settings, no_color):
 
 def test_backup_preflight_failed_80x24_no_color(snap_compare, make_settings, preflight_backup_dir, no_color):
     test_backup_preflight_failed_80x24(snap_compare, make_settings, preflight_backup_dir)
+
+
+def test_backup_finished_80x24_no_color(snap_compare, make_settings, no_color):
+    test_backup_finished_80x24(snap_compare, make_settings)
+
+
+def test_backup_cancelled_80x24(snap_compare, make_settings):
+    """Cancelled mid-transfer: the phase and the run say CANCELLED, the bar stays where it stopped."""
+    held = HeldBackup()
+
+    async def run_before(pilot) -> None:  # noqa: ANN001
+        await _preflight_shown(pilot)
+        screen = pilot.app.screen
+        await pilot.press("b")
+        await wait_until(pilot, held.holding.is_set)
+        await pilot.press("x")
+        await wait_until(pilot, lambda: pilot.app.screen is not screen)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: screen.job is not None and not screen.job.running
+                         and screen.query_one("#backup-summary").display)
+        await pilot.pause(0.3)
+        await redraw_tables(pilot)
+
+    assert snap_compare(_app(make_settings(), kind="redis", engine=held.engine), terminal_size=(80, 24),
+                        run_before=run_before)
+
+
+def test_backup_cancelled_80x24_no_color(snap_compare, make_settings, no_color):
+    test_backup_cancelled_80x24(snap_compare, make_settings)

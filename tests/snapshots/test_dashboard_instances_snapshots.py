@@ -84,7 +84,11 @@ def test_context_chosen_80x24_no_color(snap_compare, no_color, fleet_app):
     assert snap_compare(fleet_app, terminal_size=(80, 24), run_before=_pressing("colon", "down", "enter"))
 
 
-def test_backup_instance_picker_80x24(snap_compare, tmp_path, backup_dir):
+def test_context_picker_80x24_no_color(snap_compare, no_color, fleet_app):
+    assert snap_compare(fleet_app, terminal_size=(80, 24), run_before=_pressing("colon", "down"))
+
+
+def test_backup_instance_picker_80x24(snap_compare, tmp_path, backup_dir, press=()):
     from tests.screens.test_backup_screen_instances import TWO_CLUSTERS, RecordingEngine
 
     os.environ["TEXTUAL_CURSOR_BLINK"] = "0"
@@ -97,5 +101,17 @@ def test_backup_instance_picker_80x24(snap_compare, tmp_path, backup_dir):
         await wait_until(pilot, lambda: getattr(pilot.app.screen, "checks", None) is not None)
         await pilot.pause(0.3)
         await redraw_tables(pilot)
+        if press:
+            await pilot.press(*press)
+            await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_backup_instance_picker_80x24_no_color(snap_compare, no_color, tmp_path, backup_dir):
+    test_backup_instance_picker_80x24(snap_compare, tmp_path, backup_dir)
+
+
+def test_backup_instance_picker_open_80x24_no_color(snap_compare, no_color, tmp_path, backup_dir):
+    """The instance list open over the pre-flight table: bordered, the highlighted instance reversed."""
+    test_backup_instance_picker_80x24(snap_compare, tmp_path, backup_dir, press=("tab", "enter", "down"))

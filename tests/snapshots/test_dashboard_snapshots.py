@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 
 from screens.app import BackupConsoleApp
+from screens.messages import BackupsScanned
 from tests.screens.conftest import FROZEN_NOW, fixed_prober
+from tests.screens.test_dashboard_targets import crowded_summary
 
 
 def make_backups(backup_dir):
@@ -43,3 +45,19 @@ def test_dashboard_120x40(snap_compare, make_settings, backup_dir):
 
 def test_dashboard_80x24_no_color(snap_compare, make_settings, backup_dir, no_color):
     test_dashboard_80x24(snap_compare, make_settings, backup_dir)
+
+
+async def _crowded(pilot) -> None:
+    await _settle(pilot)
+    pilot.app.screen.post_message(BackupsScanned(crowded_summary(FROZEN_NOW.timestamp())))
+    await pilot.pause()
+    await pilot.pause()
+
+
+def test_dashboard_crowded_backups_80x24(snap_compare, make_settings, backup_dir):
+    """More targets and alerts than the Backups panel holds: its border whole, alerts and failures kept."""
+    assert snap_compare(_app(make_settings, backup_dir), terminal_size=(80, 24), run_before=_crowded)
+
+
+def test_dashboard_crowded_backups_80x24_no_color(snap_compare, make_settings, backup_dir, no_color):
+    test_dashboard_crowded_backups_80x24(snap_compare, make_settings, backup_dir)

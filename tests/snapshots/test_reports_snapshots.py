@@ -51,3 +51,17 @@ def test_reports_list_80x24_no_color(snap_compare, make_settings, no_color):
 
 def test_report_view_80x24_no_color(snap_compare, make_settings, no_color):
     test_report_view_80x24(snap_compare, make_settings)
+
+
+async def _open_set(pilot) -> None:
+    await _open_report(pilot)
+    await pilot.press("enter")
+    await _settle(pilot)
+
+
+def test_set_detail_80x24(snap_compare, make_settings):
+    assert snap_compare(_app(make_settings), terminal_size=(80, 24), run_before=_open_set)
+
+
+def test_set_detail_80x24_no_color(snap_compare, make_settings, no_color):
+    test_set_detail_80x24(snap_compare, make_settings)

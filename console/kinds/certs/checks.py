@@ -11,13 +11,17 @@ from console.kinds.config.checks import NO_KEY_FIX, usable_key
 from console.preflight import Check, CheckContext
 from console.status import Status
 
+NOT_A_DIRECTORY_FIX = {"overridable": False,
+                       "fix": "point CERT_DIR (certs.cert_dir) or --cert-dir at a directory"}
+"""An override cannot make a file or a missing path a directory: the run would fail when it walks it."""
 
-def cert_dir_readable(context: CheckContext) -> tuple[Status, str]:
+
+def cert_dir_readable(context: CheckContext) -> tuple[Status, str] | tuple[Status, str, dict[str, object]]:
     from console.kinds.certs.inventory import cert_dir_of, discover
 
     directory = cert_dir_of(context.settings, context.options.get("cert_dir"))
     if not directory.is_dir():
-        return Status.FAIL, f"{directory} is not a directory (set CERT_DIR)"
+        return Status.FAIL, f"{directory} is not a directory", NOT_A_DIRECTORY_FIX
     if not os.access(directory, os.R_OK | os.X_OK):
         return Status.FAIL, f"{directory} is not readable"
     files, truncated = discover(directory, [context.settings.backup_dir])

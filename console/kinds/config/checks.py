@@ -20,10 +20,15 @@ def _source(context: CheckContext) -> Path:
         else source_dir(context.settings)
 
 
-def source_readable(context: CheckContext) -> tuple[Status, str]:
+NOT_A_DIRECTORY_FIX = {"overridable": False,
+                       "fix": "point CONFIG_SOURCE_DIR (config_backup.source_dir) or --source at a directory"}
+"""An override cannot make a file or a missing path a directory: the run would fail when it walks it."""
+
+
+def source_readable(context: CheckContext) -> tuple[Status, str] | tuple[Status, str, dict[str, object]]:
     source = _source(context)
     if not source.is_dir():
-        return Status.FAIL, f"{source} is not a directory"
+        return Status.FAIL, f"{source} is not a directory", NOT_A_DIRECTORY_FIX
     if not os.access(source, os.R_OK | os.X_OK):
         return Status.FAIL, f"{source} is not readable"
     from console.kinds.config.backup import build_plan
