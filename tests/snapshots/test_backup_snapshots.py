@@ -9,7 +9,6 @@ failed pre-flight is real: PostgreSQL checks against a port where nothing listen
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import threading
 import time
@@ -130,7 +129,6 @@ class HeldBackup:
 
 
 def _app(settings, **start) -> BackupConsoleApp:  # noqa: ANN001
-    os.environ["TEXTUAL_CURSOR_BLINK"] = "0"
     return BackupConsoleApp(settings, clock=frozen_clock, prober=fixed_prober(), start_screen="backup",
                             start_kwargs=start)
 

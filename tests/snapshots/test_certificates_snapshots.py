@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import pytest
@@ -43,7 +42,6 @@ async def _settle(pilot) -> None:
 
 
 def _app(make_settings, tmp_path):
-    os.environ["TEXTUAL_CURSOR_BLINK"] = "0"
     settings = make_settings(**{"certs.cert_dir": str(_tree(tmp_path / "certs"))})
     return BackupConsoleApp(settings, clock=frozen, prober=fixed_prober(), start_screen="certificates")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 
 from console.checklists import ItemResult
 from console.status import Status
@@ -33,7 +32,6 @@ async def _settle(pilot) -> None:
 
 
 def _app(make_settings, screen: str, **kwargs) -> BackupConsoleApp:
-    os.environ["TEXTUAL_CURSOR_BLINK"] = "0"
     return BackupConsoleApp(make_settings(), clock=lambda: FROZEN_NOW, prober=fixed_prober(), start_screen=screen,
                             start_kwargs={"evaluator": fixed_evaluator, **kwargs})
 

@@ -4,7 +4,6 @@ switch, and the Backup screen's instance picker."""
 
 from __future__ import annotations
 
-import os
 
 import pytest
 
@@ -27,13 +26,11 @@ def fleet_app(tmp_path, backup_dir):
         path = backup_dir / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"x")
-    os.environ["TEXTUAL_CURSOR_BLINK"] = "0"
     return BackupConsoleApp(fleet_settings(tmp_path, backup_dir), clock=frozen_clock, prober=fixed_prober(FLEET_STATES))
 
 
 @pytest.fixture
 def twenty_app(tmp_path, backup_dir):
-    os.environ["TEXTUAL_CURSOR_BLINK"] = "0"
     settings = fleet_settings(tmp_path, backup_dir, twenty_instances_yaml(backup_dir))
     return BackupConsoleApp(settings, clock=frozen_clock, prober=fixed_prober(TWENTY_STATES))
 
@@ -91,7 +88,6 @@ def test_context_picker_80x24_no_color(snap_compare, no_color, fleet_app):
 def test_backup_instance_picker_80x24(snap_compare, tmp_path, backup_dir, press=()):
     from tests.screens.test_backup_screen_instances import TWO_CLUSTERS, RecordingEngine
 
-    os.environ["TEXTUAL_CURSOR_BLINK"] = "0"
     settings = fleet_settings(tmp_path, backup_dir, TWO_CLUSTERS.format(backup_dir=backup_dir))
     app = BackupConsoleApp(settings, clock=frozen_clock, prober=fixed_prober(), start_screen="backup",
                            start_kwargs={"kind": "postgres", "instance": "analytics",

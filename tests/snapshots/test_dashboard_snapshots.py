@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 
 from screens.app import BackupConsoleApp
 from screens.messages import BackupsScanned
@@ -31,7 +30,6 @@ async def _settle(pilot) -> None:
 
 def _app(make_settings, backup_dir):
     make_backups(backup_dir)
-    os.environ["TEXTUAL_CURSOR_BLINK"] = "0"
     return BackupConsoleApp(make_settings(), clock=lambda: FROZEN_NOW, prober=fixed_prober())
 
 

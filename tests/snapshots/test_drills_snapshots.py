@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import os
 
 from console.drill import Drill
 from screens.app import BackupConsoleApp
@@ -32,7 +30,6 @@ def _drills(backup_dir):
 
 
 def _app(make_settings):
-    os.environ["TEXTUAL_CURSOR_BLINK"] = "0"
     return BackupConsoleApp(make_settings(), clock=lambda: FROZEN_NOW, prober=fixed_prober())
 
 

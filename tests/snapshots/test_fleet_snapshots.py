@@ -3,7 +3,6 @@ bucket of a fixed name (the summary never shows the moto port)."""
 
 from __future__ import annotations
 
-import os
 
 import boto3
 import pytest
@@ -36,7 +35,6 @@ async def _settle(pilot) -> None:
 
 
 def _app(make_settings, fleet_bucket):
-    os.environ["TEXTUAL_CURSOR_BLINK"] = "0"
     return BackupConsoleApp(make_settings(fleet_bucket), clock=frozen_clock, prober=fixed_prober(),
                             start_screen="fleet")
 

@@ -50,7 +50,6 @@ async def _settle(pilot) -> None:
 
 
 def _app(make_settings, tmp_path):
-    os.environ["TEXTUAL_CURSOR_BLINK"] = "0"
     backups, archive = _tree(tmp_path)
     settings = make_settings(**{"backup_dir": str(backups), "postgres.wal_archive_dir": str(archive),
                                 "postgres.bin_dir": str(tmp_path / "no-bin")})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 
 from console.verify import reports
 from screens.app import BackupConsoleApp
@@ -15,7 +14,6 @@ def _app(make_settings):
     reports.write_report(settings, sample_report("backup_verification_20261124_020000", "2026-11-24T02:00:00+00:00",
                                                  fail=False))
     reports.write_report(settings, sample_report())
-    os.environ["TEXTUAL_CURSOR_BLINK"] = "0"
     return BackupConsoleApp(settings, clock=lambda: FROZEN_NOW, prober=fixed_prober(), start_screen="reports")
 
 

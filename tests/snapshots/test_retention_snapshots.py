@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 
 import pytest
 
@@ -23,7 +22,6 @@ async def _settle(pilot) -> None:
 
 def _app(make_settings, backup_dir):
     make_scenario(backup_dir)
-    os.environ["TEXTUAL_CURSOR_BLINK"] = "0"
     return BackupConsoleApp(make_settings(), clock=now, prober=fixed_prober(), start_screen="retention")
 
 

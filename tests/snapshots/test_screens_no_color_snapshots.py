@@ -4,7 +4,6 @@ drills list, the cancel dialog and the override reason prompt. Without colour, f
 
 from __future__ import annotations
 
-import os
 
 import pytest
 
@@ -19,7 +18,6 @@ from tests.snapshots.test_drills_snapshots import _drills
 
 def _app(make_settings, backup_dir, **kwargs):
     make_backups(backup_dir)
-    os.environ["TEXTUAL_CURSOR_BLINK"] = "0"
     return BackupConsoleApp(make_settings(), clock=lambda: FROZEN_NOW, prober=fixed_prober(), **kwargs)
 
 

@@ -7,7 +7,6 @@ services is in tests/console/test_troubleshoot.py and tests/screens/test_retenti
 
 from __future__ import annotations
 
-import os
 
 from console.troubleshoot import Diagnosis
 from screens.app import BackupConsoleApp
@@ -68,7 +67,6 @@ async def _settle(pilot) -> None:  # noqa: ANN001
 
 
 def test_troubleshoot_80x24(snap_compare, make_settings):
-    os.environ["TEXTUAL_CURSOR_BLINK"] = "0"
     app = BackupConsoleApp(make_settings(), clock=frozen_clock, prober=fixed_prober(), start_screen="troubleshoot",
                            start_kwargs={"runners": {key: _fixed(key) for key in FIXED_DIAGNOSES}})
     assert snap_compare(app, terminal_size=(80, 24), run_before=_settle)
