@@ -22,10 +22,10 @@ if TYPE_CHECKING:
 
 
 class ServiceDetailScreen(Screen[None]):
-    HELP = """\
+    HELP = f"""\
 ## Service details
-Every metric the probe collected, formatted. `r` probes this service again; on PostgreSQL, `w`
-opens point-in-time recovery; escape goes back.
+Every metric the probe collected, formatted. `{keys.key("refresh")}` probes this service again; on PostgreSQL,
+`{keys.key("pitr")}` opens point-in-time recovery for this instance; escape goes back.
 """
 
     BINDINGS = [
