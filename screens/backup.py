@@ -372,6 +372,9 @@ the backup; the dashboard shows it as running and coming back here shows its pro
             return
 
         now = job.engine.clock()
+        # read before the phases: a run seen ended has recorded its last phase, so this tick (the last
+        # one) draws it; read after, a phase added in between would never get its row
+        ended = not job.running
         phases = self.query_one("#backup-phases", VerticalScroll)
         with self.app.batch_update():
             for state in list(job.phases.values()):
@@ -389,11 +392,11 @@ the backup; the dashboard shows it as running and coming back here shows its pro
                     log.write(line)
                 self._log_seen += len(fresh)
             current = job.current_phase
-            if job.running:
+            if not ended:
                 self._set_status(f"RUNNING {job.request.label.replace('/', ' ')} - elapsed "
                                  f"{duration(job.elapsed(now))}" + (f" - {current.name}" if current else "")
                                  + " - x cancels", "-running")
-        if not job.running:
+        if ended:
             self._finished(job)
 
     def _finished(self, job: BackupJob) -> None:

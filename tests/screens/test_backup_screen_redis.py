@@ -44,7 +44,11 @@ async def test_backup_screen_runs_a_redis_backup_to_its_summary(make_redis_serve
         for info in result.files:
             assert info.name in summary and info.sha256[:12] in summary
         wanted = {"bgsave", "transfer", "validate", "aof", "metadata"}
-        await wait_until(pilot, lambda: wanted <= {row.phase for row in screen.query(".phase-row")})
+        try:
+            await wait_until(pilot, lambda: wanted <= {row.phase for row in screen.query(".phase-row")})
+        except AssertionError:
+            raise AssertionError(f"rows {[row.phase for row in screen.query('.phase-row')]} job {list(screen.job.phases)} "
+                                 f"rows dict {list(screen._rows)}")
         assert screen.job.phases["transfer"].done > 0 and screen.job.phases["bgsave"].unit == "keys"
         logged = "\n".join(str(line.text) for line in screen.query_one("#backup-log", RichLog).lines)
         assert "BGSAVE done" in logged and "CRC64 ok" in logged
