@@ -16,6 +16,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.test_import_graph import absolute_module
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("console", "screens", "themes")
 
@@ -49,16 +51,6 @@ def module_name(path: Path, root: Path = ROOT) -> str:
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
-
-
-def _resolve(node: ast.ImportFrom, name: str, is_package: bool) -> str:
-    base = node.module or ""
-    if node.level:
-        package = name if is_package else name.rpartition(".")[0]
-        for _ in range(node.level - 1):
-            package = package.rpartition(".")[0]
-        base = f"{package}.{base}" if base else package
-    return base
 
 
 def _ancestors(module: str) -> list[str]:
@@ -143,7 +135,7 @@ class ImportMap:
         if isinstance(node, ast.Import):
             wanted.update(alias.name for alias in node.names)
         else:
-            base = _resolve(node, name, is_package)
+            base = absolute_module(node, name, is_package)
             wanted.add(base)
             wanted.update(f"{base}.{alias.name}" for alias in node.names if f"{base}.{alias.name}" in self.paths)
         first: set[str] = set()

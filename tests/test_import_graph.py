@@ -19,6 +19,17 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+def absolute_module(node: ast.ImportFrom, name: str, is_package: bool) -> str:
+    """The module ``from ... import`` names in module ``name``, relative dots resolved."""
+    base = node.module or ""
+    if node.level:
+        package = name if is_package else name.rpartition(".")[0]
+        for _ in range(node.level - 1):
+            package = package.rpartition(".")[0]
+        base = f"{package}.{base}" if base else package
+    return base
+
+
 def _load_time_imports(tree: ast.Module, name: str, is_package: bool, known: set[str]) -> set[str]:
     found: set[str] = set()
     for node in tree.body:
@@ -28,12 +39,7 @@ def _load_time_imports(tree: ast.Module, name: str, is_package: bool, known: set
             if isinstance(sub, ast.Import):
                 found.update(alias.name for alias in sub.names)
             else:
-                base = sub.module or ""
-                if sub.level:
-                    package = name if is_package else name.rpartition(".")[0]
-                    for _ in range(sub.level - 1):
-                        package = package.rpartition(".")[0]
-                    base = f"{package}.{base}" if base else package
+                base = absolute_module(sub, name, is_package)
                 submodules = {f"{base}.{alias.name}" for alias in sub.names}
                 found.update(submodules)
                 if not submodules <= known:  # names defined in the package itself, not only its submodules
