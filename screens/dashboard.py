@@ -13,10 +13,8 @@ top.
 
 from __future__ import annotations
 
-import threading
 import time
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -267,21 +265,14 @@ footer places of `t` (retention) and `d` (drill), which still work.
 
     @work(thread=True, exclusive=True, group="probes", exit_on_error=False)
     def _run_probes(self) -> None:
-        """One round: the probes, and meanwhile the catalog; the monitor's findings once both are in.
-
-        The Backups panel is filled as soon as the catalog is read, not after the slowest probe (a
-        server that hangs holds a probe for its whole timeout); its ALERT lines follow the probes.
-        """
         app = self.console_app
-        now = app.clock().timestamp()
-        catalog = _CatalogRead(app.settings, now, lambda summary: self.post_message(BackupsScanned(summary)))
-        catalog.start()
         results = app.prober(app.settings, None, lambda result: self.post_message(ProbeFinished(result)))
-        summary = catalog.result()
-        if time.monotonic() - self._monitored_at >= MONITOR_INTERVAL_SECONDS:
-            findings = monitor_findings(app.settings, {result.label: result for result in results}, now)
+        monitor_due = time.monotonic() - self._monitored_at >= MONITOR_INTERVAL_SECONDS
+        summary = scan_backups(app.settings, {result.label: result for result in results} if monitor_due else None,
+                               now=app.clock().timestamp())
+        if monitor_due:
             self._monitored_at = time.monotonic()
-            self.post_message(BackupsScanned(replace(summary, findings=findings)))
+        self.post_message(BackupsScanned(summary))
         self.post_message(ProbeRoundFinished())
 
     @on(ProbeFinished)
@@ -484,39 +475,12 @@ footer places of `t` (retention) and `d` (drill), which still work.
 def scan_backups(settings: Settings, probes: dict[str, ProbeResult] | None = None,
                  now: float | None = None) -> BackupSummary:
     """Every target's newest set (its own verification) and last run, locks held now; with ``probes``,
-    monitor findings. Runs in a worker thread."""
-    findings = None if probes is None else monitor_findings(settings, probes, now)
+    monitor findings. Runs in the worker thread."""
+    findings = None
+    if probes is not None:
+        findings = [f for f in collect(settings, now=now, probes=probes, certificates=False).findings
+                    if f.severity != "ok"]
+
     instances = [(kind, instance.name) for kind in KINDS for instance in settings.instances_of(kind)]
     return BackupSummary(target_states(settings), held_locks(settings.backup_dir), findings, instances,
                          configured_targets(settings))
-
-
-def monitor_findings(settings: Settings, probes: dict[str, ProbeResult], now: float | None) -> list[Any]:
-    """What ``monitor`` would alert on now (every finding that is not ok), worst first."""
-    return [f for f in collect(settings, now=now, probes=probes, certificates=False).findings if f.severity != "ok"]
-
-
-class _CatalogRead(threading.Thread):
-    """``scan_backups`` without findings on a thread of its own, handing the summary to ``deliver``
-    as soon as it is read; ``result()`` waits for it and raises what the scan raised."""
-
-    def __init__(self, settings: Settings, now: float, deliver: Callable[[BackupSummary], None]) -> None:
-        super().__init__(name="dashboard-catalog", daemon=True)
-        self.settings, self.now, self.deliver = settings, now, deliver
-        self.summary: BackupSummary | None = None
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.summary = scan_backups(self.settings, None, now=self.now)
-        except BaseException as exc:  # noqa: BLE001 - raised again in the worker, whose failure the screen shows
-            self.error = exc
-            return
-        self.deliver(self.summary)
-
-    def result(self) -> BackupSummary:
-        self.join()
-        if self.error is not None:
-            raise self.error
-        assert self.summary is not None
-        return self.summary
