@@ -278,8 +278,10 @@ def test_copy_row_counter_is_exact_whatever_the_chunking():
 
     sql = (b"SET x = 1;\nCOPY public.t (a, b) FROM stdin;\n1\tx\n2\ty\n\\.\n\n"
            b'COPY public."Mixed ""Q"" Case" ("Id") FROM stdin;\n\\.\n'
-           b"COPY sales.orders  FROM stdin;\nCOPY not a header\n\\.x\n3\n\\.\nSELECT 1;\n")
-    expected = {"public.t": 2, 'public."Mixed ""Q"" Case"': 0, "sales.orders": 3}
+           b"COPY sales.orders  FROM stdin;\nCOPY not a header\n\\.x\n3\n\\.\nSELECT 1;\n"
+           b"COPY public.u (a) FROM stdin;\nplain text with no backslash at all\n\\N\nends in an escaped \\\\.\n"
+           b"more plain text\n\\.\n")
+    expected = {"public.t": 2, 'public."Mixed ""Q"" Case"': 0, "sales.orders": 3, "public.u": 4}
     for size in (1, 2, 3, 4, 7, 64, len(sql)):
         counter = CopyRowCounter()
         for start in range(0, len(sql), size):

@@ -175,6 +175,8 @@ class CopyRowCounter:
         assert self._table is not None
         if not self._midline and data.startswith(self._TERMINATOR):
             stop = 0
+        elif b"\\" not in data:
+            stop = -1  # the terminator starts with a backslash: memchr rules it out faster than find()
         else:
             found = data.find(b"\n" + self._TERMINATOR)
             stop = found + 1 if found >= 0 else -1
@@ -184,8 +186,10 @@ class CopyRowCounter:
             self._midline = False
             return data[stop + len(self._TERMINATOR):]
         self.counts[self._table] += data.count(b"\n")
-        tail = data[data.rfind(b"\n") + 1:]
-        if len(tail) < len(self._TERMINATOR) and self._TERMINATOR.startswith(tail):
+        last = data.rfind(b"\n")
+        tail = data[last + 1:]
+        starts_line = last >= 0 or not self._midline  # a tail in the middle of a line is no terminator
+        if starts_line and len(tail) < len(self._TERMINATOR) and self._TERMINATOR.startswith(tail):
             self._carry, self._midline = tail, False
         else:
             self._midline = bool(tail)
