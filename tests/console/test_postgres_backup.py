@@ -297,3 +297,19 @@ def test_no_sql_counts_rows_in_the_snapshot(pg_cluster, seeded_db, make_settings
     document = json.loads(result.metadata_path.read_text())
     assert document["table_row_counts"] == table_counts(pg_cluster, seeded_db)
     assert document["files"]["dump_sql"] is None and document["consistency"].startswith("custom dump only")
+
+
+def test_the_dump_bar_expects_the_bytes_of_the_tables_not_of_the_whole_database(pg_cluster, seeded_db, make_settings):
+    """pg_dump writes rows, not indexes: a total of pg_database_size left the bar far short of 100 % at the end
+    (56-75 % measured on bench databases), and the ETA shown at 25 % 35 % too long."""
+    events: list[ProgressEvent] = []
+    result = execute(make_settings(pg_cluster.overrides(seeded_db)), BackupRequest("postgres", seeded_db),
+                     on_progress=events.append)
+    assert result.ok, result.message
+    dump = [event for event in events if event.phase == "dump" and event.total]
+    with pg_cluster.connect(seeded_db) as conn:
+        database_size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+    assert dump[0].total < database_size
+    assert dump[-1].finished and dump[-1].done == result.extra["dump_bytes"]
+    print(f"dump {dump[-1].done} of expected {dump[0].total} ({dump[-1].done / dump[0].total:.2f}), database {database_size}")
+    assert 0.5 <= dump[-1].done / dump[0].total <= 1.5
