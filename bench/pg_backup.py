@@ -9,6 +9,10 @@ object), then runs, each ``--runs`` times (median reported):
 * ours: ``backup-console``'s engine (console.runner.execute) with the default
   settings (.dump.zst + .sql.gz) and with ``sql_compression: zstd`` (.dump.zst + .sql.zst).
 
+``--data hard`` makes about half the bytes of the dump random base64 text (compresses poorly);
+``--contenders`` picks a subset; ``--timelines DIR`` saves each run's dump-phase progress events, and
+the ETA the backup screen shows at 25 % is printed against the time really left.
+
 Each contender runs in its own child process; wall time, output sizes and peak RSS (of the
 Python process for ours, of the biggest process for the others) are printed as a Markdown
 table. Usage: ``.venv/bin/python bench/pg_backup.py --scale 1.0 --out /dev/shm/bc-bench``.
