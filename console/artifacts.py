@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import importlib.util
 import json
 import os
 import tempfile
@@ -24,6 +25,9 @@ from console.lock import pid_alive
 
 CHUNK_SIZE = 1024 * 1024
 PARTIAL_SUFFIX = ".partial"
+FAST_GZIP = "isal-gzip" if importlib.util.find_spec("isal") else "gzip"
+"""The writer kind for gzip files: ISA-L (the ``isal`` package) when installed, the same gzip format at
+about five times the speed of Python's zlib; zlib otherwise. ISA-L's levels are 0-3."""
 
 
 def partial_path(final: Path, pid: int | None = None) -> Path:

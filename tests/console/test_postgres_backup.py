@@ -279,8 +279,10 @@ def test_copy_row_counter_is_exact_whatever_the_chunking():
 
     sql = (b"SET x = 1;\nCOPY public.t (a, b) FROM stdin;\n1\tx\n2\ty\n\\.\n\n"
            b'COPY public."Mixed ""Q"" Case" ("Id") FROM stdin;\n\\.\n'
-           b"COPY sales.orders  FROM stdin;\nCOPY not a header\n\\.x\n3\n\\.\nSELECT 1;\n")
-    expected = {"public.t": 2, 'public."Mixed ""Q"" Case"': 0, "sales.orders": 3}
+           b"COPY sales.orders  FROM stdin;\nCOPY not a header\n\\.x\n3\n\\.\nSELECT 1;\n"
+           b"COPY public.u (a) FROM stdin;\nplain text with no backslash at all\n\\N\nends in an escaped \\\\.\n"
+           b"more plain text\n\\.\n")
+    expected = {"public.t": 2, 'public."Mixed ""Q"" Case"': 0, "sales.orders": 3, "public.u": 4}
     for size in (1, 2, 3, 4, 7, 64, len(sql)):
         counter = CopyRowCounter()
         for start in range(0, len(sql), size):
@@ -314,3 +316,18 @@ def test_the_target_picker_offers_the_configured_databases_first(pg_cluster, mak
     finally:
         for name in names:
             drop_database(pg_cluster, name)
+
+
+def test_the_dump_bar_expects_the_bytes_of_the_tables_not_of_the_whole_database(pg_cluster, seeded_db, make_settings):
+    """pg_dump writes rows, not indexes: a total of pg_database_size left the bar far short of 100 % at the end
+    (56-75 % measured on bench databases), and the ETA shown at 25 % 35 % too long."""
+    events: list[ProgressEvent] = []
+    result = execute(make_settings(pg_cluster.overrides(seeded_db)), BackupRequest("postgres", seeded_db),
+                     on_progress=events.append)
+    assert result.ok, result.message
+    dump = [event for event in events if event.phase == "dump" and event.total]
+    with pg_cluster.connect(seeded_db) as conn:
+        database_size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+    assert dump[0].total < database_size
+    assert dump[-1].finished and dump[-1].done == result.extra["dump_bytes"]
+    assert 0.5 <= dump[-1].done / dump[0].total <= 1.5

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
+import subprocess
 import tarfile
 import threading
 
@@ -389,3 +391,21 @@ def test_the_throwaway_server_listens_on_a_private_socket_only(redis_server, mak
     conf = dict(line.split(" ", 1) for line in (work / "throwaway.conf").read_text().splitlines())
     assert conf["port"] == "0" and conf["unixsocket"] == str(work / "redis.sock") and "bind" not in conf
     assert stat.S_IMODE(work.stat().st_mode) == 0o700
+
+
+def test_the_rdb_and_the_aof_are_plain_gzip_for_the_manual_tools(make_redis_server, make_settings, backup_dir):
+    """Written through ISA-L when it is installed: still one gzip stream `gzip -t` accepts and `gzip -dc`
+    turns back into the server's own dump."""
+    source = make_redis_server(extra=FAST_SYNC)
+    populate(source)
+    result = execute(make_settings(source.overrides()), BackupRequest("redis"))
+    assert result.ok, result.message
+    written = {info.name.split("_", 1)[0]: backup_dir / "redis" / info.name for info in result.files
+               if not info.name.endswith(".json")}
+    assert set(written) == {"snapshot", "aof"}
+    gzip_tool = shutil.which("gzip")
+    assert gzip_tool is not None
+    for path in written.values():
+        subprocess.run([gzip_tool, "-t", str(path)], check=True)
+    plain = subprocess.run([gzip_tool, "-dc", str(written["snapshot"])], check=True, capture_output=True).stdout
+    assert plain == (source.dir / "dump.rdb").read_bytes()

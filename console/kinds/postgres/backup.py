@@ -174,11 +174,12 @@ def _dump(files: ArtifactSet, pg: PostgresSettings, pg_dump: Tool, pg_restore: T
     with contextlib.ExitStack() as stack:
         custom_out = stack.enter_context(files.create(custom_name, "zstd" if zstd_custom else None, pg.zstd_level))
         sql_out = stack.enter_context(files.create(sql_name, sql_kind, sql_level)) if sql_name else None
-        emit(progress, ProgressEvent("dump", 0, facts.database_size_bytes,
+        expected = facts.data_bytes or facts.database_size_bytes
+        emit(progress, ProgressEvent("dump", 0, expected,
                                      message=f"pg_dump -Fc -Z{level} | {'zstd' if zstd_custom else 'as is'}"
                                              + (" + pg_restore -f - for the SQL dump" if sql_name else "")))
         return run_pipeline(PipelineSpec(dump_argv, restore_argv, env, custom_out, sql_out,
-                                         facts.database_size_bytes, sql_tap=counter.feed if counter else None),
+                                         expected, sql_tap=counter.feed if counter else None),
                             progress, cancel)
     raise AssertionError("unreachable")
 

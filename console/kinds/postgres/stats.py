@@ -34,6 +34,22 @@ SELECT format('%I.%I', n.nspname, c.relname), c.relkind::text
                       AND d.objid = c.oid AND d.deptype = 'e')
  ORDER BY 1
 """
+_DATA_BYTES_SQL = """
+SELECT (coalesce(sum(c.relpages::bigint + coalesce(t.relpages, 0)), 0)
+        + (SELECT relpages FROM pg_class WHERE oid = 'pg_catalog.pg_largeobject'::regclass))
+       * current_setting('block_size')::bigint
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
+ WHERE c.relkind = 'r'
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                      AND d.objid = c.oid AND d.deptype = 'e')
+"""
+"""What pg_dump writes rows from: the tables (heap and TOAST) and the large objects, not the indexes.
+
+From ``pg_class.relpages`` (kept by VACUUM, ANALYZE and CREATE INDEX): a catalog read takes no lock on
+the tables, so a table locked by someone else cannot stall the backup here (``pg_relation_size`` would
+wait for it, with no lock timeout). 0 when nothing was ever analysed: the database size is used then."""
 _LSN_SQL = "SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text"
 _VOLATILE_LINES = (b"\\restrict ", b"\\unrestrict ", b"-- Dumped from ", b"-- Dumped by ")
 
@@ -52,6 +68,8 @@ class DatabaseFacts:
     table_row_counts: dict[str, int] = field(default_factory=dict)
     table_count: int = 0
     large_object_count: int = 0
+    data_bytes: int | None = None
+    """Bytes of the tables and large objects pg_dump reads (indexes left out): the dump's expected size."""
 
     @property
     def row_count(self) -> int:
@@ -78,11 +96,13 @@ class SnapshotSession:
                 "SELECT pg_export_snapshot(), version(), current_setting('server_version_num')::int, "
                 "pg_database_size(current_database()), pg_is_in_recovery()").fetchone()
             lsn = self.conn.execute(_LSN_SQL).fetchone()
+            data = self.conn.execute(_DATA_BYTES_SQL).fetchone()
         except psycopg.Error as exc:
             raise BackupFailed(f"cannot open a snapshot of '{self.dbname}': {_first_line(exc)}") from None
         assert row is not None and lsn is not None
         return DatabaseFacts(snapshot=row[0], server_version=row[1], server_version_num=row[2],
-                             database_size_bytes=row[3], in_recovery=row[4], lsn_start=lsn[0])
+                             database_size_bytes=row[3], in_recovery=row[4], lsn_start=lsn[0],
+                             data_bytes=int(data[0]) if data and data[0] is not None else None)
 
     def count_rows(self, facts: DatabaseFacts, cancel: CancelToken | None = None,
                    streamed: dict[str, int] | None = None) -> None:
@@ -175,6 +195,8 @@ class CopyRowCounter:
         assert self._table is not None
         if not self._midline and data.startswith(self._TERMINATOR):
             stop = 0
+        elif b"\\" not in data:
+            stop = -1  # the terminator starts with a backslash: memchr rules it out faster than find()
         else:
             found = data.find(b"\n" + self._TERMINATOR)
             stop = found + 1 if found >= 0 else -1
@@ -184,8 +206,10 @@ class CopyRowCounter:
             self._midline = False
             return data[stop + len(self._TERMINATOR):]
         self.counts[self._table] += data.count(b"\n")
-        tail = data[data.rfind(b"\n") + 1:]
-        if len(tail) < len(self._TERMINATOR) and self._TERMINATOR.startswith(tail):
+        last = data.rfind(b"\n")
+        tail = data[last + 1:]
+        starts_line = last >= 0 or not self._midline  # a tail in the middle of a line is no terminator
+        if starts_line and len(tail) < len(self._TERMINATOR) and self._TERMINATOR.startswith(tail):
             self._carry, self._midline = tail, False
         else:
             self._midline = bool(tail)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from console.artifacts import FAST_GZIP
 from console.errors import BackupFailed
 from console.kinds.redis.layout import LAYOUT
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, emit
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 CHUNK_SIZE = 1024 * 1024
 GZIP_LEVEL = 1
-"""Python's zlib is the bottleneck of the copy; level 1 keeps it near disk speed."""
+"""Compression is the bottleneck of the copy: level 1, through ISA-L when installed (``FAST_GZIP``)."""
 _UNREADABLE_HINT = "run as a user who can read Redis's data dir, or back up the RDB only with --no-aof"
 
 
@@ -133,7 +134,7 @@ def _archive_directory(directory: Path, layout: Layout, files: ArtifactSet, stam
     name = LAYOUT.name("aof", stamp, "tar.gz")
     emit(on_progress, ProgressEvent("aof", 0, total, message=f"archiving {directory} ({len(opened)} files + manifest)"))
     try:
-        with files.create(name, "gzip", GZIP_LEVEL) as out, tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        with files.create(name, FAST_GZIP, GZIP_LEVEL) as out, tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
             info = tarfile.TarInfo(f"{prefix}/{manifest.name}")
             info.size, info.mtime, info.mode = len(text), int(manifest.stat().st_mtime), 0o644
             tar.addfile(info, _Reader(_BytesSource(text), progress))
@@ -160,7 +161,7 @@ def _archive_single(path: Path, files: ArtifactSet, stamp: str, on_progress: Pro
         progress = _Counter("aof", size, on_progress, cancel)
         emit(on_progress, ProgressEvent("aof", 0, size, message=f"copying {path}"))
         reader = _Reader(handle, progress)
-        with files.create(LAYOUT.name("aof", stamp, "aof.gz"), "gzip", GZIP_LEVEL) as out:
+        with files.create(LAYOUT.name("aof", stamp, "aof.gz"), FAST_GZIP, GZIP_LEVEL) as out:
             remaining = size
             while remaining and (chunk := reader.read(min(CHUNK_SIZE, remaining))):
                 out.write(chunk)

@@ -14,7 +14,7 @@ import subprocess
 import time
 from typing import TYPE_CHECKING, Any
 
-from console.artifacts import ArtifactSet, partial_path
+from console.artifacts import FAST_GZIP, ArtifactSet, partial_path
 from console.errors import BackupFailed, ServiceUnreachable
 from console.formatting import size
 from console.instances import set_id_of
@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from console.config import Settings
 
 GZIP_LEVEL = 1
-"""RDB strings are already LZF-compressed: level 1 is several times faster than 6 for a few % in size."""
+"""RDB strings are already LZF-compressed: level 1 is several times faster than 6 for a few % in size.
+Written through ISA-L when installed (``FAST_GZIP``): zlib level 1 took 18 s of a 1.2 GB RDB's copy."""
 RUN_TIMEOUT_SECONDS = 30.0
 """Socket timeout of the run's own connection: BGSAVE's fork of a large instance can take seconds."""
 
@@ -85,7 +86,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
         stamp = fresh_stamp(directory)
         with ArtifactSet(directory, settings.dir_mode_bits, settings.file_mode_bits) as files:
             rdb_name = LAYOUT.name("rdb", stamp, ".gz")
-            with files.create(rdb_name, "gzip", GZIP_LEVEL) as out:
+            with files.create(rdb_name, FAST_GZIP, GZIP_LEVEL) as out:
                 source = _write_rdb(out, settings, layout, local_rdb, before[0], issued_at[0], report, cancel)
             rdb_info = files.infos[-1]
             emit(report, ProgressEvent("transfer", rdb_info.raw_bytes, rdb_info.raw_bytes, finished=True, message=(
