@@ -18,7 +18,7 @@ import zlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from console import jsondoc
 from console.instances import DEFAULT, parse_dir_name, set_id_of
@@ -433,6 +433,14 @@ def parse_metadata(raw: bytes, name: str) -> MetadataRead:
                 or isinstance(entry.get("size_bytes", 0), bool) or not isinstance(entry.get("size_bytes", 0), int):
             return MetadataRead(None, f"{name}: artifacts[{index}] must be an object with text name and sha256")
     return MetadataRead(document, None)
+
+
+def artifact_entry(document: Mapping[str, Any] | None, name: str) -> Mapping[str, Any] | None:
+    """Our metadata's ``artifacts`` entry for a file name (entries may carry a sub-directory)."""
+    for entry in (document or {}).get("artifacts") or []:
+        if isinstance(entry, dict) and str(entry.get("name", "")).rsplit("/", 1)[-1] == name:
+            return entry
+    return None
 
 
 def read_metadata(backup_set: BackupSet) -> MetadataRead:

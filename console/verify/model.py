@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from console.catalog import BackupSet, MetadataRead
+from console.catalog import BackupSet, MetadataRead, artifact_entry
 from console.errors import Cancelled, ConfigError, ConsoleError
 from console.kinds.layouts import LAYOUTS
 from console.progress import CancelToken, ProgressCallback, check_cancel
@@ -249,10 +249,7 @@ class SetContext:
 
     def artifact(self, name: str) -> Mapping[str, Any] | None:
         """Our metadata's ``artifacts`` entry for a file name."""
-        for entry in (self.document or {}).get("artifacts") or []:
-            if isinstance(entry, dict) and str(entry.get("name", "")).rsplit("/", 1)[-1] == name:
-                return entry
-        return None
+        return artifact_entry(self.document, name)
 
 
 def primary_name(backup_set: BackupSet) -> str | None:

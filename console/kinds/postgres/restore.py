@@ -26,7 +26,7 @@ import psycopg
 from psycopg import sql
 
 from console.artifacts import CHUNK_SIZE
-from console.catalog import read_metadata
+from console.catalog import artifact_entry, read_metadata
 from console.compressed import iter_decompressed
 from console.kinds.postgres.client import child_environment, conninfo, error_line, find_tool
 from console.kinds.postgres.dump_offsets import fill_offsets
@@ -235,19 +235,16 @@ def choose_jobs(requested: int, dump: Path, document: dict[str, Any] | None, scr
 
 
 def _uncompressed_size(dump: Path, document: dict[str, Any] | None) -> int | None:
-    for artifact in (document or {}).get("artifacts") or []:
-        if isinstance(artifact, dict) and artifact.get("name") == dump.name:
-            value = artifact.get("uncompressed_bytes")
-            return value if isinstance(value, int) and value > 0 else None
-    return None
+    value = (artifact_entry(document, dump.name) or {}).get("uncompressed_bytes")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _expected_sha256(dump: Path, document: dict[str, Any] | None) -> str | None:
     if not document:
         return None
-    for artifact in document.get("artifacts") or []:
-        if isinstance(artifact, dict) and artifact.get("name") == dump.name and artifact.get("sha256"):
-            return str(artifact["sha256"])
+    artifact = artifact_entry(document, dump.name)
+    if artifact is not None and artifact.get("sha256"):
+        return str(artifact["sha256"])
     custom = (document.get("files") or {}).get("dump_custom")
     if not isinstance(custom, dict):
         return None
