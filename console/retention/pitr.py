@@ -139,7 +139,9 @@ def plan_pitr(settings: Settings, policy: Policy, now: datetime, allow_delete_al
     archive = Path(settings.postgres.wal_archive_dir) if settings.postgres.wal_archive_dir else None
     if not bases and not problems:
         return None
-    rule = policy.rule(BASE_KIND) or policy.rule("postgres")
+    instance = settings.instance_of("postgres")
+    # The instance's own retention: applies once, when apply_policy asks for the base rule by instance.
+    rule = policy.rules.get(BASE_KIND) or policy.rules.get("postgres")
     notes: list[str] = list(problems)
     if rule is None:
         keep = tuple(Decision(subject.set_id, BASE_KIND, "", subject.base.stamp, 0.0, subject.size_bytes,
@@ -168,9 +170,9 @@ def plan_pitr(settings: Settings, policy: Policy, now: datetime, allow_delete_al
         wal = select_wal(archive, kept, problems)
         if wal.refused:
             notes.append(wal.refused)
-        wal_remove = tuple(_wal_decision(item, now, settings.instance_of("postgres")) for item in wal.remove)
+        wal_remove = tuple(_wal_decision(item, now, instance) for item in wal.remove)
     return PitrPlan(str(base_root(settings.root)), rule_name, tuple(keep), tuple(remove), wal, wal_remove,
-                    tuple(notes), settings.instance_of("postgres"))
+                    tuple(notes), instance)
 
 
 @dataclass

@@ -58,6 +58,10 @@ class Rule:
                 "archive_class": self.archive_class, "transition_days": self.transition_days,
                 "expiration_days": self.expiration_days, "overridden": list(self.overridden)}
 
+OWNER_OF_RULE = {"postgres-base": "postgres", "postgres-wal": "postgres"}
+"""Rules for a part of a kind's backups, and the kind whose instances' ``retention:`` applies to them:
+a PostgreSQL instance's base backups are its sets too."""
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -72,7 +76,8 @@ class Policy:
     def rule(self, kind: str, instance: str = DEFAULT) -> Rule | None:
         """The kind's rule, with a named instance's own local_days / s3_days over it."""
         rule = self.rules.get(kind)
-        own = self.instance_overrides.get((kind, instance))
+        owner = OWNER_OF_RULE.get(kind, kind)
+        own = self.instance_overrides.get((owner, instance))
         if rule is None or not own:
             return rule
         changes: dict[str, Any] = {}
@@ -80,11 +85,12 @@ class Policy:
             changes["local_days"] = own["local_days"]
         if "s3_days" in own:
             changes["s3_standard_days"] = own["s3_days"]
-        labels = [f"{name} <- {kind}.instances.{instance}.retention" for name in changes]
+        labels = [f"{name} <- {owner}.instances.{instance}.retention" for name in changes]
         return replace(rule, **changes, overridden=tuple(rule.overridden) + tuple(labels))
 
     def min_keep_for(self, kind: str, instance: str = DEFAULT) -> int:
-        return int(self.instance_overrides.get((kind, instance), {}).get("min_keep", self.min_keep))
+        owner = OWNER_OF_RULE.get(kind, kind)
+        return int(self.instance_overrides.get((owner, instance), {}).get("min_keep", self.min_keep))
 
     def as_json(self) -> dict[str, Any]:
         return {"source": self.source, "min_keep": self.min_keep,

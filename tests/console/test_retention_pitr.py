@@ -206,3 +206,20 @@ def test_a_named_instance_base_backups_and_wal_are_planned_and_applied_as_its_ow
     assert not (backup_dir / "postgres@analytics" / "base" / pitr_tree["a"]).exists()
     assert (backup_dir / "postgres@analytics" / "base" / pitr_tree["b"]).is_dir()
     assert "00000002.history" in {p.name for p in archive.iterdir()}
+
+
+@pytest.mark.parametrize("own, removed", [("{local_days: 3}", ["a", "b"]), ("{min_keep: 3}", [])])
+def test_a_named_instance_own_retention_applies_to_its_base_backups(backup_dir, pitr_tree, monkeypatch, capsys, own,
+                                                                     removed):
+    """``instances.analytics.retention`` overrides the policy for that instance's sets: its base
+    backups are its sets too (the global rule would remove only A, 10 days old, past 7)."""
+    (backup_dir / "postgres").rename(backup_dir / "postgres@analytics")
+    config = backup_dir.parent / "config.yaml"
+    config.write_text(f"backup_dir: {backup_dir}\npostgres:\n  instances:\n    default: {{}}\n"
+                      f"    analytics:\n      wal_archive_dir: {pitr_tree['archive']}\n      retention: {own}\n"
+                      "retention:\n  min_keep: 1\n")
+    monkeypatch.setattr("console.retention.apply.datetime", _FrozenDatetime)
+    assert main(["retention", "plan", "--json", "--config", str(config)]) == 0
+    (named,) = json.loads(capsys.readouterr().out)["pitr_instances"]
+    assert sorted(item["set_id"] for item in named["base_backups"]["remove"]) == \
+        [f"postgres/analytics/base/{pitr_tree[key]}" for key in removed]
