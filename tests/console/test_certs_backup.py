@@ -13,9 +13,9 @@ from console import crypto
 from console.catalog import read_metadata, scan
 from console.errors import ConfirmationRequired, CryptoError, ReadOnlyRefused, VerifyFailed
 from console.kinds.base import BackupRequest
-from console.kinds.certs.backup import read_inventory
 from console.kinds.certs.restore import restore_certs
 from console.runner import execute
+from console.verify.run import verify_set
 from tests.certs_fixtures import P12_PASSWORD, build_cert_tree
 from tests.console.test_crypto import openssl_encrypt
 from tests.servers import require_binary
@@ -129,8 +129,9 @@ def test_manual_openssl_archive_and_array_inventory_are_read(make_settings, tree
           "valid_from": "Jan  1 00:00:00 2025 GMT", "valid_to": "Jan  1 00:00:00 2026 GMT"}]))
     backup_set = scan(backup_dir, ["certs"]).sets[0]
     assert read_metadata(backup_set).document is None  # the generic reader wants an object
-    document, error = read_inventory(backup_set)
-    assert error is None and document["legacy"] is True and document["certificates"][0]["subject"] == "CN = api.example.com"
+    metadata = next(outcome for outcome in verify_set(make_settings(**{"encryption.key": KEY}), backup_set,
+                                                       record=False).checks if outcome.check == "metadata")
+    assert metadata.status == "passed" and "lists 1 certificate(s) (the manual's format)" in metadata.message
     target = tmp_path / "restored"
     restored = restore_certs(make_settings(**{"encryption.key": KEY}), backup_set, target)
     assert "live/api.key" in restored.files
@@ -205,7 +206,6 @@ def test_the_manuals_inventory_does_not_count_a_key_copy_as_a_certificate(make_s
     import json as json_module
 
     from console.catalog import scan
-    from console.kinds.certs.backup import read_inventory
     from console.verify.run import verify_set
 
     certs = backup_dir / "certs"
@@ -218,9 +218,6 @@ def test_the_manuals_inventory_does_not_count_a_key_copy_as_a_certificate(make_s
     (certs / "cert_inventory_20261101_020000.json").write_text(json_module.dumps(entries))
     (certs / "certificates_20261101_020000.tar.gz.enc").write_bytes(b"Salted__" + b"\0" * 40)
     (backup_set,) = scan(backup_dir).by_kind("certs")
-    document, error = read_inventory(backup_set)
-    assert error is None and [entry["file"] for entry in document["certificates"]] == [entries[0]["file"]]
-    assert document["other_files"] == [entries[1]]
     result = verify_set(make_settings(), backup_set, record=False)
     metadata = next(outcome for outcome in result.checks if outcome.check == "metadata")
     assert "lists 1 certificate(s)" in metadata.message and "a key copy?" in metadata.message, metadata.message

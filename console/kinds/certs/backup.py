@@ -4,7 +4,8 @@ format) of every certificate and key under CERT_DIR, and ``cert_inventory_<ts>.j
 The tar.gz is streamed straight into the encryptor, so no plaintext key ever touches the
 backup directory (the manual copied keys there and left them). BACKUP_DIR is never archived
 into itself. The inventory is this kind's metadata: a JSON object with the common fields and
-``certificates``; the manual wrote a bare JSON array, which ``read_inventory`` also reads.
+``certificates``; the manual wrote a bare JSON array, which verify reads as that format
+(``console.kinds.certs.verify``).
 """
 
 from __future__ import annotations
@@ -14,14 +15,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from console import __version__, jsondoc
+from console import __version__
 from console.artifacts import ArtifactSet
-from console.catalog import BackupSet
 from console.errors import BackupFailed
 from console.instances import set_id_of
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.certs.layout import LAYOUT
-from console.kinds.certs.verify import split_legacy_inventory
 from console.kinds.common_metadata import crypto_tool_versions, fresh_stamp
 from console.layout import parse_stamp
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, check_cancel, emit
@@ -131,23 +130,3 @@ def _write_archive(source: Path, relatives: list[str], sink: Any, progress: Thro
             emit(progress, ProgressEvent("archive", done, None))
     emit(progress, ProgressEvent("archive", done, None, finished=True))
     return counter.count
-
-
-def read_inventory(backup_set: BackupSet) -> tuple[dict[str, Any] | None, str | None]:
-    """A set's inventory as a JSON object: ours as written, the manual's bare array wrapped as
-    ``{"legacy": true, "certificates": [...]}``. Returns (document, error)."""
-    path = backup_set.metadata_path
-    if path is None:
-        return None, "no cert_inventory file"
-    try:
-        document = jsondoc.loads(path.read_bytes())
-    except OSError as exc:
-        return None, f"cannot read {path.name}: {exc.strerror}"
-    except ValueError as exc:
-        return None, f"{path.name} is not valid JSON ({exc})"
-    if isinstance(document, list):
-        certificates, others = split_legacy_inventory(document)
-        return {"legacy": True, "certificates": certificates, "other_files": others}, None
-    if isinstance(document, dict):
-        return document, None
-    return None, f"{path.name} is neither a JSON object nor an array"
