@@ -31,6 +31,9 @@ class Printer:
         self.out.flush()
 
     def line(self, text: str = "") -> None:
+        width = terminal_width(self.out)
+        if width is not None:
+            text = "\n".join(fit_line(part, width) for part in text.split("\n"))
         self.out.write(text + "\n")
         self.out.flush()
 
@@ -64,6 +67,17 @@ def terminal_width(stream: IO[str]) -> int | None:
     if isatty is None or not isatty():
         return None  # a pipe or a file gets whole lines: scripts cut them as they need
     return shutil.get_terminal_size().columns  # $COLUMNS first, then the terminal
+
+
+def fit_line(text: str, width: int) -> str:
+    """A line longer than the terminal, broken at spaces with its continuation indented two more
+    than the line itself, instead of the terminal's own wrap in the middle of a word. A word longer
+    than the width (a path) stays whole."""
+    if len(text) <= width:
+        return text
+    indent = text[:len(text) - len(text.lstrip(" "))]
+    return textwrap.fill(text[len(indent):], width, initial_indent=indent, subsequent_indent=indent + "  ",
+                         break_long_words=False, break_on_hyphens=False, replace_whitespace=False)
 
 
 MIN_WRAPPED = 12

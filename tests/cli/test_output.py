@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import io
+import string
 
-from console.cli.output import Printer, format_table
+from hypothesis import given
+from hypothesis import strategies as st
+
+from console.cli.output import Printer, fit_line, format_table
 from console.cli.retention import run_policy_cli
 
 ROWS = [["postgres", "UP", "4 ms", "PostgreSQL 15.20 primary, 4/100 connections, archive_mode on, 0 failed archivals"],
@@ -61,3 +65,24 @@ def test_retention_policy_fits_an_80_column_terminal(monkeypatch, make_settings)
     assert max(len(line) for line in table) <= 80, "\n".join(lines)
     assert table[0].split()[:3] == ["KIND", "LOCAL", "S3"] and any("DEEP_ARCHIVE" in line for line in table)
     assert any(line.split()[:1] == ["postgres-wal"] for line in table)  # no word is cut
+
+
+def test_a_prose_line_wider_than_the_terminal_breaks_at_spaces_with_a_hanging_indent(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    out = Terminal()
+    prose = ("  WAL archive /var/backups/postgres/wal: 12 segment(s) older than 7 d (192 MiB); not deleted by "
+             "retention while no base backup exists")
+    Printer(out=out).line(prose)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and max(len(line) for line in lines) <= 80, lines
+    assert lines[0].startswith("  WAL archive") and lines[1].startswith("    ") and not lines[1].startswith("     ")
+    assert " ".join(line.strip() for line in lines) == prose.strip()
+
+
+@given(st.lists(st.text(alphabet=string.ascii_letters + string.digits + "/._-:", min_size=1, max_size=30),
+                min_size=1, max_size=40), st.integers(min_value=0, max_value=6), st.integers(min_value=40, max_value=120))
+def test_fit_line_keeps_every_word_in_order_and_only_an_overlong_word_runs_past(words, indent, width):
+    text = " " * indent + " ".join(words)
+    lines = fit_line(text, width).split("\n")
+    assert [word for line in lines for word in line.split()] == words
+    assert all(len(line) <= width or len(line.split()) == 1 for line in lines), lines
