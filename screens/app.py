@@ -109,12 +109,14 @@ class BackupConsoleApp(App[int]):
         self.crash_message: str | None = None
         if os.environ.get("NO_COLOR"):  # themes/base.tcss then marks focus and selection by shape
             self.add_class("-no-color")
-
-    def on_mount(self) -> None:
-        for problem in register_themes(self):
-            self.notify(problem, title="theme", severity="warning")
+        # Before the first parse of the stylesheets: a theme set later (on_mount) parses them all again.
+        self._theme_problems = register_themes(self)
         if self.settings.ui.theme in self.available_themes:
             self.theme = self.settings.ui.theme
+
+    def on_mount(self) -> None:
+        for problem in self._theme_problems:
+            self.notify(problem, title="theme", severity="warning")
         if self.settings.ui.keymap:
             self.set_keymap(self.settings.ui.keymap)
         if self.settings.read_only:
