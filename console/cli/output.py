@@ -105,7 +105,7 @@ def _wrap(value: str, width: int) -> list[str]:
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], width: int | None = None) -> str:
     """Columns two spaces apart; with ``width``, the widest columns wrap so that no line is longer.
 
-    Columns are first narrowed to MIN_WRAPPED; a table with many columns that still does not fit
+    Columns of prose (cells with spaces) are narrowed first, then any column, to MIN_WRAPPED; a table with many columns that still does not fit
     wraps its headers at their spaces ("STORAGE" over "CLASS") and narrows further to MIN_NARROW,
     the wrapping columns first.
     """
@@ -114,6 +114,10 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], width: i
     if width is not None:
         budget = width - 2 * (len(headers) - 1)
         natural_widths = list(widths)
+        # Prose (a reason, a detail) wraps at its spaces; a set id or a path could only be cut in two,
+        # and is what an operator copies: the prose gives first.
+        prose = [any(" " in row[i].strip() for row in cells) for i in range(len(headers))]
+        _narrow(widths, [MIN_WRAPPED if wraps else natural for wraps, natural in zip(prose, natural_widths)], budget)
         _narrow(widths, [MIN_WRAPPED] * len(widths), budget)
         floors = [max([MIN_NARROW] + [len(word) for word in header.split()]) for header in headers]
         # the columns that wrap already give first; short ones (a name, a size) stay whole if they can

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from console.cli.fleet import run_fleet_status
+from console.cli.output import format_table, terminal_width
 from console.errors import ExitCode, UsageError
 from console.instances import target_label
 from console.lock import held_locks
@@ -97,8 +98,6 @@ def collect_status(settings: Settings, service: str | None = None) -> dict[str, 
 
 
 def run_status(options: StatusOptions, settings: Settings, printer: Printer) -> int:
-    from console.formatting import ago
-
     document = collect_status(settings, options.service)
     results = document.pop("_results")
     healthy = all(result.state.healthy for result in results)
@@ -113,9 +112,7 @@ def run_status(options: StatusOptions, settings: Settings, printer: Printer) -> 
         if not options.service:
             printer.line()
             if document["last_backups"]:
-                printer.table(["kind", "instance", "name", "age", "verified", "last run", "path"],
-                              [[b["kind"], b["instance"], b["name"], ago(b["age_seconds"]), _verified_word(b),
-                                _last_run_word(b), b["path"]] for b in document["last_backups"]])
+                _print_newest_sets(document["last_backups"], printer)
             else:
                 printer.line(f"no backups found under {settings.backup_dir}")
             for item in document["last_runs_without_backup"]:
@@ -131,9 +128,24 @@ def run_status(options: StatusOptions, settings: Settings, printer: Printer) -> 
     return ExitCode.OK if healthy else ExitCode.FAILED
 
 
+def _print_newest_sets(backups: list[dict[str, Any]], printer: Printer) -> None:
+    """The set id, age, verification and last run of each target's newest set; with each file's path
+    where the terminal is wide enough to show it whole (a pipe always gets it; --json has it)."""
+    from console.formatting import short_ago
+
+    headers = ["set", "age", "verified", "last run"]
+    rows = [[b["set_id"], short_ago(b["age_seconds"]), _verified_word(b), _last_run_word(b)] for b in backups]
+    width = terminal_width(printer.out)
+    with_path = format_table([*headers, "path"], [[*row, b["path"]] for row, b in zip(rows, backups)])
+    if width is None or max(len(line) for line in with_path.splitlines()) <= width:
+        printer.line(with_path)
+    else:
+        printer.table(headers, rows)
+
+
 def _verified_word(entry: dict[str, Any]) -> str:
     """The newest set's own verification: verified (and how long ago), unverified, warning, FAILED."""
-    from console.formatting import ago
+    from console.formatting import short_ago
 
     state = entry.get("verification_status") or "-"
     if state == "failed":
@@ -141,7 +153,7 @@ def _verified_word(entry: dict[str, Any]) -> str:
     at = entry.get("verified_at")
     if state == "verified" and at:
         try:
-            return f"verified {ago(dt.datetime.now().astimezone().timestamp() - dt.datetime.fromisoformat(at).timestamp())}"
+            return f"verified {short_ago(dt.datetime.now().astimezone().timestamp() - dt.datetime.fromisoformat(at).timestamp())}"
         except ValueError:
             pass
     return state

@@ -86,3 +86,16 @@ def test_fit_line_keeps_every_word_in_order_and_only_an_overlong_word_runs_past(
     lines = fit_line(text, width).split("\n")
     assert [word for line in lines for word in line.split()] == words
     assert all(len(line) <= width or len(line.split()) == 1 for line in lines), lines
+
+
+def test_prose_wraps_before_an_identifier_is_cut(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    out = Terminal()
+    Printer(out=out).table(["action", "set", "age", "size", "why"],
+                           [["keep", "postgres/application_db/20261207_160922", "0.0 d", "5.6 kB",
+                             "newest verified, min_keep 1/3, within 7 d"]])
+    lines = out.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80, lines
+    assert "postgres/application_db/20261207_160922" in lines[1], lines  # whole, on one line
+    why = lines[0].index("WHY")
+    assert " ".join(line[why:] for line in lines[1:]).split() == "newest verified, min_keep 1/3, within 7 d".split()

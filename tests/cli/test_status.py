@@ -158,3 +158,36 @@ def test_status_names_the_configured_targets_never_backed_up(backup_dir):
     proc = run(["--config", str(config), "status"], env)
     lines = proc.stdout.splitlines()
     assert "postgres/billing: never backed up" in lines and "postgres/shop: never backed up" not in lines, proc.stdout
+
+
+def test_the_newest_sets_fit_80_columns_with_their_ids_whole_and_a_pipe_gets_the_paths(make_settings, backup_dir,
+                                                                                     monkeypatch):
+    """At 80 columns the path (it ran to 74 characters and wrapped every 12) gives way to the set id,
+    which `verify --set` and `restore` take; a pipe and a wide terminal still get each path."""
+    import io
+
+    from console.cli.output import Printer
+    from console.cli.status import StatusOptions, run_status
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    postgres = backup_dir / "postgres"
+    postgres.mkdir(parents=True)
+    (postgres / "backup_application_database_20241101_020000.dump").write_bytes(b"PGDMP")
+    (backup_dir / "redis").mkdir()
+    (backup_dir / "redis" / "snapshot_20241101_020000.rdb.gz").write_bytes(b"x")
+    settings = make_settings({"postgres.databases": ["application_database"]})
+    outputs = {}
+    for label, columns, out in (("narrow", "80", Terminal()), ("wide", "400", Terminal()), ("pipe", "80", io.StringIO())):
+        monkeypatch.setenv("COLUMNS", columns)
+        run_status(StatusOptions(service=None, json=False), settings, Printer(out=out))
+        outputs[label] = out.getvalue().split("\n\n", 1)[1]
+    narrow = outputs["narrow"].splitlines()
+    assert max(len(line) for line in narrow) <= 80, outputs["narrow"]
+    assert narrow[0].split() == ["SET", "AGE", "VERIFIED", "LAST", "RUN"]
+    assert any(line.startswith("postgres/application_database/20241101_020000 ") for line in narrow), narrow
+    assert "PATH" not in outputs["narrow"] and "d ago" in outputs["narrow"]
+    for label in ("wide", "pipe"):
+        assert str(postgres / "backup_application_database_20241101_020000.dump") in outputs[label], outputs[label]
