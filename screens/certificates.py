@@ -12,8 +12,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
-from console.errors import NotConfigured
 from screens import keys
+from screens.widgets.state_line import StateLine
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
 COLUMNS = (("state", 8), ("days", 5), ("expires", 10), ("name", 22), ("file", 19), ("key", 3))
 """Fixed widths: every column fits in 80 columns and widths never jump while rows refill."""
-SUMMARY_CLASSES = ("-ok", "-warn", "-down", "-error", "-busy")
 
 
 class CertificatesLoaded(Message):
@@ -55,7 +54,7 @@ goes back.
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="")
-        yield Static("reading certificates...", id="certs-summary", classes="-busy", markup=False)
+        yield StateLine("reading certificates...", id="certs-summary")
         yield DataTable(id="certs-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="certs-detail", markup=False)
         yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
@@ -69,7 +68,7 @@ goes back.
         self.action_reload()
 
     def action_reload(self) -> None:
-        self._set_summary("reading certificates...", "-busy")
+        self._summary.show("reading certificates...", "-busy")
         self._load()
 
     @work(thread=True, exclusive=True, group="certificates", exit_on_error=False)
@@ -102,7 +101,7 @@ goes back.
         self._describe(table)
         summary = inventory.summary()
         if not inventory.certificates:
-            self._set_summary(f"no certificates under {inventory.cert_dir}", "-warn")
+            self._summary.show(f"no certificates under {inventory.cert_dir}", "-warn")
             return
         worst = inventory.worst_state
         soonest_days, soonest_name = summary["soonest_days"], summary["soonest_name"]
@@ -112,7 +111,7 @@ goes back.
             soonest = f"next expiry in {soonest_days} days ({soonest_name})"
         text = (f"{worst.upper()}: {summary['count']} certificates, {summary['expired']} expired, "
                 f"{summary['expiring_critical']} critical, {summary['expiring_warn']} warn; {soonest}")
-        self._set_summary(text, {"ok": "-ok", "warn": "-warn"}.get(worst, "-down"))
+        self._summary.show(text, {"ok": "-ok", "warn": "-warn"}.get(worst, "-down"))
 
     @on(DataTable.RowHighlighted, "#certs-table")
     def _row_highlighted(self) -> None:
@@ -129,14 +128,8 @@ goes back.
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
-            error = event.worker.error
-            if isinstance(error, NotConfigured):  # nothing to read yet: say which setting, not "ERROR"
-                self._set_summary(f"NOT CONFIGURED: {error.message}", "-warn")
-            else:
-                self._set_summary(f"ERROR: cannot read certificates: {error}", "-error")
+            self._summary.show_error(event.worker.error, "certificates")
 
-    def _set_summary(self, text: str, state_class: str) -> None:
-        summary = self.query_one("#certs-summary", Static)
-        summary.update(text)
-        summary.remove_class(*SUMMARY_CLASSES)
-        summary.add_class(state_class)
+    @property
+    def _summary(self) -> StateLine:
+        return self.query_one("#certs-summary", StateLine)

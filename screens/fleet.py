@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header
 from textual.worker import Worker, WorkerState
 
-from console.errors import NotConfigured, one_line
 from screens import keys
 from screens.lines_view import LinesModal
+from screens.widgets.state_line import StateLine
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 COLUMNS = (("host", 12), ("target", 20), ("result", 9), ("age", 7), ("verified", 10), ("state", 6))
 """Fixed widths: the table fits 80 columns and widths never jump while rows refill."""
-SUMMARY_CLASSES = ("-ok", "-warn", "-down", "-error", "-busy")
 
 
 class FleetLoaded(Message):
@@ -62,7 +61,7 @@ the bucket again; escape goes back. `backup-console status --fleet` prints the s
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="")
-        yield Static("reading the fleet records...", id="fleet-summary", classes="-busy", markup=False)
+        yield StateLine("reading the fleet records...", id="fleet-summary")
         yield DataTable(id="fleet-table", cursor_type="row", zebra_stripes=True)
         yield Footer(compact=True, show_command_palette=False)
 
@@ -75,7 +74,7 @@ the bucket again; escape goes back. `backup-console status --fleet` prints the s
         self.action_reload()
 
     def action_reload(self) -> None:
-        self._set_summary("reading the fleet records...", "-busy")
+        self._summary.show("reading the fleet records...", "-busy")
         self._load()
 
     @work(thread=True, exclusive=True, group="fleet", exit_on_error=False)
@@ -102,9 +101,9 @@ the bucket again; escape goes back. `backup-console status --fleet` prints the s
         stale_hosts = [host.name for host in view.hosts if host.stale]
         text = view.summary() + (f"; silent: {', '.join(stale_hosts)}" if stale_hosts else "")
         if not view.hosts:
-            self._set_summary(text, "-warn")
+            self._summary.show(text, "-warn")
         else:
-            self._set_summary(text, "-ok" if view.ok else "-down")
+            self._summary.show(text, "-ok" if view.ok else "-down")
 
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:
@@ -133,14 +132,8 @@ the bucket again; escape goes back. `backup-console status --fleet` prints the s
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
-            error = event.worker.error
-            if isinstance(error, NotConfigured):
-                self._set_summary(f"NOT CONFIGURED: {error.message}", "-warn")
-            else:
-                self._set_summary(f"ERROR: {one_line(error) if error else 'cannot read the fleet records'}", "-error")
+            self._summary.show_error(event.worker.error, "the fleet records")
 
-    def _set_summary(self, text: str, state_class: str) -> None:
-        summary = self.query_one("#fleet-summary", Static)
-        summary.update(text)
-        summary.remove_class(*SUMMARY_CLASSES)
-        summary.add_class(state_class)
+    @property
+    def _summary(self) -> StateLine:
+        return self.query_one("#fleet-summary", StateLine)

@@ -87,3 +87,16 @@ async def test_f_on_the_dashboard_and_the_palette_open_it(make_settings, s3_buck
         await pilot.pause(0.3)
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, FleetScreen))
+
+
+async def test_a_bucket_that_cannot_be_read_is_one_error_line(make_settings, s3_bucket) -> None:
+    """Nothing listens on the endpoint: the summary says ERROR and what could not be read, on one line."""
+    from tests.servers import free_port
+
+    broken = {**s3_bucket, "s3.endpoint_url": f"http://127.0.0.1:{free_port()}", "timeout_seconds": 1.0}
+    app = BackupConsoleApp(make_settings(broken), clock=real_now, prober=fixed_prober(), start_screen="fleet")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: "ERROR" in summary(app) or "NOT CONFIGURED" in summary(app))
+        assert summary(app).startswith("ERROR: cannot read the fleet records: "), summary(app)
+        assert "\n" not in summary(app) and "Traceback" not in summary(app)
+        assert app.screen.query_one("#fleet-summary").has_class("-error")
