@@ -61,8 +61,9 @@ started = time.perf_counter()
 proc = subprocess.run(json.loads(sys.argv[1]), stdout=subprocess.PIPE)
 seconds = time.perf_counter() - started
 lines = proc.stdout.decode(errors="replace").strip().splitlines()
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"seconds": seconds, "returncode": proc.returncode, "last_line": lines[-1] if lines else "",
-                  "rss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
+                  "rss_kib": usage.ru_maxrss, "cpu": usage.ru_utime + usage.ru_stime}))
 """
 """Runs one contender as its own child and reports its wall time and peak RSS (nothing else's)."""
 
@@ -233,8 +234,9 @@ def aws_argv(endpoint: str, tarball: Path, stamp: str) -> list[str]:
             "--storage-class", "STANDARD_IA", "--metadata", f"backup-type=config,timestamp={stamp}", "--sse", "AES256"]
 
 
-def ours_argv(endpoint: str, backup_dir: Path, set_id: str, concurrency: int) -> list[str]:
-    overrides = {**bucket_overrides(endpoint), "backup_dir": str(backup_dir), "s3.upload_concurrency": concurrency}
+def ours_argv(endpoint: str, backup_dir: Path, set_id: str, concurrency: int, part_mb: int = 16) -> list[str]:
+    overrides = {**bucket_overrides(endpoint), "backup_dir": str(backup_dir), "s3.upload_concurrency": concurrency,
+                 "s3.part_size_mb": part_mb}
     return [sys.executable, "-c", OURS_CODE, str(ROOT), json.dumps(overrides), set_id]
 
 
@@ -274,6 +276,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per contender and network; the median is reported")
     parser.add_argument("--rtt-ms", type=float, default=40.0, help="round trip added by the WAN stand-in (default 40)")
     parser.add_argument("--out", default="/dev/shm/bc-bench-s3", help="scratch directory (tmpfs is best)")
+    parser.add_argument("--ours", default="1x16,4x16", metavar="CxM,...",
+                        help="our contenders: upload_concurrency x part_size_mb (default 1x16,4x16)")
     args = parser.parse_args()
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)
@@ -298,11 +302,11 @@ def main() -> int:
         contenders: dict[str, Callable[[str], list[str]]] = {
             "manual: `aws s3 cp` (aws-cli v1: 8 MiB parts, 10 at once)":
                 lambda endpoint: aws_argv(endpoint, tarball, backup_set.stamp),
-            "ours, upload_concurrency 1 (16 MiB parts)":
-                lambda endpoint: ours_argv(endpoint, out / "backups", backup_set.set_id, 1),
-            "ours, upload_concurrency 4 (16 MiB parts)":
-                lambda endpoint: ours_argv(endpoint, out / "backups", backup_set.set_id, 4),
         }
+        for variant in args.ours.split(","):
+            concurrency, part_mb = (int(number) for number in variant.split("x"))
+            contenders[f"ours, upload_concurrency {concurrency} ({part_mb} MiB parts)"] = (
+                lambda endpoint, c=concurrency, m=part_mb: ours_argv(endpoint, out / "backups", backup_set.set_id, c, m))
         samples: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for network, endpoint in networks.items():
             for round_no in range(args.runs):  # round-robin, so every contender sees the same machine load
@@ -316,12 +320,14 @@ def main() -> int:
         empty_bucket(client)
         print(f"\n{tarball.name}: {size / 2**20:.1f} MiB of random data, {args.runs} run(s) each (median), "
               f"moto {moto_version()} on loopback, scratch on {out}\n")
-        print("| network | uploader | time | MiB/s | peak RSS |")
-        print("|---|---|---|---|---|")
+        print("| network | uploader | time | MiB/s | CPU | peak RSS |")
+        print("|---|---|---|---|---|---|")
         for (network, name), taken in samples.items():
             seconds = statistics.median(sample["seconds"] for sample in taken)
             rss = max(sample["rss_kib"] for sample in taken)
-            print(f"| {network} | {name} | {seconds:.2f} s | {size / 2**20 / seconds:.0f} | {rss / 1024:.0f} MB |")
+            cpu = statistics.median(sample["cpu"] for sample in taken)
+            print(f"| {network} | {name} | {seconds:.2f} s | {size / 2**20 / seconds:.0f} | {cpu:.2f} s | "
+                  f"{rss / 1024:.0f} MB |")
     finally:
         proxy.close()
         if moto.stdin:

@@ -129,9 +129,9 @@ class S3Settings:
     sse: str = setting("AES256", "Server-side encryption: AES256, aws:kms or none.", choices=("AES256", "aws:kms", "none"))
     kms_key_id: str = setting("", "KMS key id when sse is aws:kms.")
     multipart_threshold_mb: int = setting(64, "Files above this size upload in parts.", check="positive")
-    part_size_mb: int = setting(16, "Size of one part of a multipart upload (S3's minimum, 5, is enforced).", check="positive")
+    part_size_mb: int = setting(8, "Size of one part of a multipart upload (S3's minimum, 5, is enforced).", check="positive")
     upload_concurrency: int = setting(
-        4, "Parts of one multipart upload in flight at once (each held in memory: concurrency x part_size_mb); "
+        8, "Parts of one multipart upload in flight at once (each held in memory: concurrency x part_size_mb); "
         "1 uploads them one after another.", check="positive")
     max_attempts: int = setting(5, "Attempts per S3 request; 5xx, throttling and timeouts are retried with backoff.", check="positive")
     transfer_timeout_seconds: float = setting(60.0, "Connect/read timeout of upload and download requests.", check="positive")
