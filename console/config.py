@@ -131,7 +131,7 @@ class S3Settings:
     multipart_threshold_mb: int = setting(64, "Files above this size upload in parts.", check="positive")
     part_size_mb: int = setting(8, "Size of one part of a multipart upload (S3's minimum, 5, is enforced).", check="positive")
     upload_concurrency: int = setting(
-        8, "Parts of one multipart upload in flight at once (each held in memory: concurrency x part_size_mb); "
+        8, "Parts of one multipart upload in flight at once (each sent from the file, not held in memory); "
         "1 uploads them one after another.", check="positive")
     max_attempts: int = setting(5, "Attempts per S3 request; 5xx, throttling and timeouts are retried with backoff.", check="positive")
     transfer_timeout_seconds: float = setting(60.0, "Connect/read timeout of upload and download requests.", check="positive")

@@ -25,7 +25,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterator, Mapping
 
 from console import __version__, jsondoc
 from console.artifacts import sha256_file, write_json_atomic
@@ -342,19 +342,24 @@ def _put_multipart(settings: Settings, client: Any, bucket: str, key: str, path:
     any failure (or remember to), and when the file's SHA-256 is not ``sha256_hex`` (hashed on the
     way, in order, while earlier parts are in flight: compared before the upload is completed).
 
-    Parts are read in order and at most ``upload_concurrency`` are held at once, so memory stays
-    at concurrency x part size; over a long link the parts' round trips overlap instead of adding
-    up. One progress event per finished part, unthrottled: a part is at least 5 MiB.
+    At most ``upload_concurrency`` parts are in flight; over a long link their round trips overlap
+    instead of adding up. No part is held in memory: each is hashed and then sent from the file
+    (the page cache) a block at a time, so memory does not grow with the part size or the window.
+    One progress event per finished part, unthrottled: a part is at least 5 MiB.
     """
+    from s3transfer.utils import ReadFileChunk
+
     chunk_size = part_size(settings, size)
     window = settings.s3.upload_concurrency
     upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256", **args)["UploadId"]
 
-    def send(number: int, chunk: bytes) -> tuple[dict[str, Any], bytes, int]:
-        digest = hashlib.sha256(chunk).digest()
-        answer = client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=chunk,
-                                    ChecksumAlgorithm="SHA256", ChecksumSHA256=_b64(digest))
-        return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": _b64(digest)}, digest, len(chunk)
+    def send(number: int, offset: int, length: int) -> tuple[dict[str, Any], bytes, int]:
+        digest = _sha256_of_range(path, offset, length)
+        # s3transfer's file window (what boto3's own transfers send): seekable for retries, read as sent
+        with ReadFileChunk.from_filename(str(path), offset, length) as body:
+            answer = client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body,
+                                        ChecksumAlgorithm="SHA256", ChecksumSHA256=_b64(digest))
+        return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": _b64(digest)}, digest, length
 
     finished: dict[int, tuple[dict[str, Any], bytes]] = {}
     done = 0
@@ -373,12 +378,14 @@ def _put_multipart(settings: Settings, client: Any, bucket: str, key: str, path:
     try:
         with open(path, "rb") as handle:
             number = 0
-            while chunk := handle.read(chunk_size):
+            for offset in range(0, size, chunk_size):
                 check_cancel(cancel)
                 number += 1
-                in_flight.add(pool.submit(send, number, chunk))
-                whole.update(chunk)  # releases the GIL: overlaps the parts being sent
-                del chunk  # the future holds the only reference: memory is the window, not the file
+                length = min(chunk_size, size - offset)
+                in_flight.add(pool.submit(send, number, offset, length))
+                # The whole file's SHA-256, in order, while the parts are in flight (hashlib releases the GIL)
+                for block in _blocks(handle, length):
+                    whole.update(block)
                 if len(in_flight) >= window:
                     ready, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                     collect(ready)
@@ -400,6 +407,30 @@ def _put_multipart(settings: Settings, client: Any, bucket: str, key: str, path:
         pool.shutdown(wait=False)
     digests = [digest for _, digest in ordered]
     return f"{_b64(hashlib.sha256(b''.join(digests)).digest())}-{len(digests)}", len(digests), answer
+
+
+HASH_BLOCK = 1024 * 1024
+
+
+def _blocks(handle: BinaryIO, length: int) -> Iterator[bytes]:
+    """``length`` bytes of ``handle`` from where it stands, a block at a time; a file shorter than
+    when it was sized fails the upload as damaged."""
+    remaining = length
+    while remaining:
+        block = handle.read(min(HASH_BLOCK, remaining))
+        if not block:
+            raise _damaged(Path(getattr(handle, "name", "?")).name)
+        remaining -= len(block)
+        yield block
+
+
+def _sha256_of_range(path: Path, offset: int, length: int) -> bytes:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        for block in _blocks(handle, length):
+            digest.update(block)
+    return digest.digest()
 
 
 def _abort(settings: Settings, client: Any, bucket: str, key: str, upload_id: str) -> None:
