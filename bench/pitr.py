@@ -46,6 +46,9 @@ from console.config import load_settings
 from console.kinds.base import BackupRequest
 from console.runner import execute
 settings = load_settings(sys.argv[2], env={}, overrides={})
+if len(sys.argv) > 3:  # bench-only: levels outside the validated range (zstd -10, -20), unchecked
+    import dataclasses
+    settings = dataclasses.replace(settings, postgres=dataclasses.replace(settings.postgres, **json.loads(sys.argv[3])))
 phases = {}
 def seen(event):
     phases.setdefault(event.phase, time.perf_counter())
@@ -121,12 +124,79 @@ def contender_pipe(tool: str, cluster, out: Path) -> tuple[float, int]:  # noqa:
     return seconds, size
 
 
-def contender_ours(config: Path, backup_dir: Path, level: int | None = None) -> tuple[float, int]:
+def contender_ours(config: Path, backup_dir: Path, variant: dict | None = None) -> tuple[float, int]:
+    """``variant``: postgres settings for this run, e.g. {"base_compression": "lz4"}."""
     shutil.rmtree(backup_dir / "postgres" / "base", ignore_errors=True)
-    if level is not None:
-        config = config.with_name(f"config-level{level}.yaml")
-    seconds, printed = timed([sys.executable, "-c", OURS_CODE, str(ROOT), str(config)])
+    extra = [json.dumps(variant)] if variant else []
+    seconds, printed = timed([sys.executable, "-c", OURS_CODE, str(ROOT), str(config), *extra])
     return seconds, int(json.loads(printed.strip().splitlines()[-1])["bytes"])
+
+
+def parse_variant(text: str) -> tuple[str, dict]:
+    """``zstd:1``, ``zstd:-10``, ``server-lz4``, ``server-zstd:1`` -> (label, postgres settings)."""
+    kind, _, level = text.strip().partition(":")
+    if kind == "server-lz4":
+        return "server-lz4 (the server compresses; sha256, decompression and manifest check here)", \
+            {"base_compression": "server-lz4"}
+    number = int(level or 1)
+    flag = f"--fast={-number}" if number < 0 else f"-{number}"
+    if kind == "server-zstd":
+        return f"server-zstd level {number} workers 2 (the server compresses; sha256, decompression and manifest " \
+               "check here)", {"base_compression": "server-zstd", "base_zstd_level": number}
+    return f"zstd {flag}", {"base_compression": "zstd", "base_zstd_level": number}
+
+
+def contender_server(tool: str, cluster, out: Path, method: str, check: bool) -> tuple[float, int]:  # noqa: ANN001
+    """``pg_basebackup -Ft -D DIR -X fetch --compress=server-...``: the server compresses (a tar on
+    stdout cannot carry the manifest then: pg_basebackup refuses to inject it into a compressed tar).
+    With ``check``, what adopting it would add: one pass over the file for sha256, decompression and
+    the manifest check against the tar headers."""
+    target = out / "server-base"
+    shutil.rmtree(target, ignore_errors=True)
+    started = time.perf_counter()
+    subprocess.run([tool, "-h", cluster.host, "-p", str(cluster.port), "-U", cluster.user, "-D", str(target), "-Ft",
+                    "-X", "fetch", "-c", "fast", f"--compress={method}"], stderr=subprocess.DEVNULL, check=True)
+    tarball = next(target.glob("base.tar*"))
+    if check:
+        import hashlib
+
+        from console.pitr.basebackup import check_manifest
+        from console.pitr.tarstream import TarTap
+
+        digest, tap = hashlib.sha256(), TarTap({"backup_label"})
+        if tarball.name.endswith(".lz4"):
+            import lz4.frame
+            decoder = lz4.frame.LZ4FrameDecompressor()
+            decode = decoder.decompress
+        else:
+            import zstandard
+            decode = zstandard.ZstdDecompressor().decompressobj().decompress
+        with open(tarball, "rb") as handle:
+            while chunk := handle.read(4 << 20):
+                digest.update(chunk)
+                tap.feed(decode(chunk))
+        check_manifest((target / "backup_manifest").read_bytes(), tap.sizes)
+    seconds = time.perf_counter() - started
+    size = tarball.stat().st_size
+    shutil.rmtree(target)
+    return seconds, size
+
+
+def contender_pipe_lz4(tool: str, cluster, out: Path) -> tuple[float, int]:  # noqa: ANN001
+    target = out / "pipe-base.tar.lz4"
+    started = time.perf_counter()
+    with open(target, "wb") as handle:
+        dump = subprocess.Popen([tool, "-h", cluster.host, "-p", str(cluster.port), "-U", cluster.user, "-D", "-",
+                                 "-Ft", "-X", "fetch", "-c", "fast"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        subprocess.run(["lz4", "-1", "-q", "-c"], stdin=dump.stdout, stdout=handle, check=True)
+        assert dump.stdout is not None
+        dump.stdout.close()
+        if dump.wait():
+            raise RuntimeError("pg_basebackup failed")
+    seconds = time.perf_counter() - started
+    size = target.stat().st_size
+    target.unlink()
+    return seconds, size
 
 
 def contender_pgbackrest(cluster, out: Path) -> tuple[float, int]:  # noqa: ANN001
@@ -178,8 +248,13 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="database size in GB, roughly (default 1.0)")
     parser.add_argument("--runs", type=int, default=1, help="runs per contender; the median is reported")
     parser.add_argument("--out", default="/dev/shm/bc-bench-pitr", help="scratch directory (tmpfs is best)")
-    parser.add_argument("--levels", default="1,-1",
-                        help="postgres.base_zstd_level values to run ours at, comma-separated (default 1,-1)")
+    parser.add_argument("--ours", default="zstd:1,server-lz4",
+                        help="postgres.base_compression values to run ours with, comma-separated: zstd:LEVEL "
+                             "(base_zstd_level, also outside the validated range, e.g. zstd:-10), server-lz4, "
+                             "server-zstd:LEVEL (default zstd:1,server-lz4)")
+    parser.add_argument("--server", default="server-lz4",
+                        help="pg_basebackup --compress=server-... methods to run to a directory, separated by ';'; "
+                             "each twice: alone, and with the pass adopting it would add (default server-lz4)")
     parser.add_argument("--parts", default="base,restore,push",
                         help="comma-separated: base (the three base backups), restore, push (default all)")
     args = parser.parse_args()
@@ -204,10 +279,7 @@ def main() -> int:
     config = out / "config.yaml"
     config.write_text(f"backup_dir: {backup_dir}\npostgres:\n  host: {cluster.host}\n  port: {cluster.port}\n"
                       f"  user: {cluster.user}\n  wal_archive_dir: {archive}\n")
-    levels = [int(level) for level in args.levels.split(",") if level.strip()]
-    for level in levels:
-        config.with_name(f"config-level{level}.yaml").write_text(
-            f"{config.read_text()}  base_zstd_level: {level}\n")
+    variants = [parse_variant(text) for text in args.ours.split(",") if text.strip()]
     try:
         started = time.perf_counter()
         db_size = build_database(cluster, args.scale)
@@ -220,10 +292,17 @@ def main() -> int:
         basebackup = find_tool("pg_basebackup").path
         contenders = {} if "base" not in parts else {
             "raw `pg_basebackup -Ft -D - -X fetch` to a file (floor)": lambda: contender_raw(basebackup, cluster, out)}
-        for level in levels if "base" in parts else []:
-            flag = f"--fast={-level}" if level < 0 else f"-{level}"
-            contenders[f"ours: `backup postgres --physical`, zstd {flag} (base_zstd_level {level}) + sha256, manifest "
-                       f"checked, metadata"] = lambda level=level: contender_ours(config, backup_dir, level)
+        for label, variant in variants if "base" in parts else []:
+            contenders[f"ours: `backup postgres --physical`, {label} + sha256, manifest checked, metadata"] = \
+                lambda variant=variant: contender_ours(config, backup_dir, variant)
+        for method in [m.strip() for m in args.server.split(";") if m.strip()] if "base" in parts else []:
+            contenders[f"`pg_basebackup -Ft -D DIR --compress={method}` (no manifest check)"] = \
+                lambda method=method: contender_server(basebackup, cluster, out, method, False)
+            contenders[f"`pg_basebackup -Ft -D DIR --compress={method}` + sha256, decompress, manifest check"] = \
+                lambda method=method: contender_server(basebackup, cluster, out, method, True)
+        if shutil.which("lz4") and "base" in parts:
+            contenders["C pipeline `pg_basebackup ... \\| lz4 -1` to a file (no checksum, no manifest check)"] = \
+                lambda: contender_pipe_lz4(basebackup, cluster, out)
         if shutil.which("zstd") and "base" in parts:
             contenders["C pipeline `pg_basebackup ... \\| zstd -1 -T2` to a file (no checksum, no manifest check)"] = \
                 lambda: contender_pipe(basebackup, cluster, out)

@@ -1,5 +1,6 @@
 """Physical base backups: ``pg_basebackup -Ft -D - -X fetch`` streamed through our zstd and
-sha256 into ``postgres/base/<ts>/`` (see console.pitr.layout), all or nothing.
+sha256 into ``postgres/base/<ts>/`` (see console.pitr.layout), all or nothing; or, with
+``postgres.base_compression: server-lz4 | server-zstd``, compressed by the server itself.
 
 The tar stream is read once: a reader thread hands 4 MiB chunks (and their tar headers, to
 keep ``backup_label`` and ``backup_manifest`` and every file's size) to a writer thread that
@@ -8,6 +9,13 @@ it lists present in the stream with its size (``pg_verifybackup``, which needs t
 is part of ``verify``). The start LSN, timeline and start time come from backup_label, the stop
 LSN from the manifest's WAL range, the stop time from the moment pg_basebackup reports the end
 point, on the server's clock: no query and no wait for the archiver after the copy.
+
+With server-side compression pg_basebackup cannot put the manifest into a compressed tar on
+stdout, so it writes ``base.tar.lz4`` (or ``.zst``) and ``backup_manifest`` into a directory of the
+set; then one pass over the file (sha256 in a thread, decompression through the same tar tap)
+makes the same checks, and the file is taken into the set without a copy. That is the fastest
+way on two cores (bench/README.md): the server's copy of 1 GB shrinks to about 370 MB through the
+socket and pg_basebackup, and the check runs once both are done.
 """
 
 from __future__ import annotations
@@ -27,8 +35,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from console import __version__
-from console.artifacts import ArtifactSet, ArtifactWriter
-from console.errors import BackupFailed, Cancelled
+from console.artifacts import CHUNK_SIZE as FILE_CHUNK, ArtifactSet, ArtifactWriter, sha256_file
+from console.errors import BackupFailed, Cancelled, VerifyFailed
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.postgres.client import Tool, child_environment, error_line, find_tool
 from console.kinds.postgres.pipeline import enlarge_pipe
@@ -47,6 +55,16 @@ QUEUE_DEPTH = 6
 ZSTD_THREADS = 2
 """pg_basebackup copies files faster than one zstd thread compresses them (the opposite of
 pg_dump): two compression workers with 4 MiB chunks measured about 1.6x one (bench/README.md)."""
+_PROGRESS = re.compile(r"^\s*(\d+)/\d+ kB \(")
+"""pg_basebackup --progress, one line a second when stderr is not a terminal."""
+SERVER_METHODS = {"server-lz4": ("base.tar.lz4", "lz4"), "server-zstd": ("base.tar.zst", "zstd")}
+"""postgres.base_compression values that have the server compress: the file pg_basebackup writes and
+its compression."""
+SERVER_VERSION_NUM = 150000
+"""Server-side compression (``--compress=server-...``) came with PostgreSQL 15."""
+STAGING = "pg_basebackup.partial"
+"""Where pg_basebackup writes with server-side compression, inside the set's directory (removed with it
+on failure, and by remove_abandoned after a kill)."""
 END_POINT = "write-ahead log end point"
 """pg_basebackup's --verbose line once the server has stopped the backup and sent the rest."""
 
@@ -124,13 +142,16 @@ def check_manifest(manifest: bytes, sizes: dict[str, int]) -> int:
 class _Stream:
     """pg_basebackup's stdout -> reader (tar tap) -> queue -> writer (zstd + sha256)."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], out: ArtifactWriter, tap: TarTap, level: int) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str], out: ArtifactWriter | None, tap: TarTap,
+                 level: int) -> None:
         self.argv, self.env, self.out, self.tap, self.level = argv, env, out, tap, level
         self.raw_bytes = 0
         self.errors: list[BaseException] = []
         self.abort = threading.Event()
         self.stderr: collections.deque[str] = collections.deque(maxlen=60)
         self.process: subprocess.Popen[bytes] | None = None
+        self.staging: Path | None = None
+        """Server-side compression: the directory pg_basebackup writes into (no stdout stream)."""
         self.end_point_at: float | None = None
         """When pg_basebackup reported the end point (time.time())."""
 
@@ -156,8 +177,9 @@ class _Stream:
     def _write(self, channel: queue.Queue[bytes | None]) -> None:
         import zstandard  # the data path only: the kind registry loads this module without it
 
-        compressor = zstandard.ZstdCompressor(level=self.level, threads=ZSTD_THREADS, write_checksum=True).compressobj()
         try:
+            compressor = zstandard.ZstdCompressor(level=self.level, threads=ZSTD_THREADS,
+                                                  write_checksum=True).compressobj()
             while True:
                 try:
                     chunk = channel.get(timeout=0.1)
@@ -176,22 +198,31 @@ class _Stream:
     def _drain_stderr(self, stream: IO[bytes]) -> None:
         for raw in stream:
             line = raw.decode(errors="replace").rstrip()
+            done = _PROGRESS.match(line)
+            if done:  # --progress (server-side compression): the server's bytes sent so far
+                self.raw_bytes = max(self.raw_bytes, int(done.group(1)) * 1024)
+                continue
             if line:
                 if self.end_point_at is None and END_POINT in line:
                     self.end_point_at = time.time()
                 self.stderr.append(line)
 
     def run(self, progress: ProgressCallback, cancel: CancelToken | None, expected: int | None) -> None:
+        server_side = self.staging is not None
         try:
-            self.process = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                            stdin=subprocess.DEVNULL, env=self.env)
+            self.process = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL if server_side else subprocess.PIPE,
+                                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=self.env)
         except OSError as exc:
             raise BackupFailed(f"cannot start {self.argv[0]}: {exc.strerror or exc}") from None
-        assert self.process.stdout is not None and self.process.stderr is not None
-        enlarge_pipe(self.process.stdout)
+        assert self.process.stderr is not None
         channel: queue.Queue[bytes | None] = queue.Queue(QUEUE_DEPTH)
-        workers = [threading.Thread(target=self._read, args=(channel, self.process.stdout), name="base-read"),
-                   threading.Thread(target=self._write, args=(channel,), name="base-write")]
+        if server_side:  # pg_basebackup writes the server's compressed tar itself: wait for it
+            workers = [threading.Thread(target=self.process.wait, name="base-wait")]
+        else:
+            assert self.process.stdout is not None
+            enlarge_pipe(self.process.stdout)
+            workers = [threading.Thread(target=self._read, args=(channel, self.process.stdout), name="base-read"),
+                       threading.Thread(target=self._write, args=(channel,), name="base-write")]
         side = threading.Thread(target=self._drain_stderr, args=(self.process.stderr,), daemon=True)
         for thread in (*workers, side):
             thread.start()
@@ -216,7 +247,8 @@ class _Stream:
                 self.process.kill()
                 self.process.wait()
             side.join(5)
-            self.process.stdout.close()
+            if self.process.stdout is not None:
+                self.process.stdout.close()
             self.process.stderr.close()
         if cancelled:
             raise Cancelled("base backup cancelled by the operator; partial files removed")
@@ -230,12 +262,65 @@ class _Stream:
         emit(progress, ProgressEvent("base backup", self.raw_bytes, expected, finished=True))
 
 
-def _basebackup_argv(tool: Tool, pg: PostgresSettings, timeout: float, label: str) -> list[str]:
+def _basebackup_argv(tool: Tool, pg: PostgresSettings, timeout: float, label: str,
+                     staging: Path | None = None) -> list[str]:
     target = (f"host={pg.host} port={pg.port} user={pg.user} connect_timeout={max(2, int(timeout))} "
               "application_name=backup-console")
     # -X fetch puts the WAL written during the copy into the tar: the backup is consistent on its own
-    return [tool.path, "--dbname", target, "--pgdata=-", "--format=tar", "--wal-method=fetch",
-            "--checkpoint=fast", f"--label={label}", "--no-password", "--verbose"]
+    common = ["--format=tar", "--wal-method=fetch", "--checkpoint=fast", f"--label={label}", "--no-password",
+              "--verbose"]
+    if staging is None:
+        return [tool.path, "--dbname", target, "--pgdata=-", *common]
+    # a compressed tar cannot carry the manifest on stdout (pg_basebackup refuses to inject it), so
+    # it writes the tar and backup_manifest into a directory of the set
+    return [tool.path, "--dbname", target, f"--pgdata={staging}", *common, f"--compress={_server_method(pg)}",
+            "--progress"]
+
+
+def _server_method(pg: PostgresSettings) -> str:
+    if pg.base_compression == "server-zstd":
+        return f"server-zstd:level={pg.base_zstd_level},workers={ZSTD_THREADS}"
+    return pg.base_compression
+
+
+def _check_server_side(pg: PostgresSettings, tool: Tool, facts: dict[str, Any]) -> None:
+    if facts["server_version_num"] < SERVER_VERSION_NUM or tool.major < SERVER_VERSION_NUM // 10000:
+        raise BackupFailed(f"postgres.base_compression {pg.base_compression} needs PostgreSQL 15 or later on the "
+                           f"server and for pg_basebackup (server {facts['server_version']}, {tool.version})",
+                           hint="set postgres.base_compression: zstd (compressed here instead)")
+
+
+def _adopt_server_tar(stream: _Stream, files: ArtifactSet, name: str, progress: ProgressCallback,
+                      cancel: CancelToken | None) -> None:
+    """The server's compressed tar into the set, after one pass over it: its sha256 (a thread) and its
+    decompression through the tar tap (the stream's own checksums, backup_label, every file's size),
+    while both cores are free of the copy. backup_manifest comes from beside it."""
+    from console.compressed import iter_decompressed
+
+    assert stream.staging is not None
+    found = sorted(path.name for path in stream.staging.iterdir())
+    if found != sorted([name, "backup_manifest"]):
+        raise BackupFailed(f"pg_basebackup wrote {', '.join(found)}; expected {name} and backup_manifest only "
+                           "(a cluster with tablespaces is not supported)")
+    tarball = stream.staging / name
+    digest: list[str] = []
+    hasher = threading.Thread(target=lambda: digest.append(sha256_file(tarball, FILE_CHUNK * 4)), name="base-sha256")
+    hasher.start()
+    raw = 0
+    try:
+        for chunk in iter_decompressed(tarball, cancel, label=name):
+            stream.tap.feed(chunk)
+            raw += len(chunk)
+            emit(progress, ProgressEvent("checking", raw, stream.raw_bytes or None))
+    except VerifyFailed as exc:
+        raise BackupFailed(f"the server's compressed tar does not decompress: {exc.message}") from None
+    finally:
+        hasher.join()
+    if not digest:
+        raise BackupFailed(f"cannot read {tarball} to checksum it")
+    stream.raw_bytes = raw
+    stream.tap.captured["backup_manifest"] = (stream.staging / "backup_manifest").read_bytes()
+    files.adopt(name, tarball, digest[0], raw)
 
 
 def remove_abandoned(root: Path) -> list[Path]:
@@ -266,16 +351,29 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
         stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
     directory = root / stamp
     label = f"backup-console {stamp}"
+    server = SERVER_METHODS.get(pg.base_compression)
+    if server is not None:
+        _check_server_side(pg, tool, facts)
+    source = f"-D DIR --compress={_server_method(pg)}" if server else "-D -"
     emit(progress, ProgressEvent("base backup", 0, facts["cluster_bytes"],
-                                 message=f"pg_basebackup -Ft -D - -X fetch from {pg.host}:{pg.port} | zstd "
-                                         f"{_level_flag(pg.base_zstd_level)} into {directory}"))
+                                 message=f"pg_basebackup -Ft {source} -X fetch from {pg.host}:{pg.port}"
+                                         f"{'' if server else ' | ' + _compression_label(pg)} into {directory}"))
     tap = TarTap({"backup_label", "backup_manifest"})
     try:
         with child_environment(pg) as env, ArtifactSet(directory, settings.dir_mode_bits, settings.file_mode_bits) as files:
-            with files.create(TAR_NAME) as out:  # compressed by the stream itself, with worker threads
-                stream = _Stream(_basebackup_argv(tool, pg, settings.timeout_seconds, label), env, out, tap,
+            if server is not None:  # the server compresses; pg_basebackup writes into the set's directory
+                staging = directory / STAGING
+                stream = _Stream(_basebackup_argv(tool, pg, settings.timeout_seconds, label, staging), env, None, tap,
                                  pg.base_zstd_level)
+                stream.staging = staging
                 stream.run(progress, cancel, facts["cluster_bytes"])
+                _adopt_server_tar(stream, files, server[0], progress, cancel)
+                shutil.rmtree(staging)
+            else:
+                with files.create(TAR_NAME) as out:  # compressed by the stream itself, with worker threads
+                    stream = _Stream(_basebackup_argv(tool, pg, settings.timeout_seconds, label), env, out, tap,
+                                     pg.base_zstd_level)
+                    stream.run(progress, cancel, facts["cluster_bytes"])
             if "backup_label" not in tap.captured or "backup_manifest" not in tap.captured:
                 raise BackupFailed("pg_basebackup's tar has no backup_label or backup_manifest "
                                    f"({tap.members} members read)")
@@ -324,11 +422,14 @@ def _metadata(settings: Settings, request: BackupRequest, stamp: str, label: str
     else:
         stop_time = datetime.fromtimestamp(time.time() + facts["clock_offset"], timezone.utc).astimezone()
         stop_source = "pg_basebackup exit, on the server's clock"
-    tar = next(info for info in files.infos if info.name == TAR_NAME)
+    server = SERVER_METHODS.get(pg.base_compression)
+    tar_name = server[0] if server else TAR_NAME
+    tar = next(info for info in files.infos if info.name == tar_name)
     manifest_info = next(info for info in files.infos if info.name == MANIFEST_NAME)
     return {
         "backup_type": "physical_base",
-        "backup_method": "pg_basebackup -Ft -D - -X fetch",
+        "backup_method": (f"pg_basebackup -Ft -D DIR -X fetch --compress={_server_method(pg)}" if server
+                          else "pg_basebackup -Ft -D - -X fetch"),
         "set_id": set_id_of("postgres", "base", stamp, settings.instance_of("postgres")),
         "label": label,
         "timestamp": datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -349,9 +450,12 @@ def _metadata(settings: Settings, request: BackupRequest, stamp: str, label: str
         "wal_archive_dir": pg.wal_archive_dir or None,
         "raw_bytes": raw_bytes,
         "cluster_bytes": facts["cluster_bytes"],
-        "compression": f"zstd level {pg.base_zstd_level}",
+        "compression": _compression_label(pg),
+        "base_compression": pg.base_compression,
+        "manifest_in_tar": server is None,
         "manifest_checksum": manifest.get("Manifest-Checksum"),
-        "artifacts": [{"role": "base", "format": "tar", **tar.as_metadata(), "uncompressed_bytes": raw_bytes},
+        "artifacts": [{"role": "base", "format": "tar", "compression": server[1] if server else "zstd",
+                       **tar.as_metadata(), "uncompressed_bytes": raw_bytes},
                       {"role": "manifest", "format": "json", **manifest_info.as_metadata()}],
         "duration_seconds": round(seconds, 3),
         "pg_basebackup_version": tool.version,
@@ -359,6 +463,15 @@ def _metadata(settings: Settings, request: BackupRequest, stamp: str, label: str
         "verification_status": "pending",
         "force_reason": request.force_reason,
     }
+
+
+def _compression_label(pg: PostgresSettings) -> str:
+    """As the metadata's ``compression`` says it (``zstd level 1`` before server-side compression)."""
+    if pg.base_compression == "server-lz4":
+        return "lz4, by the server"
+    if pg.base_compression == "server-zstd":
+        return f"zstd level {pg.base_zstd_level}, by the server"
+    return f"zstd level {pg.base_zstd_level}"
 
 
 def _level_flag(level: int) -> str:
