@@ -7,14 +7,19 @@ fills a database of about ``--scale`` GB (bench/pg_backup.py's data), and measur
 * **raw**: ``pg_basebackup -Ft -D - -X fetch`` to a file (the floor for the same stream);
 * **ours**: ``backup postgres --physical`` (console.runner.execute in a fresh Python:
   pre-flight, the stream through zstd and sha256, the manifest checked against the stream,
-  metadata, fsync and rename), once per ``--levels`` value of ``postgres.base_zstd_level``;
-* **C pipeline** (when ``zstd`` is installed): ``pg_basebackup ... | zstd -1 -T2`` to a file, the
-  same compression with no checksum, no manifest check and no metadata: what the work costs
+  metadata, fsync and rename), once per ``--ours`` value of ``postgres.base_compression``
+  (``zstd:LEVEL`` compressed here, ``server-lz4`` and ``server-zstd:LEVEL`` compressed by the server,
+  then sha256, decompression and the manifest check here);
+* **server** (``--server``): ``pg_basebackup -Ft -D DIR -X fetch --compress=server-lz4``, nothing
+  checked: what the server-side copy costs alone;
+* **C pipelines** (when ``zstd``/``lz4`` are installed): ``pg_basebackup ... | zstd -1 -T2`` and
+  ``| lz4 -1`` to a file, no checksum, no manifest check and no metadata: what the work costs
   without Python;
 * **pgBackRest** (when installed): a full backup to a local repository, zstd level 1,
   process-max 2, archive-check off (the cluster archives through ours).
 
-Then: a restore to a moment (ours: unpack, recovery to a target time, promote) and the cost of
+Then: a restore to a moment per ``--ours`` compression (ours: unpack, recovery to a target time,
+promote) and the cost of
 one ``wal push`` process per 16 MiB segment (zstd and uncompressed), as the postgres user runs
 it from archive_command. Usage: ``.venv/bin/python bench/pitr.py --scale 1.0 --runs 3``.
 """
@@ -146,38 +151,17 @@ def parse_variant(text: str) -> tuple[str, dict]:
     return f"zstd {flag}", {"base_compression": "zstd", "base_zstd_level": number}
 
 
-def contender_server(tool: str, cluster, out: Path, method: str, check: bool) -> tuple[float, int]:  # noqa: ANN001
+def contender_server(tool: str, cluster, out: Path, method: str) -> tuple[float, int]:  # noqa: ANN001
     """``pg_basebackup -Ft -D DIR -X fetch --compress=server-...``: the server compresses (a tar on
-    stdout cannot carry the manifest then: pg_basebackup refuses to inject it into a compressed tar).
-    With ``check``, what adopting it would add: one pass over the file for sha256, decompression and
-    the manifest check against the tar headers."""
+    stdout cannot carry the manifest then: pg_basebackup refuses to inject it into a compressed tar);
+    nothing checked. Ours with ``base_compression: server-...`` is this plus the checks."""
     target = out / "server-base"
     shutil.rmtree(target, ignore_errors=True)
     started = time.perf_counter()
     subprocess.run([tool, "-h", cluster.host, "-p", str(cluster.port), "-U", cluster.user, "-D", str(target), "-Ft",
                     "-X", "fetch", "-c", "fast", f"--compress={method}"], stderr=subprocess.DEVNULL, check=True)
-    tarball = next(target.glob("base.tar*"))
-    if check:
-        import hashlib
-
-        from console.pitr.basebackup import check_manifest
-        from console.pitr.tarstream import TarTap
-
-        digest, tap = hashlib.sha256(), TarTap({"backup_label"})
-        if tarball.name.endswith(".lz4"):
-            import lz4.frame
-            decoder = lz4.frame.LZ4FrameDecompressor()
-            decode = decoder.decompress
-        else:
-            import zstandard
-            decode = zstandard.ZstdDecompressor().decompressobj().decompress
-        with open(tarball, "rb") as handle:
-            while chunk := handle.read(4 << 20):
-                digest.update(chunk)
-                tap.feed(decode(chunk))
-        check_manifest((target / "backup_manifest").read_bytes(), tap.sizes)
     seconds = time.perf_counter() - started
-    size = tarball.stat().st_size
+    size = next(target.glob("base.tar*")).stat().st_size
     shutil.rmtree(target)
     return seconds, size
 
@@ -254,7 +238,7 @@ def main() -> int:
                              "server-zstd:LEVEL (default zstd:1,server-lz4)")
     parser.add_argument("--server", default="server-lz4",
                         help="pg_basebackup --compress=server-... methods to run to a directory, separated by ';'; "
-                             "each twice: alone, and with the pass adopting it would add (default server-lz4)")
+                             "nothing checked (default server-lz4)")
     parser.add_argument("--parts", default="base,restore,push",
                         help="comma-separated: base (the three base backups), restore, push (default all)")
     args = parser.parse_args()
@@ -296,10 +280,8 @@ def main() -> int:
             contenders[f"ours: `backup postgres --physical`, {label} + sha256, manifest checked, metadata"] = \
                 lambda variant=variant: contender_ours(config, backup_dir, variant)
         for method in [m.strip() for m in args.server.split(";") if m.strip()] if "base" in parts else []:
-            contenders[f"`pg_basebackup -Ft -D DIR --compress={method}` (no manifest check)"] = \
-                lambda method=method: contender_server(basebackup, cluster, out, method, False)
-            contenders[f"`pg_basebackup -Ft -D DIR --compress={method}` + sha256, decompress, manifest check"] = \
-                lambda method=method: contender_server(basebackup, cluster, out, method, True)
+            contenders[f"`pg_basebackup -Ft -D DIR -X fetch --compress={method}` (nothing checked)"] = \
+                lambda method=method: contender_server(basebackup, cluster, out, method)
         if shutil.which("lz4") and "base" in parts:
             contenders["C pipeline `pg_basebackup ... \\| lz4 -1` to a file (no checksum, no manifest check)"] = \
                 lambda: contender_pipe_lz4(basebackup, cluster, out)
@@ -332,7 +314,9 @@ def main() -> int:
                   f"{seconds / raw_seconds:.2f} | {per_round} | {taken[-1][1] / 1e6:.0f} MB |")
 
         if "restore" in parts:
-            restore_to_moment(cluster, config, backup_dir, out, launcher, cluster_size)
+            restore_to_moment(cluster, config, backup_dir, out, launcher, cluster_size,
+                              [v for v in variants if v[1]["base_compression"] != "zstd" or
+                               -7 <= v[1]["base_zstd_level"] <= 19], args.runs)
         if "push" in parts:
             push_table(cluster, launcher, out, args.runs)
     finally:
@@ -348,29 +332,43 @@ def main() -> int:
 
 
 def restore_to_moment(cluster, config: Path, backup_dir: Path, out: Path, launcher: Path,  # noqa: ANN001
-                      cluster_size: int) -> None:
-    """Rows committed around a known time, archived, then the cluster recovered to that time."""
+                      cluster_size: int, variants: list[tuple[str, dict]], runs: int) -> None:
+    """Per compression, round-robin: a base backup, rows committed around a known time, archived,
+    then the cluster recovered to that time (only the restore is timed)."""
     from console.kinds.postgres.client import find_tool
 
-    contender_ours(config, backup_dir)
-    with cluster.connect() as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS marker (id int)")
-        conn.execute("INSERT INTO marker VALUES (1)")
-        time.sleep(0.5)
-        moment = conn.execute("SELECT clock_timestamp()").fetchone()[0]
-        time.sleep(0.5)
-        conn.execute("INSERT INTO marker VALUES (2)")
-        conn.execute("SELECT pg_switch_wal()")
-    drain(cluster)
-    restored = out / "restored"
-    shutil.rmtree(restored, ignore_errors=True)
-    seconds, _ = timed([sys.executable, "-m", "console.cli", "--config", str(config), "restore", "postgres",
-                        "--pitr", "--target-time", moment.isoformat(), "--to", str(restored), "--start",
-                        "--program", str(launcher), "--json"], cwd=ROOT)
-    subprocess.run(as_postgres([find_tool("pg_ctl").path, "-D", str(restored), "-m", "immediate", "stop"]),
-                   capture_output=True, cwd="/")
-    print(f"\n| restore to a moment (unpack {cluster_size / 1e9:.2f} GB, replay, promote) | {seconds:.1f} s |")
-    print("|---|---|")
+    taken: dict[str, list[float]] = {label: [] for label, _ in variants}
+    sizes: dict[str, int] = {}
+    for round_no in range(max(1, runs)):
+        for label, variant in variants:
+            drain(cluster)
+            sizes[label] = contender_ours(config, backup_dir, variant)[1]
+            with cluster.connect() as conn:
+                conn.execute("CREATE TABLE IF NOT EXISTS marker (id int)")
+                conn.execute("INSERT INTO marker VALUES (1)")
+                time.sleep(0.5)
+                moment = conn.execute("SELECT clock_timestamp()").fetchone()[0]
+                time.sleep(0.5)
+                conn.execute("INSERT INTO marker VALUES (2)")
+                conn.execute("SELECT pg_switch_wal()")
+            drain(cluster)
+            restored = out / "restored"
+            shutil.rmtree(restored, ignore_errors=True)
+            seconds, _ = timed([sys.executable, "-m", "console.cli", "--config", str(config), "restore", "postgres",
+                                "--pitr", "--target-time", moment.isoformat(), "--to", str(restored), "--start",
+                                "--program", str(launcher), "--json"], cwd=ROOT)
+            subprocess.run(as_postgres([find_tool("pg_ctl").path, "-D", str(restored), "-m", "immediate", "stop"]),
+                           capture_output=True, cwd="/")
+            shutil.rmtree(restored, ignore_errors=True)
+            taken[label].append(seconds)
+            print(f"# restore round {round_no + 1}: {label}: {seconds:.2f} s (load {os.getloadavg()[0]:.2f})",
+                  file=sys.stderr)
+    print(f"\n| restore to a moment (unpack {cluster_size / 1e9:.2f} GB, replay, promote), base backup | median | "
+          "range | base size |")
+    print("|---|---|---|---|")
+    for label, seconds in taken.items():
+        print(f"| {label} | {statistics.median(seconds):.2f} s | {min(seconds):.2f}-{max(seconds):.2f} s | "
+              f"{sizes[label] / 1e6:.0f} MB |")
 
 
 def push_table(cluster, launcher: Path, out: Path, runs: int) -> None:  # noqa: ANN001
