@@ -12,8 +12,8 @@ point, on the server's clock: no query and no wait for the archiver after the co
 
 With server-side compression pg_basebackup cannot put the manifest into a compressed tar on
 stdout, so it writes ``base.tar.lz4`` (or ``.zst``) and ``backup_manifest`` into a directory of the
-set; then one pass over the file (sha256 in a thread, decompression through the same tar tap)
-makes the same checks, and the file is taken into the set without a copy. That is the fastest
+set; a follower thread reads that file as it grows (sha256, decompression through the same tar
+tap) and makes the same checks beside the copy, and the file is taken into the set without a copy. That is the fastest
 way on two cores (bench/README.md): the server's copy of 1 GB shrinks to about 370 MB through the
 socket and pg_basebackup, and the check runs once both are done.
 """
@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from console import __version__
-from console.artifacts import CHUNK_SIZE as FILE_CHUNK, ArtifactSet, ArtifactWriter, sha256_file
+from console.artifacts import ArtifactSet, ArtifactWriter
 from console.errors import BackupFailed, Cancelled, VerifyFailed
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.postgres.client import Tool, child_environment, error_line, find_tool
@@ -52,11 +52,11 @@ if TYPE_CHECKING:
 
 CHUNK_SIZE = 4 * 1024 * 1024
 QUEUE_DEPTH = 6
+FOLLOW_CHUNK = 1024 * 1024
+"""Server-side compression: the follower's reads of the growing file (compressed bytes)."""
 ZSTD_THREADS = 2
 """pg_basebackup copies files faster than one zstd thread compresses them (the opposite of
 pg_dump): two compression workers with 4 MiB chunks measured about 1.6x one (bench/README.md)."""
-_PROGRESS = re.compile(r"^\s*(\d+)/\d+ kB \(")
-"""pg_basebackup --progress, one line a second when stderr is not a terminal."""
 SERVER_METHODS = {"server-lz4": ("base.tar.lz4", "lz4"), "server-zstd": ("base.tar.zst", "zstd")}
 """postgres.base_compression values that have the server compress: the file pg_basebackup writes and
 its compression."""
@@ -152,6 +152,11 @@ class _Stream:
         self.process: subprocess.Popen[bytes] | None = None
         self.staging: Path | None = None
         """Server-side compression: the directory pg_basebackup writes into (no stdout stream)."""
+        self.followed: tuple[str, str] | None = None
+        """Server-side compression: (file name, compression) of the tar the follower reads as it grows."""
+        self.digest = hashlib.sha256()
+        self.stored_bytes = 0
+        self.exited = threading.Event()
         self.end_point_at: float | None = None
         """When pg_basebackup reported the end point (time.time())."""
 
@@ -195,13 +200,56 @@ class _Stream:
             self.errors.append(exc)
             self.abort.set()
 
+    def _wait(self) -> None:
+        assert self.process is not None
+        self.process.wait()
+        self.exited.set()
+
+    def _follow(self) -> None:
+        """Server-side compression: read pg_basebackup's file while it grows (the copy keeps about
+        one core busy, so the check runs beside it): sha256 of the stored bytes, decompression
+        through the tar tap. Ends at the end of the file after pg_basebackup exited."""
+        from console.compressed import StreamDecoder
+
+        assert self.staging is not None and self.followed is not None
+        path = self.staging / self.followed[0]
+        try:
+            while not path.exists():
+                if self.abort.is_set() or self.exited.is_set():
+                    if path.exists():
+                        break
+                    return  # no file: pg_basebackup's exit status says why
+                time.sleep(0.02)
+            decoder = StreamDecoder(self.followed[1], self.followed[0])
+            with open(path, "rb") as handle:
+                while not self.abort.is_set():
+                    finished = self.exited.is_set()  # before the read: then an empty read is the end
+                    chunk = handle.read(FOLLOW_CHUNK)
+                    if not chunk:
+                        if finished:
+                            break
+                        time.sleep(0.02)
+                        continue
+                    self.digest.update(chunk)
+                    self.stored_bytes += len(chunk)
+                    for data in decoder.feed(chunk):
+                        self.tap.feed(data)
+                        self.raw_bytes += len(data)
+                else:
+                    return
+            if self.process is not None and self.process.returncode == 0:
+                for data in decoder.finish():
+                    self.tap.feed(data)
+                    self.raw_bytes += len(data)
+        except BaseException as exc:  # noqa: BLE001 - reported by the polling thread
+            if isinstance(exc, VerifyFailed):
+                exc = BackupFailed(f"the server's compressed tar does not decompress: {exc.message}")
+            self.errors.append(exc)
+            self.abort.set()
+
     def _drain_stderr(self, stream: IO[bytes]) -> None:
         for raw in stream:
             line = raw.decode(errors="replace").rstrip()
-            done = _PROGRESS.match(line)
-            if done:  # --progress (server-side compression): the server's bytes sent so far
-                self.raw_bytes = max(self.raw_bytes, int(done.group(1)) * 1024)
-                continue
             if line:
                 if self.end_point_at is None and END_POINT in line:
                     self.end_point_at = time.time()
@@ -216,8 +264,9 @@ class _Stream:
             raise BackupFailed(f"cannot start {self.argv[0]}: {exc.strerror or exc}") from None
         assert self.process.stderr is not None
         channel: queue.Queue[bytes | None] = queue.Queue(QUEUE_DEPTH)
-        if server_side:  # pg_basebackup writes the server's compressed tar itself: wait for it
-            workers = [threading.Thread(target=self.process.wait, name="base-wait")]
+        if server_side:  # pg_basebackup writes the server's compressed tar itself: follow it as it grows
+            workers = [threading.Thread(target=self._wait, name="base-wait"),
+                       threading.Thread(target=self._follow, name="base-follow")]
         else:
             assert self.process.stdout is not None
             enlarge_pipe(self.process.stdout)
@@ -273,8 +322,7 @@ def _basebackup_argv(tool: Tool, pg: PostgresSettings, timeout: float, label: st
         return [tool.path, "--dbname", target, "--pgdata=-", *common]
     # a compressed tar cannot carry the manifest on stdout (pg_basebackup refuses to inject it), so
     # it writes the tar and backup_manifest into a directory of the set
-    return [tool.path, "--dbname", target, f"--pgdata={staging}", *common, f"--compress={_server_method(pg)}",
-            "--progress"]
+    return [tool.path, "--dbname", target, f"--pgdata={staging}", *common, f"--compress={_server_method(pg)}"]
 
 
 def _server_method(pg: PostgresSettings) -> str:
@@ -290,37 +338,20 @@ def _check_server_side(pg: PostgresSettings, tool: Tool, facts: dict[str, Any]) 
                            hint="set postgres.base_compression: zstd (compressed here instead)")
 
 
-def _adopt_server_tar(stream: _Stream, files: ArtifactSet, name: str, progress: ProgressCallback,
-                      cancel: CancelToken | None) -> None:
-    """The server's compressed tar into the set, after one pass over it: its sha256 (a thread) and its
-    decompression through the tar tap (the stream's own checksums, backup_label, every file's size),
-    while both cores are free of the copy. backup_manifest comes from beside it."""
-    from console.compressed import iter_decompressed
-
-    assert stream.staging is not None
+def _adopt_server_tar(stream: _Stream, files: ArtifactSet) -> None:
+    """The server's compressed tar into the set (moved, not copied), once the follower has read it
+    all: its sha256, and backup_manifest from beside it."""
+    assert stream.staging is not None and stream.followed is not None
+    name = stream.followed[0]
     found = sorted(path.name for path in stream.staging.iterdir())
     if found != sorted([name, "backup_manifest"]):
         raise BackupFailed(f"pg_basebackup wrote {', '.join(found)}; expected {name} and backup_manifest only "
                            "(a cluster with tablespaces is not supported)")
     tarball = stream.staging / name
-    digest: list[str] = []
-    hasher = threading.Thread(target=lambda: digest.append(sha256_file(tarball, FILE_CHUNK * 4)), name="base-sha256")
-    hasher.start()
-    raw = 0
-    try:
-        for chunk in iter_decompressed(tarball, cancel, label=name):
-            stream.tap.feed(chunk)
-            raw += len(chunk)
-            emit(progress, ProgressEvent("checking", raw, stream.raw_bytes or None))
-    except VerifyFailed as exc:
-        raise BackupFailed(f"the server's compressed tar does not decompress: {exc.message}") from None
-    finally:
-        hasher.join()
-    if not digest:
-        raise BackupFailed(f"cannot read {tarball} to checksum it")
-    stream.raw_bytes = raw
+    if tarball.stat().st_size != stream.stored_bytes:
+        raise BackupFailed(f"{name} has {tarball.stat().st_size} bytes, {stream.stored_bytes} were read and hashed")
     stream.tap.captured["backup_manifest"] = (stream.staging / "backup_manifest").read_bytes()
-    files.adopt(name, tarball, digest[0], raw)
+    files.adopt(name, tarball, stream.digest.hexdigest(), stream.raw_bytes)
 
 
 def remove_abandoned(root: Path) -> list[Path]:
@@ -365,9 +396,9 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
                 staging = directory / STAGING
                 stream = _Stream(_basebackup_argv(tool, pg, settings.timeout_seconds, label, staging), env, None, tap,
                                  pg.base_zstd_level)
-                stream.staging = staging
+                stream.staging, stream.followed = staging, server
                 stream.run(progress, cancel, facts["cluster_bytes"])
-                _adopt_server_tar(stream, files, server[0], progress, cancel)
+                _adopt_server_tar(stream, files)
                 shutil.rmtree(staging)
             else:
                 with files.create(TAR_NAME) as out:  # compressed by the stream itself, with worker threads
