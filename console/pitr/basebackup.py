@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import hashlib
 import json
 import queue
@@ -331,8 +332,25 @@ def _server_method(pg: PostgresSettings) -> str:
     return pg.base_compression
 
 
-def _check_server_side(pg: PostgresSettings, tool: Tool, facts: dict[str, Any]) -> None:
-    if facts["server_version_num"] < SERVER_VERSION_NUM or tool.major < SERVER_VERSION_NUM // 10000:
+def choose_compression(pg: PostgresSettings, tool: Tool, facts: dict[str, Any]) -> tuple[str, str]:
+    """``postgres.base_compression`` made concrete: (``zstd`` | ``server-lz4`` | ``server-zstd``, why).
+
+    ``auto`` is server-lz4 when the server and pg_basebackup are both 15 or later (the fastest base
+    backup on the bench, within 1.2x of raw pg_basebackup; bench/README.md), zstd here otherwise.
+    An explicit server-* on an older one fails before anything is written."""
+    capable = facts["server_version_num"] >= SERVER_VERSION_NUM and tool.major >= SERVER_VERSION_NUM // 10000
+    if pg.base_compression == "auto":
+        if capable:
+            return "server-lz4", "auto: the server and pg_basebackup are 15 or later"
+        return "zstd", (f"auto: server-side compression needs PostgreSQL 15 (server {facts['server_version']}, "
+                        f"pg_basebackup {tool.major})")
+    if pg.base_compression in SERVER_METHODS:
+        _check_server_side(pg, tool, facts, capable)
+    return pg.base_compression, "postgres.base_compression"
+
+
+def _check_server_side(pg: PostgresSettings, tool: Tool, facts: dict[str, Any], capable: bool) -> None:
+    if not capable:
         raise BackupFailed(f"postgres.base_compression {pg.base_compression} needs PostgreSQL 15 or later on the "
                            f"server and for pg_basebackup (server {facts['server_version']}, {tool.version})",
                            hint="set postgres.base_compression: zstd (compressed here instead)")
@@ -382,13 +400,16 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
         stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
     directory = root / stamp
     label = f"backup-console {stamp}"
+    chosen, why = choose_compression(pg, tool, facts)
+    if chosen != pg.base_compression:  # auto: the rest of the run (and the metadata) sees the choice
+        settings = dataclasses.replace(settings, postgres=dataclasses.replace(pg, base_compression=chosen))
+        pg = settings.postgres
     server = SERVER_METHODS.get(pg.base_compression)
-    if server is not None:
-        _check_server_side(pg, tool, facts)
     source = f"-D DIR --compress={_server_method(pg)}" if server else "-D -"
     emit(progress, ProgressEvent("base backup", 0, facts["cluster_bytes"],
                                  message=f"pg_basebackup -Ft {source} -X fetch from {pg.host}:{pg.port}"
-                                         f"{'' if server else ' | ' + _compression_label(pg)} into {directory}"))
+                                         f"{'' if server else ' | ' + _compression_label(pg)} into {directory} "
+                                         f"({why})"))
     tap = TarTap({"backup_label", "backup_manifest"})
     try:
         with child_environment(pg) as env, ArtifactSet(directory, settings.dir_mode_bits, settings.file_mode_bits) as files:
@@ -415,6 +436,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
             metadata = _metadata(settings, request, stamp, label, facts, tool, tap, files, stream,
                                  time.perf_counter() - started)
             metadata["manifest_files_checked"] = manifest_files
+            metadata["base_compression_chosen_by"] = why
             files.write_json(METADATA_NAME, metadata)
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)

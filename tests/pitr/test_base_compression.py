@@ -43,7 +43,8 @@ def _commit(state: ArchivedCluster, row: int) -> None:
 
 @pytest.fixture(scope="module")
 def bases(wal_launcher: Path) -> Iterator[ArchivedCluster]:
-    """zstd base (old kind), rows 1-2, server-lz4 base, rows 3-4, server-zstd base, row 5."""
+    """zstd base (as before), rows 1-2, the default (auto: server-lz4 on PostgreSQL 15+) base, rows 3-4,
+    server-zstd base, row 5."""
     archive = postgres_owned_dir("bc-pitr-archive-")
     work = postgres_owned_dir("bc-pitr-work-")
     backup_dir = work / "backups"
@@ -60,8 +61,8 @@ def bases(wal_launcher: Path) -> Iterator[ArchivedCluster]:
             conn.execute("CREATE TABLE marker (id int PRIMARY KEY)")
             conn.execute("CREATE TABLE filler AS SELECT g AS id, md5(g::text) AS note FROM generate_series(1, 20000) g")
         state.wait_archived()
-        for compression, rows in (("zstd", (1, 2)), ("server-lz4", (3, 4)), ("server-zstd", (5,))):
-            state.extra[compression] = _backup(state, compression)
+        for compression, rows in (("zstd", (1, 2)), ("auto", (3, 4)), ("server-zstd", (5,))):
+            state.extra["server-lz4" if compression == "auto" else compression] = _backup(state, compression)
             time.sleep(1.0)  # the next row commits a second after the stop time: targets fit between them
             for row in rows:
                 _commit(state, row)
@@ -110,6 +111,8 @@ def test_server_compressed_sets_name_their_tar_and_keep_the_manifest_beside_it(b
         assert base.metadata["manifest_in_tar"] is (name == "zstd")
         assert base.metadata["raw_bytes"] > 20_000_000 and base.metadata["manifest_files_checked"] > 900
     assert found["server-lz4"].metadata["compression"] == "lz4, by the server"
+    assert found["server-lz4"].metadata["base_compression_chosen_by"].startswith("auto: ")
+    assert found["zstd"].metadata["base_compression_chosen_by"] == "postgres.base_compression"
     assert "--compress=server-zstd:level=1,workers=2" in found["server-zstd"].metadata["backup_method"]
 
 
