@@ -239,6 +239,7 @@ def main() -> int:
     parser.add_argument("--server", default="server-lz4",
                         help="pg_basebackup --compress=server-... methods to run to a directory, separated by ';'; "
                              "nothing checked (default server-lz4)")
+    parser.add_argument("--no-pipes", action="store_true", help="leave out the C pipelines (zstd, lz4)")
     parser.add_argument("--parts", default="base,restore,push",
                         help="comma-separated: base (the three base backups), restore, push (default all)")
     args = parser.parse_args()
@@ -282,10 +283,10 @@ def main() -> int:
         for method in [m.strip() for m in args.server.split(";") if m.strip()] if "base" in parts else []:
             contenders[f"`pg_basebackup -Ft -D DIR -X fetch --compress={method}` (nothing checked)"] = \
                 lambda method=method: contender_server(basebackup, cluster, out, method)
-        if shutil.which("lz4") and "base" in parts:
+        if shutil.which("lz4") and "base" in parts and not args.no_pipes:
             contenders["C pipeline `pg_basebackup ... \\| lz4 -1` to a file (no checksum, no manifest check)"] = \
                 lambda: contender_pipe_lz4(basebackup, cluster, out)
-        if shutil.which("zstd") and "base" in parts:
+        if shutil.which("zstd") and "base" in parts and not args.no_pipes:
             contenders["C pipeline `pg_basebackup ... \\| zstd -1 -T2` to a file (no checksum, no manifest check)"] = \
                 lambda: contender_pipe(basebackup, cluster, out)
         if shutil.which("pgbackrest") and "base" in parts:
@@ -293,25 +294,33 @@ def main() -> int:
                 cluster, out)
         if contenders:
             contender_raw(basebackup, cluster, out)  # warm the cache
+        import resource
+
         samples: dict[str, list[tuple[float, int]]] = {name: [] for name in contenders}
+        cpu: dict[str, list[float]] = {name: [] for name in contenders}
+        """CPU seconds of our children and theirs (pg_basebackup, Python, zstd; not the server's)."""
         for round_no in range(args.runs):
             for name, run in contenders.items():
                 drain(cluster)
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 samples[name].append(run())
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu[name].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
                 print(f"# round {round_no + 1}: {name}: {samples[name][-1][0]:.2f} s (load "
                       f"{os.getloadavg()[0]:.2f})", file=sys.stderr)
         raw_seconds = statistics.median(s[0] for s in samples[next(iter(contenders))]) if contenders else 1.0
         print(f"\nCluster: {cluster_size / 1e9:.2f} GB (database {db_size / 1e9:.2f} GB), scale {args.scale}, "
               f"{args.runs} run(s) each, outputs on {out}\n")
         if contenders:
-            print("| base backup | median | range | x raw (median) | x raw per round | size |")
-            print("|---|---|---|---|---|---|")
+            print("| base backup | median | range | x raw (median) | x raw per round | client CPU (median) | size |")
+            print("|---|---|---|---|---|---|---|")
         raw_runs = [s[0] for s in samples[next(iter(contenders))]] if contenders else []
         for name, taken in samples.items():
             seconds = statistics.median(s[0] for s in taken)
             per_round = ", ".join(f"{s[0] / raw:.2f}" for s, raw in zip(taken, raw_runs))
             print(f"| {name} | {seconds:.2f} s | {min(s[0] for s in taken):.2f}-{max(s[0] for s in taken):.2f} s | "
-                  f"{seconds / raw_seconds:.2f} | {per_round} | {taken[-1][1] / 1e6:.0f} MB |")
+                  f"{seconds / raw_seconds:.2f} | {per_round} | {statistics.median(cpu[name]):.2f} s | "
+                  f"{taken[-1][1] / 1e6:.0f} MB |")
 
         if "restore" in parts:
             restore_to_moment(cluster, config, backup_dir, out, launcher, cluster_size,
