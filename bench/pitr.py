@@ -68,6 +68,15 @@ print(json.dumps({"bytes": sum(f.size_bytes for f in result.files), "raw": resul
 """
 
 
+def server_cpu(cluster) -> float:  # noqa: ANN001
+    """CPU seconds of the cluster's backends that have exited (the walsender of a base backup, the
+    pre-flight's connections): the postmaster's cutime + cstime. Long-lived processes (checkpointer,
+    archiver) are left out."""
+    pid = int((cluster.data / "postmaster.pid").read_text().split()[0])
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
 def as_postgres(argv: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
 
@@ -298,13 +307,15 @@ def main() -> int:
 
         samples: dict[str, list[tuple[float, int]]] = {name: [] for name in contenders}
         cpu: dict[str, list[float]] = {name: [] for name in contenders}
+        on_server: dict[str, list[float]] = {name: [] for name in contenders}
         """CPU seconds of our children and theirs (pg_basebackup, Python, zstd; not the server's)."""
         for round_no in range(args.runs):
             for name, run in contenders.items():
                 drain(cluster)
-                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                before, server_before = resource.getrusage(resource.RUSAGE_CHILDREN), server_cpu(cluster)
                 samples[name].append(run())
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                on_server[name].append(server_cpu(cluster) - server_before)
                 cpu[name].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
                 print(f"# round {round_no + 1}: {name}: {samples[name][-1][0]:.2f} s (load "
                       f"{os.getloadavg()[0]:.2f})", file=sys.stderr)
@@ -312,14 +323,16 @@ def main() -> int:
         print(f"\nCluster: {cluster_size / 1e9:.2f} GB (database {db_size / 1e9:.2f} GB), scale {args.scale}, "
               f"{args.runs} run(s) each, outputs on {out}\n")
         if contenders:
-            print("| base backup | median | range | x raw (median) | x raw per round | client CPU (median) | size |")
-            print("|---|---|---|---|---|---|---|")
+            print("| base backup | median | range | x raw (median) | x raw per round | client CPU (median) | "
+                  "server CPU (median) | size |")
+            print("|---|---|---|---|---|---|---|---|")
         raw_runs = [s[0] for s in samples[next(iter(contenders))]] if contenders else []
         for name, taken in samples.items():
             seconds = statistics.median(s[0] for s in taken)
             per_round = ", ".join(f"{s[0] / raw:.2f}" for s, raw in zip(taken, raw_runs))
             print(f"| {name} | {seconds:.2f} s | {min(s[0] for s in taken):.2f}-{max(s[0] for s in taken):.2f} s | "
                   f"{seconds / raw_seconds:.2f} | {per_round} | {statistics.median(cpu[name]):.2f} s | "
+                  f"{statistics.median(on_server[name]):.2f} s | "
                   f"{taken[-1][1] / 1e6:.0f} MB |")
 
         if "restore" in parts:
