@@ -209,3 +209,31 @@ def test_a_cancelled_server_side_backup_leaves_nothing(bases):
     result = execute(bases.settings(), BackupRequest("postgres", None, options={"physical": True}), cancel=token)
     assert result.status == "cancelled"
     assert sorted(p.name for p in base_root(bases.backup_dir).iterdir()) == before
+
+
+@pytest.mark.parametrize(("setting", "server", "client", "chosen"), [
+    ("auto", 150004, 15, "server-lz4"), ("auto", 140011, 15, "zstd"), ("auto", 160000, 14, "zstd"),
+    ("zstd", 160000, 16, "zstd"), ("server-zstd", 150000, 15, "server-zstd")])
+def test_auto_is_server_lz4_only_where_server_and_pg_basebackup_are_15(setting, server, client, chosen):
+    from console.config import PostgresSettings
+    from console.kinds.postgres.client import Tool
+    from console.pitr.basebackup import choose_compression
+
+    tool = Tool("/usr/bin/pg_basebackup", f"pg_basebackup (PostgreSQL) {client}.1", client)
+    got, why = choose_compression(PostgresSettings(base_compression=setting), tool,
+                                  {"server_version_num": server, "server_version": str(server)})
+    assert got == chosen
+    assert why.startswith("auto: ") == (setting == "auto")
+
+
+def test_an_explicit_server_side_compression_on_postgresql_14_fails_before_anything_is_written():
+    from console.config import PostgresSettings
+    from console.errors import BackupFailed
+    from console.kinds.postgres.client import Tool
+    from console.pitr.basebackup import choose_compression
+
+    tool = Tool("/usr/bin/pg_basebackup", "pg_basebackup (PostgreSQL) 14.9", 14)
+    with pytest.raises(BackupFailed, match="server-lz4 needs PostgreSQL 15 or later") as caught:
+        choose_compression(PostgresSettings(base_compression="server-lz4"), tool,
+                           {"server_version_num": 140009, "server_version": "14.9"})
+    assert "base_compression: zstd" in (caught.value.hint or "")
