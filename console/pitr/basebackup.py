@@ -13,9 +13,9 @@ point, on the server's clock: no query and no wait for the archiver after the co
 With server-side compression pg_basebackup cannot put the manifest into a compressed tar on
 stdout, so it writes ``base.tar.lz4`` (or ``.zst``) and ``backup_manifest`` into a directory of the
 set; a follower thread reads that file as it grows (sha256, decompression through the same tar
-tap) and makes the same checks beside the copy, and the file is taken into the set without a copy. That is the fastest
-way on two cores (bench/README.md): the server's copy of 1 GB shrinks to about 370 MB through the
-socket and pg_basebackup, and the check runs once both are done.
+tap) and makes the same checks beside the copy, and the file is taken into the set without a
+copy. With LZ4 that is the fastest base backup on two cores (bench/README.md): the server's copy of
+1 GB shrinks to about 370 MB through the socket and pg_basebackup, and the check overlaps the copy.
 """
 
 from __future__ import annotations
@@ -53,8 +53,10 @@ if TYPE_CHECKING:
 
 CHUNK_SIZE = 4 * 1024 * 1024
 QUEUE_DEPTH = 6
-FOLLOW_CHUNK = 1024 * 1024
-"""Server-side compression: the follower's reads of the growing file (compressed bytes)."""
+FOLLOW_CHUNK = {"lz4": 1024 * 1024, "zstd": 64 * 1024}
+"""Server-side compression: the follower's reads of the growing file (compressed bytes). zstd's
+decoder has no output limit, so small reads bound what one read decodes to (a run of empty pages
+compresses a thousandfold); LZ4's has one (console.compressed)."""
 ZSTD_THREADS = 2
 """pg_basebackup copies files faster than one zstd thread compresses them (the opposite of
 pg_dump): two compression workers with 4 MiB chunks measured about 1.6x one (bench/README.md)."""
@@ -222,10 +224,11 @@ class _Stream:
                     return  # no file: pg_basebackup's exit status says why
                 time.sleep(0.02)
             decoder = StreamDecoder(self.followed[1], self.followed[0])
+            size = FOLLOW_CHUNK[self.followed[1]]
             with open(path, "rb") as handle:
                 while not self.abort.is_set():
                     finished = self.exited.is_set()  # before the read: then an empty read is the end
-                    chunk = handle.read(FOLLOW_CHUNK)
+                    chunk = handle.read(size)
                     if not chunk:
                         if finished:
                             break
@@ -336,7 +339,8 @@ def choose_compression(pg: PostgresSettings, tool: Tool, facts: dict[str, Any]) 
     """``postgres.base_compression`` made concrete: (``zstd`` | ``server-lz4`` | ``server-zstd``, why).
 
     ``auto`` is server-lz4 when the server and pg_basebackup are both 15 or later (the fastest base
-    backup on the bench, within 1.2x of raw pg_basebackup; bench/README.md), zstd here otherwise.
+    backup and restore on the bench: 1.2-1.6x raw pg_basebackup against 1.7-2.6x for zstd here;
+    bench/README.md), zstd here otherwise.
     An explicit server-* on an older one fails before anything is written."""
     capable = facts["server_version_num"] >= SERVER_VERSION_NUM and tool.major >= SERVER_VERSION_NUM // 10000
     if pg.base_compression == "auto":
@@ -408,7 +412,8 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
     source = f"-D DIR --compress={_server_method(pg)}" if server else "-D -"
     emit(progress, ProgressEvent("base backup", 0, facts["cluster_bytes"],
                                  message=f"pg_basebackup -Ft {source} -X fetch from {pg.host}:{pg.port}"
-                                         f"{'' if server else ' | ' + _compression_label(pg)} into {directory} "
+                                         f"{'' if server else ' | zstd ' + _level_flag(pg.base_zstd_level)} "
+                                         f"into {directory} "
                                          f"({why})"))
     tap = TarTap({"backup_label", "backup_manifest"})
     try:
