@@ -7,14 +7,19 @@ fills a database of about ``--scale`` GB (bench/pg_backup.py's data), and measur
 * **raw**: ``pg_basebackup -Ft -D - -X fetch`` to a file (the floor for the same stream);
 * **ours**: ``backup postgres --physical`` (console.runner.execute in a fresh Python:
   pre-flight, the stream through zstd and sha256, the manifest checked against the stream,
-  metadata, fsync and rename), once per ``--levels`` value of ``postgres.base_zstd_level``;
-* **C pipeline** (when ``zstd`` is installed): ``pg_basebackup ... | zstd -1 -T2`` to a file, the
-  same compression with no checksum, no manifest check and no metadata: what the work costs
+  metadata, fsync and rename), once per ``--ours`` value of ``postgres.base_compression``
+  (``zstd:LEVEL`` compressed here, ``server-lz4`` and ``server-zstd:LEVEL`` compressed by the server,
+  then sha256, decompression and the manifest check here);
+* **server** (``--server``): ``pg_basebackup -Ft -D DIR -X fetch --compress=server-lz4``, nothing
+  checked: what the server-side copy costs alone;
+* **C pipelines** (when ``zstd``/``lz4`` are installed): ``pg_basebackup ... | zstd -1 -T2`` and
+  ``| lz4 -1`` to a file, no checksum, no manifest check and no metadata: what the work costs
   without Python;
 * **pgBackRest** (when installed): a full backup to a local repository, zstd level 1,
   process-max 2, archive-check off (the cluster archives through ours).
 
-Then: a restore to a moment (ours: unpack, recovery to a target time, promote) and the cost of
+Then: a restore to a moment per ``--ours`` compression (ours: unpack, recovery to a target time,
+promote) and the cost of
 one ``wal push`` process per 16 MiB segment (zstd and uncompressed), as the postgres user runs
 it from archive_command. Usage: ``.venv/bin/python bench/pitr.py --scale 1.0 --runs 3``.
 """
@@ -46,6 +51,9 @@ from console.config import load_settings
 from console.kinds.base import BackupRequest
 from console.runner import execute
 settings = load_settings(sys.argv[2], env={}, overrides={})
+if len(sys.argv) > 3:  # bench-only: levels outside the validated range (zstd -10, -20), unchecked
+    import dataclasses
+    settings = dataclasses.replace(settings, postgres=dataclasses.replace(settings.postgres, **json.loads(sys.argv[3])))
 phases = {}
 def seen(event):
     phases.setdefault(event.phase, time.perf_counter())
@@ -58,6 +66,15 @@ print("# phases: " + ", ".join(f"{k} {v} s" for k, v in breakdown.items()) + f" 
       file=sys.stderr)
 print(json.dumps({"bytes": sum(f.size_bytes for f in result.files), "raw": result.extra.get("stop_lsn")}))
 """
+
+
+def server_cpu(cluster) -> float:  # noqa: ANN001
+    """CPU seconds of the cluster's backends that have exited (the walsender of a base backup, the
+    pre-flight's connections): the postmaster's cutime + cstime. Long-lived processes (checkpointer,
+    archiver) are left out."""
+    pid = int((cluster.data / "postmaster.pid").read_text().split()[0])
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
 
 
 def as_postgres(argv: list[str]) -> list[str]:
@@ -121,12 +138,58 @@ def contender_pipe(tool: str, cluster, out: Path) -> tuple[float, int]:  # noqa:
     return seconds, size
 
 
-def contender_ours(config: Path, backup_dir: Path, level: int | None = None) -> tuple[float, int]:
+def contender_ours(config: Path, backup_dir: Path, variant: dict | None = None) -> tuple[float, int]:
+    """``variant``: postgres settings for this run, e.g. {"base_compression": "lz4"}."""
     shutil.rmtree(backup_dir / "postgres" / "base", ignore_errors=True)
-    if level is not None:
-        config = config.with_name(f"config-level{level}.yaml")
-    seconds, printed = timed([sys.executable, "-c", OURS_CODE, str(ROOT), str(config)])
+    extra = [json.dumps(variant)] if variant else []
+    seconds, printed = timed([sys.executable, "-c", OURS_CODE, str(ROOT), str(config), *extra])
     return seconds, int(json.loads(printed.strip().splitlines()[-1])["bytes"])
+
+
+def parse_variant(text: str) -> tuple[str, dict]:
+    """``zstd:1``, ``zstd:-10``, ``server-lz4``, ``server-zstd:1`` -> (label, postgres settings)."""
+    kind, _, level = text.strip().partition(":")
+    if kind == "server-lz4":
+        return "server-lz4 (the server compresses; sha256, decompression and manifest check here)", \
+            {"base_compression": "server-lz4"}
+    number = int(level or 1)
+    flag = f"--fast={-number}" if number < 0 else f"-{number}"
+    if kind == "server-zstd":
+        return f"server-zstd level {number} workers 2 (the server compresses; sha256, decompression and manifest " \
+               "check here)", {"base_compression": "server-zstd", "base_zstd_level": number}
+    return f"zstd {flag}", {"base_compression": "zstd", "base_zstd_level": number}
+
+
+def contender_server(tool: str, cluster, out: Path, method: str) -> tuple[float, int]:  # noqa: ANN001
+    """``pg_basebackup -Ft -D DIR -X fetch --compress=server-...``: the server compresses (a tar on
+    stdout cannot carry the manifest then: pg_basebackup refuses to inject it into a compressed tar);
+    nothing checked. Ours with ``base_compression: server-...`` is this plus the checks."""
+    target = out / "server-base"
+    shutil.rmtree(target, ignore_errors=True)
+    started = time.perf_counter()
+    subprocess.run([tool, "-h", cluster.host, "-p", str(cluster.port), "-U", cluster.user, "-D", str(target), "-Ft",
+                    "-X", "fetch", "-c", "fast", f"--compress={method}"], stderr=subprocess.DEVNULL, check=True)
+    seconds = time.perf_counter() - started
+    size = next(target.glob("base.tar*")).stat().st_size
+    shutil.rmtree(target)
+    return seconds, size
+
+
+def contender_pipe_lz4(tool: str, cluster, out: Path) -> tuple[float, int]:  # noqa: ANN001
+    target = out / "pipe-base.tar.lz4"
+    started = time.perf_counter()
+    with open(target, "wb") as handle:
+        dump = subprocess.Popen([tool, "-h", cluster.host, "-p", str(cluster.port), "-U", cluster.user, "-D", "-",
+                                 "-Ft", "-X", "fetch", "-c", "fast"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        subprocess.run(["lz4", "-1", "-q", "-c"], stdin=dump.stdout, stdout=handle, check=True)
+        assert dump.stdout is not None
+        dump.stdout.close()
+        if dump.wait():
+            raise RuntimeError("pg_basebackup failed")
+    seconds = time.perf_counter() - started
+    size = target.stat().st_size
+    target.unlink()
+    return seconds, size
 
 
 def contender_pgbackrest(cluster, out: Path) -> tuple[float, int]:  # noqa: ANN001
@@ -178,8 +241,14 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="database size in GB, roughly (default 1.0)")
     parser.add_argument("--runs", type=int, default=1, help="runs per contender; the median is reported")
     parser.add_argument("--out", default="/dev/shm/bc-bench-pitr", help="scratch directory (tmpfs is best)")
-    parser.add_argument("--levels", default="1,-1",
-                        help="postgres.base_zstd_level values to run ours at, comma-separated (default 1,-1)")
+    parser.add_argument("--ours", default="zstd:1,server-lz4",
+                        help="postgres.base_compression values to run ours with, comma-separated: zstd:LEVEL "
+                             "(base_zstd_level, also outside the validated range, e.g. zstd:-10), server-lz4, "
+                             "server-zstd:LEVEL (default zstd:1,server-lz4)")
+    parser.add_argument("--server", default="server-lz4",
+                        help="pg_basebackup --compress=server-... methods to run to a directory, separated by ';'; "
+                             "nothing checked (default server-lz4)")
+    parser.add_argument("--no-pipes", action="store_true", help="leave out the C pipelines (zstd, lz4)")
     parser.add_argument("--parts", default="base,restore,push",
                         help="comma-separated: base (the three base backups), restore, push (default all)")
     args = parser.parse_args()
@@ -204,10 +273,7 @@ def main() -> int:
     config = out / "config.yaml"
     config.write_text(f"backup_dir: {backup_dir}\npostgres:\n  host: {cluster.host}\n  port: {cluster.port}\n"
                       f"  user: {cluster.user}\n  wal_archive_dir: {archive}\n")
-    levels = [int(level) for level in args.levels.split(",") if level.strip()]
-    for level in levels:
-        config.with_name(f"config-level{level}.yaml").write_text(
-            f"{config.read_text()}  base_zstd_level: {level}\n")
+    variants = [parse_variant(text) for text in args.ours.split(",") if text.strip()]
     try:
         started = time.perf_counter()
         db_size = build_database(cluster, args.scale)
@@ -220,11 +286,16 @@ def main() -> int:
         basebackup = find_tool("pg_basebackup").path
         contenders = {} if "base" not in parts else {
             "raw `pg_basebackup -Ft -D - -X fetch` to a file (floor)": lambda: contender_raw(basebackup, cluster, out)}
-        for level in levels if "base" in parts else []:
-            flag = f"--fast={-level}" if level < 0 else f"-{level}"
-            contenders[f"ours: `backup postgres --physical`, zstd {flag} (base_zstd_level {level}) + sha256, manifest "
-                       f"checked, metadata"] = lambda level=level: contender_ours(config, backup_dir, level)
-        if shutil.which("zstd") and "base" in parts:
+        for label, variant in variants if "base" in parts else []:
+            contenders[f"ours: `backup postgres --physical`, {label} + sha256, manifest checked, metadata"] = \
+                lambda variant=variant: contender_ours(config, backup_dir, variant)
+        for method in [m.strip() for m in args.server.split(";") if m.strip()] if "base" in parts else []:
+            contenders[f"`pg_basebackup -Ft -D DIR -X fetch --compress={method}` (nothing checked)"] = \
+                lambda method=method: contender_server(basebackup, cluster, out, method)
+        if shutil.which("lz4") and "base" in parts and not args.no_pipes:
+            contenders["C pipeline `pg_basebackup ... \\| lz4 -1` to a file (no checksum, no manifest check)"] = \
+                lambda: contender_pipe_lz4(basebackup, cluster, out)
+        if shutil.which("zstd") and "base" in parts and not args.no_pipes:
             contenders["C pipeline `pg_basebackup ... \\| zstd -1 -T2` to a file (no checksum, no manifest check)"] = \
                 lambda: contender_pipe(basebackup, cluster, out)
         if shutil.which("pgbackrest") and "base" in parts:
@@ -232,28 +303,42 @@ def main() -> int:
                 cluster, out)
         if contenders:
             contender_raw(basebackup, cluster, out)  # warm the cache
+        import resource
+
         samples: dict[str, list[tuple[float, int]]] = {name: [] for name in contenders}
+        cpu: dict[str, list[float]] = {name: [] for name in contenders}
+        on_server: dict[str, list[float]] = {name: [] for name in contenders}
+        """CPU seconds of our children and theirs (pg_basebackup, Python, zstd; not the server's)."""
         for round_no in range(args.runs):
             for name, run in contenders.items():
                 drain(cluster)
+                before, server_before = resource.getrusage(resource.RUSAGE_CHILDREN), server_cpu(cluster)
                 samples[name].append(run())
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                on_server[name].append(server_cpu(cluster) - server_before)
+                cpu[name].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
                 print(f"# round {round_no + 1}: {name}: {samples[name][-1][0]:.2f} s (load "
                       f"{os.getloadavg()[0]:.2f})", file=sys.stderr)
         raw_seconds = statistics.median(s[0] for s in samples[next(iter(contenders))]) if contenders else 1.0
         print(f"\nCluster: {cluster_size / 1e9:.2f} GB (database {db_size / 1e9:.2f} GB), scale {args.scale}, "
               f"{args.runs} run(s) each, outputs on {out}\n")
         if contenders:
-            print("| base backup | median | range | x raw (median) | x raw per round | size |")
-            print("|---|---|---|---|---|---|")
+            print("| base backup | median | range | x raw (median) | x raw per round | client CPU (median) | "
+                  "server CPU (median) | size |")
+            print("|---|---|---|---|---|---|---|---|")
         raw_runs = [s[0] for s in samples[next(iter(contenders))]] if contenders else []
         for name, taken in samples.items():
             seconds = statistics.median(s[0] for s in taken)
             per_round = ", ".join(f"{s[0] / raw:.2f}" for s, raw in zip(taken, raw_runs))
             print(f"| {name} | {seconds:.2f} s | {min(s[0] for s in taken):.2f}-{max(s[0] for s in taken):.2f} s | "
-                  f"{seconds / raw_seconds:.2f} | {per_round} | {taken[-1][1] / 1e6:.0f} MB |")
+                  f"{seconds / raw_seconds:.2f} | {per_round} | {statistics.median(cpu[name]):.2f} s | "
+                  f"{statistics.median(on_server[name]):.2f} s | "
+                  f"{taken[-1][1] / 1e6:.0f} MB |")
 
         if "restore" in parts:
-            restore_to_moment(cluster, config, backup_dir, out, launcher, cluster_size)
+            restore_to_moment(cluster, config, backup_dir, out, launcher, cluster_size,
+                              [v for v in variants if v[1]["base_compression"] != "zstd" or
+                               -7 <= v[1]["base_zstd_level"] <= 19], args.runs)
         if "push" in parts:
             push_table(cluster, launcher, out, args.runs)
     finally:
@@ -269,29 +354,43 @@ def main() -> int:
 
 
 def restore_to_moment(cluster, config: Path, backup_dir: Path, out: Path, launcher: Path,  # noqa: ANN001
-                      cluster_size: int) -> None:
-    """Rows committed around a known time, archived, then the cluster recovered to that time."""
+                      cluster_size: int, variants: list[tuple[str, dict]], runs: int) -> None:
+    """Per compression, round-robin: a base backup, rows committed around a known time, archived,
+    then the cluster recovered to that time (only the restore is timed)."""
     from console.kinds.postgres.client import find_tool
 
-    contender_ours(config, backup_dir)
-    with cluster.connect() as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS marker (id int)")
-        conn.execute("INSERT INTO marker VALUES (1)")
-        time.sleep(0.5)
-        moment = conn.execute("SELECT clock_timestamp()").fetchone()[0]
-        time.sleep(0.5)
-        conn.execute("INSERT INTO marker VALUES (2)")
-        conn.execute("SELECT pg_switch_wal()")
-    drain(cluster)
-    restored = out / "restored"
-    shutil.rmtree(restored, ignore_errors=True)
-    seconds, _ = timed([sys.executable, "-m", "console.cli", "--config", str(config), "restore", "postgres",
-                        "--pitr", "--target-time", moment.isoformat(), "--to", str(restored), "--start",
-                        "--program", str(launcher), "--json"], cwd=ROOT)
-    subprocess.run(as_postgres([find_tool("pg_ctl").path, "-D", str(restored), "-m", "immediate", "stop"]),
-                   capture_output=True, cwd="/")
-    print(f"\n| restore to a moment (unpack {cluster_size / 1e9:.2f} GB, replay, promote) | {seconds:.1f} s |")
-    print("|---|---|")
+    taken: dict[str, list[float]] = {label: [] for label, _ in variants}
+    sizes: dict[str, int] = {}
+    for round_no in range(max(1, runs)):
+        for label, variant in variants:
+            drain(cluster)
+            sizes[label] = contender_ours(config, backup_dir, variant)[1]
+            with cluster.connect() as conn:
+                conn.execute("CREATE TABLE IF NOT EXISTS marker (id int)")
+                conn.execute("INSERT INTO marker VALUES (1)")
+                time.sleep(0.5)
+                moment = conn.execute("SELECT clock_timestamp()").fetchone()[0]
+                time.sleep(0.5)
+                conn.execute("INSERT INTO marker VALUES (2)")
+                conn.execute("SELECT pg_switch_wal()")
+            drain(cluster)
+            restored = out / "restored"
+            shutil.rmtree(restored, ignore_errors=True)
+            seconds, _ = timed([sys.executable, "-m", "console.cli", "--config", str(config), "restore", "postgres",
+                                "--pitr", "--target-time", moment.isoformat(), "--to", str(restored), "--start",
+                                "--program", str(launcher), "--json"], cwd=ROOT)
+            subprocess.run(as_postgres([find_tool("pg_ctl").path, "-D", str(restored), "-m", "immediate", "stop"]),
+                           capture_output=True, cwd="/")
+            shutil.rmtree(restored, ignore_errors=True)
+            taken[label].append(seconds)
+            print(f"# restore round {round_no + 1}: {label}: {seconds:.2f} s (load {os.getloadavg()[0]:.2f})",
+                  file=sys.stderr)
+    print(f"\n| restore to a moment (unpack {cluster_size / 1e9:.2f} GB, replay, promote), base backup | median | "
+          "range | base size |")
+    print("|---|---|---|---|")
+    for label, seconds in taken.items():
+        print(f"| {label} | {statistics.median(seconds):.2f} s | {min(seconds):.2f}-{max(seconds):.2f} s | "
+              f"{sizes[label] / 1e6:.0f} MB |")
 
 
 def push_table(cluster, launcher: Path, out: Path, runs: int) -> None:  # noqa: ANN001

@@ -223,6 +223,27 @@ class ArtifactSet:
     def write_json(self, name: str, document: Any, compression: str | None = None) -> ArtifactInfo:
         return self.write_bytes(name, (json.dumps(document, indent=2, sort_keys=False) + "\n").encode(), compression)
 
+    def adopt(self, name: str, source: Path, sha256: str, raw_bytes: int) -> ArtifactInfo:
+        """Take into the set a finished file a child process wrote (``source``, on the same file
+        system), hashed by the caller as it read it: it becomes the set's partial file, fsynced, and is
+        renamed with the rest at commit (or removed on rollback)."""
+        final = self.directory / name
+        if final.exists():
+            raise BackupFailed(f"{final} already exists; refusing to overwrite a backup")
+        adopted = _Adopted(final)
+        try:
+            os.replace(source, adopted.partial_path)
+            self._writers.append(adopted)  # type: ignore[arg-type]
+            os.chmod(adopted.partial_path, self.file_mode)
+            with open(adopted.partial_path, "rb") as handle:
+                os.fsync(handle.fileno())
+            size = adopted.partial_path.stat().st_size
+        except OSError as exc:
+            raise _disk_error(exc, final) from None
+        info = ArtifactInfo(name, final, size, sha256, raw_bytes)
+        self.infos.append(info)
+        return info
+
     def _finished(self, writer: ArtifactWriter) -> None:
         self.infos.append(writer.info())
 
@@ -253,6 +274,19 @@ class ArtifactSet:
                 raise
         else:
             self.rollback()
+
+
+class _Adopted:
+    """A file of the set written by someone else (ArtifactSet.adopt): finished, only to be renamed."""
+
+    closed = True
+
+    def __init__(self, final_path: Path) -> None:
+        self.final_path = final_path
+        self.partial_path = partial_path(final_path)
+
+    def abort(self) -> None:
+        self.partial_path.unlink(missing_ok=True)
 
 
 class _ManagedWriter:

@@ -1,9 +1,10 @@
-"""Opening a compressed artefact: the one place that turns a ``.gz``/``.tgz``/``.zst`` file (or a
-stream of its bytes) back into its content.
+"""Opening a compressed artefact: the one place that turns a ``.gz``/``.tgz``/``.zst``/``.lz4`` file
+(or a stream of its bytes) back into its content.
 
 Every reader goes through here (verify, the PostgreSQL and Redis restores, the WAL archive, base
 backup extraction, archive extraction), so every one checks the whole stream the same way: a gzip
-member's CRC-32 and length, zstd's frame checksum, and a stream that stops before its end is an
+member's CRC-32 and length, zstd's frame checksum, LZ4's content and block checksums (as the frame
+header asks for them), and a stream that stops before its end is an
 error naming the file, never a short read that looks like the end.
 """
 
@@ -41,11 +42,13 @@ class DamagedStream(VerifyFailed):
 
 
 def compression_of(name: str) -> str | None:
-    """"gzip", "zstd" or None, from the file name (``.gz``/``.tgz``, ``.zst``)."""
+    """"gzip", "zstd", "lz4" or None, from the file name (``.gz``/``.tgz``, ``.zst``, ``.lz4``)."""
     if name.endswith((".gz", ".tgz")):
         return "gzip"
     if name.endswith(".zst"):
         return "zstd"
+    if name.endswith(".lz4"):
+        return "lz4"
     return None
 
 
@@ -53,7 +56,7 @@ def iter_decompressed(path: Path, cancel: CancelToken | None = None, on_raw: Raw
                       compression: str | None = FROM_NAME, label: str | None = None) -> Iterator[bytes]:
     """The decompressed content of ``path`` in chunks, checking the whole stream on the way.
 
-    ``compression`` is "gzip", "zstd" or None (stored as is); by default it follows the name (a file
+    ``compression`` is "gzip", "zstd", "lz4" or None (stored as is); by default it follows the name (a file
     still being written under a temporary name says which it is, and ``label`` names it in errors).
     ``on_raw`` is handed every chunk as read from disk, before it is decompressed.
 
@@ -73,6 +76,8 @@ def decompress_chunks(raw: Iterable[bytes], compression: str | None, label: str,
         return _gunzip(raw, label, cancel, on_raw)
     if compression == "zstd":
         return _unzstd(raw, label, cancel, on_raw)
+    if compression == "lz4":
+        return _decoded(StreamDecoder("lz4", label), raw, cancel, on_raw)
     return _passed_through(raw, cancel, on_raw)
 
 
@@ -112,7 +117,7 @@ def _decoded(decoder: StreamDecoder, raw: Iterable[bytes], cancel: CancelToken |
 
 
 class StreamDecoder:
-    """Decodes a gzip or zstd stream pushed to it piece by piece (for a caller that is handed bytes,
+    """Decodes a gzip, zstd or LZ4 frame stream pushed to it piece by piece (for a caller that is handed bytes,
     like a decrypting check, rather than pulling them): ``feed`` yields what each piece decodes to,
     ``finish`` checks the stream ended where it should.
 
@@ -121,7 +126,7 @@ class StreamDecoder:
     """
 
     def __init__(self, compression: str, label: str) -> None:
-        if compression not in ("gzip", "zstd"):
+        if compression not in ("gzip", "zstd", "lz4"):
             raise ValueError(f"unknown compression {compression!r}")
         self.compression, self.label = compression, label
         self.seen_any = False
@@ -130,11 +135,17 @@ class StreamDecoder:
     def _new(self) -> Any:
         if self.compression == "gzip":
             return gzip_zlib.decompressobj(31)
+        if self.compression == "lz4":
+            import lz4.frame
+
+            return lz4.frame.LZ4FrameDecompressor()
         import zstandard
 
         return zstandard.ZstdDecompressor().decompressobj()
 
     def feed(self, data: bytes) -> Iterator[bytes]:
+        if self.compression == "lz4":
+            return self._lz4(data)
         return self._gzip(data) if self.compression == "gzip" else self._zstd(data)
 
     def _gzip(self, data: bytes) -> Iterator[bytes]:
@@ -172,6 +183,23 @@ class StreamDecoder:
             if out:
                 yield out
             data = self._decoder.unused_data if self._decoder.eof else b""
+
+    def _lz4(self, data: bytes) -> Iterator[bytes]:
+        # LZ4FrameDecompressor has an output limit (max_length): each call is bounded, and what it
+        # has not decoded yet stays in it (needs_input False) until asked again with no new input
+        while data or not self._decoder.needs_input:
+            if self._decoder.eof:  # another frame follows (concatenated frames are one stream)
+                self._decoder = self._new()
+            try:
+                out = self._decoder.decompress(data, max_length=_MAX_OUT)
+            except RuntimeError as exc:  # python-lz4 reports corrupt frames and bad checksums so
+                raise DamagedStream(f"lz4 stream corrupt in {self.label}: {exc}") from None
+            self.seen_any = True
+            if out:
+                yield out
+            data = self._decoder.unused_data if self._decoder.eof else b""
+            if self._decoder.eof and not data:
+                return
 
     def finish(self) -> Iterator[bytes]:
         if not self.seen_any:

@@ -80,6 +80,11 @@ class PostgresSettings:
     base_zstd_level: int = setting(
         1, "zstd level of base backups (base.tar.zst), -7 to 19: 1 is the default; negative levels (zstd --fast) "
         "cost about a quarter less CPU for files about a fifth bigger (bench/README.md).", check="zstd_level")
+    base_compression: str = setting(
+        "auto", "Who compresses base backups: auto (server-lz4 when the server and pg_basebackup are 15 or later, "
+        "zstd otherwise), zstd (here, base.tar.zst at base_zstd_level), server-lz4 (the server, base.tar.lz4: the "
+        "fastest backup and restore, files about 45 % bigger) or server-zstd (the server, base.tar.zst at "
+        "base_zstd_level); bench/README.md.", choices=("auto", "zstd", "server-lz4", "server-zstd"))
     gzip_level: int = setting(1, "gzip level (1-9) for .sql.gz; with ISA-L (the isal package, a dependency) capped at 3. "
                               "1 is the fastest and keeps up with pg_dump.", check="positive")
     pg_dump_level: int = setting(6, "pg_dump -Z level (1-9) when dump_compression is pg_dump (the manual used 9).",

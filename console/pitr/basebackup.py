@@ -1,5 +1,6 @@
 """Physical base backups: ``pg_basebackup -Ft -D - -X fetch`` streamed through our zstd and
-sha256 into ``postgres/base/<ts>/`` (see console.pitr.layout), all or nothing.
+sha256 into ``postgres/base/<ts>/`` (see console.pitr.layout), all or nothing; or, with
+``postgres.base_compression: server-lz4 | server-zstd``, compressed by the server itself.
 
 The tar stream is read once: a reader thread hands 4 MiB chunks (and their tar headers, to
 keep ``backup_label`` and ``backup_manifest`` and every file's size) to a writer thread that
@@ -8,12 +9,20 @@ it lists present in the stream with its size (``pg_verifybackup``, which needs t
 is part of ``verify``). The start LSN, timeline and start time come from backup_label, the stop
 LSN from the manifest's WAL range, the stop time from the moment pg_basebackup reports the end
 point, on the server's clock: no query and no wait for the archiver after the copy.
+
+With server-side compression pg_basebackup cannot put the manifest into a compressed tar on
+stdout, so it writes ``base.tar.lz4`` (or ``.zst``) and ``backup_manifest`` into a directory of the
+set; a follower thread reads that file as it grows (sha256, decompression through the same tar
+tap) and makes the same checks beside the copy, and the file is taken into the set without a
+copy. With LZ4 that is the fastest base backup on two cores (bench/README.md): the server's copy of
+1 GB shrinks to about 370 MB through the socket and pg_basebackup, and the check overlaps the copy.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import hashlib
 import json
 import queue
@@ -28,7 +37,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from console import __version__
 from console.artifacts import ArtifactSet, ArtifactWriter
-from console.errors import BackupFailed, Cancelled
+from console.errors import BackupFailed, Cancelled, VerifyFailed
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.postgres.client import Tool, child_environment, error_line, find_tool
 from console.kinds.postgres.pipeline import enlarge_pipe
@@ -44,9 +53,21 @@ if TYPE_CHECKING:
 
 CHUNK_SIZE = 4 * 1024 * 1024
 QUEUE_DEPTH = 6
+FOLLOW_CHUNK = {"lz4": 1024 * 1024, "zstd": 64 * 1024}
+"""Server-side compression: the follower's reads of the growing file (compressed bytes). zstd's
+decoder has no output limit, so small reads bound what one read decodes to (a run of empty pages
+compresses a thousandfold); LZ4's has one (console.compressed)."""
 ZSTD_THREADS = 2
 """pg_basebackup copies files faster than one zstd thread compresses them (the opposite of
 pg_dump): two compression workers with 4 MiB chunks measured about 1.6x one (bench/README.md)."""
+SERVER_METHODS = {"server-lz4": ("base.tar.lz4", "lz4"), "server-zstd": ("base.tar.zst", "zstd")}
+"""postgres.base_compression values that have the server compress: the file pg_basebackup writes and
+its compression."""
+SERVER_VERSION_NUM = 150000
+"""Server-side compression (``--compress=server-...``) came with PostgreSQL 15."""
+STAGING = "pg_basebackup.partial"
+"""Where pg_basebackup writes with server-side compression, inside the set's directory (removed with it
+on failure, and by remove_abandoned after a kill)."""
 END_POINT = "write-ahead log end point"
 """pg_basebackup's --verbose line once the server has stopped the backup and sent the rest."""
 
@@ -124,13 +145,21 @@ def check_manifest(manifest: bytes, sizes: dict[str, int]) -> int:
 class _Stream:
     """pg_basebackup's stdout -> reader (tar tap) -> queue -> writer (zstd + sha256)."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], out: ArtifactWriter, tap: TarTap, level: int) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str], out: ArtifactWriter | None, tap: TarTap,
+                 level: int) -> None:
         self.argv, self.env, self.out, self.tap, self.level = argv, env, out, tap, level
         self.raw_bytes = 0
         self.errors: list[BaseException] = []
         self.abort = threading.Event()
         self.stderr: collections.deque[str] = collections.deque(maxlen=60)
         self.process: subprocess.Popen[bytes] | None = None
+        self.staging: Path | None = None
+        """Server-side compression: the directory pg_basebackup writes into (no stdout stream)."""
+        self.followed: tuple[str, str] | None = None
+        """Server-side compression: (file name, compression) of the tar the follower reads as it grows."""
+        self.digest = hashlib.sha256()
+        self.stored_bytes = 0
+        self.exited = threading.Event()
         self.end_point_at: float | None = None
         """When pg_basebackup reported the end point (time.time())."""
 
@@ -156,8 +185,9 @@ class _Stream:
     def _write(self, channel: queue.Queue[bytes | None]) -> None:
         import zstandard  # the data path only: the kind registry loads this module without it
 
-        compressor = zstandard.ZstdCompressor(level=self.level, threads=ZSTD_THREADS, write_checksum=True).compressobj()
         try:
+            compressor = zstandard.ZstdCompressor(level=self.level, threads=ZSTD_THREADS,
+                                                  write_checksum=True).compressobj()
             while True:
                 try:
                     chunk = channel.get(timeout=0.1)
@@ -173,6 +203,54 @@ class _Stream:
             self.errors.append(exc)
             self.abort.set()
 
+    def _wait(self) -> None:
+        assert self.process is not None
+        self.process.wait()
+        self.exited.set()
+
+    def _follow(self) -> None:
+        """Server-side compression: read pg_basebackup's file while it grows (the copy keeps about
+        one core busy, so the check runs beside it): sha256 of the stored bytes, decompression
+        through the tar tap. Ends at the end of the file after pg_basebackup exited."""
+        from console.compressed import StreamDecoder
+
+        assert self.staging is not None and self.followed is not None
+        path = self.staging / self.followed[0]
+        try:
+            while not path.exists():
+                if self.abort.is_set() or self.exited.is_set():
+                    if path.exists():
+                        break
+                    return  # no file: pg_basebackup's exit status says why
+                time.sleep(0.02)
+            decoder = StreamDecoder(self.followed[1], self.followed[0])
+            size = FOLLOW_CHUNK[self.followed[1]]
+            with open(path, "rb") as handle:
+                while not self.abort.is_set():
+                    finished = self.exited.is_set()  # before the read: then an empty read is the end
+                    chunk = handle.read(size)
+                    if not chunk:
+                        if finished:
+                            break
+                        time.sleep(0.02)
+                        continue
+                    self.digest.update(chunk)
+                    self.stored_bytes += len(chunk)
+                    for data in decoder.feed(chunk):
+                        self.tap.feed(data)
+                        self.raw_bytes += len(data)
+                else:
+                    return
+            if self.process is not None and self.process.returncode == 0:
+                for data in decoder.finish():
+                    self.tap.feed(data)
+                    self.raw_bytes += len(data)
+        except BaseException as exc:  # noqa: BLE001 - reported by the polling thread
+            if isinstance(exc, VerifyFailed):
+                exc = BackupFailed(f"the server's compressed tar does not decompress: {exc.message}")
+            self.errors.append(exc)
+            self.abort.set()
+
     def _drain_stderr(self, stream: IO[bytes]) -> None:
         for raw in stream:
             line = raw.decode(errors="replace").rstrip()
@@ -182,16 +260,22 @@ class _Stream:
                 self.stderr.append(line)
 
     def run(self, progress: ProgressCallback, cancel: CancelToken | None, expected: int | None) -> None:
+        server_side = self.staging is not None
         try:
-            self.process = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                            stdin=subprocess.DEVNULL, env=self.env)
+            self.process = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL if server_side else subprocess.PIPE,
+                                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=self.env)
         except OSError as exc:
             raise BackupFailed(f"cannot start {self.argv[0]}: {exc.strerror or exc}") from None
-        assert self.process.stdout is not None and self.process.stderr is not None
-        enlarge_pipe(self.process.stdout)
+        assert self.process.stderr is not None
         channel: queue.Queue[bytes | None] = queue.Queue(QUEUE_DEPTH)
-        workers = [threading.Thread(target=self._read, args=(channel, self.process.stdout), name="base-read"),
-                   threading.Thread(target=self._write, args=(channel,), name="base-write")]
+        if server_side:  # pg_basebackup writes the server's compressed tar itself: follow it as it grows
+            workers = [threading.Thread(target=self._wait, name="base-wait"),
+                       threading.Thread(target=self._follow, name="base-follow")]
+        else:
+            assert self.process.stdout is not None
+            enlarge_pipe(self.process.stdout)
+            workers = [threading.Thread(target=self._read, args=(channel, self.process.stdout), name="base-read"),
+                       threading.Thread(target=self._write, args=(channel,), name="base-write")]
         side = threading.Thread(target=self._drain_stderr, args=(self.process.stderr,), daemon=True)
         for thread in (*workers, side):
             thread.start()
@@ -216,7 +300,8 @@ class _Stream:
                 self.process.kill()
                 self.process.wait()
             side.join(5)
-            self.process.stdout.close()
+            if self.process.stdout is not None:
+                self.process.stdout.close()
             self.process.stderr.close()
         if cancelled:
             raise Cancelled("base backup cancelled by the operator; partial files removed")
@@ -230,12 +315,65 @@ class _Stream:
         emit(progress, ProgressEvent("base backup", self.raw_bytes, expected, finished=True))
 
 
-def _basebackup_argv(tool: Tool, pg: PostgresSettings, timeout: float, label: str) -> list[str]:
+def _basebackup_argv(tool: Tool, pg: PostgresSettings, timeout: float, label: str,
+                     staging: Path | None = None) -> list[str]:
     target = (f"host={pg.host} port={pg.port} user={pg.user} connect_timeout={max(2, int(timeout))} "
               "application_name=backup-console")
     # -X fetch puts the WAL written during the copy into the tar: the backup is consistent on its own
-    return [tool.path, "--dbname", target, "--pgdata=-", "--format=tar", "--wal-method=fetch",
-            "--checkpoint=fast", f"--label={label}", "--no-password", "--verbose"]
+    common = ["--format=tar", "--wal-method=fetch", "--checkpoint=fast", f"--label={label}", "--no-password",
+              "--verbose"]
+    if staging is None:
+        return [tool.path, "--dbname", target, "--pgdata=-", *common]
+    # a compressed tar cannot carry the manifest on stdout (pg_basebackup refuses to inject it), so
+    # it writes the tar and backup_manifest into a directory of the set
+    return [tool.path, "--dbname", target, f"--pgdata={staging}", *common, f"--compress={_server_method(pg)}"]
+
+
+def _server_method(pg: PostgresSettings) -> str:
+    if pg.base_compression == "server-zstd":
+        return f"server-zstd:level={pg.base_zstd_level},workers={ZSTD_THREADS}"
+    return pg.base_compression
+
+
+def choose_compression(pg: PostgresSettings, tool: Tool, facts: dict[str, Any]) -> tuple[str, str]:
+    """``postgres.base_compression`` made concrete: (``zstd`` | ``server-lz4`` | ``server-zstd``, why).
+
+    ``auto`` is server-lz4 when the server and pg_basebackup are both 15 or later (the fastest base
+    backup and restore on the bench: 1.2-1.6x raw pg_basebackup against 1.7-2.6x for zstd here;
+    bench/README.md), zstd here otherwise.
+    An explicit server-* on an older one fails before anything is written."""
+    capable = facts["server_version_num"] >= SERVER_VERSION_NUM and tool.major >= SERVER_VERSION_NUM // 10000
+    if pg.base_compression == "auto":
+        if capable:
+            return "server-lz4", "auto: the server and pg_basebackup are 15 or later"
+        return "zstd", (f"auto: server-side compression needs PostgreSQL 15 (server {facts['server_version']}, "
+                        f"pg_basebackup {tool.major})")
+    if pg.base_compression in SERVER_METHODS:
+        _check_server_side(pg, tool, facts, capable)
+    return pg.base_compression, "postgres.base_compression"
+
+
+def _check_server_side(pg: PostgresSettings, tool: Tool, facts: dict[str, Any], capable: bool) -> None:
+    if not capable:
+        raise BackupFailed(f"postgres.base_compression {pg.base_compression} needs PostgreSQL 15 or later on the "
+                           f"server and for pg_basebackup (server {facts['server_version']}, {tool.version})",
+                           hint="set postgres.base_compression: zstd (compressed here instead)")
+
+
+def _adopt_server_tar(stream: _Stream, files: ArtifactSet) -> None:
+    """The server's compressed tar into the set (moved, not copied), once the follower has read it
+    all: its sha256, and backup_manifest from beside it."""
+    assert stream.staging is not None and stream.followed is not None
+    name = stream.followed[0]
+    found = sorted(path.name for path in stream.staging.iterdir())
+    if found != sorted([name, "backup_manifest"]):
+        raise BackupFailed(f"pg_basebackup wrote {', '.join(found)}; expected {name} and backup_manifest only "
+                           "(a cluster with tablespaces is not supported)")
+    tarball = stream.staging / name
+    if tarball.stat().st_size != stream.stored_bytes:
+        raise BackupFailed(f"{name} has {tarball.stat().st_size} bytes, {stream.stored_bytes} were read and hashed")
+    stream.tap.captured["backup_manifest"] = (stream.staging / "backup_manifest").read_bytes()
+    files.adopt(name, tarball, stream.digest.hexdigest(), stream.raw_bytes)
 
 
 def remove_abandoned(root: Path) -> list[Path]:
@@ -266,16 +404,33 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
         stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
     directory = root / stamp
     label = f"backup-console {stamp}"
+    chosen, why = choose_compression(pg, tool, facts)
+    if chosen != pg.base_compression:  # auto: the rest of the run (and the metadata) sees the choice
+        settings = dataclasses.replace(settings, postgres=dataclasses.replace(pg, base_compression=chosen))
+        pg = settings.postgres
+    server = SERVER_METHODS.get(pg.base_compression)
+    source = f"-D DIR --compress={_server_method(pg)}" if server else "-D -"
     emit(progress, ProgressEvent("base backup", 0, facts["cluster_bytes"],
-                                 message=f"pg_basebackup -Ft -D - -X fetch from {pg.host}:{pg.port} | zstd "
-                                         f"{_level_flag(pg.base_zstd_level)} into {directory}"))
+                                 message=f"pg_basebackup -Ft {source} -X fetch from {pg.host}:{pg.port}"
+                                         f"{'' if server else ' | zstd ' + _level_flag(pg.base_zstd_level)} "
+                                         f"into {directory} "
+                                         f"({why})"))
     tap = TarTap({"backup_label", "backup_manifest"})
     try:
         with child_environment(pg) as env, ArtifactSet(directory, settings.dir_mode_bits, settings.file_mode_bits) as files:
-            with files.create(TAR_NAME) as out:  # compressed by the stream itself, with worker threads
-                stream = _Stream(_basebackup_argv(tool, pg, settings.timeout_seconds, label), env, out, tap,
+            if server is not None:  # the server compresses; pg_basebackup writes into the set's directory
+                staging = directory / STAGING
+                stream = _Stream(_basebackup_argv(tool, pg, settings.timeout_seconds, label, staging), env, None, tap,
                                  pg.base_zstd_level)
+                stream.staging, stream.followed = staging, server
                 stream.run(progress, cancel, facts["cluster_bytes"])
+                _adopt_server_tar(stream, files)
+                shutil.rmtree(staging)
+            else:
+                with files.create(TAR_NAME) as out:  # compressed by the stream itself, with worker threads
+                    stream = _Stream(_basebackup_argv(tool, pg, settings.timeout_seconds, label), env, out, tap,
+                                     pg.base_zstd_level)
+                    stream.run(progress, cancel, facts["cluster_bytes"])
             if "backup_label" not in tap.captured or "backup_manifest" not in tap.captured:
                 raise BackupFailed("pg_basebackup's tar has no backup_label or backup_manifest "
                                    f"({tap.members} members read)")
@@ -286,6 +441,7 @@ def run(settings: Settings, request: BackupRequest, on_progress: ProgressCallbac
             metadata = _metadata(settings, request, stamp, label, facts, tool, tap, files, stream,
                                  time.perf_counter() - started)
             metadata["manifest_files_checked"] = manifest_files
+            metadata["base_compression_chosen_by"] = why
             files.write_json(METADATA_NAME, metadata)
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
@@ -324,11 +480,14 @@ def _metadata(settings: Settings, request: BackupRequest, stamp: str, label: str
     else:
         stop_time = datetime.fromtimestamp(time.time() + facts["clock_offset"], timezone.utc).astimezone()
         stop_source = "pg_basebackup exit, on the server's clock"
-    tar = next(info for info in files.infos if info.name == TAR_NAME)
+    server = SERVER_METHODS.get(pg.base_compression)
+    tar_name = server[0] if server else TAR_NAME
+    tar = next(info for info in files.infos if info.name == tar_name)
     manifest_info = next(info for info in files.infos if info.name == MANIFEST_NAME)
     return {
         "backup_type": "physical_base",
-        "backup_method": "pg_basebackup -Ft -D - -X fetch",
+        "backup_method": (f"pg_basebackup -Ft -D DIR -X fetch --compress={_server_method(pg)}" if server
+                          else "pg_basebackup -Ft -D - -X fetch"),
         "set_id": set_id_of("postgres", "base", stamp, settings.instance_of("postgres")),
         "label": label,
         "timestamp": datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -349,9 +508,12 @@ def _metadata(settings: Settings, request: BackupRequest, stamp: str, label: str
         "wal_archive_dir": pg.wal_archive_dir or None,
         "raw_bytes": raw_bytes,
         "cluster_bytes": facts["cluster_bytes"],
-        "compression": f"zstd level {pg.base_zstd_level}",
+        "compression": _compression_label(pg),
+        "base_compression": pg.base_compression,
+        "manifest_in_tar": server is None,
         "manifest_checksum": manifest.get("Manifest-Checksum"),
-        "artifacts": [{"role": "base", "format": "tar", **tar.as_metadata(), "uncompressed_bytes": raw_bytes},
+        "artifacts": [{"role": "base", "format": "tar", "compression": server[1] if server else "zstd",
+                       **tar.as_metadata(), "uncompressed_bytes": raw_bytes},
                       {"role": "manifest", "format": "json", **manifest_info.as_metadata()}],
         "duration_seconds": round(seconds, 3),
         "pg_basebackup_version": tool.version,
@@ -359,6 +521,15 @@ def _metadata(settings: Settings, request: BackupRequest, stamp: str, label: str
         "verification_status": "pending",
         "force_reason": request.force_reason,
     }
+
+
+def _compression_label(pg: PostgresSettings) -> str:
+    """As the metadata's ``compression`` says it (``zstd level 1`` before server-side compression)."""
+    if pg.base_compression == "server-lz4":
+        return "lz4, by the server"
+    if pg.base_compression == "server-zstd":
+        return f"zstd level {pg.base_zstd_level}, by the server"
+    return f"zstd level {pg.base_zstd_level}"
 
 
 def _level_flag(level: int) -> str:

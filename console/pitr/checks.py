@@ -91,7 +91,8 @@ def replication(context: CheckContext, facts: dict[str, Any]) -> CheckOutcome:
 
 
 def disk_space(context: CheckContext, facts: dict[str, Any]) -> CheckOutcome:
-    # zstd level 1 rarely makes a cluster bigger; the raw size leaves room for incompressible data
+    # zstd level 1 or the server's LZ4 rarely make a cluster bigger; the raw size leaves room for
+    # incompressible data
     return free_space(context.settings.root.base_backups, int(facts["cluster_bytes"] or 0), "the cluster's size")
 
 

@@ -1,6 +1,8 @@
 """Where PITR files live under BACKUP_DIR, and reading them back.
 
     postgres/base/<YYYYmmdd_HHMMSS>/base.tar.zst     the cluster as pg_basebackup's tar, zstd
+                                     (base.tar.lz4 or .zst compressed by the server, with
+                                     postgres.base_compression server-lz4/server-zstd)
     postgres/base/<YYYYmmdd_HHMMSS>/backup_manifest   pg_basebackup's manifest (pg_verifybackup)
     postgres/base/<YYYYmmdd_HHMMSS>/backup.json       metadata, written last
     postgres/base/restore-points.jsonl                named restore points (``wal mark``)
@@ -86,7 +88,19 @@ class BaseBackup:
 
     @property
     def tar_path(self) -> Path:
+        """The tar the metadata names (``base.tar.lz4`` when the server compressed with LZ4); sets from
+        before that choice existed name ``base.tar.zst``, as do those without an artifacts list."""
+        for artifact in self.metadata.get("artifacts") or []:
+            if isinstance(artifact, dict) and artifact.get("role") == "base" and \
+                    str(artifact.get("name", "")).startswith("base.tar") and "/" not in str(artifact["name"]):
+                return self.directory / str(artifact["name"])
         return self.directory / TAR_NAME
+
+    @property
+    def manifest_in_tar(self) -> bool:
+        """pg_basebackup puts backup_manifest into a tar it writes to stdout, not into one the server
+        compressed (then only the copy beside it exists)."""
+        return bool(self.metadata.get("manifest_in_tar", True))
 
     @property
     def manifest_path(self) -> Path:

@@ -248,7 +248,7 @@ def check_by_name(ctx: SetContext, item: BackupFile) -> None:
     name = item.path.name
     if name.endswith(".enc"):
         check_encrypted(ctx, item)
-    elif name.endswith((".tar", ".tar.gz", ".tgz", ".tar.zst")):
+    elif name.endswith((".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.lz4")):
         ctx.run("tar", name, lambda: f"archive lists "
                 f"{len(tar_listing(item.path, name, ctx.cancel, ctx.raw_observer(name)))} entries")
     elif name.endswith((".json", ".json.gz", ".json.zst")):

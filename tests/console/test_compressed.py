@@ -7,6 +7,7 @@ import gzip
 import re
 from pathlib import Path
 
+import lz4.frame
 import pytest
 import zstandard
 from hypothesis import given, settings
@@ -16,7 +17,8 @@ from console.compressed import DamagedStream, DecompressedReader, decompress_chu
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPRESS = {"gzip": lambda data: gzip.compress(data, 1),
-            "zstd": lambda data: zstandard.ZstdCompressor(level=1, write_checksum=True).compress(data)}
+            "zstd": lambda data: zstandard.ZstdCompressor(level=1, write_checksum=True).compress(data),
+            "lz4": lambda data: lz4.frame.compress(data, content_checksum=True)}  # base backups the server compressed
 
 
 def _cut(data: bytes, sizes: list[int]) -> list[bytes]:
@@ -47,17 +49,27 @@ def test_a_cut_off_stream_is_damage_never_a_short_read(compression, data, draw):
         b"".join(decompress_chunks([stored[:keep]] if keep else [], compression, "cut.bin"))
 
 
-@pytest.mark.parametrize("suffix", [".gz", ".zst"])
+@pytest.mark.parametrize("suffix", [".gz", ".zst", ".lz4"])
 def test_the_reader_serves_any_read_size_and_checks_the_trailer(tmp_path, suffix):
     data = bytes(range(256)) * 5000
     path = tmp_path / f"file{suffix}"
-    path.write_bytes(COMPRESS["gzip" if suffix == ".gz" else "zstd"](data))
+    path.write_bytes(COMPRESS[{".gz": "gzip", ".zst": "zstd", ".lz4": "lz4"}[suffix]](data))
     with DecompressedReader(path) as reader:
         parts = [reader.read(size) for size in (1, 10, 10240, 3 * 1024 * 1024)] + [reader.read()]
     assert b"".join(parts) == data
     path.write_bytes(path.read_bytes()[:-3])
     with pytest.raises(DamagedStream, match=f"file{re.escape(suffix)}"), DecompressedReader(path) as reader:
         reader.drain()
+
+
+def test_lz4_frames_follow_each_other_and_a_changed_byte_is_damage():
+    first, second = b"a" * 9_000_000 + bytes(range(256)) * 40, bytes(range(255, -1, -1)) * 3
+    stored = COMPRESS["lz4"](first) + COMPRESS["lz4"](second)
+    assert b"".join(decompress_chunks(_cut(stored, [100, 65536]), "lz4", "x")) == first + second
+    damaged = bytearray(COMPRESS["lz4"](bytes(range(256)) * 4000))
+    damaged[len(damaged) // 2] ^= 0x01  # a match or a literal: the block decoder or the content checksum tells
+    with pytest.raises(DamagedStream, match=r"lz4 stream corrupt in base\.tar\.lz4"):
+        b"".join(decompress_chunks([bytes(damaged)], "lz4", "base.tar.lz4"))
 
 
 def test_a_temporary_name_reads_as_what_it_will_be(tmp_path):
@@ -69,7 +81,8 @@ def test_a_temporary_name_reads_as_what_it_will_be(tmp_path):
 def test_no_other_module_opens_a_compressed_stream_itself():
     """The catalog's bounded read of a small metadata.json.gz is the one exception (a hot path at 10,000 sets)."""
     allowed = {"console/compressed.py", "console/catalog.py"}
-    pattern = re.compile(r"ZstdDecompressor|GzipFile|gzip\.open|gzip\.decompress|\"r:gz\"|decompressobj")
+    pattern = re.compile(r"ZstdDecompressor|GzipFile|gzip\.open|gzip\.decompress|\"r:gz\"|decompressobj|"
+                         r"LZ4FrameDecompressor|lz4\.frame\.(?:open|decompress)")
     offenders = [str(path.relative_to(ROOT)) for package in ("console", "screens")
                  for path in (ROOT / package).rglob("*.py")
                  if str(path.relative_to(ROOT)) not in allowed and pattern.search(path.read_text(encoding="utf-8"))]

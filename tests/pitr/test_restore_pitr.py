@@ -41,7 +41,8 @@ def archived(wal_launcher: Path) -> Iterator[ArchivedCluster]:
                          "max_wal_senders": "4"}).init().start()
     config = work / "config.yaml"
     config.write_text(f"backup_dir: {backup_dir}\ntimeout_seconds: 5\npostgres:\n  host: {cluster.host}\n"
-                      f"  port: {cluster.port}\n  user: {cluster.user}\n  wal_archive_dir: {archive}\n")
+                      f"  port: {cluster.port}\n  user: {cluster.user}\n  wal_archive_dir: {archive}\n"
+                      "  base_compression: zstd\n")  # compressed here; tests/pitr/test_base_compression.py: the server
     state = ArchivedCluster(cluster, archive, backup_dir, config, wal_launcher, work)
     try:
         with cluster.connect() as conn:
