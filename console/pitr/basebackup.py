@@ -37,6 +37,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from console import __version__
 from console.artifacts import ArtifactSet, ArtifactWriter
+from console.compressed import StreamDecoder
 from console.errors import BackupFailed, Cancelled, VerifyFailed
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.postgres.client import Tool, child_environment, error_line, find_tool
@@ -212,8 +213,6 @@ class _Stream:
         """Server-side compression: read pg_basebackup's file while it grows (the copy keeps about
         one core busy, so the check runs beside it): sha256 of the stored bytes, decompression
         through the tar tap. Ends at the end of the file after pg_basebackup exited."""
-        from console.compressed import StreamDecoder
-
         assert self.staging is not None and self.followed is not None
         path = self.staging / self.followed[0]
         try:
