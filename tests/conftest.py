@@ -35,6 +35,22 @@ def _scratch_on_tmpfs() -> None:
 _scratch_on_tmpfs()
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto`` (README's command, capped by ``--maxprocesses=4``): two workers per CPU.
+
+    A worker of this suite waits about half its time on something else than its own CPU (the
+    PostgreSQL and Redis servers it drives, pg_ctl, the CLI child processes, the one-second
+    stamps), so one per CPU left the cores idle. PYTEST_XDIST_AUTO_NUM_WORKERS still wins, and
+    an explicit ``-n N`` is untouched."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    return 2 * cpus
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """What collection loaded (Textual, moto, hypothesis, every test module) lives for the whole run:
     freeze it, so the collector's full passes, frequent in Pilot tests, stop walking it each time."""

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-FAST_SYNC = {"repl-diskless-sync-delay": "0"}
+FAST_SYNC = {"repl-diskless-sync-delay": "0"}  # RedisServer's default now; kept for readers of the tests
 """Redis 7 waits 5 s for more replicas before a diskless transfer; tests need no such wait."""
 
 

@@ -151,9 +151,11 @@ class RedisServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> RedisServer:
+        # repl-diskless-sync-delay 0: Redis 7 otherwise waits 5 s for more replicas before every
+        # diskless transfer (redis-cli --rdb, a replica's sync); a test's own ``extra`` still wins.
         conf = {"port": str(self.port), "bind": "127.0.0.1", "dir": str(self.dir), "save": '""',
                 "appendonly": "yes" if self.appendonly else "no", "daemonize": "no",
-                "logfile": str(self.dir / "redis.log"), **self.extra}
+                "logfile": str(self.dir / "redis.log"), "repl-diskless-sync-delay": "0", **self.extra}
         if self.password:
             conf["requirepass"] = self.password  # in the config file, so it is on no argv
         conf_path = self.dir / "redis.conf"

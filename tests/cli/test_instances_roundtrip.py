@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
@@ -17,6 +16,7 @@ import pytest
 import requests
 
 from tests.certs_fixtures import build_cert_tree
+from tests.clock import next_second
 from tests.servers import RABBIT_AUTH, PgCluster, free_port
 
 BIN = [sys.executable, "-m", "console.cli"]
@@ -200,7 +200,7 @@ def test_retention_follows_each_instance_own_rules(fleet):
     for _ in range(2):
         proc = run(config, "backup", "postgres/analytics", "--json")
         assert proc.returncode == 0, proc.stderr
-        time.sleep(1.1)  # two distinct stamps
+        next_second()  # two distinct stamps
     directory = backup_dir / "postgres@analytics"
     older = sorted({p.name.split("_", 2)[2][:15] for p in directory.glob("backup_reports_*")})[0]
     aged = "20200101_020000"

@@ -198,7 +198,7 @@ class _Webhook(BaseHTTPRequestHandler):
 def webhook() -> Iterator[str]:
     _Webhook.bodies = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/hook"
     server.shutdown()
 

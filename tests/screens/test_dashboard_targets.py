@@ -22,7 +22,7 @@ from tests.clock import next_second
 from tests.screens.conftest import FROZEN_NOW, fixed_prober, screen_lines, wait_until
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def two_databases(pg_cluster):
     names = [f"t_{uuid.uuid4().hex[:8]}_{suffix}" for suffix in ("a", "b")]
     for name in names:
@@ -39,11 +39,17 @@ def _backup(settings, database, cancel=None):
     return result
 
 
-@pytest.fixture
-def history(pg_cluster, two_databases, make_settings):
-    """a: backed up, verified, backed up again (newest unverified). b: backed up, verified, then a cancelled run."""
+@pytest.fixture(scope="module")
+def history_template(pg_cluster, two_databases, tmp_path_factory):
+    """a: backed up, verified, backed up again (newest unverified). b: backed up, verified, then a cancelled run.
+
+    Made once per module (four backups, about 4 s); each test reads a copy of its BACKUP_DIR."""
+    from console.config import load_settings
+
     first, second = two_databases
-    settings = make_settings(pg_cluster.overrides(first))
+    template = tmp_path_factory.mktemp("targets-history") / "backups"
+    settings = load_settings(None, env={}, overrides={**pg_cluster.overrides(first), "backup_dir": str(template),
+                                                      "timeout_seconds": 2.0})
     assert _backup(settings, first).ok and _backup(settings, second).ok
     assert verify(settings, kind="postgres").ok
     newer = _backup(settings, first)
@@ -51,7 +57,16 @@ def history(pg_cluster, two_databases, make_settings):
     token = CancelToken()
     token.cancel()
     assert _backup(settings, second, cancel=token).status == "cancelled"
-    return settings, first, second, newer.set_id
+    return template, first, second, newer.set_id
+
+
+@pytest.fixture
+def history(history_template, pg_cluster, make_settings, backup_dir):
+    import shutil
+
+    template, first, second, newer = history_template
+    shutil.copytree(template, backup_dir, symlinks=True)
+    return make_settings(pg_cluster.overrides(first)), first, second, newer
 
 
 def test_each_target_has_its_own_verification_and_last_run(history):
