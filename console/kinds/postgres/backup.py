@@ -10,6 +10,7 @@ in the same snapshot, it counts every table's rows and hashes the schema, and wr
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import re
 import tarfile
 import time
@@ -78,9 +79,7 @@ def sql_compression(pg: PostgresSettings) -> tuple[str, int, str]:
     """
     if pg.sql_compression == "zstd":
         return "zstd", pg.zstd_level, f"zstd level {pg.zstd_level}"
-    try:
-        import isal  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("isal") is None:  # asks whether it is installed without loading it
         return "gzip", pg.gzip_level, f"gzip level {pg.gzip_level} (zlib)"
     level = min(pg.gzip_level, 3)
     return "isal-gzip", level, f"gzip level {level} (ISA-L)"
