@@ -21,7 +21,7 @@ from console.errors import ConsoleError
 from console.formatting import ago, size
 from console.freshness import is_fresh
 from console.instances import DEFAULT, target_label
-from console.runlog import read_runs
+from console.runlog import RunRecord, read_runs
 from console.status import Status
 from console.verify.state import configured_targets
 
@@ -116,8 +116,32 @@ def collect(settings: Settings, now: float | None = None, probes: dict[str, Prob
         wanted = ["storage"] + (["postgres"] if "postgres" in settings.alerts.scheduled_kinds else [])
         probes = {result.label: result for result in probe_all(settings, wanted)}
     catalog = scan(settings.backup_dir)
+    report = catalog_findings(settings, catalog, now)
+    add_probe_findings(report, settings, catalog, probes, certificates)
+    report.findings.sort(key=worst_first)
+    return report
+
+
+def worst_first(finding: Finding) -> tuple[int, str, str]:
+    """The order findings are listed in: critical first, then by category and subject."""
+    return (-SEVERITIES.index(finding.severity), finding.category, finding.subject)
+
+
+def catalog_findings(settings: Settings, catalog: Catalog, now: float,
+                     runs: list[RunRecord] | None = None) -> MonitorReport:
+    """The findings that need only the catalog and the run log (``runs``: read when not given): each
+    scheduled target's freshness, its last run when it failed, its newest set's verification. Unsorted.
+
+    The dashboard shows these as soon as the catalog is read, before the probes answer."""
     report = MonitorReport(now, [])
-    _freshness(settings, catalog, now, report)
+    _freshness(settings, catalog, now, report, read_runs(settings.backup_dir) if runs is None else runs)
+    return report
+
+
+def add_probe_findings(report: MonitorReport, settings: Settings, catalog: Catalog,
+                       probes: dict[str, ProbeResult], certificates: bool = True) -> MonitorReport:
+    """Add to ``report`` the findings that need the probes' results: BACKUP_DIR's storage, the tools
+    (pg_dump against the servers' versions), WAL archiving; and the certificates unless told not to."""
     _storage(probes.get("storage"), report)
     postgres = [result for result in probes.values() if result.name == "postgres"]
     _tools(settings, catalog, postgres, report)
@@ -125,7 +149,6 @@ def collect(settings: Settings, now: float | None = None, probes: dict[str, Prob
         _wal(result, report)
     if certificates:
         _certificates(settings, report)
-    report.findings.sort(key=lambda f: (-SEVERITIES.index(f.severity), f.category, f.subject))
     return report
 
 
@@ -146,14 +169,15 @@ def _target_state(kind: str, instance: str, name: str, latest: BackupSet | None)
                        status if status in VERIFICATION_VALUES else "unknown", instance)
 
 
-def _freshness(settings: Settings, catalog: Catalog, now: float, report: MonitorReport) -> None:
+def _freshness(settings: Settings, catalog: Catalog, now: float, report: MonitorReport, runs: list[RunRecord]) -> None:
     last_run: dict[tuple[str, str, str], Any] = {}
-    for record in read_runs(settings.backup_dir):
+    for record in runs:
         if record.action == "backup":
             last_run[(record.kind, record.instance, record.target or "")] = record
+    latest = catalog.latest_by_target()
     for kind, instance, name in expected_targets(settings, catalog):
         label = target_label(kind, instance, name)
-        state = _target_state(kind, instance, name, catalog.latest(kind, name if kind == "postgres" else None, instance))
+        state = _target_state(kind, instance, name, latest.get((kind, instance, name if kind == "postgres" else None)))
         report.targets.append(state)
         if state.timestamp is None:
             report.findings.append(Finding(f"freshness:{label}", "freshness", "critical", label,
