@@ -15,7 +15,7 @@ import console.catalog as catalog
 from console.monitor import collect
 from console.verify import state
 from console.verify.state import reported_sets, target_states
-from screens.dashboard import scan_backups
+from console.backup_summary import scan_backups
 
 
 def write(path, text):
