@@ -156,7 +156,11 @@ def _answers_of(path: Path, set_ids: set[str]) -> dict[str, tuple[str, str, str]
             answers[set_id] = None
         if named:
             found: dict[str, tuple[str, str, str]] = {}
-            _add_sets(found, json.loads(raw), path)
+            quick = reports.named_entries(raw, named)
+            if quick is None:
+                _add_sets(found, json.loads(raw), path)
+            else:
+                _add_sets(found, {**quick[0], "sets": list(quick[1].values())}, path)
             for set_id in named:
                 answers[set_id] = found.get(set_id)
         if len(_ANSWERS) > 4 * REPORTS_READ:
