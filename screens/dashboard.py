@@ -16,7 +16,7 @@ or while another screen is on top.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
 from textual import on, work
@@ -52,6 +52,10 @@ WIDE_COLUMNS = 110
 MIN_BACKUPS_LINES = 6
 """Panels fit when they leave the Backups panel this many lines (four lines and its border)."""
 VERIFICATION_ORDER = ("failed", "warning", "unverified", "verified")
+CATALOG_HEAD_START_SECONDS = 0.5
+"""A round's probes start when its catalog pass has ended, or after this long if it has not: both are
+mostly CPU in one process (one interpreter lock), so side by side each takes as long as both; the
+catalog first puts the Backups panel up sooner, and a slow disk holds the probes no longer than this."""
 MONITOR_INTERVAL_SECONDS = 60.0
 """Monitor findings (freshness, tools, WAL) are re-evaluated at most this often: they run subprocesses."""
 
@@ -267,13 +271,14 @@ footer places of `t` (retention) and `d` (drill), which still work.
 
     @work(thread=True, exclusive=True, group="probes", exit_on_error=False)
     def _run_probes(self) -> None:
-        """One round: the catalog pass in a thread of its own while the probes run here, so the Backups
-        panel waits for the catalog, not for the slowest server; then, every MONITOR_INTERVAL_SECONDS,
-        the findings that need the probes."""
+        """One round: the catalog pass in a thread of its own while the probes run here (after its head
+        start), so the Backups panel waits for the catalog, not for the slowest server; then, every
+        MONITOR_INTERVAL_SECONDS, the findings that need the probes."""
         app = self.console_app
         now = app.clock().timestamp()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog") as reader:
             reading = reader.submit(self._read_catalog, now)
+            wait([reading], timeout=CATALOG_HEAD_START_SECONDS)
             results = app.prober(app.settings, None, lambda result: self.post_message(ProbeFinished(result)))
             passed = reading.result()
         if time.monotonic() - self._monitored_at >= MONITOR_INTERVAL_SECONDS:
