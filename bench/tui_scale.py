@@ -9,6 +9,8 @@
   "full frame" the first with that and every service panel past "checking...".
 * **A hanging server** (``--hanging``): each contender is also started with Redis pointed at a local
   socket that accepts and never answers (REDIS_PORT; the probes' timeout is 3 s), its rows marked so.
+* **CPU**: beside each frame's wall time, the user + system CPU time the console had used when it
+  was seen (``/proc/<pid>/stat``): on a shared machine it moves much less than the wall time.
 * **Reports screen**: then ``v`` is sent, and the pane polled until the reports table is filled.
 * **RSS** (``--rss-seconds N``): ours and the older commit run side by side, each with the local
   services and a private empty BACKUP_DIR, and each with the ``--sets`` BACKUP_DIR; after N seconds
@@ -121,6 +123,16 @@ def memory_kb(session: str) -> dict[str, int]:
     return found
 
 
+def cpu_seconds(session: str) -> float:
+    """User + system CPU time the console (the process tmux started) has used so far."""
+    pid = _tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("inf")
+
+
 def one_run(session: str, argv: list[str], env: dict[str, str], cwd: Path) -> dict[str, float]:
     started = time.perf_counter()
     start(session, argv, env, cwd)
@@ -128,6 +140,7 @@ def one_run(session: str, argv: list[str], env: dict[str, str], cwd: Path) -> di
     try:
         for name, holds in MARKERS.items():
             seen[name] = wait_for(session, holds, started)
+            seen[f"{name}: CPU"] = cpu_seconds(session)
         pressed = time.perf_counter()
         _tmux("send-keys", "-t", session, "v")
         seen["Reports screen filled (after v)"] = wait_for(session, REPORTS_SHOWN, pressed)
