@@ -71,7 +71,8 @@ and alerts. Enter on it shows every line whole; `d` opens the newest drill trans
 fleet view (every backup host publishing to the bucket, stale ones named).
 
 Probes refresh every few seconds (`ui.refresh_seconds`); a round starts only when the last one
-ended. Select a panel with the arrow keys or tab and press enter for every metric.
+ended. The Backups panel is filled from the catalog without waiting for them; until the first round's
+probes have answered, the findings that need them (storage, tools, WAL archiving) are PENDING. Select a panel with the arrow keys or tab and press enter for every metric.
 
 ## Several instances
 A kind with several instances (`postgres.instances` in the config) gets a title line with how
