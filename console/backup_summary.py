@@ -76,7 +76,8 @@ def catalog_pass(settings: Settings, now: float) -> CatalogPass:
 
 def probe_findings(settings: Settings, catalog: Catalog, probes: dict[str, ProbeResult], now: float) -> list[Finding]:
     """The findings that need the probes (by label), none "ok"; certificates are left to their own panel."""
-    report = add_probe_findings(MonitorReport(now, []), settings, catalog, probes, certificates=False)
+    report = add_probe_findings(MonitorReport(now, []), settings, catalog, probes, certificates=False,
+                                problems_only=True)
     return [f for f in report.findings if f.severity != "ok"]
 
 

@@ -61,3 +61,30 @@ def test_freshness_takes_the_newest_set_of_each_target_as_latest_does(make_setti
     assert newest["redis"] == catalog.latest("redis").set_id
     assert newest["postgres/shop"] == catalog.latest("postgres", "shop").set_id
     assert newest["postgres/app"] == catalog.latest("postgres", "app").set_id
+
+
+def test_the_openssl_finding_reads_no_legacy_metadata_when_it_can_only_be_ok(make_settings, backup_dir, tmp_path,
+                                                                             monkeypatch):
+    import shutil
+
+    import console.catalog as catalog
+
+    if shutil.which("openssl") is None:
+        import pytest
+
+        pytest.skip("openssl not installed")
+    for day in range(1, 4):
+        (backup_dir / "certs").mkdir(parents=True, exist_ok=True)
+        (backup_dir / "certs" / f"certificates_2026120{day}_020000.tar.gz.enc").write_bytes(b"x")
+        (backup_dir / "certs" / f"cert_inventory_2026120{day}_020000.json").write_text('{"timestamp": "legacy"}')
+    settings = make_settings(**{"alerts.scheduled_kinds": ["certs"]})
+    parses = []
+    parse = catalog.parse_metadata
+    monkeypatch.setattr(catalog, "parse_metadata", lambda raw, name: parses.append(name) or parse(raw, name))
+    catalog._OURS.clear()
+    found = probe_findings(settings, scan(backup_dir), PROBES, time.time())
+    assert parses == [] and not any(f.id == "tools:openssl" for f in found)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no openssl: then the finding is a warning, with its count
+    (warning,) = [f for f in probe_findings(settings, scan(backup_dir), PROBES, time.time()) if f.id == "tools:openssl"]
+    assert warning.severity == "warning" and warning.evidence.startswith("3 legacy encrypted set(s)")
+    assert warning in collect(settings, probes=PROBES, certificates=False).findings
