@@ -57,7 +57,9 @@ CATALOG_HEAD_START_SECONDS = 0.5
 mostly CPU in one process (one interpreter lock), so side by side each takes as long as both; the
 catalog first puts the Backups panel up sooner, and a slow disk holds the probes no longer than this."""
 MONITOR_INTERVAL_SECONDS = 60.0
-"""Monitor findings (freshness, tools, WAL) are re-evaluated at most this often: they run subprocesses."""
+"""The monitor's findings that need the probes (storage, tools, WAL) are re-evaluated at most this often:
+they run subprocesses. Those that need only the catalog and the run log (freshness, failed runs,
+verification) come with every round's catalog pass."""
 
 
 class DashboardScreen(Screen[None]):
@@ -72,7 +74,8 @@ fleet view (every backup host publishing to the bucket, stale ones named).
 
 Probes refresh every few seconds (`ui.refresh_seconds`); a round starts only when the last one
 ended. The Backups panel is filled from the catalog without waiting for them; until the first round's
-probes have answered, the findings that need them (storage, tools, WAL archiving) are PENDING. Select a panel with the arrow keys or tab and press enter for every metric.
+probes have answered, the findings that need them (storage, tools, WAL archiving) are PENDING.
+Select a panel with the arrow keys or tab and press enter for every metric.
 
 ## Several instances
 A kind with several instances (`postgres.instances` in the config) gets a title line with how
