@@ -4,6 +4,13 @@
   ours and the manual's names) and ``--reports`` verification reports, each over every one of those
   sets (a month of nightly ``verify`` runs); the pane is polled until the panels are drawn and until
   the Backups panel is filled from the catalog.
+  "Filled" is the first frame with the panel's lines; "complete" the first without PENDING (the
+  monitor's findings that need the probes are in; before the dashboard said PENDING, the same frame);
+  "full frame" the first with that and every service panel past "checking...".
+* **A hanging server** (``--hanging``): each contender is also started with Redis pointed at a local
+  socket that accepts and never answers (REDIS_PORT; the probes' timeout is 3 s), its rows marked so.
+* **CPU**: beside each frame's wall time, the user + system CPU time the console had used when it
+  was seen (``/proc/<pid>/stat``): on a shared machine it moves much less than the wall time.
 * **Reports screen**: then ``v`` is sent, and the pane polled until the reports table is filled.
 * **RSS** (``--rss-seconds N``): ours and the older commit run side by side, each with the local
   services and a private empty BACKUP_DIR, and each with the ``--sets`` BACKUP_DIR; after N seconds
@@ -11,7 +18,7 @@
 
 Every contender is a fresh process, round-robin; the machine's load average is printed (it is shared).
 
-Usage: ``.venv/bin/python bench/tui_scale.py --sets 10000 --reports 30 --runs 5 --before 0479e13 [--rss-seconds 300]``.
+Usage: ``.venv/bin/python bench/tui_scale.py --sets 10000 --reports 30 --runs 5 --before 0479e13 [--hanging] [--rss-seconds 300]``.
 """
 
 from __future__ import annotations
@@ -20,10 +27,12 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -35,6 +44,10 @@ PYTHON = str(ROOT / ".venv" / "bin" / "python")
 MARKERS = {
     "panels drawn": lambda screen: "PostgreSQL" in screen,
     "Backups panel filled": lambda screen: "Backups" in screen and "scanning backups" not in screen,
+    "Backups panel complete (no finding pending)": lambda screen: "Backups" in screen
+    and "scanning backups" not in screen and "PENDING" not in screen,
+    "full frame (every panel probed, Backups complete)": lambda screen: "Backups" in screen
+    and "scanning backups" not in screen and "PENDING" not in screen and "checking..." not in screen,
 }
 REPORTS_SHOWN = lambda screen: "report(s)" in screen or "NO REPORTS" in screen  # noqa: E731 - the status line
 
@@ -61,6 +74,21 @@ def write_reports(backup_dir: Path, count: int, set_ids: list[str]) -> None:
                                 "failed": 0, "warnings": 0, "skipped": 0}, "sets": sets}
         (directory / f"{name}.json").write_text(json.dumps(document, indent=2))
         (directory / f"{name}.report").write_text("verification report\n")
+
+
+def hanging_port() -> int:
+    """A local TCP port that accepts connections and never answers (what a wedged server looks like)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    accepted = []
+
+    def accept() -> None:
+        while True:
+            accepted.append(listener.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    return listener.getsockname()[1]
 
 
 def _tmux(*args: str) -> str:
@@ -95,6 +123,16 @@ def memory_kb(session: str) -> dict[str, int]:
     return found
 
 
+def cpu_seconds(session: str) -> float:
+    """User + system CPU time the console (the process tmux started) has used so far."""
+    pid = _tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("inf")
+
+
 def one_run(session: str, argv: list[str], env: dict[str, str], cwd: Path) -> dict[str, float]:
     started = time.perf_counter()
     start(session, argv, env, cwd)
@@ -102,6 +140,7 @@ def one_run(session: str, argv: list[str], env: dict[str, str], cwd: Path) -> di
     try:
         for name, holds in MARKERS.items():
             seen[name] = wait_for(session, holds, started)
+            seen[f"{name}: CPU"] = cpu_seconds(session)
         pressed = time.perf_counter()
         _tmux("send-keys", "-t", session, "v")
         seen["Reports screen filled (after v)"] = wait_for(session, REPORTS_SHOWN, pressed)
@@ -117,6 +156,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--before", metavar="COMMIT")
     parser.add_argument("--rss-seconds", type=float, default=0.0)
+    parser.add_argument("--hanging", action="store_true", help="also run each with Redis hanging")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="bc-bench-tui-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
     trees = {"ours": ROOT}
@@ -146,11 +186,13 @@ def main() -> int:
     loads = [os.getloadavg()[0]]
     memory: dict[str, dict[str, int]] = {}
     try:
+        cases = [("", {})] + ([(" (redis hanging)", {"REDIS_PORT": str(hanging_port())})] if args.hanging else [])
         for _ in range(args.runs):
-            for label, tree in trees.items():
-                env = {"BACKUP_DIR": str(big), "HOME": str(scratch)}
-                for name, seconds in one_run(f"bctui{os.getpid()}", argv, env, tree).items():
-                    samples[label].setdefault(name, []).append(seconds)
+            for suffix, extra in cases:
+                for label, tree in trees.items():
+                    env = {"BACKUP_DIR": str(big), "HOME": str(scratch), **extra}
+                    for name, seconds in one_run(f"bctui{os.getpid()}", argv, env, tree).items():
+                        samples[label].setdefault(name + suffix, []).append(seconds)
             loads.append(os.getloadavg()[0])
         if args.rss_seconds:
             sessions = {}

@@ -183,6 +183,20 @@ class Catalog:
                       and (name is None or item.name == name)]
         return max(candidates, key=lambda item: item.timestamp, default=None)
 
+    def latest_by_target(self) -> dict[tuple[str, str, str | None], BackupSet]:
+        """``latest`` of every target in one pass over the sets: (kind, instance, name) -> its newest
+        backup, and (kind, instance, None) -> the kind's newest on that instance whatever its name."""
+        newest: dict[tuple[str, str, str | None], BackupSet] = {}
+        now = datetime.now().astimezone()
+        for item in self.sets:
+            if not item.is_backup or item.in_future(now):
+                continue
+            for key in ((item.kind, item.instance, item.name), (item.kind, item.instance, None)):
+                current = newest.get(key)
+                if current is None or item.timestamp > current.timestamp:  # the first of equals, as max() keeps
+                    newest[key] = item
+        return newest
+
     def instances(self, kind: str) -> list[str]:
         """The instances of ``kind`` that have sets here, ``default`` first."""
         found = {item.instance for item in self.by_kind(kind)}

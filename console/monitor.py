@@ -21,7 +21,7 @@ from console.errors import ConsoleError
 from console.formatting import ago, size
 from console.freshness import is_fresh
 from console.instances import DEFAULT, target_label
-from console.runlog import read_runs
+from console.runlog import RunRecord, read_runs
 from console.status import Status
 from console.verify.state import configured_targets
 
@@ -116,16 +116,44 @@ def collect(settings: Settings, now: float | None = None, probes: dict[str, Prob
         wanted = ["storage"] + (["postgres"] if "postgres" in settings.alerts.scheduled_kinds else [])
         probes = {result.label: result for result in probe_all(settings, wanted)}
     catalog = scan(settings.backup_dir)
+    report = catalog_findings(settings, catalog, now)
+    add_probe_findings(report, settings, catalog, probes, certificates)
+    report.findings.sort(key=worst_first)
+    return report
+
+
+def worst_first(finding: Finding) -> tuple[int, str, str]:
+    """The order findings are listed in: critical first, then by category and subject."""
+    return (-SEVERITIES.index(finding.severity), finding.category, finding.subject)
+
+
+def catalog_findings(settings: Settings, catalog: Catalog, now: float,
+                     runs: list[RunRecord] | None = None) -> MonitorReport:
+    """The findings that need only the catalog and the run log (``runs``: read when not given): each
+    scheduled target's freshness, its last run when it failed, its newest set's verification. Unsorted.
+
+    The dashboard shows these as soon as the catalog is read, before the probes answer."""
     report = MonitorReport(now, [])
-    _freshness(settings, catalog, now, report)
+    _freshness(settings, catalog, now, report, read_runs(settings.backup_dir) if runs is None else runs)
+    return report
+
+
+def add_probe_findings(report: MonitorReport, settings: Settings, catalog: Catalog,
+                       probes: dict[str, ProbeResult], certificates: bool = True,
+                       problems_only: bool = False) -> MonitorReport:
+    """Add to ``report`` the findings that need the probes' results: BACKUP_DIR's storage, the tools
+    (pg_dump against the servers' versions), WAL archiving; and the certificates unless told not to.
+
+    ``problems_only`` leaves out a finding that can only be "ok" here (the dashboard shows problems
+    only): with openssl installed, the legacy encrypted sets are not counted, which reads the metadata
+    of every encrypted config and certs set (4,000 files at 10,000 sets)."""
     _storage(probes.get("storage"), report)
     postgres = [result for result in probes.values() if result.name == "postgres"]
-    _tools(settings, catalog, postgres, report)
+    _tools(settings, catalog, postgres, report, problems_only)
     for result in postgres:
         _wal(result, report)
     if certificates:
         _certificates(settings, report)
-    report.findings.sort(key=lambda f: (-SEVERITIES.index(f.severity), f.category, f.subject))
     return report
 
 
@@ -146,14 +174,15 @@ def _target_state(kind: str, instance: str, name: str, latest: BackupSet | None)
                        status if status in VERIFICATION_VALUES else "unknown", instance)
 
 
-def _freshness(settings: Settings, catalog: Catalog, now: float, report: MonitorReport) -> None:
+def _freshness(settings: Settings, catalog: Catalog, now: float, report: MonitorReport, runs: list[RunRecord]) -> None:
     last_run: dict[tuple[str, str, str], Any] = {}
-    for record in read_runs(settings.backup_dir):
+    for record in runs:
         if record.action == "backup":
             last_run[(record.kind, record.instance, record.target or "")] = record
+    latest = catalog.latest_by_target()
     for kind, instance, name in expected_targets(settings, catalog):
         label = target_label(kind, instance, name)
-        state = _target_state(kind, instance, name, catalog.latest(kind, name if kind == "postgres" else None, instance))
+        state = _target_state(kind, instance, name, latest.get((kind, instance, name if kind == "postgres" else None)))
         report.targets.append(state)
         if state.timestamp is None:
             report.findings.append(Finding(f"freshness:{label}", "freshness", "critical", label,
@@ -199,7 +228,8 @@ def _storage(result: ProbeResult | None, report: MonitorReport) -> None:
     report.findings.append(Finding("storage:backup_dir", "storage", severity, "BACKUP_DIR", result.detail, evidence))
 
 
-def _tools(settings: Settings, catalog: Catalog, postgres_probes: list[ProbeResult], report: MonitorReport) -> None:
+def _tools(settings: Settings, catalog: Catalog, postgres_probes: list[ProbeResult], report: MonitorReport,
+           problems_only: bool = False) -> None:
     scheduled = settings.alerts.scheduled_kinds
     if "postgres" in scheduled:
         from console.kinds.postgres.client import find_tool
@@ -227,10 +257,12 @@ def _tools(settings: Settings, catalog: Catalog, postgres_probes: list[ProbeResu
         report.findings.append(Finding("tools:redis-cli", "tools", "ok" if found else "warning", "redis-cli",
                                        "redis-cli available" if found else "redis-cli not installed "
                                        "(the manual's AOF fallback `redis-cli --pipe` needs it)", found or "not on PATH"))
+    found = shutil.which("openssl")
+    if found and problems_only:
+        return
     legacy = [s for s in catalog.sets if s.kind in ("config", "certs")
               and any(f.name.endswith(".enc") for f in s.files) and not metadata_is_ours(s)]
     if legacy:
-        found = shutil.which("openssl")
         report.findings.append(Finding(
             "tools:openssl", "tools", "ok" if found else "warning", "openssl",
             "openssl available" if found else "openssl not installed: the manual's steps for its encrypted files need it",

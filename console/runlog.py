@@ -6,6 +6,7 @@ kind however it was started, including runs that failed and left no backup set b
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
@@ -64,8 +65,7 @@ def read_runs(backup_dir: Path, limit: int = 500) -> list[RunRecord]:
     path = BackupRoot(backup_dir).run_log
     if not path.is_file():
         return []
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        lines = handle.readlines()[-limit:]
+    lines = last_lines(path, limit)
     records = []
     known = set(RunRecord.__dataclass_fields__)
     for line in lines:
@@ -75,6 +75,30 @@ def read_runs(backup_dir: Path, limit: int = 500) -> list[RunRecord]:
         except (ValueError, TypeError):
             continue
     return records
+
+
+TAIL_BLOCK_BYTES = 64 * 1024
+
+
+def last_lines(path: Path, limit: int) -> list[str]:
+    """``readlines()[-limit:]`` of the UTF-8 text file at ``path`` (undecodable bytes replaced), reading
+    back from its end only as far as those lines reach: the dashboard reads the run log every few
+    seconds, and the log only grows."""
+    blocks: list[bytes] = []
+    newlines = 0
+    with open(path, "rb") as handle:
+        start = handle.seek(0, os.SEEK_END)
+        while start > 0 and newlines <= limit:
+            step = min(TAIL_BLOCK_BYTES, start)
+            start -= step
+            handle.seek(start)
+            blocks.append(handle.read(step))
+            newlines += blocks[-1].count(b"\n")
+    text = io.TextIOWrapper(io.BytesIO(b"".join(reversed(blocks))), encoding="utf-8", errors="replace")
+    lines = text.readlines()
+    if start > 0:
+        lines = lines[1:]  # it may begin inside a line; more than ``limit`` whole ones follow it
+    return lines[-limit:]
 
 
 def last_runs_by_kind(backup_dir: Path, action: str = "backup") -> dict[str, RunRecord]:

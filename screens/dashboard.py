@@ -6,14 +6,17 @@ instance replaces them. `/` filters the instances, `:` switches the context (a t
 an instance); a line at the top says what is shown and escape clears it.
 
 Probes run in a worker; each result is posted as it arrives, so a hanging service shows as
-"timeout" without holding up the others. The next round is armed only when the previous one
-has finished (rounds never overlap) and is skipped while paused or while another screen is on
-top.
+"timeout" without holding up the others. The Backups panel is filled from the catalog, read in a
+thread of its own meanwhile (console.backup_summary): the monitor's findings that need the probes
+follow when they end, and are shown as pending until the first round has them. The next round is
+armed only when the previous one has finished (rounds never overlap) and is skipped while paused
+or while another screen is on top.
 """
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
 from textual import on, work
@@ -26,12 +29,9 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Header, Input
 from textual.worker import Worker, WorkerState
 
-from console.catalog import KINDS
+from console.backup_summary import CatalogPass, catalog_pass, probe_findings
 from console.drill import list_drills
 from console.formatting import short_ago
-from console.lock import held_locks
-from console.monitor import collect
-from console.verify.state import configured_targets, target_states
 from screens import keys
 from screens.context_switch import ContextModal
 from screens.instance_scope import Entry, Scope, contexts, entries_of, lock_is_of
@@ -45,16 +45,21 @@ from screens.widgets.scope_bar import ScopeBar, ScopeChanged
 from screens.widgets.service_panel import BACKUP_KIND_OF_SERVICE, ServicePanel
 
 if TYPE_CHECKING:
-    from console.config import Settings
-    from console.probes import ProbeResult
+    from console.monitor import Finding
     from screens.app import BackupConsoleApp
 
 WIDE_COLUMNS = 110
 MIN_BACKUPS_LINES = 6
 """Panels fit when they leave the Backups panel this many lines (four lines and its border)."""
 VERIFICATION_ORDER = ("failed", "warning", "unverified", "verified")
+CATALOG_HEAD_START_SECONDS = 0.5
+"""A round's probes start when its catalog pass has ended, or after this long if it has not: both are
+mostly CPU in one process (one interpreter lock), so side by side each takes as long as both; the
+catalog first puts the Backups panel up sooner, and a slow disk holds the probes no longer than this."""
 MONITOR_INTERVAL_SECONDS = 60.0
-"""Monitor findings (freshness, tools, WAL) are re-evaluated at most this often: they run subprocesses."""
+"""The monitor's findings that need the probes (storage, tools, WAL) are re-evaluated at most this often:
+they run subprocesses. Those that need only the catalog and the run log (freshness, failed runs,
+verification) come with every round's catalog pass."""
 
 
 class DashboardScreen(Screen[None]):
@@ -68,7 +73,9 @@ and alerts. Enter on it shows every line whole; `d` opens the newest drill trans
 fleet view (every backup host publishing to the bucket, stale ones named).
 
 Probes refresh every few seconds (`ui.refresh_seconds`); a round starts only when the last one
-ended. Select a panel with the arrow keys or tab and press enter for every metric.
+ended. The Backups panel is filled from the catalog without waiting for them; until the first round's
+probes have answered, the findings that need them (storage, tools, WAL archiving) are PENDING.
+Select a panel with the arrow keys or tab and press enter for every metric.
 
 ## Several instances
 A kind with several instances (`postgres.instances` in the config) gets a title line with how
@@ -127,6 +134,9 @@ footer places of `t` (retention) and `d` (drill), which still work.
         self._timer: Timer | None = None
         self._results: dict[str, object] = {}
         self._monitored_at = -MONITOR_INTERVAL_SECONDS
+        self._probe_findings: list[Finding] | None = None
+        """The monitor's findings that need the probes, from the last round that evaluated them (only the
+        round's worker writes and reads it; rounds never overlap); None until the first has."""
         self.entries: list[Entry] = []
         """One per probed instance, in service order (filled in compose, from the settings)."""
         self._labels: set[str] = set()
@@ -265,15 +275,29 @@ footer places of `t` (retention) and `d` (drill), which still work.
 
     @work(thread=True, exclusive=True, group="probes", exit_on_error=False)
     def _run_probes(self) -> None:
+        """One round: the catalog pass in a thread of its own while the probes run here (after its head
+        start), so the Backups panel waits for the catalog, not for the slowest server; then, every
+        MONITOR_INTERVAL_SECONDS, the findings that need the probes."""
         app = self.console_app
-        results = app.prober(app.settings, None, lambda result: self.post_message(ProbeFinished(result)))
-        monitor_due = time.monotonic() - self._monitored_at >= MONITOR_INTERVAL_SECONDS
-        summary = scan_backups(app.settings, {result.label: result for result in results} if monitor_due else None,
-                               now=app.clock().timestamp())
-        if monitor_due:
+        now = app.clock().timestamp()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog") as reader:
+            reading = reader.submit(self._read_catalog, now)
+            wait([reading], timeout=CATALOG_HEAD_START_SECONDS)
+            results = app.prober(app.settings, None, lambda result: self.post_message(ProbeFinished(result)))
+            passed = reading.result()
+        if time.monotonic() - self._monitored_at >= MONITOR_INTERVAL_SECONDS:
+            self._probe_findings = probe_findings(app.settings, passed.catalog,
+                                                  {result.label: result for result in results}, now)
             self._monitored_at = time.monotonic()
-        self.post_message(BackupsScanned(summary))
+            self.post_message(BackupsScanned(passed.with_probe_findings(self._probe_findings)))
         self.post_message(ProbeRoundFinished())
+
+    def _read_catalog(self, now: float) -> CatalogPass:
+        """The catalog pass (a thread of the round's worker): posted at once, with the last probe
+        findings this screen has, or none yet (pending)."""
+        passed = catalog_pass(self.console_app.settings, now)
+        self.post_message(BackupsScanned(passed.with_probe_findings(self._probe_findings)))
+        return passed
 
     @on(ProbeFinished)
     def _show_probe(self, message: ProbeFinished) -> None:
@@ -471,16 +495,3 @@ footer places of `t` (retention) and `d` (drill), which still work.
         in_row = [panel for panel in candidates if panel.region.y == row]
         min(in_row, key=lambda panel: abs(panel.region.x - here.x)).focus()
 
-
-def scan_backups(settings: Settings, probes: dict[str, ProbeResult] | None = None,
-                 now: float | None = None) -> BackupSummary:
-    """Every target's newest set (its own verification) and last run, locks held now; with ``probes``,
-    monitor findings. Runs in the worker thread."""
-    findings = None
-    if probes is not None:
-        findings = [f for f in collect(settings, now=now, probes=probes, certificates=False).findings
-                    if f.severity != "ok"]
-
-    instances = [(kind, instance.name) for kind in KINDS for instance in settings.instances_of(kind)]
-    return BackupSummary(target_states(settings), held_locks(settings.backup_dir), findings, instances,
-                         configured_targets(settings))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.message import Message
+
+from console.backup_summary import BackupSummary
 
 if TYPE_CHECKING:
     from console.probes import ProbeResult
@@ -23,22 +24,10 @@ class ProbeRoundFinished(Message):
     """Every probe of a refresh round has reported; the next round may be scheduled."""
 
 
-@dataclass(frozen=True)
-class BackupSummary:
-    """What the dashboard shows about backups: every target's newest set and last run, running now."""
-
-    targets: list[Any]
-    """console.verify.state.TargetState per target, in kind order (what ``status`` prints too)."""
-    running: list[Any]
-    findings: list[Any] | None = None
-    """console.monitor.Finding list, worst first; None when not evaluated this round."""
-    instances: list[tuple[str, str]] | None = None
-    """(kind, instance) of every configured instance of every kind; None: the default instance of each."""
-    configured: list[tuple[str, str, str]] | None = None
-    """(kind, instance, database or "") of every configured target: each gets a line, "never" without a set."""
-
-
 class BackupsScanned(Message):
+    """What the Backups panel shows: after the catalog pass (the probe findings pending or from an earlier
+    round), and again when the probe pass has run."""
+
     def __init__(self, summary: BackupSummary) -> None:
         super().__init__()
         self.summary = summary

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Collection, Iterable
 
-from console.catalog import KINDS, BackupSet, read_metadata, read_metadata_unchanged, scan
+from console.catalog import KINDS, BackupSet, Catalog, read_metadata, read_metadata_unchanged, scan
 from console.instances import DEFAULT, target_label
 from console.kinds.layouts import LAYOUTS
 from console.runlog import RunRecord, read_runs
@@ -156,7 +156,11 @@ def _answers_of(path: Path, set_ids: set[str]) -> dict[str, tuple[str, str, str]
             answers[set_id] = None
         if named:
             found: dict[str, tuple[str, str, str]] = {}
-            _add_sets(found, json.loads(raw), path)
+            quick = reports.named_entries(raw, named)
+            if quick is None:
+                _add_sets(found, json.loads(raw), path)
+            else:
+                _add_sets(found, {**quick[0], "sets": list(quick[1].values())}, path)
             for set_id in named:
                 answers[set_id] = found.get(set_id)
         if len(_ANSWERS) > 4 * REPORTS_READ:
@@ -165,20 +169,23 @@ def _answers_of(path: Path, set_ids: set[str]) -> dict[str, tuple[str, str, str]
     return answers
 
 
-def last_runs_by_target(backup_dir: Path) -> dict[tuple[str, str, str], RunRecord]:
-    """(kind, instance, target) -> that target's last backup run; a kind with one target has target its kind."""
+def last_runs_by_target(backup_dir: Path, runs: list[RunRecord] | None = None) -> dict[tuple[str, str, str], RunRecord]:
+    """(kind, instance, target) -> that target's last backup run (from ``runs`` when the caller has read
+    the run log already); a kind with one target has target its kind."""
     latest: dict[tuple[str, str, str], RunRecord] = {}
-    for record in read_runs(backup_dir):
+    for record in read_runs(backup_dir) if runs is None else runs:
         if record.action == "backup":
             latest[(record.kind, record.instance, record.target or record.kind)] = record
     return latest
 
 
-def target_states(settings: Settings) -> list[TargetState]:
+def target_states(settings: Settings, catalog: Catalog | None = None,
+                  runs: list[RunRecord] | None = None) -> list[TargetState]:
     """Every target with a set or a run: the newest set of each (own verification) and its last run,
-    in kind order; a kind with neither is absent (the faces say "never")."""
-    catalog = scan(settings.backup_dir)
-    runs = last_runs_by_target(settings.backup_dir)
+    in kind order; a kind with neither is absent (the faces say "never"). ``catalog`` and ``runs`` (the
+    run log's records): what the caller has read already, else they are read here."""
+    catalog = scan(settings.backup_dir) if catalog is None else catalog
+    runs_of = last_runs_by_target(settings.backup_dir, runs)
     newest = catalog.latest_per_target()
     documents = [read_metadata_unchanged(backup_set).document or {} for backup_set in newest]
     # Sets whose metadata carries no result (the manual's) are looked up in the reports: only those ids.
@@ -194,9 +201,9 @@ def target_states(settings: Settings) -> list[TargetState]:
         key = (backup_set.kind, backup_set.instance, name)
         states.append(TargetState(backup_set.kind, name, backup_set.set_id, backup_set.timestamp.timestamp(),
                                   str(path) if path else None, verification, verified_at, report,
-                                  runs.get(key), backup_set.instance, named=bool(backup_set.name)))
+                                  runs_of.get(key), backup_set.instance, named=bool(backup_set.name)))
         seen.add(key)
-    for (kind, instance, name), run in runs.items():
+    for (kind, instance, name), run in runs_of.items():
         if (kind, instance, name) not in seen and kind in KINDS:
             states.append(TargetState(kind, name, None, None, None, None, None, None, run, instance,
                                       named=bool(run.target)))

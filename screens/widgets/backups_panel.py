@@ -1,6 +1,7 @@
 """BackupsPanel: one line per target (each database, each kind) with its newest set's age, that
 set's own verification and the target's last run; then what runs now and the monitor's findings
-(stale backups, archiver failures, low space)."""
+(stale backups, archiver failures, low space). Findings still pending (the probes' own, while the
+first round waits for a server) are named on a line and in the border, which then never says OK."""
 
 from __future__ import annotations
 
@@ -180,18 +181,24 @@ class BackupsPanel(Static, can_focus=True):
                 alert = finding.severity == "critical"
                 word = "ALERT: " if alert else "warn: "
                 rows.append(PanelLine((f"{word}{finding.message}",), 0 if alert else 1, indent=len(word)))
+        pending = summary.pending
+        if pending:
+            rows.append(PanelLine((f"pending: {', '.join(pending)} (waiting for the probes)",
+                                   f"pending: {', '.join(pending)}"), 1))
         self.rows = rows
         self.lines = [row.text for row in rows]
         self._draw()
         bad = bad_runs > 0 or failed_verify > 0 or bool(critical)
-        self.remove_class("-pending")
+        quiet = not bad and not self.findings
         self.set_class(bad, "-down")
         self.set_class(not bad and bool(self.findings), "-degraded")
-        self.set_class(not bad and not self.findings, "-up")
+        self.set_class(quiet and not pending, "-up")
+        self.set_class(quiet and bool(pending), "-pending")  # never OK before every finding is in
         if bad:
-            self.border_subtitle = f"{len(critical) or bad_runs + failed_verify} ALERT(S)"
+            word = f"{len(critical) or bad_runs + failed_verify} ALERT(S)"
         else:
-            self.border_subtitle = "RUNNING" if summary.running else ("WARN" if self.findings else "OK")
+            word = "RUNNING" if summary.running else ("WARN" if self.findings else "" if pending else "OK")
+        self.border_subtitle = " · ".join(part for part in (word, "PENDING" if pending else "") if part)
 
     def on_resize(self) -> None:
         self._draw()

@@ -15,7 +15,7 @@ import console.catalog as catalog
 from console.monitor import collect
 from console.verify import state
 from console.verify.state import reported_sets, target_states
-from screens.dashboard import scan_backups
+from console.backup_summary import scan_backups
 
 
 def write(path, text):
@@ -126,17 +126,36 @@ def test_reports_not_naming_a_wanted_set_are_not_parsed(make_settings, backup_di
     write(reports / "backup_verification_20261203_030000.json", report("newest", ["redis/20261203_020000"]))
     write(reports / "backup_verification_20261202_030000.json", report("middle", ["redis/20261201_020000"], "failed"))
     write(reports / "backup_verification_20261201_030000.json", report("oldest", ["redis/20261201_020000"]))
-    parsed = []
-    loads = json.loads
+    parsed, looked_up = [], []
+    loads, named_entries = json.loads, state.reports.named_entries
     monkeypatch.setattr(state.json, "loads", lambda raw, **kw: parsed.append(len(raw)) or loads(raw, **kw))
+    monkeypatch.setattr(state.reports, "named_entries",
+                        lambda raw, ids: looked_up.append(list(ids)) or named_entries(raw, ids))
     settings = make_settings()
     wanted = reported_sets(settings, wanted=["redis/20261201_020000"])
     assert wanted == {"redis/20261201_020000": ("failed", "2026-12-01T03:10:00+00:00", "middle")}
-    assert len(parsed) == 1  # the newest does not name it, the oldest is never reached
+    assert looked_up == [["redis/20261201_020000"]]  # the newest does not name it, the oldest is never reached
+    assert not set(parsed) & {len(path.read_bytes()) for path in reports.iterdir()}  # and none is parsed whole
     assert reported_sets(settings)["redis/20261201_020000"][2] == "middle"  # the same answer as reading all
     parsed.clear()
+    looked_up.clear()
     assert reported_sets(settings, wanted=["redis/20261201_020000"]) == wanted
-    assert parsed == []  # unchanged files: remembered
+    assert parsed == [] and looked_up == []  # unchanged files: remembered
+
+
+def test_a_reports_entries_read_alone_are_what_a_whole_parse_finds(backup_dir):
+    from console.verify.reports import named_entries
+
+    ids = ["redis/20261201_020000", "redis/20261202_020000", "postgres/app/20261202_020000"]
+    text = report("r", ids[:2] + ["redis/20261201_020000"], "warning")
+    whole = json.loads(text)
+    head, entries = named_entries(text.encode(), ids[:2])
+    assert head == {key: value for key, value in whole.items() if key != "sets"}
+    assert entries == {set_id: next(item for item in whole["sets"] if item["set_id"] == set_id) for set_id in ids[:2]}
+    assert named_entries(text.encode(), ids) is None  # an id the list does not hold: only a whole parse can say
+    assert named_entries(text[: len(text) - 40].encode(), ids[:1]) is None  # cut short: parsed whole (and skipped)
+    compact = json.dumps(whole, separators=(",", ":"))
+    assert named_entries(compact.encode(), ids[:1]) is None  # another layout: parsed whole
 
 
 def test_the_report_list_reads_heads_and_still_skips_a_truncated_report(make_settings, backup_dir):
