@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -71,3 +72,38 @@ def stop_restored(data_dir: Path) -> None:
     pg_ctl = require_binary("pg_ctl")
     argv = [pg_ctl, "-D", str(data_dir), "-m", "immediate", "-w", "stop"]
     subprocess.run(["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv, capture_output=True)
+
+
+@contextmanager
+def archiving_cluster(wal_launcher: Path, name: str, config_extra: str = "") -> Iterator[ArchivedCluster]:
+    """A private cluster whose archive_command is ``wal push`` (run as postgres) into its own archive,
+    and a config file for it (``config_extra`` appended); all of it removed afterwards."""
+    archive = postgres_owned_dir(f"bc-{name}-archive-")
+    work = postgres_owned_dir(f"bc-{name}-work-")  # restored copies live here: postgres must reach them
+    backup_dir = work / "backups"
+    command = f"{wal_launcher} wal push --archive-dir {archive} %p %f"
+    cluster = PgCluster({"wal_level": "replica", "archive_mode": "on", "archive_command": f"'{command}'",
+                         "max_wal_senders": "4"})
+    try:
+        cluster.init().start()
+        text = (f"backup_dir: {backup_dir}\ntimeout_seconds: 5\npostgres:\n  host: {cluster.host}\n"
+                f"  port: {cluster.port}\n  user: {cluster.user}\n  wal_archive_dir: {archive}\n{config_extra}")
+        config = work / "config.yaml"
+        config.write_text(text)
+        yield ArchivedCluster(cluster, archive, backup_dir, config, wal_launcher, work, extra={"config": text})
+    finally:
+        cluster.destroy()
+        shutil.rmtree(archive, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def half_tar_copy(state: ArchivedCluster, base: Any, tar_name: str, tmp_path: Path) -> Path:
+    """A copy of ``base`` under a BACKUP_DIR of its own whose tar is cut in half, and returns a
+    config file pointing at that copy."""
+    copy_dir = tmp_path / "backups"
+    shutil.copytree(base.directory, copy_dir / "postgres" / "base" / base.stamp)
+    tar = copy_dir / "postgres" / "base" / base.stamp / tar_name
+    tar.write_bytes(tar.read_bytes()[: tar.stat().st_size // 2])
+    config = tmp_path / "config.yaml"
+    config.write_text(state.config.read_text().replace(str(state.backup_dir), str(copy_dir)))
+    return config

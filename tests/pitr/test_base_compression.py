@@ -19,8 +19,7 @@ import psycopg
 import pytest
 
 from console.cli import main
-from tests.pitr.conftest import ArchivedCluster, postgres_owned_dir, stop_restored
-from tests.servers import PgCluster
+from tests.pitr.conftest import ArchivedCluster, archiving_cluster, half_tar_copy, stop_restored
 
 
 def _backup(state: ArchivedCluster, compression: str) -> dict:
@@ -45,18 +44,8 @@ def _commit(state: ArchivedCluster, row: int) -> None:
 def bases(wal_launcher: Path) -> Iterator[ArchivedCluster]:
     """zstd base (as before), rows 1-2, the default (auto: server-lz4 on PostgreSQL 15+) base, rows 3-4,
     server-zstd base, row 5."""
-    archive = postgres_owned_dir("bc-pitr-archive-")
-    work = postgres_owned_dir("bc-pitr-work-")
-    backup_dir = work / "backups"
-    command = f"{wal_launcher} wal push --archive-dir {archive} %p %f"
-    cluster = PgCluster({"wal_level": "replica", "archive_mode": "on", "archive_command": f"'{command}'",
-                         "max_wal_senders": "4"}).init().start()
-    config = work / "config.yaml"
-    text = (f"backup_dir: {backup_dir}\ntimeout_seconds: 5\npostgres:\n  host: {cluster.host}\n"
-            f"  port: {cluster.port}\n  user: {cluster.user}\n  wal_archive_dir: {archive}\n")
-    config.write_text(text)
-    state = ArchivedCluster(cluster, archive, backup_dir, config, wal_launcher, work, extra={"config": text})
-    try:
+    with archiving_cluster(wal_launcher, "pitr") as state:
+        cluster = state.cluster
         with cluster.connect() as conn:
             conn.execute("CREATE TABLE marker (id int PRIMARY KEY)")
             conn.execute("CREATE TABLE filler AS SELECT g AS id, md5(g::text) AS note FROM generate_series(1, 20000) g")
@@ -69,10 +58,6 @@ def bases(wal_launcher: Path) -> Iterator[ArchivedCluster]:
                 time.sleep(0.3)
             state.wait_archived()
         yield state
-    finally:
-        cluster.destroy()
-        shutil.rmtree(archive, ignore_errors=True)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def _restore_rows(state: ArchivedCluster, capsys: pytest.CaptureFixture[str], moment: datetime) -> tuple[list[int], str]:
@@ -181,12 +166,7 @@ def test_a_truncated_server_lz4_tar_is_not_restored(bases, tmp_path, capsys):
     from console.pitr.layout import list_base_backups
 
     base = next(b for b in list_base_backups(bases.backup_dir) if b.metadata["base_compression"] == "server-lz4")
-    copy_dir = tmp_path / "backups"
-    shutil.copytree(base.directory, copy_dir / "postgres" / "base" / base.stamp)
-    tar = copy_dir / "postgres" / "base" / base.stamp / "base.tar.lz4"
-    tar.write_bytes(tar.read_bytes()[: tar.stat().st_size // 2])
-    config = tmp_path / "config.yaml"
-    config.write_text(bases.config.read_text().replace(str(bases.backup_dir), str(copy_dir)))
+    config = half_tar_copy(bases, base, "base.tar.lz4", tmp_path)
     to = bases.work / "half"
     capsys.readouterr()
     moment = _between(bases.commits[2][2], bases.commits[3][1])

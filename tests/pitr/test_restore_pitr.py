@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from console.cli import main
-from tests.pitr.conftest import ArchivedCluster, postgres_owned_dir, stop_restored
+from tests.pitr.conftest import ArchivedCluster, archiving_cluster, half_tar_copy, stop_restored
 from tests.servers import PgCluster
 
 ROWS = 8
@@ -33,18 +33,9 @@ def archived(wal_launcher: Path) -> Iterator[ArchivedCluster]:
     from console.runner import execute
     from console.pitr.marks import create_restore_point
 
-    archive = postgres_owned_dir("bc-pitr-archive-")
-    work = postgres_owned_dir("bc-pitr-work-")  # restored copies live here: postgres must reach them
-    backup_dir = work / "backups"
-    command = f"{wal_launcher} wal push --archive-dir {archive} %p %f"
-    cluster = PgCluster({"wal_level": "replica", "archive_mode": "on", "archive_command": f"'{command}'",
-                         "max_wal_senders": "4"}).init().start()
-    config = work / "config.yaml"
-    config.write_text(f"backup_dir: {backup_dir}\ntimeout_seconds: 5\npostgres:\n  host: {cluster.host}\n"
-                      f"  port: {cluster.port}\n  user: {cluster.user}\n  wal_archive_dir: {archive}\n"
-                      "  base_compression: zstd\n")  # compressed here; tests/pitr/test_base_compression.py: the server
-    state = ArchivedCluster(cluster, archive, backup_dir, config, wal_launcher, work)
-    try:
+    with archiving_cluster(wal_launcher, "pitr", "  base_compression: zstd\n") as state:  # compressed here;
+        # tests/pitr/test_base_compression.py: by the server
+        cluster = state.cluster
         with cluster.connect() as conn:
             conn.execute("CREATE TABLE marker (id int PRIMARY KEY, note text)")
         state.wait_archived()
@@ -66,10 +57,6 @@ def archived(wal_launcher: Path) -> Iterator[ArchivedCluster]:
                 time.sleep(0.25)
         state.wait_archived()
         yield state
-    finally:
-        cluster.destroy()
-        shutil.rmtree(archive, ignore_errors=True)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def _restore(state: ArchivedCluster, *target: str, to: Path, start: bool = True) -> tuple[int, dict]:
@@ -301,13 +288,7 @@ def test_a_cancelled_base_backup_leaves_nothing_and_is_logged(archived):
 def test_a_damaged_base_backup_leaves_no_half_restored_directory(archived, tmp_path, capsys):
     from console.pitr.layout import list_base_backups
 
-    base = list_base_backups(archived.backup_dir)[0]
-    copy_dir = tmp_path / "backups"
-    shutil.copytree(base.directory, copy_dir / "postgres" / "base" / base.stamp)
-    tar = copy_dir / "postgres" / "base" / base.stamp / "base.tar.zst"
-    tar.write_bytes(tar.read_bytes()[: tar.stat().st_size // 2])
-    config = tmp_path / "config.yaml"
-    config.write_text(archived.config.read_text().replace(str(archived.backup_dir), str(copy_dir)))
+    config = half_tar_copy(archived, list_base_backups(archived.backup_dir)[0], "base.tar.zst", tmp_path)
     to = archived.work / "half"
     capsys.readouterr()
     assert main(["restore", "postgres", "--pitr", "--target-time", archived.commits[2][2].isoformat(), "--to",

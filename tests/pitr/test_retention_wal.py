@@ -19,8 +19,7 @@ import pytest
 
 from console.cli import main
 from tests.clock import next_second
-from tests.pitr.conftest import ArchivedCluster, postgres_owned_dir, stop_restored
-from tests.servers import PgCluster
+from tests.pitr.conftest import ArchivedCluster, archiving_cluster, stop_restored
 
 
 @pytest.fixture(scope="module")
@@ -28,31 +27,21 @@ def two_bases(wal_launcher: Path) -> Iterator[ArchivedCluster]:
     from console.kinds.base import BackupRequest
     from console.runner import execute
 
-    archive = postgres_owned_dir("bc-retention-archive-")
-    work = postgres_owned_dir("bc-retention-work-")
-    backup_dir = work / "backups"
-    command = f"{wal_launcher} wal push --archive-dir {archive} %p %f"
-    cluster = PgCluster({"wal_level": "replica", "archive_mode": "on", "archive_command": f"'{command}'",
-                         "max_wal_senders": "4"}).init().start()
-    config = work / "config.yaml"
-    config.write_text(f"backup_dir: {backup_dir}\ntimeout_seconds: 5\npostgres:\n  host: {cluster.host}\n"
-                      f"  port: {cluster.port}\n  user: {cluster.user}\n  wal_archive_dir: {archive}\n"
-                      f"retention:\n  min_keep: 1\n")
-    state = ArchivedCluster(cluster, archive, backup_dir, config, wal_launcher, work)
+    with archiving_cluster(wal_launcher, "retention", "retention:\n  min_keep: 1\n") as state:
+        cluster = state.cluster
 
-    def commit(row: int) -> None:
-        with cluster.connect() as conn:
-            before = conn.execute("SELECT clock_timestamp()").fetchone()[0]
-            conn.execute("INSERT INTO marker VALUES (%s)", (row,))
-            after = conn.execute("SELECT clock_timestamp()").fetchone()[0]
-        state.commits.append((row, before, after))
+        def commit(row: int) -> None:
+            with cluster.connect() as conn:
+                before = conn.execute("SELECT clock_timestamp()").fetchone()[0]
+                conn.execute("INSERT INTO marker VALUES (%s)", (row,))
+                after = conn.execute("SELECT clock_timestamp()").fetchone()[0]
+            state.commits.append((row, before, after))
 
-    def base_backup() -> datetime:
-        result = execute(state.settings(), BackupRequest("postgres", None, options={"physical": True}))
-        assert result.ok, result.message
-        return datetime.fromisoformat(result.extra["stop_time"])
+        def base_backup() -> datetime:
+            result = execute(state.settings(), BackupRequest("postgres", None, options={"physical": True}))
+            assert result.ok, result.message
+            return datetime.fromisoformat(result.extra["stop_time"])
 
-    try:
         with cluster.connect() as conn:
             conn.execute("CREATE TABLE marker (id int PRIMARY KEY)")
         state.wait_archived()
@@ -70,10 +59,6 @@ def two_bases(wal_launcher: Path) -> Iterator[ArchivedCluster]:
         commit(3)
         state.wait_archived()
         yield state
-    finally:
-        cluster.destroy()
-        shutil.rmtree(archive, ignore_errors=True)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def _restore(state: ArchivedCluster, moment: datetime, to: Path) -> int:
