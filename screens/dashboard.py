@@ -29,14 +29,13 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Header, Input
 from textual.worker import Worker, WorkerState
 
-from console.backup_summary import CatalogPass, catalog_pass, probe_findings
 from console.drill import list_drills
 from console.formatting import short_ago
 from screens import keys
 from screens.context_switch import ContextModal
 from screens.instance_scope import Entry, Scope, contexts, entries_of, lock_is_of
 from screens.lines_view import LinesModal
-from screens.messages import BackupsScanned, BackupSummary, NewestDrillFound, ProbeFinished, ProbeRoundFinished
+from screens.messages import BackupsScanned, NewestDrillFound, ProbeFinished, ProbeRoundFinished
 from screens.widgets.backups_panel import BackupsPanel
 from screens.widgets.instance_panels import InstancePanels
 from screens.widgets.instance_table import InstanceTable
@@ -45,6 +44,7 @@ from screens.widgets.scope_bar import ScopeBar, ScopeChanged
 from screens.widgets.service_panel import BACKUP_KIND_OF_SERVICE, ServicePanel
 
 if TYPE_CHECKING:
+    from console.backup_summary import BackupSummary, CatalogPass
     from console.monitor import Finding
     from screens.app import BackupConsoleApp
 
@@ -278,6 +278,8 @@ footer places of `t` (retention) and `d` (drill), which still work.
         """One round: the catalog pass in a thread of its own while the probes run here (after its head
         start), so the Backups panel waits for the catalog, not for the slowest server; then, every
         MONITOR_INTERVAL_SECONDS, the findings that need the probes."""
+        from console.backup_summary import probe_findings
+
         app = self.console_app
         now = app.clock().timestamp()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog") as reader:
@@ -295,6 +297,8 @@ footer places of `t` (retention) and `d` (drill), which still work.
     def _read_catalog(self, now: float) -> CatalogPass:
         """The catalog pass (a thread of the round's worker): posted at once, with the last probe
         findings this screen has, or none yet (pending)."""
+        from console.backup_summary import catalog_pass
+
         passed = catalog_pass(self.console_app.settings, now)
         self.post_message(BackupsScanned(passed.with_probe_findings(self._probe_findings)))
         return passed

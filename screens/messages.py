@@ -6,9 +6,8 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from console.backup_summary import BackupSummary
-
 if TYPE_CHECKING:
+    from console.backup_summary import BackupSummary
     from console.probes import ProbeResult
 
 

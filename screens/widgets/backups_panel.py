@@ -20,7 +20,7 @@ from console.instances import target_label
 from console.verify.state import TargetState, never_backed_up
 
 if TYPE_CHECKING:
-    from screens.messages import BackupSummary
+    from console.backup_summary import BackupSummary
 
 PER_TARGET_CATEGORIES = ("freshness", "backup_failed", "verification")
 """Findings about a target shown on its own line (age, last run, verification) are not listed again."""

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from console.backup_summary import BackupSummary
 from console.kinds import registry
 from console.monitor import Finding
 from console.progress import CancelToken
@@ -16,7 +17,7 @@ from console.runner import execute
 from console.verify.run import verify
 from console.verify.state import TargetState, target_states
 from screens.app import BackupConsoleApp
-from screens.messages import BackupsScanned, BackupSummary
+from screens.messages import BackupsScanned
 from screens.widgets.backups_panel import BackupsPanel
 from tests.clock import next_second
 from tests.screens.conftest import FROZEN_NOW, fixed_prober, screen_lines, wait_until
