@@ -47,3 +47,24 @@ def test_kinds_probes_and_parser_load_without_heavy_libraries():
                               timeout=120)
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.strip() == "", f"importing {what} loads {proc.stdout.strip()}"
+
+
+CONSOLE_ONLY = """
+import sys
+from console.cli import build_parser, needs_verbs
+from console.cli.targets import command_of
+for given in ([], ["--config", "/etc/backup-console/config.yaml"], ["--read-only", "--debug"]):
+    assert not needs_verbs(given, command_of(given)), given
+    args = build_parser(verbs=False).parse_args(given)
+    assert args.command is None, given
+assert needs_verbs(["--help"], None) and needs_verbs(["status"], "status")
+print(",".join(sorted(name for name in sys.modules if name.startswith(("console.cli.verbs", "console.kinds.registry")))))
+"""
+
+
+def test_the_console_alone_with_its_options_loads_no_verb():
+    """`backup-console --config FILE` opens the console like `backup-console`: before, any argument
+    built the parser with every verb (the kind registry and 40 modules, 50 ms before the first frame)."""
+    proc = subprocess.run([sys.executable, "-c", CONSOLE_ONLY], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ""

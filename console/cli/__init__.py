@@ -81,6 +81,12 @@ def _add_global_options(parser: argparse.ArgumentParser, suppress: bool) -> None
                         help="show tracebacks of internal errors")
 
 
+def needs_verbs(given: Sequence[str], command: str | None) -> bool:
+    """Whether the parser must know the sub-commands: a command was named, or --help lists them. The
+    console alone (``backup-console [--config FILE] [--read-only]``) needs none of their imports."""
+    return command is not None or any(arg in ("-h", "--help") for arg in given)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from console.pitr.walcmd import fast_path
 
@@ -95,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from console.cli.targets import command_of, expand_argv
 
     command = command_of(given)
-    parser = build_parser(verbs=bool(given), command=command)  # nothing given: the console needs no verb
+    parser = build_parser(verbs=needs_verbs(given, command), command=command)
     if command in ("backup", "restore"):  # the only commands that take KIND/... targets
         from console.kinds.registry import KINDS
 
