@@ -121,13 +121,15 @@ def contender_raw(tool: str, cluster, out: Path) -> tuple[float, int]:  # noqa: 
     return seconds, size
 
 
-def contender_pipe(tool: str, cluster, out: Path) -> tuple[float, int]:  # noqa: ANN001
-    target = out / "pipe-base.tar.zst"
+def contender_pipe(tool: str, cluster, out: Path, compressor: tuple[str, ...] = ("zstd", "-1", "-T2"),  # noqa: ANN001
+                   suffix: str = "zst") -> tuple[float, int]:
+    """``pg_basebackup -Ft -D - | compressor`` to a file: the compression alone, nothing checked."""
+    target = out / f"pipe-base.tar.{suffix}"
     started = time.perf_counter()
     with open(target, "wb") as handle:
         dump = subprocess.Popen([tool, "-h", cluster.host, "-p", str(cluster.port), "-U", cluster.user, "-D", "-",
                                  "-Ft", "-X", "fetch", "-c", "fast"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        subprocess.run(["zstd", "-1", "-T2", "-q", "-c"], stdin=dump.stdout, stdout=handle, check=True)
+        subprocess.run([*compressor, "-q", "-c"], stdin=dump.stdout, stdout=handle, check=True)
         assert dump.stdout is not None
         dump.stdout.close()
         if dump.wait():
@@ -172,23 +174,6 @@ def contender_server(tool: str, cluster, out: Path, method: str) -> tuple[float,
     seconds = time.perf_counter() - started
     size = next(target.glob("base.tar*")).stat().st_size
     shutil.rmtree(target)
-    return seconds, size
-
-
-def contender_pipe_lz4(tool: str, cluster, out: Path) -> tuple[float, int]:  # noqa: ANN001
-    target = out / "pipe-base.tar.lz4"
-    started = time.perf_counter()
-    with open(target, "wb") as handle:
-        dump = subprocess.Popen([tool, "-h", cluster.host, "-p", str(cluster.port), "-U", cluster.user, "-D", "-",
-                                 "-Ft", "-X", "fetch", "-c", "fast"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        subprocess.run(["lz4", "-1", "-q", "-c"], stdin=dump.stdout, stdout=handle, check=True)
-        assert dump.stdout is not None
-        dump.stdout.close()
-        if dump.wait():
-            raise RuntimeError("pg_basebackup failed")
-    seconds = time.perf_counter() - started
-    size = target.stat().st_size
-    target.unlink()
     return seconds, size
 
 
@@ -294,7 +279,7 @@ def main() -> int:
                 lambda method=method: contender_server(basebackup, cluster, out, method)
         if shutil.which("lz4") and "base" in parts and not args.no_pipes:
             contenders["C pipeline `pg_basebackup ... \\| lz4 -1` to a file (no checksum, no manifest check)"] = \
-                lambda: contender_pipe_lz4(basebackup, cluster, out)
+                lambda: contender_pipe(basebackup, cluster, out, ("lz4", "-1"), "lz4")
         if shutil.which("zstd") and "base" in parts and not args.no_pipes:
             contenders["C pipeline `pg_basebackup ... \\| zstd -1 -T2` to a file (no checksum, no manifest check)"] = \
                 lambda: contender_pipe(basebackup, cluster, out)
