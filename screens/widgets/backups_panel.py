@@ -124,6 +124,8 @@ def targets_without_sets(summary: BackupSummary, configured: list[tuple[str, str
 class BackupsPanel(Static, can_focus=True):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("scanning backups...", id="panel-backups", classes="service-panel -pending", **kwargs)
+        self.complete = False
+        """Every finding is in: the probes' as well as the catalog's (the border names none PENDING)."""
         self.border_title = "Backups"
         self.border_subtitle = "..."
         self.findings: list[Any] = []
@@ -182,6 +184,7 @@ class BackupsPanel(Static, can_focus=True):
                 word = "ALERT: " if alert else "warn: "
                 rows.append(PanelLine((f"{word}{finding.message}",), 0 if alert else 1, indent=len(word)))
         pending = summary.pending
+        self.complete = not pending
         if pending:
             rows.append(PanelLine((f"pending: {', '.join(pending)} (waiting for the probes)",
                                    f"pending: {', '.join(pending)}"), 1))

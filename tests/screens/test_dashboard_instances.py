@@ -328,7 +328,7 @@ async def test_the_backups_panel_follows_the_filter_and_context_but_counts_every
     app = BackupConsoleApp(fleet, clock=frozen_clock, prober=fixed_prober(FLEET_STATES))
     async with app.run_test(size=(120, 40)) as pilot:
         backups = app.screen.query_one(BackupsPanel)
-        await wait_until(pilot, lambda: bool(backups.lines))
+        await wait_until(pilot, lambda: backups.complete)  # the probes' findings too: the count is final
         alerts = backups.border_subtitle
         await pilot.press("slash", *"env=prod", "enter")
         targets = [line.split()[0] for line in backups.lines if not line.startswith(("ALERT", "warn", "running"))]
