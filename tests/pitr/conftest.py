@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import pwd
 import shutil
 import subprocess
+import tarfile
 import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import IO, Any, Iterator
 
+import lz4.frame
 import pytest
+import zstandard
 
 from tests.pitr.walbin import build_launcher
 from tests.servers import PgCluster, require_binary
@@ -107,3 +112,43 @@ def half_tar_copy(state: ArchivedCluster, base: Any, tar_name: str, tmp_path: Pa
     config = tmp_path / "config.yaml"
     config.write_text(state.config.read_text().replace(str(state.backup_dir), str(copy_dir)))
     return config
+
+
+def copy_with_a_changed_data_file(base: Any, backup_dir: Path) -> str:
+    """A copy of ``base`` under ``backup_dir`` whose tar has one byte changed inside a data file,
+    compressed again as the original was and with a matching sha256 in its metadata: only the
+    manifest's per-file checksums (pg_verifybackup) can tell. Returns the changed member's name."""
+    from console.artifacts import sha256_file
+
+    directory = backup_dir / "postgres" / "base" / base.stamp
+    directory.mkdir(parents=True)
+    shutil.copy(base.manifest_path, directory / "backup_manifest")
+    changed = None
+    with _compressed(base.tar_path, "rb") as reader, tarfile.open(fileobj=reader, mode="r|") as source, \
+            _compressed(directory / base.tar_path.name, "wb") as writer, \
+            tarfile.open(fileobj=writer, mode="w|") as target:
+        for member in source:
+            data = source.extractfile(member).read() if member.isfile() else None  # type: ignore[union-attr]
+            if data and changed is None and member.name.startswith("base/") and member.size > 8192:
+                data = data[:4000] + bytes([data[4000] ^ 0xFF]) + data[4001:]
+                changed = member.name
+            target.addfile(member, io.BytesIO(data) if data is not None else None)
+    assert changed is not None, "no data file over 8 kB in the base backup"
+    metadata = dict(base.metadata)
+    metadata["artifacts"] = [dict(a, sha256=sha256_file(directory / a["name"])) for a in base.metadata["artifacts"]]
+    (directory / "backup.json").write_text(json.dumps(metadata))
+    return changed
+
+
+@contextmanager
+def _compressed(path: Path, mode: str) -> Iterator[IO[bytes]]:
+    """``path`` (``.tar.lz4`` or ``.tar.zst``) opened through its compression, to read or write."""
+    if path.name.endswith(".lz4"):
+        with lz4.frame.open(path, mode) as stream:
+            yield stream
+        return
+    with open(path, mode) as raw:
+        codec = zstandard.ZstdDecompressor().stream_reader(raw) if "r" in mode else \
+            zstandard.ZstdCompressor().stream_writer(raw)
+        with codec as stream:
+            yield stream

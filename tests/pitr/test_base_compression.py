@@ -6,10 +6,8 @@ one compressed here (zstd), ``verify --physical`` passes and catches a changed b
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
-import tarfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +17,8 @@ import psycopg
 import pytest
 
 from console.cli import main
-from tests.pitr.conftest import ArchivedCluster, archiving_cluster, half_tar_copy, stop_restored
+from tests.pitr.conftest import (ArchivedCluster, archiving_cluster, copy_with_a_changed_data_file, half_tar_copy,
+                                 stop_restored)
 
 
 def _backup(state: ArchivedCluster, compression: str) -> dict:
@@ -116,9 +115,6 @@ def test_restores_to_moments_use_the_right_base_and_return_exactly_the_rows(base
 
 
 def test_verify_physical_passes_and_catches_a_changed_byte_in_a_server_lz4_set(bases, tmp_path):
-    import lz4.frame
-
-    from console.artifacts import sha256_file
     from console.pitr.layout import list_base_backups
     from console.pitr.verify import verify_base_backup
 
@@ -140,22 +136,7 @@ def test_verify_physical_passes_and_catches_a_changed_byte_in_a_server_lz4_set(b
     assert not report.ok and "base.tar.lz4: sha256 DIFFERS" in failed["sha256"]
 
     # one byte changed inside a data file, re-compressed with a matching sha256: pg_verifybackup catches it
-    damaged_dir = tmp_path / "damaged" / "postgres" / "base" / base.stamp
-    damaged_dir.mkdir(parents=True)
-    shutil.copy(base.manifest_path, damaged_dir / "backup_manifest")
-    with lz4.frame.open(base.tar_path, "rb") as reader, tarfile.open(fileobj=reader, mode="r|") as source, \
-            lz4.frame.open(damaged_dir / "base.tar.lz4", "wb") as writer, \
-            tarfile.open(fileobj=writer, mode="w|") as target:
-        changed = None
-        for member in source:
-            content = source.extractfile(member).read() if member.isfile() else None
-            if content and changed is None and member.name.startswith("base/") and member.size > 8192:
-                content = content[:4000] + bytes([content[4000] ^ 0xFF]) + content[4001:]
-                changed = member.name
-            target.addfile(member, io.BytesIO(content) if content is not None else None)
-    metadata = dict(base.metadata)
-    metadata["artifacts"] = [dict(a, sha256=sha256_file(damaged_dir / a["name"])) for a in base.metadata["artifacts"]]
-    (damaged_dir / "backup.json").write_text(json.dumps(metadata))
+    changed = copy_with_a_changed_data_file(base, tmp_path / "damaged")
     report = verify_base_backup(list_base_backups(tmp_path / "damaged")[0])
     failed = [c for c in report.checks if c["status"] == "failed"]
     assert not report.ok and [c["check"] for c in failed] == ["pg_verifybackup"]

@@ -20,7 +20,8 @@ import psycopg
 import pytest
 
 from console.cli import main
-from tests.pitr.conftest import ArchivedCluster, archiving_cluster, half_tar_copy, stop_restored
+from tests.pitr.conftest import (ArchivedCluster, archiving_cluster, copy_with_a_changed_data_file, half_tar_copy,
+                                 stop_restored)
 from tests.servers import PgCluster
 
 ROWS = 8
@@ -232,11 +233,6 @@ def test_wal_status_reports_the_window_and_continuity(archived, capsys):
 
 
 def test_verify_physical_passes_and_pg_verifybackup_catches_a_damaged_file(archived, tmp_path, capsys):
-    import tarfile
-
-    import zstandard
-
-    from console.artifacts import sha256_file
     from console.pitr.layout import list_base_backups
     from console.pitr.verify import verify_base_backup
 
@@ -244,24 +240,7 @@ def test_verify_physical_passes_and_pg_verifybackup_catches_a_damaged_file(archi
     base = list_base_backups(archived.backup_dir)[0]
     # a copy whose tar carries one changed data file, re-compressed with a matching sha256: only
     # pg_verifybackup (the manifest's per-file checksums) can tell
-    damaged_dir = tmp_path / "postgres" / "base" / base.stamp
-    damaged_dir.mkdir(parents=True)
-    shutil.copy(base.manifest_path, damaged_dir / "backup_manifest")
-    with open(base.tar_path, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as reader, \
-            tarfile.open(fileobj=reader, mode="r|") as source, \
-            open(damaged_dir / "base.tar.zst", "wb") as out_raw, \
-            zstandard.ZstdCompressor().stream_writer(out_raw) as writer, \
-            tarfile.open(fileobj=writer, mode="w|") as target:
-        changed = None
-        for member in source:
-            data = source.extractfile(member).read() if member.isfile() else None
-            if data and changed is None and member.name.startswith("base/") and member.size > 8192:
-                data = data[:4000] + bytes([data[4000] ^ 0xFF]) + data[4001:]
-                changed = member.name
-            target.addfile(member, __import__("io").BytesIO(data) if data is not None else None)
-    metadata = dict(base.metadata)
-    metadata["artifacts"] = [dict(a, sha256=sha256_file(damaged_dir / a["name"])) for a in base.metadata["artifacts"]]
-    (damaged_dir / "backup.json").write_text(json.dumps(metadata))
+    changed = copy_with_a_changed_data_file(base, tmp_path)
     damaged = list_base_backups(tmp_path)[0]
     report = verify_base_backup(damaged)
     failed = [check for check in report.checks if check["status"] == "failed"]
