@@ -140,11 +140,12 @@ def contender_pipe(tool: str, cluster, out: Path, compressor: tuple[str, ...] = 
     return seconds, size
 
 
-def contender_ours(config: Path, backup_dir: Path, variant: dict | None = None) -> tuple[float, int]:
-    """``variant``: postgres settings for this run, e.g. {"base_compression": "lz4"}."""
+def contender_ours(config: Path, backup_dir: Path, variant: dict | None = None, tree: Path = ROOT) -> tuple[float, int]:
+    """``variant``: postgres settings for this run, e.g. {"base_compression": "lz4"}; ``tree``: whose
+    console package runs (this checkout, or ``--before``'s)."""
     shutil.rmtree(backup_dir / "postgres" / "base", ignore_errors=True)
     extra = [json.dumps(variant)] if variant else []
-    seconds, printed = timed([sys.executable, "-c", OURS_CODE, str(ROOT), str(config), *extra])
+    seconds, printed = timed([sys.executable, "-c", OURS_CODE, str(tree), str(config), *extra])
     return seconds, int(json.loads(printed.strip().splitlines()[-1])["bytes"])
 
 
@@ -234,6 +235,8 @@ def main() -> int:
                         help="pg_basebackup --compress=server-... methods to run to a directory, separated by ';'; "
                              "nothing checked (default server-lz4)")
     parser.add_argument("--no-pipes", action="store_true", help="leave out the C pipelines (zstd, lz4)")
+    parser.add_argument("--before", metavar="COMMIT",
+                        help="also run ours as of this commit (git archive), each --ours value, in the same rounds")
     parser.add_argument("--parts", default="base,restore,push",
                         help="comma-separated: base (the three base backups), restore, push (default all)")
     args = parser.parse_args()
@@ -259,6 +262,16 @@ def main() -> int:
     config.write_text(f"backup_dir: {backup_dir}\npostgres:\n  host: {cluster.host}\n  port: {cluster.port}\n"
                       f"  user: {cluster.user}\n  wal_archive_dir: {archive}\n")
     variants = [parse_variant(text) for text in args.ours.split(",") if text.strip()]
+    before_tree = None
+    if args.before:
+        before_tree = out / "before"
+        shutil.rmtree(before_tree, ignore_errors=True)
+        before_tree.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.before], check=True, capture_output=True)
+        subprocess.run(["tar", "-x", "-C", str(before_tree)], input=archive.stdout, check=True)
+    for tree in (ROOT, before_tree) if before_tree else (ROOT,):  # both start with byte code, as installed
+        subprocess.run([sys.executable, "-m", "compileall", "-q", "console"], cwd=tree, check=True,
+                       env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""}, stdout=subprocess.DEVNULL)
     try:
         started = time.perf_counter()
         db_size = build_database(cluster, args.scale)
@@ -274,6 +287,9 @@ def main() -> int:
         for label, variant in variants if "base" in parts else []:
             contenders[f"ours: `backup postgres --physical`, {label} + sha256, manifest checked, metadata"] = \
                 lambda variant=variant: contender_ours(config, backup_dir, variant)
+            if before_tree is not None:
+                contenders[f"ours as of {args.before}, {label}"] = \
+                    lambda variant=variant: contender_ours(config, backup_dir, variant, before_tree)
         for method in [m.strip() for m in args.server.split(";") if m.strip()] if "base" in parts else []:
             contenders[f"`pg_basebackup -Ft -D DIR -X fetch --compress={method}` (nothing checked)"] = \
                 lambda method=method: contender_server(basebackup, cluster, out, method)

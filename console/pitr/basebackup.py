@@ -40,13 +40,13 @@ from console.artifacts import ArtifactSet, ArtifactWriter
 from console.compressed import StreamDecoder
 from console.errors import BackupFailed, Cancelled, VerifyFailed
 from console.kinds.base import BackupRequest, BackupResult
-from console.kinds.postgres.client import Tool, child_environment, error_line, find_tool
+from console.kinds.postgres.client import Tool, child_environment, connection_problem, error_line, find_tool
 from console.kinds.postgres.pipeline import enlarge_pipe
+from console.kinds.postgres.psql_query import PsqlFailed, ask_row
 from console.instances import set_id_of
 from console.pitr.layout import MANIFEST_NAME, METADATA_NAME, TAR_NAME
 from console.pitr.tarstream import TarTap
 from console.pitr.walnames import format_lsn, parse_lsn
-from console.probes.postgres import connect, describe_error
 from console.progress import CancelToken, ProgressCallback, ProgressEvent, Throttle, emit
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ SELECT current_setting('server_version'), current_setting('server_version_num'):
        (SELECT system_identifier FROM pg_control_system())::text,
        (SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size'),
        (SELECT sum(pg_database_size(oid)) FROM pg_database)::bigint,
-       clock_timestamp()
+       extract(epoch FROM clock_timestamp())
 """
 
 
@@ -104,21 +104,22 @@ def _pg_time(text: str) -> datetime:
 
 
 def _server_facts(pg: PostgresSettings, timeout: float) -> dict[str, Any]:
-    """The server's version, identity and size, and how far its clock is ahead of ours (seconds)."""
-    import psycopg
+    """The server's version, identity and size, and how far its clock is ahead of ours (seconds).
 
+    Asked through psql (see console.kinds.postgres.psql_query): the clock offset is then known to
+    within psql's start-up, a few milliseconds, where the stop time needs a second."""
+    asked = time.time()
     try:
-        with connect(pg, timeout) as conn:
-            asked = time.time()
-            row = conn.execute(_FACTS_SQL).fetchone()
-            answered = time.time()
-    except psycopg.Error as exc:
-        raise BackupFailed(f"cannot read the server's facts: {describe_error(exc, pg)[1]}") from None
-    assert row is not None
-    facts = dict(zip(("server_version", "server_version_num", "system_identifier", "wal_segment_size",
-                      "cluster_bytes"), row[:5]))
-    facts["clock_offset"] = row[5].timestamp() - (asked + answered) / 2
-    return facts
+        row = ask_row(pg, _FACTS_SQL, timeout)
+    except PsqlFailed as exc:
+        raise BackupFailed(f"cannot read the server's facts: {connection_problem(str(exc), pg)[1]}") from None
+    answered = time.time()
+    version, version_num, system_identifier, segment_size, cluster_bytes, clock = row
+    if None in (version, version_num, system_identifier, segment_size, clock):
+        raise BackupFailed(f"cannot read the server's facts: {pg.host}:{pg.port} answered NULL")
+    return {"server_version": version, "server_version_num": int(str(version_num)),
+            "system_identifier": system_identifier, "wal_segment_size": int(str(segment_size)),
+            "cluster_bytes": int(cluster_bytes or 0), "clock_offset": float(str(clock)) - (asked + answered) / 2}
 
 
 def check_manifest(manifest: bytes, sizes: dict[str, int]) -> int:

@@ -3,25 +3,35 @@ allowed, wal_level is replica or logical, archiving works, and there is room for
 
 from __future__ import annotations
 
-import subprocess
 import threading
-from typing import Any, Mapping
+import time
+from typing import Any, Callable, Mapping
 
-from console.kinds.postgres.client import child_environment, find_tool
+from console.errors import BackupFailed
+from console.kinds.postgres.client import connection_problem, find_tool
+from console.kinds.postgres.psql_query import PsqlFailed, ask_row
 from console.preflight import Check, CheckContext, destination_writable, free_space
-from console.probes.postgres import connect, describe_error
 from console.status import Status
 
 CheckOutcome = tuple[Status, str, Mapping[str, Any]] | tuple[Status, str]
 
+_FACTS_SQL = (
+    "SELECT current_setting('server_version'), current_setting('wal_level'), current_setting('archive_mode'), "
+    "current_setting('max_wal_senders')::int, (SELECT failed_count FROM pg_stat_archiver), "
+    "(SELECT last_failed_time > coalesce(last_archived_time, '-infinity') FROM pg_stat_archiver), "
+    "(SELECT sum(pg_database_size(oid)) FROM pg_database)::bigint, "
+    "(SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user)")
+_FACT_TYPES: dict[str, Callable[[str], Any]] = {
+    "server_version": str, "wal_level": str, "archive_mode": str, "max_wal_senders": int, "failed_count": int,
+    "failing": lambda text: text == "t", "cluster_bytes": int, "may_replicate": lambda text: text == "t"}
 
 _facts_lock = threading.Lock()
-_facts: tuple[CheckContext, dict[str, Any]] | None = None
+_facts: tuple[CheckContext, dict[str, Any] | str] | None = None
 
 
-def _settings(context: CheckContext) -> dict[str, Any]:
+def _settings(context: CheckContext) -> dict[str, Any] | str:
     """The server's settings the checks judge, asked once per pre-flight (the checks run concurrently
-    on one context: the first asks, the others wait for its answer)."""
+    on one context: the first asks, the others wait for its answer); a str says why there are none."""
     global _facts
     with _facts_lock:
         if _facts is not None and _facts[0] is context:
@@ -31,29 +41,37 @@ def _settings(context: CheckContext) -> dict[str, Any]:
         return facts
 
 
-def _ask(context: CheckContext) -> dict[str, Any]:
+def _ask(context: CheckContext) -> dict[str, Any] | str:
+    """Through psql, not psycopg: the pre-flight of a one-second base backup must not spend a fifth
+    of it importing a driver."""
     pg = context.settings.postgres
-    with connect(pg, context.settings.timeout_seconds) as conn:
-        row = conn.execute(
-            "SELECT current_setting('wal_level'), current_setting('archive_mode'), "
-            "current_setting('max_wal_senders')::int, (SELECT failed_count FROM pg_stat_archiver), "
-            "(SELECT last_failed_time > coalesce(last_archived_time, '-infinity') FROM pg_stat_archiver), "
-            "(SELECT sum(pg_database_size(oid)) FROM pg_database)::bigint, "
-            "(SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user)").fetchone()
-    assert row is not None
-    keys = ("wal_level", "archive_mode", "max_wal_senders", "failed_count", "failing", "cluster_bytes", "may_replicate")
-    return dict(zip(keys, row))
+    started = time.perf_counter()
+    try:
+        row = ask_row(pg, _FACTS_SQL, context.settings.timeout_seconds)
+    except PsqlFailed as exc:
+        return connection_problem(str(exc), pg)[1]
+    facts = {key: None if value is None else convert(value)
+             for (key, convert), value in zip(_FACT_TYPES.items(), row)}
+    facts["answered_ms"] = (time.perf_counter() - started) * 1000
+    return facts
 
 
 def _guarded(body: Any) -> Any:
     def run(context: CheckContext) -> CheckOutcome:
-        import psycopg  # here: the kind registry loads these checks without psycopg
-
-        try:
-            return body(context, _settings(context))
-        except psycopg.Error as exc:
-            return Status.FAIL, f"cannot ask the server: {describe_error(exc, context.settings.postgres)[1]}"
+        facts = _settings(context)
+        if isinstance(facts, str):  # pitr.server fails with the reason; the gate is closed by it
+            return Status.SKIP, f"not checked: {facts}"
+        return body(context, facts)
     return run
+
+
+def server(context: CheckContext) -> CheckOutcome:
+    pg = context.settings.postgres
+    facts = _settings(context)
+    if isinstance(facts, str):
+        return Status.FAIL, f"cannot ask the server: {facts}"
+    return Status.OK, f"{pg.host}:{pg.port} answers in {facts['answered_ms']:.0f} ms " \
+                      f"(PostgreSQL {str(facts['server_version']).split()[0]})"
 
 
 def wal_level(context: CheckContext, facts: dict[str, Any]) -> CheckOutcome:
@@ -71,22 +89,23 @@ def archiving(context: CheckContext, facts: dict[str, Any]) -> CheckOutcome:
     return Status.OK, f"archive_mode = {facts['archive_mode']}, the archiver's last attempt succeeded"
 
 
-def replication(context: CheckContext, facts: dict[str, Any]) -> CheckOutcome:
-    """pg_hba.conf must allow a replication connection; only a real one proves it."""
+def replication(context: CheckContext) -> CheckOutcome:
+    """pg_hba.conf must allow a replication connection; only a real one proves it. It is opened while
+    another check asks for the settings, not after."""
     pg = context.settings.postgres
-    if not facts["may_replicate"]:
-        return Status.FAIL, f"role {pg.user} has neither REPLICATION nor SUPERUSER"
-    if facts["max_wal_senders"] < 1:
-        return Status.FAIL, "max_wal_senders = 0"
-    psql = find_tool("psql", pg.bin_dir)
-    target = (f"host={pg.host} port={pg.port} user={pg.user} replication=true dbname=replication "
-              f"connect_timeout={max(2, int(context.settings.timeout_seconds))}")
-    with child_environment(pg) as env:
-        done = subprocess.run([psql.path, "-X", "-A", "-t", "--no-password", "-d", target, "-c", "IDENTIFY_SYSTEM"],
-                              capture_output=True, text=True, env=env, timeout=context.settings.timeout_seconds + 10)
-    if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        return Status.FAIL, f"replication connection refused: {reason} (pg_hba.conf needs a 'replication' line)"
+    try:
+        ask_row(pg, "IDENTIFY_SYSTEM", context.settings.timeout_seconds, replication=True)
+        refused = ""
+    except PsqlFailed as exc:
+        refused = str(exc)
+    facts = _settings(context)
+    if not isinstance(facts, str):
+        if not facts["may_replicate"]:
+            return Status.FAIL, f"role {pg.user} has neither REPLICATION nor SUPERUSER"
+        if facts["max_wal_senders"] < 1:
+            return Status.FAIL, "max_wal_senders = 0"
+    if refused:
+        return Status.FAIL, f"replication connection refused: {refused} (pg_hba.conf needs a 'replication' line)"
     return Status.OK, f"replication connection as {pg.user} allowed (IDENTIFY_SYSTEM answered)"
 
 
@@ -96,17 +115,28 @@ def disk_space(context: CheckContext, facts: dict[str, Any]) -> CheckOutcome:
     return free_space(context.settings.root.base_backups, int(facts["cluster_bytes"] or 0), "the cluster's size")
 
 
+def client(context: CheckContext) -> CheckOutcome:
+    """pg_basebackup is installed; its version, asked here, is remembered for the run."""
+    try:
+        tool = find_tool("pg_basebackup", context.settings.postgres.bin_dir)
+    except BackupFailed as exc:
+        return Status.FAIL, f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+    return Status.OK, f"{tool.path}: {tool.version}"
+
+
 def destination(context: CheckContext) -> CheckOutcome:
     return destination_writable(context.settings.root.base_backups)
 
 
 CHECKS: dict[str, Check] = {
+    "server": Check("pitr.server", "Server answers (connect + its settings)", server),
     "wal_level": Check("pitr.wal_level", "wal_level is replica or logical", _guarded(wal_level)),
     "archiving": Check("pitr.archiving", "WAL archiving is on and working", _guarded(archiving)),
-    "replication": Check("pitr.replication", "A replication connection is allowed", _guarded(replication)),
+    "replication": Check("pitr.replication", "A replication connection is allowed", replication),
     "disk_space": Check("pitr.disk_space", "Free space for the base backup", _guarded(disk_space)),
     "destination": Check("pitr.destination", "Base backup directory is writable", destination),
+    "client": Check("pitr.client", "pg_basebackup is installed", client),
 }
 
-PREFLIGHT = ["postgres.healthy", "pitr.destination", "pitr.wal_level", "pitr.archiving", "pitr.replication",
+PREFLIGHT = ["pitr.server", "pitr.client", "pitr.destination", "pitr.wal_level", "pitr.archiving", "pitr.replication",
              "pitr.disk_space"]

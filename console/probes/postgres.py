@@ -1,10 +1,12 @@
-"""PostgreSQL probe and connection helper (psycopg)."""
+"""PostgreSQL probe (through psql) and the connection helper (psycopg) of the commands that keep a session."""
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
+from console.kinds.postgres.client import connection_problem
+from console.kinds.postgres.psql_query import PsqlFailed, ask_row
 from console.pitr.describe import recovery_window_facts
 from console.probes.result import ProbeResult, ServiceState, Stopwatch
 
@@ -13,7 +15,7 @@ if TYPE_CHECKING:
 
     from console.config import PostgresSettings, Settings
 
-_STATS_SQL = """
+_PROBE_SQL = """
 SELECT current_setting('server_version'),
        pg_database_size(current_database()),
        (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
@@ -22,13 +24,16 @@ SELECT current_setting('server_version'),
        (SELECT coalesce(extract(epoch FROM max(clock_timestamp() - xact_start)), 0)::float
           FROM pg_stat_activity WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()),
        current_setting('wal_level'),
-       current_setting('archive_mode')
-"""
-_ARCHIVER_SQL = """
-SELECT archived_count, failed_count, last_archived_wal,
+       current_setting('archive_mode'),
+       archived_count, failed_count, last_archived_wal,
        extract(epoch FROM last_archived_time)::float, last_failed_wal, extract(epoch FROM last_failed_time)::float
   FROM pg_stat_archiver
 """
+_PROBE_FIELDS: tuple[tuple[str, Callable[[str], Any]], ...] = (
+    ("version", str), ("database_size_bytes", int), ("connections", int), ("max_connections", int),
+    ("in_recovery", lambda text: text == "t"), ("longest_transaction_seconds", float), ("wal_level", str),
+    ("archive_mode", str), ("archived_count", int), ("archive_failed_count", int), ("last_archived_wal", str),
+    ("last_archived_at", float), ("last_failed_wal", str), ("last_failed_at", float))
 
 
 def connect(pg: PostgresSettings, timeout: float, dbname: str | None = None, autocommit: bool = True) -> psycopg.Connection:
@@ -54,21 +59,10 @@ def describe_error(exc: Exception, pg: PostgresSettings) -> tuple[ServiceState, 
     import psycopg
 
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    where = f"{pg.host}:{pg.port}"
-    lowered = text.lower()
-    if isinstance(exc, psycopg.errors.ConnectionTimeout) or "timeout expired" in lowered:
-        return ServiceState.TIMEOUT, f"no answer from {where} (connection timed out)"
-    if "password authentication failed" in lowered or "no password supplied" in lowered:
-        return ServiceState.DOWN, f"authentication failed for user '{pg.user}' at {where}"
-    if "connection refused" in lowered:
-        return ServiceState.DOWN, f"connection refused at {where}"
-    if "does not exist" in lowered:
-        return ServiceState.DOWN, f"{text} ({where})"
-    if "could not translate host name" in lowered or "name or service not known" in lowered:
-        return ServiceState.DOWN, f"unknown host '{pg.host}'"
-    # libpq prefixes "connection failed: connection to server at ... failed:"; keep the reason
-    reason = text.rsplit("failed:", 1)[-1].strip() or text
-    return ServiceState.DOWN, f"{reason} ({where})"
+    timed_out, detail = connection_problem(text, pg)
+    if timed_out or isinstance(exc, psycopg.errors.ConnectionTimeout):
+        return ServiceState.TIMEOUT, f"no answer from {pg.host}:{pg.port} (connection timed out)"
+    return ServiceState.DOWN, detail
 
 
 def _recovery_window(settings: Settings) -> dict[str, Any] | None:
@@ -80,46 +74,42 @@ def _recovery_window(settings: Settings) -> dict[str, Any] | None:
 
 
 def probe(settings: Settings) -> ProbeResult:
-    import psycopg  # before the stopwatch: the first import is not the server's latency
-
+    """One psql run, not a psycopg connection: the console (resident, or ``status`` run by cron) does
+    not carry psycopg's import (0.2 s, 10 MB) for a probe, and a hung client is a process that the
+    timeout kills, not a thread left waiting. The latency is that run's: connect, ask, answer."""
     pg = settings.postgres
     watch = Stopwatch()
     try:
-        with connect(pg, settings.timeout_seconds) as conn:
-            latency = watch.ms
-            conn.execute(f"SET statement_timeout = {int(settings.timeout_seconds * 1000)}")
-            (version, db_size, connections, max_connections, in_recovery, longest_xact,
-             wal_level, archive_mode) = conn.execute(_STATS_SQL).fetchone()  # type: ignore[misc]
-            archived, failed, last_wal, last_archived_at, last_failed_wal, last_failed_at = conn.execute(
-                _ARCHIVER_SQL).fetchone()  # type: ignore[misc]
-    except psycopg.Error as exc:
-        state, detail = describe_error(exc, pg)
-        return ProbeResult("postgres", "postgresql", state, detail, watch.ms)
+        row = ask_row(pg, _PROBE_SQL, settings.timeout_seconds, statement_timeout=True, grace=2.0)
+    except PsqlFailed as exc:
+        timed_out, detail = connection_problem(str(exc), pg)
+        if timed_out or exc.timed_out:
+            return ProbeResult("postgres", "postgresql", ServiceState.TIMEOUT,
+                               f"no answer from {pg.host}:{pg.port} (timed out)", watch.ms)
+        return ProbeResult("postgres", "postgresql", ServiceState.DOWN, detail, watch.ms)
+    latency = watch.ms
+    facts = {name: None if value is None else convert(value) for (name, convert), value in zip(_PROBE_FIELDS, row)}
+    version, connections, max_connections = facts["version"], facts["connections"], facts["max_connections"]
+    failed, archive_mode = facts["archive_failed_count"], facts["archive_mode"]
     metrics = {
         "version": version,
         "database": pg.database,
-        "database_size_bytes": db_size,
+        "database_size_bytes": facts["database_size_bytes"],
         "connections": connections,
         "max_connections": max_connections,
         "connections_pct": 100.0 * connections / max_connections if max_connections else 0.0,
-        "longest_transaction_seconds": round(longest_xact, 1),
-        "in_recovery": in_recovery,
-        "wal_level": wal_level,
-        "archive_mode": archive_mode,
-        "archived_count": archived,
-        "archive_failed_count": failed,
-        "last_archived_wal": last_wal,
-        "last_archived_at": last_archived_at,
-        "last_failed_wal": last_failed_wal,
-        "last_failed_at": last_failed_at,
+        "longest_transaction_seconds": round(facts["longest_transaction_seconds"] or 0.0, 1),
+        **{name: facts[name] for name in ("in_recovery", "wal_level", "archive_mode", "archived_count",
+                                          "archive_failed_count", "last_archived_wal", "last_archived_at",
+                                          "last_failed_wal", "last_failed_at")},
     }
     metrics["recovery_window"] = _recovery_window(settings)
     problems = []
     if max_connections and connections >= 0.9 * max_connections:
         problems.append(f"{connections}/{max_connections} connections")
-    if archive_mode != "off" and failed and (last_archived_at or 0) < (last_failed_at or 0):
-        problems.append(f"WAL archiving failing ({failed} failures, last {last_failed_wal})")
-    role = "replica" if in_recovery else "primary"
+    if archive_mode != "off" and failed and (facts["last_archived_at"] or 0) < (facts["last_failed_at"] or 0):
+        problems.append(f"WAL archiving failing ({failed} failures, last {facts['last_failed_wal']})")
+    role = "replica" if facts["in_recovery"] else "primary"
     detail = f"PostgreSQL {version.split()[0]} {role}, {connections}/{max_connections} connections"
     if problems:
         return ProbeResult("postgres", "postgresql", ServiceState.DEGRADED, "; ".join(problems), latency, metrics)

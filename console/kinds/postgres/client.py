@@ -8,6 +8,7 @@ child's minimal environment, where the password travels (PGPASSWORD: nothing is 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -39,6 +40,11 @@ class Tool:
 
 def find_tool(name: str, bin_dir: str = "") -> Tool:
     """The binary ``name`` from ``bin_dir``, else the newest /usr/lib/postgresql/*/bin, else PATH."""
+    return _describe(locate_tool(name, bin_dir))
+
+
+def locate_tool(name: str, bin_dir: str = "") -> str:
+    """Where ``find_tool`` finds ``name``, without asking its version (a process less)."""
     candidates: list[Path] = []
     if bin_dir:
         candidates.append(Path(bin_dir) / name)
@@ -50,12 +56,20 @@ def find_tool(name: str, bin_dir: str = "") -> Tool:
         candidates.append(Path(on_path))
     for candidate in candidates:
         if candidate.is_file() and os.access(candidate, os.X_OK):
-            return _describe(str(candidate))
+            return str(candidate)
     where = f" in {bin_dir}" if bin_dir else " (looked in /usr/lib/postgresql/*/bin and PATH)"
     raise BackupFailed(f"{name} not found{where}", hint="install postgresql-client or set postgres.bin_dir")
 
 
 def _describe(path: str) -> Tool:
+    stat = os.stat(path)
+    return _described(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _described(path: str, mtime_ns: int, size: int) -> Tool:
+    """``--version`` once per binary and process (a pre-flight and the run it gates both ask; an
+    upgraded binary has another mtime)."""
     try:
         out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError) as exc:
@@ -105,6 +119,25 @@ def child_environment(pg: PostgresSettings) -> Iterator[dict[str, str]]:
 def scrub(text: str, pg: PostgresSettings) -> str:
     """Remove the password from a message that is about to be shown or stored."""
     return text.replace(pg.password, "********") if pg.password else text
+
+
+def connection_problem(text: str, pg: PostgresSettings) -> tuple[bool, str]:
+    """(timed out, one line naming where) for a libpq message, from psycopg or from a client's stderr."""
+    where = f"{pg.host}:{pg.port}"
+    lowered = text.lower()
+    if "timeout expired" in lowered:
+        return True, f"no answer from {where} (connection timed out)"
+    if "password authentication failed" in lowered or "no password supplied" in lowered:
+        return False, f"authentication failed for user '{pg.user}' at {where}"
+    if "connection refused" in lowered:
+        return False, f"connection refused at {where}"
+    if "does not exist" in lowered:
+        return False, f"{text} ({where})"
+    if "could not translate host name" in lowered or "name or service not known" in lowered:
+        return False, f"unknown host '{pg.host}'"
+    # libpq prefixes "connection failed: connection to server at ... failed:"; keep the reason
+    reason = text.rsplit("failed:", 1)[-1].strip() or text
+    return False, f"{reason} ({where})"
 
 
 _LOCK_QUERY = re.compile(r"Query was: LOCK TABLE (\S+) IN ACCESS SHARE MODE")

@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 
 from console.errors import BackupFailed, ServiceUnreachable
+from console.kinds.postgres.client import error_line
 from console.probes.postgres import connect, describe_error
 from console.progress import CancelToken, check_cancel
 
@@ -264,8 +265,6 @@ def schema_hash(pg_dump: Tool, conninfo: str, env: dict[str, str], snapshot: str
         errors = proc.stderr.read().decode(errors="replace")
         code = proc.wait()
     if code != 0:
-        from console.kinds.postgres.client import error_line
-
         raise BackupFailed(f"pg_dump --schema-only failed: {error_line(errors.splitlines(), 'pg_dump')}")
     return digest.hexdigest()
 
