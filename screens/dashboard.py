@@ -42,6 +42,7 @@ from screens.widgets.instance_table import InstanceTable
 from screens.widgets.quiet_footer import QuietFooter
 from screens.widgets.scope_bar import ScopeBar, ScopeChanged
 from screens.widgets.service_panel import BACKUP_KIND_OF_SERVICE, ServicePanel
+from themes import THEMES_DIR
 
 if TYPE_CHECKING:
     from console.backup_summary import BackupSummary, CatalogPass
@@ -63,6 +64,8 @@ verification) come with every round's catalog pass."""
 
 
 class DashboardScreen(Screen[None]):
+    CSS_PATH = THEMES_DIR / "dashboard.tcss"
+
     HELP = """\
 ## Dashboard
 One panel per service: its state as a word (UP, DEGRADED, DOWN, TIMEOUT, OFF = not configured)
