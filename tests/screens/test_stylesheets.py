@@ -17,6 +17,7 @@ from textual.screen import Screen
 
 import screens
 from screens.app import BackupConsoleApp
+from screens.text_prompt import TextPromptModal
 from themes import THEMES_DIR
 from tests.screens.conftest import fixed_prober, frozen_clock
 
@@ -86,8 +87,6 @@ async def test_a_screen_opened_from_the_dashboard_gets_its_stylesheet(make_setti
 
 
 async def test_the_text_prompt_gets_its_stylesheet_wherever_it_is_opened(make_settings):
-    from screens.text_prompt import TextPromptModal
-
     app = BackupConsoleApp(make_settings(), clock=frozen_clock, prober=fixed_prober())
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
