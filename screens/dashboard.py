@@ -29,7 +29,6 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Header, Input
 from textual.worker import Worker, WorkerState
 
-from console.drill import list_drills
 from console.formatting import short_ago
 from screens import keys
 from screens.context_switch import ContextModal
@@ -41,7 +40,7 @@ from screens.widgets.instance_panels import InstancePanels
 from screens.widgets.instance_table import InstanceTable
 from screens.widgets.quiet_footer import QuietFooter
 from screens.widgets.scope_bar import ScopeBar, ScopeChanged
-from screens.widgets.service_panel import BACKUP_KIND_OF_SERVICE, ServicePanel
+from screens.widgets.service_panel import BACKUP_KIND_OF_SERVICE, TITLES, ServicePanel
 from themes import THEMES_DIR
 
 if TYPE_CHECKING:
@@ -159,9 +158,10 @@ footer places of `t` (retention) and `d` (drill), which still work.
         return len({entry.service for entry in self.entries}) < len(self.entries)
 
     def compose(self) -> ComposeResult:
-        from console.probes import SERVICES
-
-        self.entries = entries_of(self.console_app.settings, SERVICES)
+        # The panels' services in the probes' order: TITLES lists them as console.probes.SERVICES does
+        # (tests/screens/test_dashboard.py holds them equal); SERVICES loads every probe's code, which
+        # the first round's worker imports after the first frame.
+        self.entries = entries_of(self.console_app.settings, TITLES)
         yield Header(show_clock=False, icon="")
         yield ScopeBar()
         # Not a scroll view: it would take the arrow keys, which move between panels here.
@@ -416,6 +416,8 @@ footer places of `t` (retention) and `d` (drill), which still work.
 
     @work(thread=True, exclusive=True, group="drill-open", exit_on_error=False)
     def _find_newest_drill(self) -> None:
+        from console.drill import list_drills  # asked for here, not loaded before the first frame
+
         drills = list_drills(self.console_app.settings.backup_dir)
         self.post_message(NewestDrillFound(drills[0].id if drills else None))
 
