@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
+from textual.css.stylesheet import Stylesheet
 from textual.screen import Screen
 
 import screens
@@ -121,3 +122,19 @@ def test_no_two_screen_stylesheets_style_the_same_thing():
         others = set().union(*(names for name, names in named.items() if name != path.name))
         for rule in rules_of(path):
             assert names_of(rule) - others, f"{path.name}: '{rule}' names nothing of its own"
+
+
+async def test_a_screens_stylesheet_is_read_once_however_often_it_is_opened(make_settings, monkeypatch):
+    """Textual re-parses every stylesheet when it reads a new one: only the first opening pays for it."""
+    reparsed = []
+    real_reparse = Stylesheet.reparse
+    monkeypatch.setattr(Stylesheet, "reparse", lambda self: reparsed.append(1) or real_reparse(self))
+    app = BackupConsoleApp(make_settings(), clock=frozen_clock, prober=fixed_prober())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for _ in range(2):
+            app.open_screen("retention")
+            await pilot.pause()
+            app.pop_screen()
+            await pilot.pause()
+        assert len(reparsed) == 1
