@@ -118,12 +118,12 @@ class BackupConsoleApp(App[int]):
     def _start_with_theme(self, name: str) -> None:
         """Draw the first frame with theme ``name`` (if registered), parsing the stylesheets once.
 
-        Setting ``App.theme`` queues a re-parse of every stylesheet for its variables, and a set later
-        (on_mount) parses them all again after the first; even set here, the parse it queues runs before
-        the first frame and the first frame's own parse does it once more (10-20 ms). Nothing is drawn
-        yet, so the theme need only be in place when the stylesheets are first parsed: its name, the class
-        its watcher gives the app, and its variables in the stylesheet. A theme that changes dark or ANSI
-        mode also changes Textual's colour filter, which only its watcher sets: that one is set as usual.
+        Setting ``App.theme`` queues a re-parse of every stylesheet for its variables (set in on_mount,
+        after the first parse; set here, before it, and the first frame's own parse then does the work
+        once more: bench/README.md, "Start-up"). Nothing is drawn yet, so the theme need only be in place
+        when the stylesheets are first parsed: its name, the class its watcher gives the app, and its
+        variables in the stylesheet. A theme that changes dark or ANSI mode also changes Textual's colour
+        filter, which only its watcher sets: that one is set as usual.
         """
         theme = self.available_themes.get(name)
         if theme is None:

@@ -150,7 +150,8 @@ footer places of `t` (retention) and `d` (drill), which still work.
         """The entries (and width) the table shows now; None while the panels are shown."""
         self._table: InstanceTable | None = None
         """Mounted the first time the panels do not fit, and kept: at 80x24 with one instance per service
-        it is never needed, and a DataTable's stylesheet and mount cost the first frame 5-10 ms."""
+        it is never shown, and composed hidden it made the first frame parse a DataTable's stylesheet and
+        mount and style one (bench/README.md, "Start-up")."""
         self._backup_cells: dict[str, tuple[str, str]] = {}
         """label -> (newest backup, its verification) as the table shows them, kept for a table mounted later."""
 
