@@ -19,8 +19,8 @@ from textual.screen import Screen
 import screens
 from screens.app import BackupConsoleApp
 from screens.text_prompt import TextPromptModal
-from themes import THEMES_DIR
 from tests.screens.conftest import fixed_prober, frozen_clock
+from themes import THEMES_DIR
 
 FIRST_FRAME = {"base.tcss", "dashboard.tcss"}
 
