@@ -36,7 +36,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-CONSOLE = [str(ROOT / ".venv" / "bin" / "backup-console")]
+# `python -m` from ROOT, as the --before tree runs: this tree's package first on sys.path, whichever tree
+# the venv's editable install points at (a git worktree shares the main tree's venv).
+CONSOLE = [str(ROOT / ".venv" / "bin" / "python"), "-m", "console.cli"]
 HANG_CAP_SECONDS = 20.0
 MINIMAL_APP = """
 from textual.app import App

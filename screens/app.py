@@ -25,13 +25,11 @@ from screens import keys
 from screens.backup_job import running_jobs
 from screens.commands import ConsoleCommands
 from screens.quit_confirm import QuitModal
-from themes import register_themes
+from themes import THEMES_DIR, register_themes
 
 if TYPE_CHECKING:
     from console.config import Settings
     from console.probes import ProbeResult
-
-THEMES_DIR = Path(__file__).resolve().parent.parent / "themes"
 
 SCREEN_FACTORIES: dict[str, str] = {
     "dashboard": "screens.dashboard:DashboardScreen",
@@ -71,20 +69,13 @@ class BackupConsoleApp(App[int]):
     """The interactive console. ``clock`` and ``prober`` are injectable so tests can freeze time and output."""
 
     TITLE = "backup-console"
-    CSS_PATH = [
-        THEMES_DIR / "base.tcss",
-        THEMES_DIR / "dashboard.tcss",
-        THEMES_DIR / "checklist.tcss",
-        THEMES_DIR / "drill.tcss",
-        THEMES_DIR / "retention.tcss",
-        THEMES_DIR / "troubleshoot.tcss",
-        THEMES_DIR / "reports.tcss",
-        THEMES_DIR / "backup.tcss",
-        THEMES_DIR / "certificates.tcss",
-        THEMES_DIR / "pitr.tcss",
-        THEMES_DIR / "fleet.tcss",
-        # --- add one stylesheet per screen here ---
-    ]
+    CSS_PATH = [THEMES_DIR / "base.tcss", THEMES_DIR / "dashboard.tcss"]
+    """The shared look (the help, quit and lines modals any screen opens) and the dashboard, the first
+    screen: parsed before the first frame. Every other screen names its own stylesheet in its CSS_PATH,
+    which Textual reads when that screen is first pushed: parsing all eleven first took 30 ms there, and
+    once more when the theme's variables were applied; reading the dashboard's at its push would parse
+    everything again. The screens' stylesheets select ids and classes of their own, so the order they
+    are read in (the order screens are first opened) does not matter (tests/screens/test_stylesheets.py)."""
     COMMANDS = App.COMMANDS | {ConsoleCommands}
     BINDINGS = [
         keys.bind("quit", "quit", id="quit"),
@@ -109,10 +100,8 @@ class BackupConsoleApp(App[int]):
         self.crash_message: str | None = None
         if os.environ.get("NO_COLOR"):  # themes/base.tcss then marks focus and selection by shape
             self.add_class("-no-color")
-        # Before the first parse of the stylesheets: a theme set later (on_mount) parses them all again.
         self._theme_problems = register_themes(self)
-        if self.settings.ui.theme in self.available_themes:
-            self.theme = self.settings.ui.theme
+        self._start_with_theme(self.settings.ui.theme)
 
     def on_mount(self) -> None:
         for problem in self._theme_problems:
@@ -125,6 +114,27 @@ class BackupConsoleApp(App[int]):
         if name != "dashboard":
             self.open_screen("dashboard")
         self.open_screen(name, **kwargs)
+
+    def _start_with_theme(self, name: str) -> None:
+        """Draw the first frame with theme ``name`` (if registered), parsing the stylesheets once.
+
+        Setting ``App.theme`` queues a re-parse of every stylesheet for its variables (set in on_mount,
+        after the first parse; set here, before it, and the first frame's own parse then does the work
+        once more: bench/README.md, "Start-up"). Nothing is drawn yet, so the theme need only be in place
+        when the stylesheets are first parsed: its name, the class its watcher gives the app, and its
+        variables in the stylesheet. A theme that changes dark or ANSI mode also changes Textual's colour
+        filter, which only its watcher sets: that one is set as usual.
+        """
+        theme = self.available_themes.get(name)
+        if theme is None:
+            return  # Textual's default stays (a theme file that failed is notified in on_mount)
+        current = self.current_theme
+        if (theme.dark, theme.ansi) != (current.dark, current.ansi):
+            self.theme = name
+            return
+        self.set_reactive(App.theme, name)
+        self.add_class(f"-theme-{name}")
+        self.stylesheet.set_variables(self.get_css_variables())
 
     def screen_class(self, name: str) -> type:
         module_name, _, class_name = SCREEN_FACTORIES[name].partition(":")

@@ -32,6 +32,7 @@ from screens.backup_job import BackupEngine, BackupJob, find_job, job_key, start
 from screens.text_prompt import TextPromptModal
 from screens.widgets.backup_progress import PhaseRow, summary_text
 from screens.widgets.option_box import OptionBox
+from themes import THEMES_DIR
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -62,6 +63,8 @@ class TargetsLoaded(Message):
 
 
 class BackupScreen(Screen[None]):
+    CSS_PATH = THEMES_DIR / "backup.tcss"
+
     HELP = """\
 ## Backup
 Pick what to back up (kind, its instance where the config names several, and database where

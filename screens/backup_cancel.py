@@ -10,12 +10,16 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
+from themes import THEMES_DIR
+
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
 
 class CancelBackupModal(ModalScreen[bool]):
     """Dismisses True to cancel the backup, False to let it run."""
+
+    CSS_PATH = THEMES_DIR / "backup.tcss"
 
     BINDINGS = [
         Binding("y", "answer(True)", "Cancel the backup", id="confirm-cancel"),

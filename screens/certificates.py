@@ -14,6 +14,7 @@ from textual.worker import Worker, WorkerState
 
 from screens import keys
 from screens.widgets.state_line import StateLine
+from themes import THEMES_DIR
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -31,6 +32,8 @@ class CertificatesLoaded(Message):
 
 
 class CertificatesScreen(Screen[None]):
+    CSS_PATH = THEMES_DIR / "certificates.tcss"
+
     HELP = """\
 ## Certificates
 Every certificate under CERT_DIR (PEM bundles, DER, PKCS#12), soonest expiry first: its state,

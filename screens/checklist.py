@@ -30,6 +30,7 @@ from screens.backup_job import start_job
 from screens.text_prompt import TextPromptModal
 from screens.widgets.checklist_view import (ChecklistItemChecked, ChecklistItemTicked, ChecklistNoteAdded,
                                             ChecklistView, GateOverridden)
+from themes import THEMES_DIR
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -61,6 +62,8 @@ class ChecklistBackupFinished(Message):
 
 
 class ChecklistScreen(Screen[None]):
+    CSS_PATH = THEMES_DIR / "checklist.tcss"
+
     HELP = """\
 ## Pre-backup checklist
 One list per service: tab / shift+tab or the number keys switch. Each item shows its state as

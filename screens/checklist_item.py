@@ -9,6 +9,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
+from themes import THEMES_DIR
+
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
@@ -16,6 +18,8 @@ if TYPE_CHECKING:
 
 
 class ChecklistItemModal(ModalScreen[None]):
+    CSS_PATH = THEMES_DIR / "checklist.tcss"
+
     BINDINGS = [Binding("escape,enter,q", "close", "Close", id="close-item")]
 
     def __init__(self, status: ItemStatus) -> None:

@@ -11,6 +11,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
+from themes import THEMES_DIR
+
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
@@ -20,6 +22,8 @@ EVERY = "*"
 
 class ContextModal(ModalScreen["str | None"]):
     """Dismisses with the chosen selector ("" for every instance), or None when cancelled."""
+
+    CSS_PATH = THEMES_DIR / "dashboard.tcss"
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel-context")]
 

@@ -29,7 +29,6 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Header, Input
 from textual.worker import Worker, WorkerState
 
-from console.drill import list_drills
 from console.formatting import short_ago
 from screens import keys
 from screens.context_switch import ContextModal
@@ -41,11 +40,13 @@ from screens.widgets.instance_panels import InstancePanels
 from screens.widgets.instance_table import InstanceTable
 from screens.widgets.quiet_footer import QuietFooter
 from screens.widgets.scope_bar import ScopeBar, ScopeChanged
-from screens.widgets.service_panel import BACKUP_KIND_OF_SERVICE, ServicePanel
+from screens.widgets.service_panel import BACKUP_KIND_OF_SERVICE, TITLES, ServicePanel
+from themes import THEMES_DIR
 
 if TYPE_CHECKING:
     from console.backup_summary import BackupSummary, CatalogPass
     from console.monitor import Finding
+    from console.probes import ProbeResult
     from screens.app import BackupConsoleApp
 
 WIDE_COLUMNS = 110
@@ -63,6 +64,8 @@ verification) come with every round's catalog pass."""
 
 
 class DashboardScreen(Screen[None]):
+    CSS_PATH = THEMES_DIR / "dashboard.tcss"
+
     HELP = """\
 ## Dashboard
 One panel per service: its state as a word (UP, DEGRADED, DOWN, TIMEOUT, OFF = not configured)
@@ -132,7 +135,7 @@ footer places of `t` (retention) and `d` (drill), which still work.
         self.paused = False
         self._probing = False
         self._timer: Timer | None = None
-        self._results: dict[str, object] = {}
+        self._results: dict[str, ProbeResult] = {}
         self._monitored_at = -MONITOR_INTERVAL_SECONDS
         self._probe_findings: list[Finding] | None = None
         """The monitor's findings that need the probes, from the last round that evaluated them (only the
@@ -145,6 +148,12 @@ footer places of `t` (retention) and `d` (drill), which still work.
         """The last backups scan: the Backups panel is drawn again from it when the scope changes."""
         self._shown: tuple[list[Entry], int] | None = None
         """The entries (and width) the table shows now; None while the panels are shown."""
+        self._table: InstanceTable | None = None
+        """Mounted the first time the panels do not fit, and kept: at 80x24 with one instance per service
+        it is never shown, and composed hidden it made the first frame parse a DataTable's stylesheet and
+        mount and style one (bench/README.md, "Start-up")."""
+        self._backup_cells: dict[str, tuple[str, str]] = {}
+        """label -> (newest backup, its verification) as the table shows them, kept for a table mounted later."""
 
     @property
     def console_app(self) -> BackupConsoleApp:
@@ -156,16 +165,16 @@ footer places of `t` (retention) and `d` (drill), which still work.
         return len({entry.service for entry in self.entries}) < len(self.entries)
 
     def compose(self) -> ComposeResult:
-        from console.probes import SERVICES
-
-        self.entries = entries_of(self.console_app.settings, SERVICES)
+        # The panels' services in the probes' order: TITLES lists them as console.probes.SERVICES does
+        # (tests/screens/test_dashboard.py holds them equal); SERVICES loads every probe's code, which
+        # the first round's worker imports after the first frame.
+        self.entries = entries_of(self.console_app.settings, TITLES)
         yield Header(show_clock=False, icon="")
         yield ScopeBar()
         # Not a scroll view: it would take the arrow keys, which move between panels here.
         with Vertical(id="dashboard-body"):
             yield InstancePanels(self.entries)
-            yield InstanceTable()
-            yield BackupsPanel()
+            yield BackupsPanel()  # the instance table goes above it when first needed (_instance_table)
         yield QuietFooter(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
 
     def on_mount(self) -> None:
@@ -196,11 +205,12 @@ footer places of `t` (retention) and `d` (drill), which still work.
         panels.show_only(labels)
         body_lines = self.size.height - 2 - (1 if bar.in_use else 0)  # header and footer
         table_mode = panels.height_for(labels, wide) + MIN_BACKUPS_LINES > body_lines
+        table = self._instance_table() if table_mode else self._table
         self.set_class(table_mode, "-table")
-        table = self.query_one(InstanceTable)
-        table.styles.max_height = max(3, body_lines - MIN_BACKUPS_LINES)
+        if table is not None:
+            table.styles.max_height = max(3, body_lines - MIN_BACKUPS_LINES)
         inside_width = self.size.width - 4  # the table's margins and border
-        if table_mode and (shown, inside_width) != self._shown:
+        if table is not None and table_mode and (shown, inside_width) != self._shown:
             table.show_entries(shown, inside_width)
         self._shown = (shown, inside_width) if table_mode else None
         if self._summary is not None:
@@ -209,6 +219,15 @@ footer places of `t` (retention) and `d` (drill), which still work.
         if not bar.editing:
             self._keep_focus()
             self.call_after_refresh(self._keep_focus)
+
+    def _instance_table(self) -> InstanceTable:
+        """The table, mounted above the Backups panel with every result and backup fact so far."""
+        if self._table is None:
+            self._table = InstanceTable()
+            self._table.results.update(self._results)
+            self._table.backups.update(self._backup_cells)
+            self.query_one("#dashboard-body").mount(self._table, before=self.query_one(BackupsPanel))
+        return self._table
 
     def _in_scope(self, kind: str, instance: str) -> bool:
         """Whether the filter and context show this instance (config trees, which have no panel, too)."""
@@ -229,8 +248,8 @@ footer places of `t` (retention) and `d` (drill), which still work.
         focused = self.focused
         if isinstance(focused, BackupsPanel) or isinstance(focused, Input) and self.query_one(ScopeBar).editing:
             return
-        table = self.query_one(InstanceTable)
-        if self.has_class("-table"):
+        table = self._table
+        if table is not None and self.has_class("-table"):
             if focused is not table:
                 table.focus()
             return
@@ -308,7 +327,8 @@ footer places of `t` (retention) and `d` (drill), which still work.
         result = message.result
         self._results[result.label] = result
         self.query_one(InstancePanels).show_result(result)
-        self.query_one(InstanceTable).show_result(result)
+        if self._table is not None:
+            self._table.show_result(result)
 
     @on(BackupsScanned)
     def _show_backups(self, message: BackupsScanned) -> None:
@@ -317,12 +337,11 @@ footer places of `t` (retention) and `d` (drill), which still work.
         now = self.console_app.clock().timestamp()
         self._summary = summary
         self.query_one(BackupsPanel).show(summary, now, self._in_scope)
-        table = self.query_one(InstanceTable)
         with self.app.batch_update():
             for panel in self.query(ServicePanel):
                 kind = BACKUP_KIND_OF_SERVICE.get(panel.service)
                 if kind is None:
-                    table.show_backup(panel.label, "", "")
+                    self._show_backup_cells(panel.label, "", "")
                     continue
                 mine = [state for state in summary.targets if state.kind == kind and state.instance == panel.instance]
                 ages = [state.timestamp for state in mine if state.timestamp]
@@ -331,8 +350,13 @@ footer places of `t` (retention) and `d` (drill), which still work.
                 panel.running = f"{running[0].description} (pid {running[0].pid})" if running else None
                 verdicts = [state.verification for state in mine if state.verification in VERIFICATION_ORDER]
                 worst = min(verdicts, key=VERIFICATION_ORDER.index) if verdicts else ""
-                table.show_backup(panel.label, "running" if running else short_ago(panel.last_backup_age)
-                                  if ages else "never", "FAILED" if worst == "failed" else worst)
+                self._show_backup_cells(panel.label, "running" if running else short_ago(panel.last_backup_age)
+                                        if ages else "never", "FAILED" if worst == "failed" else worst)
+
+    def _show_backup_cells(self, label: str, newest: str, verified: str) -> None:
+        self._backup_cells[label] = (newest, verified)
+        if self._table is not None:
+            self._table.show_backup(label, newest, verified)
 
     @on(ProbeRoundFinished)
     def _round_finished(self) -> None:
@@ -413,6 +437,8 @@ footer places of `t` (retention) and `d` (drill), which still work.
 
     @work(thread=True, exclusive=True, group="drill-open", exit_on_error=False)
     def _find_newest_drill(self) -> None:
+        from console.drill import list_drills  # asked for here, not loaded before the first frame
+
         drills = list_drills(self.console_app.settings.backup_dir)
         self.post_message(NewestDrillFound(drills[0].id if drills else None))
 

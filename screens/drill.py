@@ -24,6 +24,7 @@ from screens import keys
 from screens.checklist import ChecklistBackupFinished, ChecklistBackupStarted, ChecklistScreen
 from screens.widgets.checklist_view import (ChecklistItemChecked, ChecklistItemTicked, ChecklistNoteAdded,
                                             ChecklistView, GateOverridden)
+from themes import THEMES_DIR
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -41,6 +42,8 @@ class DrillVerified(Message):
 
 
 class DrillScreen(ChecklistScreen):
+    CSS_PATH = [THEMES_DIR / "checklist.tcss", THEMES_DIR / "drill.tcss"]
+
     HELP = ChecklistScreen.HELP + """
 ## Drill mode
 The bar on top shows the drill's name, the time since it started, who drives (`w` passes the

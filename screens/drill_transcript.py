@@ -12,6 +12,7 @@ from textual.widgets import Footer, Header, Markdown
 
 from console.drill import read_drill, render_markdown
 from screens import keys
+from themes import THEMES_DIR
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -24,6 +25,8 @@ class TranscriptRead(Message):
 
 
 class DrillTranscriptScreen(Screen[None]):
+    CSS_PATH = THEMES_DIR / "drill.tcss"
+
     HELP = """\
 ## Drill transcript
 The summary line, every step with its times, outcome and evidence, the notes and what failed:

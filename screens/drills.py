@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from console.drill import DrillSummary, duration_text, list_drills
 from screens import keys
+from themes import THEMES_DIR
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -24,6 +25,8 @@ class DrillsListed(Message):
 
 
 class DrillsScreen(Screen[None]):
+    CSS_PATH = THEMES_DIR / "drill.tcss"
+
     HELP = """\
 ## Past drills
 Every drill under BACKUP_DIR/drills, newest first: when it started, its name, how long it took

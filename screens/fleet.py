@@ -15,6 +15,7 @@ from textual.worker import Worker, WorkerState
 from screens import keys
 from screens.lines_view import LinesModal
 from screens.widgets.state_line import StateLine
+from themes import THEMES_DIR
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -39,6 +40,8 @@ def state_word(target: FleetTarget) -> str:
 
 
 class FleetScreen(Screen[None]):
+    CSS_PATH = THEMES_DIR / "fleet.tcss"
+
     HELP = """\
 ## Fleet
 Every backup host that publishes to this bucket (`<s3.prefix>/_fleet/<host>/`), one row per target:

@@ -25,6 +25,7 @@ from console.pitr.window import pitr_status
 from screens import keys
 from screens.widgets.recovery_timeline import RecoveryTimeline
 from screens.widgets.text_bar import TextBar
+from themes import THEMES_DIR
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -70,6 +71,8 @@ def parse_typed_target(text: str) -> tuple[str | None, str | None, str | None]:
 
 
 class PitrScreen(Screen[None]):
+    CSS_PATH = THEMES_DIR / "pitr.tcss"
+
     HELP = """\
 ## Point-in-time recovery
 The line shows the recovery window: from the end of the oldest usable base backup (B) to the last

@@ -15,6 +15,7 @@ from console.errors import one_line
 from console.verify.reports import load_report
 from screens import keys
 from screens.set_detail import SetDetailScreen
+from themes import THEMES_DIR
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -40,6 +41,8 @@ def first_reason(item: SetVerification) -> str:
 
 
 class ReportScreen(Screen[None]):
+    CSS_PATH = THEMES_DIR / "reports.tcss"
+
     HELP = """\
 ## Verification report
 The sets this run verified, failed first, with the first reason. The lower pane lists every

@@ -16,6 +16,7 @@ from console.verify.reports import list_reports
 from screens import keys
 from screens.report_view import ReportScreen
 from screens.widgets.text_bar import TextBar
+from themes import THEMES_DIR
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -52,6 +53,8 @@ def when(iso: str) -> str:
 
 
 class ReportsScreen(Screen[None]):
+    CSS_PATH = THEMES_DIR / "reports.tcss"
+
     HELP = """\
 ## Verification reports
 Every `backup-console verify` run (from cron or from here), newest first: when it ran, its

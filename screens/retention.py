@@ -15,6 +15,7 @@ from textual.worker import Worker, WorkerState
 from console.formatting import size
 from screens import keys
 from screens.text_prompt import TextPromptModal
+from themes import THEMES_DIR
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -40,6 +41,8 @@ def _day(stamp: str | None) -> str:
 
 
 class RetentionScreen(Screen[None]):
+    CSS_PATH = THEMES_DIR / "retention.tcss"
+
     HELP = """\
 ## Retention
 The upper table: per kind, the sets on disk, what the plan would do ("+N arch": N offsite sets

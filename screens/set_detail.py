@@ -16,6 +16,7 @@ from textual.worker import Worker, WorkerState
 
 from console.catalog import read_metadata, scan
 from screens import keys
+from themes import THEMES_DIR
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -83,6 +84,8 @@ def _is_json_array(path: Path | None) -> bool:
 
 
 class SetDetailScreen(Screen[None]):
+    CSS_PATH = THEMES_DIR / "reports.tcss"
+
     HELP = """\
 ## Backup set
 The set's files with their sizes and SHA-256 (as recorded in its metadata), its S3 keys when it

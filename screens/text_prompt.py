@@ -10,12 +10,16 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from themes import THEMES_DIR
+
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
 
 class TextPromptModal(ModalScreen["str | None"]):
     """Dismisses with the typed text (stripped), or None when cancelled; ``required`` refuses empty text."""
+
+    CSS_PATH = THEMES_DIR / "prompt.tcss"
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel-prompt")]
 

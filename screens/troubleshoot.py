@@ -17,6 +17,7 @@ from console.errors import ConsoleError
 from console.formatting import size
 from screens import keys
 from screens.text_prompt import TextPromptModal
+from themes import THEMES_DIR
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -40,6 +41,8 @@ def _runner(key: str) -> Callable[..., Diagnosis]:
 
 
 class TroubleshootScreen(Screen[None]):
+    CSS_PATH = THEMES_DIR / "troubleshoot.tcss"
+
     HELP = """\
 ## Troubleshooting
 The manual's common issues, read from the live systems; each block shows the evidence it used

@@ -37,11 +37,13 @@ and writes backups, which the dashboard's first frame and a probe should not loa
 (tried) put 60 engine modules in front of the console's first frame (+60 ms importing screens.app)
 and 40 ms on every `status`."""
 
-HEAVY_MODULES = frozenset({"console.kinds.registry", "console.backup_summary"})
+HEAVY_MODULES = frozenset({"console.kinds.registry", "console.backup_summary", "console.catalog",
+                           "console.verify.state", "console.drill"})
 """Our own modules that cost as much: the registry loads every kind's code (0.15 s, bench/README.md,
 "Imports"), so the console's first frame and a probe do not wait for it; the dashboard's catalog
 pass (the catalog, the monitor and the verification state: 20-25 ms) runs in its worker, after the
-first frame."""
+first frame, and so does the search for the newest drill (console.drill and what it reads with:
+artifacts, locks, layouts, 5-10 ms); tests/test_import_hygiene.py checks the first frame loads none."""
 
 KEPT_LIGHT = frozenset({"console.cli", "console.cli.__main__", "console.pitr.walcmd", "console.pitr.archive"})
 """Entry points whose every import is counted: the CLI's front door (which verb loads what is

@@ -68,3 +68,39 @@ def test_the_console_alone_with_its_options_loads_no_verb():
     proc = subprocess.run([sys.executable, "-c", CONSOLE_ONLY], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
+
+
+FIRST_FRAME = """
+import sys
+from console.config import load_settings
+from screens.app import BackupConsoleApp
+from screens.dashboard import DashboardScreen
+
+WATCHED = {watched!r}
+loaded = []
+
+
+def first_round(self):  # the dashboard starts its first round once its first frame is drawn
+    loaded.extend(sorted(WATCHED & set(sys.modules)))
+    self.app.exit()
+
+
+DashboardScreen.refresh_now = first_round
+settings = load_settings(None, env={{}}, overrides={{"backup_dir": sys.argv[1]}})
+BackupConsoleApp(settings, prober=lambda *args, **kwargs: []).run(headless=True, size=(80, 24))
+print(",".join(loaded) or "none")
+"""
+
+AFTER_THE_FIRST_FRAME = ("console.probes", "console.drill", "console.catalog", "console.verify.state",
+                         "console.backup_summary", "console.kinds.registry")
+"""What the dashboard loads in its workers once it is drawn: the probes (every client's code), the
+drills, the catalog pass (catalog, verification state, monitor) and the kinds (bench/README.md,
+"Start-up"): 30-60 ms that the first frame does not wait for."""
+
+
+def test_the_dashboards_first_frame_waits_for_no_probe_catalog_or_drill_code(tmp_path):
+    script = FIRST_FRAME.format(watched=set(AFTER_THE_FIRST_FRAME))
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "none"

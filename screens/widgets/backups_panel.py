@@ -12,19 +12,21 @@ from typing import TYPE_CHECKING, Any, Callable
 from rich.text import Text
 from textual.widgets import Static
 
-from console.catalog import KINDS
 from console.formatting import short_ago
 from console.instances import DEFAULT
 from console.instances import label as instance_label
 from console.instances import target_label
-from console.verify.state import TargetState, never_backed_up
+from console.kinds.layouts import LAYOUTS
 
 if TYPE_CHECKING:
     from console.backup_summary import BackupSummary
+    from console.verify.state import TargetState
 
 PER_TARGET_CATEGORIES = ("freshness", "backup_failed", "verification")
 """Findings about a target shown on its own line (age, last run, verification) are not listed again."""
 LABEL_WIDTH = 16
+KINDS: tuple[str, ...] = tuple(LAYOUTS)
+"""Every kind, in the catalog's order (console.catalog.KINDS; the catalog is loaded by the panel's worker)."""
 InScope = Callable[[str, str], bool]
 """(kind, instance) -> whether the dashboard shows that instance now."""
 
@@ -118,6 +120,10 @@ def targets_without_sets(summary: BackupSummary, configured: list[tuple[str, str
     wanted += [(kind, instance, "") for kind, instance in configured
                if not any(target[:2] == (kind, instance) for target in wanted)
                and not any(state.kind == kind and state.instance == instance for state in summary.targets)]
+    # Here, not at the top: the verification state and the catalog load with the catalog pass (its worker,
+    # after the first frame); by the time a summary is drawn they are loaded.
+    from console.verify.state import never_backed_up
+
     return never_backed_up(summary.targets, wanted)
 
 

@@ -89,9 +89,10 @@ class ServicePanel(Static, can_focus=True):
         self.border_title = with_tags if len(with_tags) + 6 <= self.outer_size.width else self.name_title
 
     def watch_result(self, result: ProbeResult | None) -> None:
-        for state in ("up", "degraded", "down", "timeout", "unconfigured", "pending"):
-            self.remove_class(f"-{state}")
-        self.add_class(f"-{result.state.value}" if result else "-pending")
+        shown = result.state.value if result else "pending"
+        # One change of classes, none when the state is the same: each change applies the stylesheet to the
+        # panel again (taking the old state off, then putting the new one on, did it twice on every result).
+        self.update_classes({f"-{state}": state == shown for state in (*STATE_WORDS, "pending", shown)})
         self.border_subtitle = STATE_WORDS[result.state.value] if result else "..."
         self._redraw()
 

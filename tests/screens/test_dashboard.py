@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from console.probes import ServiceState
+from console.probes import SERVICES, ServiceState
 from screens.app import BackupConsoleApp
-from screens.widgets.service_panel import ServicePanel
+from screens.widgets.service_panel import TITLES, ServicePanel
 from tests.screens.conftest import wait_until
 
 
@@ -14,6 +14,12 @@ def panel(app, name) -> ServicePanel:
 
 def states(app):
     return {p.service: (p.result.state if p.result else None) for p in app.screen.query(ServicePanel)}
+
+
+def test_the_panels_are_the_probes_services_in_their_order():
+    """The dashboard composes a panel per service from TITLES: importing console.probes for SERVICES
+    would load every probe's code before the first frame."""
+    assert list(TITLES) == list(SERVICES)
 
 
 async def test_dashboard_shows_every_service_from_real_probes(pg_cluster, redis_server, rabbitmq_api, make_settings):
