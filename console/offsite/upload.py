@@ -131,8 +131,25 @@ def plan_keys(settings: Settings, backup_set: BackupSet) -> list[tuple[BackupFil
 
 
 def transfer_client(settings: Settings) -> Any:
-    return make_client(settings, timeout=settings.s3.transfer_timeout_seconds, retries=settings.s3.max_attempts,
-                       connections=max(10, settings.s3.upload_concurrency + 2))
+    client = make_client(settings, timeout=settings.s3.transfer_timeout_seconds, retries=settings.s3.max_attempts,
+                         connections=max(10, settings.s3.upload_concurrency + 2))
+    client.meta.events.register("before-send.s3.UploadPart", _part_without_expect,
+                                unique_id="backup-console-part-without-expect")
+    return client
+
+
+def _part_without_expect(request: Any, **_: Any) -> None:
+    """Send a part's body at once instead of after ``Expect: 100-continue`` (one round trip per part).
+
+    botocore asks for ``100 Continue`` before every file-like body (botocore#303: so that an error
+    answer, first of all a redirect to a new bucket's region, comes before the body is sent for
+    nothing). A part goes only after ``create_multipart_upload`` succeeded on the same client,
+    bucket and key: the endpoint, region, credentials and bucket are proven, and what is left to
+    refuse a part (throttling, an expired token, the upload aborted meanwhile) costs at most the
+    parts in flight sent in vain; they are retried from the file (``ReadFileChunk`` is seekable),
+    and the header is not signed, so dropping it changes nothing else. Other bodies keep it.
+    """
+    request.headers.pop("Expect", None)
 
 
 def describe(exc: Exception, settings: Settings) -> str:
