@@ -8,8 +8,9 @@ config and certificate sets keep their file names. A PostgreSQL set goes to
 with ``postgres.databases`` empty or naming just it), so two databases dumped in the same
 second never share keys. A named instance's sets go below ``<kind>@<instance>/``.
 
-Every data object carries a SHA-256 checksum the server checks on receipt and we check after
-(``head_object`` size + ``ChecksumSHA256``). Big files go in parts; a failed multipart upload is
+Every object carries a SHA-256 checksum the server checks on receipt; we check the stored copy
+against ours from the ``ChecksumSHA256`` S3 answers the upload with (``_confirm_stored``), and with
+``head_object`` (size + ``ChecksumSHA256``) only where the answer carries none. Big files go in parts; a failed multipart upload is
 aborted, and when even the abort cannot reach S3 it is remembered in
 ``BACKUP_DIR/.s3/pending-aborts.json`` and aborted by the next upload or listing.
 """
@@ -324,7 +325,7 @@ def _put_bytes(settings: Settings, client: Any, bucket: str, backup_set: BackupS
                                **args)
     uploaded = UploadedObject(key, item.path.name, len(body), digest.hex(), _b64(digest), 1, "STANDARD",
                               str(answer.get("ETag", "")).strip('"'))
-    _check_uploaded(settings, client, bucket, uploaded)
+    _confirm_stored(settings, client, bucket, uploaded, answer)
     return uploaded
 
 
@@ -348,7 +349,7 @@ def _put_file(settings: Settings, client: Any, bucket: str, backup_set: BackupSe
     emit(progress, ProgressEvent(phase, size, size, finished=True))
     uploaded = UploadedObject(key, item.path.name, size, sha256_hex, checksum, parts, storage_class,
                               str(answer.get("ETag", "")).strip('"'))
-    _check_uploaded(settings, client, bucket, uploaded)
+    _confirm_stored(settings, client, bucket, uploaded, answer)
     return uploaded
 
 
@@ -507,11 +508,43 @@ def abort_pending(settings: Settings, client: Any) -> list[str]:
 # --- checking copies -----------------------------------------------------------------------------
 
 
-def _check_uploaded(settings: Settings, client: Any, bucket: str, uploaded: UploadedObject) -> None:
-    status, message = check_object(client, bucket, uploaded.key, uploaded.size_bytes, uploaded.sha256,
-                                    uploaded.checksum_sha256, uploaded.etag)
-    if status != "passed":
-        raise UploadFailed(f"the copy of {uploaded.file} on S3 does not match: {message}")
+def _confirm_stored(settings: Settings, client: Any, bucket: str, uploaded: UploadedObject,
+                    answer: Mapping[str, Any]) -> None:
+    """The stored copy is the file: from the ``ChecksumSHA256`` of S3's answer to the upload
+    (``PutObject``, ``CompleteMultipartUpload``) when it carries one, else from ``head_object``.
+
+    The answer is as strong a proof as a ``head_object`` after it, one round trip less. S3 checks
+    every body against the SHA-256 sent with it and refuses a mismatch (``BadDigest``), and
+    ``CompleteMultipartUpload`` checks each listed part's SHA-256 against the part stored; the
+    checksum it answers is the object's stored one, the very value ``head_object`` would return
+    (for parts: the SHA-256 of the stored parts' SHA-256s, in order, so it binds every byte, each
+    part's length and the part count, hence the size ``head_object`` would compare). Compared
+    with the one computed here from the file, it proves the same thing. A server that answers
+    without one (moto's ``CompleteMultipartUpload``, stores without checksums) gets the
+    ``head_object`` check as before; a copy that does not match is deleted, not left as if good.
+    """
+    remote = str(answer.get("ChecksumSHA256") or "")
+    if remote:
+        if remote.split("-", 1)[0] == uploaded.checksum_sha256.split("-", 1)[0]:
+            return
+        message = f"S3 stored SHA-256 {remote[:12]}..., the file's {uploaded.checksum_sha256[:12]}..."
+    else:
+        status, message = check_object(client, bucket, uploaded.key, uploaded.size_bytes, uploaded.sha256,
+                                        uploaded.checksum_sha256, uploaded.etag)
+        if status == "passed":
+            return
+    _delete_bad_copy(client, bucket, uploaded)
+    raise UploadFailed(f"the copy of {uploaded.file} on S3 does not match: {message}")
+
+
+def _delete_bad_copy(client: Any, bucket: str, uploaded: UploadedObject) -> None:
+    """Remove the copy just stored that does not match (best effort: the upload fails either way)."""
+    from botocore import exceptions as bexc
+
+    try:
+        client.delete_object(Bucket=bucket, Key=uploaded.key)
+    except (bexc.BotoCoreError, bexc.ClientError):
+        pass
 
 
 def check_object(client: Any, bucket: str, key: str, size_bytes: int, sha256_hex: str,
