@@ -361,18 +361,22 @@ def _put_multipart(settings: Settings, client: Any, bucket: str, key: str, path:
     way, in order, while earlier parts are in flight: compared before the upload is completed).
 
     At most ``upload_concurrency`` parts are in flight; over a long link their round trips overlap
-    instead of adding up. No part is held in memory: each is hashed and then sent from the file
-    (the page cache) a block at a time, so memory does not grow with the part size or the window.
+    instead of adding up, and the first parts are hashed while the upload is being created. No part
+    is held in memory: each is hashed and then sent from the file (the page cache) a block at a
+    time, so memory does not grow with the part size or the window.
     One progress event per finished part, unthrottled: a part is at least 5 MiB.
     """
     from s3transfer.utils import ReadFileChunk
 
     chunk_size = part_size(settings, size)
     window = settings.s3.upload_concurrency
-    upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256", **args)["UploadId"]
+    # one worker more than the window: the request creating the upload, while the first parts hash
+    pool = ThreadPoolExecutor(max_workers=window + 1, thread_name_prefix="s3-part")
+    created = pool.submit(client.create_multipart_upload, Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256", **args)
 
     def send(number: int, offset: int, length: int) -> tuple[dict[str, Any], bytes, int]:
         digest = _sha256_of_range(path, offset, length)
+        upload_id = created.result()["UploadId"]  # a failure to create fails every part with it
         # s3transfer's file window (what boto3's own transfers send): seekable for retries, read as sent
         with ReadFileChunk.from_filename(str(path), offset, length) as body:
             answer = client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body,
@@ -390,7 +394,6 @@ def _put_multipart(settings: Settings, client: Any, bucket: str, key: str, path:
             done += length
             emit(on_part, ProgressEvent(phase, done, size))
 
-    pool = ThreadPoolExecutor(max_workers=window, thread_name_prefix="s3-part")
     in_flight: set[Future[tuple[dict[str, Any], bytes, int]]] = set()
     whole = hashlib.sha256()
     try:
@@ -398,6 +401,8 @@ def _put_multipart(settings: Settings, client: Any, bucket: str, key: str, path:
             number = 0
             for offset in range(0, size, chunk_size):
                 check_cancel(cancel)
+                if created.done():
+                    created.result()  # the upload could not be created: fail now, not after a window of hashing
                 number += 1
                 length = min(chunk_size, size - offset)
                 in_flight.add(pool.submit(send, number, offset, length))
@@ -413,13 +418,14 @@ def _put_multipart(settings: Settings, client: Any, bucket: str, key: str, path:
         if whole.hexdigest() != sha256_hex:
             raise _damaged(path.name)  # aborted below: the damaged file never becomes an object
         ordered = [finished[n] for n in sorted(finished)]
-        answer = client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
+        answer = client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=created.result()["UploadId"],
                                                   MultipartUpload={"Parts": [part for part, _ in ordered]})
     except BaseException:
         for future in in_flight:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)  # no part may land after the abort
-        _abort(settings, client, bucket, key, upload_id)
+        if not created.cancelled() and created.exception() is None:  # else there is nothing to abort
+            _abort(settings, client, bucket, key, created.result()["UploadId"])
         raise
     finally:
         pool.shutdown(wait=False)

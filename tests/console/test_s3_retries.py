@@ -241,3 +241,25 @@ def test_a_part_damaged_on_the_way_is_caught_and_no_copy_is_left(
     assert client.list_multipart_uploads(Bucket=s3_bucket["s3.bucket"]).get("Uploads", []) == []
     assert read_metadata(backup_set).document["s3_uploaded"] is False
     assert [r.status for r in read_runs(settings.backup_dir) if r.action == "upload"] == ["failed"]
+
+
+def test_an_upload_that_cannot_be_created_fails_its_parts_cleanly(
+        tmp_path: Path, make_settings: Any, s3_bucket: dict[str, Any], proxied_bucket: dict[str, Any],
+        fault_proxy: FaultProxy) -> None:
+    """The parts are hashed while CreateMultipartUpload is on its way; when it fails, so does every
+    part waiting for it, and nothing is sent, stored or left to abort."""
+    settings, backup_set = config_set(tmp_path, make_settings, proxied_bucket, blob_bytes=22 * 1024 * 1024,
+                                      **{"s3.multipart_threshold_mb": 5, "s3.part_size_mb": 5, "s3.max_attempts": 2,
+                                         "s3.upload_concurrency": 3})
+    tarball_key = keys_of(settings, backup_set)["tarball"]
+    refused = fault_proxy.fail("POST", tarball_key, times=None, code="InternalError", status=500, query="uploads")
+
+    with pytest.raises(offsite.UploadFailed, match="upload of .* failed"):
+        offsite.upload_set(settings, backup_set)
+
+    assert refused.served == 2  # both attempts
+    assert not [line for line in fault_proxy.log if "partNumber=" in line[1]]  # no part was sent
+    client = moto_client(s3_bucket)
+    assert client.list_multipart_uploads(Bucket=s3_bucket["s3.bucket"]).get("Uploads", []) == []
+    assert set_keys(client, s3_bucket["s3.bucket"]) == []
+    assert offsite.pending_aborts(settings) == []
