@@ -114,6 +114,8 @@ class DelayLine:
         self.upstream_port = upstream_port
         self.rtt = rtt
         self.listener = socket.create_server(("127.0.0.1", 0))
+        self.connections = 0
+        """Connections opened through the line: one per request, as moto closes each after its answer."""
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
@@ -129,6 +131,7 @@ class DelayLine:
                 client, _ = self.listener.accept()
             except OSError:
                 return
+            self.connections += 1
             threading.Thread(target=self._connect, args=(client,), daemon=True).start()
 
     def _connect(self, client: socket.socket) -> None:
@@ -328,7 +331,9 @@ def main() -> int:
             for round_no in range(args.runs):  # round-robin, so every contender sees the same machine load
                 for name, argv in contenders.items():
                     empty_bucket(client)
+                    opened = proxy.connections
                     report = run_timed(argv(endpoint), env)
+                    report["requests"] = proxy.connections - opened
                     if size not in stored_sizes(client):
                         raise RuntimeError(f"{name}: no object of {size} bytes in the bucket after the upload")
                     samples.setdefault((network, name), []).append(report)
@@ -336,14 +341,15 @@ def main() -> int:
         empty_bucket(client)
         print(f"\n{tarball.name}: {size / 2**20:.1f} MiB of random data, {args.runs} run(s) each (median), "
               f"moto {moto_version()} on loopback, scratch on {out}\n")
-        print("| network | uploader | time | MiB/s | CPU | peak RSS |")
-        print("|---|---|---|---|---|---|")
+        print("| network | uploader | time | MiB/s | CPU | peak RSS | requests |")
+        print("|---|---|---|---|---|---|---|")
         for (network, name), taken in samples.items():
             seconds = statistics.median(sample["seconds"] for sample in taken)
             rss = max(sample["rss_kib"] for sample in taken)
             cpu = statistics.median(sample["cpu"] for sample in taken)
+            requests = max(sample["requests"] for sample in taken)  # through the delay line only
             print(f"| {network} | {name} | {seconds:.2f} s | {size / 2**20 / seconds:.0f} | {cpu:.2f} s | "
-                  f"{rss / 1024:.0f} MB |")
+                  f"{rss / 1024:.0f} MB | {requests or '-'} |")
     finally:
         proxy.close()
         if moto.stdin:
