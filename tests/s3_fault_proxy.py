@@ -53,6 +53,8 @@ class FaultProxy:
     rules: list[FaultRule] = field(default_factory=list)
     log: list[tuple[str, str, int]] = field(default_factory=list)
     """(method, path?query, status answered; 0 for a stall) of every request."""
+    continued: list[str] = field(default_factory=list)
+    """path?query of every request that asked for ``100 Continue`` before its body."""
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.upstream)
@@ -119,6 +121,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def handle_expect_100(self) -> bool:
         # S3 answers an error before the body is sent: decide here, and say "100 Continue" only to forwarded ones.
+        with self.proxy.lock:
+            self.proxy.continued.append(self.path)
         self._fault = self.proxy.take(self.command, self.path)
         if self._fault is None or self._fault.corrupt:  # type: ignore[attr-defined]
             return super().handle_expect_100()

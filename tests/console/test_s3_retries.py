@@ -263,3 +263,21 @@ def test_an_upload_that_cannot_be_created_fails_its_parts_cleanly(
     assert client.list_multipart_uploads(Bucket=s3_bucket["s3.bucket"]).get("Uploads", []) == []
     assert set_keys(client, s3_bucket["s3.bucket"]) == []
     assert offsite.pending_aborts(settings) == []
+
+
+def test_parts_go_without_waiting_for_100_continue(tmp_path: Path, make_settings: Any, s3_bucket: dict[str, Any],
+                                                   proxied_bucket: dict[str, Any], fault_proxy: FaultProxy) -> None:
+    """A part's body follows its headers at once (one round trip less per part); a whole-file
+    PutObject, the first request to reach the bucket with a body, still asks first."""
+    settings, backup_set = config_set(tmp_path, make_settings, proxied_bucket, blob_bytes=12 * 1024 * 1024,
+                                      **{"s3.multipart_threshold_mb": 5, "s3.part_size_mb": 5})
+    offsite.upload_set(settings, backup_set)
+    parts = [path for method, path, status in fault_proxy.log if method == "PUT" and "partNumber=" in path]
+    assert len(parts) == 3 and not [path for path in fault_proxy.continued if "partNumber=" in path]
+
+    (tmp_path / "small").mkdir()
+    small, small_set = config_set(tmp_path / "small", make_settings, proxied_bucket, blob_bytes=100_000,
+                                  **{"backup_dir": str(tmp_path / "small-backups")})
+    offsite.upload_set(small, small_set)
+    tarball_key = keys_of(small, small_set)["tarball"]
+    assert [path for path in fault_proxy.continued if path.split("?")[0].endswith(tarball_key)]
