@@ -8,11 +8,12 @@ config and certificate sets keep their file names. A PostgreSQL set goes to
 with ``postgres.databases`` empty or naming just it), so two databases dumped in the same
 second never share keys. A named instance's sets go below ``<kind>@<instance>/``.
 
-Every object carries a SHA-256 checksum the server checks on receipt; we check the stored copy
-against ours from the ``ChecksumSHA256`` S3 answers the upload with (``_confirm_stored``), and with
-``head_object`` (size + ``ChecksumSHA256``) only where the answer carries none. Big files go in parts; a failed multipart upload is
-aborted, and when even the abort cannot reach S3 it is remembered in
-``BACKUP_DIR/.s3/pending-aborts.json`` and aborted by the next upload or listing.
+Every object (every part of a big one) carries a SHA-256 checksum the server checks on receipt;
+we check the stored copy against ours from the ``ChecksumSHA256`` S3 answers the upload with
+(``_confirm_stored``), and with ``head_object`` (size + ``ChecksumSHA256``) only where the answer
+carries none. Big files go in parts; a failed multipart upload is aborted, and when even the
+abort cannot reach S3 it is remembered in ``BACKUP_DIR/.s3/pending-aborts.json`` and aborted by
+the next upload or listing.
 """
 
 from __future__ import annotations
@@ -525,9 +526,13 @@ def _confirm_stored(settings: Settings, client: Any, bucket: str, uploaded: Uplo
     checksum it answers is the object's stored one, the very value ``head_object`` would return
     (for parts: the SHA-256 of the stored parts' SHA-256s, in order, so it binds every byte, each
     part's length and the part count, hence the size ``head_object`` would compare). Compared
-    with the one computed here from the file, it proves the same thing. A server that answers
-    without one (moto's ``CompleteMultipartUpload``, stores without checksums) gets the
-    ``head_object`` check as before; a copy that does not match is deleted, not left as if good.
+    with the one computed here from the file, it proves the same thing. An answer without one
+    (moto's ``CompleteMultipartUpload``; a server that keeps no checksums) gets the ``head_object``
+    check as before. moto stores and answers the SHA-256 sent with a PUT without checking it: there
+    neither its answer nor ``head_object`` proves a PUT's bytes (``head_object`` added only the
+    size, which the request's Content-Length already fixes); its multipart checksum it computes
+    from the parts stored, which ``head_object`` does check. A copy that does not match is
+    deleted, not left as if good.
     """
     remote = str(answer.get("ChecksumSHA256") or "")
     if remote:
