@@ -7,10 +7,12 @@ round-robin (median reported):
 
 * the manual: ``aws s3 cp FILE s3://bucket/key --storage-class STANDARD_IA --metadata ...
   --sse AES256`` (its PostgreSQL upload's flags; aws-cli v1's defaults: 8 MiB parts, 10 at once);
-* ours: ``console.offsite.upload_set`` in a fresh Python process, with ``s3.upload_concurrency``
-  1 and 4 and the default 16 MiB parts: a SHA-256 pass over the file, parts each with their own
-  SHA-256 checked by the server, a ``head_object`` comparing size and checksum, then the set's
-  manifest uploaded and rewritten.
+* ours: ``console.offsite.upload_set`` in a fresh Python process, one contender per ``--ours``
+  concurrency x part size (default 8 x 8 MiB, the shipped defaults): parts each with their own
+  SHA-256 checked by the server while the file's SHA-256 is taken on the way, the stored copy
+  checked, then the set's manifest uploaded and rewritten. With ``--before COMMIT`` each of ours
+  also runs from that commit's tree (``git archive``), round-robin with the rest: old and new
+  code under the same load.
 
 Both networks are measured: moto straight on loopback, and through a delay line (a TCP proxy in
 this process where every byte waits ``--rtt-ms``/2 in each direction) standing for a WAN link.
@@ -112,6 +114,8 @@ class DelayLine:
         self.upstream_port = upstream_port
         self.rtt = rtt
         self.listener = socket.create_server(("127.0.0.1", 0))
+        self.connections = 0
+        """Connections opened through the line: one per request, as moto closes each after its answer."""
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
@@ -127,6 +131,7 @@ class DelayLine:
                 client, _ = self.listener.accept()
             except OSError:
                 return
+            self.connections += 1
             threading.Thread(target=self._connect, args=(client,), daemon=True).start()
 
     def _connect(self, client: socket.socket) -> None:
@@ -234,10 +239,20 @@ def aws_argv(endpoint: str, tarball: Path, stamp: str) -> list[str]:
             "--storage-class", "STANDARD_IA", "--metadata", f"backup-type=config,timestamp={stamp}", "--sse", "AES256"]
 
 
-def ours_argv(endpoint: str, backup_dir: Path, set_id: str, concurrency: int, part_mb: int = 16) -> list[str]:
+def ours_argv(endpoint: str, backup_dir: Path, set_id: str, concurrency: int, part_mb: int = 16,
+              tree: Path = ROOT) -> list[str]:
     overrides = {**bucket_overrides(endpoint), "backup_dir": str(backup_dir), "s3.upload_concurrency": concurrency,
                  "s3.part_size_mb": part_mb}
-    return [sys.executable, "-c", OURS_CODE, str(ROOT), json.dumps(overrides), set_id]
+    return [sys.executable, "-c", OURS_CODE, str(tree), json.dumps(overrides), set_id]
+
+
+def tree_of(commit: str, out: Path) -> Path:
+    """That commit's files under ``out/before`` (``git archive``): the old code, run the same way."""
+    tree = out / "before"
+    tree.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return tree
 
 
 def run_timed(argv: list[str], env: dict[str, str]) -> dict[str, Any]:
@@ -276,8 +291,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per contender and network; the median is reported")
     parser.add_argument("--rtt-ms", type=float, default=40.0, help="round trip added by the WAN stand-in (default 40)")
     parser.add_argument("--out", default="/dev/shm/bc-bench-s3", help="scratch directory (tmpfs is best)")
-    parser.add_argument("--ours", default="1x16,4x16", metavar="CxM,...",
-                        help="our contenders: upload_concurrency x part_size_mb (default 1x16,4x16)")
+    parser.add_argument("--ours", default="8x8", metavar="CxM,...",
+                        help="our contenders: upload_concurrency x part_size_mb (default 8x8)")
+    parser.add_argument("--before", metavar="COMMIT", help="also run ours as of this commit, side by side")
     args = parser.parse_args()
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)
@@ -303,16 +319,23 @@ def main() -> int:
             "manual: `aws s3 cp` (aws-cli v1: 8 MiB parts, 10 at once)":
                 lambda endpoint: aws_argv(endpoint, tarball, backup_set.stamp),
         }
+        trees = {"": ROOT, **({f", as of {args.before}": tree_of(args.before, out)} if args.before else {})}
+        for tree in trees.values():  # byte-compiled alike: PYTHONDONTWRITEBYTECODE would leave one tree compiling each run
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "console")], check=True)
         for variant in args.ours.split(","):
             concurrency, part_mb = (int(number) for number in variant.split("x"))
-            contenders[f"ours, upload_concurrency {concurrency} ({part_mb} MiB parts)"] = (
-                lambda endpoint, c=concurrency, m=part_mb: ours_argv(endpoint, out / "backups", backup_set.set_id, c, m))
+            for label, tree in trees.items():
+                contenders[f"ours, upload_concurrency {concurrency} ({part_mb} MiB parts){label}"] = (
+                    lambda endpoint, c=concurrency, m=part_mb, t=tree: ours_argv(endpoint, out / "backups",
+                                                                                 backup_set.set_id, c, m, t))
         samples: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for network, endpoint in networks.items():
             for round_no in range(args.runs):  # round-robin, so every contender sees the same machine load
                 for name, argv in contenders.items():
                     empty_bucket(client)
+                    opened = proxy.connections
                     report = run_timed(argv(endpoint), env)
+                    report["requests"] = proxy.connections - opened
                     if size not in stored_sizes(client):
                         raise RuntimeError(f"{name}: no object of {size} bytes in the bucket after the upload")
                     samples.setdefault((network, name), []).append(report)
@@ -320,14 +343,15 @@ def main() -> int:
         empty_bucket(client)
         print(f"\n{tarball.name}: {size / 2**20:.1f} MiB of random data, {args.runs} run(s) each (median), "
               f"moto {moto_version()} on loopback, scratch on {out}\n")
-        print("| network | uploader | time | MiB/s | CPU | peak RSS |")
-        print("|---|---|---|---|---|---|")
+        print("| network | uploader | time | MiB/s | CPU | peak RSS | requests |")
+        print("|---|---|---|---|---|---|---|")
         for (network, name), taken in samples.items():
             seconds = statistics.median(sample["seconds"] for sample in taken)
             rss = max(sample["rss_kib"] for sample in taken)
             cpu = statistics.median(sample["cpu"] for sample in taken)
+            requests = max(sample["requests"] for sample in taken)  # through the delay line only
             print(f"| {network} | {name} | {seconds:.2f} s | {size / 2**20 / seconds:.0f} | {cpu:.2f} s | "
-                  f"{rss / 1024:.0f} MB |")
+                  f"{rss / 1024:.0f} MB | {requests or '-'} |")
     finally:
         proxy.close()
         if moto.stdin:

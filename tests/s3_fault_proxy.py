@@ -3,7 +3,8 @@
 Rules pick requests by method, object key and (optionally) a query fragment such as
 ``partNumber=2``; a matching request is answered with an S3-style XML error (503 SlowDown,
 503 ServiceUnavailable, 500 InternalError) or left without an answer until the client times
-out. Everything else is forwarded to moto unchanged, bodies streamed both ways. Each rule
+out, or forwarded with one byte of its body flipped (damage in transit that the client's
+checksums must catch). Everything else is forwarded to moto unchanged, bodies streamed both ways. Each rule
 counts what it served, so a test can prove the faults really happened.
 """
 
@@ -36,6 +37,8 @@ class FaultRule:
     stall_seconds: float = 0.0
     """Above 0: no answer at all for this long, then the connection is closed (a read timeout)."""
     query: str = ""
+    corrupt: bool = False
+    """Forward the request with the first byte of its body flipped instead of answering an error."""
     served: int = 0
     seen: int = 0
     """Matching requests, faulted or forwarded."""
@@ -50,6 +53,8 @@ class FaultProxy:
     rules: list[FaultRule] = field(default_factory=list)
     log: list[tuple[str, str, int]] = field(default_factory=list)
     """(method, path?query, status answered; 0 for a stall) of every request."""
+    continued: list[str] = field(default_factory=list)
+    """path?query of every request that asked for ``100 Continue`` before its body."""
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.upstream)
@@ -67,8 +72,8 @@ class FaultProxy:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def fail(self, method: str, key: str, times: int | None = 1, status: int = 503, code: str = "SlowDown",
-             query: str = "", stall_seconds: float = 0.0) -> FaultRule:
-        rule = FaultRule(method, key, times, status, code, stall_seconds, query)
+             query: str = "", stall_seconds: float = 0.0, corrupt: bool = False) -> FaultRule:
+        rule = FaultRule(method, key, times, status, code, stall_seconds, query, corrupt)
         with self.lock:
             self.rules.append(rule)
         return rule
@@ -116,8 +121,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def handle_expect_100(self) -> bool:
         # S3 answers an error before the body is sent: decide here, and say "100 Continue" only to forwarded ones.
+        with self.proxy.lock:
+            self.proxy.continued.append(self.path)
         self._fault = self.proxy.take(self.command, self.path)
-        if self._fault is None:
+        if self._fault is None or self._fault.corrupt:  # type: ignore[attr-defined]
             return super().handle_expect_100()
         return True
 
@@ -129,8 +136,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         fault = self.proxy.take(self.command, self.path) if self._fault is _UNDECIDED else self._fault
         body_pending = "100-continue" not in self.headers.get("Expect", "").lower() or fault is None
-        if fault is None:
-            self._forward()
+        if fault is None or fault.corrupt:  # type: ignore[union-attr]
+            self._forward(corrupt=fault is not None)
             return
         assert isinstance(fault, FaultRule)
         self.close_connection = True
@@ -179,17 +186,19 @@ class _Handler(BaseHTTPRequestHandler):
             remaining -= len(chunk)
             yield chunk
 
-    def _forward(self) -> None:
+    def _forward(self, corrupt: bool = False) -> None:
         proxy = self.proxy
         upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=60)
         try:
             chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
             upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
             for name, value in self.headers.items():
-                if name.lower() not in HOP_BY_HOP and not (chunked and name.lower() == "content-length"):
+                if name.lower() not in HOP_BY_HOP and not ((chunked or corrupt) and name.lower() == "content-length"):
                     upstream.putheader(name, value)
-            if chunked:  # rare for boto3; forwarded with its length once read
+            if chunked or corrupt:  # rare for boto3; forwarded with its length once read
                 body = b"".join(self._body_chunks())
+                if corrupt and body:
+                    body = bytes([body[0] ^ 0xFF]) + body[1:]
                 upstream.putheader("Content-Length", str(len(body)))
                 upstream.endheaders()
                 upstream.send(body)

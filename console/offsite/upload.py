@@ -8,10 +8,12 @@ config and certificate sets keep their file names. A PostgreSQL set goes to
 with ``postgres.databases`` empty or naming just it), so two databases dumped in the same
 second never share keys. A named instance's sets go below ``<kind>@<instance>/``.
 
-Every data object carries a SHA-256 checksum the server checks on receipt and we check after
-(``head_object`` size + ``ChecksumSHA256``). Big files go in parts; a failed multipart upload is
-aborted, and when even the abort cannot reach S3 it is remembered in
-``BACKUP_DIR/.s3/pending-aborts.json`` and aborted by the next upload or listing.
+Every object (every part of a big one) carries a SHA-256 checksum the server checks on receipt;
+we check the stored copy against ours from the ``ChecksumSHA256`` S3 answers the upload with
+(``_confirm_stored``), and with ``head_object`` (size + ``ChecksumSHA256``) only where the answer
+carries none. Big files go in parts; a failed multipart upload is aborted, and when even the
+abort cannot reach S3 it is remembered in ``BACKUP_DIR/.s3/pending-aborts.json`` and aborted by
+the next upload or listing.
 """
 
 from __future__ import annotations
@@ -131,8 +133,25 @@ def plan_keys(settings: Settings, backup_set: BackupSet) -> list[tuple[BackupFil
 
 
 def transfer_client(settings: Settings) -> Any:
-    return make_client(settings, timeout=settings.s3.transfer_timeout_seconds, retries=settings.s3.max_attempts,
-                       connections=max(10, settings.s3.upload_concurrency + 2))
+    client = make_client(settings, timeout=settings.s3.transfer_timeout_seconds, retries=settings.s3.max_attempts,
+                         connections=max(10, settings.s3.upload_concurrency + 2))
+    client.meta.events.register("before-send.s3.UploadPart", _part_without_expect,
+                                unique_id="backup-console-part-without-expect")
+    return client
+
+
+def _part_without_expect(request: Any, **_: Any) -> None:
+    """Send a part's body at once instead of after ``Expect: 100-continue`` (one round trip per part).
+
+    botocore asks for ``100 Continue`` before every file-like body (botocore#303: so that an error
+    answer, first of all a redirect to a new bucket's region, comes before the body is sent for
+    nothing). A part goes only after ``create_multipart_upload`` succeeded on the same client,
+    bucket and key: the endpoint, region, credentials and bucket are proven, and what is left to
+    refuse a part (throttling, an expired token, the upload aborted meanwhile) costs at most the
+    parts in flight sent in vain; they are retried from the file (``ReadFileChunk`` is seekable),
+    and the header is not signed, so dropping it changes nothing else. Other bodies keep it.
+    """
+    request.headers.pop("Expect", None)
 
 
 def describe(exc: Exception, settings: Settings) -> str:
@@ -307,7 +326,7 @@ def _put_bytes(settings: Settings, client: Any, bucket: str, backup_set: BackupS
                                **args)
     uploaded = UploadedObject(key, item.path.name, len(body), digest.hex(), _b64(digest), 1, "STANDARD",
                               str(answer.get("ETag", "")).strip('"'))
-    _check_uploaded(settings, client, bucket, uploaded)
+    _confirm_stored(settings, client, bucket, uploaded, answer)
     return uploaded
 
 
@@ -331,7 +350,7 @@ def _put_file(settings: Settings, client: Any, bucket: str, backup_set: BackupSe
     emit(progress, ProgressEvent(phase, size, size, finished=True))
     uploaded = UploadedObject(key, item.path.name, size, sha256_hex, checksum, parts, storage_class,
                               str(answer.get("ETag", "")).strip('"'))
-    _check_uploaded(settings, client, bucket, uploaded)
+    _confirm_stored(settings, client, bucket, uploaded, answer)
     return uploaded
 
 
@@ -343,18 +362,22 @@ def _put_multipart(settings: Settings, client: Any, bucket: str, key: str, path:
     way, in order, while earlier parts are in flight: compared before the upload is completed).
 
     At most ``upload_concurrency`` parts are in flight; over a long link their round trips overlap
-    instead of adding up. No part is held in memory: each is hashed and then sent from the file
-    (the page cache) a block at a time, so memory does not grow with the part size or the window.
+    instead of adding up, and the first parts are hashed while the upload is being created. No part
+    is held in memory: each is hashed and then sent from the file (the page cache) a block at a
+    time, so memory does not grow with the part size or the window.
     One progress event per finished part, unthrottled: a part is at least 5 MiB.
     """
     from s3transfer.utils import ReadFileChunk
 
     chunk_size = part_size(settings, size)
     window = settings.s3.upload_concurrency
-    upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256", **args)["UploadId"]
+    # one worker more than the window: the request creating the upload, while the first parts hash
+    pool = ThreadPoolExecutor(max_workers=window + 1, thread_name_prefix="s3-part")
+    created = pool.submit(client.create_multipart_upload, Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256", **args)
 
     def send(number: int, offset: int, length: int) -> tuple[dict[str, Any], bytes, int]:
         digest = _sha256_of_range(path, offset, length)
+        upload_id = created.result()["UploadId"]  # a failure to create fails every part with it
         # s3transfer's file window (what boto3's own transfers send): seekable for retries, read as sent
         with ReadFileChunk.from_filename(str(path), offset, length) as body:
             answer = client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body,
@@ -372,7 +395,6 @@ def _put_multipart(settings: Settings, client: Any, bucket: str, key: str, path:
             done += length
             emit(on_part, ProgressEvent(phase, done, size))
 
-    pool = ThreadPoolExecutor(max_workers=window, thread_name_prefix="s3-part")
     in_flight: set[Future[tuple[dict[str, Any], bytes, int]]] = set()
     whole = hashlib.sha256()
     try:
@@ -380,6 +402,8 @@ def _put_multipart(settings: Settings, client: Any, bucket: str, key: str, path:
             number = 0
             for offset in range(0, size, chunk_size):
                 check_cancel(cancel)
+                if created.done():
+                    created.result()  # the upload could not be created: fail now, not after a window of hashing
                 number += 1
                 length = min(chunk_size, size - offset)
                 in_flight.add(pool.submit(send, number, offset, length))
@@ -395,13 +419,14 @@ def _put_multipart(settings: Settings, client: Any, bucket: str, key: str, path:
         if whole.hexdigest() != sha256_hex:
             raise _damaged(path.name)  # aborted below: the damaged file never becomes an object
         ordered = [finished[n] for n in sorted(finished)]
-        answer = client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
+        answer = client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=created.result()["UploadId"],
                                                   MultipartUpload={"Parts": [part for part, _ in ordered]})
     except BaseException:
         for future in in_flight:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)  # no part may land after the abort
-        _abort(settings, client, bucket, key, upload_id)
+        if not created.cancelled() and created.exception() is None:  # else there is nothing to abort
+            _abort(settings, client, bucket, key, created.result()["UploadId"])
         raise
     finally:
         pool.shutdown(wait=False)
@@ -490,11 +515,47 @@ def abort_pending(settings: Settings, client: Any) -> list[str]:
 # --- checking copies -----------------------------------------------------------------------------
 
 
-def _check_uploaded(settings: Settings, client: Any, bucket: str, uploaded: UploadedObject) -> None:
-    status, message = check_object(client, bucket, uploaded.key, uploaded.size_bytes, uploaded.sha256,
-                                    uploaded.checksum_sha256, uploaded.etag)
-    if status != "passed":
-        raise UploadFailed(f"the copy of {uploaded.file} on S3 does not match: {message}")
+def _confirm_stored(settings: Settings, client: Any, bucket: str, uploaded: UploadedObject,
+                    answer: Mapping[str, Any]) -> None:
+    """The stored copy is the file: from the ``ChecksumSHA256`` of S3's answer to the upload
+    (``PutObject``, ``CompleteMultipartUpload``) when it carries one, else from ``head_object``.
+
+    The answer is as strong a proof as a ``head_object`` after it, one round trip less. S3 checks
+    every body against the SHA-256 sent with it and refuses a mismatch (``BadDigest``), and
+    ``CompleteMultipartUpload`` checks each listed part's SHA-256 against the part stored; the
+    checksum it answers is the object's stored one, the very value ``head_object`` would return
+    (for parts: the SHA-256 of the stored parts' SHA-256s, in order, so it binds every byte, each
+    part's length and the part count, hence the size ``head_object`` would compare). Compared
+    with the one computed here from the file, it proves the same thing. An answer without one
+    (moto's ``CompleteMultipartUpload``; a server that keeps no checksums) gets the ``head_object``
+    check as before. moto stores and answers the SHA-256 sent with a PUT without checking it: there
+    neither its answer nor ``head_object`` proves a PUT's bytes (``head_object`` added only the
+    size, which the request's Content-Length already fixes); its multipart checksum it computes
+    from the parts stored, which ``head_object`` does check. A copy that does not match is
+    deleted, not left as if good.
+    """
+    remote = str(answer.get("ChecksumSHA256") or "")
+    if remote:
+        if remote.split("-", 1)[0] == uploaded.checksum_sha256.split("-", 1)[0]:
+            return
+        message = f"S3 stored SHA-256 {remote[:12]}..., the file's {uploaded.checksum_sha256[:12]}..."
+    else:
+        status, message = check_object(client, bucket, uploaded.key, uploaded.size_bytes, uploaded.sha256,
+                                        uploaded.checksum_sha256, uploaded.etag)
+        if status == "passed":
+            return
+    _delete_bad_copy(client, bucket, uploaded)
+    raise UploadFailed(f"the copy of {uploaded.file} on S3 does not match: {message}")
+
+
+def _delete_bad_copy(client: Any, bucket: str, uploaded: UploadedObject) -> None:
+    """Remove the copy just stored that does not match (best effort: the upload fails either way)."""
+    from botocore import exceptions as bexc
+
+    try:
+        client.delete_object(Bucket=bucket, Key=uploaded.key)
+    except (bexc.BotoCoreError, bexc.ClientError):
+        pass
 
 
 def check_object(client: Any, bucket: str, key: str, size_bytes: int, sha256_hex: str,

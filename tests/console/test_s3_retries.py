@@ -216,3 +216,68 @@ def set_keys(client, bucket: str) -> list[str]:
     """The bucket's keys but the fleet records (``_fleet/``, published by the backup that made the set)."""
     return [item["Key"] for item in client.list_objects_v2(Bucket=bucket).get("Contents", [])
             if not item["Key"].startswith("_fleet/")]
+
+
+def test_a_part_damaged_on_the_way_is_caught_and_no_copy_is_left(
+        tmp_path: Path, make_settings: Any, s3_bucket: dict[str, Any], proxied_bucket: dict[str, Any],
+        fault_proxy: FaultProxy) -> None:
+    """The stored object differs from the file (a byte of part 2 flipped in transit): the upload fails.
+
+    Real S3 refuses such a part (BadDigest: its SHA-256 was sent with it); moto stores it, and then
+    the check of the stored copy must catch it: moto answers CompleteMultipartUpload without a
+    checksum, so this is the ``head_object`` path, whose composite SHA-256 moto computes from the
+    bytes it stored."""
+    settings, backup_set = config_set(tmp_path, make_settings, proxied_bucket, blob_bytes=12 * 1024 * 1024,
+                                      **{"s3.multipart_threshold_mb": 5, "s3.part_size_mb": 5})
+    tarball_key = keys_of(settings, backup_set)["tarball"]
+    damage = fault_proxy.fail("PUT", tarball_key, times=1, query="partNumber=2", corrupt=True)
+
+    with pytest.raises(offsite.UploadFailed, match="on S3 does not match: .*different SHA-256"):
+        offsite.upload_set(settings, backup_set)
+
+    assert damage.served == 1
+    client = moto_client(s3_bucket)
+    assert set_keys(client, s3_bucket["s3.bucket"]) == []  # neither the damaged copy nor the metadata
+    assert client.list_multipart_uploads(Bucket=s3_bucket["s3.bucket"]).get("Uploads", []) == []
+    assert read_metadata(backup_set).document["s3_uploaded"] is False
+    assert [r.status for r in read_runs(settings.backup_dir) if r.action == "upload"] == ["failed"]
+
+
+def test_an_upload_that_cannot_be_created_fails_its_parts_cleanly(
+        tmp_path: Path, make_settings: Any, s3_bucket: dict[str, Any], proxied_bucket: dict[str, Any],
+        fault_proxy: FaultProxy) -> None:
+    """The parts are hashed while CreateMultipartUpload is on its way; when it fails, so does every
+    part waiting for it, and nothing is sent, stored or left to abort."""
+    settings, backup_set = config_set(tmp_path, make_settings, proxied_bucket, blob_bytes=22 * 1024 * 1024,
+                                      **{"s3.multipart_threshold_mb": 5, "s3.part_size_mb": 5, "s3.max_attempts": 2,
+                                         "s3.upload_concurrency": 3})
+    tarball_key = keys_of(settings, backup_set)["tarball"]
+    refused = fault_proxy.fail("POST", tarball_key, times=None, code="InternalError", status=500, query="uploads")
+
+    with pytest.raises(offsite.UploadFailed, match="upload of .* failed"):
+        offsite.upload_set(settings, backup_set)
+
+    assert refused.served == 2  # both attempts
+    assert not [line for line in fault_proxy.log if "partNumber=" in line[1]]  # no part was sent
+    client = moto_client(s3_bucket)
+    assert client.list_multipart_uploads(Bucket=s3_bucket["s3.bucket"]).get("Uploads", []) == []
+    assert set_keys(client, s3_bucket["s3.bucket"]) == []
+    assert offsite.pending_aborts(settings) == []
+
+
+def test_parts_go_without_waiting_for_100_continue(tmp_path: Path, make_settings: Any, s3_bucket: dict[str, Any],
+                                                   proxied_bucket: dict[str, Any], fault_proxy: FaultProxy) -> None:
+    """A part's body follows its headers at once (one round trip less per part); a whole-file
+    PutObject, the first request to reach the bucket with a body, still asks first."""
+    settings, backup_set = config_set(tmp_path, make_settings, proxied_bucket, blob_bytes=12 * 1024 * 1024,
+                                      **{"s3.multipart_threshold_mb": 5, "s3.part_size_mb": 5})
+    offsite.upload_set(settings, backup_set)
+    parts = [path for method, path, status in fault_proxy.log if method == "PUT" and "partNumber=" in path]
+    assert len(parts) == 3 and not [path for path in fault_proxy.continued if "partNumber=" in path]
+
+    (tmp_path / "small").mkdir()
+    small, small_set = config_set(tmp_path / "small", make_settings, proxied_bucket, blob_bytes=100_000,
+                                  **{"backup_dir": str(tmp_path / "small-backups")})
+    offsite.upload_set(small, small_set)
+    tarball_key = keys_of(small, small_set)["tarball"]
+    assert [path for path in fault_proxy.continued if path.split("?")[0].endswith(tarball_key)]

@@ -316,3 +316,26 @@ def test_our_set_with_unusable_metadata_is_not_uploaded(redis_set: tuple[Any, An
     assert not [item["Key"] for item in listed if backup_set.stamp in item["Key"]]  # nothing of the set on S3
     runs = [r for r in read_runs(settings.backup_dir) if r.action == "upload"]
     assert [r.status for r in runs] == ["failed"] and "without checksums" in runs[0].message
+
+
+def test_an_upload_answered_with_another_checksum_fails_and_the_copy_is_deleted(redis_set: tuple[Any, Any],
+                                                                                s3_bucket: dict[str, Any]) -> None:
+    """Where S3 answers the upload with the stored ChecksumSHA256 (real S3's PutObject and
+    CompleteMultipartUpload; moto's PutObject), that answer is the check: one that is not the file's
+    fails the upload. moto never answers a wrong one, so the answer is given here; the object is real."""
+    settings, backup_set = redis_set
+    client = offsite.transfer_client(settings)
+    bucket = s3_bucket["s3.bucket"]
+    body = b"stored bytes"
+    answer = client.put_object(Bucket=bucket, Key="redis/x/snapshot.rdb.gz", Body=body, ChecksumAlgorithm="SHA256")
+    sent = offsite.UploadedObject("redis/x/snapshot.rdb.gz", "snapshot.rdb.gz", len(body),
+                                  hashlib.sha256(body).hexdigest(), base64.b64encode(hashlib.sha256(body).digest()).decode(),
+                                  1, "STANDARD")
+    assert answer["ChecksumSHA256"] == sent.checksum_sha256
+    offsite._confirm_stored(settings, client, bucket, sent, answer)  # the same: passes, the copy stays
+    assert client.head_object(Bucket=bucket, Key=sent.key)["ContentLength"] == len(body)
+
+    other = base64.b64encode(hashlib.sha256(b"other bytes").digest()).decode()
+    with pytest.raises(offsite.UploadFailed, match="snapshot.rdb.gz on S3 does not match: S3 stored SHA-256"):
+        offsite._confirm_stored(settings, client, bucket, sent, {**answer, "ChecksumSHA256": other})
+    assert client.list_objects_v2(Bucket=bucket, Prefix=sent.key).get("KeyCount", 0) == 0
