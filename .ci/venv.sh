@@ -6,7 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
 stamp="$VENV/.installed"
-if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ]; then
+here="$(pwd -P)"
+# an editable install names one checkout: a venv shared with (or copied from) another one would
+# run that checkout's code, or none once it is deleted, so its package must resolve to this tree
+installed_here() {
+  (cd / && "$here/$VENV/bin/python" -c 'import console, sys; sys.exit(not console.__file__.startswith(sys.argv[1] + "/"))' \
+     "$here") 2>/dev/null
+}
+if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && installed_here; then
   exit 0
 fi
 say() { echo "backup-console setup: $*" >&2; }
