@@ -99,13 +99,16 @@ def replication(context: CheckContext) -> CheckOutcome:
     except PsqlFailed as exc:
         refused = str(exc)
     facts = _settings(context)
-    if not isinstance(facts, str):
-        if not facts["may_replicate"]:
-            return Status.FAIL, f"role {pg.user} has neither REPLICATION nor SUPERUSER"
-        if facts["max_wal_senders"] < 1:
-            return Status.FAIL, "max_wal_senders = 0"
-    if refused:
+    if isinstance(facts, str):  # the server does not answer at all: pitr.server says so, once
+        return Status.SKIP, f"not checked: {facts}"
+    if not facts["may_replicate"]:
+        return Status.FAIL, f"role {pg.user} has neither REPLICATION nor SUPERUSER"
+    if facts["max_wal_senders"] < 1:
+        return Status.FAIL, "max_wal_senders = 0"
+    if "pg_hba.conf" in refused:
         return Status.FAIL, f"replication connection refused: {refused} (pg_hba.conf needs a 'replication' line)"
+    if refused:
+        return Status.FAIL, f"replication connection failed: {connection_problem(refused, pg)[1]}"
     return Status.OK, f"replication connection as {pg.user} allowed (IDENTIFY_SYSTEM answered)"
 
 
