@@ -102,6 +102,22 @@ def archiving_cluster(wal_launcher: Path, name: str, config_extra: str = "") -> 
         shutil.rmtree(work, ignore_errors=True)
 
 
+def cancel_a_base_backup(state: ArchivedCluster) -> None:
+    """A base backup whose token is cancelled before it starts: pg_basebackup is stopped at its first
+    chunk, the run says cancelled, and no set directory is left under the base backups."""
+    from console.kinds.base import BackupRequest
+    from console.pitr.layout import base_root
+    from console.progress import CancelToken
+    from console.runner import execute
+
+    before = sorted(p.name for p in base_root(state.backup_dir).iterdir())
+    token = CancelToken()
+    token.cancel()
+    result = execute(state.settings(), BackupRequest("postgres", None, options={"physical": True}), cancel=token)
+    assert result.status == "cancelled"
+    assert sorted(p.name for p in base_root(state.backup_dir).iterdir()) == before
+
+
 def half_tar_copy(state: ArchivedCluster, base: Any, tar_name: str, tmp_path: Path) -> Path:
     """A copy of ``base`` under a BACKUP_DIR of its own whose tar is cut in half, and returns a
     config file pointing at that copy."""

@@ -17,8 +17,8 @@ import psycopg
 import pytest
 
 from console.cli import main
-from tests.pitr.conftest import (ArchivedCluster, archiving_cluster, copy_with_a_changed_data_file, half_tar_copy,
-                                 stop_restored)
+from tests.pitr.conftest import (ArchivedCluster, archiving_cluster, cancel_a_base_backup,
+                                 copy_with_a_changed_data_file, half_tar_copy, stop_restored)
 
 
 def _backup(state: ArchivedCluster, compression: str) -> dict:
@@ -158,18 +158,8 @@ def test_a_truncated_server_lz4_tar_is_not_restored(bases, tmp_path, capsys):
 
 
 def test_a_cancelled_server_side_backup_leaves_nothing(bases):
-    from console.kinds.base import BackupRequest
-    from console.pitr.layout import base_root
-    from console.progress import CancelToken
-    from console.runner import execute
-
     bases.config.write_text(bases.extra["config"] + "  base_compression: server-lz4\n")
-    before = sorted(p.name for p in base_root(bases.backup_dir).iterdir())
-    token = CancelToken()
-    token.cancel()
-    result = execute(bases.settings(), BackupRequest("postgres", None, options={"physical": True}), cancel=token)
-    assert result.status == "cancelled"
-    assert sorted(p.name for p in base_root(bases.backup_dir).iterdir()) == before
+    cancel_a_base_backup(bases)
 
 
 @pytest.mark.parametrize(("setting", "server", "client", "chosen"), [

@@ -20,8 +20,8 @@ import psycopg
 import pytest
 
 from console.cli import main
-from tests.pitr.conftest import (ArchivedCluster, archiving_cluster, copy_with_a_changed_data_file, half_tar_copy,
-                                 stop_restored)
+from tests.pitr.conftest import (ArchivedCluster, archiving_cluster, cancel_a_base_backup,
+                                 copy_with_a_changed_data_file, half_tar_copy, stop_restored)
 from tests.servers import PgCluster
 
 ROWS = 8
@@ -249,18 +249,9 @@ def test_verify_physical_passes_and_pg_verifybackup_catches_a_damaged_file(archi
 
 
 def test_a_cancelled_base_backup_leaves_nothing_and_is_logged(archived):
-    from console.kinds.base import BackupRequest
-    from console.runner import execute
-    from console.pitr.layout import base_root
-    from console.progress import CancelToken
     from console.runlog import read_runs
 
-    before = sorted(p.name for p in base_root(archived.backup_dir).iterdir())
-    token = CancelToken()
-    token.cancel()
-    result = execute(archived.settings(), BackupRequest("postgres", None, options={"physical": True}), cancel=token)
-    assert result.status == "cancelled"
-    assert sorted(p.name for p in base_root(archived.backup_dir).iterdir()) == before
+    cancel_a_base_backup(archived)
     assert read_runs(archived.backup_dir)[-1].status == "cancelled"
 
 
