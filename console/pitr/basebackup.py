@@ -33,7 +33,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Callable
 
 from console import __version__
 from console.artifacts import ArtifactSet, ArtifactWriter
@@ -42,7 +42,7 @@ from console.errors import BackupFailed, Cancelled, VerifyFailed
 from console.kinds.base import BackupRequest, BackupResult
 from console.kinds.postgres.client import Tool, child_environment, connection_problem, error_line, find_tool
 from console.kinds.postgres.pipeline import enlarge_pipe
-from console.kinds.postgres.psql_query import PsqlFailed, ask_row
+from console.kinds.postgres.psql_query import PsqlFailed, ask_row, typed
 from console.instances import set_id_of
 from console.pitr.layout import MANIFEST_NAME, METADATA_NAME, TAR_NAME
 from console.pitr.tarstream import TarTap
@@ -79,6 +79,9 @@ SELECT current_setting('server_version'), current_setting('server_version_num'):
        (SELECT sum(pg_database_size(oid)) FROM pg_database)::bigint,
        extract(epoch FROM clock_timestamp())
 """
+_FACT_FIELDS: tuple[tuple[str, Callable[[str], Any]], ...] = (
+    ("server_version", str), ("server_version_num", int), ("system_identifier", str), ("wal_segment_size", int),
+    ("cluster_bytes", int), ("server_clock", float))
 
 
 def lock_name() -> str:
@@ -114,12 +117,12 @@ def _server_facts(pg: PostgresSettings, timeout: float) -> dict[str, Any]:
     except PsqlFailed as exc:
         raise BackupFailed(f"cannot read the server's facts: {connection_problem(str(exc), pg)[1]}") from None
     answered = time.time()
-    version, version_num, system_identifier, segment_size, cluster_bytes, clock = row
-    if None in (version, version_num, system_identifier, segment_size, clock):
+    facts = typed(row, _FACT_FIELDS)
+    if any(facts[name] is None for name, _ in _FACT_FIELDS if name != "cluster_bytes"):
         raise BackupFailed(f"cannot read the server's facts: {pg.host}:{pg.port} answered NULL")
-    return {"server_version": version, "server_version_num": int(str(version_num)),
-            "system_identifier": system_identifier, "wal_segment_size": int(str(segment_size)),
-            "cluster_bytes": int(cluster_bytes or 0), "clock_offset": float(str(clock)) - (asked + answered) / 2}
+    facts["cluster_bytes"] = facts["cluster_bytes"] or 0
+    facts["clock_offset"] = facts.pop("server_clock") - (asked + answered) / 2
+    return facts
 
 
 def check_manifest(manifest: bytes, sizes: dict[str, int]) -> int:

@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping
 
 from console.errors import BackupFailed
 from console.kinds.postgres.client import connection_problem, find_tool
-from console.kinds.postgres.psql_query import PsqlFailed, ask_row
+from console.kinds.postgres.psql_query import PsqlFailed, ask_row, boolean, typed
 from console.preflight import Check, CheckContext, destination_writable, free_space
 from console.status import Status
 
@@ -21,9 +21,9 @@ _FACTS_SQL = (
     "(SELECT last_failed_time > coalesce(last_archived_time, '-infinity') FROM pg_stat_archiver), "
     "(SELECT sum(pg_database_size(oid)) FROM pg_database)::bigint, "
     "(SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user)")
-_FACT_TYPES: dict[str, Callable[[str], Any]] = {
-    "server_version": str, "wal_level": str, "archive_mode": str, "max_wal_senders": int, "failed_count": int,
-    "failing": lambda text: text == "t", "cluster_bytes": int, "may_replicate": lambda text: text == "t"}
+_FACT_FIELDS: tuple[tuple[str, Callable[[str], Any]], ...] = (
+    ("server_version", str), ("wal_level", str), ("archive_mode", str), ("max_wal_senders", int),
+    ("failed_count", int), ("failing", boolean), ("cluster_bytes", int), ("may_replicate", boolean))
 
 _facts_lock = threading.Lock()
 _facts: tuple[CheckContext, dict[str, Any] | str] | None = None
@@ -50,8 +50,7 @@ def _ask(context: CheckContext) -> dict[str, Any] | str:
         row = ask_row(pg, _FACTS_SQL, context.settings.timeout_seconds)
     except PsqlFailed as exc:
         return connection_problem(str(exc), pg)[1]
-    facts = {key: None if value is None else convert(value)
-             for (key, convert), value in zip(_FACT_TYPES.items(), row)}
+    facts = typed(row, _FACT_FIELDS)
     facts["answered_ms"] = (time.perf_counter() - started) * 1000
     return facts
 

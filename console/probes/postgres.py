@@ -6,7 +6,7 @@ import math
 from typing import TYPE_CHECKING, Any, Callable
 
 from console.kinds.postgres.client import connection_problem
-from console.kinds.postgres.psql_query import PsqlFailed, ask_row
+from console.kinds.postgres.psql_query import PsqlFailed, ask_row, boolean, typed
 from console.pitr.describe import recovery_window_facts
 from console.probes.result import ProbeResult, ServiceState, Stopwatch
 
@@ -31,7 +31,7 @@ SELECT current_setting('server_version'),
 """
 _PROBE_FIELDS: tuple[tuple[str, Callable[[str], Any]], ...] = (
     ("version", str), ("database_size_bytes", int), ("connections", int), ("max_connections", int),
-    ("in_recovery", lambda text: text == "t"), ("longest_transaction_seconds", float), ("wal_level", str),
+    ("in_recovery", boolean), ("longest_transaction_seconds", float), ("wal_level", str),
     ("archive_mode", str), ("archived_count", int), ("archive_failed_count", int), ("last_archived_wal", str),
     ("last_archived_at", float), ("last_failed_wal", str), ("last_failed_at", float))
 
@@ -88,7 +88,7 @@ def probe(settings: Settings) -> ProbeResult:
                                f"no answer from {pg.host}:{pg.port} (timed out)", watch.ms)
         return ProbeResult("postgres", "postgresql", ServiceState.DOWN, detail, watch.ms)
     latency = watch.ms
-    facts = {name: None if value is None else convert(value) for (name, convert), value in zip(_PROBE_FIELDS, row)}
+    facts = typed(row, _PROBE_FIELDS)
     version, connections, max_connections = facts["version"], facts["connections"], facts["max_connections"]
     failed, archive_mode = facts["archive_failed_count"], facts["archive_mode"]
     metrics = {

@@ -9,7 +9,7 @@ back as text (NULL as None); the caller converts them.
 from __future__ import annotations
 
 import subprocess
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from console.errors import BackupFailed
 from console.kinds.postgres.client import child_environment, conninfo, error_line, locate_tool, scrub
@@ -39,6 +39,16 @@ def parse_rows(text: str) -> list[list[str | None]]:
     for record in text.split(RECORD_SEPARATOR) if text else []:
         rows.append([None if field == NULL else field for field in record.split(FIELD_SEPARATOR)])
     return rows
+
+
+def boolean(text: str) -> bool:
+    """psql prints a boolean as ``t`` or ``f``."""
+    return text == "t"
+
+
+def typed(row: Sequence[str | None], fields: Sequence[tuple[str, Callable[[str], Any]]]) -> dict[str, Any]:
+    """A row's fields by name, each converted from psql's text (NULL stays None)."""
+    return {name: None if value is None else convert(value) for (name, convert), value in zip(fields, row)}
 
 
 def ask(pg: PostgresSettings, sql: str, timeout: float, dbname: str | None = None,
