@@ -17,15 +17,15 @@ import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
-
-import yaml
+from typing import TYPE_CHECKING, Any, Mapping
 
 from console.errors import ConfigError, UsageError
 from console.instances import DEFAULT, NAME_PATTERN
 from console.instances import label as instance_label
 from console.root import BackupRoot
-from console.yamlfile import YamlNode, read_yaml
+
+if TYPE_CHECKING:
+    from console.yamlfile import YamlNode
 
 MASK = "********"
 
@@ -656,6 +656,8 @@ def _is_clock_time(text: str) -> bool:
 
 def _read_yaml(path: Path, specs: dict[str, FieldSpec]) -> tuple[dict[str, tuple[Any, int]], dict[str, list[DeclaredInstance]]]:
     """Parse the file into dotted key -> (validated value, 1-based line), and each section's instances."""
+    from console.yamlfile import read_yaml  # here: without a file, the console's first frame need not load PyYAML
+
     with read_yaml(path, "config file") as root:
         if root is None:
             return {}, {}
@@ -882,6 +884,8 @@ def _location(source: str) -> str:
 
 def example_yaml() -> str:
     """The documented example file: every key with its default, generated from the schema."""
+    import yaml
+
     lines = [
         "# backup-console configuration: every key, with its default.",
         "# Found by --config, then $BACKUP_CONSOLE_CONFIG, then $XDG_CONFIG_HOME/backup-console/config.yaml,",

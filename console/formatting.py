@@ -1,22 +1,27 @@
-"""Human-readable sizes, ages and metric values (humanize), shared by the CLI and the TUI."""
+"""Human-readable sizes, ages and metric values (humanize), shared by the CLI and the TUI.
+
+humanize (5 ms with gettext) is imported by the functions that use it: the console's first frame uses none.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-import humanize
-
 
 def size(num_bytes: float | None) -> str:
     if num_bytes is None:
         return "?"
+    import humanize
+
     return humanize.naturalsize(num_bytes, format="%.1f")
 
 
 def ago(seconds: float | None) -> str:
     if seconds is None:
         return "never"
+    import humanize
+
     return humanize.naturaltime(dt.timedelta(seconds=max(0.0, seconds)))
 
 
@@ -36,6 +41,8 @@ def duration(seconds: float | None) -> str:
         return "?"
     if seconds < 60:
         return f"{seconds:.1f} s"
+    import humanize
+
     return humanize.precisedelta(dt.timedelta(seconds=round(seconds)), minimum_unit="seconds", format="%0.0f")
 
 
@@ -66,6 +73,8 @@ def metric_value(key: str, value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.2f}"
     if isinstance(value, int):
+        import humanize
+
         return humanize.intcomma(value)
     if isinstance(value, (list, tuple)):
         return ", ".join(str(item) for item in value) or "-"

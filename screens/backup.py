@@ -17,7 +17,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Checkbox, DataTable, Footer, Header, Label, RichLog, Select, Static
+from textual.widgets import Checkbox, DataTable, Label, RichLog, Select, Static
 from textual.worker import Worker, WorkerState
 
 from console.formatting import duration
@@ -31,7 +31,9 @@ from screens.backup_cancel import CancelBackupModal
 from screens.backup_job import BackupEngine, BackupJob, find_job, job_key, start_job
 from screens.text_prompt import TextPromptModal
 from screens.widgets.backup_progress import PhaseRow, summary_text
+from screens.widgets.key_line import KeyLine
 from screens.widgets.option_box import OptionBox
+from screens.widgets.title_line import TitleLine
 from themes import THEMES_DIR
 
 if TYPE_CHECKING:
@@ -110,7 +112,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         return self.app.settings  # type: ignore[attr-defined,no-any-return]
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False, icon="")
+        yield TitleLine()
         with Horizontal(id="backup-pickers"):
             yield Label("kind", classes="picker-label")
             yield Select([(k, k) for k in self.kinds], value=self.kind, allow_blank=False, compact=True,
@@ -134,7 +136,7 @@ the backup; the dashboard shows it as running and coming back here shows its pro
         yield phases
         yield Static("ready", id="backup-status", markup=False)
         yield RichLog(id="backup-log", max_lines=2000, wrap=False, markup=False)
-        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield KeyLine()
 
     def on_mount(self) -> None:
         self.sub_title = "Backup" + (" | READ-ONLY" if self.settings.read_only else "")

@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from screens import keys
+from screens.widgets.key_line import KeyLine
 from screens.widgets.state_line import StateLine
+from screens.widgets.title_line import TitleLine
 from themes import THEMES_DIR
 
 if TYPE_CHECKING:
@@ -56,11 +58,11 @@ goes back.
         """Row key -> the row in full: the table's fixed columns cut long names, paths and problems."""
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False, icon="")
+        yield TitleLine()
         yield StateLine("reading certificates...", id="certs-summary")
         yield DataTable(id="certs-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="certs-detail", markup=False)
-        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield KeyLine()
 
     def on_mount(self) -> None:
         self.sub_title = "Certificates"

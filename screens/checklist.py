@@ -14,7 +14,7 @@ from textual import on, work
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Header, ListView, Static, Tab, Tabs
+from textual.widgets import ContentSwitcher, ListView, Static, Tab, Tabs
 from textual.worker import Worker, WorkerState
 
 from console.checklists import ItemResult, backup_request, evaluate_items, load_checklists, override_reason
@@ -30,6 +30,8 @@ from screens.backup_job import start_job
 from screens.text_prompt import TextPromptModal
 from screens.widgets.checklist_view import (ChecklistItemChecked, ChecklistItemTicked, ChecklistNoteAdded,
                                             ChecklistView, GateOverridden)
+from screens.widgets.key_line import KeyLine
+from screens.widgets.title_line import TitleLine
 from themes import THEMES_DIR
 
 if TYPE_CHECKING:
@@ -111,14 +113,14 @@ it is recorded in the backup's metadata and in the run log.
     # --- layout -------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False, icon="")
+        yield TitleLine()
         yield from self.compose_top()
         try:
             loaded = load_checklists(self.app.settings)  # type: ignore[attr-defined]
         except ConsoleError as exc:
             self.load_error = exc.message
             yield Static(f"cannot load the checklists: {exc.message}", id="checklist-error", markup=False)
-            yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+            yield KeyLine()
             return
         names = self.wanted_services or list(loaded)
         self.checklists = {name: loaded[name] for name in names if name in loaded}
@@ -129,7 +131,7 @@ it is recorded in the backup's metadata and in the run log.
         with ContentSwitcher(initial=f"checklist-{first}" if first else None, id="checklist-switcher"):
             for checklist in self.checklists.values():
                 yield ChecklistView(checklist)
-        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield KeyLine()
 
     def screen_title(self) -> str:
         return "Pre-backup checklist"
@@ -169,7 +171,12 @@ it is recorded in the backup's metadata and in the run log.
 
     @on(Tabs.TabActivated)
     def _tab_clicked(self, event: Tabs.TabActivated) -> None:
-        service = event.tab.id.removeprefix("tab-") if event.tab and event.tab.id else None
+        if event.tab is None or event.tab.id != event.tabs.active:
+            # Stale: the tab active when it was posted is no longer. Tabs activates its first tab when
+            # mounted while show_service already set another; following both events flipped the
+            # screen between the two services for ever (each switch queued the next).
+            return
+        service = event.tab.id.removeprefix("tab-") if event.tab.id else None
         if service and self.view and service != self.view.service:
             self.show_service(service)
 

@@ -26,7 +26,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import DataTable, Header, Input
+from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from console.formatting import short_ago
@@ -37,17 +37,20 @@ from screens.lines_view import LinesModal
 from screens.messages import BackupsScanned, NewestDrillFound, ProbeFinished, ProbeRoundFinished
 from screens.widgets.backups_panel import BackupsPanel
 from screens.widgets.instance_panels import InstancePanels
-from screens.widgets.instance_table import InstanceTable
-from screens.widgets.quiet_footer import QuietFooter
+from screens.widgets.key_line import KeyLine
 from screens.widgets.scope_bar import ScopeBar, ScopeChanged
 from screens.widgets.service_panel import BACKUP_KIND_OF_SERVICE, TITLES, ServicePanel
+from screens.widgets.title_line import TitleLine
 from themes import THEMES_DIR
 
 if TYPE_CHECKING:
+    from textual.widgets import DataTable
+
     from console.backup_summary import BackupSummary, CatalogPass
     from console.monitor import Finding
     from console.probes import ProbeResult
     from screens.app import BackupConsoleApp
+    from screens.widgets.instance_table import InstanceTable
 
 WIDE_COLUMNS = 110
 MIN_BACKUPS_LINES = 6
@@ -169,13 +172,13 @@ footer places of `t` (retention) and `d` (drill), which still work.
         # (tests/screens/test_dashboard.py holds them equal); SERVICES loads every probe's code, which
         # the first round's worker imports after the first frame.
         self.entries = entries_of(self.console_app.settings, TITLES)
-        yield Header(show_clock=False, icon="")
+        yield TitleLine()
         yield ScopeBar()
         # Not a scroll view: it would take the arrow keys, which move between panels here.
         with Vertical(id="dashboard-body"):
             yield InstancePanels(self.entries)
             yield BackupsPanel()  # the instance table goes above it when first needed (_instance_table)
-        yield QuietFooter(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield KeyLine()
 
     def on_mount(self) -> None:
         self._update_subtitle()
@@ -223,6 +226,8 @@ footer places of `t` (retention) and `d` (drill), which still work.
     def _instance_table(self) -> InstanceTable:
         """The table, mounted above the Backups panel with every result and backup fact so far."""
         if self._table is None:
+            from screens.widgets.instance_table import InstanceTable  # with DataTable's code: only when first needed
+
             self._table = InstanceTable()
             self._table.results.update(self._results)
             self._table.backups.update(self._backup_cells)
@@ -398,9 +403,9 @@ footer places of `t` (retention) and `d` (drill), which still work.
         elif isinstance(focused, ServicePanel):
             self._open_instance(focused.label)
 
-    @on(DataTable.RowSelected, "#instance-table")
-    def _row_chosen(self, event: DataTable.RowSelected) -> None:
-        self._open_instance(str(event.row_key.value))
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:  # by name: DataTable not imported
+        if event.data_table is self._table is not None:
+            self._open_instance(str(event.row_key.value))
 
     def _open_instance(self, label: str) -> None:
         """The service detail screen of one instance, scoped to it."""
@@ -411,7 +416,7 @@ footer places of `t` (retention) and `d` (drill), which still work.
     def _selected_entry(self) -> Entry | None:
         """The instance the focused panel or the table's cursor row stands for."""
         focused = self.focused
-        if isinstance(focused, InstanceTable):
+        if focused is not None and focused is self._table:
             label = focused.selected_label()
         elif isinstance(focused, ServicePanel):
             label = focused.label
@@ -492,7 +497,7 @@ footer places of `t` (retention) and `d` (drill), which still work.
     def _panels_shown(self) -> list[Widget]:
         """The panels (and the table and Backups panel) that can take focus now, in screen order."""
         return [widget for widget in self.focus_chain if widget.has_class("service-panel") or
-                isinstance(widget, InstanceTable)]
+                widget is self._table]
 
     def action_move(self, step: int) -> None:
         panels = self._panels_shown()
@@ -510,7 +515,7 @@ footer places of `t` (retention) and `d` (drill), which still work.
             if panels:
                 panels[0].focus()
             return
-        if isinstance(focused, InstanceTable) and 0 <= focused.cursor_row + step < focused.row_count:
+        if focused is not None and focused is self._table and 0 <= focused.cursor_row + step < focused.row_count:
             focused.move_cursor(row=focused.cursor_row + step)  # j and k move in the table as the arrows do
             return
         here = focused.region

@@ -8,10 +8,12 @@ from textual import on, work
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Markdown
+from textual.widgets import Markdown
 
 from console.drill import read_drill, render_markdown
 from screens import keys
+from screens.widgets.key_line import KeyLine
+from screens.widgets.title_line import TitleLine
 from themes import THEMES_DIR
 
 if TYPE_CHECKING:
@@ -40,12 +42,12 @@ the same text as BACKUP_DIR/drills/<id>.md and `backup-console drill show ID --m
         self.drill_id = drill_id
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False, icon="")
+        yield TitleLine()
         # A plain Markdown in a scroll view: it is there from the first frame, so the transcript
         # read by the worker never arrives before the widget that shows it.
         with VerticalScroll(id="transcript"):
             yield Markdown("", id="transcript-text")
-        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield KeyLine()
 
     def on_mount(self) -> None:
         self.title = f"Drill {self.drill_id}"

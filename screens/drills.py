@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Static
 
 from console.drill import DrillSummary, duration_text, list_drills
 from screens import keys
+from screens.widgets.key_line import KeyLine
+from screens.widgets.title_line import TitleLine
 from themes import THEMES_DIR
 
 if TYPE_CHECKING:
@@ -45,10 +47,10 @@ the transcript; `r` reads the directory again.
         self.drills: list[DrillSummary] = []
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False, icon="")
+        yield TitleLine()
         yield DataTable(id="drills-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="drills-empty", markup=False)
-        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield KeyLine()
 
     def on_mount(self) -> None:
         self.title = "Past drills"

@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header
+from textual.widgets import DataTable
 from textual.worker import Worker, WorkerState
 
 from screens import keys
 from screens.lines_view import LinesModal
+from screens.widgets.key_line import KeyLine
 from screens.widgets.state_line import StateLine
+from screens.widgets.title_line import TitleLine
 from themes import THEMES_DIR
 
 if TYPE_CHECKING:
@@ -63,10 +65,10 @@ the bucket again; escape goes back. `backup-console status --fleet` prints the s
         self.view: FleetView | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False, icon="")
+        yield TitleLine()
         yield StateLine("reading the fleet records...", id="fleet-summary")
         yield DataTable(id="fleet-table", cursor_type="row", zebra_stripes=True)
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyLine()
 
     def on_mount(self) -> None:
         self.sub_title = "Fleet"

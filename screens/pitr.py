@@ -13,7 +13,7 @@ from textual import on, work
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from console.errors import ConsoleError
@@ -23,8 +23,10 @@ from console.pitr.plan import plan_restore
 from console.pitr.targets import parse_target
 from console.pitr.window import pitr_status
 from screens import keys
+from screens.widgets.key_line import KeyLine
 from screens.widgets.recovery_timeline import RecoveryTimeline
 from screens.widgets.text_bar import TextBar
+from screens.widgets.title_line import TitleLine
 from themes import THEMES_DIR
 
 if TYPE_CHECKING:
@@ -99,7 +101,7 @@ port; the live cluster is never touched. `r` reloads the window; escape goes bac
         self._last_progress = 0.0
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False, icon="")
+        yield TitleLine()
         yield Static("reading the WAL archive...", id="pitr-summary", classes="pitr-state -busy",
                      markup=False)
         yield RecoveryTimeline("", id="pitr-timeline", markup=False)
@@ -110,7 +112,7 @@ port; the live cluster is never touched. `r` reloads the window; escape goes bac
                      classes="pitr-state", markup=False)
         yield TextBar(id="pitr-progress")
         yield Static("", id="pitr-result", classes="pitr-state", markup=False)
-        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield KeyLine()
 
     def on_mount(self) -> None:
         self.sub_title = "PostgreSQL point-in-time recovery" + ("" if self.instance == DEFAULT else f" - {self.instance}")

@@ -8,13 +8,15 @@ from textual import on, work
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from console.errors import one_line
 from console.verify.reports import load_report
 from screens import keys
 from screens.set_detail import SetDetailScreen
+from screens.widgets.key_line import KeyLine
+from screens.widgets.title_line import TitleLine
 from themes import THEMES_DIR
 
 if TYPE_CHECKING:
@@ -62,12 +64,12 @@ Enter opens the set: its files with sizes and SHA-256, its metadata and its S3 k
         self.ordered: list[SetVerification] = []
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False, icon="")
+        yield TitleLine()
         yield Static("loading...", id="report-summary", markup=False)
         yield DataTable(id="report-sets", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="report-checks-scroll"):
             yield Static("", id="report-checks", markup=False)
-        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield KeyLine()
 
     def on_mount(self) -> None:
         self.sub_title = self.report_name

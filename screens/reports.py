@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from console.errors import one_line
@@ -15,7 +15,9 @@ from console.progress import CancelToken, Throttle
 from console.verify.reports import list_reports
 from screens import keys
 from screens.report_view import ReportScreen
+from screens.widgets.key_line import KeyLine
 from screens.widgets.text_bar import TextBar
+from screens.widgets.title_line import TitleLine
 from themes import THEMES_DIR
 
 if TYPE_CHECKING:
@@ -82,11 +84,11 @@ The text reports live in BACKUP_DIR/reports/backup_verification_<ts>.report.
         self._cancel: CancelToken | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False, icon="")
+        yield TitleLine()
         yield Static("reading reports...", id="reports-status", markup=False)
         yield TextBar(id="verify-progress")
         yield DataTable(id="reports-table", cursor_type="row", zebra_stripes=True)
-        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield KeyLine()
 
     def on_mount(self) -> None:
         self.sub_title = "Verification reports"

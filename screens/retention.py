@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from console.formatting import size
 from screens import keys
 from screens.text_prompt import TextPromptModal
+from screens.widgets.key_line import KeyLine
+from screens.widgets.title_line import TitleLine
 from themes import THEMES_DIR
 
 if TYPE_CHECKING:
@@ -76,12 +78,12 @@ reports it removes to confirm (refused in read-only mode). The newest verified s
         self._busy = False
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False, icon="")
+        yield TitleLine()
         yield Static("planning...", id="retention-summary", markup=False)
         yield DataTable(id="retention-kinds", cursor_type="row", zebra_stripes=True)
         yield DataTable(id="retention-actions", cursor_type="row", zebra_stripes=True)
         yield Static("", id="retention-detail", markup=False)
-        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield KeyLine()
 
     def on_mount(self) -> None:
         self.sub_title = "Retention" + (" | READ-ONLY" if self.app.settings.read_only else "")  # type: ignore[attr-defined]

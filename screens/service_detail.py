@@ -10,12 +10,14 @@ from textual.app import ComposeResult
 
 from screens import keys
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Static
 
 from console.formatting import metric_label, metric_value
 from console.instances import DEFAULT
 from screens.messages import ProbeFinished
+from screens.widgets.key_line import KeyLine
 from screens.widgets.service_panel import STATE_WORDS, TITLES
+from screens.widgets.title_line import TitleLine
 
 if TYPE_CHECKING:
     from console.probes import ProbeResult
@@ -49,10 +51,10 @@ Every metric the probe collected, formatted. `{keys.key("refresh")}` probes this
         self.app.open_screen("pitr", instance=self.instance)  # type: ignore[attr-defined]
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False, icon="")
+        yield TitleLine()
         yield Static(id="detail-summary")
         yield DataTable(id="detail-metrics", cursor_type="row", zebra_stripes=True)
-        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield KeyLine()
 
     def on_mount(self) -> None:
         self.sub_title = " ".join(part for part in (TITLES.get(self.service, self.service),

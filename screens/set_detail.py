@@ -11,11 +11,13 @@ from textual import on, work
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from console.catalog import read_metadata, scan
 from screens import keys
+from screens.widgets.key_line import KeyLine
+from screens.widgets.title_line import TitleLine
 from themes import THEMES_DIR
 
 if TYPE_CHECKING:
@@ -99,12 +101,12 @@ was uploaded, and its metadata document.
         self.verified = verified
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False, icon="")
+        yield TitleLine()
         yield DataTable(id="set-files", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="set-detail-scroll"):
             yield Static("", id="set-s3", markup=False)
             yield Static("loading...", id="set-metadata", markup=False)
-        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield KeyLine()
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.verified.set_id} ({self.verified.status.upper()})"

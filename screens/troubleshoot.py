@@ -10,13 +10,15 @@ from textual import on, work
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Static
 
 from console import troubleshoot
 from console.errors import ConsoleError
 from console.formatting import size
 from screens import keys
 from screens.text_prompt import TextPromptModal
+from screens.widgets.key_line import KeyLine
+from screens.widgets.title_line import TitleLine
 from themes import THEMES_DIR
 
 if TYPE_CHECKING:
@@ -64,14 +66,14 @@ again.
         self.runners = runners
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False, icon="")
+        yield TitleLine()
         with VerticalScroll(id="troubleshoot-body"):
             for key in SECTIONS:
                 yield Static(f"{key}: checking...", id=f"diagnosis-{key}", classes="diagnosis", markup=False)
                 if key == "transactions":
                     yield DataTable(id="troubleshoot-transactions", cursor_type="row", zebra_stripes=True)
                 yield Static("", id=f"detail-{key}", classes="diagnosis-detail", markup=False)
-        yield Footer(compact=True, show_command_palette=False)  # 80 columns: every key of the screen, ctrl+p in help
+        yield KeyLine()
 
     def on_mount(self) -> None:
         self.sub_title = "Troubleshooting" + (" | READ-ONLY" if self.app.settings.read_only else "")  # type: ignore[attr-defined]

@@ -92,10 +92,13 @@ print(",".join(loaded) or "none")
 """
 
 AFTER_THE_FIRST_FRAME = ("console.probes", "console.drill", "console.catalog", "console.verify.state",
-                         "console.backup_summary", "console.kinds.registry")
+                         "console.backup_summary", "console.kinds.registry", "humanize",
+                         "textual.widgets._data_table", "textual.widgets._footer", "textual.widgets._header")
 """What the dashboard loads in its workers once it is drawn: the probes (every client's code), the
 drills, the catalog pass (catalog, verification state, monitor) and the kinds (bench/README.md,
-"Start-up"): 30-60 ms that the first frame does not wait for."""
+"Start-up"): 30-60 ms that the first frame does not wait for. Nor humanize (the first numbers come
+with the first results), the instance table's DataTable (mounted when the panels do not fit), or
+Textual's Header and Footer (screens/widgets/title_line.py and key_line.py draw those lines)."""
 
 
 def test_the_dashboards_first_frame_waits_for_no_probe_catalog_or_drill_code(tmp_path):

@@ -24,14 +24,22 @@ class ScopeBar(Horizontal):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(id="dashboard-scope-bar", **kwargs)
         self.scope = Scope()
+        self._field: Input | None = None
+        """The filter field, mounted the first time `/` opens it: composed hidden, it made the first frame
+        parse an Input's stylesheet and mount and style one that most sessions never show."""
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="name, kind or tag=value", compact=True, id="dashboard-filter")
         yield Static("", id="dashboard-scope", markup=False)
 
     @property
     def editing(self) -> bool:
-        return self.query_one(Input).display
+        return self._field is not None and self._field.display
+
+    def _mounted_field(self) -> Input:
+        if self._field is None:
+            self._field = Input(placeholder="name, kind or tag=value", compact=True, id="dashboard-filter")
+            self.mount(self._field, before=0)
+        return self._field
 
     @property
     def in_use(self) -> bool:
@@ -44,7 +52,7 @@ class ScopeBar(Horizontal):
         words.update(self.scope.words(shown, total, self.editing))
 
     def open_filter(self) -> None:
-        field = self.query_one(Input)
+        field = self._mounted_field()
         field.display = True
         field.value = self.scope.text
         field.focus()
@@ -56,9 +64,9 @@ class ScopeBar(Horizontal):
 
     def clear(self) -> None:
         self.scope = Scope()
-        field = self.query_one(Input)
-        with field.prevent(Input.Changed):
-            field.value = ""
+        if self._field is not None:
+            with self._field.prevent(Input.Changed):
+                self._field.value = ""
         self._close()
 
     @on(Input.Changed)
@@ -74,5 +82,6 @@ class ScopeBar(Horizontal):
         self._close()
 
     def _close(self) -> None:
-        self.query_one(Input).display = False
+        if self._field is not None:
+            self._field.display = False
         self.post_message(ScopeChanged())

@@ -138,6 +138,22 @@ async def test_stopped_postgres_fails_with_evidence_and_the_override_reason_is_r
     assert run.force_reason.startswith("drill: primary down on purpose (checklist override: healthy FAIL")
 
 
+async def test_opened_at_a_later_tab_it_stays_there(make_settings, monkeypatch) -> None:
+    """Tabs activates its first tab when mounted, after the screen has shown the one asked for: that late
+    event once switched to the first list, and each switch queued the next (a screen flipping between
+    two lists for ever, every key press waiting on it)."""
+    shown: list[str] = []
+    show_service = ChecklistScreen.show_service
+    monkeypatch.setattr(ChecklistScreen, "show_service",
+                        lambda screen, service: (shown.append(service), show_service(screen, service)))
+    app = checklist_app(make_settings(), service="redis")
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(5):
+            await pilot.pause()
+        assert shown == ["redis"]
+        assert view_of(app).service == "redis" and app.screen.query_one("Tabs").active == "tab-redis"
+
+
 async def test_a_bad_checklist_file_shows_the_error_instead_of_the_lists(make_settings, tmp_path) -> None:
     lists = tmp_path / "lists"
     lists.mkdir()
