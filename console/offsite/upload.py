@@ -174,6 +174,20 @@ def check_bucket(settings: Settings, client: Any) -> None:
         raise UploadFailed(describe(exc, settings)) from None
 
 
+class BucketCheck:
+    """``check_bucket`` in the background: its round trip overlaps the one creating the first multipart
+    upload. ``wait`` comes before the first progress line and the first byte sent, so a missing bucket
+    is still the first thing said, and nothing is sent to a bucket that is not there."""
+
+    def __init__(self, settings: Settings, client: Any) -> None:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-bucket")
+        self._checked = pool.submit(check_bucket, settings, client)
+        pool.shutdown(wait=False)
+
+    def wait(self) -> None:
+        self._checked.result()  # raises check_bucket's UploadFailed
+
+
 # --- upload ------------------------------------------------------------------------------------
 
 
@@ -214,7 +228,7 @@ def _upload(settings: Settings, bucket: str, backup_set: BackupSet, on_progress:
     recorded = recorded_checksums(backup_set, action="upload")  # before S3 is touched: a legacy set has none
     client = transfer_client(settings)
     abort_pending(settings, client)
-    check_bucket(settings, client)
+    bucket_check = BucketCheck(settings, client)
     metadata = read_metadata(backup_set)
     uploaded: list[UploadedObject] = []
     metadata_item: tuple[BackupFile, str] | None = None
@@ -229,13 +243,14 @@ def _upload(settings: Settings, bucket: str, backup_set: BackupSet, on_progress:
             # the file is read once, and a mismatch aborts the upload, so nothing damaged lands
             digest = expected
         else:
+            bucket_check.wait()
             emit(progress, ProgressEvent(f"checksum {item.path.name}", 0, item.size_bytes))
             digest = sha256_file(item.path)
             if expected and expected != digest:
                 raise _damaged(item.path.name)
         try:
             uploaded.append(_put_file(settings, client, bucket, backup_set, item, key, digest, progress, on_progress,
-                                      cancel))
+                                      cancel, bucket_check))
         except (bexc.BotoCoreError, bexc.ClientError) as exc:
             raise UploadFailed(f"upload of {item.path.name} failed: {describe(exc, settings)}") from None
     uploaded_at = datetime.now().astimezone().isoformat(timespec="seconds")
@@ -253,6 +268,7 @@ def _upload(settings: Settings, bucket: str, backup_set: BackupSet, on_progress:
         else:
             body = item.path.read_bytes()
         try:
+            bucket_check.wait()
             meta_obj = _put_bytes(settings, client, bucket, backup_set, item, key, body)
         except (bexc.BotoCoreError, bexc.ClientError) as exc:
             raise UploadFailed(f"upload of {item.path.name} failed: {describe(exc, settings)}") from None
@@ -332,13 +348,14 @@ def _put_bytes(settings: Settings, client: Any, bucket: str, backup_set: BackupS
 
 def _put_file(settings: Settings, client: Any, bucket: str, backup_set: BackupSet, item: BackupFile, key: str,
               sha256_hex: str, progress: ProgressCallback, on_part: ProgressCallback | None,
-              cancel: CancelToken | None) -> UploadedObject:
+              cancel: CancelToken | None, bucket_check: BucketCheck) -> UploadedObject:
     size = item.path.stat().st_size
     storage_class = settings.s3.storage_class
     args = _extra_args(settings, backup_set, sha256_hex, storage_class)
     phase = f"upload {item.path.name}"
-    emit(progress, ProgressEvent(phase, 0, size))
     if size <= settings.s3.multipart_threshold_mb * 1024 * 1024:
+        bucket_check.wait()
+        emit(progress, ProgressEvent(phase, 0, size))
         checksum = _b64(bytes.fromhex(sha256_hex))
         with open(item.path, "rb") as body:
             answer = client.put_object(Bucket=bucket, Key=key, Body=body, ChecksumAlgorithm="SHA256",
@@ -346,7 +363,7 @@ def _put_file(settings: Settings, client: Any, bucket: str, backup_set: BackupSe
         parts = 1
     else:
         checksum, parts, answer = _put_multipart(settings, client, bucket, key, item.path, size, args, phase, on_part,
-                                                 cancel, sha256_hex)
+                                                 cancel, sha256_hex, bucket_check, progress)
     emit(progress, ProgressEvent(phase, size, size, finished=True))
     uploaded = UploadedObject(key, item.path.name, size, sha256_hex, checksum, parts, storage_class,
                               str(answer.get("ETag", "")).strip('"'))
@@ -356,13 +373,14 @@ def _put_file(settings: Settings, client: Any, bucket: str, backup_set: BackupSe
 
 def _put_multipart(settings: Settings, client: Any, bucket: str, key: str, path: Path, size: int,
                    args: dict[str, Any], phase: str, on_part: ProgressCallback | None,
-                   cancel: CancelToken | None, sha256_hex: str) -> tuple[str, int, dict[str, Any]]:
+                   cancel: CancelToken | None, sha256_hex: str, bucket_check: BucketCheck,
+                   progress: ProgressCallback) -> tuple[str, int, dict[str, Any]]:
     """Upload in parts, each with its own SHA-256, ``s3.upload_concurrency`` at a time; abort on
     any failure (or remember to), and when the file's SHA-256 is not ``sha256_hex`` (hashed on the
     way, in order, while earlier parts are in flight: compared before the upload is completed).
 
     At most ``upload_concurrency`` parts are in flight; over a long link their round trips overlap
-    instead of adding up, and the first parts are hashed while the upload is being created. No part
+    instead of adding up, and the upload is created while the bucket is checked. No part
     is held in memory: each is hashed and then sent from the file (the page cache) a block at a
     time, so memory does not grow with the part size or the window.
     One progress event per finished part, unthrottled: a part is at least 5 MiB.
@@ -398,6 +416,8 @@ def _put_multipart(settings: Settings, client: Any, bucket: str, key: str, path:
     in_flight: set[Future[tuple[dict[str, Any], bytes, int]]] = set()
     whole = hashlib.sha256()
     try:
+        bucket_check.wait()  # its round trip and the creation's overlap
+        emit(progress, ProgressEvent(phase, 0, size))
         with open(path, "rb") as handle:
             number = 0
             for offset in range(0, size, chunk_size):
