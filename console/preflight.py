@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from console.errors import NotConfigured
+from console.formatting import size
 from console.status import Status
 
 if TYPE_CHECKING:
@@ -111,7 +112,6 @@ def destination_writable(directory: Path) -> tuple[Status, str]:
 
 def free_space(directory: Path, needed_bytes: int, what: str) -> tuple[Status, str, dict[str, int]]:
     """At least ``needed_bytes`` free at the destination; evidence says how it compares."""
-    from console.formatting import size
     from console.probes.storage import nearest_existing
 
     free = shutil.disk_usage(nearest_existing(directory)).free

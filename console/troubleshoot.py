@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from console.catalog import KINDS, scan
 from console.errors import ConsoleError, ReadOnlyRefused, ServiceUnreachable
+from console.formatting import size
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -134,7 +135,6 @@ def terminate_backend(settings: Settings, pid: int, wait_seconds: float = 5.0) -
 
 def disk_usage(settings: Settings, top: int = 10) -> Diagnosis:
     """The largest files and the usage per kind under BACKUP_DIR, with free space."""
-    from console.formatting import size
     from console.probes.storage import nearest_existing
 
     backup_dir = settings.backup_dir

@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable
 from textual.worker import Worker, WorkerState
 
+from console.formatting import short_ago
 from screens import keys
 from screens.lines_view import LinesModal
 from screens.widgets.key_line import KeyLine
@@ -92,8 +93,6 @@ the bucket again; escape goes back. `backup-console status --fleet` prints the s
 
     @on(FleetLoaded)
     def _loaded(self, message: FleetLoaded) -> None:
-        from console.formatting import short_ago
-
         view = self.view = message.view
         table = self.query_one(DataTable)
         table.clear()

@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from console.errors import one_line
+from console.formatting import duration
 from console.progress import CancelToken, Throttle
 from console.verify.reports import list_reports
 from screens import keys
@@ -121,8 +122,6 @@ The text reports live in BACKUP_DIR/reports/backup_verification_<ts>.report.
 
     @on(ReportsLoaded)
     def _show(self, message: ReportsLoaded) -> None:
-        from console.formatting import duration
-
         self.summaries = message.summaries
         table = self.query_one("#reports-table", DataTable)
         with self.app.batch_update():

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from console.catalog import read_metadata, scan
+from console.formatting import size
 from screens import keys
 from screens.widgets.key_line import KeyLine
 from screens.widgets.title_line import TitleLine
@@ -122,8 +123,6 @@ was uploaded, and its metadata document.
 
     @on(SetDetailLoaded)
     def _show(self, message: SetDetailLoaded) -> None:
-        from console.formatting import size
-
         detail = message.detail
         table = self.query_one("#set-files", DataTable)
         with self.app.batch_update():

@@ -25,12 +25,14 @@ HEAVY = frozenset({
     "psycopg", "redis", "boto3", "botocore", "s3transfer", "requests", "urllib3", "cryptography", "moto",
     "textual", "rich", "asyncio", "ssl", "http", "email", "urllib",
     "textual.widgets.Markdown", "textual.widgets.MarkdownViewer", "textual.widgets._markdown",
+    "textual.widgets.DataTable", "textual.widgets._data_table",
     "yaml", "humanize", "zstandard", "isal", "anycrc", "tarfile", "zipfile", "concurrent", "multiprocessing",
     "statistics", "difflib", "sqlite3", "xml", "csv", "decimal",
 })
 """What a module pays for when it loads one of these (bench/README.md, "Imports", measured alone):
 the server clients 0.1-0.4 s each (psycopg, redis, boto3, requests), cryptography.x509 65 ms,
-Textual 0.14 s and its Markdown widget another 0.2 s (markdown-it, Pygments), asyncio 40 ms,
+Textual 0.14 s and its Markdown widget another 0.2 s (markdown-it, Pygments), its DataTable 3 ms
+(and a stylesheet to parse: the dashboard mounts its table only when the panels do not fit), asyncio 40 ms,
 urllib.request 30 ms. The data-path libraries (yaml, humanize, zstandard, isal, anycrc, tarfile,
 concurrent.futures ...) cost 1-15 ms each; they count too, because they mark the code that reads
 and writes backups, which the dashboard's first frame and a probe should not load: hoisting them

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console.errors import ConfigError, ExitCode, UsageError
+from console.formatting import size
 
 if TYPE_CHECKING:
     from console.cli.output import Printer
@@ -94,7 +95,6 @@ def default_output(action: str, source: Path) -> Path:
 def _decrypt_to_stdout(options: CryptoOptions, settings: Settings, printer: Printer, source: Path) -> int:
     """``decrypt -o -``: the plaintext on stdout, as usual for a filter; the summary on stderr."""
     from console import crypto
-    from console.formatting import size
 
     if crypto.detect_format(source) is None:
         raise UsageError(f"{source} is not an encrypted file (neither backup-console's format nor openssl's "
@@ -116,7 +116,6 @@ def _decrypt_to_stdout(options: CryptoOptions, settings: Settings, printer: Prin
 
 def run_crypto(options: CryptoOptions, settings: Settings, printer: Printer) -> int:
     from console import crypto
-    from console.formatting import size
 
     source = options.input
     if not source.is_file():

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from console.errors import ExitCode
+from console.formatting import short_ago
 
 if TYPE_CHECKING:
     from console.cli.output import Printer
@@ -15,7 +16,6 @@ if TYPE_CHECKING:
 
 def run_fleet_status(json_mode: bool, settings: Settings, printer: Printer) -> int:
     from console.fleet_view import read_fleet
-    from console.formatting import short_ago
 
     view = read_fleet(settings)
     if json_mode:

@@ -9,6 +9,7 @@ import textwrap
 import time
 from typing import IO, Any, Sequence
 
+from console.formatting import size
 from console.jsonout import dumps
 from console.progress import ProgressCallback, ProgressEvent
 
@@ -146,8 +147,6 @@ class ProgressPrinter:
         self._bar_shown = False
 
     def __call__(self, event: ProgressEvent) -> None:
-        from console.formatting import size
-
         new_phase = event.phase != self.phase
         if new_phase:  # the phase header first, then the message that belongs to it
             self._clear_bar()

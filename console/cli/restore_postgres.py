@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from console.cli.restore_pitr import add_pitr_arguments, run_restore_pitr
 from console.errors import ExitCode, ReadOnlyRefused, UsageError
+from console.formatting import duration
 from console.sets import resolve_set, restore_scope
 
 if TYPE_CHECKING:
@@ -67,8 +68,6 @@ def run_restore_postgres(args: argparse.Namespace, settings: Settings, printer: 
 
 
 def print_report(report: RestoreReport, printer: Printer) -> None:
-    from console.formatting import duration
-
     for note in report.notes:
         printer.info(f"note: {note}")
     printer.line(f"restored {report.set_id} into {report.target_db} in {duration(report.duration_seconds)} "

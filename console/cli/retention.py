@@ -12,6 +12,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from console.errors import ConfirmationRequired, ExitCode, ReadOnlyRefused, UsageError
+from console.formatting import size
 from console.instances import DEFAULT
 
 if TYPE_CHECKING:
@@ -77,7 +78,6 @@ def _offsite_outcome(plans: RetentionPlans, printer: Printer) -> int:
 
 
 def run_apply_cli(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
-    from console.formatting import size
     from console.retention.apply import apply_retention, plan_retention
 
     if settings.read_only and not args.dry_run:
@@ -122,7 +122,6 @@ def _counted(plans: RetentionPlans) -> str:
 
 
 def print_plans(plans: RetentionPlans, settings: Settings, printer: Printer) -> None:
-    from console.formatting import size
     from console.offsite.keys import bucket_prefix
 
     printer.line(f"policy: {plans.policy.source} (min_keep {plans.policy.min_keep})")
@@ -160,15 +159,11 @@ def print_plans(plans: RetentionPlans, settings: Settings, printer: Printer) -> 
 
 def _row(action: str, label: str, item: Decision, why: str) -> list[str]:
     """One line of a plan table: sets and reports read the same way."""
-    from console.formatting import size
-
     return [action, label, f"{item.age_days:.1f} d", size(item.size_bytes), why]
 
 
 def print_pitr(plan: PitrPlan, printer: Printer) -> None:
     """Base backups like sets; the WAL archive as ranges removed and one line for what is kept."""
-    from console.formatting import size
-
     printer.line()
     wal = plan.wal
     where = f", WAL archive {wal.archive_dir}" if wal is not None else ""
@@ -192,7 +187,6 @@ def print_pitr(plan: PitrPlan, printer: Printer) -> None:
 
 def print_reports(plan: ReportPlan, printer: Printer) -> None:
     """Removals and the reports kept past their age; the many kept for their age only are counted."""
-    from console.formatting import size
     from console.retention.policy import days_label
 
     printer.line()

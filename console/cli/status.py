@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from console.cli.fleet import run_fleet_status
 from console.cli.output import format_table, terminal_width
 from console.errors import ExitCode, UsageError
+from console.formatting import short_ago
 from console.instances import target_label
 from console.lock import held_locks
 from console.verify.state import configured_targets, never_backed_up, target_states
@@ -131,8 +132,6 @@ def run_status(options: StatusOptions, settings: Settings, printer: Printer) -> 
 def _print_newest_sets(backups: list[dict[str, Any]], printer: Printer) -> None:
     """The set id, age, verification and last run of each target's newest set; with each file's path
     where the terminal is wide enough to show it whole (a pipe always gets it; --json has it)."""
-    from console.formatting import short_ago
-
     headers = ["set", "age", "verified", "last run"]
     rows = [[b["set_id"], short_ago(b["age_seconds"]), _verified_word(b), _last_run_word(b)] for b in backups]
     width = terminal_width(printer.out)
@@ -145,8 +144,6 @@ def _print_newest_sets(backups: list[dict[str, Any]], printer: Printer) -> None:
 
 def _verified_word(entry: dict[str, Any]) -> str:
     """The newest set's own verification: verified (and how long ago), unverified, warning, FAILED."""
-    from console.formatting import short_ago
-
     state = entry.get("verification_status") or "-"
     if state == "failed":
         return "FAILED"

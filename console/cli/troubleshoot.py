@@ -7,6 +7,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from console.errors import ConfirmationRequired, ExitCode, ReadOnlyRefused
+from console.formatting import metric_value
 from console.troubleshoot import disk_usage, long_transactions, redis_persistence, terminate_backend
 
 if TYPE_CHECKING:
@@ -59,8 +60,6 @@ def run_terminate(args: argparse.Namespace, settings: Settings, printer: Printer
 
 
 def _show(settings: Settings, printer: Printer, json_mode: bool, diagnosis: Diagnosis) -> int:
-    from console.formatting import metric_value
-
     if json_mode:
         printer.data(diagnosis.as_json())
     else:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from console.catalog import KINDS
 from console.errors import ExitCode, UsageError
+from console.formatting import duration, size
 from console.sets import newest_set, resolve_any
 
 if TYPE_CHECKING:
@@ -64,7 +65,6 @@ def resolve(settings: Settings, reference: str | None, latest: str | None) -> Ba
 
 
 def run_upload(options: UploadOptions, settings: Settings, printer: Printer) -> int:
-    from console.formatting import duration, size
     from console.offsite.upload import upload_set
 
     backup_set = resolve(settings, options.backup, options.latest)
@@ -84,7 +84,6 @@ def run_upload(options: UploadOptions, settings: Settings, printer: Printer) -> 
 
 
 def run_s3_ls(options: ListOptions, settings: Settings, printer: Printer) -> int:
-    from console.formatting import size
     from console.offsite.upload import list_offsite
 
     found = list_offsite(settings, options.kind)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from console.catalog import KINDS
 from console.cli.verify_base import base_instance, run_verify_base
 from console.errors import ExitCode
+from console.formatting import duration
 from console.verify.reports import list_reports, load_report, read_text, report_dir
 
 if TYPE_CHECKING:
@@ -94,8 +95,6 @@ def _print_failures(report: VerifyReport, printer: Printer) -> None:
 
 
 def run_reports_list(json_mode: bool, settings: Settings, printer: Printer) -> int:
-    from console.formatting import duration
-
     found = list_reports(settings)
     if json_mode:
         printer.data({"reports": [item.as_json() for item in found]})

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from console.cli.targets import add_one_instance_argument, one_instance
 from console.cli.wal_pitr import register_pitr
 from console.errors import ExitCode, UsageError
+from console.formatting import size
 from console.pitr.describe import window_lines
 from console.pitr.window import pitr_status
 
@@ -58,7 +59,6 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
 
 
 def run_wal_status(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
-    from console.formatting import size
     from console.wal import wal_status
 
     settings = one_instance(settings, "postgres", args.instance)

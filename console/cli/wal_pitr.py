@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from console.cli.targets import add_one_instance_argument, one_instance
 from console.errors import ExitCode, ReadOnlyRefused, UsageError
+from console.formatting import size
 from console.lock import BackupLock
 from console.pitr import walcmd
 from console.pitr.prune import apply_wal_prune, plan_wal_prune
@@ -77,8 +78,6 @@ def run_wal_mark(args: argparse.Namespace, settings: Settings, printer: Printer)
 
 
 def run_wal_prune(args: argparse.Namespace, settings: Settings, printer: Printer) -> int:
-    from console.formatting import size
-
     settings = one_instance(settings, "postgres", args.instance)
     archive_dir = args.archive_dir or settings.postgres.wal_archive_dir
     if not archive_dir:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console.catalog import KINDS
+from console.formatting import size
 from console.probes.result import ProbeResult, ServiceState, Stopwatch
 from console.root import BackupRoot
 
@@ -71,7 +72,6 @@ def probe(settings: Settings) -> ProbeResult:
     if free_pct < LOW_SPACE_PCT:
         return ProbeResult("storage", "local", ServiceState.DEGRADED,
                            f"only {free_pct:.0f} % free on the disk of {backup_dir}", watch.ms, metrics)
-    from console.formatting import size
 
     if not backup_dir.is_dir():
         detail = f"{backup_dir} not created yet (the first backup creates it); {size(disk.free)} free"

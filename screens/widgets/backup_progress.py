@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Callable
 from textual.containers import Horizontal
 from textual.widgets import Label
 
+from console.formatting import duration, size
 from console.instances import label as instance_label
 from screens.widgets.text_bar import TextBar
 
@@ -42,8 +43,6 @@ class PhaseRow(Horizontal):
         self.show(self.clock())
 
     def show(self, now: float) -> None:
-        from console.formatting import duration, size
-
         if not (self.is_attached and self._bar.is_attached and self._detail.is_attached):
             return
         state = self.state
@@ -75,8 +74,6 @@ class PhaseRow(Horizontal):
 
 def summary_text(job: BackupJob) -> str:
     """The result as plain lines: what, where, each file with size and short sha256."""
-    from console.formatting import duration, size
-
     result = job.result
 
     what = f"{instance_label(job.request.kind, job.request.instance)} backup" + (

@@ -10,6 +10,7 @@ import time
 from typing import TYPE_CHECKING, Any, Mapping
 
 from console.catalog import read_metadata, scan
+from console.formatting import duration
 from console.preflight import Check, CheckContext, destination_writable, free_space
 from console.probes.postgres import connect, describe_error
 from console.runlog import read_runs
@@ -121,8 +122,6 @@ def previous_backup(context: CheckContext) -> CheckOutcome:
 
 
 def _age(seconds: float) -> str:
-    from console.formatting import duration
-
     return duration(seconds)
 
 
