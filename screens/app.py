@@ -28,6 +28,8 @@ from screens.quit_confirm import QuitModal
 from themes import THEMES_DIR, register_themes
 
 if TYPE_CHECKING:
+    from textual.screen import Screen
+
     from console.config import Settings
     from console.probes import ProbeResult
 
@@ -112,8 +114,14 @@ class BackupConsoleApp(App[int]):
             self.sub_title = "READ-ONLY"
         name, kwargs = self._start
         if name != "dashboard":
-            self.open_screen("dashboard")
-        self.open_screen(name, **kwargs)
+            self.open_screen(name, **kwargs)
+
+    def get_default_screen(self) -> Screen:
+        """The dashboard, as the bottom of the screen stack: every other screen opens over it, and none
+        is drawn first (Textual's blank default screen under it was composed, styled and then replaced
+        before the dashboard's first frame, and `back` could reveal it)."""
+        name, kwargs = self._start
+        return self.screen_class("dashboard")(**(kwargs if name == "dashboard" else {}))
 
     def _start_with_theme(self, name: str) -> None:
         """Draw the first frame with theme ``name`` (if registered), parsing the stylesheets once.

@@ -186,3 +186,25 @@ async def test_postgres_panel_shows_wal_archiving_failures(make_settings):
             assert shown.startswith("size ") and "archiving on  failed " in shown, shown
     finally:
         cluster.destroy()
+
+
+async def test_the_dashboard_is_the_bottom_of_the_screen_stack(make_settings):
+    """Nothing is drawn before the dashboard (Textual's blank default screen was composed and styled
+    under it), every screen opens over it, and `back` returns to it rather than to a blank screen."""
+    from screens.checklist import ChecklistScreen
+    from screens.dashboard import DashboardScreen
+    from tests.screens.conftest import fixed_prober
+
+    app = BackupConsoleApp(make_settings(), prober=fixed_prober())
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert [type(screen) for screen in app.screen_stack] == [DashboardScreen]
+        await pilot.press("t")
+        await wait_until(pilot, lambda: len(app.screen_stack) == 2)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: len(app.screen_stack) == 1)
+        assert isinstance(app.screen, DashboardScreen)
+    app = BackupConsoleApp(make_settings(), prober=fixed_prober(), start_screen="checklist",
+                           start_kwargs={"service": "redis"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ChecklistScreen))
+        assert [type(screen) for screen in app.screen_stack] == [DashboardScreen, ChecklistScreen]
