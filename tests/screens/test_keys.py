@@ -73,3 +73,33 @@ async def test_the_newest_drill_transcript_is_one_key_from_the_dashboard(make_se
         assert app.screen.drill_id == newest.id
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, DrillsScreen))  # every drill from there
+
+
+async def test_the_key_line_shows_the_screens_keys_greys_disabled_ones_and_takes_clicks(make_settings):
+    """screens/widgets/key_line.py draws what Textual's compact Footer drew: each shown binding once,
+    "key description", one space apart; a disabled one dimmed; a click on a key presses it."""
+    from rich.text import Text
+
+    from screens.checklist import ChecklistScreen
+    from screens.widgets.key_line import KeyLine
+
+    app = BackupConsoleApp(make_settings(), clock=frozen_clock, prober=fixed_prober())
+    async with app.run_test(size=(80, 24)) as pilot:
+        line = app.screen.query_one(KeyLine)
+        drawn = line.render()
+        assert isinstance(drawn, Text) and drawn.plain.startswith("b Backup c Checks v Reports t Retain ")
+        column = drawn.plain.index("t Retain")
+        await pilot.click(KeyLine, offset=(column + 2, 0))
+        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "RetentionScreen")
+        assert app.screen.query_one(KeyLine).render().plain.startswith("esc Back r Replan")
+    app = BackupConsoleApp(make_settings(**{"checklists.dir": str(make_settings().backup_dir)}),  # no lists
+                           clock=frozen_clock, prober=fixed_prober(), start_screen="checklist")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ChecklistScreen))
+        screen = app.screen
+        screen.check_action = lambda action, parameters: None if action == "run_checks" else True
+        screen.refresh_bindings()
+        await pilot.pause()
+        drawn = screen.query_one(KeyLine).render()
+        dimmed = [drawn.plain[span.start:span.end] for span in drawn.spans if "dim" in str(span.style)]
+        assert dimmed and all("Re-check" in text or text.strip() == "r" for text in dimmed), dimmed
