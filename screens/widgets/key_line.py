@@ -1,6 +1,7 @@
 """KeyLine: the bottom line of every screen, its keys and what they do, drawn as one widget.
 
-It shows what Textual's compact Footer shows, the same way ("b backup  c checklist ..."), but the
+It shows what Textual's compact Footer shows, in the same cells ("b Backup c Checks v Reports ...";
+a disabled key dimmed; ctrl+p, the palette, is listed in help, not here), but the
 Footer is a container of one widget per key that it unmounts and mounts again whenever the screen's
 bindings are re-evaluated, which is on every focus move: each arrow key on the dashboard paid for a
 dozen widgets mounted, styled and laid out, and the first frame for their stylesheets (bench/README.md,
