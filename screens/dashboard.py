@@ -99,8 +99,8 @@ footer places of `t` (retention) and `d` (drill), which still work.
     BINDINGS = [
         keys.bind("backup", "open_backup", id="open-backup",
                   tooltip="Run a backup of the selected instance: pick it, check it, watch its progress"),
-        keys.bind("checklist", "app.open('checklist')", "Checks", id="open-checklist",
-                  tooltip="Pre-backup checklists; the gate leads into the backup"),
+        keys.bind("checklist", "open_checklist", "Checks", id="open-checklist",
+                  tooltip="Pre-backup checklists, at the selected service's; the gate leads into the backup"),
         keys.bind("verify", "app.open('reports')", "Reports", id="open-reports",
                   tooltip="Verification reports; verify every backup set now"),
         keys.bind("retention", "open_screen('retention')", "Retain", id="open-retention",
@@ -433,6 +433,12 @@ footer places of `t` (retention) and `d` (drill), which still work.
             self.console_app.open_screen("backup")
         else:
             self.console_app.open_screen("backup", kind=kind, instance=entry.instance)
+
+    def action_open_checklist(self) -> None:
+        """The checklists, at the selected instance's kind (the first list for S3 and storage, which have none)."""
+        entry = self._selected_entry()
+        kind = BACKUP_KIND_OF_SERVICE.get(entry.service) if entry is not None else None
+        self.console_app.open_screen("checklist", service=kind)
 
     def action_open_screen(self, name: str, in_footer: bool = True) -> None:
         self.console_app.open_screen(name)

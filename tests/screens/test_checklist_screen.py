@@ -214,3 +214,21 @@ async def test_a_backup_with_upload_runs_from_the_checklist_as_an_app_backup_job
         assert "OK" in app.screen.backup_line
     [run] = [record for record in read_runs(backup_dir) if record.action == "backup"]
     assert run.status == "ok" and "uploaded" in run.message
+
+
+async def test_c_on_the_dashboard_opens_the_checklist_of_the_selected_service(make_settings) -> None:
+    from screens.dashboard import DashboardScreen
+
+    app = BackupConsoleApp(make_settings(), prober=fixed_prober())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "panel-postgres")
+        await pilot.press("right", "c")  # the Redis panel
+        await wait_until(pilot, lambda: isinstance(app.screen, ChecklistScreen))
+        for _ in range(3):
+            await pilot.pause()
+        assert view_of(app).service == "redis" and app.screen.query_one("Tabs").active == "tab-redis"
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen))
+        await pilot.press("down", "c")  # S3: no checklist of its own, so the first list
+        await wait_until(pilot, lambda: isinstance(app.screen, ChecklistScreen))
+        assert view_of(app).service == "postgres"
