@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from console.artifacts import PARTIAL_SUFFIX
 from console.catalog import KINDS
 from console.formatting import size
+from console.instances import parse_dir_name
 from console.probes.result import ProbeResult, ServiceState, Stopwatch
-from console.root import BackupRoot
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -35,18 +37,67 @@ def is_writable(directory: Path) -> tuple[bool, str]:
     return True, ""
 
 
-def used_by_kind(backup_dir: Path) -> dict[str, int]:
-    usage: dict[str, int] = {}
-    for kind in KINDS:
-        total = 0
-        for root, _dirs, files in os.walk(BackupRoot(backup_dir).kind_dir(kind)):
-            for name in files:
-                try:
-                    total += os.lstat(os.path.join(root, name)).st_size
-                except OSError:
-                    continue
-        usage[kind] = total
+SETTLED_SECONDS = 60.0
+"""A directory with no subdirectory (a kind's flat directory, a set's) that has not changed for this
+long keeps the size last counted for it while its modification time stays the same. The console writes a set's files under
+temporary names and renames them, and rewrites its metadata the same way, so any change to a set
+changes its directory's time; a directory holding a ``.partial`` file (a backup writing into it) is
+counted every time. A file grown in place by another program in an old set is seen when that
+directory next changes."""
+
+_settled_sizes: dict[str, tuple[int, int]] = {}
+"""Directory -> (st_mtime_ns, bytes of its files), from the last count; only directories seen then."""
+
+
+def used_by_kind(backup_dir: Path, now: float | None = None) -> dict[str, int]:
+    """Bytes of files (symlinks as links) under each kind's directories, every instance's
+    (``redis``, ``redis@cache``). At 10,000 sets the dashboard's every refresh stat'ed 26,666 files
+    (0.1 s of CPU each time); settled directories are now counted once."""
+    global _settled_sizes
+    now = time.time() if now is None else now
+    seen: dict[str, tuple[int, int]] = {}
+    usage = dict.fromkeys(KINDS, 0)
+    try:
+        with os.scandir(backup_dir) as entries:
+            found = [(entry, parse_dir_name(entry.name)) for entry in entries]
+    except OSError:
+        found = []
+    for entry, parsed in found:
+        if parsed is None or parsed[0] not in usage:
+            continue
+        try:
+            if entry.is_dir():
+                usage[parsed[0]] += _tree_bytes(entry.path, entry.stat(), now, seen)
+        except OSError:  # removed while counted
+            continue
+    _settled_sizes = seen  # what was deleted since the last count is forgotten
     return usage
+
+
+def _tree_bytes(path: str, stat: os.stat_result, now: float, seen: dict[str, tuple[int, int]]) -> int:
+    counted = _settled_sizes.get(path)
+    if counted is not None and counted[0] == stat.st_mtime_ns:
+        seen[path] = counted
+        return counted[1]
+    total, settled = 0, now - stat.st_mtime >= SETTLED_SECONDS
+    try:
+        entries = os.scandir(path)
+    except OSError:
+        return 0
+    with entries:
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    settled = False  # only directories without subdirectories keep a count
+                    total += _tree_bytes(entry.path, entry.stat(follow_symlinks=False), now, seen)
+                else:
+                    settled = settled and not entry.name.endswith(PARTIAL_SUFFIX)  # being written: it grows
+                    total += entry.stat(follow_symlinks=False).st_size
+            except OSError:  # removed while counted
+                continue
+    if settled:
+        seen[path] = (stat.st_mtime_ns, total)
+    return total
 
 
 def probe(settings: Settings) -> ProbeResult:

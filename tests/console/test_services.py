@@ -197,3 +197,43 @@ def test_one_hanging_service_does_not_delay_the_others(hanging_server, pg_cluste
     assert states == {"postgres": ServiceState.UP, "redis": ServiceState.TIMEOUT, "storage": ServiceState.UP}
     assert arrivals["postgres"] < arrivals["redis"]
     assert arrivals["storage"] < arrivals["redis"]
+
+
+def test_storage_usage_counts_every_instance_and_settled_directories_once(backup_dir, monkeypatch):
+    """Every instance's directory counts for its kind; a directory without subdirectories that has not
+    changed for SETTLED_SECONDS is read once, and any change to it (a file added or removed), or a
+    backup writing into it (a .partial file), is counted at once."""
+    import os
+
+    from console.probes import storage
+
+    redis, cache, base = backup_dir / "redis", backup_dir / "redis@cache", backup_dir / "postgres" / "base" / "s1"
+    for directory in (redis, cache, base):
+        directory.mkdir(parents=True)
+    (redis / "dump_1.rdb.gz").write_bytes(b"r" * 100)
+    (cache / "dump_1.rdb.gz").write_bytes(b"c" * 10)
+    (base / "base.tar.lz4").write_bytes(b"b" * 1000)
+    (backup_dir / "reports").mkdir()
+    (backup_dir / "reports" / "r.json").write_bytes(b"x" * 7)  # not a kind's
+    old = time.time() - 2 * storage.SETTLED_SECONDS
+    for directory in (redis, cache, base):
+        os.utime(directory, (old, old))
+    read: list[str] = []
+    scandir = os.scandir
+    monkeypatch.setattr(storage.os, "scandir", lambda path: (read.append(str(path)), scandir(path))[1])
+
+    usage = storage.used_by_kind(backup_dir)
+    assert usage["redis"] == 110 and usage["postgres"] == 1000 and usage["config"] == 0
+    read.clear()
+    assert storage.used_by_kind(backup_dir) == usage
+    assert not {str(redis), str(cache), str(base)} & set(read)  # settled: not read again
+    (cache / "dump_2.rdb.gz").write_bytes(b"c" * 5)  # the directory's time changes
+    (base / "base.tar.lz4").unlink()
+    assert storage.used_by_kind(backup_dir)["redis"] == 115 and storage.used_by_kind(backup_dir)["postgres"] == 0
+    partial = redis / "dump_2.rdb.gz.4242.partial"
+    partial.write_bytes(b"p" * 50)
+    os.utime(redis, (old - 10, old - 10))  # even settled, a directory being written into is read every time
+    assert storage.used_by_kind(backup_dir)["redis"] == 165
+    with partial.open("ab") as grown:
+        grown.write(b"p" * 50)
+    assert storage.used_by_kind(backup_dir)["redis"] == 215
