@@ -404,7 +404,7 @@ footer places of `t` (retention) and `d` (drill), which still work.
             self._open_instance(focused.label)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:  # by name: DataTable not imported
-        if event.data_table is self._table is not None:
+        if self._table is not None and event.data_table is self._table:
             self._open_instance(str(event.row_key.value))
 
     def _open_instance(self, label: str) -> None:
@@ -413,32 +413,42 @@ footer places of `t` (retention) and `d` (drill), which still work.
         self.console_app.open_screen("service-detail", service=panel.service, result=panel.result,
                                      instance=panel.instance)
 
+    def _focused_table(self) -> InstanceTable | None:
+        """The instance table, when it is mounted and has the focus."""
+        return self._table if self._table is not None and self.focused is self._table else None
+
     def _selected_entry(self) -> Entry | None:
         """The instance the focused panel or the table's cursor row stands for."""
         focused = self.focused
-        if focused is not None and focused is self._table:
-            label = focused.selected_label()
+        table = self._focused_table()
+        if table is not None:
+            label = table.selected_label()
         elif isinstance(focused, ServicePanel):
             label = focused.label
         else:
             return None
         return next((entry for entry in self.entries if entry.label == label), None)
 
+    def _selected_backup(self) -> tuple[str, str] | None:
+        """(kind, instance) of the selected instance's backups; None for none selected, or S3 and storage,
+        which have no backups of their own."""
+        entry = self._selected_entry()
+        kind = BACKUP_KIND_OF_SERVICE.get(entry.service) if entry is not None else None
+        return None if entry is None or kind is None else (kind, entry.instance)
+
     def action_open_backup(self) -> None:
         """The Backup screen on the selected instance's kind and instance (its first target picked);
         a service without backups of its own (S3, storage) opens it as it was left."""
-        entry = self._selected_entry()
-        kind = BACKUP_KIND_OF_SERVICE.get(entry.service) if entry is not None else None
-        if entry is None or kind is None:
+        selected = self._selected_backup()
+        if selected is None:
             self.console_app.open_screen("backup")
         else:
-            self.console_app.open_screen("backup", kind=kind, instance=entry.instance)
+            self.console_app.open_screen("backup", kind=selected[0], instance=selected[1])
 
     def action_open_checklist(self) -> None:
         """The checklists, at the selected instance's kind (the first list for S3 and storage, which have none)."""
-        entry = self._selected_entry()
-        kind = BACKUP_KIND_OF_SERVICE.get(entry.service) if entry is not None else None
-        self.console_app.open_screen("checklist", service=kind)
+        selected = self._selected_backup()
+        self.console_app.open_screen("checklist", service=selected[0] if selected else None)
 
     def action_open_screen(self, name: str, in_footer: bool = True) -> None:
         self.console_app.open_screen(name)
@@ -521,8 +531,9 @@ footer places of `t` (retention) and `d` (drill), which still work.
             if panels:
                 panels[0].focus()
             return
-        if focused is not None and focused is self._table and 0 <= focused.cursor_row + step < focused.row_count:
-            focused.move_cursor(row=focused.cursor_row + step)  # j and k move in the table as the arrows do
+        table = self._focused_table()
+        if table is not None and 0 <= table.cursor_row + step < table.row_count:
+            table.move_cursor(row=table.cursor_row + step)  # j and k move in the table as the arrows do
             return
         here = focused.region
         if step > 0:

@@ -49,12 +49,12 @@ _settled_sizes: dict[str, tuple[int, int]] = {}
 """Directory -> (st_mtime_ns, bytes of its files), from the last count; only directories seen then."""
 
 
-def used_by_kind(backup_dir: Path, now: float | None = None) -> dict[str, int]:
+def used_by_kind(backup_dir: Path) -> dict[str, int]:
     """Bytes of files (symlinks as links) under each kind's directories, every instance's
     (``redis``, ``redis@cache``). At 10,000 sets the dashboard's every refresh stat'ed 26,666 files
     (0.1 s of CPU each time); settled directories are now counted once."""
     global _settled_sizes
-    now = time.time() if now is None else now
+    now = time.time()
     seen: dict[str, tuple[int, int]] = {}
     usage = dict.fromkeys(KINDS, 0)
     try:
