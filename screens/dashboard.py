@@ -138,6 +138,8 @@ footer places of `t` (retention) and `d` (drill), which still work.
         self.paused = False
         self._probing = False
         self._timer: Timer | None = None
+        self._round_skipped = False
+        """A round came due while another screen covered this one."""
         self._results: dict[str, ProbeResult] = {}
         self._monitored_at = -MONITOR_INTERVAL_SECONDS
         self._probe_findings: list[Finding] | None = None
@@ -293,9 +295,16 @@ footer places of `t` (retention) and `d` (drill), which still work.
     def _on_timer(self) -> None:
         self._timer = None
         if self.app.screen is not self:
-            self._schedule_next()  # a modal or another screen is on top: skip this round
+            self._round_skipped = True  # a modal or another screen is on top: this round waits for the return
             return
         self.refresh_now()
+
+    def on_screen_resume(self) -> None:
+        """Back on top: the round skipped meanwhile runs now, so a backup made on the Backup screen (or
+        anything else done elsewhere) shows at once, not a refresh interval later."""
+        if self._round_skipped:
+            self._round_skipped = False
+            self.refresh_now()
 
     @work(thread=True, exclusive=True, group="probes", exit_on_error=False)
     def _run_probes(self) -> None:

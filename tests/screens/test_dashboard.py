@@ -208,3 +208,24 @@ async def test_the_dashboard_is_the_bottom_of_the_screen_stack(make_settings):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, ChecklistScreen))
         assert [type(screen) for screen in app.screen_stack] == [DashboardScreen, ChecklistScreen]
+
+
+async def test_a_backup_made_under_another_screen_shows_as_soon_as_the_dashboard_is_back(make_settings, backup_dir):
+    """Rounds are skipped while another screen covers the dashboard; coming back (from the Backup screen,
+    after a backup) it showed the old state until its next timer, up to ui.refresh_seconds later."""
+    from screens.dashboard import DashboardScreen
+    from screens.widgets.backups_panel import BackupsPanel
+    from tests.screens.conftest import fixed_prober
+
+    app = BackupConsoleApp(make_settings(**{"ui.refresh_seconds": 30}), prober=fixed_prober())
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.screen.query_one(BackupsPanel)
+        await wait_until(pilot, lambda: any("redis" in line and "never" in line for line in panel.lines))
+        await pilot.press("t")
+        await wait_until(pilot, lambda: len(app.screen_stack) == 2)
+        (backup_dir / "redis").mkdir(parents=True, exist_ok=True)
+        (backup_dir / "redis" / "snapshot_20261207_120000.rdb.gz").write_bytes(b"x" * 100)  # the manual's name
+        app.screen_stack[0]._on_timer()  # the round due while covered (30 s are not waited for here)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen))
+        await wait_until(pilot, lambda: not any("redis" in line and "never" in line for line in panel.lines), timeout=5)
