@@ -55,6 +55,9 @@ class FaultProxy:
     """(method, path?query, status answered; 0 for a stall) of every request."""
     continued: list[str] = field(default_factory=list)
     """path?query of every request that asked for ``100 Continue`` before its body."""
+    payload_hashes: list[tuple[str, str, str, bool]] = field(default_factory=list)
+    """(method, path?query, its ``x-amz-content-sha256``, whether it carried an ``x-amz-checksum-*`` header)
+    of every request."""
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.upstream)
@@ -134,6 +137,9 @@ class _Handler(BaseHTTPRequestHandler):
     do_PUT = do_POST = do_HEAD = do_DELETE = do_GET
 
     def _handle(self) -> None:
+        with self.proxy.lock:
+            self.proxy.payload_hashes.append((self.command, self.path, self.headers.get("x-amz-content-sha256", ""),
+                                              any(name.lower().startswith("x-amz-checksum-") for name in self.headers)))
         fault = self.proxy.take(self.command, self.path) if self._fault is _UNDECIDED else self._fault
         body_pending = "100-continue" not in self.headers.get("Expect", "").lower() or fault is None
         if fault is None or fault.corrupt:  # type: ignore[union-attr]

@@ -10,11 +10,14 @@ if TYPE_CHECKING:
     from console.config import Settings
 
 
-def make_client(settings: Settings, timeout: float | None = None, retries: int = 1, connections: int = 10) -> Any:
+def make_client(settings: Settings, timeout: float | None = None, retries: int = 1, connections: int = 10,
+                sign_payloads: bool = True) -> Any:
     """A boto3 S3 client with timeouts; credentials come from boto3's chain, never from argv.
 
     ``retries`` is the total number of attempts per request: botocore's own ``max_attempts``
     counts retries after the first, so ``total_max_attempts`` is the one that means the same.
+    ``sign_payloads=False`` signs ``UNSIGNED-PAYLOAD`` instead of a SHA-256 of every body, as
+    botocore already does over HTTPS for a body sent with a checksum header.
     """
     import boto3
     from botocore.config import Config
@@ -23,7 +26,8 @@ def make_client(settings: Settings, timeout: float | None = None, retries: int =
     timeout = settings.timeout_seconds if timeout is None else timeout
     config = Config(connect_timeout=timeout, read_timeout=timeout, max_pool_connections=connections,
                     retries={"total_max_attempts": retries, "mode": "standard"},
-                    request_checksum_calculation="when_required", response_checksum_validation="when_required")
+                    request_checksum_calculation="when_required", response_checksum_validation="when_required",
+                    **({} if sign_payloads else {"s3": {"payload_signing_enabled": False}}))
     return boto3.client("s3", endpoint_url=s3.endpoint_url or None, region_name=s3.region or None, config=config)
 
 

@@ -265,6 +265,22 @@ def test_an_upload_that_cannot_be_created_fails_its_parts_cleanly(
     assert offsite.pending_aborts(settings) == []
 
 
+def test_data_bodies_are_hashed_once_for_s3_by_their_checksum_not_again_for_the_signature(
+        tmp_path: Path, make_settings: Any, s3_bucket: dict[str, Any], proxied_bucket: dict[str, Any],
+        fault_proxy: FaultProxy) -> None:
+    """Over plain HTTP botocore signs a SHA-256 of every body unless told not to: a pass over every
+    byte on top of the checksum S3 checks the body against. Each part and object goes with its
+    signed checksum header and an unsigned payload, as botocore sends them over HTTPS."""
+    settings, backup_set = config_set(tmp_path, make_settings, proxied_bucket, blob_bytes=12 * 1024 * 1024,
+                                      **{"s3.multipart_threshold_mb": 5, "s3.part_size_mb": 5})
+    offsite.upload_set(settings, backup_set)
+    puts = [(path, content, checksummed) for method, path, content, checksummed in fault_proxy.payload_hashes
+            if method == "PUT" and "/_fleet/" not in path]  # the fleet record is not the set's
+    assert len([path for path, _, _ in puts if "partNumber=" in path]) == 3
+    assert len(puts) == 4, puts  # three parts and the metadata
+    assert all(checksummed and content == "UNSIGNED-PAYLOAD" for _, content, checksummed in puts), puts
+
+
 def test_parts_go_without_waiting_for_100_continue(tmp_path: Path, make_settings: Any, s3_bucket: dict[str, Any],
                                                    proxied_bucket: dict[str, Any], fault_proxy: FaultProxy) -> None:
     """A part's body follows its headers at once (one round trip less per part); a whole-file
