@@ -6,11 +6,16 @@ import gzip
 import hashlib
 import multiprocessing
 import os
+import random
 import subprocess
 
 import pytest
+import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from console.artifacts import ArtifactSet, sha256_file, write_json_atomic
+from console.artifacts import ZSTD_FRAME_BYTES, ArtifactSet, sha256_file, write_json_atomic
+from console.compressed import decompress_chunks
 from console.errors import BackupFailed, LockHeld
 from console.lock import BackupLock, held_locks
 
@@ -106,3 +111,49 @@ def test_lock_of_a_killed_process_is_recognised_as_stale(tmp_path):
     finally:
         lock.release()
     assert BackupLock(tmp_path, "postgres-db").acquire().stale is None
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(0, 3 * ZSTD_FRAME_BYTES // 2), max_size=6), st.integers(0, 2**32))
+def test_a_zstd_artefact_reads_back_as_written_however_the_writes_were_cut(tmp_path_factory, sizes, seed):
+    source = random.Random(seed)
+    writes = [source.randbytes(size // 2) + b"row\n" * (size // 8) for size in sizes]  # half noise, half repeats
+    directory = tmp_path_factory.mktemp("frames")
+    with ArtifactSet(directory / "kind") as files, files.create("data.dump.zst", compression="zstd", level=1) as out:
+        for chunk in writes:
+            out.write(chunk)
+    stored = (directory / "kind" / "data.dump.zst").read_bytes()
+    assert b"".join(decompress_chunks([stored], "zstd", "data.dump.zst")) == b"".join(writes)
+    assert files.infos[0].sha256 == hashlib.sha256(stored).hexdigest()
+
+
+def test_a_big_zstd_artefact_is_frames_that_zstd_itself_reads_and_checks(tmp_path):
+    """Each chunk the pipeline writes is a frame of its own; zstd reads them as one stream, and a
+    changed byte in any frame fails its checksum."""
+    source = random.Random(7)
+    data = b"".join(source.randbytes(1000) + b"COPY row\n" * 100 for _ in range(1000))  # 1.9 MB, a third noise
+    with ArtifactSet(tmp_path / "kind") as files, files.create("big.dump.zst", compression="zstd", level=1) as out:
+        for at in range(0, len(data), ZSTD_FRAME_BYTES):
+            out.write(data[at:at + ZSTD_FRAME_BYTES])
+    path = tmp_path / "kind" / "big.dump.zst"
+    stored, frames, rest = path.read_bytes(), 0, path.read_bytes()
+    while rest:
+        decoder = zstandard.ZstdDecompressor().decompressobj()
+        decoder.decompress(rest)
+        assert decoder.eof
+        frames, rest = frames + 1, decoder.unused_data
+    assert frames == -(-len(data) // ZSTD_FRAME_BYTES)
+    assert subprocess.run(["zstd", "-dc", str(path)], capture_output=True, check=True).stdout == data
+    assert len(stored) < len(data) * 0.6  # the noise stays, the repeats go
+    damaged = bytearray(stored)
+    damaged[len(damaged) * 3 // 4] ^= 0x01  # in the third frame's noise: its checksum must tell
+    path.write_bytes(bytes(damaged))
+    assert subprocess.run(["zstd", "-t", str(path)], capture_output=True).returncode != 0
+
+
+def test_an_empty_zstd_artefact_is_a_valid_empty_stream(tmp_path):
+    with ArtifactSet(tmp_path / "kind") as files, files.create("empty.zst", compression="zstd", level=1):
+        pass
+    path = tmp_path / "kind" / "empty.zst"
+    assert path.stat().st_size > 0
+    assert subprocess.run(["zstd", "-dc", str(path)], capture_output=True, check=True).stdout == b""
