@@ -398,8 +398,7 @@ def _put_multipart(settings: Settings, client: Any, bucket: str, key: str, path:
     pool = ThreadPoolExecutor(max_workers=window + 1, thread_name_prefix="s3-part")
     created = pool.submit(client.create_multipart_upload, Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256", **args)
 
-    def send(number: int, offset: int, length: int) -> tuple[dict[str, Any], bytes, int]:
-        digest = _sha256_of_range(path, offset, length)
+    def send(number: int, offset: int, length: int, digest: bytes) -> tuple[dict[str, Any], bytes, int]:
         upload_id = created.result()["UploadId"]  # a failure to create fails every part with it
         # s3transfer's file window (what boto3's own transfers send): seekable for retries, read as sent
         with ReadFileChunk.from_filename(str(path), offset, length) as body:
@@ -431,13 +430,15 @@ def _put_multipart(settings: Settings, client: Any, bucket: str, key: str, path:
                     created.result()  # the upload could not be created: fail now, not after a window of hashing
                 number += 1
                 length = min(chunk_size, size - offset)
-                in_flight.add(pool.submit(send, number, offset, length))
-                # The whole file's SHA-256, in order, while the parts are in flight (hashlib releases the GIL)
+                # each block read once for both digests: the part's, sent with it, and the whole file's, in order
+                part = hashlib.sha256()
                 for block in _blocks(handle, length):
                     whole.update(block)
-                if len(in_flight) >= window:
+                    part.update(block)
+                if len(in_flight) >= window:  # hashed while the window was full, sent as soon as a place frees
                     ready, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                     collect(ready)
+                in_flight.add(pool.submit(send, number, offset, length, part.digest()))
         ready, in_flight = wait(in_flight)
         collect(ready)
         check_cancel(cancel)
@@ -473,14 +474,6 @@ def _blocks(handle: BinaryIO, length: int) -> Iterator[bytes]:
         remaining -= len(block)
         yield block
 
-
-def _sha256_of_range(path: Path, offset: int, length: int) -> bytes:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        handle.seek(offset)
-        for block in _blocks(handle, length):
-            digest.update(block)
-    return digest.digest()
 
 
 def _abort(settings: Settings, client: Any, bucket: str, key: str, upload_id: str) -> None:
