@@ -140,6 +140,10 @@ class S3Settings:
         "1 uploads them one after another.", check="positive")
     max_attempts: int = setting(5, "Attempts per S3 request; 5xx, throttling and timeouts are retried with backoff.", check="positive")
     transfer_timeout_seconds: float = setting(60.0, "Connect/read timeout of upload and download requests.", check="positive")
+    sign_payloads: bool = setting(
+        False, "Over plain HTTP, also sign a SHA-256 of every uploaded body, for an S3-compatible server that refuses "
+        "UNSIGNED-PAYLOAD (the signed checksum header of each object and part already binds its body; over HTTPS "
+        "botocore never signs such bodies).")
 
 
 @dataclass(frozen=True)

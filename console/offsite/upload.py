@@ -138,8 +138,10 @@ def transfer_client(settings: Settings) -> Any:
     # checksum is compared with ours), so signing a SHA-256 of the body as well proves nothing
     # more. botocore already skips it over HTTPS for such bodies; over plain HTTP (MinIO, Ceph or
     # moto without TLS) it hashed every byte of the upload once more, on the critical path.
+    # s3.sign_payloads brings it back for a server that insists.
     client = make_client(settings, timeout=settings.s3.transfer_timeout_seconds, retries=settings.s3.max_attempts,
-                         connections=max(10, settings.s3.upload_concurrency + 2), sign_payloads=False)
+                         connections=max(10, settings.s3.upload_concurrency + 2),
+                         sign_payloads=settings.s3.sign_payloads)
     client.meta.events.register("before-send.s3.UploadPart", _part_without_expect,
                                 unique_id="backup-console-part-without-expect")
     return client

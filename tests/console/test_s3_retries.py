@@ -280,6 +280,16 @@ def test_data_bodies_are_hashed_once_for_s3_by_their_checksum_not_again_for_the_
     assert len(puts) == 4, puts  # three parts and the metadata
     assert all(checksummed and content == "UNSIGNED-PAYLOAD" for _, content, checksummed in puts), puts
 
+    fault_proxy.payload_hashes.clear()  # a server that refuses unsigned payloads: s3.sign_payloads
+    (tmp_path / "signed").mkdir()
+    signed, signed_set = config_set(tmp_path / "signed", make_settings, proxied_bucket, blob_bytes=12 * 1024 * 1024,
+                                    **{"s3.multipart_threshold_mb": 5, "s3.part_size_mb": 5, "s3.sign_payloads": True,
+                                       "backup_dir": str(tmp_path / "signed-backups")})
+    offsite.upload_set(signed, signed_set)
+    parts = [(path, content) for method, path, content, _ in fault_proxy.payload_hashes
+             if method == "PUT" and "partNumber=" in path]
+    assert len(parts) == 3 and all(re.fullmatch(r"[0-9a-f]{64}", content) for _, content in parts), parts
+
 
 def test_parts_go_without_waiting_for_100_continue(tmp_path: Path, make_settings: Any, s3_bucket: dict[str, Any],
                                                    proxied_bucket: dict[str, Any], fault_proxy: FaultProxy) -> None:
