@@ -477,7 +477,6 @@ def _blocks(handle: BinaryIO, length: int) -> Iterator[bytes]:
         yield block
 
 
-
 def _abort(settings: Settings, client: Any, bucket: str, key: str, upload_id: str) -> None:
     from botocore import exceptions as bexc
 
