@@ -107,12 +107,20 @@ class _ZstdFrames:
         self._frames = 0
 
     def compress(self, data: bytes) -> bytes:
-        if not self._pending and len(data) >= ZSTD_FRAME_BYTES:
-            return self._frame(data)
-        self._pending += data  # small writes are gathered: a frame per write would lose most matches
-        if len(self._pending) < ZSTD_FRAME_BYTES:
-            return b""
-        return self._take_pending()
+        view = memoryview(data)
+        frames = []
+        if self._pending:  # small writes are gathered: a frame per write would lose most matches
+            taken = ZSTD_FRAME_BYTES - len(self._pending)
+            self._pending += view[:taken]
+            view = view[taken:]
+            if len(self._pending) < ZSTD_FRAME_BYTES:
+                return b""
+            frames.append(self._take_pending())
+        while len(view) >= ZSTD_FRAME_BYTES:  # a big write still goes in frames of the same size, not one huge one
+            frames.append(self._frame(view[:ZSTD_FRAME_BYTES]))
+            view = view[ZSTD_FRAME_BYTES:]
+        self._pending += view
+        return frames[0] if len(frames) == 1 else b"".join(frames)
 
     def flush(self) -> bytes:
         return self._take_pending() if self._pending or not self._frames else b""  # empty input: one empty frame
@@ -122,7 +130,7 @@ class _ZstdFrames:
         self._pending.clear()
         return out
 
-    def _frame(self, data: bytes) -> bytes:
+    def _frame(self, data: bytes | memoryview) -> bytes:
         self._frames += 1
         return self._cctx.compress(data)
 
