@@ -305,6 +305,31 @@ def test_deep_restores_a_legacy_sql_dump_through_psql(pg_cluster: Any, pg_databa
     assert restore.file == legacy.file("sql").path.name
 
 
+def test_a_dump_cut_where_one_of_its_zstd_frames_ends_is_caught_by_its_recorded_size(
+        pg_cluster: Any, pg_database: str, make_settings: Any) -> None:
+    """The custom dump is a series of zstd frames: cut exactly after one, the rest still decodes
+    cleanly, so the stream check holds the decoded size to the ``uncompressed_bytes`` recorded."""
+    import zstandard
+
+    fill_database(pg_cluster, pg_database, rows=20_000)  # about 3 MB of dump: several 512 KiB frames
+    settings = make_settings(pg_cluster.overrides(pg_database))
+    dump = our_backup(settings, "postgres", pg_database).file("dump").path
+    stored, ends = dump.read_bytes(), []
+    rest = stored
+    while rest:
+        decoder = zstandard.ZstdDecompressor().decompressobj()
+        decoder.decompress(rest)
+        rest = decoder.unused_data
+        ends.append(len(stored) - len(rest))
+    assert len(ends) >= 3, ends
+    dump.write_bytes(stored[:ends[1]])  # two whole frames, nothing torn
+
+    report = verify(settings)
+    checks = [o for entry in report.sets for o in entry.checks if o.file == dump.name]
+    assert any(o.check == "zstd" and o.status == "failed" and "metadata records" in o.message for o in checks), checks
+    assert any(o.check == "sha256" and o.status == "failed" for o in checks), checks
+
+
 def test_stream_checks_on_real_gzip_and_zstd_files(tmp_path: Path) -> None:
     import os
 
