@@ -143,7 +143,8 @@ def test_a_big_zstd_artefact_is_frames_that_zstd_itself_reads_and_checks(tmp_pat
         for at in range(0, len(data), ZSTD_FRAME_BYTES):
             out.write(data[at:at + ZSTD_FRAME_BYTES])
     path = tmp_path / "kind" / "big.dump.zst"
-    stored, frames, rest = path.read_bytes(), 0, path.read_bytes()
+    stored = path.read_bytes()
+    frames, rest = 0, stored
     while rest:
         decoder = zstandard.ZstdDecompressor().decompressobj()
         decoder.decompress(rest)
