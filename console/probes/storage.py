@@ -7,13 +7,14 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from stat import S_ISDIR
 from typing import TYPE_CHECKING
 
 from console.artifacts import PARTIAL_SUFFIX
-from console.catalog import KINDS
+from console.catalog import KINDS, instance_dirs
 from console.formatting import size
-from console.instances import parse_dir_name
 from console.probes.result import ProbeResult, ServiceState, Stopwatch
+from console.root import BackupRoot
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -57,18 +58,14 @@ def used_by_kind(backup_dir: Path) -> dict[str, int]:
     now = time.time()
     seen: dict[str, tuple[int, int]] = {}
     usage = dict.fromkeys(KINDS, 0)
-    try:
-        with os.scandir(backup_dir) as entries:
-            found = [(entry, parse_dir_name(entry.name)) for entry in entries]
-    except OSError:
-        found = []
-    for entry, parsed in found:
-        if parsed is None or parsed[0] not in usage:
-            continue
+    root = BackupRoot(backup_dir)
+    for kind, instance in instance_dirs(backup_dir, KINDS):
+        path = root.kind_dir(kind, instance)
         try:
-            if entry.is_dir():
-                usage[parsed[0]] += _tree_bytes(entry.path, entry.stat(), now, seen)
-        except OSError:  # removed while counted
+            stat = path.stat()
+            if S_ISDIR(stat.st_mode):
+                usage[kind] += _tree_bytes(str(path), stat, now, seen)
+        except OSError:  # not created yet, or removed while counted
             continue
     _settled_sizes = seen  # what was deleted since the last count is forgotten
     return usage
