@@ -457,6 +457,12 @@ def artifact_entry(document: Mapping[str, Any] | None, name: str) -> Mapping[str
     return None
 
 
+def recorded_uncompressed_bytes(document: Mapping[str, Any] | None, name: str) -> int | None:
+    """The ``uncompressed_bytes`` our metadata records for a compressed file, when it is a whole number."""
+    value = (artifact_entry(document, name) or {}).get("uncompressed_bytes")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 def read_metadata(backup_set: BackupSet) -> MetadataRead:
     """The set's metadata, or why it could not be read; never raises for what is in the file."""
     path = backup_set.metadata_path

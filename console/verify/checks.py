@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from console.artifacts import sha256_file
-from console.catalog import CLOCK_SKEW_SECONDS, BackupFile, artifact_entry
+from console.catalog import CLOCK_SKEW_SECONDS, BackupFile, recorded_uncompressed_bytes
 from console.freshness import is_fresh, stale_after_hours
 from console.progress import check_cancel
 from console.provenance import evidence
@@ -228,14 +228,14 @@ def check_stream(ctx: SetContext, item: BackupFile, tail_bytes: int = 0) -> byte
     name = item.path.name
     kind = compression_of(name)
     result: list[bytes] = []
-    recorded = (artifact_entry(ctx.document, name) or {}).get("uncompressed_bytes")
+    recorded = recorded_uncompressed_bytes(ctx.document, name)
 
     def run() -> str | tuple[str, str] | None:
         size, tail = stream_check(item.path, ctx.cancel, tail_bytes, ctx.raw_observer(name))
         result.append(tail)
         if kind is None:
             return None
-        if isinstance(recorded, int) and not isinstance(recorded, bool) and recorded != size:
+        if recorded is not None and recorded != size:
             # a file of several zstd frames (or gzip members) cut where one ends still decodes cleanly
             return FAILED, (f"{kind} stream of {name} holds {size} bytes, its metadata records {recorded}: "
                             "the file was cut short or replaced")

@@ -26,7 +26,7 @@ import psycopg
 from psycopg import sql
 
 from console.artifacts import CHUNK_SIZE
-from console.catalog import artifact_entry, read_metadata
+from console.catalog import artifact_entry, read_metadata, recorded_uncompressed_bytes
 from console.compressed import iter_decompressed
 from console.kinds.postgres.client import child_environment, conninfo, error_line, find_tool
 from console.kinds.postgres.dump_offsets import fill_offsets
@@ -221,7 +221,7 @@ def choose_jobs(requested: int, dump: Path, document: dict[str, Any] | None, scr
     if jobs < 2:
         return 1
     if dump.name.endswith((".zst", ".gz")):
-        needed = _uncompressed_size(dump, document) or 4 * dump.stat().st_size
+        needed = recorded_uncompressed_bytes(document, dump.name) or 4 * dump.stat().st_size  # 0 says nothing
         place = scratch
         while not place.exists() and place != place.parent:
             place = place.parent
@@ -232,11 +232,6 @@ def choose_jobs(requested: int, dump: Path, document: dict[str, Any] | None, scr
             return 1
     notes.append(f"{jobs} pg_restore jobs (chosen: {cpus} CPUs; --jobs sets it)")
     return jobs
-
-
-def _uncompressed_size(dump: Path, document: dict[str, Any] | None) -> int | None:
-    value = (artifact_entry(document, dump.name) or {}).get("uncompressed_bytes")
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _expected_sha256(dump: Path, document: dict[str, Any] | None) -> str | None:
